@@ -1,0 +1,73 @@
+"""Shared fixtures: a small hall, a fake clock on a weekday morning, a temp-file store."""
+from __future__ import annotations
+
+import copy
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tongban.config import parse_hall_config
+from tongban.queue.clock import FakeClock
+from tongban.queue.service import HallService
+from tongban.queue.store import Store
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+SMALL_HALL = {
+    "hall": {
+        "id": "test-hall", "name_zh": "测试大厅", "name_en": "Test Hall", "address": "测试路1号",
+        "phone": "0571-00000000", "timezone": "Asia/Shanghai",
+        "hours": {d: ["08:30-12:00", "14:00-17:30"] for d in ("mon", "tue", "wed", "thu", "fri")},
+        "late_return_behind": 2, "max_recalls": 2,
+    },
+    "departments": [{"code": "rsj", "name_zh": "人社局", "name_en": "HR and Social Security"},
+                    {"code": "gjj", "name_zh": "公积金中心", "name_en": "Provident Fund Centre"}],
+    "matters": [
+        {"code": "M1", "name_zh": "失业登记", "name_en": "Unemployment registration", "department": "rsj",
+         "batch": 1, "mode": "on-site", "time_limit_days": 0, "fee": "不收费 / Free", "materials": ["身份证"]},
+        {"code": "M2", "name_zh": "养老保险关系转移接续", "name_en": "Pension transfer", "department": "rsj",
+         "batch": 1, "mode": "multi-place", "time_limit_days": 15, "fee": "不收费 / Free", "materials": ["身份证"]},
+        {"code": "M3", "name_zh": "正常退休提取住房公积金", "name_en": "Provident fund withdrawal on retirement",
+         "department": "gjj", "batch": 1, "mode": "proxy", "time_limit_days": 3, "fee": "不收费 / Free",
+         "materials": ["身份证", "退休证"]},
+    ],
+    "lines": [
+        {"prefix": "A", "name_zh": "人社业务", "name_en": "Social security", "matters": ["M1", "M2"],
+         "daily_quota": 50, "last_issue": "16:30"},
+        {"prefix": "B", "name_zh": "公积金", "name_en": "Provident fund", "matters": ["M3"], "daily_quota": 5},
+    ],
+    "windows": [
+        {"number": 1, "name": "1号窗口", "location": "一楼", "phone": "0571-1", "able": ["A", "B"], "serving": ["A"]},
+        {"number": 2, "name": "2号窗口", "location": "一楼", "phone": "0571-2", "able": ["A", "B"], "serving": ["B", "A"]},
+    ],
+}
+
+
+def small_hall_doc() -> dict:
+    return copy.deepcopy(SMALL_HALL)
+
+
+@pytest.fixture
+def hall_config():
+    return parse_hall_config(small_hall_doc(), "small-hall")
+
+
+@pytest.fixture
+def clock():
+    # A Thursday, 09:00 in Shanghai.
+    return FakeClock(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
+
+
+@pytest.fixture
+def store(tmp_path):
+    s = Store(tmp_path / "hall.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def service(store, hall_config, clock):
+    svc = HallService(store, hall_config, clock)
+    svc.sync_with_config()
+    return svc

@@ -1,0 +1,200 @@
+"""Staff accounts, their sessions, and enrolled terminals (kiosks, rating pads, display screens).
+
+Passwords are argon2 hashes; session and terminal tokens are random and only their SHA-256 is
+stored, so a copied database does not let anyone in.
+"""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from .queue.clock import Clock
+from .queue.store import Store, parse_iso, utc_iso
+
+SESSION_HOURS = 12
+LOCK_AFTER_FAILURES = 5
+LOCK_MINUTES = 15
+ROLES = ("clerk", "manager")
+TERMINAL_KINDS = ("kiosk", "pad", "display")
+
+_hasher = PasswordHasher()
+
+
+class AuthError(Exception):
+    """Refused: wrong password, locked account, unknown or revoked token."""
+
+    def __init__(self, code: str, message_zh: str, message_en: str):
+        self.code = code
+        self.message_zh = message_zh
+        self.message_en = message_en
+        super().__init__(message_en)
+
+    def as_dict(self) -> dict:
+        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+
+
+class AccountError(ValueError):
+    """A bad account or terminal request (duplicate name, unknown role)."""
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    username: str
+    name: str
+    staff_no: str
+    role: str
+    disabled: bool
+    must_change: bool
+
+
+@dataclass(frozen=True)
+class Session:
+    account: Account
+    window: int | None
+    expires_at: str
+
+
+@dataclass(frozen=True)
+class Terminal:
+    id: str
+    kind: str
+    name: str
+    window: int | None
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _account(row) -> Account:
+    return Account(row["id"], row["username"], row["name"], row["staff_no"], row["role"], bool(row["disabled"]),
+                   bool(row["must_change"]))
+
+
+class Accounts:
+    def __init__(self, store: Store, clock: Clock):
+        self.store = store
+        self.clock = clock
+
+    # ---- staff ----
+
+    def add(self, username: str, password: str, *, name: str, role: str, staff_no: str = "",
+            must_change: bool = False) -> Account:
+        if role not in ROLES:
+            raise AccountError(f"role: {role!r} is not a role (expected clerk or manager)")
+        if len(password) < 8:
+            raise AccountError("password: too short (expected at least 8 characters)")
+        with self.store.immediate() as conn:
+            if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (username,)).fetchone():
+                raise AccountError(f"username: {username!r} exists already (expected a new name)")
+            conn.execute("INSERT INTO accounts (username, name, staff_no, role, password_hash, must_change, created_at)"
+                         " VALUES (?,?,?,?,?,?,?)", (username, name, staff_no, role, _hasher.hash(password),
+                                                      int(must_change), utc_iso(self.clock.now())))
+        return self.get(username)
+
+    def get(self, username: str) -> Account:
+        row = self.store.one("SELECT * FROM accounts WHERE username = ?", (username,))
+        if row is None:
+            raise AccountError(f"username: no account {username!r}")
+        return _account(row)
+
+    def list(self) -> list[Account]:
+        return [_account(r) for r in self.store.all("SELECT * FROM accounts ORDER BY username")]
+
+    def disable(self, username: str) -> None:
+        self.get(username)
+        with self.store.immediate() as conn:
+            conn.execute("UPDATE accounts SET disabled = 1 WHERE username = ?", (username,))
+            conn.execute("DELETE FROM sessions WHERE account_id = (SELECT id FROM accounts WHERE username = ?)",
+                         (username,))
+
+    def set_password(self, username: str, password: str) -> None:
+        if len(password) < 8:
+            raise AccountError("password: too short (expected at least 8 characters)")
+        with self.store.immediate() as conn:
+            conn.execute("UPDATE accounts SET password_hash = ?, must_change = 0 WHERE username = ?",
+                         (_hasher.hash(password), username))
+
+    def login(self, username: str, password: str, *, window: int | None = None) -> tuple[str, Session]:
+        """Check the password and open a session; returns the session token (shown once)."""
+        now = self.clock.now()
+        refused = AuthError("bad_login", "用户名或密码错误", "Wrong user name or password")
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
+            if row is None:
+                _hasher.hash(password)  # same work as a real check, so timing does not reveal names
+                raise refused
+            if row["disabled"]:
+                raise AuthError("disabled", "账号已停用", "This account is disabled")
+            if row["locked_until"] and parse_iso(row["locked_until"]) > now:
+                raise AuthError("locked", "密码错误次数过多，请稍后再试", "Too many wrong passwords; try again later")
+            try:
+                _hasher.verify(row["password_hash"], password)
+            except (VerificationError, InvalidHashError):
+                failures = row["failed_logins"] + 1
+                locked = utc_iso(now + timedelta(minutes=LOCK_MINUTES)) if failures >= LOCK_AFTER_FAILURES else None
+                conn.execute("UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                             (0 if locked else failures, locked, row["id"]))
+                # The failure count must survive the refusal, so commit it rather than roll back.
+                conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
+                raise refused from None
+            if row["role"] == "clerk" and window is None:
+                raise AuthError("window_required", "请选择窗口", "Choose the window you are signing in at")
+            token = "s_" + secrets.token_urlsafe(32)
+            expires = now + timedelta(hours=SESSION_HOURS)
+            conn.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?", (row["id"],))
+            conn.execute("INSERT INTO sessions (token_hash, account_id, window, created_at, expires_at)"
+                         " VALUES (?,?,?,?,?)", (token_hash(token), row["id"], window, utc_iso(now), utc_iso(expires)))
+        return token, Session(_account(row), window, utc_iso(expires))
+
+    def session(self, token: str) -> Session:
+        row = self.store.one("SELECT s.window, s.expires_at, a.* FROM sessions s JOIN accounts a ON a.id = s.account_id"
+                             " WHERE s.token_hash = ?", (token_hash(token),))
+        if row is None or row["disabled"] or parse_iso(row["expires_at"]) <= self.clock.now():
+            raise AuthError("session_expired", "登录已过期，请重新登录", "Your session has ended; sign in again")
+        return Session(_account(row), row["window"], row["expires_at"])
+
+    def logout(self, token: str) -> None:
+        with self.store.immediate() as conn:
+            conn.execute("DELETE FROM sessions WHERE token_hash = ?", (token_hash(token),))
+
+    # ---- terminals ----
+
+    def add_terminal(self, terminal_id: str, kind: str, name: str, *, window: int | None = None) -> str:
+        """Enrol a terminal; returns its token, which is shown once and never stored."""
+        if kind not in TERMINAL_KINDS:
+            raise AccountError(f"kind: {kind!r} is not a terminal kind (expected kiosk, pad or display)")
+        if kind == "pad" and window is None:
+            raise AccountError("window: a rating pad belongs to a window (expected --window N)")
+        token = "t_" + secrets.token_urlsafe(32)
+        with self.store.immediate() as conn:
+            if conn.execute("SELECT 1 FROM terminals WHERE id = ?", (terminal_id,)).fetchone():
+                raise AccountError(f"id: terminal {terminal_id!r} exists already (revoke it or pick a new id)")
+            conn.execute("INSERT INTO terminals (id, kind, name, window, token_hash, created_at) VALUES (?,?,?,?,?,?)",
+                         (terminal_id, kind, name, window, token_hash(token), utc_iso(self.clock.now())))
+        return token
+
+    def terminal(self, token: str) -> Terminal:
+        row = self.store.one("SELECT * FROM terminals WHERE token_hash = ? AND revoked_at IS NULL",
+                             (token_hash(token),))
+        if row is None:
+            raise AuthError("bad_terminal", "终端未登记或已停用", "This terminal is not enrolled or was revoked")
+        return Terminal(row["id"], row["kind"], row["name"], row["window"])
+
+    def terminals(self) -> list[dict]:
+        return [dict(r) for r in self.store.all("SELECT id, kind, name, window, created_at, revoked_at FROM terminals"
+                                                " ORDER BY id")]
+
+    def revoke_terminal(self, terminal_id: str) -> None:
+        with self.store.immediate() as conn:
+            cur = conn.execute("UPDATE terminals SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                               (utc_iso(self.clock.now()), terminal_id))
+            if cur.rowcount == 0:
+                raise AccountError(f"id: no active terminal {terminal_id!r}")

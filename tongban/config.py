@@ -1,0 +1,564 @@
+"""Hall configuration: load a TOML file, check every field, report every problem at once.
+
+A hall's IT person edits these files by hand, so a bad file must be answered with the full list of
+what is wrong, each as ``path.to.field: what is wrong (what was expected)``, and never with a
+half-loaded hall.
+"""
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any, Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+MODES = ("on-site", "proxy", "multi-place")
+_ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+_PERIOD_RE = re.compile(r"^(\d{2}):(\d{2})-(\d{2}):(\d{2})$")
+_HHMM_RE = re.compile(r"^(\d{2}):(\d{2})$")
+
+
+class ConfigError(Exception):
+    """A hall file that cannot be used; ``problems`` lists every reason."""
+
+    def __init__(self, problems: list[str], source: str = "config"):
+        self.problems = problems
+        super().__init__(f"{source}: {len(problems)} problem(s)\n" + "\n".join(problems))
+
+
+@dataclass(frozen=True)
+class Period:
+    start: time
+    end: time
+
+    def __str__(self) -> str:
+        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+
+
+@dataclass(frozen=True)
+class Hall:
+    id: str
+    name_zh: str
+    name_en: str
+    address: str
+    phone: str
+    timezone: str
+    hours: dict[str, tuple[Period, ...]]
+    public_url: str | None = None
+    notices: tuple[str, ...] = ()
+    late_return_behind: int = 3
+    max_recalls: int = 3
+    issue_during_lunch: bool = False
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+@dataclass(frozen=True)
+class Department:
+    code: str
+    name_zh: str
+    name_en: str
+
+
+@dataclass(frozen=True)
+class Matter:
+    code: str
+    name_zh: str
+    name_en: str
+    department: str
+    batch: int
+    mode: str
+    time_limit_days: int
+    fee: str
+    materials: tuple[str, ...]
+    example: bool = False
+
+
+@dataclass(frozen=True)
+class Line:
+    prefix: str
+    name_zh: str
+    name_en: str
+    matters: tuple[str, ...]
+    number_width: int = 3
+    daily_quota: int | None = None
+    last_issue: time | None = None
+
+
+@dataclass(frozen=True)
+class Window:
+    number: int
+    name: str
+    location: str
+    phone: str
+    able: tuple[str, ...]
+    serving: tuple[str, ...]
+
+    @property
+    def primary(self) -> str:
+        return self.serving[0]
+
+
+@dataclass(frozen=True)
+class PolicyConfig:
+    green_credit_min: float = 30.0
+    appointment_credit_min: float = 20.0
+    transfer_credit_min: float = 10.0
+    primary_line_credit_min: float = 5.0
+    balancer_interval_s: int = 60
+    balancer_auto_apply: bool = True
+
+
+@dataclass(frozen=True)
+class Kiosk:
+    id: str
+    name: str
+    printer: str | None = None
+    location: str = ""
+
+
+@dataclass(frozen=True)
+class DistrictWindow:
+    hall: str
+    address: str
+    window: str
+    phone: str
+    hours: str
+
+
+@dataclass(frozen=True)
+class HallConfig:
+    hall: Hall
+    departments: tuple[Department, ...]
+    matters: tuple[Matter, ...]
+    lines: tuple[Line, ...]
+    windows: tuple[Window, ...]
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    kiosks: tuple[Kiosk, ...] = ()
+    printers: tuple[dict, ...] = ()
+    displays: tuple[dict, ...] = ()
+    buses: tuple[dict, ...] = ()
+    district_windows: tuple[DistrictWindow, ...] = ()
+    source: str = ""
+
+    def line(self, prefix: str) -> Line:
+        for line in self.lines:
+            if line.prefix == prefix:
+                return line
+        raise KeyError(prefix)
+
+    def matter(self, code: str) -> Matter:
+        for matter in self.matters:
+            if matter.code == code:
+                return matter
+        raise KeyError(code)
+
+    def window(self, number: int) -> Window:
+        for window in self.windows:
+            if window.number == number:
+                return window
+        raise KeyError(number)
+
+    def department(self, code: str) -> Department:
+        for dept in self.departments:
+            if dept.code == code:
+                return dept
+        raise KeyError(code)
+
+    def line_of_matter(self, code: str) -> Line:
+        for line in self.lines:
+            if code in line.matters:
+                return line
+        raise KeyError(code)
+
+
+class _Checker:
+    """Collects problems while reading a table, so one pass reports everything."""
+
+    def __init__(self) -> None:
+        self.problems: list[str] = []
+
+    def problem(self, path: str, message: str) -> None:
+        self.problems.append(f"{path}: {message}")
+
+    def table(self, value: Any, path: str) -> dict | None:
+        if not isinstance(value, dict):
+            self.problem(path, f"is {_kind(value)} (expected a table)")
+            return None
+        return value
+
+    def no_unknown(self, table: dict, path: str, known: set[str]) -> None:
+        for key in table:
+            if key not in known:
+                self.problem(f"{path}.{key}", f"unknown key (expected one of {', '.join(sorted(known))})")
+
+    def get(self, table: dict, path: str, key: str, kind: type | tuple, *, required: bool = True,
+            default: Any = None, check: Callable[[Any], str | None] | None = None) -> Any:
+        full = f"{path}.{key}"
+        if key not in table:
+            if required:
+                self.problem(full, f"is missing (expected {_kind_name(kind)})")
+            return default
+        value = table[key]
+        # TOML booleans are ints in Python; an int field must not accept true/false.
+        bad_bool = isinstance(value, bool) and kind in (int, float, (int, float))
+        if bad_bool or not isinstance(value, kind):
+            self.problem(full, f"is {_kind(value)} (expected {_kind_name(kind)})")
+            return default
+        if check is not None:
+            message = check(value)
+            if message:
+                self.problem(full, message)
+                return default
+        return value
+
+    def text(self, table: dict, path: str, key: str, *, required: bool = True, default: str = "") -> str:
+        def non_empty(value: str) -> str | None:
+            return "is empty (expected some text)" if required and not value.strip() else None
+        return self.get(table, path, key, str, required=required, default=default, check=non_empty)
+
+    def strings(self, table: dict, path: str, key: str, *, required: bool = True) -> tuple[str, ...]:
+        value = self.get(table, path, key, list, required=required, default=[])
+        out = []
+        for i, item in enumerate(value):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.problem(f"{path}.{key}[{i}]", f"is {_kind(item)} (expected a string)")
+        return tuple(out)
+
+    def entries(self, doc: dict, key: str) -> list[tuple[str, dict]]:
+        value = doc.get(key, [])
+        if not isinstance(value, list):
+            self.problem(key, f"is {_kind(value)} (expected an array of tables [[{key}]])")
+            return []
+        out = []
+        for i, entry in enumerate(value):
+            table = self.table(entry, f"{key}[{i}]")
+            if table is not None:
+                out.append((f"{key}[{i}]", table))
+        return out
+
+    def unique(self, items: list[tuple[str, Any]], what: str) -> None:
+        seen: dict[Any, str] = {}
+        for path, value in items:
+            if value is None:
+                continue
+            if value in seen:
+                self.problem(path, f"duplicate {what} {value!r} (already used at {seen[value]})")
+            else:
+                seen[value] = path
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"a boolean ({str(value).lower()})"
+    if isinstance(value, (int, float)):
+        return f"a number ({value})"
+    if isinstance(value, str):
+        return f"a string ({value!r})"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _kind_name(kind: type | tuple) -> str:
+    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
+             list: "an array", dict: "a table"}
+    if isinstance(kind, tuple):
+        return " or ".join(names.get(k, k.__name__) for k in kind)
+    return names.get(kind, kind.__name__)
+
+
+def _parse_hhmm(text: str) -> time | None:
+    m = _HHMM_RE.match(text)
+    if not m:
+        return None
+    hh, mm = int(m.group(1)), int(m.group(2))
+    if hh > 23 or mm > 59:
+        return None
+    return time(hh, mm)
+
+
+def _hall(c: _Checker, doc: dict) -> Hall | None:
+    table = c.table(doc.get("hall"), "hall") if "hall" in doc else None
+    if table is None:
+        if "hall" not in doc:
+            c.problem("hall", "is missing (expected a [hall] table)")
+        return None
+    c.no_unknown(table, "hall", {"id", "name_zh", "name_en", "address", "phone", "timezone", "hours",
+                                 "public_url", "notices", "late_return_behind", "max_recalls",
+                                 "issue_during_lunch"})
+    hall_id = c.get(table, "hall", "id", str, check=lambda v: None if _ID_RE.match(v)
+                    else f"{v!r} is not an id (expected lower-case letters, digits and '-')")
+    tz_name = c.get(table, "hall", "timezone", str, check=_check_timezone)
+    hours: dict[str, tuple[Period, ...]] = {day: () for day in WEEKDAYS}
+    hours_table = c.get(table, "hall", "hours", dict)
+    if hours_table is not None:
+        c.no_unknown(hours_table, "hall.hours", set(WEEKDAYS))
+        for day in WEEKDAYS:
+            hours[day] = _periods(c, hours_table, day)
+    non_negative = lambda v: None if v >= 0 else f"is {v} (expected 0 or more)"  # noqa: E731
+    hall = Hall(
+        id=hall_id or "",
+        name_zh=c.text(table, "hall", "name_zh"),
+        name_en=c.text(table, "hall", "name_en"),
+        address=c.text(table, "hall", "address"),
+        phone=c.text(table, "hall", "phone"),
+        timezone=tz_name or "Asia/Shanghai",
+        hours=hours,
+        public_url=c.get(table, "hall", "public_url", str, required=False),
+        notices=c.strings(table, "hall", "notices", required=False),
+        late_return_behind=c.get(table, "hall", "late_return_behind", int, required=False, default=3,
+                                 check=non_negative),
+        max_recalls=c.get(table, "hall", "max_recalls", int, required=False, default=3, check=non_negative),
+        issue_during_lunch=c.get(table, "hall", "issue_during_lunch", bool, required=False, default=False),
+    )
+    return hall
+
+
+def _check_timezone(name: str) -> str | None:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return f"{name!r} is not a known time zone (expected an IANA name such as 'Asia/Shanghai')"
+    return None
+
+
+def _periods(c: _Checker, hours: dict, day: str) -> tuple[Period, ...]:
+    path = f"hall.hours.{day}"
+    raw = c.strings(hours, "hall.hours", day, required=False)
+    periods: list[Period] = []
+    for i, text in enumerate(raw):
+        m = _PERIOD_RE.match(text)
+        start = _parse_hhmm(f"{m.group(1)}:{m.group(2)}") if m else None
+        end = _parse_hhmm(f"{m.group(3)}:{m.group(4)}") if m else None
+        if start is None or end is None:
+            c.problem(f"{path}[{i}]", f"{text!r} is not a period (expected 'HH:MM-HH:MM', e.g. '08:30-12:00')")
+            continue
+        if end <= start:
+            c.problem(f"{path}[{i}]", f"{text!r} ends before it starts (expected the end after the start)")
+            continue
+        if periods and start < periods[-1].end:
+            c.problem(f"{path}[{i}]", f"{text!r} overlaps or precedes {periods[-1]} "
+                                      f"(expected periods in order, not overlapping)")
+            continue
+        periods.append(Period(start, end))
+    return tuple(periods)
+
+
+def _departments(c: _Checker, doc: dict) -> list[Department]:
+    out = []
+    entries = c.entries(doc, "departments")
+    for path, t in entries:
+        c.no_unknown(t, path, {"code", "name_zh", "name_en"})
+        out.append(Department(c.text(t, path, "code"), c.text(t, path, "name_zh"), c.text(t, path, "name_en")))
+    c.unique([(f"{p}.code", d.code or None) for (p, _), d in zip(entries, out)], "department code")
+    return out
+
+
+def _matters(c: _Checker, doc: dict, departments: set[str]) -> list[Matter]:
+    out = []
+    entries = c.entries(doc, "matters")
+    for path, t in entries:
+        c.no_unknown(t, path, {"code", "name_zh", "name_en", "department", "batch", "mode",
+                               "time_limit_days", "fee", "materials", "example"})
+        dept = c.get(t, path, "department", str, check=lambda v: None if v in departments
+                     else f"{v!r} is not a department (expected one of the [[departments]] codes)")
+        out.append(Matter(
+            code=c.text(t, path, "code"),
+            name_zh=c.text(t, path, "name_zh"),
+            name_en=c.text(t, path, "name_en"),
+            department=dept or "",
+            batch=c.get(t, path, "batch", int, default=1,
+                        check=lambda v: None if v in (1, 2, 3) else f"is {v} (expected 1, 2 or 3)"),
+            mode=c.get(t, path, "mode", str, default="on-site",
+                       check=lambda v: None if v in MODES else f"{v!r} is not a mode (expected {', '.join(MODES)})"),
+            time_limit_days=c.get(t, path, "time_limit_days", int, default=0,
+                                  check=lambda v: None if v >= 0 else f"is {v} (expected 0 or more)"),
+            fee=c.text(t, path, "fee"),
+            materials=c.strings(t, path, "materials"),
+            example=c.get(t, path, "example", bool, required=False, default=False),
+        ))
+    c.unique([(f"{p}.code", m.code or None) for (p, _), m in zip(entries, out)], "matter code")
+    return out
+
+
+def _lines(c: _Checker, doc: dict, matters: set[str]) -> list[Line]:
+    out = []
+    entries = c.entries(doc, "lines")
+    owner: dict[str, str] = {}
+    for path, t in entries:
+        c.no_unknown(t, path, {"prefix", "name_zh", "name_en", "matters", "number_width", "daily_quota",
+                               "last_issue"})
+        prefix = c.get(t, path, "prefix", str, check=lambda v: None if re.fullmatch("[A-Z]", v)
+                       else f"{v!r} is not a prefix (expected one capital letter A-Z)")
+        line_matters = c.strings(t, path, "matters")
+        for i, code in enumerate(line_matters):
+            if code not in matters:
+                c.problem(f"{path}.matters[{i}]", f"{code!r} is not a matter (expected a [[matters]] code)")
+            elif code in owner:
+                c.problem(f"{path}.matters[{i}]", f"{code!r} is already in {owner[code]} "
+                                                  f"(expected each matter in exactly one line)")
+            else:
+                owner[code] = path
+        last_issue = c.get(t, path, "last_issue", str, required=False,
+                           check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')")
+        out.append(Line(
+            prefix=prefix or "",
+            name_zh=c.text(t, path, "name_zh"),
+            name_en=c.text(t, path, "name_en"),
+            matters=line_matters,
+            number_width=c.get(t, path, "number_width", int, required=False, default=3,
+                               check=lambda v: None if 2 <= v <= 4 else f"is {v} (expected 2 to 4)"),
+            daily_quota=c.get(t, path, "daily_quota", int, required=False,
+                              check=lambda v: None if v >= 1 else f"is {v} (expected 1 or more)"),
+            last_issue=_parse_hhmm(last_issue) if last_issue else None,
+        ))
+    c.unique([(f"{p}.prefix", line.prefix or None) for (p, _), line in zip(entries, out)], "line prefix")
+    for code in sorted(matters - set(owner)):
+        c.problem("lines", f"matter {code!r} is in no line (expected every matter in exactly one line)")
+    return out
+
+
+def _windows(c: _Checker, doc: dict, prefixes: set[str]) -> list[Window]:
+    out = []
+    entries = c.entries(doc, "windows")
+    for path, t in entries:
+        c.no_unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
+        able = c.strings(t, path, "able")
+        serving = c.strings(t, path, "serving")
+        for i, prefix in enumerate(able):
+            if prefix not in prefixes:
+                c.problem(f"{path}.able[{i}]", f"{prefix!r} is not a line (expected a [[lines]] prefix)")
+        if not able:
+            c.problem(f"{path}.able", "is empty (expected at least one line prefix)")
+        if not serving:
+            c.problem(f"{path}.serving", "is empty (expected at least one line prefix, the primary first)")
+        for i, prefix in enumerate(serving):
+            if prefix not in able:
+                c.problem(f"{path}.serving[{i}]", f"{prefix!r} is not in able (expected a subset of able)")
+        out.append(Window(
+            number=c.get(t, path, "number", int, default=0,
+                         check=lambda v: None if v >= 1 else f"is {v} (expected 1 or more)"),
+            name=c.text(t, path, "name"),
+            location=c.text(t, path, "location"),
+            phone=c.text(t, path, "phone"),
+            able=able,
+            serving=serving,
+        ))
+    c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")
+    servable = {prefix for w in out for prefix in w.able}
+    for prefix in sorted(prefixes - servable):
+        c.problem("windows", f"line {prefix!r} has no window able to serve it "
+                             f"(expected it in the able list of at least one window)")
+    return out
+
+
+def _policy(c: _Checker, doc: dict) -> PolicyConfig:
+    if "policy" not in doc:
+        return PolicyConfig()
+    t = c.table(doc["policy"], "policy")
+    if t is None:
+        return PolicyConfig()
+    defaults = PolicyConfig()
+    c.no_unknown(t, "policy", set(PolicyConfig.__dataclass_fields__))
+    minutes = lambda v: None if 0 <= v <= 240 else f"is {v} (expected 0 to 240 minutes)"  # noqa: E731
+    values = {}
+    for name in ("green_credit_min", "appointment_credit_min", "transfer_credit_min", "primary_line_credit_min"):
+        values[name] = float(c.get(t, "policy", name, (int, float), required=False,
+                                   default=getattr(defaults, name), check=minutes))
+    values["balancer_interval_s"] = c.get(t, "policy", "balancer_interval_s", int, required=False,
+                                          default=defaults.balancer_interval_s,
+                                          check=lambda v: None if v >= 5 else f"is {v} (expected 5 or more)")
+    values["balancer_auto_apply"] = c.get(t, "policy", "balancer_auto_apply", bool, required=False,
+                                          default=defaults.balancer_auto_apply)
+    return PolicyConfig(**values)
+
+
+def _kiosks(c: _Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
+    out = []
+    entries = c.entries(doc, "kiosks")
+    for path, t in entries:
+        c.no_unknown(t, path, {"id", "name", "printer", "location"})
+        out.append(Kiosk(
+            id=c.get(t, path, "id", str, default="", check=lambda v: None if _ID_RE.match(v)
+                     else f"{v!r} is not an id (expected lower-case letters, digits and '-')"),
+            name=c.text(t, path, "name"),
+            printer=c.get(t, path, "printer", str, required=False, check=lambda v: None if v in printer_ids
+                          else f"{v!r} is not a printer (expected one of the [[printers]] ids)"),
+            location=c.text(t, path, "location", required=False),
+        ))
+    c.unique([(f"{p}.id", k.id or None) for (p, _), k in zip(entries, out)], "kiosk id")
+    return out
+
+
+def _devices(c: _Checker, doc: dict, key: str) -> list[dict]:
+    """Device tables keep their driver-specific keys; their drivers check those."""
+    out = []
+    entries = c.entries(doc, key)
+    for path, t in entries:
+        c.text(t, path, "id")
+        c.text(t, path, "url")
+        out.append(dict(t))
+    c.unique([(f"{p}.id", t.get("id")) for p, t in entries], f"{key[:-1]} id")
+    return out
+
+
+def _district_windows(c: _Checker, doc: dict) -> list[DistrictWindow]:
+    out = []
+    for path, t in c.entries(doc, "district_windows"):
+        c.no_unknown(t, path, {"hall", "address", "window", "phone", "hours"})
+        out.append(DistrictWindow(*(c.text(t, path, k) for k in ("hall", "address", "window", "phone", "hours"))))
+    return out
+
+
+def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
+    """Check a parsed TOML document; raise ConfigError listing every problem."""
+    c = _Checker()
+    c.no_unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
+                                      "printers", "displays", "buses", "district_windows"})
+    hall = _hall(c, doc)
+    departments = _departments(c, doc)
+    matters = _matters(c, doc, {d.code for d in departments})
+    lines = _lines(c, doc, {m.code for m in matters})
+    windows = _windows(c, doc, {line.prefix for line in lines if line.prefix})
+    if not lines:
+        c.problem("lines", "is empty (expected at least one [[lines]] table)")
+    if not windows:
+        c.problem("windows", "is empty (expected at least one [[windows]] table)")
+    policy = _policy(c, doc)
+    printers = _devices(c, doc, "printers")
+    kiosks = _kiosks(c, doc, {p.get("id") for p in printers})
+    displays = _devices(c, doc, "displays")
+    buses = _devices(c, doc, "buses")
+    district = _district_windows(c, doc)
+    if c.problems:
+        raise ConfigError(c.problems, source)
+    assert hall is not None
+    return HallConfig(hall=hall, departments=tuple(departments), matters=tuple(matters), lines=tuple(lines),
+                      windows=tuple(windows), policy=policy, kiosks=tuple(kiosks), printers=tuple(printers),
+                      displays=tuple(displays), buses=tuple(buses), district_windows=tuple(district),
+                      source=source)
+
+
+def load_hall_config(path: str | Path) -> HallConfig:
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError([f"(file): cannot read {path} ({exc.strerror})"], str(path)) from exc
+    try:
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError([f"(file): not UTF-8 at byte {exc.start} (expected a UTF-8 TOML file)"], str(path)) from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([f"(file): not valid TOML: {exc}"], str(path)) from exc
+    return parse_hall_config(doc, str(path))

@@ -1,0 +1,558 @@
+"""The hall's service API: every ticket and window action, one transaction each (DESIGN §2, §3, §6).
+
+Routes, the devices process, keypads and the simulator all call this; none of them writes tickets,
+windows or events by itself.
+"""
+from __future__ import annotations
+
+import json
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime
+from typing import Any
+
+from ..config import HallConfig
+from . import calendar, errors, policy
+from .clock import Clock
+from .estimates import Estimate, effective_windows, estimate_wait, smooth
+from .store import Store, parse_iso, utc_iso
+
+ACTIVE_AT_WINDOW = ("called", "serving")
+OPEN_STATES = ("waiting", "called", "serving", "suspended")
+
+# action: (states it is allowed from, state it leads to). Recall stays "called"; transfer and late
+# return put the ticket back to "waiting" in a line.
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "call": (frozenset({"waiting"}), "called"),
+    "recall": (frozenset({"called"}), "called"),
+    "start": (frozenset({"called"}), "serving"),
+    "finish": (frozenset({"serving"}), "done"),
+    "no_show": (frozenset({"called"}), "no_show"),
+    "suspend": (frozenset({"serving"}), "suspended"),
+    "resume": (frozenset({"suspended"}), "serving"),
+    "transfer": (frozenset({"waiting", "called", "serving"}), "waiting"),
+    "cancel": (frozenset({"waiting"}), "cancelled"),
+    "late_return": (frozenset({"no_show"}), "waiting"),
+    "expire": (frozenset({"waiting", "called", "serving", "suspended"}), "expired"),
+}
+
+STATE_ZH = {"waiting": "等候中", "called": "已叫号", "serving": "办理中", "suspended": "暂停办理", "done": "已办结",
+            "no_show": "过号", "cancelled": "已取消", "expired": "已过期"}
+
+WINDOW_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "open": (frozenset({"closed"}), "open"),
+    "pause": (frozenset({"open"}), "paused"),
+    "resume": (frozenset({"paused"}), "open"),
+    "close": (frozenset({"open", "paused"}), "closed"),
+}
+WINDOW_STATE_ZH = {"open": "服务中", "paused": "暂停服务", "closed": "窗口关闭"}
+
+_CLOSED_REASONS = {
+    "closed_today": ("今日不办公", "The hall is closed today"),
+    "not_yet_open": ("尚未开始办公", "The hall is not open yet"),
+    "lunch_break": ("午间休息", "Lunch break"),
+    "closed_for_day": ("今日办公已结束", "The hall has closed for today"),
+}
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: int
+    token: str
+    number: str
+    prefix: str
+    seq: int
+    line: str
+    matter: str | None
+    state: str
+    service_day: str
+    green: bool
+    transferred: bool
+    issued_at: datetime
+    queued_at: datetime
+    appointment_at: datetime | None
+    window: int | None
+    clerk: str | None
+    recalls: int
+    called_at: datetime | None
+    started_at: datetime | None
+    finished_at: datetime | None
+    kiosk: str | None
+    rated: bool
+
+    @classmethod
+    def from_row(cls, row) -> "Ticket":
+        d = dict(row)
+        for key in ("issued_at", "queued_at", "appointment_at", "called_at", "started_at", "finished_at"):
+            d[key] = parse_iso(d[key]) if d[key] else None
+        for key in ("green", "transferred", "rated"):
+            d[key] = bool(d[key])
+        return cls(**d)
+
+    def as_waiting(self) -> policy.WaitingTicket:
+        return policy.WaitingTicket(self.id, self.line, self.queued_at, self.green, self.appointment_at,
+                                    self.transferred)
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        for key, value in d.items():
+            if isinstance(value, datetime):
+                d[key] = utc_iso(value)
+        return d
+
+
+@dataclass(frozen=True)
+class WindowState:
+    number: int
+    state: str
+    able: tuple[str, ...]
+    serving: tuple[str, ...]
+    pinned: bool
+    clerk: str | None
+
+    @classmethod
+    def from_row(cls, row) -> "WindowState":
+        return cls(row["number"], row["state"], tuple(json.loads(row["able"])), tuple(json.loads(row["serving"])),
+                   bool(row["pinned"]), row["clerk"])
+
+    def view(self) -> policy.WindowView:
+        return policy.WindowView(self.number, self.serving)
+
+
+@dataclass(frozen=True)
+class Issued:
+    ticket: Ticket
+    people_ahead: int
+    estimate: Estimate
+
+
+class HallService:
+    def __init__(self, store: Store, config: HallConfig, clock: Clock):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.hall = config.hall
+
+    # ---------- set-up ----------
+
+    def sync_with_config(self) -> None:
+        """Bring windows and lines in the database in line with the hall file, keeping live state."""
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            for line in self.config.lines:
+                conn.execute("INSERT OR IGNORE INTO lines (prefix) VALUES (?)", (line.prefix,))
+            for window in self.config.windows:
+                row = conn.execute("SELECT * FROM windows WHERE number = ?", (window.number,)).fetchone()
+                if row is None:
+                    conn.execute("INSERT INTO windows (number, state, able, serving, updated_at) VALUES (?,?,?,?,?)",
+                                 (window.number, "closed", json.dumps(window.able), json.dumps(window.serving),
+                                  utc_iso(now)))
+                    continue
+                serving = [p for p in json.loads(row["serving"]) if p in window.able] or list(window.serving)
+                conn.execute("UPDATE windows SET able = ?, serving = ? WHERE number = ?",
+                             (json.dumps(window.able), json.dumps(serving), window.number))
+
+    # ---------- reading ----------
+
+    def ticket(self, ticket_id: int) -> Ticket:
+        row = self.store.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+        if row is None:
+            raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+        return Ticket.from_row(row)
+
+    def ticket_by_token(self, token: str) -> Ticket:
+        row = self.store.one("SELECT * FROM tickets WHERE token = ?", (token,))
+        if row is None:
+            raise errors.UnknownTicket("没有这张号票", "No such ticket")
+        return Ticket.from_row(row)
+
+    def window(self, number: int) -> WindowState:
+        row = self.store.one("SELECT * FROM windows WHERE number = ?", (number,))
+        if row is None:
+            raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
+        return WindowState.from_row(row)
+
+    def windows(self) -> list[WindowState]:
+        return [WindowState.from_row(r) for r in self.store.all("SELECT * FROM windows ORDER BY number")]
+
+    def waiting(self, day: str | None = None) -> list[Ticket]:
+        day = day or calendar.service_day(self.clock.now(), self.hall)
+        rows = self.store.all("SELECT * FROM tickets WHERE state = 'waiting' AND service_day = ? ORDER BY id", (day,))
+        return [Ticket.from_row(r) for r in rows]
+
+    def current_ticket(self, window: int) -> Ticket | None:
+        row = self.store.one("SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') "
+                             "ORDER BY called_at DESC LIMIT 1", (window,))
+        return Ticket.from_row(row) if row else None
+
+    def tickets_at_window(self, window: int, states: tuple[str, ...] = ("suspended",)) -> list[Ticket]:
+        marks = ",".join("?" * len(states))
+        rows = self.store.all(f"SELECT * FROM tickets WHERE window = ? AND state IN ({marks}) ORDER BY id",
+                              (window, *states))
+        return [Ticket.from_row(r) for r in rows]
+
+    def events(self, ticket_id: int) -> list[dict]:
+        rows = self.store.all("SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,))
+        return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def people_ahead(self, ticket: Ticket, waiting: list[Ticket] | None = None) -> int:
+        """How many waiting tickets the policy would call before this one, in its line."""
+        if ticket.state != "waiting":
+            return 0
+        now = self.clock.now()
+        waiting = waiting if waiting is not None else self.waiting(ticket.service_day)
+        same_line = [t.as_waiting() for t in waiting if t.line == ticket.line]
+        order = [t.id for t in policy.ordered(same_line, now, self.config.policy)]
+        return order.index(ticket.id) if ticket.id in order else len(order)
+
+    def line_estimate(self, prefix: str, people_ahead: int, windows: list[WindowState] | None = None) -> Estimate:
+        windows = windows if windows is not None else self.windows()
+        open_serving = [w.serving for w in windows if w.state == "open"]
+        if not open_serving:
+            # Before the windows open, plan with the hall's opening assignment.
+            open_serving = [w.serving for w in self.config.windows]
+        row = self.store.one("SELECT service_min FROM lines WHERE prefix = ?", (prefix,))
+        return estimate_wait(people_ahead, row["service_min"] if row else None,
+                             effective_windows(prefix, open_serving))
+
+    def lines_summary(self) -> list[dict]:
+        now = self.clock.now()
+        waiting = self.waiting()
+        windows = self.windows()
+        states = {r["prefix"]: r for r in self.store.all("SELECT * FROM lines")}
+        out = []
+        for line in self.config.lines:
+            in_line = [t for t in waiting if t.line == line.prefix]
+            longest = max(((now - t.queued_at).total_seconds() / 60 for t in in_line), default=0.0)
+            row = states.get(line.prefix)
+            out.append({
+                "prefix": line.prefix, "name_zh": line.name_zh, "name_en": line.name_en,
+                "waiting": len(in_line), "longest_wait_min": round(longest, 1),
+                "estimate": self.line_estimate(line.prefix, len(in_line), windows).as_dict(),
+                "windows": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
+                "closed": bool(row and row["closed"]),
+                "service_min": row["service_min"] if row else None,
+            })
+        return out
+
+    # ---------- issuing ----------
+
+    def issue(self, *, line: str | None = None, matter: str | None = None, green: bool = False,
+              appointment_at: datetime | None = None, kiosk: str | None = None, actor: str | None = None) -> Issued:
+        prefix, matter_code = self._resolve_line(line, matter)
+        now = self.clock.now()
+        self._check_open(now, prefix)
+        line_cfg = self.config.line(prefix)
+        day = calendar.service_day(now, self.hall)
+        token = secrets.token_urlsafe(12)
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
+            if row and row["closed"]:
+                raise errors.LineClosed(f"{line_cfg.name_zh}暂停取号", f"{line_cfg.name_en} is closed for now",
+                                        reason="closed_by_manager", detail=row["closed_reason"])
+            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE prefix = ? AND service_day = ?",
+                               (prefix, day)).fetchone()[0]
+            if line_cfg.daily_quota is not None and seq > line_cfg.daily_quota:
+                raise errors.QuotaReached(
+                    f"今日号已取完：{line_cfg.name_zh}每日限 {line_cfg.daily_quota} 个号",
+                    f"No more tickets today: {line_cfg.name_en} issues {line_cfg.daily_quota} a day",
+                    quota=line_cfg.daily_quota)
+            number = f"{prefix}{seq:0{line_cfg.number_width}d}"
+            cur = conn.execute(
+                "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
+                " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (token, day, prefix, seq, number, prefix, matter_code, "waiting", int(green),
+                 utc_iso(appointment_at) if appointment_at else None, utc_iso(now), utc_iso(now), kiosk))
+            ticket_id = cur.lastrowid
+            self.store.add_event(action="issue", at=now, ticket_id=ticket_id, to_state="waiting", actor=actor,
+                                 data={"line": prefix, "number": number, "matter": matter_code, "green": green,
+                                       "kiosk": kiosk})
+        ticket = self.ticket(ticket_id)
+        ahead = self.people_ahead(ticket)
+        return Issued(ticket, ahead, self.line_estimate(prefix, ahead))
+
+    def _resolve_line(self, line: str | None, matter: str | None) -> tuple[str, str | None]:
+        if matter is not None:
+            try:
+                self.config.matter(matter)
+                owner = self.config.line_of_matter(matter)
+            except KeyError:
+                raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
+            if line is not None and line != owner.prefix:
+                raise errors.UnknownLine(f"事项 {matter} 不在 {line} 队列", f"Matter {matter} is not in line {line}",
+                                         field="line")
+            return owner.prefix, matter
+        if line is None:
+            raise errors.UnknownLine("请选择业务", "Choose a line or a matter", field="line")
+        try:
+            self.config.line(line)
+        except KeyError:
+            raise errors.UnknownLine(f"没有 {line} 队列", f"No line {line!r}", field="line") from None
+        return line, None
+
+    def _check_open(self, now: datetime, prefix: str) -> None:
+        status = calendar.opening(now, self.hall)
+        lunch_ok = status.reason == "lunch_break" and self.hall.issue_during_lunch
+        if not status.open and not lunch_ok:
+            zh, en = _CLOSED_REASONS[status.reason]
+            if status.reopens_at:
+                zh, en = f"{zh}，{status.reopens_at} 开始取号", f"{en}; tickets from {status.reopens_at}"
+            raise errors.HallClosed(zh, en, reason=status.reason, reopens_at=status.reopens_at)
+        line_cfg = self.config.line(prefix)
+        if calendar.past_last_issue(now, self.hall, line_cfg):
+            raise errors.LineClosed(
+                f"{line_cfg.name_zh}今日取号已于 {line_cfg.last_issue:%H:%M} 截止，请下个工作日再来",
+                f"{line_cfg.name_en}: tickets end at {line_cfg.last_issue:%H:%M}; please come back on the next working day",
+                reason="past_last_issue")
+
+    # ---------- windows ----------
+
+    def window_action(self, number: int, action: str, *, clerk: str | None = None, actor: str | None = None) -> WindowState:
+        if action not in WINDOW_TRANSITIONS:
+            raise errors.IllegalTransition(f"窗口不支持操作 {action}", f"Unknown window action {action!r}")
+        allowed, target = WINDOW_TRANSITIONS[action]
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            window = self._window_row(conn, number)
+            if window.state not in allowed:
+                raise errors.IllegalTransition(
+                    f"{number} 号窗口当前{WINDOW_STATE_ZH[window.state]}，不能{_WINDOW_ACTION_ZH[action]}",
+                    f"Window {number} is {window.state}; it cannot {action}", state=window.state)
+            if action in ("pause", "close"):
+                busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
+                                    (number,)).fetchone()
+                if busy:
+                    raise errors.WindowBusy(f"{busy['number']} 号尚未办结，请先办结或标记过号",
+                                            f"Ticket {busy['number']} is still open at this window; finish it first",
+                                            ticket=busy["number"])
+            new_clerk = clerk if action == "open" else (None if action == "close" else window.clerk)
+            conn.execute("UPDATE windows SET state = ?, clerk = ?, updated_at = ? WHERE number = ?",
+                         (target, new_clerk, utc_iso(now), number))
+            self.store.add_event(action=f"window_{action}", at=now, window=number, from_state=window.state,
+                                 to_state=target, actor=actor or clerk, data={"clerk": new_clerk})
+        return self.window(number)
+
+    def set_serving(self, number: int, lines: list[str], *, actor: str | None = None, reason: str = "manager",
+                    by_balancer: bool = False) -> WindowState:
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            window = self._window_row(conn, number)
+            if not lines:
+                raise errors.LineNotAble("窗口至少要服务一个队列", "A window must serve at least one line", field="lines")
+            unable = [p for p in lines if p not in window.able]
+            if unable:
+                raise errors.LineNotAble(f"{number} 号窗口不能办理 {'、'.join(unable)} 队列",
+                                         f"Window {number} is not able to serve line(s) {', '.join(unable)}",
+                                         field="lines", lines=unable)
+            if len(set(lines)) != len(lines):
+                raise errors.LineNotAble("队列重复", "A line is listed twice", field="lines")
+            if by_balancer and window.pinned:
+                raise errors.IllegalTransition(f"{number} 号窗口已锁定", f"Window {number} is pinned", field="lines")
+            conn.execute("UPDATE windows SET serving = ?, updated_at = ? WHERE number = ?",
+                         (json.dumps(list(lines)), utc_iso(now), number))
+            self.store.add_event(action="window_lines", at=now, window=number, actor=actor,
+                                 data={"from": list(window.serving), "to": list(lines), "reason": reason,
+                                       "by_balancer": by_balancer})
+        return self.window(number)
+
+    def set_pinned(self, number: int, pinned: bool, *, actor: str | None = None) -> WindowState:
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            self._window_row(conn, number)
+            conn.execute("UPDATE windows SET pinned = ? WHERE number = ?", (int(pinned), number))
+            self.store.add_event(action="window_pin", at=now, window=number, actor=actor, data={"pinned": pinned})
+        return self.window(number)
+
+    def _window_row(self, conn, number: int) -> WindowState:
+        row = conn.execute("SELECT * FROM windows WHERE number = ?", (number,)).fetchone()
+        if row is None:
+            raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
+        return WindowState.from_row(row)
+
+    # ---------- tickets ----------
+
+    def call_next(self, number: int, *, clerk: str | None = None) -> Ticket:
+        now = self.clock.now()
+        day = calendar.service_day(now, self.hall)
+        with self.store.immediate() as conn:
+            window = self._window_row(conn, number)
+            if window.state != "open":
+                raise errors.WindowNotOpen(f"{number} 号窗口{WINDOW_STATE_ZH[window.state]}，请先开启窗口",
+                                           f"Window {number} is {window.state}; open it first", state=window.state)
+            busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
+                                (number,)).fetchone()
+            if busy:
+                raise errors.WindowBusy(f"{busy['number']} 号尚未办结，请先办结或标记过号",
+                                        f"Ticket {busy['number']} is still open at this window; finish it first",
+                                        ticket=busy["number"])
+            marks = ",".join("?" * len(window.serving))
+            rows = conn.execute(f"SELECT * FROM tickets WHERE state = 'waiting' AND service_day = ?"
+                                f" AND line IN ({marks})", (day, *window.serving)).fetchall()
+            choice = policy.choose_next(window.view(), [Ticket.from_row(r).as_waiting() for r in rows], now,
+                                        self.config.policy)
+            if choice is None:
+                raise errors.NothingWaiting("当前没有等候的号", "Nobody is waiting in this window's lines")
+            conn.execute("UPDATE tickets SET state = 'called', window = ?, clerk = ?, called_at = ?, recalls = 0"
+                         " WHERE id = ?", (number, clerk, utc_iso(now), choice.id))
+            self.store.add_event(action="call", at=now, ticket_id=choice.id, window=number, from_state="waiting",
+                                 to_state="called", actor=clerk, data={"line": choice.line})
+        return self.ticket(choice.id)
+
+    def act(self, ticket_id: int, action: str, *, window: int | None = None, actor: str | None = None,
+            to_line: str | None = None, reason: str | None = None) -> Ticket:
+        """Apply one lifecycle action. ``window`` set means "as the clerk at this window"."""
+        if action not in TRANSITIONS or action == "call":
+            raise errors.IllegalTransition(f"不支持的操作 {action}", f"Unknown action {action!r}")
+        allowed, target = TRANSITIONS[action]
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+            ticket = Ticket.from_row(row)
+            if ticket.state not in allowed:
+                raise errors.IllegalTransition(
+                    f"{ticket.number} 号当前{STATE_ZH[ticket.state]}，不能{_ACTION_ZH[action]}",
+                    f"Ticket {ticket.number} is {ticket.state}; it cannot {action.replace('_', ' ')}",
+                    state=ticket.state)
+            if window is not None and ticket.window not in (None, window):
+                raise errors.WrongWindow(f"{ticket.number} 号由 {ticket.window} 号窗口办理",
+                                         f"Ticket {ticket.number} belongs to window {ticket.window}")
+            if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
+                raise errors.WrongWindow(f"{ticket.number} 号不在本窗口", f"Ticket {ticket.number} is not at this window")
+            updates, data = self._apply(conn, ticket, action, now, to_line=to_line, reason=reason)
+            updates["state"] = target
+            sets = ", ".join(f"{k} = ?" for k in updates)
+            conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*updates.values(), ticket_id))
+            self.store.add_event(action=action, at=now, ticket_id=ticket_id, window=ticket.window,
+                                 from_state=ticket.state, to_state=target, actor=actor, data=data)
+        return self.ticket(ticket_id)
+
+    def _apply(self, conn, ticket: Ticket, action: str, now: datetime, *, to_line: str | None,
+               reason: str | None) -> tuple[dict, dict]:
+        """What each action changes besides the state, and what its event records."""
+        data: dict[str, Any] = {"reason": reason} if reason else {}
+        if action == "recall":
+            if ticket.recalls >= self.hall.max_recalls:
+                raise errors.RecallLimit(f"{ticket.number} 号已重呼 {ticket.recalls} 次，请标记过号",
+                                         f"Ticket {ticket.number} was recalled {ticket.recalls} times; mark it no-show",
+                                         recalls=ticket.recalls)
+            return {"recalls": ticket.recalls + 1}, {**data, "recalls": ticket.recalls + 1}
+        if action == "start":
+            return {"started_at": utc_iso(now)}, data
+        if action == "finish":
+            self._record_service_time(conn, ticket, now)
+            return {"finished_at": utc_iso(now)}, data
+        if action == "resume":
+            busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
+                                (ticket.window,)).fetchone()
+            if busy:
+                raise errors.WindowBusy(f"{busy['number']} 号正在办理，请先办结", f"Ticket {busy['number']} is open "
+                                        "at this window; finish it first", ticket=busy["number"])
+            return {}, data
+        if action == "transfer":
+            if to_line is None:
+                raise errors.UnknownLine("请选择转入的队列", "Choose the line to transfer to", field="to_line")
+            try:
+                self.config.line(to_line)
+            except KeyError:
+                raise errors.UnknownLine(f"没有 {to_line} 队列", f"No line {to_line!r}", field="to_line") from None
+            if to_line == ticket.line and ticket.state == "waiting":
+                raise errors.IllegalTransition(f"{ticket.number} 号已在 {to_line} 队列",
+                                               f"Ticket {ticket.number} is already in line {to_line}")
+            # It keeps its original issue time (DESIGN §2): queued_at is not touched.
+            return ({"line": to_line, "transferred": 1, "window": None, "clerk": None, "called_at": None,
+                     "started_at": None, "recalls": 0},
+                    {**data, "from_line": ticket.line, "to_line": to_line})
+        if action == "late_return":
+            if ticket.service_day != calendar.service_day(now, self.hall):
+                raise errors.IllegalTransition(f"{ticket.number} 号不是今天的号", f"Ticket {ticket.number} is not from today")
+            queued_at = self._late_return_slot(conn, ticket)
+            return ({"queued_at": utc_iso(queued_at), "window": None, "clerk": None, "called_at": None, "recalls": 0},
+                    {**data, "queued_at": utc_iso(queued_at)})
+        if action in ("cancel", "expire"):
+            return {"window": None} if action == "cancel" else {}, data
+        return {}, data
+
+    def _late_return_slot(self, conn, ticket: Ticket) -> datetime:
+        """Back into its line a few places behind where its original slot is now (过号重排)."""
+        rows = conn.execute("SELECT queued_at FROM tickets WHERE state = 'waiting' AND line = ? AND service_day = ?"
+                            " ORDER BY queued_at, id", (ticket.line, ticket.service_day)).fetchall()
+        behind = [parse_iso(r["queued_at"]) for r in rows if parse_iso(r["queued_at"]) >= ticket.queued_at]
+        ahead_of_slot = len(rows) - len(behind)
+        place = ahead_of_slot + self.hall.late_return_behind
+        if place >= len(rows) or not rows:
+            return self.clock.now()
+        if place == 0:
+            return ticket.queued_at
+        # Between the ticket now at that place and the next one, so it goes right behind the first.
+        before, after = parse_iso(rows[place - 1]["queued_at"]), parse_iso(rows[place]["queued_at"])
+        return before + (after - before) / 2
+
+    def _record_service_time(self, conn, ticket: Ticket, now: datetime) -> None:
+        if ticket.started_at is None:
+            return
+        minutes = (now - ticket.started_at).total_seconds() / 60.0
+        row = conn.execute("SELECT service_min, service_n FROM lines WHERE prefix = ?", (ticket.line,)).fetchone()
+        previous, count = (row["service_min"], row["service_n"]) if row else (None, 0)
+        conn.execute("INSERT INTO lines (prefix, service_min, service_n) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
+                     " UPDATE SET service_min = excluded.service_min, service_n = excluded.service_n",
+                     (ticket.line, smooth(previous, count, minutes), count + 1))
+
+    # ---------- the day ----------
+
+    def roll_over(self) -> dict:
+        """Close the books on past service days; safe to run any number of times (DESIGN §5)."""
+        now = self.clock.now()
+        today = calendar.service_day(now, self.hall)
+        with self.store.immediate() as conn:
+            done = conn.execute("SELECT result FROM job_runs WHERE job = 'rollover' AND day = ?", (today,)).fetchone()
+            if done:
+                return json.loads(done["result"])
+            stale = conn.execute("SELECT * FROM tickets WHERE service_day < ? AND state IN"
+                                 " ('waiting','called','serving','suspended')", (today,)).fetchall()
+            for row in stale:
+                conn.execute("UPDATE tickets SET state = 'expired' WHERE id = ?", (row["id"],))
+                self.store.add_event(action="expire", at=now, ticket_id=row["id"], window=row["window"],
+                                     from_state=row["state"], to_state="expired", actor="system")
+            windows = conn.execute("SELECT * FROM windows WHERE state != 'closed'").fetchall()
+            for row in windows:
+                conn.execute("UPDATE windows SET state = 'closed', clerk = NULL, updated_at = ? WHERE number = ?",
+                             (utc_iso(now), row["number"]))
+                self.store.add_event(action="window_close", at=now, window=row["number"], from_state=row["state"],
+                                     to_state="closed", actor="system", data={"reason": "rollover"})
+            for window in self.config.windows:
+                conn.execute("UPDATE windows SET serving = ? WHERE number = ? AND pinned = 0",
+                             (json.dumps(window.serving), window.number))
+            result = {"expired": len(stale), "closed_windows": len(windows)}
+            conn.execute("INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
+                         (today, utc_iso(now), json.dumps(result)))
+        return result
+
+
+_ACTION_ZH = {"recall": "重呼", "start": "开始办理", "finish": "办结", "no_show": "标记过号", "suspend": "暂停办理",
+              "resume": "恢复办理", "transfer": "转移", "cancel": "取消", "late_return": "过号重排", "expire": "过期"}
+_WINDOW_ACTION_ZH = {"open": "开启", "pause": "暂停", "resume": "恢复", "close": "关闭"}
+
+
+def replay(events: list[dict]) -> dict[str, Any]:
+    """Rebuild a ticket's state from its events alone (nothing is ever deleted, DESIGN §2)."""
+    state: dict[str, Any] = {"state": None, "line": None, "window": None, "recalls": 0}
+    for event in events:
+        if event["from_state"] != state["state"] and event["action"] != "issue":
+            raise ValueError(f"event {event['id']} starts from {event['from_state']}, ticket was {state['state']}")
+        data = event["data"]
+        action = event["action"]
+        if action == "issue":
+            state["line"] = data["line"]
+        elif action == "call":
+            state["window"] = event["window"]
+            state["recalls"] = 0
+        elif action == "recall":
+            state["recalls"] = data["recalls"]
+        elif action == "transfer":
+            state.update(line=data["to_line"], window=None, recalls=0)
+        elif action in ("late_return", "cancel"):
+            state.update(window=None, recalls=0)
+        state["state"] = event["to_state"]
+    return state
