@@ -164,6 +164,13 @@ def m001_hall_core(db: sqlite_utils.Database) -> None:
         )""")
 
 
+@migrations()
+def m002_settings(db: sqlite_utils.Database) -> None:
+    # Hall-local settings that must survive restarts but are not hall configuration (the web
+    # session secret, generated on first start rather than committed anywhere).
+    db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
+
+
 def utc_iso(moment: datetime) -> str:
     """One timestamp format everywhere, so text order is time order."""
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
@@ -239,6 +246,15 @@ class Store:
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             (ticket_id, window, action, from_state, to_state, actor, utc_iso(at),
              json.dumps(data or {}, ensure_ascii=False, sort_keys=True)))
+
+    def setting(self, key: str, default_factory=None) -> str | None:
+        """Read a setting; with a factory, create it once (first writer wins across processes)."""
+        row = self.one("SELECT value FROM settings WHERE key = ?", (key,))
+        if row is not None or default_factory is None:
+            return row["value"] if row else None
+        with self.immediate() as conn:
+            conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, default_factory()))
+        return self.one("SELECT value FROM settings WHERE key = ?", (key,))["value"]
 
     def close(self) -> None:
         self.conn.close()

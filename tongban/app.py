@@ -1,0 +1,115 @@
+"""The web process: ``create_app(config)`` (DESIGN §5, §8).
+
+Requests only read and write the database through the store API; they never touch a device and run
+no scheduler. Each request opens its own connection (SQLite connections are not shared between
+the server's threads).
+"""
+from __future__ import annotations
+
+import secrets
+from dataclasses import replace
+from datetime import time
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, g, jsonify
+from flask_wtf.csrf import CSRFProtect
+from htmx_flask import Htmx
+
+from . import __version__
+from .auth import Accounts
+from .config import HallConfig, Period, WEEKDAYS, load_hall_config
+from .queue.clock import Clock, SystemClock
+from .queue.service import HallService
+from .queue.store import Store
+
+csrf = CSRFProtect()
+htmx = Htmx()
+
+
+def always_open(config: HallConfig) -> HallConfig:
+    """The demo hall accepts tickets at any hour, so a demo run at night still shows something."""
+    whole_day = (Period(time(0, 0), time(23, 59, 59)),)
+    return replace(config, hall=replace(config.hall, hours={day: whole_day for day in WEEKDAYS}))
+
+
+def create_app(config: Mapping[str, Any]) -> Flask:
+    """Build the web app.
+
+    ``config`` keys: ``HALL`` (a HallConfig or a path to a hall TOML file), ``DATABASE`` (path),
+    optional ``CLOCK`` (anything with ``now()``), ``SECRET_KEY``, ``TESTING``, ``ALWAYS_OPEN``.
+    """
+    app = Flask(__name__, static_folder="static", template_folder="kiosk/templates")
+    app.config.update(config)
+    hall = app.config["HALL"]
+    if not isinstance(hall, HallConfig):
+        hall = load_hall_config(hall)
+    if app.config.get("ALWAYS_OPEN"):
+        hall = always_open(hall)
+    app.config["HALL"] = hall
+    app.config.setdefault("CLOCK", SystemClock())
+    database = str(Path(app.config["DATABASE"]))
+    app.config["DATABASE"] = database
+
+    # Start-up checks (DESIGN §6): a damaged file stops the web here rather than serving from it.
+    store = Store(database)
+    try:
+        store.quick_check()
+        HallService(store, hall, app.config["CLOCK"]).sync_with_config()
+        if not app.config.get("SECRET_KEY"):
+            app.config["SECRET_KEY"] = store.setting("secret_key", lambda: secrets.token_hex(32))
+    finally:
+        store.close()
+    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
+    app.config.setdefault("JSON_AS_ASCII", False)
+    app.json.ensure_ascii = False
+
+    csrf.init_app(app)
+    htmx.init_app(app)
+
+    from .kiosk.api import api
+    # The JSON API authenticates with bearer tokens only (never cookies), so a forged cross-site
+    # request carries no credentials and needs no CSRF token.
+    csrf.exempt(api)
+    app.register_blueprint(api)
+
+    @app.teardown_appcontext
+    def close_store(_exc):
+        opened = g.pop("store", None)
+        if opened is not None:
+            opened.close()
+
+    @app.get("/healthz")
+    def healthz():
+        try:
+            get_store().one("SELECT 1 FROM tickets LIMIT 1")
+            db = "ok"
+        except Exception as exc:  # noqa: BLE001 - health must answer, whatever the database says
+            db = f"error: {exc}"
+        return jsonify({"status": "ok" if db == "ok" else "degraded", "db": db, "version": __version__,
+                        "hall": hall.hall.id}), (200 if db == "ok" else 503)
+
+    return app
+
+
+def get_store() -> Store:
+    from flask import current_app
+    if "store" not in g:
+        g.store = Store(current_app.config["DATABASE"], migrate=False)
+    return g.store
+
+
+def get_service() -> HallService:
+    from flask import current_app
+    return HallService(get_store(), current_app.config["HALL"], current_app.config["CLOCK"])
+
+
+def get_accounts() -> Accounts:
+    from flask import current_app
+    return Accounts(get_store(), current_app.config["CLOCK"])
+
+
+def get_clock() -> Clock:
+    from flask import current_app
+    return current_app.config["CLOCK"]

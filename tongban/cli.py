@@ -1,0 +1,289 @@
+"""The ``tongban`` command: serve, devices, demo, check-config, account, terminal."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from .auth import AccountError, Accounts
+from .config import ConfigError, load_hall_config
+from .queue.clock import SystemClock
+from .queue.store import Store
+
+DEFAULT_DB = "var/tongban.db"
+DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
+
+
+def _hall_or_exit(path: str):
+    try:
+        return load_hall_config(path)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            click.echo(f"{path}: {problem}", err=True)
+        sys.exit(2)
+
+
+def _db_path(db: str) -> str:
+    Path(db).parent.mkdir(parents=True, exist_ok=True)
+    return db
+
+
+@click.group()
+def main() -> None:
+    """Tongban (通办): kiosk and queueing for cross-province service windows."""
+    logging.basicConfig(level=os.environ.get("TONGBAN_LOG", "INFO"),
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+
+
+@main.command("check-config")
+@click.argument("files", nargs=-1, required=True, type=click.Path())
+def check_config(files: tuple[str, ...]) -> None:
+    """Check hall files; print every problem as path.field: what is wrong (what was expected)."""
+    failed = False
+    for path in files:
+        try:
+            hall = load_hall_config(path)
+        except ConfigError as exc:
+            failed = True
+            for problem in exc.problems:
+                click.echo(f"{path}: {problem}")
+            continue
+        click.echo(f"{path}: ok ({hall.hall.name_zh}: {len(hall.matters)} matters, {len(hall.lines)} lines, "
+                   f"{len(hall.windows)} windows)")
+    sys.exit(1 if failed else 0)
+
+
+def threads_for(screens: int) -> int:
+    """Every SSE stream holds a thread: 1.5 × screens + 16, and at least 64 (DESIGN §5)."""
+    return max(64, int(1.5 * screens) + 16)
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True), help="hall TOML file")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--screens", default=32, show_default=True, type=int, help="expected screens (sizes the thread pool)")
+@click.option("--always-open", is_flag=True, help="ignore opening hours (demo)")
+def serve(config_path: str, db: str, host: str, port: int, screens: int, always_open: bool) -> None:
+    """Run the web under gunicorn: one worker, gthread (DESIGN §5)."""
+    from gunicorn.app.base import BaseApplication
+
+    from .app import create_app
+
+    hall = _hall_or_exit(config_path)
+    app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+
+    class Gunicorn(BaseApplication):
+        def load_config(self):
+            for key, value in {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
+                               "threads": threads_for(screens), "graceful_timeout": 5, "timeout": 30,
+                               "accesslog": "-", "proc_name": "tongban-web"}.items():
+                self.cfg.set(key, value)
+
+        def load(self):
+            return app
+
+    Gunicorn().run()
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True), help="hall TOML file")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
+def devices(config_path: str, db: str) -> None:
+    """Run the devices process: scheduler, printers, serial buses (DESIGN §5)."""
+    from .devices import DevicesProcess
+
+    DevicesProcess(_hall_or_exit(config_path), _db_path(db)).run()
+
+
+DEMO_MANAGER = ("manager", "demo-manager", "演示管理员")
+DEMO_CLERK_PASSWORD = "demo-clerk"
+
+
+def seed_demo(db: str, hall) -> dict:
+    """Demo accounts and terminals; tokens are returned so the demo can print the screens' addresses."""
+    store = Store(db)
+    accounts = Accounts(store, SystemClock())
+    try:
+        if not accounts.list():
+            accounts.add(DEMO_MANAGER[0], DEMO_MANAGER[1], name=DEMO_MANAGER[2], role="manager", staff_no="M001")
+            for window in hall.windows:
+                accounts.add(f"clerk{window.number}", DEMO_CLERK_PASSWORD, name=f"{window.number}号窗口工作人员",
+                             role="clerk", staff_no=f"C{window.number:03d}")
+        existing = {t["id"] for t in accounts.terminals() if not t["revoked_at"]}
+        tokens = {}
+        for kiosk in hall.kiosks:
+            tokens[kiosk.id] = _fresh_terminal(accounts, existing, kiosk.id, "kiosk", kiosk.name)
+        tokens["hall-display"] = _fresh_terminal(accounts, existing, "hall-display", "display", "综合屏")
+        for window in hall.windows[:2]:
+            tokens[f"pad-{window.number}"] = _fresh_terminal(accounts, existing, f"pad-{window.number}", "pad",
+                                                             f"{window.number}号窗口评价器", window=window.number)
+        return tokens
+    finally:
+        store.close()
+
+
+def _fresh_terminal(accounts: Accounts, existing: set[str], terminal_id: str, kind: str, name: str,
+                    window: int | None = None) -> str:
+    # The demo re-enrols its terminals on every start: tokens are only ever shown once.
+    if terminal_id in existing:
+        accounts.revoke_terminal(terminal_id)
+        with accounts.store.immediate() as conn:
+            conn.execute("DELETE FROM terminals WHERE id = ?", (terminal_id,))
+    return accounts.add_terminal(terminal_id, kind, name, window=window)
+
+
+@main.command()
+@click.option("--config", "config_path", default=str(DEMO_CONFIG), show_default=True, type=click.Path(exists=True))
+@click.option("--db", default="var/demo.db", show_default=True)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def demo(config_path: str, db: str, host: str, port: int) -> None:
+    """Run the demo hall: web and devices together, with demo logins; Ctrl-C stops both."""
+    hall = _hall_or_exit(config_path)
+    db = _db_path(db)
+    tokens = seed_demo(db, hall)
+    base = f"http://{host}:{port}"
+    exe = [sys.executable, "-m", "tongban"]
+    procs = [
+        subprocess.Popen([*exe, "serve", "--config", config_path, "--db", db, "--host", host, "--port", str(port),
+                          "--always-open"]),
+        subprocess.Popen([*exe, "devices", "--config", config_path, "--db", db]),
+    ]
+    click.echo(f"\nTongban demo: {hall.hall.name_zh} / {hall.hall.name_en}")
+    click.echo(f"  health           {base}/healthz")
+    click.echo(f"  public info      {base}/info")
+    click.echo(f"  API description  {base}/api/v1/openapi.json")
+    for terminal_id, token in tokens.items():
+        click.echo(f"  terminal {terminal_id:<14}{base}/enrol?token={token}")
+    click.echo(f"  manager login    {base}/login   user {DEMO_MANAGER[0]} / password {DEMO_MANAGER[1]}")
+    click.echo(f"  clerk logins     user clerk1 … clerk{len(hall.windows)} / password {DEMO_CLERK_PASSWORD}")
+    click.echo("Press Ctrl-C to stop.\n")
+
+    def stop(*_):
+        for proc in procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 8
+        for proc in procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    try:
+        while all(proc.poll() is None for proc in procs):
+            time.sleep(0.5)
+        click.echo("a demo process stopped; stopping the other", err=True)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop()
+
+
+# ---------- accounts and terminals ----------
+
+@main.group()
+def account() -> None:
+    """Staff accounts (stored in the database, never in the hall file)."""
+
+
+@account.command("add")
+@click.argument("username")
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.option("--name", required=True, help="full name shown on the rating pad")
+@click.option("--role", type=click.Choice(["clerk", "manager"]), required=True)
+@click.option("--staff-no", default="", help="staff number shown on the rating pad")
+@click.password_option(help="at least 8 characters")
+def account_add(username, db, name, role, staff_no, password):
+    store = Store(_db_path(db))
+    try:
+        Accounts(store, SystemClock()).add(username, password, name=name, role=role, staff_no=staff_no)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"added {role} {username}")
+
+
+@account.command("list")
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+def account_list(db):
+    store = Store(_db_path(db))
+    try:
+        for acc in Accounts(store, SystemClock()).list():
+            click.echo(f"{acc.username:<16} {acc.role:<8} {acc.staff_no:<8} {acc.name}"
+                       f"{'  (disabled)' if acc.disabled else ''}")
+    finally:
+        store.close()
+
+
+@account.command("disable")
+@click.argument("username")
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+def account_disable(username, db):
+    store = Store(_db_path(db))
+    try:
+        Accounts(store, SystemClock()).disable(username)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"disabled {username}; their sessions are closed")
+
+
+@main.group()
+def terminal() -> None:
+    """Enrolled kiosks, rating pads and display screens."""
+
+
+@terminal.command("add")
+@click.argument("terminal_id")
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+@click.option("--kind", type=click.Choice(["kiosk", "pad", "display"]), required=True)
+@click.option("--name", required=True)
+@click.option("--window", type=int, help="the window a rating pad belongs to")
+def terminal_add(terminal_id, db, kind, name, window):
+    store = Store(_db_path(db))
+    try:
+        token = Accounts(store, SystemClock()).add_terminal(terminal_id, kind, name, window=window)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"enrolled {kind} {terminal_id}. Its token (shown once, only its hash is stored):\n{token}")
+
+
+@terminal.command("list")
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+def terminal_list(db):
+    store = Store(_db_path(db))
+    try:
+        for t in Accounts(store, SystemClock()).terminals():
+            state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "active"
+            window = f"window {t['window']}" if t["window"] else ""
+            click.echo(f"{t['id']:<16} {t['kind']:<8} {state:<24} {window:<10} {t['name']}")
+    finally:
+        store.close()
+
+
+@terminal.command("revoke")
+@click.argument("terminal_id")
+@click.option("--db", default=DEFAULT_DB, show_default=True)
+def terminal_revoke(terminal_id, db):
+    store = Store(_db_path(db))
+    try:
+        Accounts(store, SystemClock()).revoke_terminal(terminal_id)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        store.close()
+    click.echo(f"revoked {terminal_id}")

@@ -1,0 +1,65 @@
+"""The devices process (DESIGN §5): the hall's only scheduler, and the owner of printers and buses.
+
+It runs APScheduler's BlockingScheduler, so each job runs once per hall however the web is served.
+Daily jobs record themselves in ``job_runs`` and are caught up at start, instead of relying on the
+scheduler's misfire handling across a power cut.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+from dataclasses import dataclass, field
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from .config import HallConfig
+from .queue.clock import Clock, SystemClock
+from .queue.service import HallService
+from .queue.store import Store
+
+log = logging.getLogger("tongban.devices")
+
+
+@dataclass
+class DevicesProcess:
+    config: HallConfig
+    database: str
+    clock: Clock = field(default_factory=SystemClock)
+
+    def __post_init__(self) -> None:
+        self.scheduler = BlockingScheduler(timezone=self.config.hall.timezone)
+
+    def service(self, store: Store) -> HallService:
+        return HallService(store, self.config, self.clock)
+
+    def roll_over(self) -> dict:
+        store = Store(self.database)
+        try:
+            result = self.service(store).roll_over()
+        finally:
+            store.close()
+        log.info("roll-over: %s", result)
+        return result
+
+    def schedule(self) -> None:
+        # Local midnight in the hall's zone; a run missed by a power cut is caught up at start.
+        self.scheduler.add_job(self.roll_over, "cron", hour=0, minute=0, second=5, id="rollover",
+                               coalesce=True, max_instances=1, misfire_grace_time=3600)
+
+    def run(self) -> None:
+        store = Store(self.database)
+        try:
+            store.quick_check()
+            self.service(store).sync_with_config()
+        finally:
+            store.close()
+        self.roll_over()
+        self.schedule()
+
+        def stop(_signum, _frame):
+            self.scheduler.shutdown(wait=False)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.info("devices process running for hall %s", self.config.hall.id)
+        self.scheduler.start()

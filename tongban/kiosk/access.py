@@ -1,0 +1,96 @@
+"""Who is asking: a staff session, an enrolled terminal, or the public (DESIGN §8).
+
+Terminals (kiosks, rating pads, display screens) are refused everywhere except the routes that name
+their kind; staff routes check the role and, for clerks, the window they signed in at.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import wraps
+from typing import Callable
+
+from flask import g, jsonify, request
+
+from ..auth import AuthError, Session, Terminal
+
+
+@dataclass(frozen=True)
+class Principal:
+    session: Session | None = None
+    terminal: Terminal | None = None
+
+    @property
+    def role(self) -> str | None:
+        return self.session.account.role if self.session else None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == "manager"
+
+    @property
+    def is_staff(self) -> bool:
+        return self.session is not None
+
+    @property
+    def window(self) -> int | None:
+        if self.session:
+            return self.session.window
+        return self.terminal.window if self.terminal else None
+
+    @property
+    def actor(self) -> str:
+        if self.session:
+            return self.session.account.username
+        if self.terminal:
+            return f"terminal:{self.terminal.id}"
+        return "public"
+
+    def may_act_for_window(self, number: int) -> bool:
+        return self.is_manager or (self.role == "clerk" and self.session.window == number)
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message_zh: str, message_en: str):
+        self.status = status
+        self.body = {"error": code, "message_zh": message_zh, "message_en": message_en}
+        super().__init__(message_en)
+
+
+def bearer_principal() -> Principal | None:
+    from ..app import get_accounts
+    header = request.headers.get("Authorization", "")
+    if not header:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise Refused(401, "bad_authorization", "认证信息格式错误", "Authorization must be 'Bearer <token>'")
+    accounts = get_accounts()
+    try:
+        if token.startswith("t_"):
+            return Principal(terminal=accounts.terminal(token))
+        return Principal(session=accounts.session(token))
+    except AuthError as exc:
+        raise Refused(401, exc.code, exc.message_zh, exc.message_en) from None
+
+
+def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str, ...] = ()) -> Callable:
+    """Allow staff (any role, or managers only) and/or the named terminal kinds; refuse the rest."""
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            try:
+                principal = g.principal = bearer_principal()
+            except Refused as exc:
+                return jsonify(exc.body), exc.status
+            if principal is None:
+                return jsonify({"error": "unauthenticated", "message_zh": "请先登录",
+                                "message_en": "Sign in or present a terminal token"}), 401
+            allowed = ((principal.terminal is not None and principal.terminal.kind in terminals)
+                       or (principal.is_staff and (principal.is_manager or (staff and not manager))))
+            if not allowed:
+                return jsonify({"error": "forbidden", "message_zh": "无权进行此操作",
+                                "message_en": "You are not allowed to do this"}), 403
+            return view(*args, **kwargs)
+        return wrapper
+    return decorate

@@ -1,0 +1,274 @@
+"""JSON API under /api/v1: kiosks, consoles, hardware keypads and tests all use it.
+
+Routes only translate HTTP to the service API and its named refusals to status codes.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import Blueprint, g, jsonify, request
+
+from ..app import get_accounts, get_service
+from ..auth import AuthError
+from ..queue import errors
+from ..queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
+from .access import requires
+from .openapi import openapi_document
+
+api = Blueprint("api", __name__, url_prefix="/api/v1")
+
+TICKET_ACTIONS = sorted(a for a in TRANSITIONS if a not in ("call", "expire"))
+
+
+class BadRequest(Exception):
+    def __init__(self, field: str, expected: str):
+        self.field = field
+        self.expected = expected
+        super().__init__(f"{field}: {expected}")
+
+
+@api.errorhandler(errors.QueueError)
+def queue_refusal(exc: errors.QueueError):
+    return jsonify(exc.as_dict()), exc.http_status
+
+
+@api.errorhandler(BadRequest)
+def bad_request(exc: BadRequest):
+    return jsonify({"error": "bad_request", "field": exc.field, "message_zh": f"{exc.field} 不正确",
+                    "message_en": f"{exc.field}: expected {exc.expected}"}), 400
+
+
+@api.errorhandler(404)
+def not_found(_exc):
+    return jsonify({"error": "not_found", "message_zh": "没有这个地址", "message_en": "No such endpoint"}), 404
+
+
+@api.errorhandler(405)
+def wrong_method(_exc):
+    return jsonify({"error": "method_not_allowed", "message_zh": "不支持的请求方法",
+                    "message_en": "Method not allowed"}), 405
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if body is None:
+        if request.get_data():
+            raise BadRequest("(body)", "a JSON object")
+        return {}
+    if not isinstance(body, dict):
+        raise BadRequest("(body)", "a JSON object")
+    return body
+
+
+def _field(body: dict, name: str, kind: type, *, required: bool = False, expected: str = ""):
+    if name not in body or body[name] is None:
+        if required:
+            raise BadRequest(name, expected or kind.__name__)
+        return None
+    value = body[name]
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        raise BadRequest(name, expected or kind.__name__)
+    return value
+
+
+def _unknown_fields(body: dict, known: set[str]) -> None:
+    for key in body:
+        if key not in known:
+            raise BadRequest(key, f"no such field (expected {', '.join(sorted(known))})")
+
+
+def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=None) -> dict:
+    service = get_service()
+    if people_ahead is None:
+        people_ahead = service.people_ahead(ticket)
+    if estimate is None:
+        estimate = service.line_estimate(ticket.line, people_ahead)
+    return {
+        "id": ticket.id, "number": ticket.number, "line": ticket.line, "matter": ticket.matter,
+        "state": ticket.state, "green": ticket.green, "transferred": ticket.transferred,
+        "window": ticket.window, "recalls": ticket.recalls, "service_day": ticket.service_day,
+        "people_ahead": people_ahead, "estimate": estimate.as_dict(),
+        "issued_at": ticket.issued_at.isoformat(), "status_token": ticket.token,
+    }
+
+
+def issued_json(issued: Issued) -> dict:
+    return ticket_json(issued.ticket, people_ahead=issued.people_ahead, estimate=issued.estimate)
+
+
+def window_json(window) -> dict:
+    service = get_service()
+    current = service.current_ticket(window.number)
+    cfg = service.config.window(window.number)
+    return {"number": window.number, "name": cfg.name, "location": cfg.location, "phone": cfg.phone,
+            "state": window.state, "able": list(window.able), "serving": list(window.serving),
+            "pinned": window.pinned, "clerk": window.clerk,
+            "current": {"id": current.id, "number": current.number, "state": current.state} if current else None}
+
+
+# ---------- public ----------
+
+@api.get("/openapi.json")
+def openapi():
+    return jsonify(openapi_document())
+
+
+@api.get("/matters")
+def matters():
+    config = get_service().config
+    return jsonify([{
+        "code": m.code, "name_zh": m.name_zh, "name_en": m.name_en, "department": m.department,
+        "department_zh": config.department(m.department).name_zh, "batch": m.batch, "mode": m.mode,
+        "line": config.line_of_matter(m.code).prefix, "time_limit_days": m.time_limit_days, "fee": m.fee,
+        "materials": list(m.materials),
+    } for m in config.matters])
+
+
+# ---------- sessions ----------
+
+@api.post("/login")
+def login():
+    body = _body()
+    _unknown_fields(body, {"username", "password", "window"})
+    username = _field(body, "username", str, required=True, expected="a user name")
+    password = _field(body, "password", str, required=True, expected="the password")
+    window = _field(body, "window", int, expected="a window number")
+    if window is not None:
+        get_service().window(window)  # an unknown window is refused before any session opens
+    try:
+        token, session = get_accounts().login(username, password, window=window)
+    except AuthError as exc:
+        return jsonify(exc.as_dict()), (403 if exc.code in ("disabled", "locked") else 401)
+    return jsonify({"token": token, "role": session.account.role, "window": session.window,
+                    "name": session.account.name, "expires_at": session.expires_at})
+
+
+@api.post("/logout")
+@requires(staff=True)
+def logout():
+    get_accounts().logout(request.headers["Authorization"].partition(" ")[2])
+    return jsonify({"ok": True})
+
+
+# ---------- tickets ----------
+
+@api.post("/tickets")
+@requires(staff=True, terminals=("kiosk",))
+def issue_ticket():
+    body = _body()
+    _unknown_fields(body, {"matter", "line", "green", "appointment_at"})
+    matter = _field(body, "matter", str, expected="a matter code")
+    line = _field(body, "line", str, expected="a line prefix")
+    green = _field(body, "green", bool, expected="true or false") or False
+    appointment = _field(body, "appointment_at", str, expected="an ISO 8601 time with offset")
+    if matter is None and line is None:
+        raise BadRequest("matter", "a matter code, or a line prefix in 'line'")
+    if green and not g.principal.is_staff:
+        # Green-channel priority is confirmed by staff, never self-service at a kiosk.
+        return jsonify({"error": "forbidden", "message_zh": "绿色通道需工作人员确认",
+                        "message_en": "Green-channel tickets are issued by staff"}), 403
+    appointment_at = None
+    if appointment is not None:
+        try:
+            appointment_at = datetime.fromisoformat(appointment)
+        except ValueError:
+            raise BadRequest("appointment_at", "an ISO 8601 time with offset") from None
+        if appointment_at.tzinfo is None:
+            raise BadRequest("appointment_at", "an ISO 8601 time with offset")
+    terminal = g.principal.terminal
+    issued = get_service().issue(line=line, matter=matter, green=green, appointment_at=appointment_at,
+                                 kiosk=terminal.id if terminal else None, actor=g.principal.actor)
+    return jsonify(issued_json(issued)), 201
+
+
+@api.get("/tickets/<int:ticket_id>")
+@requires(staff=True, terminals=("kiosk", "display", "pad"))
+def get_ticket(ticket_id: int):
+    service = get_service()
+    ticket = service.ticket(ticket_id)
+    body = ticket_json(ticket)
+    if g.principal.is_staff:
+        body["events"] = [{k: e[k] for k in ("action", "from_state", "to_state", "window", "actor", "at", "data")}
+                          for e in service.events(ticket_id)]
+    return jsonify(body)
+
+
+@api.post("/tickets/<int:ticket_id>/<action>")
+@requires(staff=True)
+def ticket_action(ticket_id: int, action: str):
+    if action not in TICKET_ACTIONS:
+        return not_found(None)
+    body = _body()
+    _unknown_fields(body, {"to_line", "reason"})
+    to_line = _field(body, "to_line", str, required=action == "transfer", expected="a line prefix")
+    reason = _field(body, "reason", str, expected="text")
+    principal = g.principal
+    service = get_service()
+    window = None
+    if not principal.is_manager:
+        window = principal.window
+        ticket = service.ticket(ticket_id)
+        if ticket.window is not None and ticket.window != window:
+            return jsonify({"error": "wrong_window", "message_zh": f"{ticket.number} 号不是本窗口的号",
+                            "message_en": f"Ticket {ticket.number} belongs to window {ticket.window}"}), 403
+    ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
+    return jsonify(ticket_json(ticket))
+
+
+# ---------- windows ----------
+
+@api.get("/windows")
+@requires(staff=True, terminals=("kiosk", "display", "pad"))
+def list_windows():
+    return jsonify([window_json(w) for w in get_service().windows()])
+
+
+@api.post("/windows/<int:number>/next")
+@requires(staff=True)
+def call_next(number: int):
+    if not g.principal.may_act_for_window(number):
+        return _not_your_window(number)
+    ticket = get_service().call_next(number, clerk=g.principal.actor)
+    return jsonify(ticket_json(ticket))
+
+
+@api.post("/windows/<int:number>/<action>")
+@requires(staff=True)
+def window_action(number: int, action: str):
+    if action not in WINDOW_TRANSITIONS:
+        return not_found(None)
+    if not g.principal.may_act_for_window(number):
+        return _not_your_window(number)
+    _unknown_fields(_body(), set())
+    clerk = g.principal.actor if action == "open" else None
+    window = get_service().window_action(number, action, clerk=clerk, actor=g.principal.actor)
+    return jsonify(window_json(window))
+
+
+@api.put("/windows/<int:number>/lines")
+@requires(manager=True)
+def set_lines(number: int):
+    body = _body()
+    _unknown_fields(body, {"lines", "pinned", "reason"})
+    lines = _field(body, "lines", list, required=True, expected="a list of line prefixes")
+    if not all(isinstance(p, str) for p in lines):
+        raise BadRequest("lines", "a list of line prefixes")
+    pinned = _field(body, "pinned", bool, expected="true or false")
+    service = get_service()
+    window = service.set_serving(number, lines, actor=g.principal.actor, reason=_field(body, "reason", str) or "manager")
+    if pinned is not None:
+        window = service.set_pinned(number, pinned, actor=g.principal.actor)
+    return jsonify(window_json(window))
+
+
+def _not_your_window(number: int):
+    return jsonify({"error": "wrong_window", "message_zh": f"您未在 {number} 号窗口登录",
+                    "message_en": f"You are not signed in at window {number}"}), 403
+
+
+# ---------- lines ----------
+
+@api.get("/lines")
+@requires(staff=True, terminals=("kiosk", "display", "pad"))
+def lines():
+    return jsonify(get_service().lines_summary())
