@@ -21,7 +21,12 @@ from .auth import Accounts
 from .config import HallConfig, Period, WEEKDAYS, load_hall_config
 from .queue.clock import Clock, SystemClock
 from .queue.service import HallService
+from .kiosk.i18n import text
+from .kiosk.live import Broker
 from .queue.store import Store
+
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+       "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
 
 csrf = CSRFProtect()
 htmx = Htmx()
@@ -67,12 +72,34 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     csrf.init_app(app)
     htmx.init_app(app)
+    app.extensions["tongban.broker"] = Broker(database)
 
     from .kiosk.api import api
+    from .kiosk.pages import current_lang, pages
     # The JSON API authenticates with bearer tokens only (never cookies), so a forged cross-site
     # request carries no credentials and needs no CSRF token.
     csrf.exempt(api)
     app.register_blueprint(api)
+    app.register_blueprint(pages)
+    for blueprint in _role_blueprints():
+        app.register_blueprint(blueprint)
+
+    @app.context_processor
+    def page_globals():
+        lang = current_lang()
+        return {"lang": lang, "hall": hall.hall, "hall_config": hall,
+                "t": lambda key, **values: text(key, lang, **values),
+                "t_zh": lambda key, **values: text(key, "zh", **values),
+                "t_en": lambda key, **values: text(key, "en", **values)}
+
+    @app.after_request
+    def security_headers(response):
+        # No inline scripts and nothing from another host: halls run offline (DESIGN §8).
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        response.headers.setdefault("X-Frame-Options", "DENY")
+        return response
 
     @app.teardown_appcontext
     def close_store(_exc):
@@ -91,6 +118,21 @@ def create_app(config: Mapping[str, Any]) -> Flask:
                         "hall": hall.hall.id}), (200 if db == "ok" else 503)
 
     return app
+
+
+def _role_blueprints():
+    """One blueprint per role (DESIGN §8)."""
+    from .kiosk.display import display
+    from .kiosk.info import info
+    from .kiosk.kiosk import kiosk
+    from .kiosk.manage import manage
+    from .kiosk.window import window
+    return [kiosk, window, manage, display, info]
+
+
+def get_broker() -> Broker:
+    from flask import current_app
+    return current_app.extensions["tongban.broker"]
 
 
 def get_store() -> Store:

@@ -94,3 +94,59 @@ def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str
             return view(*args, **kwargs)
         return wrapper
     return decorate
+
+
+# ---------- pages (cookies) ----------
+
+TERMINAL_COOKIE = "tongban_terminal"
+TERMINAL_COOKIE_DAYS = 3650  # an enrolled kiosk stays enrolled until the manager revokes it
+
+
+def cookie_principals() -> list[Principal]:
+    """The staff session (signed Flask session) and/or the enrolled terminal of this browser."""
+    from flask import session as web_session
+
+    from ..app import get_accounts
+    found = []
+    accounts = get_accounts()
+    staff_token = web_session.get("staff_token")
+    if staff_token:
+        try:
+            found.append(Principal(session=accounts.session(staff_token)))
+        except AuthError:
+            web_session.pop("staff_token", None)
+    terminal_token = request.cookies.get(TERMINAL_COOKIE)
+    if terminal_token:
+        try:
+            found.append(Principal(terminal=accounts.terminal(terminal_token)))
+        except AuthError:
+            pass
+    return found
+
+
+def _allowed(principal: Principal, staff: bool, manager: bool, terminals: tuple[str, ...]) -> bool:
+    if principal.terminal is not None:
+        return principal.terminal.kind in terminals
+    return principal.is_manager or (staff and not manager and principal.is_staff)
+
+
+def page_requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str, ...] = ()) -> Callable:
+    """Like ``requires`` for HTML pages: unauthenticated browsers go to the login page."""
+    from flask import redirect, render_template, url_for
+
+    def decorate(view):
+        @wraps(view)
+        def wrapper(*args, **kwargs):
+            principals = cookie_principals()
+            for principal in principals:
+                if _allowed(principal, staff, manager, terminals):
+                    g.principal = principal
+                    return view(*args, **kwargs)
+            if not principals:
+                target = url_for("pages.login", next=request.full_path.rstrip("?"))
+                if request.headers.get("HX-Request"):
+                    return "", 401, {"HX-Redirect": target}
+                return redirect(target)
+            return render_template("forbidden.html"), 403
+        return wrapper
+    return decorate

@@ -1,0 +1,159 @@
+"""Live screens over Server-Sent Events (DESIGN §5, §8).
+
+One watcher thread per web process polls ``PRAGMA data_version`` (~100 ms). It changes when any
+other connection commits, whichever process wrote, so every worker pushes fresh state to its own
+listeners without any message bus. Each listener has a small bounded queue: a screen that falls
+behind is dropped (its stream ends and the browser reconnects, getting the full state first), so a
+slow screen never blocks a call.
+
+A page describes its stream as named events, each rendered from the database: on connect all are
+sent, afterwards only those whose HTML changed. Renders are cached per database version, so a
+hundred screens on the same page cost one render per change, not a hundred.
+"""
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Callable, Iterator
+
+from ..queue.store import Store
+
+log = logging.getLogger("tongban.live")
+
+POLL_S = 0.1
+KEEPALIVE_S = 10.0
+LISTENER_QUEUE = 8
+
+
+class Listener:
+    def __init__(self) -> None:
+        self.queue: queue.Queue[int | None] = queue.Queue(maxsize=LISTENER_QUEUE)
+        self.dropped = False
+
+
+class Broker:
+    def __init__(self, database: str, *, poll_s: float = POLL_S):
+        self.database = database
+        self.poll_s = poll_s
+        self._listeners: set[Listener] = set()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self.version = 0
+        self._cache: dict[str, tuple[int, object]] = {}
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._watch, name="tongban-live", daemon=True)
+                self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _watch(self) -> None:
+        store = Store(self.database, migrate=False)
+        last = store.data_version()
+        try:
+            while not self._stop.wait(self.poll_s):
+                try:
+                    current = store.data_version()
+                except Exception:  # noqa: BLE001 - a locked or busy file must not kill the watcher
+                    log.exception("data_version failed")
+                    continue
+                if current != last:
+                    last = current
+                    self.publish()
+        finally:
+            store.close()
+
+    def publish(self) -> None:
+        """Tell every listener something changed; drop those that are too far behind."""
+        with self._lock:
+            self.version += 1
+            version = self.version
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener.queue.put_nowait(version)
+            except queue.Full:
+                self._drop(listener)
+
+    def _drop(self, listener: Listener) -> None:
+        listener.dropped = True
+        with self._lock:
+            self._listeners.discard(listener)
+        try:
+            listener.queue.put_nowait(None)
+        except queue.Full:
+            pass  # its stream sees .dropped at the next wake-up
+
+    def subscribe(self) -> Listener:
+        self.start()
+        listener = Listener()
+        with self._lock:
+            self._listeners.add(listener)
+        return listener
+
+    def unsubscribe(self, listener: Listener) -> None:
+        with self._lock:
+            self._listeners.discard(listener)
+
+    @property
+    def listener_count(self) -> int:
+        with self._lock:
+            return len(self._listeners)
+
+    def cached(self, key: str, render: Callable[[], object]) -> object:
+        """One render per (page, database version), shared by all listeners of that page."""
+        version = self.version
+        with self._lock:
+            hit = self._cache.get(key)
+        if hit and hit[0] == version:
+            return hit[1]
+        value = render()
+        with self._lock:
+            self._cache[key] = (version, value)
+        return value
+
+
+def sse_event(name: str, data: str) -> str:
+    lines = data.splitlines() or [""]
+    return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+
+
+def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None,
+           keepalive_s: float = KEEPALIVE_S) -> Iterator[str]:
+    """The body of one SSE response: full state first, then changed events, keep-alives between."""
+    listener = broker.subscribe()
+    sent: dict[str, str] = {}
+
+    def render() -> dict[str, str]:
+        return broker.cached(cache_key, render_all) if cache_key else render_all()
+
+    try:
+        yield "retry: 2000\n\n"
+        while True:
+            for name, html in render().items():
+                if sent.get(name) != html:
+                    sent[name] = html
+                    yield sse_event(name, html)
+            deadline = time.monotonic() + keepalive_s
+            while True:
+                try:
+                    item = listener.queue.get(timeout=max(0.0, deadline - time.monotonic()))
+                except queue.Empty:
+                    yield ": keep-alive\n\n"
+                    deadline = time.monotonic() + keepalive_s
+                    continue
+                if item is None or listener.dropped:
+                    return
+                # Drain what piled up: one render covers them all.
+                while not listener.queue.empty():
+                    if listener.queue.get_nowait() is None:
+                        return
+                break
+    finally:
+        broker.unsubscribe(listener)

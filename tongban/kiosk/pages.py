@@ -1,0 +1,109 @@
+"""Sign-in for staff, enrolment for terminals, and the choices every page shares (language, elder mode)."""
+from __future__ import annotations
+
+from urllib.parse import urlparse
+
+from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
+
+from ..app import get_accounts, get_service
+from ..auth import AuthError
+from ..queue.errors import UnknownWindow
+from .access import TERMINAL_COOKIE, TERMINAL_COOKIE_DAYS, cookie_principals
+from .i18n import LANGS
+
+pages = Blueprint("pages", __name__)
+
+
+def current_lang() -> str:
+    lang = request.args.get("lang") or request.cookies.get("lang") or "zh"
+    return lang if lang in LANGS else "zh"
+
+
+def _safe_next(target: str | None) -> str | None:
+    # Only same-site paths, so the login page cannot be used to bounce someone elsewhere.
+    if not target:
+        return None
+    parsed = urlparse(target)
+    return target if not parsed.scheme and not parsed.netloc and target.startswith("/") else None
+
+
+def terminal_home(terminal) -> str:
+    if terminal.kind == "kiosk":
+        return url_for("kiosk.home", kiosk_id=terminal.id)
+    if terminal.kind == "pad":
+        return url_for("window.pad", number=terminal.window)
+    return url_for("display.hall")
+
+
+def staff_home(session_info) -> str:
+    if session_info.account.role == "manager":
+        return url_for("manage.home")
+    return url_for("window.console", number=session_info.window)
+
+
+@pages.get("/")
+def index():
+    for principal in cookie_principals():
+        if principal.session:
+            return redirect(staff_home(principal.session))
+        if principal.terminal:
+            return redirect(terminal_home(principal.terminal))
+    return redirect(url_for("info.home"))
+
+
+@pages.get("/enrol")
+def enrol():
+    """A terminal opens this once with its token; the token then lives in a long-lived cookie."""
+    token = request.args.get("token", "")
+    try:
+        terminal = get_accounts().terminal(token)
+    except AuthError:
+        return render_template("enrol.html", ok=False), 403
+    response = redirect(terminal_home(terminal))
+    response.set_cookie(TERMINAL_COOKIE, token, max_age=TERMINAL_COOKIE_DAYS * 86400, httponly=True,
+                        samesite="Strict")
+    return response
+
+
+@pages.route("/login", methods=["GET", "POST"])
+def login():
+    windows = [w.number for w in get_service().windows()]
+    error = None
+    if request.method == "POST":
+        username = request.form.get("username", "").strip()
+        password = request.form.get("password", "")
+        window_text = request.form.get("window", "").strip()
+        window = int(window_text) if window_text.isdigit() else None
+        try:
+            if window is not None:
+                get_service().window(window)
+            token, info = get_accounts().login(username, password, window=window)
+        except (AuthError, UnknownWindow) as exc:
+            error = exc
+        else:
+            session.clear()
+            session["staff_token"] = token
+            session.permanent = False
+            return redirect(_safe_next(request.args.get("next")) or staff_home(info))
+    return render_template("login.html", windows=windows, error=error), (401 if error else 200)
+
+
+@pages.post("/logout")
+def logout():
+    token = session.pop("staff_token", None)
+    if token:
+        get_accounts().logout(token)
+    return redirect(url_for("pages.login"))
+
+
+@pages.get("/lang/<lang>")
+def set_lang(lang: str):
+    if lang not in LANGS:
+        abort(404)
+    response = redirect(_safe_next(request.args.get("next")) or url_for("pages.index"))
+    response.set_cookie("lang", lang, max_age=365 * 86400, samesite="Lax")
+    return response
+
+
+def principal():
+    return g.get("principal")

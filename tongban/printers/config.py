@@ -1,0 +1,256 @@
+"""[[printers]] entries of the hall TOML, and the printer URLs in them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from .encoding import ENCODINGS
+from .errors import PrinterConfigError
+
+PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi (48 mm and 72 mm)
+MODES = ("text", "image")
+SCHEMES = ("tcp", "serial", "usb", "file", "cups", "dummy")
+BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
+MAX_TIMEOUT_S = 120.0
+_ID_RE = re.compile(r"[a-z0-9-]+")
+_CUPS_NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
+_KEYS = ("id", "url", "paper_mm", "encoding", "cut", "mode", "timeout_s")
+
+
+@dataclass(frozen=True)
+class PrinterConfig:
+    """One [[printers]] entry of the hall TOML."""
+
+    id: str
+    url: str
+    paper_mm: int = 80
+    encoding: str = "gb18030"
+    cut: bool = True
+    mode: str = "text"  # "text": the printer has a Chinese font ROM; "image": it does not
+    timeout_s: float = 5.0
+
+    @property
+    def dots(self) -> int:
+        return PAPER_DOTS[self.paper_mm]
+
+    @property
+    def target(self) -> "PrinterTarget":
+        return parse_printer_url(self.url)
+
+
+@dataclass(frozen=True)
+class PrinterTarget:
+    """Where a printer URL points; only the fields of its scheme are meaningful."""
+
+    scheme: str
+    host: str = ""
+    port: int = 9100
+    path: str = ""
+    baudrate: int = 9600
+    rtscts: bool = False
+    xonxoff: bool = False
+    vendor_id: int = 0
+    product_id: int = 0
+    in_ep: int | None = None
+    out_ep: int | None = None
+    name: str = ""
+    dummy_status: str = "ok"
+    params: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def baud_for_estimate(self) -> int | None:
+        """Bits per second of the slowest hop, where we know it (serial only)."""
+        return self.baudrate if self.scheme == "serial" else None
+
+
+def _bool_param(key: str, value: str, errors: list[str]) -> bool:
+    if value.lower() in ("1", "true", "yes", "on"):
+        return True
+    if value.lower() in ("0", "false", "no", "off"):
+        return False
+    errors.append(f"{key}={value!r} is not a boolean (expected 0 or 1)")
+    return False
+
+
+def _int_param(key: str, value: str, errors: list[str]) -> int | None:
+    try:
+        return int(value, 0)
+    except ValueError:
+        errors.append(f"{key}={value!r} is not a number")
+        return None
+
+
+def parse_printer_url(url: str) -> PrinterTarget:
+    """Parse a printer URL; raises PrinterConfigError listing every problem."""
+    errors: list[str] = []
+    if not isinstance(url, str) or "://" not in url:
+        raise PrinterConfigError(
+            [f"{url!r} is not a printer URL (expected one of {', '.join(s + '://' for s in SCHEMES)})"]
+        )
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+
+    def unknown_params(allowed: tuple[str, ...]) -> None:
+        for key in query:
+            if key not in allowed:
+                hint = ", ".join(allowed) if allowed else "no parameters"
+                errors.append(f"unknown parameter {key!r} (expected {hint})")
+
+    if scheme == "tcp":
+        unknown_params(())
+        host = parts.hostname or ""
+        port = 9100
+        try:
+            port = parts.port or 9100
+        except ValueError:
+            errors.append(f"port in {parts.netloc!r} is not a number 1-65535")
+        if not host:
+            errors.append("tcp:// needs a host (expected tcp://host:9100)")
+        target = PrinterTarget("tcp", host=host, port=port, params=query)
+    elif scheme == "serial":
+        unknown_params(("baudrate", "rtscts", "xonxoff"))
+        path = unquote(parts.path) or parts.netloc
+        if not path:
+            errors.append("serial:// needs a device (expected serial:///dev/ttyUSB0?baudrate=9600)")
+        baud = 9600
+        if "baudrate" in query:
+            b = _int_param("baudrate", query["baudrate"], errors)
+            if b is not None and b not in BAUDRATES:
+                errors.append(
+                    f"baudrate={b} is not allowed (expected one of {', '.join(map(str, BAUDRATES))})"
+                )
+            elif b is not None:
+                baud = b
+        rtscts = _bool_param("rtscts", query["rtscts"], errors) if "rtscts" in query else False
+        xonxoff = _bool_param("xonxoff", query["xonxoff"], errors) if "xonxoff" in query else False
+        target = PrinterTarget(
+            "serial", path=path, baudrate=baud, rtscts=rtscts, xonxoff=xonxoff, params=query
+        )
+    elif scheme == "usb":
+        unknown_params(("in_ep", "out_ep"))
+        m = re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", parts.netloc)
+        vid = pid = 0
+        if not m:
+            errors.append(f"{parts.netloc!r} is not VID:PID in hex (expected usb://0416:5011)")
+        else:
+            vid, pid = int(m.group(1), 16), int(m.group(2), 16)
+        eps = {}
+        for key in ("in_ep", "out_ep"):
+            if key in query:
+                v = _int_param(key, query[key], errors)
+                if v is not None and not 0 < v < 256:
+                    errors.append(f"{key}={query[key]!r} is not an endpoint address (expected 0x01-0xff)")
+                eps[key] = v
+        target = PrinterTarget(
+            "usb", vendor_id=vid, product_id=pid, in_ep=eps.get("in_ep"),
+            out_ep=eps.get("out_ep"), params=query,
+        )
+    elif scheme == "file":
+        unknown_params(())
+        if parts.netloc not in ("", "localhost"):
+            errors.append(f"file:// must be local, not {parts.netloc!r} (expected file:///dev/usb/lp0)")
+        path = unquote(parts.path)
+        if not path.startswith("/"):
+            errors.append("file:// needs an absolute path (expected file:///dev/usb/lp0)")
+        target = PrinterTarget("file", path=path, params=query)
+    elif scheme == "cups":
+        unknown_params(())
+        name = unquote(parts.netloc)
+        if not _CUPS_NAME_RE.fullmatch(name or ""):
+            errors.append(f"{name!r} is not a CUPS queue name (expected cups://queue_name)")
+        target = PrinterTarget("cups", name=name, params=query)
+    elif scheme == "dummy":
+        from .status import STATES  # late: status imports nothing from here, but keep it one-way
+
+        unknown_params(("status",))
+        status = query.get("status", "ok")
+        if status not in STATES:
+            errors.append(f"status={status!r} is not a printer state (expected one of {', '.join(STATES)})")
+        target = PrinterTarget("dummy", name=parts.netloc, dummy_status=status, params=query)
+    else:
+        errors.append(
+            f"scheme {parts.scheme!r} is not supported (expected one of {', '.join(s + '://' for s in SCHEMES)})"
+        )
+        target = None
+    if errors:
+        raise PrinterConfigError(errors)
+    return target
+
+
+def parse_printer_config(entry: dict, path: str) -> tuple[PrinterConfig | None, list[str]]:
+    """Validate one [[printers]] table. Returns (config, []) or (None, errors).
+
+    Errors read "printers[0].paper_mm: 70 is not allowed (expected 58 or 80)". Unknown keys
+    are errors, so a typo never silently falls back to a default.
+    """
+    errors: list[str] = []
+    if not isinstance(entry, dict):
+        return None, [f"{path}: is not a table (expected [[printers]] with id and url)"]
+
+    for key in entry:
+        if key not in _KEYS:
+            errors.append(f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})")
+
+    values: dict = {}
+    pid = entry.get("id")
+    if pid is None:
+        errors.append(f"{path}.id: missing (expected a short id such as \"kiosk-1\")")
+    elif not isinstance(pid, str) or not _ID_RE.fullmatch(pid):
+        errors.append(f"{path}.id: {pid!r} is not allowed (expected [a-z0-9-]+)")
+    else:
+        values["id"] = pid
+
+    url = entry.get("url")
+    if url is None:
+        errors.append(f"{path}.url: missing (expected e.g. \"tcp://192.0.2.10:9100\")")
+    elif not isinstance(url, str):
+        errors.append(f"{path}.url: {url!r} is not a string")
+    else:
+        try:
+            parse_printer_url(url)
+            values["url"] = url
+        except PrinterConfigError as e:
+            errors.extend(f"{path}.url: {msg}" for msg in e.errors)
+
+    if "paper_mm" in entry:
+        v = entry["paper_mm"]
+        if isinstance(v, bool) or v not in PAPER_DOTS:
+            errors.append(f"{path}.paper_mm: {v!r} is not allowed (expected 58 or 80)")
+        else:
+            values["paper_mm"] = v
+
+    if "encoding" in entry:
+        v = entry["encoding"]
+        if v not in ENCODINGS:
+            errors.append(f"{path}.encoding: {v!r} is not allowed (expected {', '.join(ENCODINGS)})")
+        else:
+            values["encoding"] = v
+
+    if "cut" in entry:
+        v = entry["cut"]
+        if not isinstance(v, bool):
+            errors.append(f"{path}.cut: {v!r} is not a boolean (expected true or false)")
+        else:
+            values["cut"] = v
+
+    if "mode" in entry:
+        v = entry["mode"]
+        if v not in MODES:
+            errors.append(f"{path}.mode: {v!r} is not allowed (expected text or image)")
+        else:
+            values["mode"] = v
+
+    if "timeout_s" in entry:
+        v = entry["timeout_s"]
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= MAX_TIMEOUT_S:
+            # 0 would mean "wait forever" to pyusb; a kiosk must never hang on a printer
+            errors.append(f"{path}.timeout_s: {v!r} is not allowed (expected a number > 0 and <= {MAX_TIMEOUT_S:g})")
+        else:
+            values["timeout_s"] = float(v)
+
+    if errors:
+        return None, errors
+    return PrinterConfig(**values), []

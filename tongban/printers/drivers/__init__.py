@@ -1,0 +1,86 @@
+"""Printer transports, picked by URL scheme.
+
+Every driver is a `PrinterDriver`: open/close around one transport method, `exchange`,
+which sends bytes and optionally waits for an answer. Faults surface as the named errors
+in `tongban.printers.errors`, which is what lets `print_ticket` say *why* a ticket failed.
+"""
+
+from __future__ import annotations
+
+import importlib
+import time
+from abc import ABC, abstractmethod
+
+from ..config import PrinterConfig, PrinterTarget
+from ..status import PrinterStatus, answer_bytes, interpret, query
+
+_MODULES = {
+    "tcp": "tcp", "serial": "serial", "usb": "usb", "file": "file", "cups": "cups", "dummy": "dummy",
+}
+
+
+class PrinterDriver(ABC):
+    #: True when the link carries the printer's answers back (DLE EOT works); one-way links
+    #: (a device file, a CUPS queue) cannot tell paper-out from fine.
+    two_way = True
+
+    def __init__(self, target: PrinterTarget, timeout_s: float):
+        self.target = target
+        self.timeout_s = timeout_s
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        self.open()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @abstractmethod
+    def exchange(self, data: bytes, answer: int = 0, wait_s: float = 0.0, send_s: float | None = None) -> bytes:
+        """Send `data` within `send_s` (default timeout_s); then, if `answer` > 0, read up to
+        that many bytes, waiting at most `wait_s`. Returns what was read (b"" if nothing).
+
+        Raises PrinterTimeout when sending cannot finish, PrinterReset when the link drops.
+        """
+
+    def status(self, wait_s: float | None = None) -> PrinterStatus:
+        """Ask DLE EOT 1-4. The first query waits `wait_s` (a slow link may still be busy
+        with a job); the others wait timeout_s."""
+        if not self.two_way:
+            return PrinterStatus("unknown", f"{self.target.scheme}:// is one-way; status cannot be read")
+        answers: dict[int, int] = {}
+        for n in (1, 2, 3, 4):
+            w = self.timeout_s if (n > 1 or wait_s is None) else wait_s
+            got = self.exchange(query(n), answer=1, wait_s=w)
+            if not got:
+                break
+            answers[n] = got[-1]
+        return interpret(answers)
+
+
+def driver_class(scheme: str) -> type[PrinterDriver]:
+    mod = importlib.import_module(f"{__name__}.{_MODULES[scheme]}")
+    return mod.DRIVER
+
+
+def open_driver(cfg: PrinterConfig) -> PrinterDriver:
+    """A driver for cfg.url (not yet opened: use it as a context manager)."""
+    target = cfg.target
+    return driver_class(target.scheme)(target, cfg.timeout_s)
+
+
+class Deadline:
+    def __init__(self, seconds: float):
+        self.end = time.monotonic() + seconds
+
+    def left(self) -> float:
+        return max(0.0, self.end - time.monotonic())
+
+
+__all__ = ["PrinterDriver", "open_driver", "driver_class", "Deadline", "answer_bytes"]

@@ -1,0 +1,49 @@
+"""Building the bytes of a ticket, and what they cost on the wire."""
+
+from __future__ import annotations
+
+from .config import PrinterConfig
+from .slip import TicketSlip, demo_slip
+
+SLOW_LINK_S = 5.0  # a citizen at a kiosk will not wait longer than this for a ticket
+
+
+def build_ticket_bytes(cfg: PrinterConfig, slip: TicketSlip) -> bytes:
+    """The complete print job for `slip` on `cfg`; pure (no device I/O)."""
+    if cfg.mode == "image":
+        from .image_mode import build_image_ticket
+
+        return build_image_ticket(cfg, slip)
+    from .text_mode import build_text_ticket
+
+    return build_text_ticket(cfg, slip)
+
+
+def transfer_seconds(nbytes: int, baudrate: int) -> float:
+    """Wire time at 8N1: ten bits per byte (start, eight data, stop)."""
+    return nbytes * 10 / baudrate
+
+
+def link_warning(cfg: PrinterConfig, nbytes: int) -> str | None:
+    baud = cfg.target.baud_for_estimate
+    if baud is None:
+        return None
+    secs = transfer_seconds(nbytes, baud)
+    if secs <= SLOW_LINK_S:
+        return None
+    hint = (
+        "use a higher baudrate or a printer with a Chinese font (mode = \"text\")"
+        if cfg.mode == "image" else "use a higher baudrate"
+    )
+    return (
+        f"printer {cfg.id}: a {cfg.mode}-mode ticket is ~{nbytes / 1024:.0f} KB, "
+        f"~{secs:.0f} s at {baud} baud; {hint}"
+    )
+
+
+def printer_warnings(cfg: PrinterConfig) -> list[str]:
+    """Problems that are not errors, for `check-config`: e.g. image mode on a slow serial link."""
+    if cfg.target.baud_for_estimate is None:
+        return []
+    w = link_warning(cfg, len(build_ticket_bytes(cfg, demo_slip())))
+    return [w] if w else []
