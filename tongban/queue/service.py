@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import HallConfig
@@ -467,27 +467,46 @@ class HallService:
         if action == "late_return":
             if ticket.service_day != calendar.service_day(now, self.hall):
                 raise errors.IllegalTransition(f"{ticket.number} 号不是今天的号", f"Ticket {ticket.number} is not from today")
-            queued_at = self._late_return_slot(conn, ticket)
+            queued_at = self._late_return_slot(conn, ticket, now)
             return ({"queued_at": utc_iso(queued_at), "window": None, "clerk": None, "called_at": None, "recalls": 0},
                     {**data, "queued_at": utc_iso(queued_at)})
         if action in ("cancel", "expire"):
             return {"window": None} if action == "cancel" else {}, data
         return {}, data
 
-    def _late_return_slot(self, conn, ticket: Ticket) -> datetime:
-        """Back into its line a few places behind where its original slot is now (过号重排)."""
-        rows = conn.execute("SELECT queued_at FROM tickets WHERE state = 'waiting' AND line = ? AND service_day = ?"
-                            " ORDER BY queued_at, id", (ticket.line, ticket.service_day)).fetchall()
-        behind = [parse_iso(r["queued_at"]) for r in rows if parse_iso(r["queued_at"]) >= ticket.queued_at]
-        ahead_of_slot = len(rows) - len(behind)
-        place = ahead_of_slot + self.hall.late_return_behind
-        if place >= len(rows) or not rows:
-            return self.clock.now()
-        if place == 0:
+    def _late_return_slot(self, conn, ticket: Ticket, now: datetime) -> datetime:
+        """Back into its line a few places behind where its original slot is now (过号重排).
+
+        Places are counted in the order the policy calls the line, credits included (a green ticket's
+        slot is near the head), and the new queued_at gives the ticket a priority between the two
+        tickets it now stands between. Priorities all grow at the same rate, so the place holds.
+        Tickets queued in the very same instant cannot be told apart except by id: the ticket then
+        goes behind that whole group.
+        """
+        rows = conn.execute("SELECT * FROM tickets WHERE state = 'waiting' AND line = ? AND service_day = ?",
+                            (ticket.line, ticket.service_day)).fetchall()
+        cfg = self.config.policy
+        me = ticket.as_waiting()
+        others = policy.ordered([Ticket.from_row(r).as_waiting() for r in rows], now, cfg)
+        prio = [policy.priority(t, None, now, cfg) for t in others]
+        my_key = policy.order_key(me, None, now, cfg)
+        slot = sum(1 for t in others if policy.order_key(t, None, now, cfg) < my_key)
+        place = slot + self.hall.late_return_behind
+        if place == slot:
             return ticket.queued_at
-        # Between the ticket now at that place and the next one, so it goes right behind the first.
-        before, after = parse_iso(rows[place - 1]["queued_at"]), parse_iso(rows[place]["queued_at"])
-        return before + (after - before) / 2
+        if not others:
+            return now
+        credit = policy.credit_minutes(me, None, now, cfg)
+        ahead = prio[place - 1] if place <= len(others) else prio[-1]
+        behind = next((p for p in prio[place:] if p < ahead), None)
+        if behind is None:
+            # Last in line: now, unless its credits would lift it over the last one from there.
+            if credit < prio[-1]:
+                return now
+            target = prio[-1] - 1 / 60
+        else:
+            target = (ahead + behind) / 2
+        return now - timedelta(minutes=target - credit)
 
     def _record_service_time(self, conn, ticket: Ticket, now: datetime) -> None:
         if ticket.started_at is None:
