@@ -1,0 +1,105 @@
+"""The tongban command as a hall's IT person uses it."""
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from tongban.cli import main, threads_for
+from tongban.queue.store import Store
+
+from .browser.conftest import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_check_config_passes_shipped_halls():
+    result = CliRunner().invoke(main, ["check-config", "config/demo-hall.toml", "config/street-hall.toml"])
+    assert result.exit_code == 0, result.output
+    assert "58 matters" in result.output
+
+
+def test_check_config_prints_every_problem_and_fails(tmp_path):
+    bad = tmp_path / "bad.toml"
+    text = (ROOT / "config" / "street-hall.toml").read_text(encoding="utf-8")
+    bad.write_text(text.replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"')
+                   + '\n[surprise]\nkey = 1\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["check-config", str(bad)])
+    assert result.exit_code == 1
+    assert "hall.timezone: 'Mars/Olympus' is not a known time zone" in result.output
+    assert "(top level).surprise: unknown key" in result.output
+
+
+def test_accounts_and_terminals(tmp_path):
+    db = str(tmp_path / "t.db")
+    runner = CliRunner()
+    r = runner.invoke(main, ["account", "add", "li", "--db", db, "--name", "李明", "--role", "clerk",
+                             "--staff-no", "C007"], input="secret-pass\nsecret-pass\n")
+    assert r.exit_code == 0, r.output
+    assert "li" in runner.invoke(main, ["account", "list", "--db", db]).output
+    r = runner.invoke(main, ["terminal", "add", "kiosk-9", "--db", db, "--kind", "kiosk", "--name", "9号机"])
+    token = r.output.strip().splitlines()[-1]
+    assert token.startswith("t_")
+    store = Store(db)
+    assert store.one("SELECT COUNT(*) FROM terminals WHERE token_hash = ?", (token,))[0] == 0
+    store.close()
+    assert runner.invoke(main, ["terminal", "revoke", "kiosk-9", "--db", db]).exit_code == 0
+    assert "revoked" in runner.invoke(main, ["terminal", "list", "--db", db]).output
+    r = runner.invoke(main, ["account", "add", "li", "--db", db, "--name", "x", "--role", "clerk"],
+                      input="secret-pass\nsecret-pass\n")
+    assert r.exit_code != 0 and "exists already" in r.output
+
+
+def test_thread_pool_grows_with_screens():
+    assert threads_for(10) == 64 and threads_for(100) == 166
+
+
+def _wait_healthy(url: str, seconds: float = 20) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=1) as r:
+                return json.load(r)
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError(f"{url} never answered")
+
+
+def test_demo_starts_web_and_devices_and_stops_both_on_ctrl_c(tmp_path):
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "tongban", "demo", "--db", str(tmp_path / "demo.db"),
+                             "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True, start_new_session=True)
+    try:
+        health = _wait_healthy(f"http://127.0.0.1:{port}/healthz")
+        assert health["status"] == "ok" and health["db"] == "ok"
+        # It is gunicorn, not Flask's development server, that answers.
+        children = subprocess.run(["ps", "-o", "args=", "--ppid", str(proc.pid)], capture_output=True,
+                                  text=True).stdout
+        assert "serve" in children and "devices" in children
+        # The devices process ran the day's roll-over at start and recorded it.
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            store = Store(tmp_path / "demo.db", migrate=False)
+            ran = store.one("SELECT COUNT(*) FROM job_runs WHERE job = 'rollover'")[0]
+            store.close()
+            if ran:
+                break
+            time.sleep(0.2)
+        assert ran == 1
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0 or proc.returncode == -signal.SIGINT
+    assert re.search(r"manager login .*/login", out)
+    assert "kiosk-1" in out and "/enrol?token=t_" in out
+    leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.strip()
+    assert leftovers == ""
