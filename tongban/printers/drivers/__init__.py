@@ -50,13 +50,12 @@ class PrinterDriver(ABC):
         """
 
     def status(self, wait_s: float | None = None) -> PrinterStatus:
-        """Ask DLE EOT 1-4. The first query waits `wait_s` (a slow link may still be busy
-        with a job); the others wait timeout_s."""
+        """Ask DLE EOT 1-4, waiting at most `wait_s` (default timeout_s) for each answer."""
         if not self.two_way:
             return PrinterStatus("unknown", f"{self.target.scheme}:// is one-way; status cannot be read")
+        w = self.timeout_s if wait_s is None else wait_s
         answers: dict[int, int] = {}
         for n in (1, 2, 3, 4):
-            w = self.timeout_s if (n > 1 or wait_s is None) else wait_s
             got = self.exchange(query(n), answer=1, wait_s=w)
             if not got:
                 break

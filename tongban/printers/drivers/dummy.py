@@ -6,7 +6,8 @@ from __future__ import annotations
 import threading
 from collections import deque
 
-from ..status import PrinterStatus, answer_bytes
+from ..errors import PrinterError, PrinterRefused, PrinterReset, PrinterTimeout
+from ..status import answer_bytes
 from . import PrinterDriver
 
 _SPOOLS: dict[str, deque] = {}
@@ -33,15 +34,22 @@ class DummyDriver(PrinterDriver):
         ) else {}
         self.job = bytearray()
 
-    def status(self, wait_s=None) -> PrinterStatus:
-        if self.target.dummy_status in ("refused", "reset", "timeout", "error"):
-            return PrinterStatus(self.target.dummy_status, f"dummy printer says {self.target.dummy_status}")
-        return super().status(wait_s)
+    def open(self) -> None:
+        s = self.target.dummy_status
+        why = f"dummy printer set to status={s}"
+        if s == "refused":
+            raise PrinterRefused(why)
+        if s == "timeout":
+            raise PrinterTimeout(why)
+        if s == "error":
+            raise PrinterError(why)
 
     def exchange(self, data, answer=0, wait_s=0.0, send_s=None):
         if len(data) == 3 and data[:2] == b"\x10\x04":
             got = self.answers.get(data[2])
             return bytes((got,)) if got is not None and answer else b""
+        if self.target.dummy_status == "reset":
+            raise PrinterReset("dummy printer set to status=reset")
         self.job += data
         return b""
 

@@ -41,9 +41,10 @@ class SerialDriver(PrinterDriver):
             raise PrinterError("not open")
         try:
             if data:
-                # the wire itself takes time at low baud rates; only the rest is a fault
-                wire = transfer_seconds(len(data), self.target.baudrate)
-                self.port.write_timeout = (send_s if send_s is not None else self.timeout_s) + wire
+                if send_s is None:
+                    # the wire itself takes time at low baud rates; only the rest is a fault
+                    send_s = self.timeout_s + transfer_seconds(len(data), self.target.baudrate)
+                self.port.write_timeout = send_s
                 self.port.write(data)
             if answer <= 0:
                 return b""
