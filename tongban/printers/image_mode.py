@@ -191,7 +191,7 @@ class _Canvas:
 def render_ticket_image(cfg: PrinterConfig, slip: TicketSlip) -> Image.Image:
     """The ticket as a 1-bit image exactly as wide as the paper's printable dots."""
     c = _Canvas(cfg)
-    for b in ticket_layout(slip):
+    for b in ticket_layout(slip, traditional=cfg.encoding == "big5"):
         c.block(b)
     return c.finish()
 

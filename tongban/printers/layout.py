@@ -12,7 +12,16 @@ from typing import Callable, Union
 
 from .slip import TicketSlip
 
-REPRINT_BANNER = "补打 REPRINT"
+# The fixed Chinese on a ticket. Big5 has no simplified characters, so a Big5 printer gets
+# the traditional forms; hall-supplied names and reminders are printed as configured.
+LABELS = {
+    "hans": {"reprint": "补打", "window_none": "办理窗口：请留意叫号屏", "window": "办理窗口：{n} 号",
+             "next": "前面没有人，请留意叫号", "ahead": "前面还有 {n} 人", "wait": "预计等候 {span} 分钟",
+             "issued": "取号时间：{at}"},
+    "hant": {"reprint": "補打", "window_none": "辦理窗口：請留意叫號屏", "window": "辦理窗口：{n} 號",
+             "next": "前面沒有人，請留意叫號", "ahead": "前面還有 {n} 人", "wait": "預計等候 {span} 分鐘",
+             "issued": "取號時間：{at}"},
+}
 
 
 @dataclass(frozen=True)
@@ -44,35 +53,36 @@ class QR:
 Block = Union[Text, Pair, Rule, QR]
 
 
-def _windows(windows: list[int]) -> tuple[str, str]:
+def _windows(windows: list[int], t: dict) -> tuple[str, str]:
     if not windows:
-        return "办理窗口：请留意叫号屏", "Window: see the call screen"
+        return t["window_none"], "Window: see the call screen"
     nums = sorted(set(windows))
     return (
-        "办理窗口：" + "、".join(str(n) for n in nums) + " 号",
+        t["window"].format(n="、".join(str(n) for n in nums)),
         ("Window " if len(nums) == 1 else "Windows ") + ", ".join(str(n) for n in nums),
     )
 
 
-def _wait(slip: TicketSlip) -> list[Pair]:
+def _wait(slip: TicketSlip, t: dict) -> list[Pair]:
     if slip.people_ahead <= 0:
-        return [Pair("前面没有人，请留意叫号", "You are next")]
+        return [Pair(t["next"], "You are next")]
     low, high = sorted((max(0, slip.estimate_low_min), max(0, slip.estimate_high_min)))
     span = f"{low}" if low == high else f"{low}-{high}"
     return [
-        Pair(f"前面还有 {slip.people_ahead} 人", f"{slip.people_ahead} ahead of you"),
-        Pair(f"预计等候 {span} 分钟", f"about {span} min"),
+        Pair(t["ahead"].format(n=slip.people_ahead), f"{slip.people_ahead} ahead of you"),
+        Pair(t["wait"].format(span=span), f"about {span} min"),
     ]
 
 
-def ticket_layout(slip: TicketSlip) -> list[Block]:
+def ticket_layout(slip: TicketSlip, traditional: bool = False) -> list[Block]:
+    t = LABELS["hant" if traditional else "hans"]
     blocks: list[Block] = [
         Text(slip.hall_name_zh, "title", "center"),
         Text(slip.hall_name_en, "subtitle", "center"),
         Rule(),
     ]
     if slip.reprint:
-        blocks.append(Text(REPRINT_BANNER, "banner", "center"))
+        blocks.append(Text(t["reprint"] + " REPRINT", "banner", "center"))
     blocks += [
         Text(slip.number, "number", "center"),
         Text(slip.line_name_zh, "heading", "center"),
@@ -83,9 +93,9 @@ def ticket_layout(slip: TicketSlip) -> list[Block]:
     if slip.matter_name_en:
         blocks.append(Text(slip.matter_name_en, "body", "center"))
     blocks.append(Rule())
-    blocks += _wait(slip)
-    blocks.append(Pair(f"取号时间：{slip.issued_at_local}", f"Issued {slip.issued_at_local}"))
-    blocks.append(Pair(*_windows(slip.windows)))
+    blocks += _wait(slip, t)
+    blocks.append(Pair(t["issued"].format(at=slip.issued_at_local), f"Issued {slip.issued_at_local}"))
+    blocks.append(Pair(*_windows(slip.windows, t)))
     if slip.qr_text:
         blocks.append(QR(slip.qr_text))
     if slip.reminders:

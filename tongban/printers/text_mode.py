@@ -118,7 +118,7 @@ class _TextTicket:
 
     def build(self, slip: TicketSlip) -> bytes:
         self.p._raw(self.enc.prelude())
-        for b in ticket_layout(slip):
+        for b in ticket_layout(slip, traditional=self.cfg.encoding == "big5"):
             self.block(b)
         self.style()
         if self.cfg.cut:
