@@ -12,9 +12,10 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from ..config import HallConfig
-from . import calendar, errors, policy
+from . import balancer, calendar, errors, policy
 from .clock import Clock
-from .estimates import Estimate, effective_windows, estimate_wait, smooth
+from .estimates import (Estimate, Forecast, WindowPlan, busy_for, effective_windows, estimate_wait, forecast,
+                        minutes_per_call, smooth)
 from .store import Store, parse_iso, utc_iso
 
 ACTIVE_AT_WINDOW = ("called", "serving")
@@ -126,12 +127,23 @@ class Issued:
     estimate: Estimate
 
 
+# The balancer's arrival rate: tickets issued in the last half hour (at least 10 minutes' worth).
+ARRIVAL_WINDOW_MIN = 30.0
+ARRIVAL_MIN_SPAN_MIN = 10.0
+
+# A ticket id no real ticket has: the newcomer in a line's forecast (last among equals).
+NEWCOMER_ID = 1 << 62
+
+
 class HallService:
-    def __init__(self, store: Store, config: HallConfig, clock: Clock):
+    def __init__(self, store: Store, config: HallConfig, clock: Clock, *, chooser=None):
+        """``chooser`` replaces ``policy.choose_next`` in ``call_next``; only the simulator's baselines
+        (bind-at-issue, join-shortest-queue) pass one. Production always runs the real policy."""
         self.store = store
         self.config = config
         self.clock = clock
         self.hall = config.hall
+        self.chooser = chooser or policy.choose_next
 
     # ---------- set-up ----------
 
@@ -196,24 +208,99 @@ class HallService:
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
     def people_ahead(self, ticket: Ticket, waiting: list[Ticket] | None = None) -> int:
-        """How many waiting tickets the policy would call before this one, in its line."""
+        """How many tickets the policy will call before this one at the windows that could call it:
+        its own line in the policy's order, and other lines' tickets a shared window takes first."""
         if ticket.state != "waiting":
             return 0
+        return self.ticket_forecast(ticket).people_ahead
+
+    def ticket_estimate(self, ticket: Ticket) -> tuple[int, Estimate]:
+        """People ahead and the wait estimate of a ticket, from one forecast (what the ticket shows)."""
+        if ticket.state != "waiting":
+            return 0, Estimate(0, 0, 0)
+        result = self.ticket_forecast(ticket)
+        return result.people_ahead, result.estimate
+
+    def ticket_forecast(self, ticket: Ticket) -> Forecast:
         now = self.clock.now()
-        waiting = waiting if waiting is not None else self.waiting(ticket.service_day)
-        same_line = [t.as_waiting() for t in waiting if t.line == ticket.line]
-        order = [t.id for t in policy.ordered(same_line, now, self.config.policy)]
-        return order.index(ticket.id) if ticket.id in order else len(order)
+        return self._forecast(ticket.as_waiting(), self._waiting_views(ticket.service_day), now)
 
     def line_estimate(self, prefix: str, people_ahead: int, windows: list[WindowState] | None = None) -> Estimate:
+        """An estimate from a count alone (people ahead × minutes per call ÷ effective windows).
+
+        Prefer ``ticket_estimate`` for a ticket and ``lines_summary`` for a line: they forecast with the
+        real policy. This stays for callers that only have a count."""
         windows = windows if windows is not None else self.windows()
         open_serving = [w.serving for w in windows if w.state == "open"]
         if not open_serving:
             # Before the windows open, plan with the hall's opening assignment.
             open_serving = [w.serving for w in self.config.windows]
-        row = self.store.one("SELECT service_min FROM lines WHERE prefix = ?", (prefix,))
-        return estimate_wait(people_ahead, row["service_min"] if row else None,
-                             effective_windows(prefix, open_serving))
+        row = self.store.one("SELECT service_min, cycle_min FROM lines WHERE prefix = ?", (prefix,))
+        per_call = minutes_per_call(row["cycle_min"], row["service_min"]) if row else None
+        return estimate_wait(people_ahead, per_call, effective_windows(prefix, open_serving))
+
+    def newcomer_forecast(self, prefix: str, *, green: bool = False) -> Forecast:
+        """The forecast for someone who takes a ticket in ``prefix`` now (the kiosk's and the lines
+        summary's estimate)."""
+        now = self.clock.now()
+        newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green)
+        return self._forecast(newcomer, self._waiting_views(calendar.service_day(now, self.hall)), now)
+
+    def _waiting_views(self, day: str) -> list[policy.WaitingTicket]:
+        rows = self.store.all("SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
+                              " WHERE state = 'waiting' AND service_day = ?", (day,))
+        return [policy.WaitingTicket(r[0], r[1], parse_iso(r[2]), bool(r[3]), parse_iso(r[4]) if r[4] else None,
+                                     bool(r[5])) for r in rows]
+
+    def per_call_minutes(self) -> dict[str, float]:
+        """Smoothed window minutes per call, per line (persisted: survives restarts)."""
+        rows = {r["prefix"]: r for r in self.store.all("SELECT prefix, service_min, cycle_min FROM lines")}
+        return {line.prefix: minutes_per_call(rows[line.prefix]["cycle_min"], rows[line.prefix]["service_min"])
+                if line.prefix in rows else minutes_per_call(None, None) for line in self.config.lines}
+
+    def _plans(self, now: datetime, per_call: dict[str, float]) -> tuple[list[WindowPlan], list[WindowPlan]]:
+        """Open windows, and open plus paused ones, each with the minutes until it can call next."""
+        busy = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
+            "SELECT window, line, called_at FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")}
+        reopen = self._minutes_until_open(now)
+        open_plans, all_plans = [], []
+        for row in self.store.all("SELECT number, state, serving FROM windows ORDER BY number"):
+            if row[1] == "closed":
+                continue
+            free = 0.0
+            if row[0] in busy:
+                line, called_at = busy[row[0]]
+                free = busy_for((now - called_at).total_seconds() / 60.0, per_call.get(line, 0.0))
+            plan = WindowPlan(policy.WindowView(row[0], tuple(json.loads(row[2]))), max(free, reopen))
+            all_plans.append(plan)
+            if row[1] == "open":
+                open_plans.append(plan)
+        return open_plans, all_plans
+
+    def _minutes_until_open(self, now: datetime) -> float:
+        status = calendar.opening(now, self.hall)
+        if status.open or not status.reopens_at or status.reason not in ("lunch_break", "not_yet_open"):
+            return 0.0
+        hh, mm = map(int, status.reopens_at.split(":"))
+        local = calendar.local(now, self.hall)
+        return max(0.0, (local.replace(hour=hh, minute=mm, second=0, microsecond=0) - local).total_seconds() / 60)
+
+    def _forecast(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Forecast:
+        per_call = self.per_call_minutes()
+        open_plans, all_plans = self._plans(now, per_call)
+        cfg = self.config.policy
+        # The open windows; if none serves the line, the paused ones too; if still none, the hall's
+        # opening assignment as if every window were there (before opening, or a line nobody serves).
+        reopen = self._minutes_until_open(now)
+        configured = [WindowPlan(policy.WindowView(w.number, w.serving), reopen) for w in self.config.windows]
+        for plans in (open_plans, all_plans, configured):
+            result = forecast(target, waiting, plans, now, cfg, per_call)
+            if result is not None:
+                return result
+        # A line no window is able to serve cannot be configured (config check); be safe anyway.
+        ahead = sum(1 for t in waiting if t.line == target.line and t.id != target.id)
+        est = estimate_wait(ahead, per_call.get(target.line), 0)
+        return Forecast(ahead, float(est.minutes), ahead, 0, est)
 
     def lines_summary(self) -> list[dict]:
         now = self.clock.now()
@@ -228,7 +315,8 @@ class HallService:
             out.append({
                 "prefix": line.prefix, "name_zh": line.name_zh, "name_en": line.name_en,
                 "waiting": len(in_line), "longest_wait_min": round(longest, 1),
-                "estimate": self.line_estimate(line.prefix, len(in_line), windows).as_dict(),
+                # What a citizen taking a ticket now would be told (the same forecast as on the ticket).
+                "estimate": self.newcomer_forecast(line.prefix).estimate.as_dict(),
                 "windows": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
                 "closed": bool(row and row["closed"]),
                 "service_min": row["service_min"] if row else None,
@@ -268,8 +356,8 @@ class HallService:
                                  data={"line": prefix, "number": number, "matter": matter_code, "green": green,
                                        "kiosk": kiosk})
         ticket = self.ticket(ticket_id)
-        ahead = self.people_ahead(ticket)
-        return Issued(ticket, ahead, self.line_estimate(prefix, ahead))
+        result = self._forecast(ticket.as_waiting(), self._waiting_views(day), now)
+        return Issued(ticket, result.people_ahead, result.estimate)
 
     def _resolve_line(self, line: str | None, matter: str | None) -> tuple[str, str | None]:
         if matter is not None:
@@ -333,7 +421,7 @@ class HallService:
         return self.window(number)
 
     def set_serving(self, number: int, lines: list[str], *, actor: str | None = None, reason: str = "manager",
-                    by_balancer: bool = False) -> WindowState:
+                    by_balancer: bool = False, detail: dict | None = None) -> WindowState:
         now = self.clock.now()
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
@@ -351,8 +439,8 @@ class HallService:
             conn.execute("UPDATE windows SET serving = ?, updated_at = ? WHERE number = ?",
                          (json.dumps(list(lines)), utc_iso(now), number))
             self.store.add_event(action="window_lines", at=now, window=number, actor=actor,
-                                 data={"from": list(window.serving), "to": list(lines), "reason": reason,
-                                       "by_balancer": by_balancer})
+                                 data={**(detail or {}), "from": list(window.serving), "to": list(lines),
+                                       "reason": reason, "by_balancer": by_balancer})
         return self.window(number)
 
     def set_pinned(self, number: int, pinned: bool, *, actor: str | None = None) -> WindowState:
@@ -368,6 +456,136 @@ class HallService:
         if row is None:
             raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
         return WindowState.from_row(row)
+
+    # ---------- the balancer (DESIGN §4) ----------
+
+    def balancer_state(self) -> tuple[list[balancer.LineLoad], list[balancer.Seat]]:
+        """What the balancer looks at: each line's waiting count, head wait, arrival rate and minutes per
+        call, and each window's able and serving lines, pin and state."""
+        now = self.clock.now()
+        day = calendar.service_day(now, self.hall)
+        waiting = self._waiting_views(day)
+        per_call = self.per_call_minutes()
+        since = now - timedelta(minutes=ARRIVAL_WINDOW_MIN)
+        recent = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
+            "SELECT line, COUNT(*), MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?"
+            " GROUP BY line", (day, utc_iso(since)))}
+        first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))[0]
+        # Early in the day the half hour is not full yet: divide by the time tickets have been issued.
+        span = ARRIVAL_WINDOW_MIN
+        if first is not None:
+            span = min(span, max(ARRIVAL_MIN_SPAN_MIN, (now - parse_iso(first)).total_seconds() / 60))
+        lines = []
+        for line in self.config.lines:
+            mine = [t for t in waiting if t.line == line.prefix]
+            head = max(((now - t.queued_at).total_seconds() / 60 for t in mine), default=0.0)
+            count = recent.get(line.prefix, (0, None))[0]
+            lines.append(balancer.LineLoad(line.prefix, len(mine), head, count / span, per_call[line.prefix]))
+        seats = []
+        for w in self.windows():
+            try:
+                primary = self.config.window(w.number).primary
+            except KeyError:
+                primary = w.serving[0]
+            seats.append(balancer.Seat(w.number, w.able, w.serving, primary, w.pinned, w.state == "open"))
+        return lines, seats
+
+    def balance(self, *, actor: str = "balancer", auto_apply: bool | None = None) -> list[dict]:
+        """Run the balancer once: apply its proposals, or hold them for the manager
+        (``policy.balancer_auto_apply``). Returns the proposals made, with what became of each."""
+        auto = self.config.policy.balancer_auto_apply if auto_apply is None else auto_apply
+        lines, seats = self.balancer_state()
+        made = balancer.propose(lines, seats, self.config.policy)
+        now = self.clock.now()
+        out = []
+        with self.store.immediate() as conn:
+            pending = {r["id"]: r for r in conn.execute("SELECT * FROM balancer_proposals WHERE state = 'pending'")}
+            keep = set()
+            held = []
+            for p in made:
+                same = next((pid for pid, r in pending.items() if r["window"] == p.window
+                             and json.loads(r["from_lines"]) == list(p.from_lines)
+                             and json.loads(r["to_lines"]) == list(p.to_lines)), None)
+                if same is not None and not auto:
+                    keep.add(same)
+                    held.append((same, p))
+                    continue
+                cur = conn.execute(
+                    "INSERT INTO balancer_proposals (created_at, window, from_lines, to_lines, reason_zh, reason_en,"
+                    " data, state) VALUES (?,?,?,?,?,?,?,?)",
+                    (utc_iso(now), p.window, json.dumps(list(p.from_lines)), json.dumps(list(p.to_lines)),
+                     p.reason_zh, p.reason_en, json.dumps(p.data, ensure_ascii=False), "pending"))
+                held.append((cur.lastrowid, p))
+            # Advice is only good while it stands: what this run no longer proposes is superseded.
+            for pid in pending:
+                if pid not in keep:
+                    conn.execute("UPDATE balancer_proposals SET state = 'superseded', decided_at = ? WHERE id = ?",
+                                 (utc_iso(now), pid))
+        for pid, p in held:
+            state = "pending"
+            if auto:
+                state = self._apply_proposal(pid, p.window, list(p.from_lines), list(p.to_lines), p.reason_zh,
+                                             p.reason_en, actor=actor, by_balancer=True, final="applied")
+            out.append({"id": pid, "window": p.window, "from": list(p.from_lines), "to": list(p.to_lines),
+                        "reason_zh": p.reason_zh, "reason_en": p.reason_en, "state": state})
+        return out
+
+    def _apply_proposal(self, pid: int, number: int, from_lines: list[str], to_lines: list[str], reason_zh: str,
+                        reason_en: str, *, actor: str, by_balancer: bool, final: str) -> str:
+        now = self.clock.now()
+        window = self.window(number)
+        state = final
+        if list(window.serving) != from_lines or window.pinned:
+            state = "stale"      # the manager changed or pinned the window since
+        else:
+            try:
+                self.set_serving(number, to_lines, actor=actor, reason=reason_en, by_balancer=by_balancer,
+                                 detail={"reason_zh": reason_zh, "proposal": pid})
+            except errors.QueueError:
+                state = "stale"
+        with self.store.immediate() as conn:
+            conn.execute("UPDATE balancer_proposals SET state = ?, decided_at = ?, decided_by = ? WHERE id = ?",
+                         (state, utc_iso(now), actor, pid))
+        return state
+
+    def proposals(self, state: str | None = "pending") -> list[dict]:
+        """Balancer proposals, newest first; ``state=None`` for all of them (the manager console)."""
+        sql = "SELECT * FROM balancer_proposals"
+        rows = (self.store.all(sql + " WHERE state = ? ORDER BY id DESC", (state,)) if state
+                else self.store.all(sql + " ORDER BY id DESC"))
+        return [{"id": r["id"], "created_at": r["created_at"], "window": r["window"],
+                 "from": json.loads(r["from_lines"]), "to": json.loads(r["to_lines"]), "reason_zh": r["reason_zh"],
+                 "reason_en": r["reason_en"], "data": json.loads(r["data"]), "state": r["state"],
+                 "decided_at": r["decided_at"], "decided_by": r["decided_by"]} for r in rows]
+
+    def _pending_proposal(self, proposal_id: int):
+        row = self.store.one("SELECT * FROM balancer_proposals WHERE id = ?", (proposal_id,))
+        if row is None:
+            raise errors.NotFound(f"没有编号为 {proposal_id} 的调度建议", f"No balancer proposal {proposal_id}")
+        if row["state"] != "pending":
+            raise errors.IllegalTransition(f"调度建议 {proposal_id} 已处理（{row['state']}）",
+                                           f"Balancer proposal {proposal_id} is {row['state']}, not pending",
+                                           state=row["state"])
+        return row
+
+    def accept_proposal(self, proposal_id: int, actor: str) -> dict:
+        """The manager accepts a held proposal: applied as the manager's change, if it still fits."""
+        row = self._pending_proposal(proposal_id)
+        state = self._apply_proposal(proposal_id, row["window"], json.loads(row["from_lines"]),
+                                     json.loads(row["to_lines"]), row["reason_zh"], row["reason_en"], actor=actor,
+                                     by_balancer=False, final="accepted")
+        if state == "stale":
+            raise errors.IllegalTransition(f"{row['window']} 号窗口已变化或已锁定，建议作废",
+                                           f"Window {row['window']} changed or was pinned since; the proposal is stale",
+                                           state="stale")
+        return next(p for p in self.proposals(None) if p["id"] == proposal_id)
+
+    def reject_proposal(self, proposal_id: int, actor: str) -> dict:
+        self._pending_proposal(proposal_id)
+        with self.store.immediate() as conn:
+            conn.execute("UPDATE balancer_proposals SET state = 'rejected', decided_at = ?, decided_by = ?"
+                         " WHERE id = ? AND state = 'pending'", (utc_iso(self.clock.now()), actor, proposal_id))
+        return next(p for p in self.proposals(None) if p["id"] == proposal_id)
 
     # ---------- tickets ----------
 
@@ -386,10 +604,12 @@ class HallService:
                                         f"Ticket {busy['number']} is still open at this window; finish it first",
                                         ticket=busy["number"])
             marks = ",".join("?" * len(window.serving))
-            rows = conn.execute(f"SELECT * FROM tickets WHERE state = 'waiting' AND service_day = ?"
-                                f" AND line IN ({marks})", (day, *window.serving)).fetchall()
-            choice = policy.choose_next(window.view(), [Ticket.from_row(r).as_waiting() for r in rows], now,
-                                        self.config.policy)
+            rows = conn.execute(f"SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
+                                f" WHERE state = 'waiting' AND service_day = ? AND line IN ({marks})",
+                                (day, *window.serving)).fetchall()
+            waiting = [policy.WaitingTicket(r[0], r[1], parse_iso(r[2]), bool(r[3]),
+                                            parse_iso(r[4]) if r[4] else None, bool(r[5])) for r in rows]
+            choice = self.chooser(window.view(), waiting, now, self.config.policy)
             if choice is None:
                 raise errors.NothingWaiting("当前没有等候的号", "Nobody is waiting in this window's lines")
             conn.execute("UPDATE tickets SET state = 'called', window = ?, clerk = ?, called_at = ?, recalls = 0"
@@ -442,7 +662,11 @@ class HallService:
             return {"started_at": utc_iso(now)}, data
         if action == "finish":
             self._record_service_time(conn, ticket, now)
+            self._record_call_time(conn, ticket, now)
             return {"finished_at": utc_iso(now)}, data
+        if action == "no_show":
+            self._record_call_time(conn, ticket, now)
+            return {}, data
         if action == "resume":
             busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
                                 (ticket.window,)).fetchone()
@@ -516,6 +740,18 @@ class HallService:
         previous, count = (row["service_min"], row["service_n"]) if row else (None, 0)
         conn.execute("INSERT INTO lines (prefix, service_min, service_n) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
                      " UPDATE SET service_min = excluded.service_min, service_n = excluded.service_n",
+                     (ticket.line, smooth(previous, count, minutes), count + 1))
+
+    def _record_call_time(self, conn, ticket: Ticket, now: datetime) -> None:
+        """The window's minutes from the call to being free again (walk-up and service, or the recalls
+        before a no-show): what each call costs a window, for the wait forecast."""
+        if ticket.called_at is None:
+            return
+        minutes = (now - ticket.called_at).total_seconds() / 60.0
+        row = conn.execute("SELECT cycle_min, cycle_n FROM lines WHERE prefix = ?", (ticket.line,)).fetchone()
+        previous, count = (row["cycle_min"], row["cycle_n"]) if row else (None, 0)
+        conn.execute("INSERT INTO lines (prefix, cycle_min, cycle_n) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
+                     " UPDATE SET cycle_min = excluded.cycle_min, cycle_n = excluded.cycle_n",
                      (ticket.line, smooth(previous, count, minutes), count + 1))
 
     # ---------- the day ----------

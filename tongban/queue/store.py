@@ -171,6 +171,33 @@ def m002_settings(db: sqlite_utils.Database) -> None:
     db.execute("CREATE TABLE settings (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
 
 
+@migrations()
+def m003_balancer_and_call_times(db: sqlite_utils.Database) -> None:
+    # Window minutes per call (call to free again: walk-up and service, or recalls before a no-show),
+    # smoothed per line: what the wait forecast charges for each ticket ahead (DESIGN §4).
+    db.execute("ALTER TABLE lines ADD COLUMN cycle_min REAL")
+    db.execute("ALTER TABLE lines ADD COLUMN cycle_n INTEGER NOT NULL DEFAULT 0")
+    # Arrival rates per line for the balancer: tickets issued in the last half hour.
+    db.execute("CREATE INDEX tickets_issued ON tickets (service_day, issued_at)")
+    # The balancer's proposals: held for the manager (or applied at once, kept as the record of why).
+    db.execute("""
+        CREATE TABLE balancer_proposals (
+            id INTEGER PRIMARY KEY,
+            created_at TEXT NOT NULL,
+            window INTEGER NOT NULL,
+            from_lines TEXT NOT NULL,            -- JSON list, primary first
+            to_lines TEXT NOT NULL,
+            reason_zh TEXT NOT NULL,
+            reason_en TEXT NOT NULL,
+            data TEXT NOT NULL DEFAULT '{}',     -- the numbers behind the reason
+            state TEXT NOT NULL CHECK (state IN ('pending', 'applied', 'accepted', 'rejected', 'superseded',
+                                                 'stale')),
+            decided_at TEXT,
+            decided_by TEXT
+        )""")
+    db.execute("CREATE INDEX balancer_proposals_state ON balancer_proposals (state, id)")
+
+
 def utc_iso(moment: datetime) -> str:
     """One timestamp format everywhere, so text order is time order."""
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
@@ -258,3 +285,126 @@ class Store:
 
     def close(self) -> None:
         self.conn.close()
+
+
+@migrations()
+def m004_kiosk_requests(db: sqlite_utils.Database) -> None:
+    # Kiosk confirm forms carry a one-time key: a double tap or a retried post of the same form answers
+    # with the ticket the first one took (and its print job) instead of taking a second ticket.
+    db.execute("""
+        CREATE TABLE kiosk_requests (
+            kiosk TEXT NOT NULL,
+            key TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            ticket_id INTEGER REFERENCES tickets(id),   -- NULL while the first post is issuing
+            print_job INTEGER REFERENCES print_jobs(id),
+            PRIMARY KEY (kiosk, key)
+        )""")
+
+
+@migrations()
+def m010_cases(db: sqlite_utils.Database) -> None:
+    # Proxy (代收代办) and multi-place (多地联办) cases, issue 8 (docs/cases.md). Personal fields are
+    # nullable: the retention job clears them and keeps the rest for statistics (DESIGN §6).
+    db.execute("""
+        CREATE TABLE cases (
+            id INTEGER PRIMARY KEY,
+            number TEXT NOT NULL UNIQUE,         -- KS-20261126-001, per hall-local day
+            token TEXT NOT NULL UNIQUE,          -- unguessable, for the public status page /c/<token>
+            mode TEXT NOT NULL CHECK (mode IN ('proxy', 'multi-place')),
+            matter TEXT NOT NULL,
+            matter_zh TEXT NOT NULL,             -- names as they were when the case opened
+            matter_en TEXT NOT NULL,
+            department TEXT NOT NULL,            -- the matter's department code here
+            ticket_id INTEGER REFERENCES tickets(id),
+            window INTEGER,
+            clerk TEXT,
+            state TEXT NOT NULL,
+            opened_at TEXT NOT NULL,
+            opened_day TEXT NOT NULL,
+            time_limit_days INTEGER NOT NULL,
+            clock_from TEXT NOT NULL,            -- the day the time limit runs from
+            due_day TEXT NOT NULL,
+            due_flag TEXT CHECK (due_flag IN ('near', 'overdue')),
+            flagged_at TEXT,
+            applicant_name TEXT,                 -- personal: purged after retention
+            id_number TEXT,
+            phone TEXT,
+            phone_last4 TEXT,
+            address TEXT,
+            identity_method TEXT,
+            identity_ok INTEGER,
+            review_outcome TEXT,
+            review_note TEXT,
+            reviewed_by TEXT,
+            reviewed_at TEXT,
+            province TEXT,
+            handling_dept TEXT,
+            handling_address TEXT,
+            handling_phone TEXT,
+            handling_contact TEXT,
+            send_channel TEXT,
+            waybill_out TEXT,
+            send_ref TEXT,
+            sent_on TEXT,
+            result TEXT,
+            result_note TEXT,
+            return_channel TEXT,
+            waybill_back TEXT,
+            returned_on TEXT,
+            delivery_channel TEXT,
+            delivery_waybill TEXT,
+            delivered_on TEXT,
+            withdrawn_reason TEXT,
+            withdrawn_note TEXT,
+            closed_day TEXT,                     -- delivered or withdrawn: retention counts from here
+            purged_at TEXT,
+            updated_at TEXT NOT NULL
+        )""")
+    db.execute("CREATE INDEX cases_state_due ON cases (state, due_day)")
+    db.execute("CREATE INDEX cases_opened ON cases (opened_day)")
+    db.execute("CREATE INDEX cases_waybill ON cases (waybill_out)")
+    db.execute("CREATE INDEX cases_phone ON cases (phone_last4)")
+    # One live case per ticket; a withdrawn one does not block a new case.
+    db.execute("CREATE UNIQUE INDEX cases_one_per_ticket ON cases (ticket_id)"
+               " WHERE ticket_id IS NOT NULL AND state != 'withdrawn'")
+    db.execute("""
+        CREATE TABLE case_materials (
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            idx INTEGER NOT NULL,
+            name TEXT NOT NULL,
+            received INTEGER NOT NULL DEFAULT 0,
+            copies INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (case_id, idx)
+        )""")
+    # Every step, with who and when. Append-only, and free of personal data (it is never purged).
+    db.execute("""
+        CREATE TABLE case_events (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            action TEXT NOT NULL,
+            from_state TEXT,
+            to_state TEXT,
+            actor TEXT,
+            window INTEGER,
+            at TEXT NOT NULL,
+            day TEXT NOT NULL,                   -- hall-local day of `at`, for day reports
+            data TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX case_events_case ON case_events (case_id, id)")
+    db.execute("CREATE INDEX case_events_day ON case_events (day, action)")
+    # Who saw a case's personal data (its page, its receipt) or exported it.
+    db.execute("""
+        CREATE TABLE case_access_log (
+            id INTEGER PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            action TEXT NOT NULL CHECK (action IN ('view', 'receipt', 'export')),
+            actor TEXT NOT NULL,
+            at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{}'
+        )""")
+    db.execute("CREATE INDEX case_access_case ON case_access_log (case_id, id)")
+    for table in ("case_events", "case_access_log"):
+        for op in ("UPDATE", "DELETE"):
+            db.execute(f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
+                       f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
