@@ -8,9 +8,9 @@ from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 
-from ..app import get_accounts, get_service
+from ..app import get_accounts, get_clock, get_service, get_store
 from ..auth import AuthError
-from ..queue import errors
+from ..queue import errors, ratings
 from ..queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from .access import requires
 from .openapi import openapi_document
@@ -213,6 +213,28 @@ def ticket_action(ticket_id: int, action: str):
                             "message_en": f"Ticket {ticket.number} belongs to window {ticket.window}"}), 403
     ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
     return jsonify(ticket_json(ticket))
+
+
+@api.post("/tickets/<int:ticket_id>/rate")
+@requires(terminals=("pad",))
+def rate_ticket(ticket_id: int):
+    """好差评 from the rating pad of the window that served the ticket; one rating per service."""
+    terminal = g.principal.terminal
+    if terminal is None:
+        # Ratings are the citizen's own: staff, managers included, cannot give them.
+        return jsonify({"error": "forbidden", "message_zh": "评价只能由办事群众在评价器上作出",
+                        "message_en": "Only the citizen can rate, on the window's rating pad"}), 403
+    body = _body()
+    _unknown_fields(body, {"level", "reasons", "comment"})
+    level = _field(body, "level", int, required=True, expected="an integer 1 (非常不满意) to 5 (非常满意)")
+    reasons = _field(body, "reasons", list, expected="a list of reason codes") or []
+    comment = _field(body, "comment", str, expected="text")
+    try:
+        result = ratings.rate(get_store(), ticket_id, level, reasons, comment, now=get_clock().now(),
+                              actor=g.principal.actor, window=terminal.window)
+    except ratings.InvalidRating as exc:
+        raise BadRequest(exc.field, exc.expected) from None
+    return jsonify(result), 201
 
 
 # ---------- windows ----------

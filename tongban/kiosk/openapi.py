@@ -81,6 +81,18 @@ SCHEMAS = {
                        "window": {"type": ["integer", "null"]}, "name": {"type": "string"},
                        "expires_at": {"type": "string", "format": "date-time"}},
     },
+    "Rating": {
+        "type": "object", "additionalProperties": False,
+        "required": ["ticket", "level", "level_zh", "reasons", "comment", "rated", "window", "clerk", "matter", "line",
+                     "number"],
+        "properties": {
+            "ticket": {"type": "integer"}, "level": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+            "level_zh": {"type": "string"}, "reasons": {"type": "array", "items": {"type": "string"}},
+            "comment": {"type": ["string", "null"]}, "rated": {"type": "boolean"},
+            "window": {"type": ["integer", "null"]}, "clerk": {"type": ["string", "null"]},
+            "matter": {"type": ["string", "null"]}, "line": {"type": "string"}, "number": {"type": "string"},
+        },
+    },
     "Health": {
         "type": "object", "required": ["status", "db", "version"],
         "properties": {"status": {"enum": ["ok", "degraded"]}, "db": {"type": "string"},
@@ -145,6 +157,19 @@ PATHS = {
             "properties": {"to_line": {"type": "string", "description": "required for transfer"},
                            "reason": {"type": "string"}}})},
         "responses": _responses("200", _ref("Ticket"), "400", "401", "403", "404", "409")}},
+    "/api/v1/tickets/{ticket_id}/rate": {"post": {
+        "summary": "好差评: the citizen rates a finished service on the window's rating pad (pad terminals only; "
+                   "one rating per service)",
+        "security": _BEARER, "parameters": [_TICKET_ID],
+        "requestBody": {"required": True, **_json({
+            "type": "object", "required": ["level"], "additionalProperties": False,
+            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 5,
+                                     "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"},
+                           "reasons": {"type": "array", "items": {"enum": ["long_wait", "attitude", "unclear", "slow",
+                                                                           "come_back", "other"]},
+                                       "description": "only for levels 1 and 2"},
+                           "comment": {"type": "string", "maxLength": 200}}})},
+        "responses": _responses("201", _ref("Rating"), "400", "401", "403", "404", "409")}},
     "/api/v1/windows": {"get": {"summary": "Every window with its state and current ticket", "security": _BEARER,
                                 "responses": _responses("200", {"type": "array", "items": _ref("Window")}, "401",
                                                         "403")}},
