@@ -57,8 +57,10 @@ class FakeNetworkPrinter:
     """A loopback "network printer". Use as a context manager; `url` is its tcp:// URL."""
 
     def __init__(self, state: str = "ok", *, answers: dict[int, int] | None = None,
-                 reset_after: int | None = None, busy: bool = False):
+                 reset_after: int | None = None, busy: bool = False,
+                 state_after: tuple[int, str] | None = None):
         self.brain = _PrinterBrain(state, answers)
+        self.state_after = state_after  # (bytes, state): e.g. paper runs out during the job
         self.reset_after = reset_after  # bytes received on a connection before it drops it (RST)
         self.busy = busy  # hold the only connection slot: every connect times out
         self.connections: list[bytearray] = []
@@ -140,6 +142,8 @@ class FakeNetworkPrinter:
                     return
                 with self._lock:
                     store += chunk
+                if self.state_after is not None and len(store) >= self.state_after[0]:
+                    self.brain.set_state(self.state_after[1])
                 reply = self.brain.feed(chunk)
                 if reply:
                     try:

@@ -83,13 +83,14 @@ def find_cjk_font() -> str:
 
 
 @functools.lru_cache(maxsize=32)
-def _font(px: int) -> ImageFont.FreeTypeFont:
-    return ImageFont.truetype(find_cjk_font(), px)
+def _load_font(path: str, px: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(path, px)
 
 
 class _Canvas:
     def __init__(self, cfg: PrinterConfig):
         self.cfg = cfg
+        self.font_path = find_cjk_font()
         self.width = cfg.dots
         self.usable = self.width - 2 * MARGIN_X
         self.img = Image.new("L", (self.width, 4000), 255)
@@ -104,10 +105,13 @@ class _Canvas:
             self.draw = ImageDraw.Draw(self.img)
 
     def text_width(self, text: str, px: int, bold: bool = False) -> float:
-        return _font(px).getlength(text) + (2 if bold else 0)
+        return self.font(px).getlength(text) + (2 if bold else 0)
+
+    def font(self, px: int) -> ImageFont.FreeTypeFont:
+        return _load_font(self.font_path, px)
 
     def line(self, text: str, px: int, align: str, bold=False, invert=False) -> None:
-        font = _font(px)
+        font = self.font(px)
         h = int(px * 1.25)
         self._grow(h + 4)
         w = self.text_width(text, px, bold)

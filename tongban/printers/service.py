@@ -41,27 +41,24 @@ def print_ticket(cfg: PrinterConfig, slip: TicketSlip, *, driver: PrinterDriver 
     """Check status, send the ticket, and confirm the printer is still there afterwards."""
     warnings: list[str] = []
     try:
-        data = build_ticket_bytes(cfg, slip)
-    except PrinterError as e:  # e.g. image mode with no CJK font on this machine
-        return _fail(cfg, e.status, str(e), warnings)
-    slow = link_warning(cfg, len(data))
-    if slow:
-        log.warning("%s", slow)
-        warnings.append(slow)
-    baud = cfg.target.baud_for_estimate
-    wire = transfer_seconds(len(data), baud) if baud else 0.0
-    # One budget for the whole job, so the devices process answers the kiosk within
-    # about timeout_s (plus wire time on serial) whatever mix of slow steps happens.
-    budget = Deadline(cfg.timeout_s + wire)
+        data = build_ticket_bytes(cfg, slip)  # PrinterFontError when image mode has no CJK font
+        drv = driver or open_driver(cfg)  # PrinterConfigError for a URL that bypassed the checks
+        slow = link_warning(cfg, len(data))
+        if slow:
+            log.warning("%s", slow)
+            warnings.append(slow)
+        baud = drv.target.baud_for_estimate
+        wire = transfer_seconds(len(data), baud) if baud else 0.0
+        # One budget for the whole job, so the devices process answers the kiosk within
+        # about timeout_s (plus wire time on serial) whatever mix of slow steps happens.
+        budget = Deadline(cfg.timeout_s + wire)
 
-    def left(step: str) -> float:
-        s = budget.left()
-        if s <= 0:
-            raise PrinterTimeout(f"no answer within {cfg.timeout_s:g} s (stuck at {step})")
-        return s
+        def left(step: str) -> float:
+            s = budget.left()
+            if s <= 0:
+                raise PrinterTimeout(f"no answer within {cfg.timeout_s:g} s (stuck at {step})")
+            return s
 
-    try:
-        drv = driver or open_driver(cfg)
         with drv:
             before = drv.status(wait_s=left("status"))
             if before.state == "paper_near_end":
