@@ -200,7 +200,11 @@ class FakeSerialPrinter:
 
         while not self._stop.is_set():
             try:
-                chunk = self.port.read(4096)
+                # one byte, then whatever else is there: read(4096) would sit out its whole
+                # timeout before answering a 3-byte status query
+                chunk = self.port.read(1)
+                if chunk and self.port.in_waiting:
+                    chunk += self.port.read(self.port.in_waiting)
             except (serial.SerialException, OSError):
                 return
             if not chunk:

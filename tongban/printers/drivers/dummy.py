@@ -29,9 +29,13 @@ def clear_dummy_jobs() -> None:
 class DummyDriver(PrinterDriver):
     def __init__(self, target, timeout_s):
         super().__init__(target, timeout_s)
-        self.answers = answer_bytes(target.dummy_status) if target.dummy_status in (
-            "ok", "paper_near_end", "paper_end", "cover_open", "offline", "cutter_error"
-        ) else {}
+        s = target.dummy_status
+        if s in ("ok", "paper_near_end", "paper_end", "cover_open", "offline", "cutter_error"):
+            self.answers = answer_bytes(s)
+        elif s == "reset":
+            self.answers = answer_bytes("ok")  # looks fine until the job is sent
+        else:
+            self.answers = {}  # "unknown": never answers
         self.job = bytearray()
 
     def open(self) -> None:
