@@ -132,6 +132,15 @@ class DistrictWindow:
 
 
 @dataclass(frozen=True)
+class CasesConfig:
+    """Proxy and multi-place cases (docs/cases.md): due-date calendar, flags and retention."""
+    retention_days: int = 365          # personal fields of a delivered or withdrawn case are purged after this
+    near_due_days: int = 2             # flag a running case this many working days before its due day
+    holidays: tuple[str, ...] = ()     # holiday files, resolved to absolute paths
+    calendar: Any = None               # workdays.WorkCalendar; None until loaded (weekends only)
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall: Hall
     departments: tuple[Department, ...]
@@ -144,6 +153,7 @@ class HallConfig:
     displays: tuple[dict, ...] = ()
     buses: tuple[dict, ...] = ()
     district_windows: tuple[DistrictWindow, ...] = ()
+    cases: CasesConfig = field(default_factory=CasesConfig)
     source: str = ""
 
     def line(self, prefix: str) -> Line:
@@ -520,11 +530,45 @@ def _district_windows(c: _Checker, doc: dict) -> list[DistrictWindow]:
     return out
 
 
+def _cases(c: _Checker, doc: dict, source: str) -> CasesConfig:
+    """``[cases]``: holiday files are relative to the hall file; without the key, every
+    ``holidays-*.toml`` beside the hall file is used (``holidays = []`` means weekends only)."""
+    from .queue.workdays import WEEKENDS_ONLY, CalendarError, load_calendar
+    table = c.table(doc["cases"], "cases") if "cases" in doc else {}
+    if table is None:
+        return CasesConfig(calendar=WEEKENDS_ONLY)
+    c.no_unknown(table, "cases", {"retention_days", "near_due_days", "holidays"})
+    defaults = CasesConfig()
+    retention = c.get(table, "cases", "retention_days", int, required=False, default=defaults.retention_days,
+                      check=lambda v: None if 1 <= v <= 3650 else f"is {v} (expected 1 to 3650 days)")
+    near = c.get(table, "cases", "near_due_days", int, required=False, default=defaults.near_due_days,
+                 check=lambda v: None if 0 <= v <= 30 else f"is {v} (expected 0 to 30 working days)")
+    base = Path(source).parent if Path(source).is_file() else Path.cwd()
+    if "holidays" in table:
+        names = c.strings(table, "cases", "holidays")
+        paths = [base / name for name in names]
+        for i, path in enumerate(paths):
+            if not path.is_file():
+                c.problem(f"cases.holidays[{i}]", f"{names[i]!r}: no such file next to the hall file "
+                                                  f"(expected a holiday calendar such as 'holidays-cn-2026.toml')")
+        paths = [p for p in paths if p.is_file()]
+    else:
+        paths = sorted(base.glob("holidays-*.toml")) if Path(source).is_file() else []
+    try:
+        calendar = load_calendar(paths)
+    except CalendarError as exc:
+        for problem in exc.problems:
+            c.problem("cases.holidays", problem)
+        calendar = WEEKENDS_ONLY
+    return CasesConfig(retention_days=retention, near_due_days=near,
+                       holidays=tuple(str(p.resolve()) for p in paths), calendar=calendar)
+
+
 def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
     c = _Checker()
     c.no_unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
-                                      "printers", "displays", "buses", "district_windows"})
+                                      "printers", "displays", "buses", "district_windows", "cases"})
     hall = _hall(c, doc)
     departments = _departments(c, doc)
     matters = _matters(c, doc, {d.code for d in departments})
@@ -540,13 +584,14 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     displays = _devices(c, doc, "displays")
     buses = _devices(c, doc, "buses")
     district = _district_windows(c, doc)
+    cases = _cases(c, doc, source)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
     return HallConfig(hall=hall, departments=tuple(departments), matters=tuple(matters), lines=tuple(lines),
                       windows=tuple(windows), policy=policy, kiosks=tuple(kiosks), printers=tuple(printers),
                       displays=tuple(displays), buses=tuple(buses), district_windows=tuple(district),
-                      source=source)
+                      cases=cases, source=source)
 
 
 def load_hall_config(path: str | Path) -> HallConfig:
