@@ -23,6 +23,9 @@ class TcpDriver(PrinterDriver):
     def open(self) -> None:
         try:
             self.sock = socket.create_connection((self.target.host, self.target.port), timeout=self.timeout_s)
+            # status queries are 3 bytes each: without NODELAY, Nagle holds the receipt query
+            # behind the job until the printer's delayed ACK (~40 ms per ticket)
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except ConnectionRefusedError as e:
             raise PrinterRefused(f"{self.where} refused the connection") from e
         except socket.timeout as e:
