@@ -4,6 +4,8 @@ injected python-escpos Usb stand-in), dummy://, and the recording fake."""
 import errno
 import os
 import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -248,3 +250,13 @@ def test_one_way_link_prints_with_a_warning():
     out = print_ticket(config(), slip(), driver=drv)
     assert out.ok and "one-way" in out.warnings[0]
     assert [k for k, _ in drv.calls] == ["send"]
+
+
+def test_importing_the_package_leaves_logging_alone():
+    # python-escpos calls logging.basicConfig() when imported; if tongban.printers imported
+    # it eagerly, the tongban CLI's own basicConfig(level=INFO, format=...) would do nothing
+    code = ("import logging, sys; import tongban.printers, tongban.printers.cli; "
+            "print('escpos' in sys.modules, len(logging.getLogger().handlers))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert out.stdout.split() == ["False", "0"]

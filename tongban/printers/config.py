@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from .encoding import ENCODINGS
 from .errors import PrinterConfigError
+from .status import STATES
 
 PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi (48 mm and 72 mm)
 MODES = ("text", "image")
@@ -57,7 +58,6 @@ class PrinterTarget:
     out_ep: int | None = None
     name: str = ""
     dummy_status: str = "ok"
-    params: dict = field(default_factory=dict, compare=False)
 
     @property
     def baud_for_estimate(self) -> int | None:
@@ -109,7 +109,7 @@ def parse_printer_url(url: str) -> PrinterTarget:
             errors.append(f"port in {parts.netloc!r} is not a number 1-65535")
         if not host:
             errors.append("tcp:// needs a host (expected tcp://host:9100)")
-        target = PrinterTarget("tcp", host=host, port=port, params=query)
+        target = PrinterTarget("tcp", host=host, port=port)
     elif scheme == "serial":
         unknown_params(("baudrate", "rtscts", "xonxoff"))
         path = unquote(parts.path) or parts.netloc
@@ -127,7 +127,7 @@ def parse_printer_url(url: str) -> PrinterTarget:
         rtscts = _bool_param("rtscts", query["rtscts"], errors) if "rtscts" in query else False
         xonxoff = _bool_param("xonxoff", query["xonxoff"], errors) if "xonxoff" in query else False
         target = PrinterTarget(
-            "serial", path=path, baudrate=baud, rtscts=rtscts, xonxoff=xonxoff, params=query
+            "serial", path=path, baudrate=baud, rtscts=rtscts, xonxoff=xonxoff
         )
     elif scheme == "usb":
         unknown_params(("in_ep", "out_ep"))
@@ -146,7 +146,7 @@ def parse_printer_url(url: str) -> PrinterTarget:
                 eps[key] = v
         target = PrinterTarget(
             "usb", vendor_id=vid, product_id=pid, in_ep=eps.get("in_ep"),
-            out_ep=eps.get("out_ep"), params=query,
+            out_ep=eps.get("out_ep"),
         )
     elif scheme == "file":
         unknown_params(())
@@ -155,21 +155,19 @@ def parse_printer_url(url: str) -> PrinterTarget:
         path = unquote(parts.path)
         if not path.startswith("/"):
             errors.append("file:// needs an absolute path (expected file:///dev/usb/lp0)")
-        target = PrinterTarget("file", path=path, params=query)
+        target = PrinterTarget("file", path=path)
     elif scheme == "cups":
         unknown_params(())
         name = unquote(parts.netloc)
         if not _CUPS_NAME_RE.fullmatch(name or ""):
             errors.append(f"{name!r} is not a CUPS queue name (expected cups://queue_name)")
-        target = PrinterTarget("cups", name=name, params=query)
+        target = PrinterTarget("cups", name=name)
     elif scheme == "dummy":
-        from .status import STATES  # late: status imports nothing from here, but keep it one-way
-
         unknown_params(("status",))
         status = query.get("status", "ok")
         if status not in STATES:
             errors.append(f"status={status!r} is not a printer state (expected one of {', '.join(STATES)})")
-        target = PrinterTarget("dummy", name=parts.netloc, dummy_status=status, params=query)
+        target = PrinterTarget("dummy", name=parts.netloc, dummy_status=status)
     else:
         errors.append(
             f"scheme {parts.scheme!r} is not supported (expected one of {', '.join(s + '://' for s in SCHEMES)})"

@@ -14,14 +14,13 @@ import shutil
 import subprocess
 
 import qrcode
-from escpos.printer import Dummy
 from PIL import Image, ImageDraw, ImageFont
 
 from .config import PrinterConfig
 from .errors import PrinterFontError
 from .layout import QR, Pair, Rule, Text, ticket_layout, wrap
 from .slip import TicketSlip
-from .text_mode import qr_module_size
+from .text_mode import escpos_dummy, qr_module_size
 
 FONT_ENV = "TONGBAN_CJK_FONT"
 # preferred first: WenQuanYi and Noto/Source Han are what Debian/Ubuntu kiosks ship
@@ -236,7 +235,7 @@ def _raster_bands(img: Image.Image):
 
 def build_image_ticket(cfg: PrinterConfig, slip: TicketSlip) -> bytes:
     img = render_ticket_image(cfg, slip)
-    p = Dummy()
+    p = escpos_dummy()
     # per-instance media width, so python-escpos neither prints a warning nor mutates the
     # shared profile class that other printers use
     p.profile.profile_data = dict(

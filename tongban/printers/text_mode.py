@@ -7,13 +7,20 @@ native QR via GS ( k, cut), with every string sent as raw bytes from TextEncoder
 from __future__ import annotations
 
 import qrcode
-from escpos.constants import QR_ECLEVEL_M
-from escpos.printer import Dummy
 
 from .config import PrinterConfig
 from .encoding import TextEncoder
 from .layout import QR, Pair, Rule, Text, ticket_layout, wrap
 from .slip import TicketSlip
+
+def escpos_dummy():
+    """python-escpos' Dummy printer, imported only when a ticket is built: importing escpos
+    calls logging.basicConfig() and creates a temp dir, which would make the tongban CLI's
+    own logging setup a no-op and litter the web process, which never prints."""
+    from escpos.printer import Dummy
+
+    return Dummy()
+
 
 FONT_A_DOTS = 12  # half-width glyph of the 12x24 font A; a Chinese glyph is 24 dots
 NUMBER_MAX_SCALE = {58: 5, 80: 6}
@@ -43,7 +50,7 @@ class _TextTicket:
         self.cfg = cfg
         self.enc = TextEncoder(cfg.encoding)
         self.columns = cfg.dots // FONT_A_DOTS
-        self.p = Dummy()
+        self.p = escpos_dummy()
         # what the printer currently has, so each change is sent once
         self.align, self.size, self.bold, self.invert = "left", (1, 1), False, False
 
@@ -90,6 +97,8 @@ class _TextTicket:
             # python-escpos refuses center=True for native QR; ESC a must be sent first
             self.style("center")
             size = qr_module_size(b.data, self.cfg.dots, self.cfg.paper_mm)
+            from escpos.constants import QR_ECLEVEL_M
+
             self.p.qr(b.data, ec=QR_ECLEVEL_M, size=size, native=True)
             self.p._raw(b"\n")
         elif isinstance(b, Pair):

@@ -12,7 +12,7 @@ import time
 from abc import ABC, abstractmethod
 
 from ..config import PrinterConfig, PrinterTarget
-from ..status import PrinterStatus, answer_bytes, interpret, query
+from ..status import PrinterStatus, interpret, query
 
 _MODULES = {
     "tcp": "tcp", "serial": "serial", "usb": "usb", "file": "file", "cups": "cups", "dummy": "dummy",
@@ -82,4 +82,4 @@ class Deadline:
         return max(0.0, self.end - time.monotonic())
 
 
-__all__ = ["PrinterDriver", "open_driver", "driver_class", "Deadline", "answer_bytes"]
+__all__ = ["PrinterDriver", "open_driver", "driver_class", "Deadline"]
