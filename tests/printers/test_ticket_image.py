@@ -92,3 +92,17 @@ def test_image_mode_over_9600_baud_serial_warns_how_slow_it_is():
     assert len(warnings) == 1 and "9600 baud" in warnings[0] and "KB" in warnings[0]
     assert printer_warnings(config("serial:///dev/ttyUSB0?baudrate=9600", mode="text")) == []
     assert printer_warnings(config("tcp://127.0.0.1:9100", mode="image")) == []
+
+
+def test_raster_data_never_spells_a_real_time_command():
+    from tongban.printers.image_mode import raster_command
+
+    # a band whose first row is the bytes 10 04 01 ... (1 = black in GS v 0)
+    row = bytes([0x10, 0x04, 0x01, 0x10, 0x05, 0x02, 0x10, 0x14, 0x01]) + bytes(39)
+    band = Image.frombytes("1", (384, 1), bytes(b ^ 0xFF for b in row))
+    cmd = raster_command(band)
+    assert cmd[:8] == b"\x1dv0\x00" + bytes((48, 0, 1, 0))
+    data = cmd[8:]
+    assert b"\x10\x04" not in data and b"\x10\x05" not in data and b"\x10\x14" not in data
+    # one pixel per pattern changed, nothing else
+    assert sum(bin(a ^ b).count("1") for a, b in zip(data, row)) == 3

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import glob
 import os
+import re
 import shutil
 import subprocess
 
@@ -39,6 +40,10 @@ BODY_PX = 24  # matches the 24-dot ROM font, so both modes wrap at about the sam
 MARGIN_X = 4
 BAND_ROWS = 256  # keeps each GS v 0 within small printers' receive buffers
 MIN_FEED_ROWS = 8  # shorter white runs are cheaper to send as pixels than as ESC J
+# DLE EOT / DLE ENQ / DLE DC4 are real-time commands: printers act on them even inside raster
+# data, so pixels that happen to spell "10 04 01" make the printer answer a status nobody
+# asked for, and our receipt check reads the wrong byte. Clearing one pixel breaks the pattern.
+_REALTIME = re.compile(rb"\x10(?=[\x04\x05\x14])")
 
 
 @functools.lru_cache(maxsize=1)
@@ -233,14 +238,19 @@ def _raster_bands(img: Image.Image):
         y = end
 
 
+def raster_command(band: Image.Image) -> bytes:
+    """GS v 0 for one band (python-escpos' raster conversion, our own real-time-safe data)."""
+    from escpos.image import EscposImage
+
+    im = EscposImage(band)
+    data = _REALTIME.sub(b"\x00", im.to_raster_format())
+    xb, h = im.width_bytes, im.height
+    return b"\x1dv0\x00" + bytes((xb & 0xFF, xb >> 8, h & 0xFF, h >> 8)) + data
+
+
 def build_image_ticket(cfg: PrinterConfig, slip: TicketSlip) -> bytes:
     img = render_ticket_image(cfg, slip)
     p = escpos_dummy()
-    # per-instance media width, so python-escpos neither prints a warning nor mutates the
-    # shared profile class that other printers use
-    p.profile.profile_data = dict(
-        p.profile.profile_data, media={"width": {"pixels": cfg.dots, "mm": cfg.paper_mm}, "dpi": 203}
-    )
     p.hw("INIT")
     for kind, item in _raster_bands(img):
         if kind == "feed":
@@ -249,7 +259,7 @@ def build_image_ticket(cfg: PrinterConfig, slip: TicketSlip) -> bytes:
                 p._raw(b"\x1bJ" + bytes((min(rows, 255),)))
                 rows -= 255
         else:
-            p.image(item, impl="bitImageRaster", fragment_height=BAND_ROWS)
+            p._raw(raster_command(item))
     if cfg.cut:
         p.cut()
     else:

@@ -96,10 +96,12 @@ class _TextTicket:
         elif isinstance(b, QR):
             # python-escpos refuses center=True for native QR; ESC a must be sent first
             self.style("center")
-            size = qr_module_size(b.data, self.cfg.dots, self.cfg.paper_mm)
             from escpos.constants import QR_ECLEVEL_M
 
-            self.p.qr(b.data, ec=QR_ECLEVEL_M, size=size, native=True)
+            # a control byte in the payload could spell a real-time command (DLE EOT)
+            data = self.enc.clean(b.data)
+            size = qr_module_size(data, self.cfg.dots, self.cfg.paper_mm)
+            self.p.qr(data, ec=QR_ECLEVEL_M, size=size, native=True)
             self.p._raw(b"\n")
         elif isinstance(b, Pair):
             self.style(b.align)
