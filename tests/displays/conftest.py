@@ -64,6 +64,13 @@ class SocatPair:
             self.proc.kill()
             self.proc.wait(5)
         self.proc = None
+        # A killed socat leaves its links behind, pointing at /dev/pts numbers the kernel hands
+        # to the next pty anyone opens (another test, another process): a worker reopening the
+        # stale link would talk to a stranger. Removing them is also what unplugging a USB
+        # adapter does to /dev/ttyUSB0.
+        for link in (self.a, self.b):
+            if os.path.islink(link):
+                os.unlink(link)
 
 
 class PtyDevice:

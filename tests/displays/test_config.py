@@ -156,3 +156,10 @@ def test_keypads_need_a_spec_that_can_be_polled():
              "frame": {"header": "AA 00", "address": {"offset": 1}, "trailer": "FF"}}
     _, errors = parse_bus_config(entry, "buses[0]")
     assert errors == ["buses[0].devices[0].kind: 'keypad' needs a frame spec with a reply format (custom has none)"]
+
+
+def test_load_bus_config_raises_with_every_error():
+    from tongban.displays import BusConfigError, load_bus_config
+    with pytest.raises(BusConfigError) as info:
+        load_bus_config({"url": "loop://", "preset": "sum8-ff", "devices": []}, "buses[4]")
+    assert info.value.errors == ["buses[4].id: missing (expected a short id, [a-z0-9-]+)"]

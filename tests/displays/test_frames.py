@@ -120,3 +120,18 @@ def test_unknown_key_code_is_an_error_not_a_guess():
     [f] = FrameDecoder(spec).feed(raw)
     with pytest.raises(FrameError, match="unknown key code 0x42"):
         decode_key(spec, f)
+
+
+def test_text_longer_than_a_one_byte_length_field_is_cut_between_characters():
+    spec = FrameSpec(name="t", header=b"\x7E\x00\x00", address=Field(1), length=LengthField(2),
+                     checksum=Checksum("xor8"), trailer=b"")
+    [frame] = text_frames(spec, 1, "窗" * 200)  # 400 bytes of text, room for 255
+    assert frame[2] == 254 and frame[3:3 + 254] == "窗".encode("gb2312") * 127
+
+
+def test_rows_that_do_not_fit_are_dropped_from_the_bottom():
+    spec = FrameSpec(name="t", header=b"\x7E\x00\x00", address=Field(1), length=LengthField(2),
+                     line_separator=b"\x0D", trailer=b"\xFF")
+    [frame] = text_frames(spec, 1, "\n".join(["A" * 200, "B" * 100]))
+    # 200 + CR leaves 54 bytes of room for the second row
+    assert frame[2] == 255 and frame[3:3 + 255] == b"A" * 200 + b"\x0D" + b"B" * 54

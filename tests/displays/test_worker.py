@@ -247,3 +247,14 @@ def test_hub_routes_a_window_change_to_its_display_keypad_and_the_hall_board():
     assert fake.sim.screen(2) == "暂停服务"
     assert fake.sim.screen(30) == "A012 请到1号窗口\n"
     assert set(hub.status()) == {("b1", 1), ("b1", 2), ("b1", 5), ("b1", 30)}
+
+
+def test_a_text_the_frame_cannot_carry_is_reported_on_the_device_not_the_bus():
+    cfg = bus("len-crc16", devices=[{"address": 1, "kind": "window", "window": 1},
+                                    {"address": 2, "kind": "window", "window": 2}])
+    worker, fake, clock, _ = make(cfg, keypads=())
+    worker.show(1, "\n" * 300)  # 301 rows: more than the one-byte row field can number
+    worker.show(2, "B001")
+    run(worker, clock, 3)
+    assert "text not sent: row 256 does not fit in 1 byte" in worker.status()[1].detail
+    assert fake.sim.screen(2) == "B001" and worker.bus_status().state == "ok"

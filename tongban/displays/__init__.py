@@ -4,7 +4,7 @@ The core calls `DisplayHub.window_changed()` (or `BusWorker.show()` per address)
 `KeyEvent`s from keypads to the service as the clerk signed in at that window. See docs/displays.md.
 """
 
-from .config import BusConfig, DeviceConfig, parse_bus_config, parse_frame_spec
+from .config import BusConfig, DeviceConfig, load_bus_config, parse_bus_config, parse_frame_spec
 from .errors import BusConfigError, DisplayError, FrameError
 from .frames import (KEYS, Checksum, Field, Frame, FrameDecoder, FrameSpec, LengthField, ReplySpec,
                      build_frame, crc16_ccitt, decode_key, decode_text, encode_text, poll_frame,
@@ -19,5 +19,5 @@ __all__ = [
     "DisplayError", "DisplayHub", "DisplayWorld", "Field", "Frame", "FrameDecoder", "FrameError",
     "FrameSpec", "KEYS", "KeyEvent", "LengthField", "PRESETS", "ReplySpec", "WINDOW_STATES",
     "build_frame", "crc16_ccitt", "decode_key", "decode_text", "encode_text", "get_preset",
-    "parse_bus_config", "parse_frame_spec", "poll_frame", "reply_frame", "sum8", "text_frames", "xor8",
+    "load_bus_config", "parse_bus_config", "parse_frame_spec", "poll_frame", "reply_frame", "sum8", "text_frames", "xor8",
 ]

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import FrameError
+from .errors import BusConfigError, FrameError
 from .frames import (BYTEORDERS, CHAR_TRANSFORMS, CHECKSUMS, ENCODINGS, KEYS, Checksum, Field,
                      FrameSpec, LengthField, ReplySpec)
 from .presets import PRESETS
@@ -231,6 +231,14 @@ def parse_bus_config(entry: dict, path: str) -> tuple[BusConfig | None, list[str
         return None, c.errors
     out = {k: v for k, v in out.items() if v is not None}
     return BusConfig(frame=spec, devices=tuple(parsed_devices), **out), []
+
+
+def load_bus_config(entry: dict, path: str) -> BusConfig:
+    """parse_bus_config for callers that would rather raise: BusConfigError carries every error."""
+    cfg, errors = parse_bus_config(entry, path)
+    if errors:
+        raise BusConfigError(errors)
+    return cfg
 
 
 def _parse_device(d: Any, where: str, spec: FrameSpec | None, c: _Checker) -> DeviceConfig | None:

@@ -276,9 +276,12 @@ def _fullwidth(ch: str) -> str:
     return ch
 
 
-def encode_text(spec: FrameSpec, text: str) -> bytes:
+def encode_text(spec: FrameSpec, text: str, limit: int | None = None) -> bytes:
     """Encode one line. Characters the code page lacks become '?', never an exception: a display
-    showing one wrong glyph is better than a window whose display stops updating."""
+    showing one wrong glyph is better than a window whose display stops updating. Text longer
+    than `max_text_bytes` (or `limit`) is cut between characters, never inside one."""
+    caps = [c for c in (spec.max_text_bytes, limit) if c is not None]
+    cap = min(caps) if caps else None
     out = bytearray()
     for ch in text:
         if spec.char_transform == "fullwidth":
@@ -286,8 +289,8 @@ def encode_text(spec: FrameSpec, text: str) -> bytes:
         b = ch.encode(spec.encoding, errors="replace")
         if spec.char_transform == "nul_after_char":
             b += b"\x00"
-        if spec.max_text_bytes is not None and len(out) + len(b) > spec.max_text_bytes:
-            break  # cut on a character boundary, never inside a two-byte character
+        if cap is not None and len(out) + len(b) > cap:
+            break
         out += b
     return bytes(out)
 
@@ -344,12 +347,17 @@ def text_frames(spec: FrameSpec, address: int, text: str) -> list[bytes]:
     spec has a row field, else into one frame joined by the spec's line separator."""
     lines = text.split("\n")
     if spec.row is not None:
-        return [build_frame(spec, address, spec.text_command, encode_text(spec, line), row=i)
+        return [build_frame(spec, address, spec.text_command, encode_text(spec, line, spec.max_payload), row=i)
                 for i, line in enumerate(lines)]
-    payload = spec.line_separator.join(encode_text(spec, line) for line in lines)
-    if len(payload) > spec.max_payload:
-        payload = payload[:spec.max_payload]
-    return [build_frame(spec, address, spec.text_command, payload)]
+    # Rows that do not fit the length field are dropped from the bottom, whole characters only.
+    payload = bytearray()
+    for i, line in enumerate(lines):
+        sep = spec.line_separator if i else b""
+        room = spec.max_payload - len(payload) - len(sep)
+        if room < 0:
+            break
+        payload += sep + encode_text(spec, line, room)
+    return [build_frame(spec, address, spec.text_command, bytes(payload))]
 
 
 def poll_frame(spec: FrameSpec, address: int) -> bytes:

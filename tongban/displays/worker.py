@@ -241,9 +241,17 @@ class BusWorker:
                 if not self._pending:
                     return
                 address, text = self._pending.popitem(last=False)
-            self._outbox.extend((address, f) for f in text_frames(self.spec, address, text))
-            if not self._outbox:
+            try:
+                frames = text_frames(self.spec, address, text)
+            except FrameError as e:
+                # A text this frame format cannot carry is the caller's problem, not the bus's:
+                # report it on the device and keep the bus running.
+                log.warning("bus %s display %d: cannot send %r: %s", self.cfg.id, address, text, e)
+                with self._lock:
+                    st = self._status[address]
+                    self._status[address] = DeviceStatus(st.state, st.last_ok_at, f"text not sent: {e}")
                 return
+            self._outbox.extend((address, f) for f in frames)
         address, frame = self._outbox[0]
         port = self._port
         # Drop stale bytes (our own echo on adapters that hear themselves, line noise) so they
