@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tongban.displays import (BusWorker, DisplayError, DisplayHub, KeyEvent, get_preset,
+from tongban.displays import (BusWorker, DisplayError, DisplayHub, KeyEvent,
                               parse_bus_config, poll_frame, text_frames)
 from tongban.displays.fake import FakeBus
 

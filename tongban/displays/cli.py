@@ -11,6 +11,7 @@ import time
 
 import click
 import serial
+from serial.rs485 import RS485Settings
 
 from .config import PARITIES
 from .errors import FrameError
@@ -36,7 +37,6 @@ def _open(url: str, baudrate: int, parity: str, rs485: bool, timeout: float):
         port = serial.serial_for_url(url, baudrate=baudrate, parity=PARITIES[parity],
                                      timeout=timeout, write_timeout=2.0)
         if rs485:
-            from serial.rs485 import RS485Settings
             port.rs485_mode = RS485Settings(rts_level_for_tx=True, rts_level_for_rx=False)
         return port
     except (serial.SerialException, OSError, ValueError) as e:

@@ -14,8 +14,8 @@ from typing import Any, Callable, Iterable
 import serial
 
 from .config import BusConfig
-from .worker import BusWorker, DeviceStatus, KeyEvent
 from .errors import DisplayError
+from .worker import BusWorker, DeviceStatus, KeyEvent
 from .world import WINDOW_STATES, DisplayWorld
 
 
