@@ -13,11 +13,15 @@ from dataclasses import dataclass, field
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from .config import HallConfig
+from .display_sync import DisplayFollower, build_hub
+from .print_worker import PrinterWorker, check_printers, printer_configs
 from .queue.clock import Clock, SystemClock
 from .queue.service import HallService
 from .queue.store import Store
 
 log = logging.getLogger("tongban.devices")
+
+HEALTH_INTERVAL_S = 30
 
 
 @dataclass
@@ -28,6 +32,11 @@ class DevicesProcess:
 
     def __post_init__(self) -> None:
         self.scheduler = BlockingScheduler(timezone=self.config.hall.timezone)
+        self.printers = printer_configs(self.config)
+        self.printer_workers = [PrinterWorker(p, self.database, self.config, self.clock)
+                                for p in self.printers.values()]
+        self.hub = build_hub(self.config, self.database, self.clock)
+        self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
 
     def service(self, store: Store) -> HallService:
         return HallService(store, self.config, self.clock)
@@ -45,6 +54,33 @@ class DevicesProcess:
         # Local midnight in the hall's zone; a run missed by a power cut is caught up at start.
         self.scheduler.add_job(self.roll_over, "cron", hour=0, minute=0, second=5, id="rollover",
                                coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(self.check_devices, "interval", seconds=HEALTH_INTERVAL_S, id="device-health",
+                               coalesce=True, max_instances=1)
+
+    def check_devices(self) -> None:
+        """Printers' DLE EOT and the buses' device states, for the consoles' device health and alerts."""
+        if self.printers:
+            check_printers(self.printers, self.database, self.clock)
+        if self.follower:
+            store = Store(self.database, migrate=False)
+            try:
+                self.follower.record_health(store)
+            finally:
+                store.close()
+
+    def start_devices(self) -> None:
+        for worker in self.printer_workers:
+            worker.start()
+        if self.hub:
+            self.hub.start()
+            self.follower.start()
+
+    def stop_devices(self) -> None:
+        for worker in self.printer_workers:
+            worker.stop()
+        if self.hub:
+            self.follower.stop()
+            self.hub.stop()
 
     def run(self) -> None:
         store = Store(self.database)
@@ -55,11 +91,16 @@ class DevicesProcess:
             store.close()
         self.roll_over()
         self.schedule()
+        self.start_devices()
 
         def stop(_signum, _frame):
             self.scheduler.shutdown(wait=False)
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("devices process running for hall %s", self.config.hall.id)
-        self.scheduler.start()
+        log.info("devices process running for hall %s: %d printer(s), %d bus(es)", self.config.hall.id,
+                 len(self.printers), len(self.config.buses))
+        try:
+            self.scheduler.start()
+        finally:
+            self.stop_devices()

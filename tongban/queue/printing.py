@@ -35,11 +35,13 @@ def job(store: Store, job_id: int, now: datetime) -> dict | None:
     return out
 
 
-def claim_next(store: Store, now: datetime) -> dict | None:
-    """Take the oldest pending job; jobs already past their deadline are closed as timeouts."""
+def claim_next(store: Store, now: datetime, *, printer: str | None = None) -> dict | None:
+    """Take the oldest pending job (for one printer, if named); jobs past their deadline are closed as timeouts."""
+    where = "state = 'pending'" + (" AND printer = ?" if printer else "")
+    params = (printer,) if printer else ()
     with store.immediate() as conn:
         while True:
-            row = conn.execute("SELECT * FROM print_jobs WHERE state = 'pending' ORDER BY id LIMIT 1").fetchone()
+            row = conn.execute(f"SELECT * FROM print_jobs WHERE {where} ORDER BY id LIMIT 1", params).fetchone()
             if row is None:
                 return None
             if parse_iso(row["deadline"]) <= now:

@@ -1,0 +1,123 @@
+"""The devices process's printing: one worker per printer, and the printers' health checks.
+
+A slow printer (image mode on a 9600-baud serial link) must not delay another kiosk's ticket, so
+each printer has its own thread taking its own jobs. Device faults never raise out of here: they
+become a failed job (the kiosk shows the ticket on screen) and a device status with an alert.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from typing import Callable
+
+from .config import HallConfig
+from .printers import PrinterConfig, TicketSlip, check_status, parse_printer_config, print_ticket
+from .queue import calendar, printing
+from .queue.clock import Clock
+from .queue.service import HallService, Ticket
+from .queue.store import Store
+
+log = logging.getLogger("tongban.printing")
+
+IDLE_POLL_S = 0.1
+
+
+def printer_configs(config: HallConfig) -> dict[str, PrinterConfig]:
+    out = {}
+    for i, entry in enumerate(config.printers):
+        cfg, problems = parse_printer_config(entry, f"printers[{i}]")
+        if cfg is None:
+            raise ValueError("; ".join(problems))
+        out[cfg.id] = cfg
+    return out
+
+
+def ticket_text(config: HallConfig, ticket: Ticket) -> str:
+    """What the QR holds when the hall has no public address: readable by any phone camera."""
+    line = config.line(ticket.line)
+    return (f"{config.hall.name_zh} {ticket.number} {line.name_zh}\n{config.hall.name_en} No. {ticket.number} "
+            f"{line.name_en}\n{ticket.service_day} id {ticket.id}")
+
+
+def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -> TicketSlip:
+    config = service.config
+    line = config.line(ticket.line)
+    matter = config.matter(ticket.matter) if ticket.matter else None
+    ahead = service.people_ahead(ticket)
+    estimate = service.line_estimate(ticket.line, ahead)
+    windows = service.windows()
+    serving = [w.number for w in windows if ticket.line in w.serving and w.state == "open"] or \
+              [w.number for w in config.windows if ticket.line in w.serving]
+    public = config.hall.public_url
+    return TicketSlip(
+        hall_name_zh=config.hall.name_zh, hall_name_en=config.hall.name_en, number=ticket.number,
+        line_name_zh=line.name_zh, line_name_en=line.name_en,
+        matter_name_zh=matter.name_zh if matter else None, matter_name_en=matter.name_en if matter else None,
+        people_ahead=ahead, estimate_low_min=estimate.low, estimate_high_min=estimate.high,
+        issued_at_local=calendar.local(ticket.issued_at, config.hall).strftime("%Y-%m-%d %H:%M"),
+        windows=serving,
+        qr_text=f"{public.rstrip('/')}/t/{ticket.token}" if public else ticket_text(config, ticket),
+        reminders=["请留意叫号，过号请到服务台。", "Please watch for your number; if you miss it, ask at the desk.",
+                   "本票当日有效。Valid today only."],
+        reprint=reprint,
+    )
+
+
+class PrinterWorker:
+    def __init__(self, printer: PrinterConfig, database: str, config: HallConfig, clock: Clock,
+                 printer_fn: Callable[[PrinterConfig, TicketSlip], object] = print_ticket):
+        self.printer = printer
+        self.database = database
+        self.config = config
+        self.clock = clock
+        self.printer_fn = printer_fn
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"printer-{printer.id}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        store = Store(self.database, migrate=False)
+        try:
+            while not self._stop.is_set():
+                try:
+                    if not self.run_once(store):
+                        self._stop.wait(IDLE_POLL_S)
+                except Exception:  # noqa: BLE001 - one bad job must not stop this printer's queue
+                    log.exception("printer %s: job failed", self.printer.id)
+                    self._stop.wait(1.0)
+        finally:
+            store.close()
+
+    def run_once(self, store: Store) -> bool:
+        """Print one job if there is one; True when a job was taken."""
+        job = printing.claim_next(store, self.clock.now(), printer=self.printer.id)
+        if job is None:
+            return False
+        service = HallService(store, self.config, self.clock)
+        slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
+        outcome = self.printer_fn(self.printer, slip)
+        printing.complete(store, job["id"], self.clock.now(), ok=outcome.ok, status=outcome.status,
+                          error=outcome.error)
+        if outcome.ok:
+            printing.record_device_status(store, f"printer:{self.printer.id}", "printer", "ok", "", self.clock.now())
+        log.info("printer %s: job %s %s", self.printer.id, job["id"], outcome.status)
+        return True
+
+
+def check_printers(printers: dict[str, PrinterConfig], database: str, clock: Clock,
+                   status_fn: Callable[[PrinterConfig], object] = check_status) -> None:
+    """The 30-second health job: each printer's DLE EOT status, for the consoles and alerts."""
+    store = Store(database, migrate=False)
+    try:
+        for printer in printers.values():
+            status = status_fn(printer)
+            printing.record_device_status(store, f"printer:{printer.id}", "printer", status.state, status.detail,
+                                          clock.now())
+    finally:
+        store.close()
