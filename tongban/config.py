@@ -14,6 +14,9 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .displays import parse_bus_config
+from .printers import parse_printer_config
+
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MODES = ("on-site", "proxy", "multi-place")
 _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
@@ -150,8 +153,7 @@ class HallConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     kiosks: tuple[Kiosk, ...] = ()
     printers: tuple[dict, ...] = ()
-    displays: tuple[dict, ...] = ()
-    buses: tuple[dict, ...] = ()
+    buses: tuple[dict, ...] = ()       # serial buses; LED displays and keypads are their devices
     district_windows: tuple[DistrictWindow, ...] = ()
     cases: CasesConfig = field(default_factory=CasesConfig)
     source: str = ""
@@ -510,16 +512,17 @@ def _kiosks(c: _Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     return out
 
 
-def _devices(c: _Checker, doc: dict, key: str) -> list[dict]:
-    """Device tables keep their driver-specific keys; their drivers check those."""
+def _devices(c: _Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]) -> list[dict]:
+    """Device tables are checked by their own drivers; the hall keeps the tables as written."""
     out = []
     entries = c.entries(doc, key)
     for path, t in entries:
-        c.text(t, path, "id")
-        c.text(t, path, "url")
+        _, problems = parse(t, path)
+        c.problems.extend(problems)
         out.append(dict(t))
     c.unique([(f"{p}.id", t.get("id")) for p, t in entries], f"{key[:-1]} id")
     return out
+
 
 
 def _district_windows(c: _Checker, doc: dict) -> list[DistrictWindow]:
@@ -568,7 +571,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
     c = _Checker()
     c.no_unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
-                                      "printers", "displays", "buses", "district_windows", "cases"})
+                                      "printers", "buses", "district_windows", "cases"})
     hall = _hall(c, doc)
     departments = _departments(c, doc)
     matters = _matters(c, doc, {d.code for d in departments})
@@ -579,10 +582,9 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     if not windows:
         c.problem("windows", "is empty (expected at least one [[windows]] table)")
     policy = _policy(c, doc)
-    printers = _devices(c, doc, "printers")
+    printers = _devices(c, doc, "printers", parse_printer_config)
     kiosks = _kiosks(c, doc, {p.get("id") for p in printers})
-    displays = _devices(c, doc, "displays")
-    buses = _devices(c, doc, "buses")
+    buses = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
     if c.problems:
@@ -590,7 +592,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     assert hall is not None
     return HallConfig(hall=hall, departments=tuple(departments), matters=tuple(matters), lines=tuple(lines),
                       windows=tuple(windows), policy=policy, kiosks=tuple(kiosks), printers=tuple(printers),
-                      displays=tuple(displays), buses=tuple(buses), district_windows=tuple(district),
+                      buses=tuple(buses), district_windows=tuple(district),
                       cases=cases, source=source)
 
 
