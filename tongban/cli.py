@@ -13,6 +13,8 @@ import click
 
 from .auth import AccountError, Accounts
 from .config import ConfigError, load_hall_config
+from .displays.cli import displays
+from .printers.cli import printers
 from .queue.clock import SystemClock
 from .queue.store import Store
 
@@ -287,3 +289,8 @@ def terminal_revoke(terminal_id, db):
     finally:
         store.close()
     click.echo(f"revoked {terminal_id}")
+
+
+# Installers test a printer or a board from the same command as everything else.
+main.add_command(printers)
+main.add_command(displays)
