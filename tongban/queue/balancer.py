@@ -29,10 +29,10 @@ from typing import Sequence
 
 from ..config import PolicyConfig
 
-MIN_PRESSURE_MIN = 5.0      # below this nobody waits long enough to be worth moving a window
-ADD_MARGIN_MIN = 5.0        # a line must be this much further behind than the window's own lines
-DROP_BELOW_MIN = 3.0        # a helped line is let go when it would stay under this without the help
-DROP_MAX_LOAD = 0.85        # ... and its arrivals would not load the remaining windows above this
+MIN_PRESSURE_MIN = 2.0      # below this nobody waits long enough to be worth moving a window
+ADD_MARGIN_MIN = 2.0        # a line must be this much further behind than the window's own lines
+DROP_BELOW_MIN = 0.5        # a helped line is let go when it would stay (nearly) empty without the help
+DROP_MAX_LOAD = 0.35        # ... and its arrivals would load the remaining windows no more than this
 HORIZON_MIN = 15.0          # how far ahead a line's growing backlog is counted
 BEHIND_MIN = 24 * 60.0      # the pressure of a line with work and no window: always the most behind
 
@@ -105,8 +105,14 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
     changed: set[int] = set()
     before = dict(serving)
 
+    memo: dict[str, float] = {}
+
     def press(prefix: str, lines_now: dict[int, tuple[str, ...]] | None = None) -> float:
-        return pressure(by_prefix[prefix], capacity(prefix, lines_now or serving))
+        if lines_now is not None:
+            return pressure(by_prefix[prefix], capacity(prefix, lines_now))
+        if prefix not in memo:
+            memo[prefix] = pressure(by_prefix[prefix], capacity(prefix, serving))
+        return memo[prefix]
 
     def own(number: int) -> float:
         return max((press(p) for p in serving[number] if p in by_prefix), default=0.0)
@@ -126,6 +132,7 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
                 continue
             if press(prefix, without) < DROP_BELOW_MIN and load(line, cap_without) <= DROP_MAX_LOAD:
                 serving = without
+                memo.clear()
                 changed.add(number)
                 reasons.setdefault(number, []).append((
                     f"{prefix} 队列已跟上（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟），回到本窗口主要业务",
@@ -154,6 +161,7 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
         _, prefix, number, p_line, p_own = best
         line = by_prefix[prefix]
         serving = {**serving, number: serving[number] + (prefix,)}
+        memo.clear()
         changed.add(number)
         reasons.setdefault(number, []).append((
             f"{prefix} 队列积压（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟，预计 {p_line:.0f} 分钟），"

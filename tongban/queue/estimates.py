@@ -126,7 +126,7 @@ def forecast(target: policy.WaitingTicket, waiting: Sequence[policy.WaitingTicke
             queues.setdefault(t.line, []).append(t)
     queues.setdefault(line, []).append(target)
     for prefix, tickets in queues.items():
-        tickets.sort(key=lambda t: policy.order_key(t, None, now, config))
+        tickets.sort(key=lambda t: policy.line_order_key(t, now, config))
         tickets.reverse()            # pop() from the end takes the head
     heap = [(w.free_in_min, w.view.number, i) for i, w in enumerate(windows)]
     heapq.heapify(heap)

@@ -16,6 +16,7 @@ from . import balancer, calendar, errors, policy
 from .clock import Clock
 from .estimates import (Estimate, Forecast, WindowPlan, busy_for, effective_windows, estimate_wait, forecast,
                         minutes_per_call, smooth)
+from .ratelimit import check_kiosk_rate
 from .store import Store, parse_iso, utc_iso
 
 ACTIVE_AT_WINDOW = ("called", "serving")
@@ -258,11 +259,11 @@ class HallService:
         return {line.prefix: minutes_per_call(rows[line.prefix]["cycle_min"], rows[line.prefix]["service_min"])
                 if line.prefix in rows else minutes_per_call(None, None) for line in self.config.lines}
 
-    def _plans(self, now: datetime, per_call: dict[str, float]) -> tuple[list[WindowPlan], list[WindowPlan]]:
+    def _plans(self, now: datetime, per_call: dict[str, float], reopen: float
+               ) -> tuple[list[WindowPlan], list[WindowPlan]]:
         """Open windows, and open plus paused ones, each with the minutes until it can call next."""
         busy = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
             "SELECT window, line, called_at FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")}
-        reopen = self._minutes_until_open(now)
         open_plans, all_plans = [], []
         for row in self.store.all("SELECT number, state, serving FROM windows ORDER BY number"):
             if row[1] == "closed":
@@ -287,13 +288,14 @@ class HallService:
 
     def _forecast(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Forecast:
         per_call = self.per_call_minutes()
-        open_plans, all_plans = self._plans(now, per_call)
+        reopen = self._minutes_until_open(now)
+        open_plans, all_plans = self._plans(now, per_call, reopen)
         cfg = self.config.policy
         # The open windows; if none serves the line, the paused ones too; if still none, the hall's
         # opening assignment as if every window were there (before opening, or a line nobody serves).
-        reopen = self._minutes_until_open(now)
-        configured = [WindowPlan(policy.WindowView(w.number, w.serving), reopen) for w in self.config.windows]
-        for plans in (open_plans, all_plans, configured):
+        for plans in (open_plans, all_plans, None):
+            if plans is None:
+                plans = [WindowPlan(policy.WindowView(w.number, w.serving), reopen) for w in self.config.windows]
             result = forecast(target, waiting, plans, now, cfg, per_call)
             if result is not None:
                 return result
@@ -334,6 +336,7 @@ class HallService:
         day = calendar.service_day(now, self.hall)
         token = secrets.token_urlsafe(12)
         with self.store.immediate() as conn:
+            check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
             row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
             if row and row["closed"]:
                 raise errors.LineClosed(f"{line_cfg.name_zh}暂停取号", f"{line_cfg.name_en} is closed for now",
@@ -464,7 +467,9 @@ class HallService:
         call, and each window's able and serving lines, pin and state."""
         now = self.clock.now()
         day = calendar.service_day(now, self.hall)
-        waiting = self._waiting_views(day)
+        heads = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
+            "SELECT line, COUNT(*), MIN(queued_at) FROM tickets WHERE state = 'waiting' AND service_day = ?"
+            " GROUP BY line", (day,))}
         per_call = self.per_call_minutes()
         since = now - timedelta(minutes=ARRIVAL_WINDOW_MIN)
         recent = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
@@ -477,10 +482,10 @@ class HallService:
             span = min(span, max(ARRIVAL_MIN_SPAN_MIN, (now - parse_iso(first)).total_seconds() / 60))
         lines = []
         for line in self.config.lines:
-            mine = [t for t in waiting if t.line == line.prefix]
-            head = max(((now - t.queued_at).total_seconds() / 60 for t in mine), default=0.0)
+            waiting, oldest = heads.get(line.prefix, (0, now))
             count = recent.get(line.prefix, (0, None))[0]
-            lines.append(balancer.LineLoad(line.prefix, len(mine), head, count / span, per_call[line.prefix]))
+            lines.append(balancer.LineLoad(line.prefix, waiting, max(0.0, (now - oldest).total_seconds() / 60),
+                                           count / span, per_call[line.prefix]))
         seats = []
         for w in self.windows():
             try:
@@ -494,6 +499,8 @@ class HallService:
         """Run the balancer once: apply its proposals, or hold them for the manager
         (``policy.balancer_auto_apply``). Returns the proposals made, with what became of each."""
         auto = self.config.policy.balancer_auto_apply if auto_apply is None else auto_apply
+        if self.store.one("SELECT 1 FROM windows WHERE state = 'open' AND pinned = 0 LIMIT 1") is None:
+            return []            # nothing the balancer may move (before opening, lunch, night)
         lines, seats = self.balancer_state()
         made = balancer.propose(lines, seats, self.config.policy)
         now = self.clock.now()
