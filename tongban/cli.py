@@ -79,14 +79,25 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
 
     from .app import create_app
 
+    from .ops import notify
+    from .queue.store import StoreError
+
     hall = _hall_or_exit(config_path)
-    app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+    try:
+        app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+    except StoreError as exc:
+        # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
+        from .ops.damage import restore_help
+        click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)
+        sys.exit(3)
 
     class Gunicorn(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
                                "threads": threads_for(screens), "graceful_timeout": 5, "timeout": 30,
-                               "accesslog": "-", "proc_name": "tongban-web"}.items():
+                               "accesslog": "-", "proc_name": "tongban-web",
+                               # Type=notify: ready once the socket is bound (tongban-web.service).
+                               "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}")}.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -294,3 +305,76 @@ def terminal_revoke(terminal_id, db):
 # Installers test a printer or a board from the same command as everything else.
 main.add_command(printers)
 main.add_command(displays)
+
+# Keeping an installed hall box running (docs/install.md).
+from .ops.cli import account_passwd, backup, doctor, restore  # noqa: E402
+
+main.add_command(doctor)
+main.add_command(backup)
+main.add_command(restore)
+account.add_command(account_passwd)
+
+
+# ---------- the simulator and the balancer (issue 3) ----------
+
+@main.command()
+@click.option("--scenario", "scenario_name", default="S1", show_default=True,
+              help="a built-in day (S1..S6) or a scenario TOML file")
+@click.option("--hall", "hall_path", type=click.Path(exists=True), help="simulate this hall file (its lines, "
+              "windows, hours, policy) with the scenario's demand")
+@click.option("--seeds", default=5, show_default=True, type=int, help="days to simulate (seeds 1..N)")
+@click.option("--policy", "policies", multiple=True, help="only these policies (repeatable); default all six")
+@click.option("--jobs", default=1, show_default=True, type=int, help="worker processes")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table")
+def simulate(scenario_name: str, hall_path: str | None, seeds: int, policies: tuple[str, ...], jobs: int,
+             as_json: bool) -> None:
+    """Simulate seeded hall days with the real policy, balancer and estimator beside the baselines."""
+    import json
+
+    from .sim import simulator
+    from .sim.baselines import POLICIES
+    from .sim.scenarios import BUILTIN, ScenarioError, from_hall, load_scenario
+
+    try:
+        if scenario_name in BUILTIN:
+            scenario = BUILTIN[scenario_name]
+        elif Path(scenario_name).exists():
+            scenario = load_scenario(scenario_name)
+        else:
+            raise click.BadParameter(f"{scenario_name!r} is neither a built-in scenario ({', '.join(BUILTIN)}) "
+                                     f"nor a file", param_hint="--scenario")
+        if hall_path:
+            scenario = from_hall(_hall_or_exit(hall_path), scenario)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            click.echo(f"{scenario_name}: {problem}", err=True)
+        sys.exit(2)
+    for name in policies:
+        if name not in POLICIES:
+            raise click.BadParameter(f"{name!r} (expected one of {', '.join(POLICIES)})", param_hint="--policy")
+    if seeds < 1:
+        raise click.BadParameter("at least 1", param_hint="--seeds")
+    summary, _ = simulator.run(scenario, seeds, tuple(policies) or POLICIES, jobs=jobs)
+    if as_json:
+        click.echo(json.dumps(simulator.public_json(summary), ensure_ascii=False))
+    else:
+        click.echo(simulator.table(summary, scenario))
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(exists=True), help="hall TOML file")
+@click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
+def balance(config_path: str, db: str) -> None:
+    """Run the balancer once now (the devices process runs it every policy.balancer_interval_s)."""
+    from .queue.service import HallService
+
+    store = Store(_db_path(db))
+    try:
+        made = HallService(store, _hall_or_exit(config_path), SystemClock()).balance(actor="balancer (on demand)")
+    finally:
+        store.close()
+    if not made:
+        click.echo("no change proposed")
+    for p in made:
+        click.echo(f"window {p['window']}: {','.join(p['from'])} -> {','.join(p['to'])} [{p['state']}] "
+                   f"{p['reason_zh']} / {p['reason_en']}")
