@@ -50,7 +50,21 @@ class DevicesProcess:
         log.info("roll-over: %s", result)
         return result
 
+    def balance(self) -> list[dict]:
+        """The balancer (DESIGN §4): runs here, the hall's only scheduler, so once per hall."""
+        store = Store(self.database)
+        try:
+            made = self.service(store).balance(actor="balancer")
+        finally:
+            store.close()
+        for p in made:
+            log.info("balancer: window %s %s -> %s [%s] %s", p["window"], p["from"], p["to"], p["state"],
+                     p["reason_en"])
+        return made
+
     def schedule(self) -> None:
+        self.scheduler.add_job(self.balance, "interval", seconds=self.config.policy.balancer_interval_s,
+                               id="balancer", coalesce=True, max_instances=1, misfire_grace_time=None)
         # Local midnight in the hall's zone; a run missed by a power cut is caught up at start.
         self.scheduler.add_job(self.roll_over, "cron", hour=0, minute=0, second=5, id="rollover",
                                coalesce=True, max_instances=1, misfire_grace_time=3600)
