@@ -103,3 +103,12 @@ def test_demo_starts_web_and_devices_and_stops_both_on_ctrl_c(tmp_path):
     assert "kiosk-1" in out and "/enrol?token=t_" in out
     leftovers = subprocess.run(["pgrep", "-f", f"--port {port}"], capture_output=True, text=True).stdout.strip()
     assert leftovers == ""
+
+
+def test_check_config_warns_when_a_printer_could_outlast_the_kiosk_deadline(tmp_path):
+    slow = tmp_path / "slow.toml"
+    text = (ROOT / "config" / "street-hall.toml").read_text(encoding="utf-8")
+    slow.write_text(text.replace('url = "dummy://"', 'url = "dummy://"\ntimeout_s = 8', 1), encoding="utf-8")
+    result = CliRunner().invoke(main, ["check-config", str(slow)])
+    assert result.exit_code == 0, result.output
+    assert "warning: printers.printer-1: timeout_s 8 s is not inside the kiosk's 5 s print deadline" in result.output

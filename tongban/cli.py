@@ -14,6 +14,8 @@ import click
 from .auth import AccountError, Accounts
 from .config import ConfigError, load_hall_config
 from .displays.cli import displays
+from .print_worker import printer_configs
+from .printers import printer_warnings
 from .printers.cli import printers
 from .queue.clock import SystemClock
 from .queue.store import Store
@@ -58,6 +60,9 @@ def check_config(files: tuple[str, ...]) -> None:
             continue
         click.echo(f"{path}: ok ({hall.hall.name_zh}: {len(hall.matters)} matters, {len(hall.lines)} lines, "
                    f"{len(hall.windows)} windows)")
+        for printer in printer_configs(hall).values():
+            for warning in printer_warnings(printer):
+                click.echo(f"{path}: warning: printers.{printer.id}: {warning}")
     sys.exit(1 if failed else 0)
 
 
@@ -79,14 +84,25 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
 
     from .app import create_app
 
+    from .ops import notify
+    from .queue.store import StoreError
+
     hall = _hall_or_exit(config_path)
-    app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+    try:
+        app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+    except StoreError as exc:
+        # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
+        from .ops.damage import restore_help
+        click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)
+        sys.exit(3)
 
     class Gunicorn(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
                                "threads": threads_for(screens), "graceful_timeout": 5, "timeout": 30,
-                               "accesslog": "-", "proc_name": "tongban-web"}.items():
+                               "accesslog": "-", "proc_name": "tongban-web",
+                               # Type=notify: ready once the socket is bound (tongban-web.service).
+                               "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}")}.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -294,6 +310,14 @@ def terminal_revoke(terminal_id, db):
 # Installers test a printer or a board from the same command as everything else.
 main.add_command(printers)
 main.add_command(displays)
+
+# Keeping an installed hall box running (docs/install.md).
+from .ops.cli import account_passwd, backup, doctor, restore  # noqa: E402
+
+main.add_command(doctor)
+main.add_command(backup)
+main.add_command(restore)
+account.add_command(account_passwd)
 
 
 # ---------- the simulator and the balancer (issue 3) ----------

@@ -14,7 +14,7 @@ def test_minimal_entry_gets_the_documented_defaults():
     cfg, errors = parse()
     assert errors == []
     assert cfg == PrinterConfig(id="kiosk-1", url="tcp://192.0.2.10:9100", paper_mm=80, encoding="gb18030",
-                                cut=True, mode="text", timeout_s=5.0)
+                                cut=True, mode="text", timeout_s=3.0)
 
 
 def test_full_entry():

@@ -30,7 +30,7 @@ class PrinterConfig:
     encoding: str = "gb18030"
     cut: bool = True
     mode: str = "text"  # "text": the printer has a Chinese font ROM; "image": it does not
-    timeout_s: float = 5.0
+    timeout_s: float = 3.0  # inside the kiosk's 5 s print deadline (queue/printing.py)
 
     @property
     def dots(self) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..queue.printing import DEFAULT_DEADLINE_S
 from .config import PrinterConfig
 from .slip import TicketSlip, demo_slip
 
@@ -43,7 +44,12 @@ def link_warning(cfg: PrinterConfig, nbytes: int) -> str | None:
 
 def printer_warnings(cfg: PrinterConfig) -> list[str]:
     """Problems that are not errors, for `check-config`: e.g. image mode on a slow serial link."""
-    if cfg.target.baud_for_estimate is None:
-        return []
-    w = link_warning(cfg, len(build_ticket_bytes(cfg, demo_slip())))
-    return [w] if w else []
+    warnings = []
+    if cfg.timeout_s >= DEFAULT_DEADLINE_S:
+        warnings.append(f"timeout_s {cfg.timeout_s:g} s is not inside the kiosk's {DEFAULT_DEADLINE_S:g} s print "
+                        f"deadline: a slow but good print would show the on-screen ticket as well")
+    if cfg.target.baud_for_estimate is not None:
+        w = link_warning(cfg, len(build_ticket_bytes(cfg, demo_slip())))
+        if w:
+            warnings.append(w)
+    return warnings
