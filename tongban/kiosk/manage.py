@@ -1,12 +1,268 @@
-"""Hall manager console (issue 5)."""
-from flask import Blueprint
+"""Hall manager console (``/manage``) and the day report (``/manage/report``) (issue 5).
 
+The console is one SSE page: the windows × lines matrix (one touch per cell toggles "serving now",
+within what the window is able to serve; a lock pins the window against the balancer), window
+controls, the balancer's held proposals, the live hall and device health. The day report reads the
+events log for any date (queue/reports.py) and exports each table as CSV.
+"""
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from flask import Blueprint, Response, abort, g, render_template, request, url_for
+
+from ..app import get_clock, get_service, get_store
+from ..queue import errors, printing, reports
+from ..queue.ratings import LEVELS, NOT_RATED
+from ..queue.service import HallService, Ticket
+from ..queue.store import Store, utc_iso
 from .access import page_requires
+from .i18n import both
+from .window import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
 
 manage = Blueprint("manage", __name__, url_prefix="/manage")
+
+AUTO_APPLY_KEY = "balancer_auto_apply"
+LEVEL_COLORS = {5: "#1b7a34", 4: "#5a9e2f", 3: "#c9a200", 2: "#e07b1f", 1: "#c62828", None: "#9aa5b1"}
+
+
+def auto_apply(store: Store, service: HallService) -> bool:
+    """The manager's auto-apply switch; until it is touched, the hall file's policy.balancer_auto_apply.
+    The balancer job reads the same setting: ``service.balance(auto_apply=auto_apply(store, service))``."""
+    value = store.setting(AUTO_APPLY_KEY)
+    return service.config.policy.balancer_auto_apply if value is None else value == "1"
+
+
+def _refusal(exc: errors.QueueError):
+    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+
+
+# ---------- the live console ----------
+
+def _totals(service: HallService) -> dict:
+    day = today(service)
+    counts = {r["state"]: r["n"] for r in service.store.all(
+        "SELECT state, COUNT(*) AS n FROM tickets WHERE service_day = ? GROUP BY state", (day,))}
+    wait = service.store.one(
+        "SELECT AVG((julianday(e.at) - julianday(t.issued_at)) * 1440) FROM events e JOIN tickets t"
+        " ON t.id = e.ticket_id WHERE t.service_day = ? AND e.action = 'call' AND e.id = (SELECT MIN(id) FROM events"
+        " WHERE ticket_id = t.id AND action = 'call')", (day,))[0]
+    rated = service.store.all(
+        "SELECT json_extract(e.data, '$.level') AS level FROM events e JOIN tickets t ON t.id = e.ticket_id"
+        " WHERE t.service_day = ? AND e.action = 'rate' AND json_extract(e.data, '$.level') IS NOT NULL", (day,))
+    good = sum(1 for r in rated if r["level"] >= 3)
+    return {"issued": sum(counts.values()), "done": counts.get("done", 0), "waiting": counts.get("waiting", 0),
+            "in_service": counts.get("called", 0) + counts.get("serving", 0) + counts.get("suspended", 0),
+            "no_show": counts.get("no_show", 0), "mean_wait": wait,
+            "satisfaction": good / len(rated) if rated else None, "rated": len(rated)}
+
+
+def _device_rows(store: Store, config) -> list[dict]:
+    """Every device the hall has: reported statuses, and configured devices that never reported."""
+    reported = {d["device"]: d for d in printing.device_statuses(store)}
+    rows = list(reported.values())
+    for printer_id in printer_ids(config):
+        if f"printer:{printer_id}" not in reported:
+            rows.append({"device": f"printer:{printer_id}", "kind": "printer", "state": "unknown", "detail": "",
+                         "at": None})
+    return sorted(rows, key=lambda r: (r["kind"], r["device"]))
+
+
+def _manage_context() -> dict:
+    service = get_service()
+    windows = service.windows()
+    current = {row["window"]: Ticket.from_row(row) for row in service.store.all(
+        "SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")}
+    waits = line_waits(service)
+    proposals = service.proposals() if hasattr(service, "proposals") else None
+    return {
+        "windows": windows, "current": current, "lines": service.config.lines,
+        "clerks": {w.number: person(w.clerk) for w in windows},
+        "primary": {w.number: service.config.window(w.number).primary for w in service.config.windows},
+        "waits": [{**waits[line.prefix],
+                   "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving]}
+                  for line in service.config.lines],
+        "totals": _totals(service), "proposals": proposals, "has_balancer": proposals is not None,
+        "auto_apply": auto_apply(service.store, service),
+        "devices": _device_rows(service.store, service.config),
+        "alerts": printing.open_alerts(service.store),
+        "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
+        "now": service.clock.now(),
+    }
+
+
+FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts")
+
+
+def _manage_fragments() -> dict[str, str]:
+    ctx = _manage_context()
+    return {name: render_template(f"_manage_{name}.html" if name != "alerts" else "_console_alerts.html", **ctx)
+            for name in FRAGMENTS}
 
 
 @manage.get("/")
 @page_requires(manager=True)
 def home():
-    return "manage"
+    ctx = _manage_context()
+    return render_template("manage.html", **ctx, me=person(g.principal.actor), server_time=utc_iso(ctx["now"]))
+
+
+@manage.get("/stream")
+@page_requires(manager=True)
+def stream():
+    return live("manage", _manage_fragments)
+
+
+def _matrix_oob() -> str:
+    ctx = _manage_context()
+    return f'<div id="matrix" hx-swap-oob="innerHTML">{render_template("_manage_matrix.html", **ctx)}</div>'
+
+
+@manage.post("/windows/<int:number>/lines/<prefix>")
+@page_requires(manager=True)
+def toggle_line(number: int, prefix: str):
+    """One touch on a matrix cell: serve this line now, or stop serving it (primary stays first)."""
+    service = get_service()
+    try:
+        window = service.window(number)
+        if prefix in window.serving:
+            lines = [p for p in window.serving if p != prefix]
+            message = both("toast_line_off", n=number, line=prefix)
+        else:
+            lines = [*window.serving, prefix]
+            primary = service.config.window(number).primary
+            lines.sort(key=lambda p: (p != primary, window.able.index(p) if p in window.able else 99))
+            message = both("toast_line_on", n=number, line=prefix)
+        service.set_serving(number, lines, actor=g.principal.actor, reason="manager")
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return _toast("ok", *message, oob=_matrix_oob())
+
+
+@manage.post("/windows/<int:number>/pin")
+@page_requires(manager=True)
+def toggle_pin(number: int):
+    service = get_service()
+    try:
+        window = service.set_pinned(number, not service.window(number).pinned, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return _toast("ok", *both("toast_pinned" if window.pinned else "toast_unpinned", n=number), oob=_matrix_oob())
+
+
+@manage.post("/windows/<int:number>/state/<action>")
+@page_requires(manager=True)
+def window_state(number: int, action: str):
+    if action not in WINDOW_ACTIONS:
+        abort(404)
+    service = get_service()
+    try:
+        # A manager opening a window for a clerk keeps the clerk who was last there.
+        clerk = service.window(number).clerk if action == "open" else None
+        service.window_action(number, action, clerk=clerk, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return _toast("ok", *both(f"toast_window_{action}", n=number), oob=_matrix_oob())
+
+
+@manage.post("/proposals/<int:proposal_id>/<decision>")
+@page_requires(manager=True)
+def decide(proposal_id: int, decision: str):
+    service = get_service()
+    if decision not in ("accept", "reject") or not hasattr(service, "accept_proposal"):
+        abort(404)
+    try:
+        if decision == "accept":
+            p = service.accept_proposal(proposal_id, g.principal.actor)
+        else:
+            p = service.reject_proposal(proposal_id, g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return _toast("ok", *both(f"toast_proposal_{decision}", n=p["window"]), oob=_matrix_oob())
+
+
+@manage.post("/balancer/run")
+@page_requires(manager=True)
+def run_balancer():
+    service = get_service()
+    if not hasattr(service, "balance"):
+        abort(404)
+    made = service.balance(actor=g.principal.actor, auto_apply=auto_apply(get_store(), service))
+    return _toast("ok", *both("toast_balancer_ran", n=len(made)), oob=_matrix_oob())
+
+
+@manage.post("/balancer/auto")
+@page_requires(manager=True)
+def toggle_auto():
+    store = get_store()
+    value = not auto_apply(store, get_service())
+    with store.immediate() as conn:
+        conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                     (AUTO_APPLY_KEY, "1" if value else "0"))
+        store.add_event(action="balancer_auto_apply", at=get_clock().now(), actor=g.principal.actor,
+                        data={"auto_apply": value})
+    return _toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
+
+
+@manage.post("/alerts/<int:alert_id>/ack")
+@page_requires(manager=True)
+def ack_alert(alert_id: int):
+    printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
+    return _toast("ok", *both("toast_alert_acked"))
+
+
+# ---------- the day report ----------
+
+def _report_day() -> str:
+    service = get_service()
+    text = request.args.get("day", "")
+    try:
+        return date.fromisoformat(text).isoformat()
+    except ValueError:
+        return today(service)
+
+
+def _label(key: str) -> str:
+    zh, en = both(key)
+    return f"{zh} {en}"
+
+
+@manage.get("/report")
+@page_requires(manager=True)
+def report():
+    service = get_service()
+    day = _report_day()
+    data = reports.day_report(get_store(), service.config, day)
+    hours = data.rows("hours")
+    lines = data.rows("lines")
+    ratings_rows = data.rows("ratings")
+    charts = {
+        "hours": reports.svg_bars([h["hour"][:2] for h in hours],
+                                  [(_label("chart_issued"), [h["issued"] for h in hours]),
+                                   (_label("chart_served"), [h["served"] for h in hours])],
+                                  title=_label("chart_hours")),
+        "waits": reports.svg_bars([line["prefix"] for line in lines],
+                                  [(_label("chart_wait_mean"), [line["wait_mean"] for line in lines]),
+                                   (_label("chart_wait_p90"), [line["wait_p90"] for line in lines]),
+                                   (_label("chart_service_mean"), [line["service_mean"] for line in lines])],
+                                  title=_label("chart_waits"), unit=_label("chart_minutes")),
+        "ratings": reports.svg_share([(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows],
+                                     title=_label("chart_ratings")),
+    }
+    previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
+    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    return render_template("report.html", report=data, day=day, charts=charts, columns=reports.COLUMNS,
+                           titles=reports.TABLE_TITLES, cell=reports.cell, previous=previous, following=following,
+                           me=person(g.principal.actor), levels=LEVELS, not_rated=NOT_RATED, text_keys=reports.TEXT_KEYS)
+
+
+@manage.get("/report/<name>.csv")
+@page_requires(manager=True)
+def report_csv(name: str):
+    if name not in reports.COLUMNS:
+        abort(404)
+    day = _report_day()
+    data = reports.day_report(get_store(), get_service().config, day)
+    filename = f"tongban-{day}-{name}.csv"
+    return Response(reports.csv_table(data, name), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})

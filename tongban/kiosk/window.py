@@ -1,18 +1,424 @@
-"""Clerk console and rating pad (issue 5)."""
-from flask import Blueprint
+"""Clerk console (``/window/<n>``) and rating pad (``/window/<n>/pad``) (issue 5).
 
+Both pages hold one SSE stream (DESIGN §8): the console's named events are the window's state, the
+current ticket with its matter's guide, the window's lines, suspended tickets and the hall's alerts;
+the pad's one event is what the citizen should see (idle card, or the 好差评 question). Actions are
+htmx posts that answer with a toast and, for the current ticket, an out-of-band swap so the clerk
+sees the result at once; every other screen learns of it through the broker.
+"""
+from __future__ import annotations
+
+from datetime import datetime
+
+from flask import (Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context,
+                   url_for)
+
+from ..app import get_accounts, get_broker, get_clock, get_service, get_store
+from ..auth import AccountError
+from ..queue import calendar, errors, printing, ratings
+from ..queue.service import HallService, Ticket
+from ..queue.store import parse_iso, utc_iso
 from .access import page_requires
+from .i18n import both
+from .live import stream
 
 window = Blueprint("window", __name__, url_prefix="/window")
+
+TICKET_ACTIONS = ("recall", "start", "finish", "no_show", "suspend", "resume", "transfer")
+WINDOW_ACTIONS = ("open", "pause", "resume", "close")
+MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
+TRANSFER_REASONS = ("transfer_reason_other_dept", "transfer_reason_wrong_line", "transfer_reason_special",
+                    "transfer_reason_other")
+SUSPEND_REASON = "suspend_reason_materials"
+
+
+# ---------- shared by the staff and screen pages ----------
+
+def live(cache_key: str, render_all) -> Response:
+    """An SSE response for this page: the full state first, then whatever changed (live.stream)."""
+    body = stream(get_broker(), render_all, cache_key=f"{cache_key}:{request.cookies.get('lang', 'zh')}")
+    return Response(stream_with_context(body), mimetype="text/event-stream",
+                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+def forbidden():
+    return render_template("forbidden.html"), 403
+
+
+def person(username: str | None) -> dict | None:
+    """A staff member as screens show them: name and staff number (halls must show both)."""
+    if not username:
+        return None
+    try:
+        account = get_accounts().get(username)
+    except AccountError:
+        return {"username": username, "name": username, "staff_no": ""}
+    return {"username": username, "name": account.name, "staff_no": account.staff_no}
+
+
+def printer_ids(config) -> list[str]:
+    """The hall's printers (config entries are dicts or objects, depending on the printers module)."""
+    out = []
+    for printer in getattr(config, "printers", ()):
+        printer_id = printer.get("id") if isinstance(printer, dict) else getattr(printer, "id", None)
+        if printer_id:
+            out.append(printer_id)
+    return out
+
+
+def today(service: HallService) -> str:
+    return calendar.service_day(service.clock.now(), service.hall)
+
+
+def line_waits(service: HallService) -> dict[str, dict]:
+    """Waiting count and the oldest place in line, per line, today (one cheap query)."""
+    rows = service.store.all("SELECT line, COUNT(*) AS n, MIN(queued_at) AS oldest FROM tickets"
+                             " WHERE state = 'waiting' AND service_day = ? GROUP BY line", (today(service),))
+    now = service.clock.now()
+    out = {}
+    for line in service.config.lines:
+        row = next((r for r in rows if r["line"] == line.prefix), None)
+        oldest = parse_iso(row["oldest"]) if row else None
+        out[line.prefix] = {"prefix": line.prefix, "name_zh": line.name_zh, "name_en": line.name_en,
+                            "waiting": row["n"] if row else 0, "oldest": utc_iso(oldest) if oldest else None,
+                            "longest_min": int((now - oldest).total_seconds() // 60) if oldest else 0}
+    return out
+
+
+def minutes_since(moment: datetime | None, now: datetime) -> int:
+    return int((now - moment).total_seconds() // 60) if moment else 0
+
+
+def matter_guide(service: HallService, ticket: Ticket | None) -> dict | None:
+    if ticket is None or not ticket.matter:
+        return None
+    try:
+        matter = service.config.matter(ticket.matter)
+    except KeyError:
+        return None
+    department = service.config.department(matter.department)
+    return {"matter": matter, "department": department, "mode_key": MODE_KEYS.get(matter.mode, "mode_on_site")}
+
+
+def _toast(kind: str, zh: str, en: str, status: int = 200, *, oob: str = ""):
+    html = render_template("_console_toast.html", kind=kind, zh=zh, en=en) + oob
+    return html, status
+
+
+def _refusal(exc: errors.QueueError):
+    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+
+
+# ---------- clerk console ----------
+
+def _console_access(number: int):
+    principal = g.principal
+    if not principal.may_act_for_window(number):
+        return forbidden()
+    try:
+        get_service().window(number)
+    except errors.UnknownWindow:
+        abort(404)
+    return None
+
+
+def _console_context(number: int) -> dict:
+    service = get_service()
+    now = service.clock.now()
+    state = service.window(number)
+    current = service.current_ticket(number)
+    waits = line_waits(service)
+    return {
+        "number": number, "win": state, "win_cfg": service.config.window(number), "clerk": person(state.clerk),
+        "current": current, "guide": matter_guide(service, current), "now": now,
+        "waited_min": minutes_since(current.issued_at, current.called_at or now) if current else 0,
+        "max_recalls": service.hall.max_recalls,
+        "line_name": {line.prefix: (line.name_zh, line.name_en) for line in service.config.lines},
+        "my_lines": [waits[p] for p in state.serving],
+        "other_able": [waits[p] for p in state.able if p not in state.serving],
+        "suspended": service.tickets_at_window(number, ("suspended",)),
+        "alerts": printing.open_alerts(service.store),
+        "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
+        "windows": service.windows(),
+    }
+
+
+def _console_fragments(number: int) -> dict[str, str]:
+    ctx = _console_context(number)
+    return {name: render_template(f"_console_{name}.html", **ctx)
+            for name in ("state", "current", "lines", "suspended", "alerts")}
 
 
 @window.get("/<int:number>")
 @page_requires(staff=True)
 def console(number: int):
-    return "console"
+    refused = _console_access(number)
+    if refused:
+        return refused
+    service = get_service()
+    ctx = _console_context(number)
+    return render_template("console.html", **ctx, me=person(g.principal.actor), lines=service.config.lines,
+                           matters=service.config.matters, printers=printer_ids(service.config),
+                           transfer_reasons=TRANSFER_REASONS, server_time=utc_iso(ctx["now"]))
+
+
+@window.get("/<int:number>/stream")
+@page_requires(staff=True)
+def console_stream(number: int):
+    refused = _console_access(number)
+    if refused:
+        return refused
+    return live(f"console:{number}", lambda: _console_fragments(number))
+
+
+def _current_oob(number: int) -> str:
+    ctx = _console_context(number)
+    return (f'<div id="current" hx-swap-oob="innerHTML">{render_template("_console_current.html", **ctx)}</div>'
+            f'<div id="win-state" hx-swap-oob="innerHTML">{render_template("_console_state.html", **ctx)}</div>')
+
+
+@window.post("/<int:number>/next")
+@page_requires(staff=True)
+def call_next(number: int):
+    refused = _console_access(number)
+    if refused:
+        return refused
+    try:
+        ticket = get_service().call_next(number, clerk=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    zh, en = both("toast_called", number=ticket.number)
+    return _toast("ok", zh, en, oob=_current_oob(number))
+
+
+@window.post("/<int:number>/ticket/<int:ticket_id>/<action>")
+@page_requires(staff=True)
+def ticket_action(number: int, ticket_id: int, action: str):
+    refused = _console_access(number)
+    if refused:
+        return refused
+    if action not in TICKET_ACTIONS:
+        abort(404)
+    service = get_service()
+    to_line = reason = None
+    if action == "transfer":
+        try:
+            to_line, reason = _transfer_target(service)
+        except errors.QueueError as exc:
+            return _refusal(exc)
+    elif action == "suspend":
+        reason = request.form.get("reason", "").strip() or both(SUSPEND_REASON)[0]
+    try:
+        ticket = service.act(ticket_id, action, window=number, actor=g.principal.actor, to_line=to_line,
+                             reason=reason)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    if action == "recall":
+        zh, en = both("toast_recalled", number=ticket.number, n=ticket.recalls, max=service.hall.max_recalls)
+    elif action == "transfer":
+        zh, en = both("toast_transferred", number=ticket.number, line=ticket.line)
+    else:
+        zh, en = both(f"toast_{action}", number=ticket.number)
+    return _toast("ok", zh, en, oob=_current_oob(number))
+
+
+@window.post("/<int:number>/transfer")
+@page_requires(staff=True)
+def transfer(number: int):
+    """The transfer dialog: the ticket id comes in the form (one dialog serves whatever is current)."""
+    ticket_id = request.form.get("ticket", "")
+    if not ticket_id.isdigit():
+        return _toast("error", *both("transfer_no_ticket"), 400)
+    return ticket_action(number, int(ticket_id), "transfer")
+
+
+def _transfer_target(service: HallService) -> tuple[str, str]:
+    """To a line, or to a window: the pull policy binds no ticket to a window (DESIGN §4), so a
+    transfer to a window puts the ticket in the line that window serves first, and says so."""
+    target = request.form.get("target", "")
+    kind, _, value = target.partition(":")
+    reason_key = request.form.get("reason_key", "")
+    reason = both(reason_key)[0] if reason_key in TRANSFER_REASONS else ""
+    note = " ".join(request.form.get("note", "").split())[:100]
+    reason = "：".join(p for p in (reason, note) if p)
+    if kind == "line" and value:
+        return value, reason or both("transfer_reason_other")[0]
+    if kind == "window" and value.isdigit():
+        other = service.window(int(value))
+        prefix = other.serving[0]
+        return prefix, f"转至{other.number}号窗口" + (f"：{reason}" if reason else "")
+    raise errors.UnknownLine("请选择转入的队列或窗口", "Choose the line or window to transfer to", field="target")
+
+
+@window.post("/<int:number>/state/<action>")
+@page_requires(staff=True)
+def window_state(number: int, action: str):
+    refused = _console_access(number)
+    if refused:
+        return refused
+    if action not in WINDOW_ACTIONS:
+        abort(404)
+    clerk = g.principal.actor if action == "open" else None
+    try:
+        get_service().window_action(number, action, clerk=clerk, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    zh, en = both(f"toast_window_{action}", n=number)
+    return _toast("ok", zh, en, oob=_current_oob(number))
+
+
+@window.post("/<int:number>/green")
+@page_requires(staff=True)
+def green_ticket(number: int):
+    """A green-channel ticket issued by the clerk, who has checked the citizen's eligibility."""
+    refused = _console_access(number)
+    if refused:
+        return refused
+    if request.form.get("confirmed") != "yes":
+        return _toast("error", *both("green_confirm_needed"), 400)
+    matter = request.form.get("matter") or None
+    line = None
+    if matter and matter.startswith("line:"):
+        line, matter = matter[5:], None
+    service = get_service()
+    try:
+        issued = service.issue(line=line, matter=matter, green=True, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    printer = request.form.get("printer", "")
+    if printer and printer in printer_ids(service.config):
+        printing.enqueue(get_store(), issued.ticket.id, printer, get_clock().now())
+        zh, en = both("toast_green_printed", number=issued.ticket.number, printer=printer)
+    else:
+        zh, en = both("toast_green", number=issued.ticket.number)
+    return _toast("ok", zh, en)
+
+
+@window.post("/<int:number>/reprint")
+@page_requires(staff=True)
+def reprint(number: int):
+    """补打: print a ticket of today again on a chosen printer."""
+    refused = _console_access(number)
+    if refused:
+        return refused
+    service = get_service()
+    code = request.form.get("number", "").strip().upper()
+    printer = request.form.get("printer", "")
+    if printer not in printer_ids(service.config):
+        return _toast("error", *both("reprint_choose_printer"), 400)
+    row = service.store.one("SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1",
+                            (code, today(service)))
+    if row is None:
+        return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
+    printing.enqueue(get_store(), row["id"], printer, get_clock().now(), reprint=True)
+    return _toast("ok", *both("toast_reprinted", number=code, printer=printer))
+
+
+@window.post("/<int:number>/alerts/<int:alert_id>/ack")
+@page_requires(staff=True)
+def ack_alert(number: int, alert_id: int):
+    refused = _console_access(number)
+    if refused:
+        return refused
+    printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
+    return _toast("ok", *both("toast_alert_acked"))
+
+
+# ---------- rating pad ----------
+
+def rating_timeout_s() -> float:
+    return float(current_app.config.get("RATING_TIMEOUT_S", ratings.RATING_TIMEOUT_S))
+
+
+def _pad_access(number: int):
+    terminal = g.principal.terminal
+    if terminal is not None and terminal.window != number:
+        return forbidden()
+    try:
+        get_service().window(number)
+    except errors.UnknownWindow:
+        abort(404)
+    return None
+
+
+def _pad_context(number: int) -> dict:
+    service = get_service()
+    now = service.clock.now()
+    state = service.window(number)
+    pending = ratings.pending(service.store, number, now, timeout_s=rating_timeout_s())
+    ctx = {"number": number, "win": state, "win_cfg": service.config.window(number), "clerk": person(state.clerk),
+           "pending": pending, "levels": ratings.LEVELS, "bad_levels": ratings.BAD_LEVELS,
+           "reasons": ratings.REASONS, "comment_max": ratings.COMMENT_MAX}
+    if pending:
+        ctx["served_by"] = person(pending.clerk)
+        ctx["matter"] = (service.config.matter(pending.matter) if pending.matter else None)
+        ctx["deadline"] = utc_iso(pending.deadline)
+    return ctx
 
 
 @window.get("/<int:number>/pad")
 @page_requires(terminals=("pad",))
 def pad(number: int):
-    return "pad"
+    refused = _pad_access(number)
+    if refused:
+        return refused
+    ctx = _pad_context(number)
+    return render_template("pad.html", **ctx, server_time=utc_iso(get_clock().now()))
+
+
+@window.get("/<int:number>/pad/stream")
+@page_requires(terminals=("pad",))
+def pad_stream(number: int):
+    refused = _pad_access(number)
+    if refused:
+        return refused
+    return live(f"pad:{number}", lambda: {"pad": render_template("_pad_state.html", **_pad_context(number))})
+
+
+@window.post("/<int:number>/pad/rate")
+@page_requires(terminals=("pad",))
+def pad_rate(number: int):
+    refused = _pad_access(number)
+    if refused:
+        return refused
+    if g.principal.terminal is None:
+        return render_template("_pad_thanks.html", ok=False, message=both("pad_staff_cannot_rate")), 403
+    ticket_id = request.form.get("ticket", "")
+    level = request.form.get("level", "")
+    if not ticket_id.isdigit() or not level.isdigit():
+        return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
+    level = int(level)
+    bad = level in ratings.BAD_LEVELS
+    # Reasons and a comment belong to a bad rating only; a good tap after opening them drops them.
+    reasons = request.form.getlist("reasons") if bad else []
+    comment = (request.form.get("comment") or None) if bad else None
+    try:
+        ratings.rate(get_store(), int(ticket_id), level, reasons, comment, now=get_clock().now(),
+                     actor=g.principal.actor, window=number)
+    except ratings.InvalidRating:
+        return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
+    except errors.QueueError as exc:
+        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), exc.http_status
+    return render_template("_pad_thanks.html", ok=True, message=both("pad_thanks"))
+
+
+@window.post("/<int:number>/pad/timeout")
+@page_requires(terminals=("pad",))
+def pad_timeout(number: int):
+    """The pad's timer ran out: services past their rating time are recorded as not rated."""
+    refused = _pad_access(number)
+    if refused:
+        return refused
+    closed = ratings.expire_stale(get_store(), number, get_clock().now(), timeout_s=rating_timeout_s(),
+                                  actor=g.principal.actor)
+    return {"closed": closed}
+
+
+@window.app_template_filter("local_hm")
+def local_hm(moment) -> str:
+    """HH:MM in the hall's time zone, from a datetime or a stored UTC timestamp."""
+    if not moment:
+        return ""
+    if isinstance(moment, str):
+        moment = parse_iso(moment)
+    return moment.astimezone(current_app.config["HALL"].hall.tz).strftime("%H:%M")

@@ -93,6 +93,10 @@ COLUMNS: dict[str, list[tuple[str, str, str]]] = {
               ("served", "办结", "Served")],
 }
 
+#: Columns holding text (left-aligned); the rest are numbers.
+TEXT_KEYS = frozenset({"prefix", "name", "code", "line", "clerk", "staff_no", "level", "time", "number", "matter",
+                       "reasons", "comment", "from_line", "to_line", "reason", "hour"})
+
 TABLE_TITLES: dict[str, tuple[str, str]] = {
     "lines": ("按队列", "By line"), "matters": ("按事项", "By matter"), "windows": ("按窗口", "By window"),
     "clerks": ("按工作人员", "By clerk"), "ratings": ("好差评", "Ratings"),
@@ -331,7 +335,7 @@ def svg_bars(categories: list[str], series: Iterable[tuple[str, list[float | Non
     return Markup("".join(parts))
 
 
-def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 640, height: int = 90) -> Markup:
+def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 1200, height: int = 76) -> Markup:
     """One stacked bar of shares (e.g. ratings per level) with a legend underneath."""
     total = sum(n for _label, n, _color in items)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
@@ -369,4 +373,6 @@ def _nice(peak: float) -> float:
 
 
 def _fmt(value: float) -> str:
-    return f"{value:.0f}" if abs(value - round(value)) < 1e-9 else f"{value:.1f}"
+    if abs(value - round(value)) < 1e-9:
+        return f"{value:.0f}"
+    return f"{value:.1f}" if abs(value * 10 - round(value * 10)) < 1e-9 else f"{value:.2f}"
