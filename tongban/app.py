@@ -122,12 +122,13 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
 def _role_blueprints():
     """One blueprint per role (DESIGN §8)."""
+    from .kiosk.cases import cases
     from .kiosk.display import display
     from .kiosk.info import info
     from .kiosk.kiosk import kiosk
     from .kiosk.manage import manage
     from .kiosk.window import window
-    return [kiosk, window, manage, display, info]
+    return [kiosk, window, manage, display, info, cases]
 
 
 def get_broker() -> Broker:

@@ -15,6 +15,7 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 from .config import HallConfig
 from .display_sync import DisplayFollower, build_hub
 from .print_worker import PrinterWorker, check_printers, printer_configs
+from .queue.cases import CaseService
 from .queue.clock import Clock, SystemClock
 from .queue.service import HallService
 from .queue.store import Store
@@ -50,6 +51,17 @@ class DevicesProcess:
         log.info("roll-over: %s", result)
         return result
 
+    def case_daily(self) -> dict:
+        """Cases' near/past-due flags and the retention purge (queue/cases.py). Once per hall-local
+        day (job_runs 'cases'); both depend on today only, so one run catches up any missed days."""
+        store = Store(self.database)
+        try:
+            result = CaseService(store, self.config, self.clock).daily()
+        finally:
+            store.close()
+        log.info("cases: %s", result)
+        return result
+
     def balance(self) -> list[dict]:
         """The balancer (DESIGN §4): runs here, the hall's only scheduler, so once per hall."""
         store = Store(self.database)
@@ -68,6 +80,11 @@ class DevicesProcess:
         # Local midnight in the hall's zone; a run missed by a power cut is caught up at start.
         self.scheduler.add_job(self.roll_over, "cron", hour=0, minute=0, second=5, id="rollover",
                                coalesce=True, max_instances=1, misfire_grace_time=3600)
+        # Cases after the roll-over; hourly too, which does nothing once today's run is recorded.
+        self.scheduler.add_job(self.case_daily, "cron", hour=0, minute=10, id="cases", coalesce=True,
+                               max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(self.case_daily, "interval", hours=1, id="cases-catch-up", coalesce=True,
+                               max_instances=1)
         self.scheduler.add_job(self.check_devices, "interval", seconds=HEALTH_INTERVAL_S, id="device-health",
                                coalesce=True, max_instances=1)
 
@@ -104,6 +121,7 @@ class DevicesProcess:
         finally:
             store.close()
         self.roll_over()
+        self.case_daily()
         self.schedule()
         self.start_devices()
 

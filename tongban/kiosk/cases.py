@@ -1,0 +1,322 @@
+"""Proxy and multi-place cases for staff (issue 8): list, new case, case page, receipt; public status.
+
+Staff only (clerks and managers) except ``/c/<token>``, the status page behind the receipt's QR.
+Each URL answers with the whole page, or with its ``_case*.html`` fragment when htmx asks
+(``HX-Request``). Personal data (ID number, phone, address) is shown in full only on the case page
+and the receipt, and every such showing is written to ``case_access_log``, as is each exported case.
+"""
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date
+
+import qrcode
+import qrcode.image.svg
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+
+from ..app import get_clock, get_service, get_store
+from ..queue import cases as domain
+from ..queue import errors
+from ..queue.cases import CaseService, Filters
+from ..queue.store import parse_iso
+from .access import page_requires
+from .pages import current_lang
+
+cases = Blueprint("cases", __name__)
+
+STEP_ORDER = ("received", "checked", "sent", "result_received", "delivered")
+CSV_COLUMNS = ("number", "mode", "matter", "department", "state", "opened_day", "due_day", "due_flag", "applicant",
+               "id_number", "phone", "province", "handling_dept", "waybill_out", "sent_on", "result", "returned_on",
+               "delivered_on", "window", "clerk")
+
+
+def _service() -> CaseService:
+    return CaseService(get_store(), current_app.config["HALL"], get_clock())
+
+
+def _label(pair) -> str:
+    return pair[1] if current_lang() == "en" else pair[0]
+
+
+@cases.app_context_processor
+def case_helpers():
+    return {"case_label": _label, "case_domain": domain}
+
+
+@cases.app_template_filter("case_local")
+def case_local(text: str | None) -> str:
+    """A stored UTC time as the hall's local date and minute."""
+    if not text:
+        return "—"
+    moment = parse_iso(text).astimezone(current_app.config["HALL"].hall.tz)
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def _fragment(full: str, part: str, status: int = 200, **context):
+    template = part if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted") else full
+    if template == part and status >= 400:
+        status = 200   # htmx does not swap error answers; the fragment itself shows the refusal
+    return render_template(template, **context), status
+
+
+def _actor() -> str:
+    return g.principal.actor
+
+
+def _window() -> int | None:
+    return g.principal.window
+
+
+# ---------- the list and the export ----------
+
+def _filters() -> Filters:
+    args = request.args
+    page = args.get("page", "1")
+    return Filters(q=args.get("q", "").strip()[:40], state=args.get("state", ""), due=args.get("due", ""),
+                   matter=args.get("matter", ""), department=args.get("department", ""),
+                   day_from=args.get("from", ""), day_to=args.get("to", ""),
+                   page=int(page) if page.isdigit() and int(page) > 0 else 1)
+
+
+def _case_matters():
+    return [m for m in current_app.config["HALL"].matters if domain.opens_case(m)]
+
+
+@cases.get("/cases")
+@page_requires(staff=True)
+def case_list():
+    f = _filters()
+    rows, total = domain.search(get_store(), f)
+    pages = max(1, -(-total // domain.PAGE_SIZE))
+    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    return _fragment("case_list.html", "_case_list.html", filters=f, rows=rows, total=total, pages=pages,
+                     args=args, matters=_case_matters(), today=_service().today().isoformat(),
+                     departments=current_app.config["HALL"].departments)
+
+
+def _csv_cell(value) -> str:
+    text = "" if value is None else str(value)
+    # A cell starting with = + - @ would be run as a formula by a spreadsheet (CSV injection).
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+@cases.get("/cases/export.csv")
+@page_requires(staff=True)
+def export_csv():
+    """The list's filters, every match, personal data masked; each exported case is logged."""
+    f = _filters()
+    rows, _total = domain.search(get_store(), f, limit=None)
+    hall = current_app.config["HALL"]
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["案件编号", "类型", "事项", "部门", "状态", "收件日期", "办结时限", "时限提醒", "申请人", "身份证号",
+                     "手机号", "办理地", "办理部门", "寄出运单号", "寄出日期", "办理结果", "结果返回日期", "送达日期",
+                     "窗口", "经办人"])
+    for c in rows:
+        try:
+            dept = hall.department(c.department).name_zh
+        except KeyError:
+            dept = c.department
+        writer.writerow([_csv_cell(v) for v in (
+            c.number, domain.MODE_TEXT[c.mode][0], c.matter_zh, dept, domain.STATE_TEXT[c.state][0], c.opened_day,
+            c.due_day, {"near": "临近", "overdue": "超期"}.get(c.due_flag or "", ""), c.masked["name"],
+            c.masked["id_number"], c.masked["phone"], domain.PROVINCES.get(c.province or "", ("", ""))[0],
+            c.handling_dept, c.waybill_out, c.sent_on, domain.RESULTS.get(c.result or "", ("", ""))[0],
+            c.returned_on, c.delivered_on, c.window, c.clerk)])
+    now = get_clock().now()
+    detail = {"filters": {k: v for k, v in request.args.items() if v}, "count": len(rows)}
+    domain.log_access(get_store(), [c.id for c in rows], "export", _actor(), now, detail)
+    name = f"cases-{_service().today().isoformat()}.csv"
+    # A BOM so that Excel, as used in halls, opens the UTF-8 file with Chinese intact.
+    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
+                    headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"})
+
+
+# ---------- a new case ----------
+
+def _ticket_context(ticket_id: int | None):
+    if ticket_id is None:
+        return None
+    try:
+        return get_service().ticket(ticket_id)
+    except errors.UnknownTicket:
+        return None
+
+
+@cases.route("/cases/new", methods=["GET", "POST"])
+@page_requires(staff=True)
+def new_case():
+    """Opened from the clerk console as /cases/new?ticket=<id>; without a ticket, pick the matter."""
+    source = request.form if request.method == "POST" else request.args
+    ticket_text = source.get("ticket", "")
+    ticket_id = int(ticket_text) if ticket_text.isdigit() else None
+    ticket = _ticket_context(ticket_id)
+    matter_code = source.get("matter") or (ticket.matter if ticket else None)
+    hall = current_app.config["HALL"]
+    matter = None
+    if matter_code:
+        try:
+            matter = hall.matter(matter_code)
+        except KeyError:
+            matter = None
+    refusal = None
+    problems: dict = {}
+    status = 200
+    if ticket_text and ticket is None:
+        refusal, status = errors.UnknownTicket(f"没有编号为 {ticket_text} 的号票", f"No ticket {ticket_text}"), 404
+    elif ticket is not None:
+        existing = domain.case_for_ticket(get_store(), ticket.id)
+        if existing is not None:
+            return redirect(url_for("cases.case_page", case_id=existing.id))
+        if ticket.state not in ("serving", "suspended", "done"):
+            refusal, status = domain.TicketNotServed(f"{ticket.number} 号尚未办理，不能开立案件",
+                                                     f"Ticket {ticket.number} has not been served yet"), 409
+        elif not domain.opens_case(matter):
+            name = matter.name_zh if matter else "该号票"
+            refusal, status = domain.NotACaseMatter(f"{name}不是代收代办或多地联办事项，无需开立案件",
+                                                    "This ticket's matter is handled on site; it needs no case"), 409
+    if request.method == "POST" and refusal is None:
+        try:
+            case = _service().open(ticket_id=ticket_id, matter=matter_code, window=_window(), actor=_actor(),
+                                   form=request.form)
+        except domain.InvalidInput as exc:
+            problems, status = exc.problems, 422
+        except domain.CaseExists as exc:
+            refusal, status = exc, 409
+        except (domain.CaseError, errors.QueueError) as exc:
+            refusal, status = exc, exc.http_status
+        else:
+            target = url_for("cases.case_page", case_id=case.id, opened=1)
+            if request.headers.get("HX-Request"):
+                return "", 204, {"HX-Redirect": target}
+            return redirect(target, 303)
+    return _fragment("case_new.html", "_case_new_form.html", status, ticket=ticket, matter=matter,
+                     matters=_case_matters(), refusal=refusal, problems=problems,
+                     form=request.form if request.method == "POST" else {}, provinces=domain.PROVINCES)
+
+
+# ---------- one case ----------
+
+def _render_case(case_id: int, *, status: int = 200, problems=None, refusal=None, open_form: str | None = None,
+                 form=None, log: bool = True):
+    store = get_store()
+    case = domain.get(store, case_id)
+    if log:
+        domain.log_access(store, [case.id], "view", _actor(), get_clock().now())
+    service = _service()
+    hall = current_app.config["HALL"]
+    try:
+        window_cfg = hall.window(case.window) if case.window else None
+    except KeyError:
+        window_cfg = None
+    evts = domain.events(store, case.id)
+    reached = {e["to_state"]: e for e in evts if e["to_state"] and e["action"] not in ("flag", "purge", "edit")}
+    return _fragment(
+        "case.html", "_case.html", status, case=case, events=evts,
+        access=domain.access_log(store, case.id) if g.principal.is_manager else None,
+        problems=problems or {}, refusal=refusal, open_form=open_form, form=form or {},
+        provinces=domain.PROVINCES, window_cfg=window_cfg, today=service.today().isoformat(),
+        covered=service.calendar.covers(date.fromisoformat(case.due_day)), step_order=STEP_ORDER, reached=reached,
+        opened=request.args.get("opened") == "1")
+
+
+@cases.get("/cases/<int:case_id>")
+@page_requires(staff=True)
+def case_page(case_id: int):
+    try:
+        return _render_case(case_id)
+    except domain.UnknownCase:
+        abort(404)
+
+
+@cases.post("/cases/<int:case_id>/<action>")
+@page_requires(staff=True)
+def case_action(case_id: int, action: str):
+    if action not in domain.ACTIONS:
+        abort(404)
+    try:
+        _service().act(case_id, action, actor=_actor(), window=_window(), form=request.form)
+    except domain.UnknownCase:
+        abort(404)
+    except domain.InvalidInput as exc:
+        return _render_case(case_id, status=422, problems=exc.problems, open_form=action, form=request.form)
+    except (domain.CaseError, errors.QueueError) as exc:
+        return _render_case(case_id, status=exc.http_status, refusal=exc)
+    if request.headers.get("HX-Request"):
+        return _render_case(case_id)
+    return redirect(url_for("cases.case_page", case_id=case_id), 303)
+
+
+@cases.get("/cases/<int:case_id>/receipt")
+@page_requires(staff=True)
+def receipt(case_id: int):
+    """受理回执 for an A4 printer (print CSS); the QR opens the public status page."""
+    store = get_store()
+    try:
+        case = domain.get(store, case_id)
+    except domain.UnknownCase:
+        abort(404)
+    domain.log_access(store, [case.id], "receipt", _actor(), get_clock().now())
+    hall = current_app.config["HALL"]
+    try:
+        window_cfg = hall.window(case.window) if case.window else None
+    except KeyError:
+        window_cfg = None
+    clerk = store.one("SELECT name, staff_no FROM accounts WHERE username = ?", (case.clerk,))
+    return render_template("case_receipt.html", case=case, window_cfg=window_cfg, clerk=clerk,
+                           status_url=_status_url(case.token), qr_svg=_qr_svg(_status_url(case.token)),
+                           department=_department_name(case.department))
+
+
+def _department_name(code: str) -> tuple[str, str]:
+    try:
+        dept = current_app.config["HALL"].department(code)
+        return dept.name_zh, dept.name_en
+    except KeyError:
+        return code, code
+
+
+# ---------- public status ----------
+
+def _status_url(token: str) -> str:
+    base = current_app.config["HALL"].hall.public_url or request.url_root
+    return base.rstrip("/") + url_for("cases.status", token=token)
+
+
+def _qr_svg(text: str) -> str:
+    # Path SVG without style attributes, so it sits in the page under the CSP (no inline styles).
+    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
+    return image.to_string(encoding="unicode")
+
+
+@cases.get("/c/<token>")
+def status(token: str):
+    """State and dates only, for the citizen's phone (QR on the receipt); no names, numbers or places."""
+    try:
+        case = domain.by_token(get_store(), token)
+    except domain.UnknownCase:
+        return render_template("case_status.html", case=None), 404
+    service = _service()
+    evts = domain.events(get_store(), case.id)
+    return render_template("case_status.html", case=case, steps=_public_steps(case, evts),
+                           today=service.today().isoformat())
+
+
+def _public_steps(case, evts) -> list[dict]:
+    """The timeline the public page shows: each step's first date, the loop marked, nothing else."""
+    out = []
+    for e in evts:
+        if e["action"] in ("flag", "purge", "edit") or (e["action"] == "check" and e["to_state"] == "received"):
+            continue
+        out.append({"state": e["to_state"], "day": e["day"], "action": e["action"]})
+    return out
+
+
+@cases.get("/c/<token>/qr.svg")
+def status_qr(token: str):
+    try:
+        case = domain.by_token(get_store(), token)
+    except domain.UnknownCase:
+        abort(404)
+    return Response(_qr_svg(_status_url(case.token)), mimetype="image/svg+xml")

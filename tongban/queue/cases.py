@@ -1,0 +1,857 @@
+"""Proxy (代收代办) and multi-place (多地联办) cases: from the ticket to the citizen (issue 8, docs/cases.md).
+
+The window receives the materials, checks their form and the applicant's identity, sends them to the
+handling department in the other province (EMS, or online for joint handling), records the result
+when it comes back, and hands it to the citizen.
+
+States::
+
+    received ──check──► checked ──send──► sent ──result──► result_received ──deliver──► delivered
+       ▲   │                                  │
+       │   └──check (incomplete)──┐           └──result (needs more materials)──┐
+       │                          ▼                                              ▼
+       └────────supplement──── needs_materials ◄─────────────────────────────────┘
+
+    withdraw: from any open state to withdrawn.
+
+Every step is one ``BEGIN IMMEDIATE`` transaction that updates the case row and appends one row to
+``case_events`` (who, when, window, from, to). Events hold no personal data (field names, not values;
+no free text), because they are never purged; notes and personal fields live on the case row.
+
+The time limit runs in working days (``workdays.WorkCalendar``) from the day the case is received,
+and again from the day a supplement completes the materials (补正后重新计算). It runs in received,
+checked and sent; it stops while the case waits for the applicant (needs_materials) and once the
+result is back. The devices process's daily job (``daily``) flags running cases near or past due.
+"""
+from __future__ import annotations
+
+import json
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Iterable, Mapping
+from zoneinfo import ZoneInfo
+
+from ..config import HallConfig, Matter
+from . import calendar, errors
+from .clock import Clock
+from .store import Store, parse_iso, utc_iso
+from .workdays import WEEKENDS_ONLY, WorkCalendar
+
+CASE_MODES = ("proxy", "multi-place")
+STATES = ("received", "checked", "sent", "needs_materials", "result_received", "delivered", "withdrawn")
+OPEN_STATES = ("received", "checked", "sent", "needs_materials", "result_received")
+FINAL_STATES = ("delivered", "withdrawn")
+#: States in which the legal time limit runs (and so can be near or past due).
+RUNNING = ("received", "checked", "sent")
+
+#: action: (states it is allowed from, the states it may lead to)
+STEPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+    "open": (frozenset({None}), frozenset({"received"})),
+    "check": (frozenset({"received"}), frozenset({"checked", "needs_materials", "received"})),
+    "send": (frozenset({"checked"}), frozenset({"sent"})),
+    "result": (frozenset({"sent"}), frozenset({"result_received", "needs_materials"})),
+    "supplement": (frozenset({"needs_materials"}), frozenset({"received"})),
+    "deliver": (frozenset({"result_received"}), frozenset({"delivered"})),
+    "withdraw": (frozenset(OPEN_STATES), frozenset({"withdrawn"})),
+    "edit": (frozenset(OPEN_STATES), frozenset(OPEN_STATES)),
+}
+ACTIONS = ("check", "send", "result", "supplement", "deliver", "withdraw", "edit")
+
+STATE_TEXT = {
+    "received": ("已收件", "Received"), "checked": ("已审核", "Checked"), "sent": ("已寄出", "Sent"),
+    "needs_materials": ("待补正材料", "Needs more materials"), "result_received": ("结果已返回", "Result back"),
+    "delivered": ("已送达", "Delivered"), "withdrawn": ("已撤回", "Withdrawn"),
+}
+ACTION_TEXT = {
+    "open": ("收件", "receive"), "check": ("审核", "check"), "send": ("寄出", "send"),
+    "result": ("登记结果", "record the result"), "supplement": ("补正收件", "receive the supplement"),
+    "deliver": ("送达", "deliver"), "withdraw": ("撤回", "withdraw"), "edit": ("修改", "edit"),
+    "flag": ("时限提醒", "due flag"), "purge": ("删除个人信息", "purge personal data"),
+}
+MODE_TEXT = {"proxy": ("代收代办", "Proxy receiving"), "multi-place": ("多地联办", "Multi-place handling")}
+IDENTITY_METHODS = {"card_reader": ("身份证读卡器", "ID card reader"), "face": ("人证比对", "Face match"),
+                    "manual": ("人工核验原件", "Original checked by hand")}
+IDENTITY_OUTCOMES = {"yes": ("身份核验通过", "Identity verified"), "no": ("身份核验未通过", "Identity not verified")}
+REVIEW_OUTCOMES = {"pass": ("形式审查通过", "Passed"), "incomplete": ("材料不全，需补正", "Incomplete")}
+SEND_CHANNELS = {"ems": ("EMS 邮寄", "EMS mail"), "online": ("平台流转（线上）", "Online via the platform")}
+RESULTS = {"approved": ("准予办理", "Approved"), "refused": ("不予办理", "Refused"),
+           "more_materials": ("需补正材料", "Needs more materials")}
+RETURN_CHANNELS = {"mail": ("邮寄寄回", "Returned by mail"), "online": ("线上返回", "Returned online")}
+DELIVERY_CHANNELS = {"window": ("窗口领取", "Collected at the window"), "mail": ("邮寄给申请人", "Mailed to the applicant"),
+                     "online": ("线上送达（电子证照）", "Delivered online")}
+WITHDRAW_REASONS = {"applicant": ("申请人申请撤回", "The applicant withdrew"),
+                    "identity": ("身份核验未通过", "Identity not verified"),
+                    "other": ("其他", "Other")}
+#: 省级行政区划代码 (GB/T 2260) of the places a case can be handled in.
+PROVINCES = {
+    "11": ("北京市", "Beijing"), "12": ("天津市", "Tianjin"), "13": ("河北省", "Hebei"), "14": ("山西省", "Shanxi"),
+    "15": ("内蒙古自治区", "Inner Mongolia"), "21": ("辽宁省", "Liaoning"), "22": ("吉林省", "Jilin"),
+    "23": ("黑龙江省", "Heilongjiang"), "31": ("上海市", "Shanghai"), "32": ("江苏省", "Jiangsu"),
+    "33": ("浙江省", "Zhejiang"), "34": ("安徽省", "Anhui"), "35": ("福建省", "Fujian"), "36": ("江西省", "Jiangxi"),
+    "37": ("山东省", "Shandong"), "41": ("河南省", "Henan"), "42": ("湖北省", "Hubei"), "43": ("湖南省", "Hunan"),
+    "44": ("广东省", "Guangdong"), "45": ("广西壮族自治区", "Guangxi"), "46": ("海南省", "Hainan"),
+    "50": ("重庆市", "Chongqing"), "51": ("四川省", "Sichuan"), "52": ("贵州省", "Guizhou"), "53": ("云南省", "Yunnan"),
+    "54": ("西藏自治区", "Tibet"), "61": ("陕西省", "Shaanxi"), "62": ("甘肃省", "Gansu"), "63": ("青海省", "Qinghai"),
+    "64": ("宁夏回族自治区", "Ningxia"), "65": ("新疆维吾尔自治区", "Xinjiang"),
+}
+#: First two digits of a resident ID number: the provinces, plus Taiwan (71) and the residence
+#: permits of Hong Kong (81), Macao (82) and Taiwan (83) residents, which follow the same scheme.
+ID_REGIONS = set(PROVINCES) | {"71", "81", "82", "83"}
+
+#: The columns the retention job clears (DESIGN §6): the applicant, and the free text a clerk typed.
+PERSONAL_FIELDS = ("applicant_name", "id_number", "phone", "phone_last4", "address", "delivery_waybill",
+                   "review_note", "result_note", "withdrawn_note")
+APPLICANT_FIELDS = ("applicant_name", "id_number", "phone", "address")
+HANDLING_FIELDS = ("province", "handling_dept", "handling_address", "handling_phone", "handling_contact")
+PAGE_SIZE = 50
+
+
+# ---------- refusals ----------
+
+class CaseError(errors.QueueError):
+    code = "case_error"
+
+
+class UnknownCase(errors.NotFound):
+    code = "unknown_case"
+
+
+class IllegalCaseStep(CaseError):
+    code = "illegal_case_step"
+
+
+class NotACaseMatter(CaseError):
+    code = "not_a_case_matter"
+
+
+class TicketNotServed(CaseError):
+    code = "ticket_not_served"
+
+
+class CaseExists(CaseError):
+    code = "case_exists"
+
+
+class InvalidInput(CaseError):
+    """One or more fields are wrong; ``problems`` maps each field to (中文, English)."""
+    code = "invalid_input"
+    http_status = 400
+
+    def __init__(self, problems: dict[str, tuple[str, str]]):
+        self.problems = problems
+        field = next(iter(problems))
+        zh = "；".join(f"{v[0]}" for v in problems.values())
+        en = "; ".join(f"{k}: {v[1]}" for k, v in problems.items())
+        super().__init__(zh, en, field=field, fields=sorted(problems))
+
+
+class _Problems:
+    def __init__(self) -> None:
+        self.found: dict[str, tuple[str, str]] = {}
+
+    def add(self, field: str, zh: str, en: str) -> None:
+        self.found.setdefault(field, (zh, en))
+
+    def raise_if_any(self) -> None:
+        if self.found:
+            raise InvalidInput(self.found)
+
+
+# ---------- validators (docs/cases.md says what each accepts) ----------
+
+_ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_ID_CHECK = "10X98765432"
+
+
+def id_check_digit(first17: str) -> str:
+    """ISO 7064 MOD 11-2 check character of a resident ID number (GB 11643)."""
+    return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
+
+
+def check_id_number(text: str, today: date | None = None) -> tuple[str | None, tuple[str, str] | None]:
+    """18 characters: 6-digit region (first two a province, or 71/81/82/83), birth date YYYYMMDD,
+    3-digit sequence, check character (0-9 or X). Spaces are dropped and x becomes X."""
+    value = re.sub(r"\s", "", text or "").upper()
+    if not re.fullmatch(r"\d{17}[\dX]", value):
+        return None, ("身份证号码应为18位（最后一位可为X）", "expected 18 characters: 17 digits, then a digit or X")
+    if value[:2] not in ID_REGIONS:
+        return None, ("身份证号码前两位不是有效的省级代码", "the first two digits are not a province code")
+    try:
+        born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
+    except ValueError:
+        return None, ("身份证号码中的出生日期无效", "digits 7-14 are not a valid birth date")
+    if born.year < 1900 or (today is not None and born > today):
+        return None, ("身份证号码中的出生日期无效", "digits 7-14 are not a plausible birth date")
+    if id_check_digit(value[:17]) != value[17]:
+        return None, ("身份证号码校验位不正确，请核对", "the check character (ISO 7064 MOD 11-2) does not match")
+    return value, None
+
+
+def check_phone(text: str) -> tuple[str | None, tuple[str, str] | None]:
+    """A mainland mobile number: 11 digits starting 1[3-9]; spaces, dashes and a +86 prefix are dropped."""
+    value = re.sub(r"[\s-]", "", text or "")
+    if value.startswith("+86"):
+        value = value[3:]
+    if not re.fullmatch(r"1[3-9]\d{9}", value):
+        return None, ("手机号码应为以1开头的11位数字", "expected an 11-digit mobile number starting with 1")
+    return value, None
+
+
+_S10_WEIGHTS = (8, 6, 4, 2, 3, 5, 9, 7)
+
+
+def s10_check_digit(serial8: str) -> int:
+    """UPU S10 check digit of the 8-digit serial of an item identifier such as EA123456785CN."""
+    check = 11 - sum(int(d) * w for d, w in zip(serial8, _S10_WEIGHTS)) % 11
+    return {10: 0, 11: 5}.get(check, check)
+
+
+def check_waybill(text: str) -> tuple[str | None, tuple[str, str] | None]:
+    """An EMS waybill: either UPU S10 (2 letters, 8 digits and a check digit, 2 letters, e.g.
+    EA123456785CN; the check digit is verified) or 13 digits (domestic EMS, e.g. 1012345678901).
+    Spaces are dropped, letters upper-cased."""
+    value = re.sub(r"\s", "", text or "").upper()
+    if re.fullmatch(r"\d{13}", value):
+        return value, None
+    m = re.fullmatch(r"[A-Z]{2}(\d{8})(\d)[A-Z]{2}", value)
+    if not m:
+        return None, ("运单号应为13位：2个字母+9位数字+2个字母，或13位数字",
+                      "expected 13 characters: 2 letters, 9 digits, 2 letters (EA123456785CN), or 13 digits")
+    if s10_check_digit(m.group(1)) != int(m.group(2)):
+        return None, ("运单号校验位不正确，请核对", "the S10 check digit (9th digit) does not match")
+    return value, None
+
+
+def mask_id(value: str | None) -> str:
+    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}" if value and len(value) > 8 else ("" if not value else "****")
+
+
+def mask_phone(value: str | None) -> str:
+    return f"{value[:3]}****{value[-4:]}" if value and len(value) == 11 else ("" if not value else "****")
+
+
+def mask_name(value: str | None) -> str:
+    return (value[0] + "*" * (len(value) - 1)) if value else ""
+
+
+# ---------- reading ----------
+
+class Case:
+    """A case row with its materials; attribute access to columns, masked views for lists."""
+
+    def __init__(self, row: Mapping[str, Any], materials: list[dict] | None = None):
+        self._row = dict(row)
+        self.materials = materials or []
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._row[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self._row)
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in OPEN_STATES
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING
+
+    @property
+    def purged(self) -> bool:
+        return self.purged_at is not None
+
+    @property
+    def masked(self) -> dict[str, str]:
+        return {"name": mask_name(self.applicant_name), "id_number": mask_id(self.id_number),
+                "phone": mask_phone(self.phone)}
+
+    @property
+    def missing(self) -> list[str]:
+        return [m["name"] for m in self.materials if not m["received"]]
+
+    def allowed(self) -> list[str]:
+        return [a for a in ACTIONS if self.state in STEPS[a][0]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    q: str = ""
+    state: str = ""          # a state, "open", or "" for all
+    due: str = ""            # near, overdue, flagged, or ""
+    matter: str = ""
+    department: str = ""
+    day_from: str = ""
+    day_to: str = ""
+    page: int = 1
+
+
+def _day(text: str) -> str | None:
+    try:
+        return date.fromisoformat(text).isoformat() if text else None
+    except ValueError:
+        return None
+
+
+def _search_sql(f: Filters) -> tuple[str, list]:
+    where, params = [], []
+    q = re.sub(r"\s", "", f.q or "")
+    if q:
+        alternatives = ["c.number LIKE ?"]
+        params.append(f"%{q.upper()}%")
+        waybill = q.upper()
+        alternatives.append("c.waybill_out = ? OR c.waybill_back = ? OR EXISTS (SELECT 1 FROM case_events e"
+                            " WHERE e.case_id = c.id AND e.action IN ('send', 'result') AND e.data LIKE ?)")
+        params += [waybill, waybill, f'%"{waybill}"%']
+        digits = re.sub(r"\D", "", q)
+        if len(digits) in (4, 11) and digits == q.lstrip("+"):
+            alternatives.append("c.phone_last4 = ?")
+            params.append(digits[-4:])
+        if _day(q):
+            alternatives.append("c.opened_day = ?")
+            params.append(_day(q))
+        where.append("(" + " OR ".join(alternatives) + ")")
+    if f.state == "open":
+        where.append(f"c.state IN ({','.join('?' * len(OPEN_STATES))})")
+        params += OPEN_STATES
+    elif f.state in STATES:
+        where.append("c.state = ?")
+        params.append(f.state)
+    if f.due in ("near", "overdue"):
+        where.append(f"c.due_flag = ? AND c.state IN ({','.join('?' * len(RUNNING))})")
+        params += [f.due, *RUNNING]
+    elif f.due == "flagged":
+        where.append(f"c.due_flag IS NOT NULL AND c.state IN ({','.join('?' * len(RUNNING))})")
+        params += RUNNING
+    if f.matter:
+        where.append("c.matter = ?")
+        params.append(f.matter)
+    if f.department:
+        where.append("c.department = ?")
+        params.append(f.department)
+    if _day(f.day_from):
+        where.append("c.opened_day >= ?")
+        params.append(_day(f.day_from))
+    if _day(f.day_to):
+        where.append("c.opened_day <= ?")
+        params.append(_day(f.day_to))
+    return (" WHERE " + " AND ".join(where)) if where else "", params
+
+
+def search(store: Store, f: Filters, *, limit: int | None = PAGE_SIZE) -> tuple[list[Case], int]:
+    """Cases matching the filters, newest first, and how many match in all."""
+    where, params = _search_sql(f)
+    total = store.one(f"SELECT COUNT(*) FROM cases c{where}", params)[0]
+    sql = f"SELECT c.* FROM cases c{where} ORDER BY c.id DESC"
+    if limit is not None:
+        sql += f" LIMIT {int(limit)} OFFSET {int(limit) * (max(f.page, 1) - 1)}"
+    return [Case(r) for r in store.all(sql, params)], total
+
+
+def get(store: Store, case_id: int) -> Case:
+    row = store.one("SELECT * FROM cases WHERE id = ?", (case_id,))
+    if row is None:
+        raise UnknownCase(f"没有编号为 {case_id} 的案件", f"No case with id {case_id}")
+    materials = [dict(m) for m in store.all("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx",
+                                            (case_id,))]
+    return Case(row, materials)
+
+
+def by_token(store: Store, token: str) -> Case:
+    row = store.one("SELECT id FROM cases WHERE token = ?", (token,))
+    if row is None:
+        raise UnknownCase("没有这个案件", "No such case")
+    return get(store, row["id"])
+
+
+def case_for_ticket(store: Store, ticket_id: int) -> Case | None:
+    """The live (not withdrawn) case opened from a ticket, if any: the console links to it."""
+    row = store.one("SELECT id FROM cases WHERE ticket_id = ? AND state != 'withdrawn' ORDER BY id DESC LIMIT 1",
+                    (ticket_id,))
+    return get(store, row["id"]) if row else None
+
+
+def events(store: Store, case_id: int) -> list[dict]:
+    rows = store.all("SELECT e.*, a.name AS actor_name FROM case_events e LEFT JOIN accounts a"
+                     " ON a.username = e.actor WHERE e.case_id = ? ORDER BY e.id", (case_id,))
+    return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+
+def access_log(store: Store, case_id: int) -> list[dict]:
+    return [{**dict(r), "detail": json.loads(r["detail"])}
+            for r in store.all("SELECT * FROM case_access_log WHERE case_id = ? ORDER BY id", (case_id,))]
+
+
+def log_access(store: Store, case_ids: Iterable[int], action: str, actor: str, now: datetime,
+               detail: dict | None = None) -> None:
+    """One row per case whose personal data was shown (page, receipt) or exported (DESIGN §6)."""
+    ids = list(case_ids)
+    if not ids:
+        return
+    text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+    with store.immediate() as conn:
+        conn.executemany("INSERT INTO case_access_log (case_id, action, actor, at, detail) VALUES (?,?,?,?,?)",
+                         [(i, action, actor, utc_iso(now), text) for i in ids])
+
+
+def opens_case(matter: Matter | None) -> bool:
+    """Whether a ticket for this matter can open a case (the console shows the button)."""
+    return matter is not None and matter.mode in CASE_MODES
+
+
+def replay(evts: list[dict]) -> dict[str, Any]:
+    """Rebuild a case's state and due day from its events alone."""
+    state: dict[str, Any] = {"state": None, "due_day": None}
+    for e in evts:
+        if e["action"] in ("flag", "purge"):
+            continue
+        if e["from_state"] != state["state"]:
+            raise ValueError(f"case event {e['id']} starts from {e['from_state']}, case was {state['state']}")
+        state["state"] = e["to_state"]
+        if "due_day" in e["data"]:
+            state["due_day"] = e["data"]["due_day"]
+    return state
+
+
+# ---------- the day report and the consoles ----------
+
+def case_counts(store: Store, day: str) -> dict[str, int]:
+    """For the day report: cases opened, sent and delivered on ``day`` (hall-local YYYY-MM-DD), and
+    cases overdue at the end of that day (time limit running, due day before ``day``)."""
+    opened = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))[0]
+    sent = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))[0]
+    delivered = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day = ?",
+                          (day,))[0]
+    overdue = 0
+    candidates = store.all("SELECT id FROM cases WHERE opened_day <= ? AND (closed_day IS NULL OR closed_day >= ?)",
+                           (day, day))
+    for row in candidates:
+        evts = [{**dict(e), "data": json.loads(e["data"])} for e in store.all(
+            "SELECT * FROM case_events WHERE case_id = ? AND day <= ? ORDER BY id", (row["id"], day))]
+        at_end = replay(evts)
+        if at_end["state"] in RUNNING and at_end["due_day"] and at_end["due_day"] < day:
+            overdue += 1
+    return {"opened": opened, "sent": sent, "delivered": delivered, "overdue": overdue}
+
+
+def flagged(store: Store, now: datetime, tz: str | ZoneInfo = "Asia/Shanghai") -> list[dict]:
+    """Running cases near or past their due day, most urgent first, for the clerk and manager consoles.
+
+    ``near`` comes from the daily job (it needs the working-day calendar); ``overdue`` is also worked
+    out here from the due day, so a case past due shows even if the job has not run yet today.
+    A case leaves the list when its time limit stops (result back, waiting for a supplement,
+    withdrawn), which is what "until handled" means here.
+    """
+    zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
+    today = now.astimezone(zone).date().isoformat()
+    marks = ",".join("?" * len(RUNNING))
+    rows = store.all(f"SELECT * FROM cases WHERE state IN ({marks}) AND (due_flag IS NOT NULL OR due_day < ?)"
+                     " ORDER BY due_day, id", (*RUNNING, today))
+    out = []
+    for r in rows:
+        flag = "overdue" if r["due_day"] < today else r["due_flag"]
+        out.append({"id": r["id"], "number": r["number"], "mode": r["mode"], "matter": r["matter"],
+                    "matter_zh": r["matter_zh"], "matter_en": r["matter_en"], "state": r["state"],
+                    "due_day": r["due_day"], "flag": flag, "flagged_at": r["flagged_at"],
+                    "days_late": (date.fromisoformat(today) - date.fromisoformat(r["due_day"])).days
+                    if flag == "overdue" else 0,
+                    "window": r["window"], "clerk": r["clerk"], "province": r["province"]})
+    out.sort(key=lambda c: (c["flag"] != "overdue", c["due_day"], c["id"]))
+    return out
+
+
+def due_flag(cal: WorkCalendar, due_day: date, today: date, near_days: int) -> str | None:
+    if today > due_day:
+        return "overdue"
+    return "near" if cal.working_days_between(today, due_day) <= near_days else None
+
+
+# ---------- the service ----------
+
+class CaseService:
+    def __init__(self, store: Store, config: HallConfig, clock: Clock):
+        self.store = store
+        self.config = config
+        self.clock = clock
+        self.calendar: WorkCalendar = config.cases.calendar or WEEKENDS_ONLY
+
+    def today(self, now: datetime | None = None) -> date:
+        return date.fromisoformat(calendar.service_day(now or self.clock.now(), self.config.hall))
+
+    def due_day(self, start: date, days: int) -> date:
+        return self.calendar.add_working_days(start, days)
+
+    # ----- opening -----
+
+    def open(self, *, ticket_id: int | None, matter: str | None, window: int | None, actor: str,
+             form: Mapping[str, str]) -> Case:
+        """Receive a case (收件) from a served ticket, or for a matter without a ticket."""
+        now = self.clock.now()
+        today = self.today(now)
+        ticket = None
+        if ticket_id is not None:
+            ticket = self.store.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
+            if ticket is None:
+                raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+            if ticket["state"] not in ("serving", "suspended", "done"):
+                raise TicketNotServed(f"{ticket['number']} 号尚未办理，不能开立案件",
+                                      f"Ticket {ticket['number']} has not been served; serve it before opening a case",
+                                      state=ticket["state"])
+            if matter and ticket["matter"] and matter != ticket["matter"]:
+                raise InvalidInput({"matter": ("事项与号票不一致", "the matter differs from the ticket's")})
+            matter = matter or ticket["matter"]
+            window = ticket["window"] if ticket["window"] is not None else window
+        if not matter:
+            raise InvalidInput({"matter": ("请选择事项", "choose the matter")})
+        try:
+            m = self.config.matter(matter)
+        except KeyError:
+            raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
+        if not opens_case(m):
+            raise NotACaseMatter(f"{m.name_zh}为现场办理事项，无需开立代收代办件",
+                                 f"{m.name_en} is handled on site; it needs no case", mode=m.mode)
+        p = _Problems()
+        values = self._applicant(form, p, today, required=True)
+        values.update(self._handling(form, p, required=False))
+        materials = self._materials(form, m.materials, p)
+        p.raise_if_any()
+        due = self.due_day(today, m.time_limit_days)
+        flag = due_flag(self.calendar, due, today, self.config.cases.near_due_days)
+        token = secrets.token_urlsafe(18)
+        with self.store.immediate() as conn:
+            if ticket_id is not None:
+                existing = conn.execute("SELECT number FROM cases WHERE ticket_id = ? AND state != 'withdrawn'",
+                                        (ticket_id,)).fetchone()
+                if existing:
+                    raise CaseExists(f"{ticket['number']} 号已开立案件 {existing['number']}",
+                                     f"Ticket {ticket['number']} already has case {existing['number']}",
+                                     case=existing["number"])
+            prefix = f"KS-{today:%Y%m%d}-"
+            seq = conn.execute("SELECT COUNT(*) + 1 FROM cases WHERE opened_day = ?", (today.isoformat(),)).fetchone()[0]
+            number = f"{prefix}{seq:03d}"
+            columns = {
+                "number": number, "token": token, "mode": m.mode, "matter": m.code, "matter_zh": m.name_zh,
+                "matter_en": m.name_en, "department": m.department, "ticket_id": ticket_id, "window": window,
+                "clerk": actor, "state": "received", "opened_at": utc_iso(now), "opened_day": today.isoformat(),
+                "time_limit_days": m.time_limit_days, "clock_from": today.isoformat(), "due_day": due.isoformat(),
+                "due_flag": flag, "flagged_at": utc_iso(now) if flag else None, "updated_at": utc_iso(now),
+                **values,
+            }
+            cur = conn.execute(f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                               tuple(columns.values()))
+            case_id = cur.lastrowid
+            conn.executemany("INSERT INTO case_materials (case_id, idx, name, received, copies) VALUES (?,?,?,?,?)",
+                             [(case_id, i, name, int(copies > 0), copies) for i, (name, copies) in enumerate(materials)])
+            self._event(conn, case_id, "open", None, "received", actor, window, now,
+                        {"matter": m.code, "ticket_id": ticket_id, "due_day": due.isoformat(),
+                         "time_limit_days": m.time_limit_days,
+                         "materials": [[name, copies] for name, copies in materials]})
+        return get(self.store, case_id)
+
+    # ----- steps -----
+
+    def act(self, case_id: int, action: str, *, actor: str, window: int | None, form: Mapping[str, str]) -> Case:
+        if action not in ACTIONS:
+            raise IllegalCaseStep(f"不支持的操作 {action}", f"Unknown case action {action!r}")
+        now = self.clock.now()
+        today = self.today(now)
+        with self.store.immediate() as conn:
+            case = self._locked(conn, case_id)
+            allowed, _targets = STEPS[action]
+            if case.state not in allowed:
+                zh, en = ACTION_TEXT[action]
+                raise IllegalCaseStep(
+                    f"案件 {case.number} 当前{STATE_TEXT[case.state][0]}，不能{zh}{_HINT_ZH.get((case.state, action), '')}",
+                    f"Case {case.number} is {STATE_TEXT[case.state][1].lower()}; it cannot {en}"
+                    f"{_HINT_EN.get((case.state, action), '')}", state=case.state, action=action)
+            updates, target, data = getattr(self, f"_step_{action}")(conn, case, form, today, now)
+            if action == "check":
+                updates["reviewed_by"] = actor
+            updates["state"] = target
+            updates["updated_at"] = utc_iso(now)
+            if target not in RUNNING:
+                updates.update(due_flag=None, flagged_at=None)
+            if target in FINAL_STATES:
+                updates["closed_day"] = today.isoformat()
+            sets = ", ".join(f"{k} = ?" for k in updates)
+            conn.execute(f"UPDATE cases SET {sets} WHERE id = ?", (*updates.values(), case_id))
+            self._event(conn, case_id, action, case.state, target, actor, window, now, data)
+        return get(self.store, case_id)
+
+    def _step_check(self, conn, case: Case, form, today, now):
+        """形式审查 and 身份核验: who and when are the actor and the time of this step."""
+        p = _Problems()
+        method = _choice(form, "identity_method", IDENTITY_METHODS, p)
+        identity = _choice(form, "identity_ok", IDENTITY_OUTCOMES, p)
+        outcome = _choice(form, "review_outcome", REVIEW_OUTCOMES, p)
+        note = _text(form, "review_note", p, limit=500)
+        materials = self._materials(form, [m["name"] for m in case.materials], p)
+        missing = [name for name, copies in materials if copies == 0]
+        if outcome == "pass" and missing:
+            p.add("review_outcome", f"材料未收齐（{'、'.join(missing)}），不能审查通过",
+                  f"materials are missing ({len(missing)}); choose 'incomplete' instead")
+        if outcome == "incomplete" and not missing and not note:
+            p.add("review_note", "请写明需补正的内容", "say what is missing")
+        p.raise_if_any()
+        self._save_materials(conn, case.id, materials)
+        if identity == "no":
+            target = "received"
+        elif outcome == "pass":
+            target = "checked"
+        else:
+            target = "needs_materials"
+        updates = {"identity_method": method, "identity_ok": 1 if identity == "yes" else 0, "review_outcome": outcome,
+                   "review_note": note, "reviewed_at": utc_iso(now)}
+        return updates, target, {"identity_method": method, "identity_ok": identity == "yes", "review_outcome": outcome,
+                                 "missing": missing, "materials": [[n, c] for n, c in materials]}
+
+    def _step_send(self, conn, case: Case, form, today, now):
+        p = _Problems()
+        handling = self._handling(form, p, required=True, current=case)
+        channel = _choice(form, "send_channel", SEND_CHANNELS, p)
+        if channel == "online" and case.mode == "proxy":
+            p.add("send_channel", "代收代办件须寄送纸质材料（EMS）", "proxy cases send paper materials by EMS")
+        waybill = ref = None
+        if channel == "ems":
+            waybill = _waybill(form, "waybill_out", p)
+        elif channel == "online":
+            ref = _text(form, "send_ref", p, limit=60)
+        sent_on = _date_field(form, "sent_on", p, earliest=date.fromisoformat(case.clock_from), latest=today)
+        p.raise_if_any()
+        return ({**handling, "send_channel": channel, "waybill_out": waybill, "send_ref": ref,
+                 "sent_on": sent_on.isoformat()}, "sent",
+                {"channel": channel, "waybill": waybill, "sent_on": sent_on.isoformat(),
+                 "province": handling["province"], "fields": sorted(k for k in handling if handling[k] != getattr(case, k))})
+
+    def _step_result(self, conn, case: Case, form, today, now):
+        p = _Problems()
+        result = _choice(form, "result", RESULTS, p)
+        channel = _choice(form, "return_channel", RETURN_CHANNELS, p)
+        waybill = _waybill(form, "waybill_back", p) if channel == "mail" else None
+        returned_on = _date_field(form, "returned_on", p, earliest=date.fromisoformat(case.sent_on), latest=today)
+        note = _text(form, "result_note", p, limit=500)
+        if result == "more_materials" and not note:
+            p.add("result_note", "请写明办理地要求补正的材料", "say which materials the handling place asks for")
+        p.raise_if_any()
+        target = "needs_materials" if result == "more_materials" else "result_received"
+        return ({"result": result, "return_channel": channel, "waybill_back": waybill,
+                 "returned_on": returned_on.isoformat(), "result_note": note}, target,
+                {"result": result, "channel": channel, "waybill": waybill, "returned_on": returned_on.isoformat()})
+
+    def _step_supplement(self, conn, case: Case, form, today, now):
+        """The applicant brings what was missing: the time limit runs again from today."""
+        p = _Problems()
+        materials = self._materials(form, [m["name"] for m in case.materials], p)
+        p.raise_if_any()
+        self._save_materials(conn, case.id, materials)
+        due = self.due_day(today, case.time_limit_days)
+        flag = due_flag(self.calendar, due, today, self.config.cases.near_due_days)
+        return ({"clock_from": today.isoformat(), "due_day": due.isoformat(), "due_flag": flag,
+                 "flagged_at": utc_iso(now) if flag else None, "review_outcome": None, "identity_ok": None,
+                 "identity_method": None, "reviewed_by": None, "reviewed_at": None, "review_note": None}, "received",
+                {"due_day": due.isoformat(), "materials": [[n, c] for n, c in materials]})
+
+    def _step_deliver(self, conn, case: Case, form, today, now):
+        p = _Problems()
+        channel = _choice(form, "delivery_channel", DELIVERY_CHANNELS, p)
+        waybill = None
+        if channel == "mail":
+            waybill = _waybill(form, "delivery_waybill", p)
+            if not case.address and not case.purged:
+                p.add("delivery_channel", "案件没有申请人邮寄地址，请先补充", "the case has no mailing address; add one first")
+        earliest = date.fromisoformat(case.returned_on) if case.returned_on else date.fromisoformat(case.opened_day)
+        delivered_on = _date_field(form, "delivered_on", p, earliest=earliest, latest=today)
+        p.raise_if_any()
+        return ({"delivery_channel": channel, "delivery_waybill": waybill, "delivered_on": delivered_on.isoformat()},
+                "delivered", {"channel": channel, "delivered_on": delivered_on.isoformat()})
+
+    def _step_withdraw(self, conn, case: Case, form, today, now):
+        p = _Problems()
+        reason = _choice(form, "withdrawn_reason", WITHDRAW_REASONS, p)
+        note = _text(form, "withdrawn_note", p, limit=500)
+        if reason == "other" and not note:
+            p.add("withdrawn_note", "请写明撤回原因", "say why")
+        p.raise_if_any()
+        return {"withdrawn_reason": reason, "withdrawn_note": note}, "withdrawn", {"reason": reason}
+
+    def _step_edit(self, conn, case: Case, form, today, now):
+        """Correct the applicant or the handling place; the event names the fields, never their values."""
+        p = _Problems()
+        values = self._applicant(form, p, today, required=True)
+        values.update(self._handling(form, p, required=case.state in ("sent", "result_received")))
+        p.raise_if_any()
+        changed = {k: v for k, v in values.items() if getattr(case, k) != v}
+        if not changed:
+            raise InvalidInput({"applicant_name": ("没有需要保存的修改", "nothing changed")})
+        return changed, case.state, {"fields": sorted(k for k in changed if k != "phone_last4")}
+
+    # ----- the daily job (devices process) -----
+
+    def daily(self) -> dict:
+        """Due flags and the retention purge, once per hall-local day (``job_runs`` 'cases').
+
+        Both only depend on today, so after a power cut one run catches up however many days were
+        missed; a second run on the same day returns the first run's result.
+        """
+        now = self.clock.now()
+        today = self.today(now)
+        with self.store.immediate() as conn:
+            done = conn.execute("SELECT result FROM job_runs WHERE job = 'cases' AND day = ?",
+                                (today.isoformat(),)).fetchone()
+            if done:
+                return json.loads(done["result"])
+            result = {"near": 0, "overdue": 0, "changed": 0, "purged": 0}
+            marks = ",".join("?" * len(RUNNING))
+            for row in conn.execute(f"SELECT * FROM cases WHERE state IN ({marks})", RUNNING).fetchall():
+                flag = due_flag(self.calendar, date.fromisoformat(row["due_day"]), today,
+                                self.config.cases.near_due_days)
+                if flag:
+                    result[flag] += 1
+                if flag != row["due_flag"]:
+                    result["changed"] += 1
+                    conn.execute("UPDATE cases SET due_flag = ?, flagged_at = ? WHERE id = ?",
+                                 (flag, utc_iso(now) if flag else None, row["id"]))
+                    self._event(conn, row["id"], "flag", row["state"], row["state"], "system", None, now,
+                                {"flag": flag, "was": row["due_flag"], "due_day": row["due_day"]})
+            cutoff = (today - timedelta(days=self.config.cases.retention_days)).isoformat()
+            stale = conn.execute("SELECT id, state FROM cases WHERE closed_day IS NOT NULL AND closed_day <= ?"
+                                 " AND purged_at IS NULL", (cutoff,)).fetchall()
+            for row in stale:
+                sets = ", ".join(f"{f} = NULL" for f in PERSONAL_FIELDS)
+                conn.execute(f"UPDATE cases SET {sets}, purged_at = ? WHERE id = ?", (utc_iso(now), row["id"]))
+                self._event(conn, row["id"], "purge", row["state"], row["state"], "system", None, now,
+                            {"fields": list(PERSONAL_FIELDS), "retention_days": self.config.cases.retention_days})
+            result["purged"] = len(stale)
+            conn.execute("INSERT INTO job_runs (job, day, ran_at, result) VALUES ('cases', ?, ?, ?)",
+                         (today.isoformat(), utc_iso(now), json.dumps(result)))
+        return result
+
+    # ----- helpers -----
+
+    def _locked(self, conn, case_id: int) -> Case:
+        row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
+        if row is None:
+            raise UnknownCase(f"没有编号为 {case_id} 的案件", f"No case with id {case_id}")
+        mats = [dict(m) for m in conn.execute("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx",
+                                              (case_id,)).fetchall()]
+        return Case(row, mats)
+
+    def _event(self, conn, case_id: int, action: str, from_state, to_state, actor, window, now: datetime,
+               data: dict) -> None:
+        conn.execute("INSERT INTO case_events (case_id, action, from_state, to_state, actor, window, at, day, data)"
+                     " VALUES (?,?,?,?,?,?,?,?,?)",
+                     (case_id, action, from_state, to_state, actor, window, utc_iso(now),
+                      calendar.service_day(now, self.config.hall), json.dumps(data, ensure_ascii=False, sort_keys=True)))
+
+    def _applicant(self, form, p: _Problems, today: date, *, required: bool) -> dict:
+        name = re.sub(r"\s+", " ", (form.get("applicant_name") or "").strip())
+        if required and not name:
+            p.add("applicant_name", "请填写申请人姓名", "the applicant's name is required")
+        elif len(name) > 40:
+            p.add("applicant_name", "姓名过长", "at most 40 characters")
+        id_number, problem = check_id_number(form.get("id_number", ""), today)
+        if problem:
+            p.add("id_number", *problem)
+        phone, problem = check_phone(form.get("phone", ""))
+        if problem:
+            p.add("phone", *problem)
+        address = _text(form, "address", p, limit=200)
+        return {"applicant_name": name, "id_number": id_number, "phone": phone,
+                "phone_last4": phone[-4:] if phone else None, "address": address}
+
+    def _handling(self, form, p: _Problems, *, required: bool, current: Case | None = None) -> dict:
+        def pick(key):
+            value = (form.get(key) or "").strip()
+            if not value and current is not None:
+                value = getattr(current, key) or ""
+            return value
+        province = pick("province")
+        if province and province not in PROVINCES:
+            p.add("province", "请选择办理地省份", "choose the handling province")
+        elif required and not province:
+            p.add("province", "请选择办理地省份", "the handling province is required")
+        values = {"province": province or None}
+        for key, limit in (("handling_dept", 100), ("handling_address", 200), ("handling_phone", 40),
+                           ("handling_contact", 40)):
+            value = pick(key)
+            if len(value) > limit:
+                p.add(key, f"不超过 {limit} 个字", f"at most {limit} characters")
+            if required and key in ("handling_dept", "handling_address") and not value:
+                p.add(key, "寄出前须填写办理地部门名称和地址", "the handling department and its address are required to send")
+            values[key] = value or None
+        if values["handling_phone"] and not re.fullmatch(r"[\d\s()+\-转]{5,40}", values["handling_phone"]):
+            p.add("handling_phone", "电话号码格式不正确", "digits, spaces, - and ( ) only")
+        return values
+
+    def _materials(self, form, names: Iterable[str], p: _Problems) -> list[tuple[str, int]]:
+        """Each material of the checklist: ``material_<i>`` ticked means received, ``copies_<i>`` its count."""
+        out = []
+        for i, name in enumerate(names):
+            received = form.get(f"material_{i}") in ("on", "1", "true", "yes")
+            raw = (form.get(f"copies_{i}") or "").strip()
+            copies = 0
+            if received:
+                if not raw:
+                    copies = 1
+                elif raw.isdigit() and 1 <= int(raw) <= 99:
+                    copies = int(raw)
+                else:
+                    p.add(f"copies_{i}", f"“{name}”的份数应为1到99", f"copies of material {i + 1}: 1 to 99")
+            out.append((name, copies))
+        return out
+
+    def _save_materials(self, conn, case_id: int, materials: list[tuple[str, int]]) -> None:
+        for i, (_name, copies) in enumerate(materials):
+            conn.execute("UPDATE case_materials SET received = ?, copies = ? WHERE case_id = ? AND idx = ?",
+                         (int(copies > 0), copies, case_id, i))
+
+
+_HINT_ZH = {("received", "send"): "（请先完成形式审查）", ("checked", "deliver"): "（结果尚未返回）",
+            ("received", "deliver"): "（结果尚未返回）", ("sent", "deliver"): "（请先登记办理结果）",
+            ("needs_materials", "send"): "（请先补正材料并重新审查）"}
+_HINT_EN = {("received", "send"): " (check it first)", ("checked", "deliver"): " (no result yet)",
+            ("received", "deliver"): " (no result yet)", ("sent", "deliver"): " (record the result first)",
+            ("needs_materials", "send"): " (receive the supplement and check again first)"}
+
+
+def _choice(form, key: str, options: Mapping[str, Any], p: _Problems) -> str | None:
+    value = (form.get(key) or "").strip()
+    if value not in options:
+        p.add(key, "请选择", f"choose one of {', '.join(options)}")
+        return None
+    return value
+
+
+def _text(form, key: str, p: _Problems, *, limit: int) -> str | None:
+    value = (form.get(key) or "").strip()
+    if len(value) > limit:
+        p.add(key, f"不超过 {limit} 个字", f"at most {limit} characters")
+    return value or None
+
+
+def _waybill(form, key: str, p: _Problems) -> str | None:
+    value, problem = check_waybill(form.get(key, ""))
+    if problem:
+        p.add(key, *problem)
+    return value
+
+
+def _date_field(form, key: str, p: _Problems, *, earliest: date, latest: date) -> date:
+    raw = (form.get(key) or "").strip()
+    if not raw:
+        return latest
+    try:
+        value = date.fromisoformat(raw)
+    except ValueError:
+        p.add(key, "日期格式应为 YYYY-MM-DD", "expected a date YYYY-MM-DD")
+        return latest
+    if value > latest:
+        p.add(key, "日期不能晚于今天", "cannot be in the future")
+    elif value < earliest:
+        p.add(key, f"日期不能早于 {earliest}", f"cannot be before {earliest}")
+    return value
