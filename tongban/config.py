@@ -118,6 +118,20 @@ class PolicyConfig:
 
 
 @dataclass(frozen=True)
+class Operations:
+    """Keeping the hall box running (docs/install.md): backups, disk space, kiosk button mashing."""
+    backup_dir: str = "backups"          # absolute, or relative to the database's folder
+    keep: int = 14                       # nightly backups kept (one a day)
+    backup_time: time = time(2, 30)      # hall-local time of the nightly integrity check and backup
+    disk_warn_mb: int = 500              # warn the manager below this much free space
+    kiosk_max_per_minute: int = 12       # tickets one kiosk may issue in any 60 s
+
+    def backup_path(self, database: str | Path) -> Path:
+        folder = Path(self.backup_dir)
+        return folder if folder.is_absolute() else Path(database).resolve().parent / folder
+
+
+@dataclass(frozen=True)
 class Kiosk:
     id: str
     name: str
@@ -155,6 +169,7 @@ class HallConfig:
     printers: tuple[dict, ...] = ()
     buses: tuple[dict, ...] = ()       # serial buses; LED displays and keypads are their devices
     district_windows: tuple[DistrictWindow, ...] = ()
+    operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
     source: str = ""
 
@@ -495,6 +510,29 @@ def _policy(c: _Checker, doc: dict) -> PolicyConfig:
     return PolicyConfig(**values)
 
 
+def _operations(c: _Checker, doc: dict) -> Operations:
+    if "operations" not in doc:
+        return Operations()
+    t = c.table(doc["operations"], "operations")
+    if t is None:
+        return Operations()
+    d = Operations()
+    c.no_unknown(t, "operations", set(Operations.__dataclass_fields__))
+    at_least = lambda low: (lambda v: None if v >= low else f"is {v} (expected {low} or more)")  # noqa: E731
+    backup_time = c.get(t, "operations", "backup_time", str, required=False,
+                        check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')")
+    return Operations(
+        backup_dir=c.get(t, "operations", "backup_dir", str, required=False, default=d.backup_dir,
+                         check=lambda v: None if v.strip() else "is empty (expected a folder path)"),
+        keep=c.get(t, "operations", "keep", int, required=False, default=d.keep, check=at_least(1)),
+        backup_time=_parse_hhmm(backup_time) if backup_time else d.backup_time,
+        disk_warn_mb=c.get(t, "operations", "disk_warn_mb", int, required=False, default=d.disk_warn_mb,
+                           check=at_least(1)),
+        kiosk_max_per_minute=c.get(t, "operations", "kiosk_max_per_minute", int, required=False,
+                                   default=d.kiosk_max_per_minute, check=at_least(1)),
+    )
+
+
 def _kiosks(c: _Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     out = []
     entries = c.entries(doc, "kiosks")
@@ -571,7 +609,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
     c = _Checker()
     c.no_unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
-                                      "printers", "buses", "district_windows", "cases"})
+                                      "operations", "printers", "buses", "district_windows", "cases"})
     hall = _hall(c, doc)
     departments = _departments(c, doc)
     matters = _matters(c, doc, {d.code for d in departments})
@@ -587,13 +625,14 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     buses = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
+    operations = _operations(c, doc)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
     return HallConfig(hall=hall, departments=tuple(departments), matters=tuple(matters), lines=tuple(lines),
                       windows=tuple(windows), policy=policy, kiosks=tuple(kiosks), printers=tuple(printers),
                       buses=tuple(buses), district_windows=tuple(district),
-                      cases=cases, source=source)
+                      operations=operations, cases=cases, source=source)
 
 
 def load_hall_config(path: str | Path) -> HallConfig:

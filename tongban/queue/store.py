@@ -210,8 +210,10 @@ def parse_iso(text: str) -> datetime:
 class Store:
     """One connection to the hall database. Not shared between threads: open one per thread."""
 
-    def __init__(self, path: str | Path, *, migrate: bool = True):
+    def __init__(self, path: str | Path, *, migrate: bool = True, backup_dir: str | Path | None = None):
         self.path = str(path)
+        # Where the copy taken before a migration goes (default: "backups" beside the database).
+        self.backup_dir = backup_dir
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
                                check_same_thread=False)
         conn.row_factory = sqlite3.Row
@@ -232,7 +234,22 @@ class Store:
         # Two processes may start together (tongban demo): the immediate lock makes one of them wait
         # while the other migrates, instead of both trying to create the same tables.
         with self.immediate():
+            if self.path != ":memory:" and migrations.applied(self.db) and migrations.pending(self.db):
+                self._backup_before_migration()
             migrations.apply(self.db)
+
+    def _backup_before_migration(self) -> None:
+        """A verified copy of the database as it was, before any migration touches it (issue 9).
+
+        Taken from a separate read connection: this one holds the write lock, so the copy is the
+        state every process last committed, and a second process starting now waits for both.
+        """
+        from ..ops.backup import BackupError, take_backup
+        folder = Path(self.backup_dir) if self.backup_dir else Path(self.path).resolve().parent / "backups"
+        try:
+            take_backup(self.path, folder, kind="pre-migration", keep=10)
+        except BackupError as exc:
+            raise StoreError(f"{self.path}: not migrating without a backup first: {exc}") from exc
 
     @contextmanager
     def immediate(self) -> Iterator[sqlite3.Connection]:
@@ -408,3 +425,10 @@ def m010_cases(db: sqlite_utils.Database) -> None:
         for op in ("UPDATE", "DELETE"):
             db.execute(f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
                        f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+
+
+@migrations()
+def m011_kiosk_rate_index(db: sqlite_utils.Database) -> None:
+    # The per-kiosk rate limit counts a kiosk's tickets of the last minute inside the issuing
+    # transaction (tongban/queue/ratelimit.py); without this index that count scans every ticket.
+    db.execute("CREATE INDEX tickets_kiosk_issued ON tickets (kiosk, issued_at)")
