@@ -1,0 +1,245 @@
+"""Staff sign-in and enrolled terminals (DESIGN §8): what a clerk, a manager and a kiosk experience,
+and what a copied database file would give away (nothing usable)."""
+from __future__ import annotations
+
+import hashlib
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from argon2 import PasswordHasher
+
+from tongban import auth
+from tongban.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
+from tongban.queue.store import Store
+
+PASSWORD = "correct horse 通办"
+WRONG = "correct horse 通辦"
+
+
+@pytest.fixture(autouse=True)
+def quick_hashes(request, monkeypatch):
+    """Argon2 with the production cost takes ~0.1 s (more on a loaded machine) per hash and per check.
+    Tests use the same algorithm at a low cost; test_production_hash_cost checks the real one."""
+    if request.node.name != "test_production_hash_cost":
+        monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+
+
+@pytest.fixture
+def accounts(store, clock):
+    return Accounts(store, clock)
+
+
+@pytest.fixture
+def clerk(accounts):
+    return accounts.add("wang.li", PASSWORD, name="王丽", role="clerk", staff_no="0107")
+
+
+@pytest.fixture
+def manager(accounts):
+    return accounts.add("zhang.wei", PASSWORD, name="张伟", role="manager")
+
+
+def db_bytes(store: Store) -> bytes:
+    """Everything on disk: the database file and its write-ahead log."""
+    path = Path(store.path)
+    return b"".join(p.read_bytes() for p in (path, Path(f"{path}-wal")) if p.exists())
+
+
+def refused(code: str, do) -> AuthError:
+    with pytest.raises(AuthError) as info:
+        do()
+    assert info.value.code == code, f"refused with {info.value.code}, expected {code}"
+    assert info.value.message_zh and info.value.message_en
+    return info.value
+
+
+def failures_on_disk(store: Store, username: str) -> tuple[int, str | None]:
+    """Read the account from a second connection: only what was committed counts."""
+    other = Store(store.path)
+    try:
+        row = other.one("SELECT failed_logins, locked_until FROM accounts WHERE username = ?", (username,))
+        return row["failed_logins"], row["locked_until"]
+    finally:
+        other.close()
+
+
+# ---------- passwords ----------
+
+def test_only_an_argon2_hash_is_stored(accounts, clerk, store):
+    stored = store.one("SELECT password_hash FROM accounts WHERE username = 'wang.li'")[0]
+    assert stored.startswith("$argon2id$")
+    assert PASSWORD not in stored
+    assert PasswordHasher().verify(stored, PASSWORD)
+    assert PASSWORD.encode() not in db_bytes(store)
+    # Two accounts with the same password get different hashes (salted).
+    accounts.add("li.na", PASSWORD, name="李娜", role="clerk")
+    other = store.one("SELECT password_hash FROM accounts WHERE username = 'li.na'")[0]
+    assert other != stored
+
+
+def test_production_hash_cost(accounts, store):
+    # What a hall really stores: argon2id with at least the library's recommended cost.
+    accounts.add("zhao.min", PASSWORD, name="赵敏", role="manager")
+    stored = store.one("SELECT password_hash FROM accounts WHERE username = 'zhao.min'")[0]
+    assert stored.startswith("$argon2id$v=19$")
+    cost = dict(kv.split("=") for kv in stored.split("$")[3].split(","))
+    assert int(cost["m"]) >= 19 * 1024 and int(cost["t"]) >= 2, cost
+    assert accounts.login("zhao.min", PASSWORD)[1].account.username == "zhao.min"
+
+
+def test_account_rules(accounts, clerk):
+    with pytest.raises(AccountError):
+        accounts.add("wang.li", PASSWORD, name="王丽", role="clerk")
+    with pytest.raises(AccountError):
+        accounts.add("short", "1234567", name="短", role="clerk")
+    with pytest.raises(AccountError):
+        accounts.add("boss", PASSWORD, name="老板", role="admin")
+    assert [a.username for a in accounts.list()] == ["wang.li"]
+
+
+def test_login_works_and_wrong_password_fails(accounts, clerk, manager):
+    token, session = accounts.login("zhang.wei", PASSWORD)
+    assert session.account.username == "zhang.wei" and session.account.role == "manager"
+    assert accounts.session(token).account.name == "张伟"
+    refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+    refused("bad_login", lambda: accounts.login("zhang.wei", ""))
+    # An unknown name gets the same answer as a wrong password: no hint which names exist.
+    unknown = refused("bad_login", lambda: accounts.login("nobody", PASSWORD))
+    wrong = refused("bad_login", lambda: accounts.login("wang.li", WRONG, window=1))
+    assert (unknown.message_zh, unknown.message_en) == (wrong.message_zh, wrong.message_en)
+
+
+def test_new_password_replaces_the_old(accounts, manager):
+    accounts.set_password("zhang.wei", "a brand new one")
+    refused("bad_login", lambda: accounts.login("zhang.wei", PASSWORD))
+    assert accounts.login("zhang.wei", "a brand new one")[1].account.username == "zhang.wei"
+
+
+# ---------- lockout ----------
+
+def test_lockout_after_five_failures(accounts, manager, store, clock):
+    assert LOCK_AFTER_FAILURES == 5
+    for attempt in range(1, LOCK_AFTER_FAILURES):
+        refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+        # The count survives the refusal: it is committed, not rolled back with the failed login.
+        assert failures_on_disk(store, "zhang.wei") == (attempt, None)
+    refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+    _, locked_until = failures_on_disk(store, "zhang.wei")
+    assert locked_until is not None
+    # Locked: even the right password is refused, with a message that says why.
+    refused("locked", lambda: accounts.login("zhang.wei", PASSWORD))
+    clock.advance(minutes=LOCK_MINUTES - 1)
+    refused("locked", lambda: accounts.login("zhang.wei", PASSWORD))
+    clock.advance(minutes=1, seconds=1)
+    token, _ = accounts.login("zhang.wei", PASSWORD)
+    assert accounts.session(token).account.username == "zhang.wei"
+    assert failures_on_disk(store, "zhang.wei") == (0, None)
+
+
+def test_a_good_login_clears_earlier_failures(accounts, manager, store):
+    for _ in range(LOCK_AFTER_FAILURES - 1):
+        refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+    accounts.login("zhang.wei", PASSWORD)
+    assert failures_on_disk(store, "zhang.wei")[0] == 0
+    for _ in range(LOCK_AFTER_FAILURES - 1):
+        refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+    assert accounts.login("zhang.wei", PASSWORD)[1].account.username == "zhang.wei"
+
+
+def test_lockout_is_per_account(accounts, clerk, manager):
+    for _ in range(LOCK_AFTER_FAILURES):
+        refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+    refused("locked", lambda: accounts.login("zhang.wei", PASSWORD))
+    assert accounts.login("wang.li", PASSWORD, window=2)[1].window == 2
+
+
+# ---------- clerks and windows ----------
+
+def test_clerk_needs_a_window(accounts, clerk, store):
+    refused("window_required", lambda: accounts.login("wang.li", PASSWORD))
+    assert store.one("SELECT COUNT(*) FROM sessions")[0] == 0
+    assert failures_on_disk(store, "wang.li")[0] == 0        # the password was right: not a failure
+    token, session = accounts.login("wang.li", PASSWORD, window=3)
+    assert session.window == 3
+    assert accounts.session(token).window == 3
+
+
+def test_manager_signs_in_without_a_window(accounts, manager):
+    assert accounts.login("zhang.wei", PASSWORD)[1].window is None
+
+
+# ---------- sessions ----------
+
+def test_session_expires(accounts, manager, clock):
+    token, session = accounts.login("zhang.wei", PASSWORD)
+    clock.advance(hours=SESSION_HOURS, seconds=-1)
+    assert accounts.session(token).account.username == "zhang.wei"
+    clock.advance(seconds=1)
+    refused("session_expired", lambda: accounts.session(token))
+
+
+def test_logout_and_disable_end_sessions(accounts, clerk, manager):
+    token, _ = accounts.login("zhang.wei", PASSWORD)
+    accounts.logout(token)
+    refused("session_expired", lambda: accounts.session(token))
+    clerk_token, _ = accounts.login("wang.li", PASSWORD, window=1)
+    accounts.disable("wang.li")
+    refused("session_expired", lambda: accounts.session(clerk_token))
+    refused("disabled", lambda: accounts.login("wang.li", PASSWORD, window=1))
+
+
+def test_session_token_is_not_stored(accounts, manager, store):
+    token, _ = accounts.login("zhang.wei", PASSWORD)
+    row = store.one("SELECT * FROM sessions")
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert token not in [str(v) for v in tuple(row)]
+    assert token.encode() not in db_bytes(store)
+    refused("session_expired", lambda: accounts.session(row["token_hash"]))   # the hash is not a token
+
+
+def test_a_made_up_token_is_refused(accounts, manager):
+    accounts.login("zhang.wei", PASSWORD)
+    refused("session_expired", lambda: accounts.session("s_" + "A" * 43))
+    refused("bad_terminal", lambda: accounts.terminal("t_" + "A" * 43))
+
+
+# ---------- terminals ----------
+
+def test_terminal_token_works_until_revoked(accounts, store, clock):
+    token = accounts.add_terminal("kiosk-1", "kiosk", "一楼取号机")
+    pad = accounts.add_terminal("pad-3", "pad", "3号窗口评价器", window=3)
+    assert accounts.terminal(token).id == "kiosk-1"
+    assert (accounts.terminal(pad).kind, accounts.terminal(pad).window) == ("pad", 3)
+    clock.advance(days=400)                                  # terminal tokens do not expire by time
+    assert accounts.terminal(token).kind == "kiosk"
+    accounts.revoke_terminal("kiosk-1")
+    refused("bad_terminal", lambda: accounts.terminal(token))
+    assert accounts.terminal(pad).id == "pad-3"              # revoking one leaves the others
+    with pytest.raises(AccountError):
+        accounts.revoke_terminal("kiosk-1")                  # already revoked
+    listed = {t["id"]: t for t in accounts.terminals()}
+    assert listed["kiosk-1"]["revoked_at"] is not None and listed["pad-3"]["revoked_at"] is None
+
+
+def test_terminal_token_is_not_stored(accounts, store):
+    token = accounts.add_terminal("display-1", "display", "综合屏")
+    row = store.one("SELECT * FROM terminals WHERE id = 'display-1'")
+    assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
+    assert all(token not in str(v) for v in tuple(row))
+    assert token.encode() not in db_bytes(store)
+    assert "token" not in str(accounts.terminals())          # the list never shows a token or its hash
+    refused("bad_terminal", lambda: accounts.terminal(row["token_hash"]))
+
+
+def test_terminal_rules(accounts):
+    with pytest.raises(AccountError):
+        accounts.add_terminal("pad-1", "pad", "评价器")            # a pad belongs to a window
+    with pytest.raises(AccountError):
+        accounts.add_terminal("x-1", "printer", "打印机")
+    accounts.add_terminal("kiosk-1", "kiosk", "取号机")
+    with pytest.raises(AccountError):
+        accounts.add_terminal("kiosk-1", "kiosk", "取号机")
+    t1 = accounts.add_terminal("kiosk-2", "kiosk", "取号机")
+    t2 = accounts.add_terminal("kiosk-3", "kiosk", "取号机")
+    assert t1 != t2 and len(t1) >= 40
