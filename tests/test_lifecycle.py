@@ -440,8 +440,9 @@ def test_transfer_keeps_issue_time_and_goes_before_later_tickets(service, clock)
     service.window_action(2, "open", clerk="c2")
     assert serve_all(service, 2) == ["A001", "B001", "B002"]
     assert b1.number == "B001" and b2.number == "B002"
-    ev = service.events(a.id)[-4]
-    assert ev["action"] == "transfer" and ev["data"] == {"from_line": "A", "to_line": "B", "reason": "公积金业务"}
+    [ev] = [e for e in service.events(a.id) if e["action"] == "transfer"]
+    assert (ev["from_state"], ev["to_state"], ev["window"]) == ("serving", "waiting", 1)
+    assert ev["data"] == {"from_line": "A", "to_line": "B", "reason": "公积金业务"}
 
 
 def test_transfer_to_the_same_line_while_waiting_is_refused(service):
