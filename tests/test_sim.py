@@ -1,0 +1,158 @@
+"""Issue 3: the simulator runs the real service on seeded days; scenarios, baselines, output."""
+from __future__ import annotations
+
+import heapq
+import json
+import statistics
+from dataclasses import replace
+
+import pytest
+from click.testing import CliRunner
+
+from tongban.cli import main
+from tongban.sim import simulator
+from tongban.sim.baselines import POLICIES, SETUPS
+from tongban.sim.scenarios import (BUILTIN, ScenarioError, chain_windows, draw_day, from_hall, hall_config,
+                                   load_scenario, parse_scenario, pooled_exponential)
+from tongban.sim.simulator import DaySim
+
+# A short, small day that still has every feature: 3 lines, 4 windows, green channel, no-shows.
+TINY = replace(BUILTIN["S5"], name="tiny", tickets=60, hours=(("08:30", "10:30"),), last_issue="10:00",
+               profile=(("08:30", "10:30", 1.0),))
+
+
+def test_every_policy_serves_the_same_citizens_and_everyone_is_served():
+    day = draw_day(TINY, 3)
+    assert day == draw_day(TINY, 3)                              # drawn from the seed alone
+    results = {name: DaySim(day, SETUPS[name]).run() for name in POLICIES}
+    for name, r in results.items():
+        assert r.tickets == len(day.citizens), name
+        assert r.unserved == 0 and r.refused == 0, name
+        assert r.no_shows == sum(c.no_show for c in day.citizens), name
+    # Same seed, same day, same answer: nothing random happens while simulating.
+    again = DaySim(day, SETUPS["tongban"]).run()
+    assert again.mean_wait_min == results["tongban"].mean_wait_min
+    assert again.estimate_mae_min == results["tongban"].estimate_mae_min
+
+
+def test_the_real_service_wrote_the_day():
+    """The simulated day is in the store as production would write it: one event per transition,
+    call times, the balancer's changes as window_lines events with their reason."""
+    sim = DaySim(draw_day(BUILTIN["S4"], 1), SETUPS["tongban"])
+    env_store = sim.store
+    captured = {}
+    original = sim.measure
+
+    def measure():
+        captured["events"] = {r[0]: r[1] for r in env_store.all("SELECT action, COUNT(*) FROM events GROUP BY action")}
+        captured["lines"] = env_store.all("SELECT data FROM events WHERE action = 'window_lines'")
+        return original()
+
+    sim.measure = measure
+    result = sim.run()
+    events = captured["events"]
+    assert events["issue"] == result.tickets
+    assert events["call"] == result.served + result.no_shows + result.unserved * 0
+    assert events["finish"] >= result.served and events["no_show"] == result.no_shows
+    assert result.balancer_changes > 0
+    for row in captured["lines"]:
+        data = json.loads(row[0])
+        assert data["by_balancer"] and data["reason"] and data["reason_zh"]
+
+
+def test_pooled_fcfs_day_is_exactly_the_c_server_fcfs_recursion():
+    """Through issue/call_next/act and SimPy, the pooled day gives, to the microsecond, the waits of
+    the textbook FCFS c-server recursion on the same citizens: the simulator adds nothing of its own."""
+    scenario = pooled_exponential(c=3, rho=0.75, mean_min=4.0, hours=3.0, warmup_min=0)
+    day = draw_day(scenario, 5)
+    free = [8 * 60.0] * 3
+    waits = []
+    for c in day.citizens:
+        start = max(heapq.heappop(free), c.arrive_min)
+        waits.append(start - c.arrive_min)
+        heapq.heappush(free, start + c.service_min)
+    result = DaySim(day, SETUPS["pooled"]).run()
+    assert result.mean_wait_min == pytest.approx(statistics.fmean(waits), abs=1e-6)
+    assert result.max_wait_min == pytest.approx(max(waits), abs=1e-6)
+
+
+def test_built_in_scenarios_match_the_issue():
+    s1 = BUILTIN["S1"]
+    assert set(BUILTIN) == {"S1", "S2", "S3", "S4", "S5", "S6"}
+    assert (s1.tickets, s1.windows, s1.service_cv, s1.no_show, s1.green) == (550, 12, 0.8, 0.08, 0.15)
+    assert s1.hours == (("08:30", "12:00"), ("14:00", "17:30"))
+    assert all(4 <= ln.service_mean_min <= 15 for ln in s1.lines)
+    assert BUILTIN["S2"].tickets == 650 and BUILTIN["S5"].tickets == 150 and BUILTIN["S5"].windows == 4
+    assert (BUILTIN["S6"].green, BUILTIN["S6"].no_show) == (0.25, 0.15)
+    day = draw_day(s1, 1)
+    assert 480 < len(day.citizens) < 620
+    # A long chain: two or three lines each, only the primary at opening, every line reachable from
+    # every other through shared windows.
+    specs = chain_windows(s1.lines, 12)
+    assert all(2 <= len(w.able) <= 3 and w.serving == w.able[:1] for w in specs)
+    linked = {s1.lines[0].prefix}
+    for _ in specs:
+        linked |= {p for w in specs if set(w.able) & linked for p in w.able}
+    assert linked == {ln.prefix for ln in s1.lines}
+
+
+def test_serving_sets_of_the_baselines():
+    s1 = BUILTIN["S1"]
+    assert all(len(w.serving) == 1 for w in hall_config(s1, serving="primary").windows)
+    assert all(w.serving == w.able for w in hall_config(s1, serving="able").windows)
+    pooled = hall_config(s1, serving="all")
+    assert all(set(w.serving) == {ln.prefix for ln in s1.lines} for w in pooled.windows)
+
+
+def test_scenario_from_a_file(tmp_path):
+    path = tmp_path / "day.toml"
+    path.write_text('name = "mine"\nbase = "S5"\ntickets = 40\nwindows = 3\ngreen = 0.5\n'
+                    'hours = ["09:00-11:00"]\nlast_issue = "10:30"\n'
+                    '[[lines]]\nprefix = "A"\nshare = 0.6\nservice_mean_min = 6\n'
+                    '[[lines]]\nprefix = "B"\nshare = 0.4\nservice_mean_min = 9\n'
+                    '[[absences]]\nwindow = 1\nstart = "09:00"\nend = "10:00"\n'
+                    '[policy]\ngreen_credit_min = 20\n', encoding="utf-8")
+    s = load_scenario(path)
+    assert (s.name, s.tickets, s.windows, s.green, s.policy.green_credit_min) == ("mine", 40, 3, 0.5, 20)
+    result = simulator.simulate_day(s, "tongban", 1)
+    assert result.unserved == 0 and result.tickets > 10
+    with pytest.raises(ScenarioError) as bad:
+        parse_scenario({"tickets": -3, "colour": "red", "base": "S9"})
+    assert len(bad.value.problems) == 3
+
+
+def test_a_hall_file_can_be_simulated():
+    from tongban.config import load_hall_config
+
+    hall = load_hall_config("config/demo-hall.toml")
+    s = replace(from_hall(hall, TINY), tickets=40)
+    assert [w.number for w in s.window_specs()] == [w.number for w in hall.windows]
+    assert s.window_specs()[2].serving == hall.windows[2].serving        # as configured, not primary only
+    result = simulator.simulate_day(s, "tongban", 2)
+    assert result.unserved == 0 and result.served > 0
+
+
+def test_simulate_json_prints_one_object_with_the_documented_keys(tmp_path):
+    path = tmp_path / "tiny.toml"
+    path.write_text('base = "S5"\ntickets = 30\nhours = ["08:30-10:00"]\nlast_issue = "09:30"\n', encoding="utf-8")
+    result = CliRunner().invoke(main, ["simulate", "--scenario", str(path), "--seeds", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["seeds"] == 2 and doc["scenario"] == "tiny"
+    assert list(doc["policies"]) == list(POLICIES)
+    for metrics in doc["policies"].values():
+        assert set(metrics) == {"mean_wait_min", "p50_wait_min", "p90_wait_min", "p95_wait_min", "max_wait_min",
+                                "share_over_30", "share_over_60", "green_mean_wait_min", "other_mean_wait_min",
+                                "jain", "utilisation", "last_served_at", "estimate_mae_min",
+                                "share_underestimated", "mean_wait_ci95"}
+    table = CliRunner().invoke(main, ["simulate", "--scenario", str(path), "--seeds", "1", "--policy", "tongban"])
+    assert table.exit_code == 0 and "tongban" in table.output and "pooled" not in table.output
+    assert CliRunner().invoke(main, ["simulate", "--scenario", "S9"]).exit_code != 0
+
+
+def test_metrics_helpers():
+    assert simulator.jain([5, 5, 5]) == 1.0
+    assert simulator.jain([1, 0, 0, 0]) == pytest.approx(0.25)
+    assert simulator.quantile([0, 10], 0.9) == pytest.approx(9.0)
+    assert simulator.ci95([1.0, 1.0, 1.0]) == 0.0
+    assert simulator.t95(19) == pytest.approx(2.093)
