@@ -35,7 +35,9 @@ htmx = Htmx()
 def always_open(config: HallConfig) -> HallConfig:
     """The demo hall accepts tickets at any hour, so a demo run at night still shows something."""
     whole_day = (Period(time(0, 0), time(23, 59, 59)),)
-    return replace(config, hall=replace(config.hall, hours={day: whole_day for day in WEEKDAYS}))
+    # Each line's last issue time too: otherwise every line reads "closed for today" in the evening.
+    return replace(config, hall=replace(config.hall, hours={day: whole_day for day in WEEKDAYS}),
+                   lines=tuple(replace(line, last_issue=None) for line in config.lines))
 
 
 def create_app(config: Mapping[str, Any]) -> Flask:

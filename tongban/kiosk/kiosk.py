@@ -1,12 +1,630 @@
-"""Citizens' touchscreen kiosk (issue 4)."""
-from flask import Blueprint
+"""Citizens' touchscreen kiosk (issue 4): lines and matters, the one-time notice, tickets, closed states.
 
+Every screen is one URL that answers with the whole page, or with just the ``#kiosk`` element when htmx
+asks (``HX-Request``). Screens are swapped into the page, never reloaded, so a dropped network shows
+"please wait" over the last screen instead of a browser error page (static/js/kiosk.js retries).
+
+The kiosk's state travels in the query string, not in cookies, so the next citizen starts in Chinese
+and normal mode when the idle timer takes the screen home: ``lang`` (zh/en), ``elder`` (1: larger
+text, fewer items per screen) and ``idle`` (seconds before going home, for tests; the default is the
+app's ``KIOSK_IDLE_S``, 30 s).
+"""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import secrets
+import time as monotonic_time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Iterable
+
+from flask import (Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context,
+                   url_for)
+
+from ..app import get_broker, get_clock, get_service, get_store
+from ..config import WEEKDAYS, HallConfig, Kiosk, Matter
+from ..queue import calendar, errors, printing
+from ..queue.service import HallService, Ticket
+from ..queue.store import parse_iso, utc_iso
+from . import live
 from .access import page_requires
 
 kiosk = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 
+DEFAULT_IDLE_S = 30
+PRINT_DEADLINE_S = printing.DEFAULT_DEADLINE_S
+PRINT_POLL_MS = 500
+# A request key whose ticket never appeared (the process died between claiming and issuing) is taken
+# over after this long, so the citizen's retry still gets a ticket.
+STALE_CLAIM_S = 10.0
+KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
+MAX_QUERY = 12
+
+
+# ---------- pinyin initials (computed once at start) ----------
+
+@dataclass(frozen=True)
+class IndexedMatter:
+    code: str
+    letters: tuple[frozenset[str], ...]   # the possible first letters of each character, in order
+
+
+class MatterIndex:
+    """Find matters by the first letters of their Chinese names' pinyin ("sydj" → 失业登记).
+
+    Polyphonic characters accept every reading (重 matches c and z); letters and digits in a name
+    (EMS) count as themselves; punctuation is skipped. A match may start anywhere in the name, but
+    names that start with the letters come first.
+    """
+
+    def __init__(self, matters: Iterable[Matter]):
+        self.entries = tuple(IndexedMatter(m.code, self.letters_of(m.name_zh)) for m in matters)
+
+    @staticmethod
+    def letters_of(name: str) -> tuple[frozenset[str], ...]:
+        from pypinyin import Style, lazy_pinyin, pinyin
+        han = [ch for ch in name if _is_han(ch)]
+        # The reading in context (phrases) plus every reading of the character alone.
+        usual = lazy_pinyin("".join(han), style=Style.FIRST_LETTER)
+        if len(usual) != len(han):
+            usual = [""] * len(han)
+        out: list[frozenset[str]] = []
+        i = 0
+        for ch in name:
+            if _is_han(ch):
+                readings = pinyin(ch, style=Style.FIRST_LETTER, heteronym=True)[0]
+                letters = {r[:1].lower() for r in readings} | {usual[i][:1].lower()}
+                i += 1
+                letters = {c for c in letters if "a" <= c <= "z"}
+                if letters:
+                    out.append(frozenset(letters))
+            elif ch.isascii() and ch.isalnum():
+                out.append(frozenset({ch.lower()}))
+        return tuple(out)
+
+    @staticmethod
+    def normalise(query: str) -> str:
+        return "".join(c for c in query.lower() if "a" <= c <= "z")[:MAX_QUERY]
+
+    def _starts(self, entry: IndexedMatter, query: str) -> list[int]:
+        n = len(query)
+        return [start for start in range(len(entry.letters) - n + 1)
+                if all(query[i] in entry.letters[start + i] for i in range(n))]
+
+    def search(self, query: str) -> list[str]:
+        query = self.normalise(query)
+        if not query:
+            return []
+        found = []
+        for order, entry in enumerate(self.entries):
+            starts = self._starts(entry, query)
+            if starts:
+                found.append((starts[0] != 0, starts[0], order, entry.code))
+        return [code for *_, code in sorted(found)]
+
+    def next_letters(self, query: str) -> set[str]:
+        """The letters that, typed next, still find something (the keyboard dims the others)."""
+        query = self.normalise(query)
+        out: set[str] = set()
+        for entry in self.entries:
+            for start in self._starts(entry, query):
+                if start + len(query) < len(entry.letters):
+                    out |= entry.letters[start + len(query)]
+        return out
+
+
+def _is_han(ch: str) -> bool:
+    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
+
+
+@kiosk.record_once
+def _build_index(state) -> None:
+    state.app.extensions["tongban.matter_index"] = MatterIndex(state.app.config["HALL"].matters)
+
+
+def matter_index() -> MatterIndex:
+    return current_app.extensions["tongban.matter_index"]
+
+
+# ---------- kiosk state and URLs ----------
+
+def _idle_default() -> int:
+    return int(current_app.config.get("KIOSK_IDLE_S", DEFAULT_IDLE_S))
+
+
+def kiosk_state() -> dict:
+    """lang / elder / idle from the query string (or the form, for posts), validated."""
+    args = request.values
+    lang = "en" if args.get("lang") == "en" else "zh"
+    elder = args.get("elder") == "1"
+    idle = None
+    raw = args.get("idle", "")
+    if raw.isdigit():
+        idle = min(max(int(raw), 2), 3600)
+    return {"lang": lang, "elder": elder, "idle": idle}
+
+
+def state_args(**override) -> dict:
+    """The query arguments that carry the state into the next URL (defaults left out)."""
+    state = {**g.kstate, **override}
+    out = {}
+    if state["lang"] != "zh":
+        out["lang"] = state["lang"]
+    if state["elder"]:
+        out["elder"] = "1"
+    if state["idle"] is not None:
+        out["idle"] = str(state["idle"])
+    return out
+
+
+def kurl(endpoint: str, **values) -> str:
+    return url_for(f"kiosk.{endpoint}", kiosk_id=g.kiosk_id, **state_args(), **values)
+
+
+def switch_url(**override) -> str:
+    """This screen again with another language or mode."""
+    args = {k: v for k, v in request.args.items() if k not in ("lang", "elder", "idle")}
+    return url_for(request.endpoint, **request.view_args, **args, **state_args(**override))
+
+
+def home_url(**override) -> str:
+    return url_for("kiosk.home", kiosk_id=g.kiosk_id, **state_args(**override))
+
+
+def kiosk_config(kiosk_id: str) -> Kiosk | None:
+    return next((k for k in get_service().config.kiosks if k.id == kiosk_id), None)
+
+
+def kiosk_view(view):
+    """An enrolled kiosk (or a manager previewing it); a kiosk only ever acts as itself."""
+    from functools import wraps
+
+    @page_requires(terminals=("kiosk",))
+    @wraps(view)
+    def wrapper(kiosk_id: str, *args, **kwargs):
+        principal = g.principal
+        if principal.terminal is not None and principal.terminal.id != kiosk_id:
+            return render_template("forbidden.html"), 403
+        g.kiosk_id = kiosk_id
+        g.kstate = kiosk_state()
+        return view(kiosk_id, *args, **kwargs)
+    return wrapper
+
+
+def per_page(normal: int, elder: int) -> int:
+    return elder if g.kstate["elder"] else normal
+
+
+def paginate(items: list, page: int, size: int) -> tuple[list, int, int]:
+    pages = max(1, -(-len(items) // size))
+    page = min(max(page, 1), pages)
+    return items[(page - 1) * size: page * size], page, pages
+
+
+def _page_arg() -> int:
+    raw = request.args.get("page", "1")
+    return int(raw) if raw.isdigit() else 1
+
+
+# ---------- what the screens show ----------
+
+def split_bilingual(text: str) -> tuple[str, str]:
+    """'中文 / English' (notices, fees) or '中文 (English)' (materials) → (zh, en)."""
+    if " / " in text:
+        zh, en = text.split(" / ", 1)
+        return zh.strip(), en.strip()
+    m = re.match(r"^(.*\S)\s*\(([^()]*)\)$", text)
+    if m and re.search(r"[\u3400-\u9fff]", m.group(1)):
+        return m.group(1), m.group(2)
+    return text, text
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why no ticket can be taken in a line now, and what the citizen can do instead."""
+    code: str                 # hall_closed, line_closed, quota_reached
+    reason: str               # not_yet_open, lunch_break, closed_for_day, closed_today, past_last_issue,
+    #                           closed_by_manager, quota
+    message_zh: str
+    message_en: str
+    reopens_at: str | None = None
+    detail: str | None = None
+
+    @classmethod
+    def from_error(cls, exc: errors.QueueError) -> "Refusal":
+        details = exc.details
+        reason = details.get("reason") or ("quota" if exc.code == "quota_reached" else exc.code)
+        return cls(exc.code, reason, exc.message_zh, exc.message_en, details.get("reopens_at"),
+                   details.get("detail"))
+
+    @property
+    def title_key(self) -> str:
+        return f"k_refusal_{self.reason}"
+
+    @property
+    def short_key(self) -> str:
+        return f"k_short_{self.reason}"
+
+
+def refusal_for(service: HallService, prefix: str) -> Refusal | None:
+    """What ``issue`` would refuse for this line now, without issuing (the same checks, read-only).
+
+    HallService checks again inside its transaction when the ticket is really taken.
+    """
+    now = service.clock.now()
+    try:
+        service._check_open(now, prefix)  # opening hours, lunch break, the line's last issue time
+    except errors.QueueError as exc:
+        return Refusal.from_error(exc)
+    line = service.config.line(prefix)
+    row = service.store.one("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,))
+    if row and row["closed"]:
+        return Refusal("line_closed", "closed_by_manager", f"{line.name_zh}暂停取号",
+                       f"{line.name_en} is closed for now", detail=row["closed_reason"])
+    if line.daily_quota is not None:
+        day = calendar.service_day(now, service.hall)
+        taken = service.store.one("SELECT COALESCE(MAX(seq), 0) FROM tickets WHERE prefix = ? AND service_day = ?",
+                                  (prefix, day))[0]
+        if taken >= line.daily_quota:
+            return Refusal("quota_reached", "quota", f"今日号已取完：{line.name_zh}每日限 {line.daily_quota} 个号",
+                           f"No more tickets today: {line.name_en} issues {line.daily_quota} a day")
+    return None
+
+
+def next_opening(service: HallService) -> tuple[str, str] | None:
+    """The next working day's first opening after today: (weekday key, 'HH:MM')."""
+    local = calendar.local(service.clock.now(), service.hall)
+    for ahead in range(1, 8):
+        day = WEEKDAYS[(local.weekday() + ahead) % 7]
+        periods = service.hall.hours.get(day, ())
+        if periods:
+            return ("tomorrow" if ahead == 1 else day), f"{periods[0].start:%H:%M}"
+    return None
+
+
+def serving_windows(service: HallService, prefix: str) -> list[dict]:
+    """The windows that serve a line now (open ones; before they open, the hall's opening plan)."""
+    states = service.windows()
+    numbers = [w.number for w in states if w.state == "open" and prefix in w.serving]
+    if not numbers:
+        numbers = [w.number for w in service.config.windows if prefix in w.serving]
+    groups: dict[str, list[int]] = {}
+    for number in numbers:
+        groups.setdefault(service.config.window(number).location, []).append(number)
+    return [{"location": loc, "numbers": nums} for loc, nums in groups.items()]
+
+
+def ticket_outlook(service: HallService, ticket: Ticket):
+    """People ahead and the wait estimate (the same forecast as at issue)."""
+    return service.ticket_estimate(ticket)
+
+
+def line_cards(service: HallService) -> list[dict]:
+    cards = []
+    for summary in service.lines_summary():
+        refusal = refusal_for(service, summary["prefix"])
+        cards.append({**summary, "refusal": refusal})
+    return cards
+
+
+def qr_svg(data: str) -> str:
+    """A QR code as inline SVG (no script, no network), sized by CSS."""
+    import qrcode
+    import qrcode.image.svg
+    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2,
+                         image_factory=qrcode.image.svg.SvgPathImage)
+    code.add_data(data.encode("utf-8"))
+    code.make(fit=True)
+    svg = code.make_image().to_string(encoding="unicode")
+    svg = re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg class="qr-svg" role="img"', svg)
+    return svg
+
+
+def ticket_qr_text(service: HallService, ticket: Ticket) -> str:
+    """What the QR holds: a link to the status page when phones can reach the hall, else the ticket."""
+    hall = service.hall
+    if hall.public_url:
+        return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
+    line = service.config.line(ticket.line)
+    issued = calendar.local(ticket.issued_at, hall)
+    return (f"{hall.name_zh}\n号码 No.: {ticket.number}\n业务 Line: {line.prefix} {line.name_zh} / {line.name_en}\n"
+            f"号票编号 Ticket id: {ticket.id}\n取号时间 Issued: {issued:%Y-%m-%d %H:%M}")
+
+
+def common_context() -> dict:
+    state = g.kstate
+    local = calendar.local(get_clock().now(), get_service().hall)
+    return {
+        "k": state, "kurl": kurl, "switch_url": switch_url, "home_url": home_url, "kiosk_id": g.kiosk_id,
+        "split": split_bilingual, "idle_s": state["idle"] or _idle_default(),
+        "now_local": local, "tz_offset_min": int(local.utcoffset().total_seconds() // 60),
+        "is_htmx": request.headers.get("HX-Request") == "true",
+    }
+
+
+def render_screen(screen: str, *, idle: bool = True, toggles: bool = True, status: int = 200, **ctx):
+    """The whole page, or only the #kiosk element for htmx; ``idle`` False keeps the screen up until touched."""
+    context = {**common_context(), "screen": screen, "idle_enabled": idle, "toggles": toggles, **ctx}
+    template = "_kiosk_app.html" if context["is_htmx"] else "kiosk.html"
+    response = Response(render_template(template, **context), status=status, mimetype="text/html")
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+# ---------- screens ----------
 
 @kiosk.get("/<kiosk_id>")
-@page_requires(terminals=("kiosk",))
+@kiosk_view
 def home(kiosk_id: str):
-    return "kiosk"
+    service = get_service()
+    state = g.kstate
+    notices = [split_bilingual(n) for n in service.hall.notices]
+    opening = calendar.opening(service.clock.now(), service.hall)
+    at_default = state["lang"] == "zh" and not state["elder"]
+    return render_screen("_kiosk_home.html", idle=not at_default, cards=line_cards(service),
+                         notices=notices[:1] if state["elder"] else notices, opening=opening,
+                         next_open=next_opening(service))
+
+
+@kiosk.get("/<kiosk_id>/live")
+@kiosk_view
+def live_stream(kiosk_id: str):
+    """The home screen's one SSE stream: the line buttons, whenever anything changes."""
+    state = g.kstate
+    context = common_context()
+
+    def render_all() -> dict[str, str]:
+        service = get_service()
+        return {"lines": render_template("_kiosk_lines.html", cards=line_cards(service), **context)}
+
+    key = f"kiosk:{kiosk_id}:{state['lang']}:{int(state['elder'])}:{state['idle']}"
+    response = Response(stream_with_context(live.stream(get_broker(), render_all, cache_key=key)),
+                        mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@kiosk.get("/<kiosk_id>/lines-now")
+@kiosk_view
+def lines_now(kiosk_id: str):
+    """The line buttons alone: the home screen refreshes them each minute (opening hours change with
+    the clock, not the database, so the stream alone would miss the lunch break)."""
+    return render_template("_kiosk_lines.html", cards=line_cards(get_service()), **common_context())
+
+
+@kiosk.get("/<kiosk_id>/departments")
+@kiosk_view
+def departments(kiosk_id: str):
+    config = get_service().config
+    counts = {d.code: sum(1 for m in config.matters if m.department == d.code) for d in config.departments}
+    items = [d for d in config.departments if counts[d.code]]
+    shown, page, pages = paginate(items, _page_arg(), per_page(12, 6))
+    return render_screen("_kiosk_departments.html", departments=shown, counts=counts, page=page, pages=pages)
+
+
+@kiosk.get("/<kiosk_id>/departments/<code>")
+@kiosk_view
+def department(kiosk_id: str, code: str):
+    config = get_service().config
+    try:
+        dept = config.department(code)
+    except KeyError:
+        abort(404)
+    matters = [m for m in config.matters if m.department == code]
+    shown, page, pages = paginate(matters, _page_arg(), per_page(8, 5))
+    return render_screen("_kiosk_matters.html", dept=dept, matters=shown, page=page, pages=pages,
+                         lines={m.code: config.line_of_matter(m.code) for m in shown})
+
+
+@kiosk.get("/<kiosk_id>/search")
+@kiosk_view
+def search(kiosk_id: str):
+    config = get_service().config
+    index = matter_index()
+    query = index.normalise(request.args.get("q", ""))
+    codes = index.search(query)
+    shown, page, pages = paginate(codes, _page_arg(), per_page(6, 4))
+    matters = [config.matter(c) for c in shown]
+    return render_screen("_kiosk_search.html", query=query, matters=matters, total=len(codes), page=page,
+                         pages=pages, live_letters=index.next_letters(query) if query else set("abcdefghijklmnopqrstuvwxyz"),
+                         keyboard=KEYBOARD, lines={m.code: config.line_of_matter(m.code) for m in matters})
+
+
+@kiosk.get("/<kiosk_id>/matters/<code>")
+@kiosk_view
+def matter(kiosk_id: str, code: str):
+    """The matter's guide (一次性告知) with the button that takes the ticket."""
+    service = get_service()
+    try:
+        item = service.config.matter(code)
+    except KeyError:
+        abort(404)
+    line = service.config.line_of_matter(code)
+    summary = next(s for s in service.lines_summary() if s["prefix"] == line.prefix)
+    return render_screen("_kiosk_matter.html", matter=item, line=line, summary=summary,
+                         dept=service.config.department(item.department), refusal=refusal_for(service, line.prefix),
+                         request_key=secrets.token_urlsafe(16), back=request.args.get("back"))
+
+
+@kiosk.get("/<kiosk_id>/lines/<prefix>")
+@kiosk_view
+def line(kiosk_id: str, prefix: str):
+    """Confirm a line (or see why it is closed)."""
+    service = get_service()
+    try:
+        cfg = service.config.line(prefix)
+    except KeyError:
+        abort(404)
+    summary = next(s for s in service.lines_summary() if s["prefix"] == prefix)
+    refusal = refusal_for(service, prefix)
+    if refusal:
+        return render_refusal(service, refusal, cfg)
+    return render_screen("_kiosk_confirm.html", line=cfg, summary=summary,
+                         matters=[service.config.matter(c) for c in cfg.matters],
+                         request_key=secrets.token_urlsafe(16))
+
+
+@kiosk.get("/<kiosk_id>/green")
+@kiosk_view
+def green(kiosk_id: str):
+    """Green-channel tickets are confirmed by staff, never self-service: say where to go."""
+    return render_screen("_kiosk_green.html")
+
+
+def render_refusal(service: HallService, refusal: Refusal, line=None):
+    public = service.hall.public_url
+    info_qr = qr_svg(f"{public.rstrip('/')}/info") if public else None
+    return render_screen("_kiosk_closed.html", refusal=refusal, line=line, next_open=next_opening(service),
+                         district=service.config.district_windows[:3], info_qr=info_qr)
+
+
+# ---------- taking the ticket ----------
+
+def claim_request(kiosk_id: str, key: str) -> dict | None:
+    """Reserve this confirm form's key, or return what an earlier post of the same form got.
+
+    Returns None when this request now owns the key (and must issue), else the existing row (its
+    ticket_id may still be None while the first post is issuing).
+    """
+    store = get_store()
+    now = get_clock().now()
+    with store.immediate() as conn:
+        row = conn.execute("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key)).fetchone()
+        if row is None:
+            conn.execute("INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)",
+                         (kiosk_id, key, utc_iso(now)))
+            return None
+        if row["ticket_id"] is None and (now - parse_iso(row["created_at"])).total_seconds() > STALE_CLAIM_S:
+            # The post that claimed it never finished (a crash between claim and issue): take it over.
+            conn.execute("UPDATE kiosk_requests SET created_at = ? WHERE kiosk = ? AND key = ?",
+                         (utc_iso(now), kiosk_id, key))
+            return None
+        return dict(row)
+
+
+def wait_for_claim(kiosk_id: str, key: str, timeout_s: float = STALE_CLAIM_S + 1) -> dict | None:
+    """A second post while the first is still issuing: wait for its ticket."""
+    store = get_store()
+    deadline = monotonic_time.monotonic() + timeout_s
+    while monotonic_time.monotonic() < deadline:
+        row = store.one("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
+        if row is None or row["ticket_id"] is not None:
+            return dict(row) if row else None
+        monotonic_time.sleep(0.05)
+    return None
+
+
+def finish_request(kiosk_id: str, key: str, ticket_id: int | None, job_id: int | None) -> None:
+    with get_store().immediate() as conn:
+        if ticket_id is None:
+            conn.execute("DELETE FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
+        else:
+            conn.execute("UPDATE kiosk_requests SET ticket_id = ?, print_job = ? WHERE kiosk = ? AND key = ?",
+                         (ticket_id, job_id, kiosk_id, key))
+
+
+@kiosk.post("/<kiosk_id>/tickets")
+@kiosk_view
+def take_ticket(kiosk_id: str):
+    """Issue once per confirm form (its key), queue the print job, answer with the next screen."""
+    service = get_service()
+    form = request.form
+    line_prefix = form.get("line") or None
+    matter_code = form.get("matter") or None
+    key = form.get("key", "")
+    if not KEY_RE.match(key) or (line_prefix is None and matter_code is None):
+        abort(400)
+    existing = claim_request(kiosk_id, key)
+    if existing is not None and existing["ticket_id"] is None:
+        existing = wait_for_claim(kiosk_id, key)
+        if existing is None:
+            existing = claim_request(kiosk_id, key)  # the first post gave up or failed: try ourselves
+    if existing is not None and existing["ticket_id"] is not None:
+        return ticket_screen(service, service.ticket(existing["ticket_id"]), existing["print_job"])
+    try:
+        issued = service.issue(line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor)
+    except errors.NotFound:
+        finish_request(kiosk_id, key, None, None)
+        abort(404)
+    except errors.QueueError as exc:
+        finish_request(kiosk_id, key, None, None)
+        prefix = line_prefix
+        if prefix is None:
+            prefix = service.config.line_of_matter(matter_code).prefix
+        return render_refusal(service, Refusal.from_error(exc), service.config.line(prefix))
+    except BaseException:
+        finish_request(kiosk_id, key, None, None)
+        raise
+    ticket = issued.ticket
+    job_id = None
+    cfg = kiosk_config(kiosk_id)
+    try:
+        if cfg is not None and cfg.printer:
+            job_id = printing.enqueue(get_store(), ticket.id, cfg.printer, get_clock().now(),
+                                      deadline_s=PRINT_DEADLINE_S)
+    finally:
+        # The ticket is committed either way; the key now always answers with it.
+        finish_request(kiosk_id, key, ticket.id, job_id)
+    return ticket_screen(service, ticket, job_id, outlook=(issued.people_ahead, issued.estimate))
+
+
+@kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>/print/<int:job_id>")
+@kiosk_view
+def print_status(kiosk_id: str, ticket_id: int, job_id: int):
+    """Polled while the slip prints: the printing screen again, or the ticket / the fallback."""
+    service = get_service()
+    ticket = _own_ticket(service, kiosk_id, ticket_id)
+    return ticket_screen(service, ticket, job_id)
+
+
+@kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>")
+@kiosk_view
+def ticket_page(kiosk_id: str, ticket_id: int):
+    """The on-screen ticket with its QR again (what a no-printer kiosk shows)."""
+    service = get_service()
+    return ticket_screen(service, _own_ticket(service, kiosk_id, ticket_id), None)
+
+
+def _own_ticket(service: HallService, kiosk_id: str, ticket_id: int) -> Ticket:
+    try:
+        ticket = service.ticket(ticket_id)
+    except errors.UnknownTicket:
+        abort(404)
+    if ticket.kiosk != kiosk_id:
+        abort(404)
+    return ticket
+
+
+def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, outlook=None):
+    """Printing → printed (back home after the idle time) or the full-screen fallback with a QR code."""
+    job = None
+    if job_id is not None:
+        job = printing.job(get_store(), job_id, get_clock().now())
+        if job is None or job["ticket_id"] != ticket.id:
+            abort(404)
+    ahead, estimate = outlook or ticket_outlook(service, ticket)
+    line = service.config.line(ticket.line)
+    context = {"ticket": ticket, "line": line, "ahead": ahead, "estimate": estimate,
+               "matter": service.config.matter(ticket.matter) if ticket.matter else None,
+               "windows": serving_windows(service, ticket.line), "job": job}
+    if job is not None and job["state"] not in printing.FINAL:
+        return render_screen("_kiosk_printing.html", idle=False, toggles=False, poll_ms=PRINT_POLL_MS,
+                             poll_url=kurl("print_status", ticket_id=ticket.id, job_id=job_id), **context)
+    if job is not None and job["state"] == "done":
+        return render_screen("_kiosk_ticket.html", toggles=False, printed=True, **context)
+    # Failed, timed out, or no printer at all: the ticket stays on screen until touched.
+    return render_screen("_kiosk_ticket.html", idle=False, toggles=False, printed=False,
+                         failed=job is not None, qr=qr_svg(ticket_qr_text(service, ticket)),
+                         qr_is_link=bool(service.hall.public_url), **context)
+
+
+@kiosk.errorhandler(404)
+def kiosk_not_found(_exc):
+    if getattr(g, "kiosk_id", None) is None:
+        return "Not found", 404
+    return render_screen("_kiosk_missing.html", status=404 if request.headers.get("HX-Request") != "true" else 200)
