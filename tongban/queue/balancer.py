@@ -106,12 +106,18 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
     before = dict(serving)
 
     memo: dict[str, float] = {}
+    caps: dict[str, float] = {}
+
+    def cap(prefix: str) -> float:
+        if prefix not in caps:
+            caps[prefix] = capacity(prefix, serving)
+        return caps[prefix]
 
     def press(prefix: str, lines_now: dict[int, tuple[str, ...]] | None = None) -> float:
         if lines_now is not None:
             return pressure(by_prefix[prefix], capacity(prefix, lines_now))
         if prefix not in memo:
-            memo[prefix] = pressure(by_prefix[prefix], capacity(prefix, serving))
+            memo[prefix] = pressure(by_prefix[prefix], cap(prefix))
         return memo[prefix]
 
     def own(number: int) -> float:
@@ -133,6 +139,7 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
             if press(prefix, without) < DROP_BELOW_MIN and load(line, cap_without) <= DROP_MAX_LOAD:
                 serving = without
                 memo.clear()
+                caps.clear()
                 changed.add(number)
                 reasons.setdefault(number, []).append((
                     f"{prefix} 队列已跟上（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟），回到本窗口主要业务",
@@ -162,6 +169,7 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
         line = by_prefix[prefix]
         serving = {**serving, number: serving[number] + (prefix,)}
         memo.clear()
+        caps.clear()
         changed.add(number)
         reasons.setdefault(number, []).append((
             f"{prefix} 队列积压（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟，预计 {p_line:.0f} 分钟），"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import secrets
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -114,7 +115,7 @@ class WindowState:
 
     @classmethod
     def from_row(cls, row) -> "WindowState":
-        return cls(row["number"], row["state"], tuple(json.loads(row["able"])), tuple(json.loads(row["serving"])),
+        return cls(row["number"], row["state"], _prefixes(row["able"]), _prefixes(row["serving"]),
                    bool(row["pinned"]), row["clerk"])
 
     def view(self) -> policy.WindowView:
@@ -126,6 +127,18 @@ class Issued:
     ticket: Ticket
     people_ahead: int
     estimate: Estimate
+
+
+@lru_cache(maxsize=1024)
+def _prefixes(text: str) -> tuple[str, ...]:
+    """A window's JSON list of lines; the same few strings are read on every call, so parse each once."""
+    return tuple(json.loads(text))
+
+
+@lru_cache(maxsize=8192)
+def _instant(text: str) -> datetime:
+    """A stored timestamp; a waiting ticket's queued_at is read at every call and forecast."""
+    return parse_iso(text)
 
 
 # The balancer's arrival rate: tickets issued in the last half hour (at least 10 minutes' worth).
@@ -250,7 +263,7 @@ class HallService:
     def _waiting_views(self, day: str) -> list[policy.WaitingTicket]:
         rows = self.store.all("SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
                               " WHERE state = 'waiting' AND service_day = ?", (day,))
-        return [policy.WaitingTicket(r[0], r[1], parse_iso(r[2]), bool(r[3]), parse_iso(r[4]) if r[4] else None,
+        return [policy.WaitingTicket(r[0], r[1], _instant(r[2]), bool(r[3]), _instant(r[4]) if r[4] else None,
                                      bool(r[5])) for r in rows]
 
     def per_call_minutes(self) -> dict[str, float]:
@@ -272,7 +285,7 @@ class HallService:
             if row[0] in busy:
                 line, called_at = busy[row[0]]
                 free = busy_for((now - called_at).total_seconds() / 60.0, per_call.get(line, 0.0))
-            plan = WindowPlan(policy.WindowView(row[0], tuple(json.loads(row[2]))), max(free, reopen))
+            plan = WindowPlan(policy.WindowView(row[0], _prefixes(row[2])), max(free, reopen))
             all_plans.append(plan)
             if row[1] == "open":
                 open_plans.append(plan)
@@ -614,8 +627,8 @@ class HallService:
             rows = conn.execute(f"SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
                                 f" WHERE state = 'waiting' AND service_day = ? AND line IN ({marks})",
                                 (day, *window.serving)).fetchall()
-            waiting = [policy.WaitingTicket(r[0], r[1], parse_iso(r[2]), bool(r[3]),
-                                            parse_iso(r[4]) if r[4] else None, bool(r[5])) for r in rows]
+            waiting = [policy.WaitingTicket(r[0], r[1], _instant(r[2]), bool(r[3]),
+                                            _instant(r[4]) if r[4] else None, bool(r[5])) for r in rows]
             choice = self.chooser(window.view(), waiting, now, self.config.policy)
             if choice is None:
                 raise errors.NothingWaiting("当前没有等候的号", "Nobody is waiting in this window's lines")

@@ -241,7 +241,7 @@ class DaySim:
     # ---------- a day ----------
 
     def run(self) -> DayResult:
-        started = _time.perf_counter()
+        started = _time.process_time()
         env = self.env
         env.process(self.arrivals())
         for w in self.config.windows:
@@ -250,7 +250,7 @@ class DaySim:
             env.process(self.balancer())
         env.run()
         result = self.measure()
-        result.seconds = _time.perf_counter() - started
+        result.seconds = _time.process_time() - started
         self.store.close()
         return result
 
