@@ -3,7 +3,6 @@ and what a copied database file would give away (nothing usable)."""
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
