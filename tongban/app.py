@@ -7,6 +7,7 @@ the server's threads).
 from __future__ import annotations
 
 import secrets
+from time import monotonic
 from dataclasses import replace
 from datetime import time
 from pathlib import Path
@@ -23,7 +24,8 @@ from .queue.clock import Clock, SystemClock
 from .queue.service import HallService
 from .kiosk.i18n import text
 from .kiosk.live import Broker
-from .queue.store import Store
+from .ops.damage import damaged
+from .queue.store import Store, StoreError
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -59,7 +61,10 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.config["DATABASE"] = database
 
     # Start-up checks (DESIGN §6): a damaged file stops the web here rather than serving from it.
-    store = Store(database)
+    marked = damaged(database)
+    if marked:
+        raise StoreError(f"{database} is marked damaged ({database}.damaged):\n{marked}")
+    store = Store(database, backup_dir=hall.operations.backup_path(database))
     try:
         store.quick_check()
         HallService(store, hall, app.config["CLOCK"]).sync_with_config()
@@ -75,6 +80,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     app.extensions["tongban.broker"] = Broker(database)
+    _refuse_when_damaged(app, database)
 
     from .kiosk.api import api
     from .kiosk.pages import current_lang, pages
@@ -122,6 +128,36 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     return app
 
 
+def _refuse_when_damaged(app: Flask, database: str) -> None:
+    """A failed nightly integrity_check marks the file damaged (tongban/ops/damage.py): from then on
+    every request is answered 503 with what to do, instead of reading or writing a damaged file."""
+    seen = {"at": -10.0, "message": None}
+
+    @app.before_request
+    def damaged_database():
+        now = monotonic()
+        if now - seen["at"] >= 1.0:  # one stat a second, whatever the request rate
+            seen["at"], seen["message"] = now, damaged(database)
+        if seen["message"]:
+            return jsonify({"error": "database_damaged",
+                            "message_zh": "数据库检查未通过，系统已停止服务，请联系信息管理员恢复备份",
+                            "message_en": "The database failed its integrity check; the hall system has stopped. "
+                                          "Ask IT to restore a backup (docs/install.md)."}), 503
+        return None
+
+
+def disk_warnings() -> list[dict]:
+    """Free-space problems for the manager console: a list (empty when all is well) of dicts with
+    ``what`` ("database"/"backups"), ``path``, ``free_mb``, ``warn_mb``, ``message_zh``, ``message_en``.
+    Call inside a request; thresholds come from the hall file's ``[operations]``."""
+    from flask import current_app
+
+    from .ops.disk import disk_warnings as check
+    ops = current_app.config["HALL"].operations
+    database = current_app.config["DATABASE"]
+    return check(database, ops.backup_path(database), ops.disk_warn_mb)
+
+
 def _role_blueprints():
     """One blueprint per role (DESIGN §8)."""
     from .kiosk.cases import cases
@@ -152,7 +188,9 @@ def get_service() -> HallService:
 
 def get_accounts() -> Accounts:
     from flask import current_app
-    return Accounts(get_store(), current_app.config["CLOCK"])
+    # Demo passwords only sign in under `tongban demo` (--always-open); anywhere else they must be changed.
+    demo = current_app.config.get("DEMO", bool(current_app.config.get("ALWAYS_OPEN")))
+    return Accounts(get_store(), current_app.config["CLOCK"], allow_demo_passwords=demo)
 
 
 def get_clock() -> Clock:

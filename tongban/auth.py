@@ -21,6 +21,9 @@ LOCK_AFTER_FAILURES = 5
 LOCK_MINUTES = 15
 ROLES = ("clerk", "manager")
 TERMINAL_KINDS = ("kiosk", "pad", "display")
+# The passwords `tongban demo` gives its accounts (tongban/cli.py). Outside the demo they sign in
+# only to be changed: a hall that started from the demo database must not keep them (issue 9).
+DEMO_PASSWORDS = frozenset({"demo-manager", "demo-clerk"})
 
 _hasher = PasswordHasher()
 
@@ -78,9 +81,18 @@ def _account(row) -> Account:
 
 
 class Accounts:
-    def __init__(self, store: Store, clock: Clock):
+    def __init__(self, store: Store, clock: Clock, *, allow_demo_passwords: bool = False):
         self.store = store
         self.clock = clock
+        self.allow_demo_passwords = allow_demo_passwords
+
+    def _check_new_password(self, password: str, old: str | None = None) -> None:
+        if len(password) < 8:
+            raise AccountError("password: too short (expected at least 8 characters)")
+        if password in DEMO_PASSWORDS and not self.allow_demo_passwords:
+            raise AccountError("password: that is a demo password (expected one of your own)")
+        if old is not None and password == old:
+            raise AccountError("password: the same as before (expected a new one)")
 
     # ---- staff ----
 
@@ -90,6 +102,7 @@ class Accounts:
             raise AccountError(f"role: {role!r} is not a role (expected clerk or manager)")
         if len(password) < 8:
             raise AccountError("password: too short (expected at least 8 characters)")
+        must_change = must_change or password in DEMO_PASSWORDS
         with self.store.immediate() as conn:
             if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (username,)).fetchone():
                 raise AccountError(f"username: {username!r} exists already (expected a new name)")
@@ -115,14 +128,20 @@ class Accounts:
                          (username,))
 
     def set_password(self, username: str, password: str) -> None:
-        if len(password) < 8:
-            raise AccountError("password: too short (expected at least 8 characters)")
+        self._check_new_password(password)
+        self.get(username)
         with self.store.immediate() as conn:
             conn.execute("UPDATE accounts SET password_hash = ?, must_change = 0 WHERE username = ?",
                          (_hasher.hash(password), username))
 
-    def login(self, username: str, password: str, *, window: int | None = None) -> tuple[str, Session]:
-        """Check the password and open a session; returns the session token (shown once)."""
+    def login(self, username: str, password: str, *, window: int | None = None,
+              new_password: str | None = None) -> tuple[str, Session]:
+        """Check the password and open a session; returns the session token (shown once).
+
+        An account that must change its password (a demo password outside the demo, or one set with
+        must_change) is refused with ``password_change_required`` unless ``new_password`` is given,
+        which then replaces the password before the session opens.
+        """
         now = self.clock.now()
         refused = AuthError("bad_login", "用户名或密码错误", "Wrong user name or password")
         with self.store.immediate() as conn:
@@ -145,6 +164,21 @@ class Accounts:
                 conn.execute("COMMIT")
                 conn.execute("BEGIN IMMEDIATE")
                 raise refused from None
+            if not self.allow_demo_passwords and (row["must_change"] or password in DEMO_PASSWORDS):
+                if new_password is None:
+                    conn.execute("UPDATE accounts SET must_change = 1, failed_logins = 0 WHERE id = ?", (row["id"],))
+                    conn.execute("COMMIT")
+                    conn.execute("BEGIN IMMEDIATE")
+                    raise AuthError("password_change_required", "请先修改初始密码后再登录",
+                                    "Set a new password before signing in (this one is a demo or initial password)")
+                try:
+                    self._check_new_password(new_password, old=password)
+                except AccountError as exc:
+                    raise AuthError("bad_new_password", "新密码不符合要求：至少 8 位，且不能是演示密码或原密码",
+                                    f"New password refused: {exc}") from None
+                conn.execute("UPDATE accounts SET password_hash = ?, must_change = 0 WHERE id = ?",
+                             (_hasher.hash(new_password), row["id"]))
+                row = conn.execute("SELECT * FROM accounts WHERE id = ?", (row["id"],)).fetchone()
             if row["role"] == "clerk" and window is None:
                 raise AuthError("window_required", "请选择窗口", "Choose the window you are signing in at")
             token = "s_" + secrets.token_urlsafe(32)
@@ -159,6 +193,9 @@ class Accounts:
                              " WHERE s.token_hash = ?", (token_hash(token),))
         if row is None or row["disabled"] or parse_iso(row["expires_at"]) <= self.clock.now():
             raise AuthError("session_expired", "登录已过期，请重新登录", "Your session has ended; sign in again")
+        if row["must_change"] and not self.allow_demo_passwords:
+            raise AuthError("password_change_required", "请先修改初始密码后再登录",
+                            "Set a new password before going on (this account still has a demo or initial password)")
         return Session(_account(row), row["window"], row["expires_at"])
 
     def logout(self, token: str) -> None:

@@ -84,13 +84,15 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
 
     from .app import create_app
 
+    import sqlite3
+
     from .ops import notify
     from .queue.store import StoreError
 
     hall = _hall_or_exit(config_path)
     try:
         app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
-    except StoreError as exc:
+    except (StoreError, sqlite3.DatabaseError) as exc:
         # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
         from .ops.damage import restore_help
         click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)

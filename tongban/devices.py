@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import logging
 import signal
+import sqlite3
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
@@ -18,11 +20,16 @@ from .print_worker import PrinterWorker, check_printers, printer_configs
 from .queue.cases import CaseService
 from .queue.clock import Clock, SystemClock
 from .queue.service import HallService
-from .queue.store import Store
+from .ops import notify
+from .ops.damage import damaged, restore_help
+from .ops.nightly import DatabaseDamaged, NightlyJobs
+from .queue.store import Store, StoreError
 
 log = logging.getLogger("tongban.devices")
 
 HEALTH_INTERVAL_S = 30
+EXIT_DAMAGED = 3  # the units' RestartPreventExitStatus: restarting cannot fix it
+NIGHTLY_CATCH_UP_DELAY_S = 20  # after start: printers and buses first, then a missed night
 
 
 @dataclass
@@ -33,6 +40,8 @@ class DevicesProcess:
 
     def __post_init__(self) -> None:
         self.scheduler = BlockingScheduler(timezone=self.config.hall.timezone)
+        self.nightly = NightlyJobs(self.config, self.database, self.clock)
+        self.exit_code = 0
         self.printers = printer_configs(self.config)
         self.printer_workers = [PrinterWorker(p, self.database, self.config, self.clock)
                                 for p in self.printers.values()]
@@ -74,6 +83,36 @@ class DevicesProcess:
                      p["reason_en"])
         return made
 
+    def run_nightly(self) -> dict | None:
+        """integrity_check and backup (tongban/ops/nightly.py); a damaged file stops this process."""
+        try:
+            return self.nightly.run()
+        except DatabaseDamaged as exc:
+            log.critical("%s", exc)
+            notify.status("database damaged: integrity_check failed; see the journal for how to restore")
+            self.exit_code = EXIT_DAMAGED
+            if self.scheduler.running:
+                self.scheduler.shutdown(wait=False)
+            return None
+
+    def schedule_operations(self) -> None:
+        """Nightly integrity check and backup, systemd readiness and watchdog (issue 9)."""
+        # At the configured time; also shortly after start and every hour, which only does something
+        # when a night was missed (box switched off, power cut) or a backup failed (job_runs).
+        at = self.config.operations.backup_time
+        self.scheduler.add_job(self.run_nightly, "cron", hour=at.hour, minute=at.minute, id="nightly",
+                               coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(self.run_nightly, "interval", hours=1, id="nightly-catch-up", coalesce=True,
+                               max_instances=1,
+                               next_run_time=datetime.now(timezone.utc) + timedelta(seconds=NIGHTLY_CATCH_UP_DELAY_S))
+        # READY once the scheduler runs jobs; watchdog pings from a job, so a wedged scheduler gets
+        # the process restarted (WatchdogSec= in tongban-devices.service).
+        self.scheduler.add_job(notify.ready, "date", args=[f"hall {self.config.hall.id}"], id="sd-ready")
+        interval = notify.watchdog_interval()
+        if interval:
+            self.scheduler.add_job(notify.watchdog_ping, "interval", seconds=interval, id="sd-watchdog",
+                                   coalesce=True, max_instances=1, next_run_time=datetime.now(timezone.utc))
+
     def schedule(self) -> None:
         self.scheduler.add_job(self.balance, "interval", seconds=self.config.policy.balancer_interval_s,
                                id="balancer", coalesce=True, max_instances=1, misfire_grace_time=None)
@@ -114,15 +153,28 @@ class DevicesProcess:
             self.hub.stop()
 
     def run(self) -> None:
-        store = Store(self.database)
+        folder = self.config.operations.backup_path(self.database)
+        marked = damaged(self.database)
+        if marked:
+            log.critical("not starting: %s is marked damaged (%s.damaged):\n%s", self.database, self.database, marked)
+            raise SystemExit(EXIT_DAMAGED)
+        try:
+            store = Store(self.database, backup_dir=folder)
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            log.critical("not starting: %s\n%s", exc, restore_help(self.database, folder))
+            raise SystemExit(EXIT_DAMAGED) from None
         try:
             store.quick_check()
             self.service(store).sync_with_config()
+        except (StoreError, sqlite3.DatabaseError) as exc:
+            log.critical("not starting: %s\n%s", exc, restore_help(self.database, folder))
+            raise SystemExit(EXIT_DAMAGED) from None
         finally:
             store.close()
         self.roll_over()
         self.case_daily()
         self.schedule()
+        self.schedule_operations()
         self.start_devices()
 
         def stop(_signum, _frame):
@@ -135,4 +187,7 @@ class DevicesProcess:
         try:
             self.scheduler.start()
         finally:
+            notify.stopping()
             self.stop_devices()
+        if self.exit_code:
+            raise SystemExit(self.exit_code)

@@ -1,0 +1,377 @@
+"""Issue 9, hardening: passwords, lockout, sessions, demo passwords, terminal tokens on staff routes
+(every /api/v1 route, found by walking the app's url_map), CSRF on every form route, security
+headers, button mashing at a kiosk, and no secrets in the repository."""
+from __future__ import annotations
+
+import inspect
+import re
+import subprocess
+import threading
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from tongban.app import create_app
+from tongban.auth import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
+from tongban.kiosk.access import TERMINAL_COOKIE
+from tongban.queue.ratelimit import KioskRateLimited
+from tongban.queue.service import HallService
+from tongban.queue.store import Store
+
+from .apiclient import PASSWORD, make_hall_client
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def hall(tmp_path, hall_config, clock):
+    return make_hall_client(tmp_path, hall_config, clock)
+
+
+@pytest.fixture
+def accounts(store, clock):
+    return Accounts(store, clock)
+
+
+# ---------- passwords, lockout, sessions ----------
+
+def test_passwords_are_stored_as_argon2id_hashes(accounts, store):
+    accounts.add("li", "a-long-password", name="李", role="manager")
+    stored = store.one("SELECT password_hash FROM accounts WHERE username = 'li'")["password_hash"]
+    assert stored.startswith("$argon2id$") and "a-long-password" not in stored
+
+
+def test_lockout_after_repeated_failures_and_release_after_the_wait(accounts, clock):
+    accounts.add("li", "a-long-password", name="李", role="manager")
+    for _ in range(LOCK_AFTER_FAILURES):
+        with pytest.raises(AuthError) as exc:
+            accounts.login("li", "wrong-password")
+        assert exc.value.code == "bad_login"
+    with pytest.raises(AuthError) as exc:
+        accounts.login("li", "a-long-password")  # even the right password, while locked
+    assert exc.value.code == "locked"
+    clock.advance(minutes=16)
+    token, _ = accounts.login("li", "a-long-password")
+    assert accounts.session(token).account.username == "li"
+
+
+def test_lockout_over_the_api_is_403_with_a_message(hall):
+    for _ in range(LOCK_AFTER_FAILURES):
+        assert hall.http.post("/api/v1/login", json={"username": "manager", "password": "nope"}).status_code == 401
+    r = hall.http.post("/api/v1/login", json={"username": "manager", "password": PASSWORD})
+    assert r.status_code == 403 and r.get_json()["error"] == "locked" and r.get_json()["message_zh"]
+
+
+def test_sessions_expire(hall, clock):
+    token = hall.login("manager")
+    assert hall.call("GET", "/lines", token).status_code == 200
+    clock.advance(hours=12, seconds=1)
+    r = hall.call("GET", "/lines", token)
+    assert r.status_code == 401 and r.get_json()["error"] == "session_expired"
+
+
+def test_disabling_an_account_ends_its_sessions(hall, tmp_path, clock):
+    token = hall.login("clerk1", window=1)
+    store = Store(tmp_path / "api.db")
+    Accounts(store, clock).disable("clerk1")
+    store.close()
+    assert hall.call("POST", "/windows/1/open", token).status_code == 401
+
+
+# ---------- demo passwords outside the demo ----------
+
+def test_the_demo_passwords_are_the_ones_the_demo_seeds():
+    from tongban.cli import DEMO_CLERK_PASSWORD, DEMO_MANAGER
+    assert DEMO_PASSWORDS == {DEMO_MANAGER[1], DEMO_CLERK_PASSWORD}
+
+
+def test_a_demo_password_must_be_changed_before_signing_in(tmp_path, hall_config, clock):
+    db = str(tmp_path / "hall.db")
+    app = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock, "TESTING": True})
+    store = Store(db)
+    # As `tongban demo` seeds them; then the same database is served for real.
+    Accounts(store, clock, allow_demo_passwords=True).add("manager", "demo-manager", name="经理", role="manager")
+    http = app.test_client()
+    r = http.post("/api/v1/login", json={"username": "manager", "password": "demo-manager"})
+    assert r.status_code == 401 and r.get_json()["error"] == "password_change_required"
+    assert store.one("SELECT must_change FROM accounts")[0] == 1
+    accounts = Accounts(store, clock)
+    with pytest.raises(AuthError) as exc:
+        accounts.login("manager", "demo-manager", new_password="demo-clerk")
+    assert exc.value.code == "bad_new_password"
+    token, session = accounts.login("manager", "demo-manager", new_password="our-own-password")
+    assert not session.account.must_change or store.one("SELECT must_change FROM accounts")[0] == 0
+    assert http.get("/api/v1/lines", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    assert http.post("/api/v1/login", json={"username": "manager", "password": "our-own-password"}).status_code == 200
+    store.close()
+
+
+def test_the_demo_itself_signs_in_with_demo_passwords(tmp_path, hall_config, clock):
+    db = str(tmp_path / "hall.db")
+    app = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock, "TESTING": True, "ALWAYS_OPEN": True})
+    store = Store(db)
+    Accounts(store, clock).add("manager", "demo-manager", name="经理", role="manager")
+    store.close()
+    r = app.test_client().post("/api/v1/login", json={"username": "manager", "password": "demo-manager"})
+    assert r.status_code == 200
+
+
+def test_a_session_opened_in_the_demo_does_not_survive_outside_it(accounts, store, clock):
+    demo = Accounts(store, clock, allow_demo_passwords=True)
+    demo.add("clerk1", "demo-clerk", name="一号", role="clerk")
+    token, _ = demo.login("clerk1", "demo-clerk", window=1)
+    with pytest.raises(AuthError) as exc:
+        accounts.session(token)
+    assert exc.value.code == "password_change_required"
+
+
+def test_demo_passwords_cannot_be_set_outside_the_demo(accounts):
+    accounts.add("li", "a-long-password", name="李", role="clerk")
+    with pytest.raises(AccountError, match="demo password"):
+        accounts.set_password("li", "demo-clerk")
+
+
+def test_account_passwd_command_clears_must_change(tmp_path, clock):
+    db = str(tmp_path / "t.db")
+    store = Store(db)
+    Accounts(store, clock).add("li", "demo-clerk", name="李", role="clerk")
+    assert store.one("SELECT must_change FROM accounts")[0] == 1
+    r = CliRunner().invoke(__import__("tongban.cli", fromlist=["main"]).main,
+                           ["account", "passwd", "li", "--db", db], input="brand-new-pass\nbrand-new-pass\n")
+    assert r.exit_code == 0, r.output
+    assert store.one("SELECT must_change FROM accounts")[0] == 0
+    store.close()
+
+
+# ---------- terminal tokens on every staff route ----------
+
+def _requires_settings(view):
+    """(staff, manager, terminals) of a view wrapped by access.requires/page_requires, else None."""
+    if not hasattr(view, "__wrapped__"):
+        return None
+    names = inspect.getclosurevars(view).nonlocals
+    if not {"staff", "manager", "terminals", "view"} <= set(names):
+        return None
+    return names["staff"], names["manager"], tuple(names["terminals"])
+
+
+SAMPLE = {"int": "1", "default": "x", "string": "x", "path": "x"}
+ACTIONS = {"action": "start"}  # any value: the access check runs before the action is looked at
+
+
+def _url(rule) -> str:
+    url = rule.rule
+    for name, conv in rule._converters.items():
+        kind = type(conv).__name__.replace("Converter", "").lower()
+        value = ACTIONS.get(name, SAMPLE.get(kind, "1"))
+        url = re.sub(rf"<(?:[^:<>]+:)?{name}>", value, url)
+    return url
+
+
+PUBLIC_API = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/matters"), ("POST", "/api/v1/login")}
+
+
+def test_terminal_tokens_are_refused_on_every_staff_api_route(tmp_path, hall, clock):
+    store = Store(tmp_path / "api.db")
+    accounts = Accounts(store, clock)
+    tokens = {"kiosk": hall.kiosk, "pad": accounts.add_terminal("pad-1", "pad", "评价器", window=1),
+              "display": accounts.add_terminal("hall-display", "display", "综合屏")}
+    revoked = accounts.add_terminal("kiosk-old", "kiosk", "旧机")
+    accounts.revoke_terminal("kiosk-old")
+    store.close()
+    checked = 0
+    for rule in hall.app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1"):
+            continue
+        view = hall.app.view_functions[rule.endpoint]
+        settings = _requires_settings(view)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            if settings is None:
+                assert (method, rule.rule) in PUBLIC_API, f"{method} {rule.rule} checks no token at all"
+                continue
+            url = _url(rule)
+            _staff, _manager, allowed = settings
+            for kind, token in tokens.items():
+                r = hall.http.open(url, method=method, headers={"Authorization": f"Bearer {token}"}, json={})
+                if kind in allowed:
+                    assert r.status_code not in (401, 403) or r.get_json().get("error") not in (
+                        "forbidden", "unauthenticated"), f"{kind} refused on {method} {rule.rule}"
+                else:
+                    assert r.status_code == 403 and r.get_json()["error"] == "forbidden", \
+                        f"{kind} terminal was let through {method} {url}: {r.status_code}"
+            r = hall.http.open(url, method=method, headers={"Authorization": f"Bearer {revoked}"}, json={})
+            assert r.status_code == 401 and r.get_json()["error"] == "bad_terminal"
+            r = hall.http.open(url, method=method, json={})
+            assert r.status_code == 401
+            checked += 1
+    assert checked >= 10
+
+
+def test_terminal_cookies_are_refused_on_every_staff_page(tmp_path, hall, clock):
+    client = hall.app.test_client()
+    assert client.get(f"/enrol?token={hall.kiosk}").status_code == 302
+    checked = 0
+    for rule in hall.app.url_map.iter_rules():
+        if rule.rule.startswith(("/api/v1", "/static")) or "GET" not in rule.methods:
+            continue
+        settings = _requires_settings(hall.app.view_functions[rule.endpoint])
+        if settings is None or "kiosk" in settings[2]:
+            continue
+        r = client.get(_url(rule), headers={"Accept": "text/html"})
+        assert r.status_code in (302, 401, 403, 404), f"kiosk reached GET {rule.rule}: {r.status_code}"
+        assert r.status_code != 302 or "/login" in r.headers["Location"]
+        checked += 1
+    assert checked >= 2
+
+
+# ---------- CSRF ----------
+
+def test_every_form_route_refuses_a_post_without_the_csrf_token(hall):
+    client = hall.app.test_client()
+    checked = []
+    for rule in hall.app.url_map.iter_rules():
+        if rule.rule.startswith("/api/v1"):
+            continue
+        for method in sorted(rule.methods & {"POST", "PUT", "PATCH", "DELETE"}):
+            url = _url(rule)
+            for headers in ({}, {"HX-Request": "true"}):
+                r = client.open(url, method=method, headers=headers, data={"x": "1"})
+                assert r.status_code == 400 and b"CSRF" in r.data, f"{method} {rule.rule} took a post without a token"
+            checked.append(f"{method} {rule.rule}")
+    assert "POST /login" in checked and "POST /logout" in checked
+
+
+def test_pages_give_htmx_the_token_and_a_post_with_it_passes(hall):
+    client = hall.app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
+    r = client.post("/login", data={"username": "manager", "password": PASSWORD},
+                    headers={"X-CSRFToken": token, "HX-Request": "true"})
+    assert r.status_code in (200, 302) and b"CSRF" not in r.data
+
+
+# ---------- headers ----------
+
+@pytest.mark.parametrize("path", ["/login", "/info", "/healthz", "/api/v1/matters", "/static/css/base.css"])
+def test_security_headers_on_every_kind_of_response(hall, path):
+    r = hall.http.get(path)
+    csp = r.headers["Content-Security-Policy"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";") if d.strip())
+    assert directives["script-src"] == "'self'" and directives["default-src"] == "'self'"
+    assert directives["frame-ancestors"] == "'none'"
+    assert "unsafe-inline" not in csp and "unsafe-eval" not in csp
+    assert r.headers["X-Frame-Options"] == "DENY" and r.headers["X-Content-Type-Options"] == "nosniff"
+    assert r.headers["Referrer-Policy"] == "same-origin"
+
+
+def test_templates_have_no_inline_scripts():
+    """What the CSP would block anyway: a template relying on it would simply not work in the hall."""
+    bad = []
+    for path in sorted((ROOT / "tongban" / "kiosk" / "templates").rglob("*.html")):
+        text = path.read_text(encoding="utf-8")
+        for m in re.finditer(r"<script\b([^>]*)>", text):
+            if "src=" not in m.group(1):
+                bad.append(f"{path.name}: inline <script>")
+        for m in re.finditer(r"\son[a-z]+\s*=\s*[\"']", text):
+            bad.append(f"{path.name}: inline handler {m.group(0).strip()}")
+        if "javascript:" in text:
+            bad.append(f"{path.name}: javascript: URL")
+    assert bad == []
+
+
+# ---------- the secret key and the repository ----------
+
+def test_the_secret_key_is_made_at_first_start_and_kept_in_the_database(tmp_path, hall_config, clock):
+    db = str(tmp_path / "hall.db")
+    first = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock})
+    second = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock})
+    assert re.fullmatch(r"[0-9a-f]{64}", first.config["SECRET_KEY"])
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    other = create_app({"HALL": hall_config, "DATABASE": str(tmp_path / "other.db"), "CLOCK": clock})
+    assert other.config["SECRET_KEY"] != first.config["SECRET_KEY"]
+
+
+SECRET_PATTERNS = [
+    (re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----"), "a private key"),
+    (re.compile(r"\b[ts]_[A-Za-z0-9_-]{40,}\b"), "a terminal or session token"),
+    (re.compile(r"(?i)secret_key\s*[=:]\s*['\"][^'\"]{8,}['\"]"), "a hard-coded secret key"),
+    (re.compile(r"\$argon2id?\$v=\d+\$m=\d+"), "a password hash"),
+    (re.compile(r"AKIA[0-9A-Z]{16}"), "a cloud access key"),
+]
+
+
+def test_no_secrets_in_the_repository():
+    files = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    found = []
+    for name in filter(None, (f.decode() for f in files)):
+        path = ROOT / name
+        if name.endswith((".db", ".sqlite", ".sqlite3")) or Path(name).name in (".env", "tongban.env"):
+            found.append(f"{name}: a database or environment file is committed")
+            continue
+        if not path.is_file() or path.stat().st_size > 2_000_000:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue
+        for pattern, what in SECRET_PATTERNS:
+            if pattern.search(text):
+                found.append(f"{name}: {what}")
+    assert found == []
+
+
+# ---------- button mashing: the per-kiosk rate limit ----------
+
+def test_a_kiosk_gets_at_most_n_tickets_a_minute_then_a_named_429(hall, clock, hall_config):
+    limit = hall_config.operations.kiosk_max_per_minute
+    for _ in range(limit):
+        assert hall.call("POST", "/tickets", hall.kiosk, json={"line": "A"}).status_code == 201
+        clock.advance(seconds=1)
+    r = hall.call("POST", "/tickets", hall.kiosk, json={"line": "A"})
+    body = r.get_json()
+    assert r.status_code == 429 and body["error"] == "kiosk_rate_limited"
+    assert body["message_zh"] and body["message_en"] and 0 < body["retry_after_s"] <= 60
+    # Staff are not limited, and the kiosk may go on once its minute has passed.
+    assert hall.call("POST", "/tickets", hall.login("manager"), json={"line": "A"}).status_code == 201
+    clock.advance(seconds=60 - limit + 1)
+    assert hall.call("POST", "/tickets", hall.kiosk, json={"line": "A"}).status_code == 201
+
+
+def test_a_burst_of_presses_at_once_is_counted_exactly(store, hall_config, clock):
+    HallService(store, hall_config, clock).sync_with_config()
+    limit = hall_config.operations.kiosk_max_per_minute
+    results = []
+
+    def press():
+        own = Store(store.path, migrate=False)
+        try:
+            HallService(own, hall_config, clock).issue(line="A", kiosk="kiosk-1")
+            results.append("ok")
+        except KioskRateLimited:
+            results.append("limited")
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=press) for _ in range(limit + 8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results.count("ok") == limit and results.count("limited") == 8
+    assert store.one("SELECT COUNT(*) FROM tickets")[0] == limit
+
+
+def test_kiosk_limit_is_per_kiosk(store, hall_config, clock):
+    service = HallService(store, hall_config, clock)
+    service.sync_with_config()
+    limit = hall_config.operations.kiosk_max_per_minute
+    for _ in range(limit):
+        service.issue(line="A", kiosk="kiosk-1")
+    with pytest.raises(KioskRateLimited):
+        service.issue(line="A", kiosk="kiosk-1")
+    assert service.issue(line="A", kiosk="kiosk-2").ticket.kiosk == "kiosk-2"
+
+
+def test_the_terminal_cookie_name_is_what_the_pages_use():
+    assert TERMINAL_COOKIE  # the staff-page test above enrols through /enrol, which sets it
