@@ -43,6 +43,7 @@ class BackupFile:
     kind: str
     taken_at: datetime  # naive, the box's local time, from the name
     size: int
+    seq: int = 0        # second and later backups within the same second
 
     @property
     def name(self) -> str:
@@ -70,8 +71,8 @@ def list_backups(folder: str | Path) -> list[BackupFile]:
             taken = datetime.strptime(m.group(1) + m.group(2), "%Y%m%d%H%M%S")
         except ValueError:
             continue
-        found.append(BackupFile(path, m.group(4), taken, path.stat().st_size))
-    return sorted(found, key=lambda b: (b.taken_at, b.name), reverse=True)
+        found.append(BackupFile(path, m.group(4), taken, path.stat().st_size, int(m.group(3) or 0)))
+    return sorted(found, key=lambda b: (b.taken_at, b.seq), reverse=True)
 
 
 def latest_backup(folder: str | Path, kind: str | None = None) -> BackupFile | None:

@@ -102,7 +102,7 @@ class NightlyJobs:
         ops = self.config.operations
         try:
             path = take_backup(self.database, self.backup_folder, kind="nightly", keep=ops.keep,
-                               reserve_mb=ops.disk_warn_mb // 2)
+                               reserve_mb=ops.disk_warn_mb // 2, now=now.astimezone().replace(tzinfo=None))
         except BackupError as exc:
             log.error("nightly backup failed (retried every hour): %s", exc)
             _alert_once(store, "backup_failed", f"数据备份失败，请联系信息管理员：{exc}",
