@@ -407,3 +407,27 @@ def test_pages_have_english(hall):
     html = desk.client.get(f"/cases/{case_id}?lang=en").get_data(as_text=True)
     assert "Check the materials and the applicant" in html and "Received" in html
     assert "Proxy and multi-place cases" in desk.client.get("/cases?lang=en").get_data(as_text=True)
+
+
+def test_pieces_for_the_consoles(hall, clock):
+    """What the clerk and manager consoles include: the ticket's case link and the flagged cases."""
+    from flask import render_template
+
+    from tongban.app import get_service
+
+    desk = Desk(hall, "clerk2", 2)
+    ticket = served_ticket(hall, "M3")
+    with hall.app.test_request_context("/window/2"):
+        served = get_service().ticket(ticket)
+        html = render_template("_case_ticket_link.html", ticket=served)
+        assert f'href="/cases/new?ticket={ticket}"' in html and "开立代收代办件" in html
+        assert render_template("_case_ticket_link.html", ticket={"id": 99, "matter": "M1"}).strip() == ""
+        assert render_template("_case_ticket_link.html", ticket=None).strip() == ""
+        assert render_template("_case_flags.html").strip() == ""
+    case_id = desk.open_case(ticket, materials={0: 1, 1: 1})
+    clock.advance(days=6)                              # Thursday 26 + 3 working days = Tue 1 Dec: overdue on Wed 2
+    with hall.app.test_request_context("/window/2"):
+        html = render_template("_case_ticket_link.html", ticket={"id": ticket, "matter": "M3"})
+        assert f'href="/cases/{case_id}"' in html and "KS-20261126-001" in html
+        flags = render_template("_case_flags.html")
+        assert "KS-20261126-001" in flags and "已超期 1 天" in flags and f'href="/cases/{case_id}"' in flags

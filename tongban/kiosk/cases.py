@@ -41,7 +41,34 @@ def _label(pair) -> str:
 
 @cases.app_context_processor
 def case_helpers():
-    return {"case_label": _label, "case_domain": domain}
+    """For every template: labels, and two lazy helpers the clerk and manager consoles include
+    through ``_case_ticket_link.html`` and ``_case_flags.html`` (nothing runs unless a page uses them)."""
+    return {"case_label": _label, "case_domain": domain, "case_link_for": case_link_for, "case_flags": case_flags}
+
+
+def case_link_for(ticket) -> dict | None:
+    """For a ticket on the console: where its case is, or where to open one; None for on-site matters."""
+    matter_code = getattr(ticket, "matter", None) if not isinstance(ticket, dict) else ticket.get("matter")
+    ticket_id = getattr(ticket, "id", None) if not isinstance(ticket, dict) else ticket.get("id")
+    if ticket_id is None or not matter_code:
+        return None
+    try:
+        matter = current_app.config["HALL"].matter(matter_code)
+    except KeyError:
+        return None
+    if not domain.opens_case(matter):
+        return None
+    existing = domain.case_for_ticket(get_store(), ticket_id)
+    if existing is not None:
+        return {"url": url_for("cases.case_page", case_id=existing.id), "case": existing, "mode": matter.mode}
+    return {"url": url_for("cases.new_case", ticket=ticket_id), "case": None, "mode": matter.mode}
+
+
+def case_flags() -> list[dict]:
+    """Cases near or past due, most urgent first (``domain.flagged``), with their page's URL."""
+    hall = current_app.config["HALL"].hall
+    return [{**c, "url": url_for("cases.case_page", case_id=c["id"])}
+            for c in domain.flagged(get_store(), get_clock().now(), hall.tz)]
 
 
 @cases.app_template_filter("case_local")
@@ -211,6 +238,7 @@ def _render_case(case_id: int, *, status: int = 200, problems=None, refusal=None
     except KeyError:
         window_cfg = None
     evts = domain.events(store, case.id)
+    names = {r["username"]: r["name"] for r in store.all("SELECT username, name FROM accounts")}
     reached = {e["to_state"]: e for e in evts if e["to_state"] and e["action"] not in ("flag", "purge", "edit")}
     return _fragment(
         "case.html", "_case.html", status, case=case, events=evts,
@@ -218,7 +246,7 @@ def _render_case(case_id: int, *, status: int = 200, problems=None, refusal=None
         problems=problems or {}, refusal=refusal, open_form=open_form, form=form or {},
         provinces=domain.PROVINCES, window_cfg=window_cfg, today=service.today().isoformat(),
         covered=service.calendar.covers(date.fromisoformat(case.due_day)), step_order=STEP_ORDER, reached=reached,
-        opened=request.args.get("opened") == "1")
+        opened=request.args.get("opened") == "1", names=names)
 
 
 @cases.get("/cases/<int:case_id>")
