@@ -386,7 +386,7 @@ def transport_reachable(url: str, *, timeout: float = 2.0) -> Reach:
     from urllib.parse import unquote, urlsplit
     if not url:
         return Reach(FAIL, "no url", "add url = … to the entry in the hall file")
-    if url.startswith("/dev/"):
+    if url.startswith("/"):  # a pyserial port given as a path: /dev/ttyUSB0, /dev/tongban/serial-…
         return _device_node(url)
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
