@@ -157,6 +157,21 @@ def test_forecast_tickets_of_windows_that_do_not_serve_my_line_are_not_ahead_of_
     assert forecast(me, waiting, [plan(2, "B")], now, cfg, {"A": 5.0, "B": 5.0}) is None
 
 
+def test_expected_green_arrivals_lengthen_the_wait_but_are_not_people_ahead():
+    cfg = PolicyConfig()
+    now = T0 + timedelta(minutes=30)
+    waiting = [WaitingTicket(i, "A", T0 + timedelta(minutes=i)) for i in range(1, 6)]
+    me = WaitingTicket(9, "A", now)
+    plain = forecast(me, waiting, [plan(1, "A")], now, cfg, {"A": 5.0})
+    greens = forecast(me, waiting, [plan(1, "A")], now, cfg, {"A": 5.0}, green_per_min={"A": 0.2})
+    assert plain.people_ahead == greens.people_ahead == 5
+    # One green every 5 minutes from 2.5 on: those arriving before I am called pass me.
+    assert greens.wait_min > plain.wait_min
+    # Expected next green in 35 min: more than the green credit after me, it can never pass me.
+    far = forecast(me, waiting, [plan(1, "A")], now, cfg, {"A": 5.0}, green_per_min={"A": 1 / 70})
+    assert far.wait_min == plain.wait_min
+
+
 def test_forecast_is_pure_and_matches_the_calls_the_policy_makes():
     """Run the policy for real on the same state with the forecast's service times: the forecast's
     people ahead and wait are exactly what happens."""

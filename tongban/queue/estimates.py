@@ -109,35 +109,67 @@ def band(mid: float, calls: int, per_call_min: float, windows: int) -> Estimate:
 
 def forecast(target: policy.WaitingTicket, waiting: Sequence[policy.WaitingTicket], windows: Sequence[WindowPlan],
              now: datetime, config: PolicyConfig, per_call: Mapping[str, float],
-             choose: Callable = policy.choose_next) -> Forecast | None:
+             choose: Callable = policy.choose_next, green_per_min: Mapping[str, float] | None = None
+             ) -> Forecast | None:
     """Run the policy forward until ``target`` is called. None when no window in the plan serves its line.
 
     ``waiting`` may or may not contain ``target`` (a newcomer not yet issued). Within one line the
     policy's order does not depend on the window (credits belong to the ticket; the primary-line credit
     is the same for the whole line), so each window only chooses among the heads of its lines.
-    Appointment credits are taken as they stand now. No future arrivals are assumed.
+    Appointment credits are taken as they stand now.
+
+    Future arrivals matter only when their credit lets them pass the target: green-channel citizens
+    who come within the green credit. ``green_per_min`` (recent green arrivals per minute, per line)
+    adds them as expected: evenly spaced, the first half a gap from now. They take window time and
+    can pass the target, but are not counted as people ahead (nobody is there yet).
     """
     line = target.line
     if not any(line in w.view.serving for w in windows):
         return None
-    queues: dict[str, list[policy.WaitingTicket]] = {}
+    queues: dict[str, list] = {}
+    seq = 0
     for t in waiting:
         if t.id != target.id:
-            queues.setdefault(t.line, []).append(t)
-    queues.setdefault(line, []).append(target)
-    for prefix, tickets in queues.items():
-        tickets.sort(key=lambda t: policy.line_order_key(t, now, config))
-        tickets.reverse()            # pop() from the end takes the head
+            queues.setdefault(t.line, []).append((policy.line_order_key(t, now, config), seq, t))
+            seq += 1
+    queues.setdefault(line, []).append((policy.line_order_key(target, now, config), seq, target))
+    for tickets in queues.values():
+        heapq.heapify(tickets)
+    # Expected green arrivals that could still pass the target (beyond the green credit none can).
+    coming: list[tuple[float, str]] = []
+    if green_per_min and config.green_credit_min > 0:
+        horizon = config.green_credit_min
+        for prefix, rate in green_per_min.items():
+            if rate <= 0:
+                continue
+            k = 0
+            while (k + 0.5) / rate < horizon:
+                coming.append(((k + 0.5) / rate, prefix))
+                k += 1
+        coming.sort()
+    next_coming = 0
     heap = [(w.free_in_min, w.view.number, i) for i, w in enumerate(windows)]
     heapq.heapify(heap)
     ahead = 0
+    phantom = -1
     serving_target = sum(1 for w in windows if line in w.view.serving)
     while heap:
         t_min, number, i = heapq.heappop(heap)
+        while next_coming < len(coming) and coming[next_coming][0] <= t_min:
+            offset, prefix = coming[next_coming]
+            ghost = policy.WaitingTicket(phantom, prefix, now + timedelta(minutes=offset), True)
+            heapq.heappush(queues.setdefault(prefix, []), (policy.line_order_key(ghost, now, config), seq, ghost))
+            phantom -= 1
+            seq += 1
+            next_coming += 1
         view = windows[i].view
-        heads = [queues[p][-1] for p in view.serving if queues.get(p)]
+        heads = [queues[p][0][2] for p in view.serving if queues.get(p)]
         if not heads:
-            continue                 # nothing left for this window; it cannot reach the target
+            # Nothing for this window now; it waits for the next expected arrival in its lines.
+            later = next((c[0] for c in coming[next_coming:] if c[1] in view.serving), None)
+            if later is not None:
+                heapq.heappush(heap, (later, number, i))
+            continue
         at = now + timedelta(minutes=t_min)
         chosen = choose(view, heads, at, config)
         if chosen is None:
@@ -145,8 +177,8 @@ def forecast(target: policy.WaitingTicket, waiting: Sequence[policy.WaitingTicke
         if chosen.id == target.id:
             per = per_call.get(line, DEFAULT_SERVICE_MIN)
             return Forecast(ahead, t_min, ahead, serving_target, band(t_min, ahead, per, serving_target))
-        queues[chosen.line].pop()
-        if line in view.serving:
+        heapq.heappop(queues[chosen.line])
+        if line in view.serving and chosen.id >= 0:
             ahead += 1
         heapq.heappush(heap, (t_min + per_call.get(chosen.line, DEFAULT_SERVICE_MIN), number, i))
     return None

@@ -291,6 +291,19 @@ class HallService:
                 open_plans.append(plan)
         return open_plans, all_plans
 
+    def _green_per_min(self, now: datetime) -> dict[str, float]:
+        """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
+        day = calendar.service_day(now, self.hall)
+        since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
+        first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?",
+                               (day, since))[0]
+        if first is None:
+            return {}
+        span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
+        rows = self.store.all("SELECT line, COUNT(*) FROM tickets WHERE service_day = ? AND issued_at >= ?"
+                              " AND green = 1 GROUP BY line", (day, since))
+        return {r[0]: r[1] / span for r in rows}
+
     def _minutes_until_open(self, now: datetime) -> float:
         status = calendar.opening(now, self.hall)
         if status.open or not status.reopens_at or status.reason not in ("lunch_break", "not_yet_open"):
@@ -303,13 +316,14 @@ class HallService:
         per_call = self.per_call_minutes()
         reopen = self._minutes_until_open(now)
         open_plans, all_plans = self._plans(now, per_call, reopen)
+        green = self._green_per_min(now) if reopen == 0 else {}
         cfg = self.config.policy
         # The open windows; if none serves the line, the paused ones too; if still none, the hall's
         # opening assignment as if every window were there (before opening, or a line nobody serves).
         for plans in (open_plans, all_plans, None):
             if plans is None:
                 plans = [WindowPlan(policy.WindowView(w.number, w.serving), reopen) for w in self.config.windows]
-            result = forecast(target, waiting, plans, now, cfg, per_call)
+            result = forecast(target, waiting, plans, now, cfg, per_call, green_per_min=green)
             if result is not None:
                 return result
         # A line no window is able to serve cannot be configured (config check); be safe anyway.
