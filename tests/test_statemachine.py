@@ -74,6 +74,7 @@ class W:
     serving: tuple[str, ...]
     able: tuple[str, ...]
     pinned: bool = False
+    touched: str | None = None  # the service day the window was last opened, closed or re-lined
 
 
 class HallMachine(RuleBasedStateMachine):
@@ -85,7 +86,7 @@ class HallMachine(RuleBasedStateMachine):
         self.svc.sync_with_config()
         self.tickets: dict[int, T] = {}
         self.next_seq: dict[tuple[str, str], int] = {}
-        self.windows = {n: W("closed", serving, able) for n, (able, serving) in WINDOWS.items()}
+        self.windows = {n: W("closed", serving, able, touched=self.today()) for n, (able, serving) in WINDOWS.items()}
         self.rolled: set[str] = set()
 
     @initialize(start=st.sampled_from([time(9, 0), time(9, 0), time(8, 25), time(11, 50), time(13, 55),
@@ -201,6 +202,7 @@ class HallMachine(RuleBasedStateMachine):
                         f"window {action}") is None:
             return
         w.state = {"open": "open", "pause": "paused", "resume": "open", "close": "closed"}[action]
+        w.touched = self.today()
 
     @rule(number=st.sampled_from([1, 2, 3]),
           lines=st.sampled_from([["A"], ["B"], ["A", "B"], ["B", "A"], ["A"], ["B", "A"], [], ["A", "A"]]))
@@ -211,6 +213,7 @@ class HallMachine(RuleBasedStateMachine):
             expected.add(errors.LineNotAble)
         if self.attempt(expected, lambda: self.svc.set_serving(number, lines), "serving") is not None:
             w.serving = tuple(lines)
+            w.touched = self.today()
 
     @rule(number=st.sampled_from([1, 2, 3]), pinned=st.booleans())
     def pin(self, number, pinned):
@@ -339,7 +342,8 @@ class HallMachine(RuleBasedStateMachine):
         if t.state not in ALLOWED[action]:
             expected.add(errors.IllegalTransition)
         else:
-            if as_window is not None and t.window not in (None, as_window):
+            # A returning no-show may be put back in line by whichever window they reach.
+            if as_window is not None and t.window not in (None, as_window) and action != "late_return":
                 expected.add(errors.WrongWindow)
             if as_window is not None and t.window is None and action not in ("transfer", "cancel"):
                 expected.add(errors.WrongWindow)
@@ -347,7 +351,9 @@ class HallMachine(RuleBasedStateMachine):
                 expected.add(errors.RecallLimit)
             if action == "resume" and [o for o in self.active_at(t.window) if o.id != t.id]:
                 expected.add(errors.WindowBusy)
-            if action == "transfer" and to_line == t.line and t.state == "waiting":
+            if action == "resume" and self.windows[t.window].state != "open":
+                expected.add(errors.WindowNotOpen)
+            if action == "transfer" and to_line == t.line:
                 expected.add(errors.IllegalTransition)
             if action == "late_return" and t.day != self.today():
                 expected.add(errors.IllegalTransition)
@@ -389,9 +395,13 @@ class HallMachine(RuleBasedStateMachine):
         expired = [t for t in self.tickets.values() if t.day < today and t.state in OPEN_STATES]
         for t in expired:
             t.state = "expired"
-        closed = [n for n, w in self.windows.items() if w.state != "closed"]
-        for n, w in self.windows.items():
-            w.state = "closed"
+        # Windows already at work today are left alone; only those left from an earlier day reset.
+        stale = {n: w for n, w in self.windows.items() if w.touched is None or w.touched < today}
+        closed = [n for n, w in stale.items() if w.state != "closed"]
+        for n, w in stale.items():
+            if w.state != "closed":
+                w.state = "closed"
+                w.touched = today
             if not w.pinned:
                 w.serving = WINDOWS[n][1]
         assert result == {"expired": len(expired), "closed_windows": len(closed)}

@@ -19,7 +19,7 @@ from htmx_flask import Htmx
 
 from . import __version__
 from .auth import Accounts
-from .config import HallConfig, Period, WEEKDAYS, load_hall_config
+from .config import END_OF_DAY, HallConfig, Period, WEEKDAYS, load_hall_config
 from .queue.clock import Clock, SystemClock
 from .queue.service import HallService
 from .kiosk.i18n import text
@@ -36,7 +36,7 @@ htmx = Htmx()
 
 def always_open(config: HallConfig) -> HallConfig:
     """The demo hall accepts tickets at any hour, so a demo run at night still shows something."""
-    whole_day = (Period(time(0, 0), time(23, 59, 59)),)
+    whole_day = (Period(time(0, 0), END_OF_DAY),)
     # Each line's last issue time too: otherwise every line reads "closed for today" in the evening.
     return replace(config, hall=replace(config.hall, hours={day: whole_day for day in WEEKDAYS}),
                    lines=tuple(replace(line, last_issue=None) for line in config.lines))

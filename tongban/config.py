@@ -38,7 +38,8 @@ class Period:
     end: time
 
     def __str__(self) -> str:
-        return f"{self.start:%H:%M}-{self.end:%H:%M}"
+        end = "24:00" if self.end == END_OF_DAY else f"{self.end:%H:%M}"
+        return f"{self.start:%H:%M}-{end}"
 
 
 @dataclass(frozen=True)
@@ -277,7 +278,8 @@ class _Checker:
             if value is None:
                 continue
             if value in seen:
-                self.problem(path, f"duplicate {what} {value!r} (already used at {seen[value]})")
+                self.problem(path, f"duplicate {what} {value!r} (expected a {what} not used before; "
+                                   f"{seen[value]} has it)")
             else:
                 seen[value] = path
 
@@ -304,11 +306,16 @@ def _kind_name(kind: type | tuple) -> str:
     return names.get(kind, kind.__name__)
 
 
-def _parse_hhmm(text: str) -> time | None:
+END_OF_DAY = time(23, 59, 59, 999999)
+
+
+def _parse_hhmm(text: str, *, allow_24: bool = False) -> time | None:
     m = _HHMM_RE.match(text)
     if not m:
         return None
     hh, mm = int(m.group(1)), int(m.group(2))
+    if allow_24 and (hh, mm) == (24, 0):
+        return END_OF_DAY  # a period may run to midnight: "00:00-24:00" is open all day
     if hh > 23 or mm > 59:
         return None
     return time(hh, mm)
@@ -366,7 +373,7 @@ def _periods(c: _Checker, hours: dict, day: str) -> tuple[Period, ...]:
     for i, text in enumerate(raw):
         m = _PERIOD_RE.match(text)
         start = _parse_hhmm(f"{m.group(1)}:{m.group(2)}") if m else None
-        end = _parse_hhmm(f"{m.group(3)}:{m.group(4)}") if m else None
+        end = _parse_hhmm(f"{m.group(3)}:{m.group(4)}", allow_24=True) if m else None
         if start is None or end is None:
             c.problem(f"{path}[{i}]", f"{text!r} is not a period (expected 'HH:MM-HH:MM', e.g. '08:30-12:00')")
             continue

@@ -9,7 +9,7 @@ import json
 import secrets
 from dataclasses import asdict, dataclass
 from functools import lru_cache
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from ..config import HallConfig
@@ -669,7 +669,8 @@ class HallService:
                     f"{ticket.number} 号当前{STATE_ZH[ticket.state]}，不能{_ACTION_ZH[action]}",
                     f"Ticket {ticket.number} is {ticket.state}; it cannot {action.replace('_', ' ')}",
                     state=ticket.state)
-            if window is not None and ticket.window not in (None, window):
+            # A no-show who comes back goes to whichever window is free, so any clerk may put them back in line.
+            if window is not None and ticket.window not in (None, window) and action != "late_return":
                 raise errors.WrongWindow(f"{ticket.number} 号由 {ticket.window} 号窗口办理",
                                          f"Ticket {ticket.number} belongs to window {ticket.window}")
             if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
@@ -702,6 +703,10 @@ class HallService:
             self._record_call_time(conn, ticket, now)
             return {}, data
         if action == "resume":
+            state = conn.execute("SELECT state FROM windows WHERE number = ?", (ticket.window,)).fetchone()["state"]
+            if state != "open":
+                raise errors.WindowNotOpen(f"{ticket.window} 号窗口{WINDOW_STATE_ZH[state]}，请先开启窗口",
+                                           f"Window {ticket.window} is {state}; open it first", state=state)
             busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
                                 (ticket.window,)).fetchone()
             if busy:
@@ -715,7 +720,8 @@ class HallService:
                 self.config.line(to_line)
             except KeyError:
                 raise errors.UnknownLine(f"没有 {to_line} 队列", f"No line {to_line!r}", field="to_line") from None
-            if to_line == ticket.line and ticket.state == "waiting":
+            # Not a transfer, and it would give the ticket a transfer credit for nothing.
+            if to_line == ticket.line:
                 raise errors.IllegalTransition(f"{ticket.number} 号已在 {to_line} 队列",
                                                f"Ticket {ticket.number} is already in line {to_line}")
             # It keeps its original issue time (DESIGN §2): queued_at is not touched.
@@ -804,15 +810,20 @@ class HallService:
                 conn.execute("UPDATE tickets SET state = 'expired' WHERE id = ?", (row["id"],))
                 self.store.add_event(action="expire", at=now, ticket_id=row["id"], window=row["window"],
                                      from_state=row["state"], to_state="expired", actor="system")
-            windows = conn.execute("SELECT * FROM windows WHERE state != 'closed'").fetchall()
+            # Only windows left over from an earlier day: if the devices process starts mid-morning
+            # (after a power cut), the clerks already at work today keep their windows.
+            day_began = utc_iso(datetime.combine(calendar.day_start(today), time(0), tzinfo=self.hall.tz))
+            for window in self.config.windows:
+                conn.execute("UPDATE windows SET serving = ? WHERE number = ? AND pinned = 0"
+                             " AND (updated_at IS NULL OR updated_at < ?)",
+                             (json.dumps(window.serving), window.number, day_began))
+            windows = conn.execute("SELECT * FROM windows WHERE state != 'closed' AND (updated_at IS NULL OR"
+                                   " updated_at < ?)", (day_began,)).fetchall()
             for row in windows:
                 conn.execute("UPDATE windows SET state = 'closed', clerk = NULL, updated_at = ? WHERE number = ?",
                              (utc_iso(now), row["number"]))
                 self.store.add_event(action="window_close", at=now, window=row["number"], from_state=row["state"],
                                      to_state="closed", actor="system", data={"reason": "rollover"})
-            for window in self.config.windows:
-                conn.execute("UPDATE windows SET serving = ? WHERE number = ? AND pinned = 0",
-                             (json.dumps(window.serving), window.number))
             result = {"expired": len(stale), "closed_windows": len(windows)}
             conn.execute("INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
                          (today, utc_iso(now), json.dumps(result)))
