@@ -1,9 +1,155 @@
-"""Public pages: matters directory, windows directory, ticket status for phones (issue 4)."""
-from flask import Blueprint
+"""Public pages, no login (issue 4): the cross-province matters with their guides, every cross-province
+window of the district, and the ticket status page a phone opens from the ticket's QR code.
+
+The status page is found by the ticket's unguessable token, never by its id, and shows nothing
+personal: the number, the line, the matter, the position and the window.
+"""
+from __future__ import annotations
+
+from itertools import groupby
+
+from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+
+from ..app import get_broker, get_service
+from ..config import WEEKDAYS, HallConfig
+from ..queue import calendar, errors
+from ..queue.service import HallService, Ticket
+from . import live
+from .kiosk import MatterIndex, serving_windows, split_bilingual
 
 info = Blueprint("info", __name__)
+
+_BATCH_ORDER = (1, 2, 3)
+
+
+def _index() -> MatterIndex:
+    index = current_app.extensions.get("tongban.matter_index")
+    if index is None:  # the kiosk blueprint builds it at start; be safe if it is not registered
+        index = current_app.extensions["tongban.matter_index"] = MatterIndex(current_app.config["HALL"].matters)
+    return index
+
+
+def matching_matters(config: HallConfig, query: str) -> list:
+    """Pinyin initials ("sydj"), or any part of the Chinese or English name ("失业", "pension")."""
+    query = query.strip()
+    if not query:
+        return list(config.matters)
+    found = set()
+    if query.isascii() and query.replace(" ", "").isalpha():
+        found |= set(_index().search(query))
+    lowered = query.lower()
+    found |= {m.code for m in config.matters if query in m.name_zh or lowered in m.name_en.lower()}
+    return [m for m in config.matters if m.code in found]
+
+
+def grouped(config: HallConfig, matters: list) -> list[dict]:
+    """Department → batch → matters, in the order of the hall file."""
+    out = []
+    for dept in config.departments:
+        mine = [m for m in matters if m.department == dept.code]
+        if not mine:
+            continue
+        batches = [{"batch": batch, "matters": list(items)}
+                   for batch, items in groupby(sorted(mine, key=lambda m: m.batch), key=lambda m: m.batch)]
+        out.append({"dept": dept, "batches": batches, "count": len(mine)})
+    return out
+
+
+def hours_text(hall) -> list[tuple[str, str, str]]:
+    """Opening hours as runs of weekdays with the same periods: (first day, last day, periods)."""
+    runs: list[tuple[str, str, str]] = []
+    for day in WEEKDAYS:
+        periods = ", ".join(str(p) for p in hall.hours.get(day, ()))
+        if not periods:
+            continue
+        if runs and runs[-1][2] == periods and WEEKDAYS.index(runs[-1][1]) == WEEKDAYS.index(day) - 1:
+            runs[-1] = (runs[-1][0], day, periods)
+        else:
+            runs.append((day, day, periods))
+    return runs
 
 
 @info.get("/info")
 def home():
-    return "info"
+    """Matters by department and batch with their guides, and the district's cross-province windows."""
+    service = get_service()
+    config = service.config
+    query = request.args.get("q", "")[:40]
+    matters = matching_matters(config, query)
+    context = {"groups": grouped(config, matters), "query": query, "total": len(matters),
+               "all_total": len(config.matters), "split": split_bilingual,
+               "line_of": config.line_of_matter, "hours": hours_text(service.hall),
+               "windows": config.windows, "district": config.district_windows,
+               "lang_url": url_for("pages.set_lang", lang="en" if _lang() == "zh" else "zh",
+                                   next=request.full_path.rstrip("?"))}
+    if request.headers.get("HX-Request") == "true":
+        return _no_store(Response(render_template("_info_matters.html", **context), mimetype="text/html"))
+    return _no_store(Response(render_template("info.html", **context), mimetype="text/html"))
+
+
+# ---------- ticket status for phones ----------
+
+def _ticket(token: str) -> Ticket:
+    if not token or len(token) > 64:
+        abort(404)
+    try:
+        return get_service().ticket_by_token(token)
+    except errors.UnknownTicket:
+        abort(404)
+
+
+def status_context(service: HallService, ticket: Ticket) -> dict:
+    """What the status page shows: position and estimate, or the window that calls it. Nothing personal."""
+    today = calendar.service_day(service.clock.now(), service.hall)
+    ahead, estimate = service.ticket_estimate(ticket) if ticket.state == "waiting" else (0, None)
+    window = service.config.window(ticket.window) if ticket.window else None
+    return {
+        "number": ticket.number, "state": ticket.state, "stale": ticket.service_day != today,
+        "service_day": ticket.service_day, "line": service.config.line(ticket.line),
+        "matter": service.config.matter(ticket.matter) if ticket.matter else None,
+        "ahead": ahead, "estimate": estimate, "window": window,
+        "windows": serving_windows(service, ticket.line) if ticket.state == "waiting" else [],
+        "updated": calendar.local(service.clock.now(), service.hall),
+    }
+
+
+@info.get("/t/<token>")
+def ticket_status(token: str):
+    service = get_service()
+    ticket = _ticket(token)
+    context = {**status_context(service, ticket), "token": token,
+               "lang_url": url_for("pages.set_lang", lang="en" if _lang() == "zh" else "zh",
+                                   next=request.full_path.rstrip("?"))}
+    template = "_status_state.html" if request.headers.get("HX-Request") == "true" else "status.html"
+    return _no_store(Response(render_template(template, **context), mimetype="text/html"))
+
+
+@info.get("/t/<token>/live")
+def ticket_status_live(token: str):
+    """One SSE stream: the ticket's state whenever anything in the hall changes."""
+    _ticket(token)
+
+    def render_all() -> dict[str, str]:
+        service = get_service()
+        return {"status": render_template("_status_state.html", **status_context(service, _ticket(token)))}
+
+    response = Response(stream_with_context(live.stream(get_broker(), render_all)), mimetype="text/event-stream")
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Accel-Buffering"] = "no"
+    return response
+
+
+@info.errorhandler(404)
+def missing(_exc):
+    return render_template("status_missing.html"), 404
+
+
+def _lang() -> str:
+    from .pages import current_lang
+    return current_lang()
+
+
+def _no_store(response: Response) -> Response:
+    response.headers["Vary"] = "HX-Request"
+    response.headers["Cache-Control"] = "no-store"
+    return response
