@@ -325,7 +325,9 @@ def test_closed_states_are_explained_with_what_to_do_instead(hall, when, title, 
     assert refused.status_code == 200 and title in text(refused) and 'id="k-number"' not in text(refused)
     assert store_of(hall).one("SELECT COUNT(*) FROM tickets")[0] == 0
     assert store_of(hall).one("SELECT COUNT(*) FROM kiosk_requests")[0] == 0  # the key can be used later
-    assert 'class="k-line unavailable"' in text(client.get("/kiosk/kiosk-1"))
+    home = text(client.get("/kiosk/kiosk-1"))
+    assert 'class="k-line unavailable"' in home
+    assert ('id="k-hall-closed"' in home) == (title != "今日取号已截止")    # the hall, not one line, is closed
     english = text(client.get("/kiosk/kiosk-1/lines/A?lang=en"))
     assert "What you can do" in english and "information desk" in english
 
@@ -347,6 +349,15 @@ def test_quota_reached_says_so_and_where_else_to_go(tmp_path, clock):
     assert "今日号已取完" in refused
     assert "今日号已取完" in text(client.get("/kiosk/kiosk-1"))                # the button says so too
     assert "All tickets for today are taken" in text(client.get("/kiosk/kiosk-1/lines/B?lang=en"))
+
+
+def test_no_lunch_banner_where_tickets_are_issued_over_lunch(tmp_path, clock):
+    doc = small_hall_doc()
+    doc["hall"]["issue_during_lunch"] = True
+    hall = make_hall_client(tmp_path, parse_hall_config(doc, "lunch-hall"), clock)
+    clock.set(THURSDAY.replace(hour=12, minute=30))
+    html = text(kiosk(hall).get("/kiosk/kiosk-1"))
+    assert 'id="k-hall-closed"' not in html and "unavailable" not in html
 
 
 def test_a_line_closed_by_the_manager_gives_the_reason(hall):

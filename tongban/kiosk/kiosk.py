@@ -11,20 +11,18 @@ app's ``KIOSK_IDLE_S``, 30 s).
 """
 from __future__ import annotations
 
-import base64
-import io
 import re
 import secrets
 import time as monotonic_time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from functools import wraps
 from typing import Iterable
 
 from flask import (Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context,
                    url_for)
 
 from ..app import get_broker, get_clock, get_service, get_store
-from ..config import WEEKDAYS, HallConfig, Kiosk, Matter
+from ..config import WEEKDAYS, Kiosk, Matter
 from ..queue import calendar, errors, printing
 from ..queue.service import HallService, Ticket
 from ..queue.store import parse_iso, utc_iso
@@ -180,8 +178,6 @@ def kiosk_config(kiosk_id: str) -> Kiosk | None:
 
 def kiosk_view(view):
     """An enrolled kiosk (or a manager previewing it); a kiosk only ever acts as itself."""
-    from functools import wraps
-
     @page_requires(terminals=("kiosk",))
     @wraps(view)
     def wrapper(kiosk_id: str, *args, **kwargs):
@@ -364,6 +360,8 @@ def home(kiosk_id: str):
     state = g.kstate
     notices = [split_bilingual(n) for n in service.hall.notices]
     opening = calendar.opening(service.clock.now(), service.hall)
+    if opening.reason == "lunch_break" and service.hall.issue_during_lunch:
+        opening = calendar.Opening(True)  # tickets are issued over lunch in this hall: no banner
     at_default = state["lang"] == "zh" and not state["elder"]
     return render_screen("_kiosk_home.html", idle=not at_default, cards=line_cards(service),
                          notices=notices[:1] if state["elder"] else notices, opening=opening,
