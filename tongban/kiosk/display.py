@@ -54,9 +54,15 @@ def _last_per_ticket(calls: list[dict], n: int) -> list[dict]:
 
 
 def _announcements(calls: list[dict]) -> list[dict]:
+    """The newest call/recall events, oldest first, each with its clips.
+
+    Every clip URL names its announcement and place (``?a=<event id>&p=<n>``): browsers would otherwise
+    serve a repeated word from memory, and this way the server's access log shows, clip by clip,
+    what each screen said for which event (for "I never heard my number")."""
     out = []
     for call in calls[:ANNOUNCEMENTS]:
-        out.append({**call, "clips": " ".join(clip_urls(call["number"], call["window"]))})
+        urls = clip_urls(call["number"], call["window"])
+        out.append({**call, "clips": " ".join(f"{url}?a={call['id']}&p={n}" for n, url in enumerate(urls))})
     return list(reversed(out))
 
 

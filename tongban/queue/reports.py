@@ -327,7 +327,7 @@ def svg_bars(categories: list[str], series: Iterable[tuple[str, list[float | Non
     for s, (name, _values) in enumerate(series):
         parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{PALETTE[s % len(PALETTE)]}"/>')
         parts.append(f'<text x="{x + 16}" y="18" font-size="12" fill="#333">{escape(name)}</text>')
-        x += 24 + 13 * len(name)
+        x += 30 + _text_width(name, 12)
     if unit:
         parts.append(f'<text x="{width - right}" y="18" text-anchor="end" font-size="11" fill="#666">'
                      f'{escape(unit)}</text>')
@@ -357,9 +357,14 @@ def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 120
     for label, n, color in items:
         parts.append(f'<rect x="{lx}" y="56" width="12" height="12" fill="{color}"/>')
         parts.append(f'<text x="{lx + 16}" y="66" font-size="12" fill="#333">{escape(label)} {n}</text>')
-        lx += 30 + 13 * len(label) + 8 * len(str(n))
+        lx += 36 + _text_width(f"{label} {n}", 12)
     parts.append("</svg>")
     return Markup("".join(parts))
+
+
+def _text_width(text: str, size: int) -> float:
+    """Rough width of a label: CJK characters are about one em, Latin letters and digits about half."""
+    return sum(size if ord(ch) > 0x2E80 else size * 0.56 for ch in text)
 
 
 def _nice(peak: float) -> float:

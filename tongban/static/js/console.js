@@ -3,6 +3,10 @@
 (function () {
   "use strict";
 
+  // Swapped-in buttons get their htmx handlers at once, not after the default 20 ms settle: a key
+  // pressed right after a live update must not land on a button that does nothing yet.
+  if (window.htmx) { window.htmx.config.defaultSettleDelay = 0; }
+
   var root = document.querySelector("[data-server-time]");
   // Server minus browser clock, so "waiting 12 min" agrees with the server's idea of now.
   var skew = root ? Date.parse(root.getAttribute("data-server-time")) - Date.now() : 0;

@@ -10,6 +10,10 @@
   var HOLD_MS = 10000;          // a new call stays highlighted at least this long
   var CLIP_TIMEOUT_MS = 8000;   // a clip that neither ends nor fails is skipped after this
 
+  // Swapped-in buttons get their htmx handlers at once, not after the default 20 ms settle: a key
+  // pressed right after a live update must not land on a button that does nothing yet.
+  if (window.htmx) { window.htmx.config.defaultSettleDelay = 0; }
+
   var root = document.querySelector(".display");
   if (!root) { return; }
   var voiceOn = root.getAttribute("data-voice") === "on";
@@ -60,6 +64,8 @@
     }
     items.forEach(function (item) {
       if (item.id > seen) {
+        // Load its clips now, while earlier announcements are still being spoken.
+        if (voiceOn && item.clips.length) { item.audio = prepare(item.clips); }
         queue.push(item);
         seen = item.id;
       }
@@ -105,6 +111,8 @@
     var item = current;
     var started = Date.now();
     showBanner(item, true);
+    var banner = root.querySelector("[data-banner]");
+    if (banner) { banner.setAttribute("data-shown-at", String(started)); }
     var spoken = !voiceOn || !item.clips.length;
     function done() {
       if (!spoken) { return; }
@@ -115,17 +123,45 @@
       }, Math.max(0, HOLD_MS - (Date.now() - started)));
     }
     if (!spoken) {
-      play(item.clips, function () { spoken = true; done(); });
+      play(item.audio || prepare(item.clips), item.clips.length, function () { spoken = true; done(); });
     }
     done();
   }
 
-  // One clip at a time, in order; the next clip is only created when the previous one has ended.
-  function play(clips, finished) {
+  // The announcement's clips become a queue of Audio elements, loaded one after another (in order, so
+  // the words are ready before they are needed and no gap opens between them), and played one at a
+  // time: the next clip starts only when the previous one has ended.
+  function prepare(clips) {
+    var queued = { audios: [], waiting: null };
     var i = 0;
+    function loadNext() {
+      if (i >= clips.length) { return; }
+      var audio = new Audio();
+      audio.preload = "auto";
+      var moved = false;
+      function go() {
+        if (moved) { return; }
+        moved = true;
+        loadNext();
+      }
+      audio.addEventListener("loadedmetadata", go);
+      audio.addEventListener("canplaythrough", go);
+      audio.addEventListener("error", go);
+      setTimeout(go, 1500);
+      audio.src = clips[i++];
+      queued.audios.push(audio);
+      if (queued.waiting) { var w = queued.waiting; queued.waiting = null; w(); }
+    }
+    loadNext();
+    return queued;
+  }
+
+  function play(queued, count, finished) {
+    var k = 0;
     function step() {
-      if (i >= clips.length) { finished(); return; }
-      var audio = new Audio(clips[i++]);
+      if (k >= count) { finished(); return; }
+      if (k >= queued.audios.length) { queued.waiting = step; return; }
+      var audio = queued.audios[k++];
       var moved = false;
       var guard = setTimeout(advance, CLIP_TIMEOUT_MS);
       function advance() {
@@ -136,6 +172,7 @@
       }
       audio.addEventListener("ended", advance);
       audio.addEventListener("error", advance);
+      if (audio.error) { advance(); return; }
       var playing = audio.play();
       if (playing && playing.catch) {
         playing.catch(function (err) {

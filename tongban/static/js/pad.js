@@ -3,6 +3,10 @@
 (function () {
   "use strict";
 
+  // Swapped-in buttons get their htmx handlers at once, not after the default 20 ms settle: a key
+  // pressed right after a live update must not land on a button that does nothing yet.
+  if (window.htmx) { window.htmx.config.defaultSettleDelay = 0; }
+
   var root = document.querySelector(".pad");
   if (!root) { return; }
   var skew = Date.parse(root.getAttribute("data-server-time")) - Date.now();
