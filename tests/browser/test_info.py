@@ -44,6 +44,7 @@ def test_info_lists_matters_with_guides_and_every_window_on_a_phone(public_hall,
     page.click("#m-RSJ-006 summary")
     guide = page.inner_text("#m-RSJ-006")
     assert "居民身份证原件" in guide and "当场办结" in guide and "人社业务" in guide
+    page.evaluate("document.querySelector('#matters').scrollIntoView()")
     screenshot(page, "kiosk-info-phone", docs=True)
 
 

@@ -23,6 +23,7 @@ from .conftest import DEMO_CONFIG, make_live_hall, screenshot
 
 W, H = 1080, 1920
 QUOTA_E = 3
+CSP_ERRORS: list[str] = []
 
 
 @pytest.fixture(scope="module")
@@ -40,6 +41,8 @@ def kiosk_hall(tmp_path_factory):
 
 def open_kiosk(new_page, hall, kiosk_id: str = "kiosk-1", query: str = ""):
     page = new_page(W, H)
+    # Nothing may be refused by the page's CSP (no inline scripts or styles anywhere).
+    page.on("console", lambda m: CSP_ERRORS.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"{hall.url}/enrol?token={hall.tokens[kiosk_id]}")
     if query:
         page.goto(f"{hall.url}/kiosk/{kiosk_id}?{query}")
@@ -131,6 +134,7 @@ SCREEN_CHECK = """() => {
 
 
 def check_screen(page, *, no_scroll: bool = False) -> None:
+    assert CSP_ERRORS == []
     found = page.evaluate(SCREEN_CHECK)
     assert found["small"] == [], f"text under 24 px: {found['small'][:5]}"
     assert found["tiny"] == [], f"touch targets under 76 px: {found['tiny'][:5]}"

@@ -46,7 +46,8 @@
   function retryLater(detail) {
     requestDown = true;
     showWait();
-    if (retryTimer) { return; }  // one retry at a time; the newest failure wins below
+    // One retry at a time: the newest failure (what the citizen did last) replaces an older one.
+    if (retryTimer) { clearTimeout(retryTimer); retryTimer = null; }
     retries += 1;
     var delay = Math.min(500 * retries, 4000);
     var verb = (detail.requestConfig && detail.requestConfig.verb || "get").toUpperCase();
