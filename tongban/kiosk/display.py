@@ -7,7 +7,9 @@ order, one announcement at a time (static/js/display.js).
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, render_template, request, url_for
+from functools import lru_cache
+
+from flask import Blueprint, abort, render_template, request
 
 from .. import voice
 from ..app import get_clock, get_service
@@ -23,11 +25,16 @@ RECENT_CALLS = 8
 ANNOUNCEMENTS = 6
 
 
-def clip_urls(number: str, window: int) -> list[str]:
+VOICE_PREFIX = "voice/"
+
+
+@lru_cache(maxsize=4096)
+def clips(number: str, window: int) -> tuple[str, ...]:
+    """The clips of one call, relative to static/voice/ (``zh/qing.ogg`` …), from voice.call_sequence."""
     try:
-        return [url_for("static", filename=path) for path in voice.call_sequence(number, window)]
+        return tuple(path[len(VOICE_PREFIX):] for path in voice.call_sequence(number, window))
     except voice.VoiceError:
-        return []  # a window or number the clips cannot say is still shown, just not spoken
+        return ()  # a window or number the clips cannot say is still shown, just not spoken
 
 
 def recent_calls(service: HallService, *, window: int | None = None, limit: int = 40) -> list[dict]:
@@ -54,16 +61,10 @@ def _last_per_ticket(calls: list[dict], n: int) -> list[dict]:
 
 
 def _announcements(calls: list[dict]) -> list[dict]:
-    """The newest call/recall events, oldest first, each with its clips.
-
-    Every clip URL names its announcement and place (``?a=<event id>&p=<n>``): browsers would otherwise
-    serve a repeated word from memory, and this way the server's access log shows, clip by clip,
-    what each screen said for which event (for "I never heard my number")."""
-    out = []
-    for call in calls[:ANNOUNCEMENTS]:
-        urls = clip_urls(call["number"], call["window"])
-        out.append({**call, "clips": " ".join(f"{url}?a={call['id']}&p={n}" for n, url in enumerate(urls))})
-    return list(reversed(out))
+    """The newest call/recall events, oldest first, each with its clips (relative to static/voice/;
+    the page puts ``?a=<event id>&p=<n>`` on each, see display.js)."""
+    return [{**call, "clips": " ".join(clips(call["number"], call["window"]))}
+            for call in reversed(calls[:ANNOUNCEMENTS])]
 
 
 def _current_by_window(service: HallService) -> dict[int, Ticket]:

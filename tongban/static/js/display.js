@@ -17,6 +17,7 @@
   var root = document.querySelector(".display");
   if (!root) { return; }
   var voiceOn = root.getAttribute("data-voice") === "on";
+  var voiceBase = root.getAttribute("data-voice-base") || "/static/voice/";
   var tz = root.getAttribute("data-tz") || undefined;
   var skew = Date.parse(root.getAttribute("data-server-time")) - Date.now();
   if (isNaN(skew)) { skew = 0; }
@@ -49,13 +50,20 @@
     var box = document.getElementById("announce");
     if (!box) { return; }
     var items = Array.prototype.map.call(box.querySelectorAll("[data-id]"), function (el) {
-      return {
+      var item = {
         id: parseInt(el.getAttribute("data-id"), 10),
         number: el.getAttribute("data-number"),
         window: el.getAttribute("data-window"),
         kind: el.getAttribute("data-kind"),
-        clips: (el.getAttribute("data-clips") || "").split(" ").filter(Boolean)
+        clips: []
       };
+      // Each clip URL names its announcement and place: browsers would otherwise serve a repeated
+      // word from memory, and this way the server's access log shows, clip by clip, what each
+      // screen said for which event (for "I never heard my number").
+      (el.getAttribute("data-clips") || "").split(" ").filter(Boolean).forEach(function (clip, n) {
+        item.clips.push(voiceBase + clip + "?a=" + item.id + "&p=" + n);
+      });
+      return item;
     }).sort(function (a, b) { return a.id - b.id; });
     if (seen === null) {
       // What was called before this screen connected is history, not news.
