@@ -7,7 +7,9 @@ import signal
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import click
 
@@ -224,39 +226,26 @@ def account() -> None:
 @click.option("--staff-no", default="", help="staff number shown on the rating pad")
 @click.password_option(help="at least 8 characters")
 def account_add(username, db, name, role, staff_no, password):
-    store = Store(_db_path(db))
-    try:
-        Accounts(store, SystemClock()).add(username, password, name=name, role=role, staff_no=staff_no)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
+    with _accounts(db) as accounts:
+        accounts.add(username, password, name=name, role=role, staff_no=staff_no)
     click.echo(f"added {role} {username}")
 
 
 @account.command("list")
 @click.option("--db", default=DEFAULT_DB, show_default=True)
 def account_list(db):
-    store = Store(_db_path(db))
-    try:
-        for acc in Accounts(store, SystemClock()).list():
+    with _accounts(db) as accounts:
+        for acc in accounts.list():
             click.echo(f"{acc.username:<16} {acc.role:<8} {acc.staff_no:<8} {acc.name}"
                        f"{'  (disabled)' if acc.disabled else ''}")
-    finally:
-        store.close()
 
 
 @account.command("disable")
 @click.argument("username")
 @click.option("--db", default=DEFAULT_DB, show_default=True)
 def account_disable(username, db):
-    store = Store(_db_path(db))
-    try:
-        Accounts(store, SystemClock()).disable(username)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
+    with _accounts(db) as accounts:
+        accounts.disable(username)
     click.echo(f"disabled {username}; their sessions are closed")
 
 
@@ -272,41 +261,40 @@ def terminal() -> None:
 @click.option("--name", required=True)
 @click.option("--window", type=int, help="the window a rating pad belongs to")
 def terminal_add(terminal_id, db, kind, name, window):
-    store = Store(_db_path(db))
-    try:
-        token = Accounts(store, SystemClock()).add_terminal(terminal_id, kind, name, window=window)
-    except AccountError as exc:
-        raise click.ClickException(str(exc)) from None
-    finally:
-        store.close()
+    with _accounts(db) as accounts:
+        token = accounts.add_terminal(terminal_id, kind, name, window=window)
     click.echo(f"enrolled {kind} {terminal_id}. Its token (shown once, only its hash is stored):\n{token}")
 
 
 @terminal.command("list")
 @click.option("--db", default=DEFAULT_DB, show_default=True)
 def terminal_list(db):
-    store = Store(_db_path(db))
-    try:
-        for t in Accounts(store, SystemClock()).terminals():
+    with _accounts(db) as accounts:
+        for t in accounts.terminals():
             state = f"revoked {t['revoked_at'][:16]}" if t["revoked_at"] else "active"
             window = f"window {t['window']}" if t["window"] else ""
             click.echo(f"{t['id']:<16} {t['kind']:<8} {state:<24} {window:<10} {t['name']}")
-    finally:
-        store.close()
 
 
 @terminal.command("revoke")
 @click.argument("terminal_id")
 @click.option("--db", default=DEFAULT_DB, show_default=True)
 def terminal_revoke(terminal_id, db):
+    with _accounts(db) as accounts:
+        accounts.revoke_terminal(terminal_id)
+    click.echo(f"revoked {terminal_id}")
+
+
+@contextmanager
+def _accounts(db: str) -> Iterator[Accounts]:
+    """Accounts on the hall database; a refused request becomes a one-line error, not a traceback."""
     store = Store(_db_path(db))
     try:
-        Accounts(store, SystemClock()).revoke_terminal(terminal_id)
+        yield Accounts(store, SystemClock())
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     finally:
         store.close()
-    click.echo(f"revoked {terminal_id}")
 
 
 # Installers test a printer or a board from the same command as everything else.

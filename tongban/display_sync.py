@@ -8,7 +8,6 @@ clerk console, acting as the clerk signed in at that window.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 
 from .config import HallConfig
@@ -17,6 +16,7 @@ from .queue import errors, printing
 from .queue.clock import Clock
 from .queue.service import HallService
 from .queue.store import Store
+from .store_loop import StoreLoop
 
 log = logging.getLogger("tongban.displays")
 
@@ -83,8 +83,7 @@ class DisplayFollower:
         self.config = config
         self.clock = clock
         self.last_event = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="display-follower", daemon=True)
+        self.loop = StoreLoop("display-follower", database, self.follow, idle_s=FOLLOW_POLL_S)
 
     def start(self) -> None:
         store = Store(self.database, migrate=False)
@@ -95,34 +94,23 @@ class DisplayFollower:
                 self.hub.window_changed(window.number, *display_state(service, window.number))
         finally:
             store.close()
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self.loop.stop()
 
-    def _run(self) -> None:
-        store = Store(self.database, migrate=False)
-        try:
-            while not self._stop.wait(FOLLOW_POLL_S):
-                try:
-                    self.follow(store)
-                except Exception:  # noqa: BLE001 - a display fault must never stop the follower
-                    log.exception("display follower")
-        finally:
-            store.close()
-
-    def follow(self, store: Store) -> int:
+    def follow(self, store: Store) -> bool:
+        """Redraw the windows named by new events; True when there were any."""
         rows = store.all("SELECT id, window, action FROM events WHERE id > ? AND window IS NOT NULL ORDER BY id",
                          (self.last_event,))
         if not rows:
-            return 0
+            return False
         self.last_event = rows[-1]["id"]
         service = HallService(store, self.config, self.clock)
         # A recall is shown again even though nothing else changed: each call/recall event redraws.
         for window in dict.fromkeys(r["window"] for r in rows):
             self.hub.window_changed(window, *display_state(service, window))
-        return len(rows)
+        return True
 
     def record_health(self, store: Store) -> None:
         for (bus_id, address), status in self.hub.status().items():

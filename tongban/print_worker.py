@@ -7,7 +7,6 @@ become a failed job (the kiosk shows the ticket on screen) and a device status w
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Callable
 
 from .config import HallConfig
@@ -16,6 +15,7 @@ from .queue import calendar, printing
 from .queue.clock import Clock
 from .queue.service import HallService, Ticket
 from .queue.store import Store
+from .store_loop import StoreLoop
 
 log = logging.getLogger("tongban.printing")
 
@@ -71,28 +71,13 @@ class PrinterWorker:
         self.config = config
         self.clock = clock
         self.printer_fn = printer_fn
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"printer-{printer.id}", daemon=True)
+        self.loop = StoreLoop(f"printer-{printer.id}", database, self.run_once, idle_s=IDLE_POLL_S)
 
     def start(self) -> None:
-        self._thread.start()
+        self.loop.start()
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        store = Store(self.database, migrate=False)
-        try:
-            while not self._stop.is_set():
-                try:
-                    if not self.run_once(store):
-                        self._stop.wait(IDLE_POLL_S)
-                except Exception:  # noqa: BLE001 - one bad job must not stop this printer's queue
-                    log.exception("printer %s: job failed", self.printer.id)
-                    self._stop.wait(1.0)
-        finally:
-            store.close()
+        self.loop.stop()
 
     def run_once(self, store: Store) -> bool:
         """Print one job if there is one; True when a job was taken."""

@@ -773,26 +773,24 @@ class HallService:
         return now - timedelta(minutes=target - credit)
 
     def _record_service_time(self, conn, ticket: Ticket, now: datetime) -> None:
-        if ticket.started_at is None:
-            return
-        minutes = (now - ticket.started_at).total_seconds() / 60.0
-        row = conn.execute("SELECT service_min, service_n FROM lines WHERE prefix = ?", (ticket.line,)).fetchone()
-        previous, count = (row["service_min"], row["service_n"]) if row else (None, 0)
-        conn.execute("INSERT INTO lines (prefix, service_min, service_n) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
-                     " UPDATE SET service_min = excluded.service_min, service_n = excluded.service_n",
-                     (ticket.line, smooth(previous, count, minutes), count + 1))
+        if ticket.started_at is not None:
+            self._smooth_line_minutes(conn, ticket.line, "service", (now - ticket.started_at).total_seconds() / 60)
 
     def _record_call_time(self, conn, ticket: Ticket, now: datetime) -> None:
         """The window's minutes from the call to being free again (walk-up and service, or the recalls
         before a no-show): what each call costs a window, for the wait forecast."""
-        if ticket.called_at is None:
-            return
-        minutes = (now - ticket.called_at).total_seconds() / 60.0
-        row = conn.execute("SELECT cycle_min, cycle_n FROM lines WHERE prefix = ?", (ticket.line,)).fetchone()
-        previous, count = (row["cycle_min"], row["cycle_n"]) if row else (None, 0)
-        conn.execute("INSERT INTO lines (prefix, cycle_min, cycle_n) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
-                     " UPDATE SET cycle_min = excluded.cycle_min, cycle_n = excluded.cycle_n",
-                     (ticket.line, smooth(previous, count, minutes), count + 1))
+        if ticket.called_at is not None:
+            self._smooth_line_minutes(conn, ticket.line, "cycle", (now - ticket.called_at).total_seconds() / 60)
+
+    @staticmethod
+    def _smooth_line_minutes(conn, line: str, measure: str, minutes: float) -> None:
+        """Fold one sample into the line's smoothed ``<measure>_min`` (persisted: it survives restarts)."""
+        mean, count = f"{measure}_min", f"{measure}_n"
+        row = conn.execute(f"SELECT {mean}, {count} FROM lines WHERE prefix = ?", (line,)).fetchone()
+        previous, n = (row[mean], row[count]) if row else (None, 0)
+        conn.execute(f"INSERT INTO lines (prefix, {mean}, {count}) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
+                     f" UPDATE SET {mean} = excluded.{mean}, {count} = excluded.{count}",
+                     (line, smooth(previous, n, minutes), n + 1))
 
     # ---------- the day ----------
 
