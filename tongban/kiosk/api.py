@@ -49,6 +49,24 @@ def wrong_method(_exc):
                     "message_en": "Method not allowed"}), 405
 
 
+# Found by the fuzz test (tests/fault/test_fuzz_api.py): a URL under /api/v1 that matches no route
+# (/api/v1/tickets/abc) is answered by the app, not this blueprint, so it got Flask's HTML page; and
+# a number beyond SQLite's 64-bit integers raised OverflowError, a 500.
+@api.app_errorhandler(404)
+@api.app_errorhandler(405)
+def unmatched_api_url(exc):
+    if request.path.startswith(f"{api.url_prefix}/"):
+        return not_found(exc) if exc.code == 404 else wrong_method(exc)
+    return exc
+
+
+@api.errorhandler(OverflowError)
+def number_out_of_range(_exc):
+    if any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in (request.view_args or {}).values()):
+        return not_found(None)  # no ticket or window has such a number
+    return bad_request(BadRequest("(number)", "a whole number between -2^63 and 2^63-1"))
+
+
 def _body() -> dict:
     body = request.get_json(silent=True)
     if body is None:

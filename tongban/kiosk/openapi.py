@@ -112,7 +112,8 @@ def _ref(name: str) -> dict:
 def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
     texts = {"400": "Bad field, named in `field`", "401": "Not signed in, or a bad token",
              "403": "Signed in, but not allowed (e.g. another window)", "404": "No such ticket, window or line",
-             "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)"}
+             "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)",
+             "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited; retry_after_s)"}
     out = {ok_status: {"description": "OK", **_json(ok_schema)}}
     for status in refusals:
         out[status] = {"description": texts[status], **_json(_ERROR)}
@@ -137,14 +138,14 @@ PATHS = {
                                                                  "window": {"type": "integer"}}})},
         "responses": _responses("200", _ref("Session"), "400", "401", "403", "404")}},
     "/api/v1/logout": {"post": {"summary": "End this session", "security": _BEARER,
-                                "responses": _responses("200", {"type": "object"}, "401")}},
+                                "responses": _responses("200", {"type": "object"}, "401", "403")}},
     "/api/v1/tickets": {"post": {
         "summary": "Issue a ticket (kiosk terminals and staff; green channel by staff only)", "security": _BEARER,
         "requestBody": {"required": True, **_json({
             "type": "object", "additionalProperties": False,
             "properties": {"matter": {"type": "string"}, "line": {"type": "string"}, "green": {"type": "boolean"},
                            "appointment_at": {"type": "string", "format": "date-time"}}})},
-        "responses": _responses("201", _ref("Ticket"), "400", "401", "403", "404", "409")}},
+        "responses": _responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "429")}},
     "/api/v1/tickets/{ticket_id}": {"get": {
         "summary": "One ticket; staff also get its events", "security": _BEARER, "parameters": [_TICKET_ID],
         "responses": _responses("200", _ref("Ticket"), "401", "403", "404")}},
