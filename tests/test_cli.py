@@ -112,3 +112,27 @@ def test_check_config_warns_when_a_printer_could_outlast_the_kiosk_deadline(tmp_
     result = CliRunner().invoke(main, ["check-config", str(slow)])
     assert result.exit_code == 0, result.output
     assert "warning: printers.printer-1: timeout_s 8 s is not inside the kiosk's 5 s print deadline" in result.output
+
+
+def test_serve_ends_live_streams_when_it_stops(tmp_path):
+    """Every screen holds an SSE request open. On SIGTERM the server ends them itself, cleanly, so
+    screens reconnect to the restarted server at once instead of being cut off after gunicorn's
+    graceful timeout (5 s)."""
+    import http.client
+
+    from .browser.conftest import make_live_hall
+    hall = make_live_hall(tmp_path)
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", hall.port, timeout=10)
+        conn.request("GET", "/kiosk/kiosk-1/live", headers={"Cookie": f"tongban_terminal={hall.tokens['kiosk-1']}"})
+        stream = conn.getresponse()
+        assert stream.status == 200 and stream.getheader("Content-Type").startswith("text/event-stream")
+        assert stream.readline().startswith(b"retry:")
+        hall.proc.send_signal(signal.SIGTERM)
+        sent_term = time.monotonic()
+        while stream.readline():  # the rest of the state, then a clean end of the chunked body
+            pass
+        assert time.monotonic() - sent_term < 2.5
+        assert hall.proc.wait(10) == 0
+    finally:
+        hall.stop()

@@ -100,13 +100,23 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
         click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)
         sys.exit(3)
 
+    def end_streams_on_exit(worker):
+        # gunicorn's graceful stop waits for open requests, and every live screen holds one: end the
+        # streams first so a restart takes a moment, not the whole graceful timeout.
+        def handle_exit(sig, frame):
+            app.extensions["tongban.broker"].close_all()
+            worker.handle_exit(sig, frame)
+        signal.signal(signal.SIGTERM, handle_exit)
+        signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: don't break active requests
+
     class Gunicorn(BaseApplication):
         def load_config(self):
             for key, value in {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
                                "threads": threads_for(screens), "graceful_timeout": 5, "timeout": 30,
                                "accesslog": "-", "proc_name": "tongban-web",
                                # Type=notify: ready once the socket is bound (tongban-web.service).
-                               "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}")}.items():
+                               "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}"),
+                               "post_worker_init": end_streams_on_exit}.items():
                 self.cfg.set(key, value)
 
         def load(self):

@@ -42,6 +42,7 @@ class Broker:
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.version = 0
+        self.closing = False
         self._cache: dict[str, tuple[int, object]] = {}
 
     def start(self) -> None:
@@ -52,6 +53,15 @@ class Broker:
 
     def stop(self) -> None:
         self._stop.set()
+
+    def close_all(self) -> None:
+        """End every stream now (the server is stopping): screens reconnect to the restarted server
+        at once, and the server does not wait out its graceful timeout for idle streams."""
+        self.closing = True
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            self._drop(listener)
 
     def _watch(self) -> None:
         store = Store(self.database, migrate=False)
@@ -127,6 +137,8 @@ def sse_event(name: str, data: str) -> str:
 def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None,
            keepalive_s: float = KEEPALIVE_S) -> Iterator[str]:
     """The body of one SSE response: full state first, then changed events, keep-alives between."""
+    if broker.closing:
+        return
     listener = broker.subscribe()
     sent: dict[str, str] = {}
 
