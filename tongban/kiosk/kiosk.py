@@ -246,27 +246,11 @@ class Refusal:
 
 
 def refusal_for(service: HallService, prefix: str) -> Refusal | None:
-    """What ``issue`` would refuse for this line now, without issuing (the same checks, read-only).
-
-    HallService checks again inside its transaction when the ticket is really taken.
-    """
-    now = service.clock.now()
+    """What ``issue`` would refuse for this line now, without issuing."""
     try:
-        service._check_open(now, prefix)  # opening hours, lunch break, the line's last issue time
+        service.check_issuable(prefix)
     except errors.QueueError as exc:
         return Refusal.from_error(exc)
-    line = service.config.line(prefix)
-    row = service.store.one("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,))
-    if row and row["closed"]:
-        return Refusal("line_closed", "closed_by_manager", f"{line.name_zh}暂停取号",
-                       f"{line.name_en} is closed for now", detail=row["closed_reason"])
-    if line.daily_quota is not None:
-        day = calendar.service_day(now, service.hall)
-        taken = service.store.one("SELECT COALESCE(MAX(seq), 0) FROM tickets WHERE prefix = ? AND service_day = ?",
-                                  (prefix, day))[0]
-        if taken >= line.daily_quota:
-            return Refusal("quota_reached", "quota", f"今日号已取完：{line.name_zh}每日限 {line.daily_quota} 个号",
-                           f"No more tickets today: {line.name_en} issues {line.daily_quota} a day")
     return None
 
 

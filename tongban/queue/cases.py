@@ -36,7 +36,7 @@ from zoneinfo import ZoneInfo
 from ..config import HallConfig, Matter
 from . import calendar, errors
 from .clock import Clock
-from .store import Store, parse_iso, utc_iso
+from .store import Store, utc_iso
 from .workdays import WEEKENDS_ONLY, WorkCalendar
 
 CASE_MODES = ("proxy", "multi-place")

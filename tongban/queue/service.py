@@ -364,17 +364,7 @@ class HallService:
         token = secrets.token_urlsafe(12)
         with self.store.immediate() as conn:
             check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
-            row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
-            if row and row["closed"]:
-                raise errors.LineClosed(f"{line_cfg.name_zh}暂停取号", f"{line_cfg.name_en} is closed for now",
-                                        reason="closed_by_manager", detail=row["closed_reason"])
-            seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE prefix = ? AND service_day = ?",
-                               (prefix, day)).fetchone()[0]
-            if line_cfg.daily_quota is not None and seq > line_cfg.daily_quota:
-                raise errors.QuotaReached(
-                    f"今日号已取完：{line_cfg.name_zh}每日限 {line_cfg.daily_quota} 个号",
-                    f"No more tickets today: {line_cfg.name_en} issues {line_cfg.daily_quota} a day",
-                    quota=line_cfg.daily_quota)
+            seq = self._next_seq(conn, prefix, day)
             number = f"{prefix}{seq:0{line_cfg.number_width}d}"
             cur = conn.execute(
                 "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
@@ -388,6 +378,29 @@ class HallService:
         ticket = self.ticket(ticket_id)
         result = self._forecast(ticket.as_waiting(), self._waiting_views(day), now)
         return Issued(ticket, result.people_ahead, result.estimate)
+
+    def check_issuable(self, prefix: str) -> None:
+        """Raise what ``issue`` would refuse for this line now, without issuing (kiosks explain a closed
+        line before anyone taps). ``issue`` checks again inside its own transaction."""
+        now = self.clock.now()
+        self._check_open(now, prefix)
+        self._next_seq(self.store.conn, prefix, calendar.service_day(now, self.hall))
+
+    def _next_seq(self, conn, prefix: str, day: str) -> int:
+        """The line's next number today, or the refusal: closed by the manager, or the quota reached."""
+        line_cfg = self.config.line(prefix)
+        row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
+        if row and row["closed"]:
+            raise errors.LineClosed(f"{line_cfg.name_zh}暂停取号", f"{line_cfg.name_en} is closed for now",
+                                    reason="closed_by_manager", detail=row["closed_reason"])
+        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE prefix = ? AND service_day = ?",
+                           (prefix, day)).fetchone()[0]
+        if line_cfg.daily_quota is not None and seq > line_cfg.daily_quota:
+            raise errors.QuotaReached(
+                f"今日号已取完：{line_cfg.name_zh}每日限 {line_cfg.daily_quota} 个号",
+                f"No more tickets today: {line_cfg.name_en} issues {line_cfg.daily_quota} a day",
+                quota=line_cfg.daily_quota)
+        return seq
 
     def _resolve_line(self, line: str | None, matter: str | None) -> tuple[str, str | None]:
         if matter is not None:
