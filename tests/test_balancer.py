@@ -201,3 +201,14 @@ def test_the_devices_process_schedules_the_balancer_at_its_interval(tmp_path):
     HallService(store, parse_hall_config(doc), FakeClock(datetime(2026, 11, 26, 9, tzinfo=SHANGHAI))).sync_with_config()
     store.close()
     assert proc.balance() == []                                  # windows closed: nothing to move
+
+
+def test_the_managers_auto_apply_switch_governs_the_scheduled_balancer(make):
+    """The hall file says apply; the manager switched it off on the console: the job only proposes."""
+    svc, clock = make(auto=True)
+    backlog(svc, clock)
+    svc.set_auto_apply(False, actor="manager")
+    assert [p["state"] for p in svc.balance(actor="balancer")] == ["pending"]
+    assert svc.window(2).serving == ("B",)
+    svc.set_auto_apply(True, actor="manager")
+    assert [p["state"] for p in svc.balance(actor="balancer")] == ["applied"]

@@ -22,15 +22,7 @@ from .window import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_id
 
 manage = Blueprint("manage", __name__, url_prefix="/manage")
 
-AUTO_APPLY_KEY = "balancer_auto_apply"
 LEVEL_COLORS = {5: "#1b7a34", 4: "#5a9e2f", 3: "#c9a200", 2: "#e07b1f", 1: "#c62828", None: "#9aa5b1"}
-
-
-def auto_apply(store: Store, service: HallService) -> bool:
-    """The manager's auto-apply switch; until it is touched, the hall file's policy.balancer_auto_apply.
-    The balancer job reads the same setting: ``service.balance(auto_apply=auto_apply(store, service))``."""
-    value = store.setting(AUTO_APPLY_KEY)
-    return service.config.policy.balancer_auto_apply if value is None else value == "1"
 
 
 def _refusal(exc: errors.QueueError):
@@ -83,7 +75,7 @@ def _manage_context() -> dict:
                    "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving]}
                   for line in service.config.lines],
         "totals": _totals(service), "proposals": proposals, "has_balancer": proposals is not None,
-        "auto_apply": auto_apply(service.store, service),
+        "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
         "alerts": printing.open_alerts(service.store),
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
@@ -187,20 +179,16 @@ def run_balancer():
     service = get_service()
     if not hasattr(service, "balance"):
         abort(404)
-    made = service.balance(actor=g.principal.actor, auto_apply=auto_apply(get_store(), service))
+    made = service.balance(actor=g.principal.actor)
     return _toast("ok", *both("toast_balancer_ran", n=len(made)), oob=_matrix_oob())
 
 
 @manage.post("/balancer/auto")
 @page_requires(manager=True)
 def toggle_auto():
-    store = get_store()
-    value = not auto_apply(store, get_service())
-    with store.immediate() as conn:
-        conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-                     (AUTO_APPLY_KEY, "1" if value else "0"))
-        store.add_event(action="balancer_auto_apply", at=get_clock().now(), actor=g.principal.actor,
-                        data={"auto_apply": value})
+    service = get_service()
+    value = not service.auto_apply()
+    service.set_auto_apply(value, actor=g.principal.actor)
     return _toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
 
 

@@ -21,6 +21,7 @@ from .ratelimit import check_kiosk_rate
 from .store import Store, parse_iso, utc_iso
 
 ACTIVE_AT_WINDOW = ("called", "serving")
+AUTO_APPLY_KEY = "balancer_auto_apply"
 OPEN_STATES = ("waiting", "called", "serving", "suspended")
 
 # action: (states it is allowed from, state it leads to). Recall stays "called"; transfer and late
@@ -535,10 +536,22 @@ class HallService:
             seats.append(balancer.Seat(w.number, w.able, w.serving, primary, w.pinned, w.state == "open"))
         return lines, seats
 
+    def auto_apply(self) -> bool:
+        """The manager's auto-apply switch; until it is touched, the hall file's policy.balancer_auto_apply."""
+        value = self.store.setting(AUTO_APPLY_KEY)
+        return self.config.policy.balancer_auto_apply if value is None else value == "1"
+
+    def set_auto_apply(self, value: bool, *, actor: str) -> None:
+        with self.store.immediate() as conn:
+            conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+                         " value = excluded.value", (AUTO_APPLY_KEY, "1" if value else "0"))
+            self.store.add_event(action="balancer_auto_apply", at=self.clock.now(), actor=actor,
+                                 data={"auto_apply": value})
+
     def balance(self, *, actor: str = "balancer", auto_apply: bool | None = None) -> list[dict]:
-        """Run the balancer once: apply its proposals, or hold them for the manager
-        (``policy.balancer_auto_apply``). Returns the proposals made, with what became of each."""
-        auto = self.config.policy.balancer_auto_apply if auto_apply is None else auto_apply
+        """Run the balancer once: apply its proposals, or hold them for the manager (the manager's
+        auto-apply switch). Returns the proposals made, with what became of each."""
+        auto = self.auto_apply() if auto_apply is None else auto_apply
         if self.store.one("SELECT 1 FROM windows WHERE state = 'open' AND pinned = 0 LIMIT 1") is None:
             return []            # nothing the balancer may move (before opening, lunch, night)
         lines, seats = self.balancer_state()
