@@ -6,13 +6,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
+from argon2 import PasswordHasher
 
+from tongban import auth
 from tongban.config import parse_hall_config
 from tongban.queue.clock import FakeClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 SMALL_HALL = {
     "hall": {
@@ -71,3 +74,13 @@ def service(store, hall_config, clock):
     svc = HallService(store, hall_config, clock)
     svc.sync_with_config()
     return svc
+
+
+@pytest.fixture(autouse=True)
+def cheap_password_hashes(request, monkeypatch):
+    """Argon2 at production cost is ~0.1 s per hash (more on a loaded machine) and would be most of
+    the suite's time. Tests hash with the same algorithm at a low cost (a stored hash carries its own
+    cost, so a server started by a test verifies these too); tests marked ``production_hashing``
+    keep the real cost."""
+    if request.node.get_closest_marker("production_hashing") is None:
+        monkeypatch.setattr(auth, "_hasher", CHEAP_HASHER)

@@ -8,20 +8,11 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from tongban import auth
 from tongban.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 from tongban.queue.store import Store
 
 PASSWORD = "correct horse 通办"
 WRONG = "correct horse 通辦"
-
-
-@pytest.fixture(autouse=True)
-def quick_hashes(request, monkeypatch):
-    """Argon2 with the production cost takes ~0.1 s (more on a loaded machine) per hash and per check.
-    Tests use the same algorithm at a low cost; test_production_hash_cost checks the real one."""
-    if request.node.name != "test_production_hash_cost":
-        monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
 
 
 @pytest.fixture
@@ -77,6 +68,7 @@ def test_only_an_argon2_hash_is_stored(accounts, clerk, store):
     assert other != stored
 
 
+@pytest.mark.production_hashing
 def test_production_hash_cost(accounts, store):
     # What a hall really stores: argon2id with at least the library's recommended cost.
     accounts.add("zhao.min", PASSWORD, name="赵敏", role="manager")

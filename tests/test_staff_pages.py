@@ -24,15 +24,6 @@ from .apiclient import PASSWORD, make_hall_client
 from .conftest import small_hall_doc
 
 
-@pytest.fixture(autouse=True)
-def cheap_password_hashes(monkeypatch):
-    """Argon2 at production cost is most of these tests' time; what is tested here is the pages."""
-    from argon2 import PasswordHasher
-
-    from tongban import auth
-    monkeypatch.setattr(auth, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-
-
 @pytest.fixture
 def hall_config():
     doc = small_hall_doc()

@@ -12,14 +12,18 @@ import subprocess
 import sys
 import time
 import urllib.request
+from unittest import mock
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
+from tongban import auth
 from tongban.auth import Accounts
 from tongban.queue.clock import SystemClock
 from tongban.queue.store import Store
+
+from ..conftest import CHEAP_HASHER
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -88,6 +92,9 @@ class LiveHall:
         """Staff accounts (manager, clerk<N> for every window) and terminals (kiosk-1, hall-display, pad-1)."""
         store = Store(self.db)
         accounts = Accounts(store, SystemClock())
+        # Module-scoped halls are seeded outside the per-test cheap-hash fixture: same cheap cost here.
+        cheap = mock.patch.object(auth, "_hasher", CHEAP_HASHER)
+        cheap.start()
         try:
             from tongban.config import load_hall_config
             hall = load_hall_config(self.config)
@@ -101,6 +108,7 @@ class LiveHall:
             first = hall.windows[0].number
             self.tokens[f"pad-{first}"] = accounts.add_terminal(f"pad-{first}", "pad", "评价器", window=first)
         finally:
+            cheap.stop()
             store.close()
 
 
