@@ -144,7 +144,10 @@ def _console_context(number: int) -> dict:
     state = service.window(number)
     current = service.current_ticket(number)
     waits = line_waits(service)
+    last_done = service.store.one("SELECT id FROM tickets WHERE window = ? AND state = 'done' AND service_day = ?"
+                                  " ORDER BY finished_at DESC LIMIT 1", (number, today(service)))
     return {
+        "last_done": service.ticket(last_done["id"]) if last_done and current is None else None,
         "number": number, "win": state, "win_cfg": service.config.window(number), "clerk": person(state.clerk),
         "current": current, "guide": matter_guide(service, current), "now": now,
         "waited_min": minutes_since(current.issued_at, current.called_at or now) if current else 0,
@@ -328,6 +331,26 @@ def reprint(number: int):
         return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
     printing.enqueue(get_store(), row["id"], printer, get_clock().now(), reprint=True)
     return _toast("ok", *both("toast_reprinted", number=code, printer=printer))
+
+
+@window.post("/<int:number>/late-return")
+@page_requires(staff=True)
+def late_return(number: int):
+    """过号重排: a citizen whose number was passed comes back to this window; put them back in line."""
+    refused = _console_access(number)
+    if refused:
+        return refused
+    service = get_service()
+    code = request.form.get("number", "").strip().upper()
+    row = service.store.one("SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1",
+                            (code, today(service)))
+    if row is None:
+        return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
+    try:
+        ticket = service.act(row["id"], "late_return", window=number, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return _toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
 
 
 @window.post("/<int:number>/alerts/<int:alert_id>/ack")

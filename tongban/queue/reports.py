@@ -23,6 +23,7 @@ from typing import Any, Iterable
 from markupsafe import Markup, escape
 
 from ..config import HallConfig
+from .cases import case_counts
 from .ratings import BAD_LEVELS, LEVELS, NOT_RATED, REASONS
 from .store import Store, parse_iso
 
@@ -91,6 +92,8 @@ COLUMNS: dict[str, list[tuple[str, str, str]]] = {
                   ("from_line", "转出队列", "From line"), ("to_line", "转入队列", "To line"), ("reason", "原因", "Reason")],
     "hours": [("hour", "时段", "Hour"), ("issued", "取号", "Issued"), ("calls", "叫号", "Calls"),
               ("served", "办结", "Served")],
+    "cases": [("opened", "受理", "Opened"), ("sent", "寄出", "Sent"), ("delivered", "送达群众", "Delivered"),
+              ("overdue", "超期未办结", "Overdue")],
 }
 
 #: Columns holding text (left-aligned); the rest are numbers.
@@ -101,7 +104,7 @@ TABLE_TITLES: dict[str, tuple[str, str]] = {
     "lines": ("按队列", "By line"), "matters": ("按事项", "By matter"), "windows": ("按窗口", "By window"),
     "clerks": ("按工作人员", "By clerk"), "ratings": ("好差评", "Ratings"),
     "bad_ratings": ("差评明细", "Every bad rating"), "transfers": ("转移明细", "Transfers"),
-    "hours": ("按时段", "By hour"),
+    "hours": ("按时段", "By hour"), "cases": ("代收代办与多地联办件", "Proxy and multi-place cases"),
 }
 
 
@@ -235,7 +238,7 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
               "not_rated": levels.get(None, 0), "bad_ratings": len(bad)}
     return DayReport(day, totals, {"lines": lines, "matters": matters, "windows": windows, "clerks": clerks,
                                    "ratings": rating_rows, "bad_ratings": bad, "transfers": transfers,
-                                   "hours": hours})
+                                   "hours": hours, "cases": [case_counts(store, day)]})
 
 
 def _known_matter(config: HallConfig, code: str) -> bool:
