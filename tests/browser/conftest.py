@@ -157,10 +157,12 @@ def new_page(browser):
 
 
 def screenshot(page, name: str, *, docs: bool = False) -> Path:
+    """Every screenshot goes to test-artifacts/. The README's (docs=True) are copied to
+    docs/screenshots/ only with TONGBAN_UPDATE_SCREENSHOTS=1, so a test run leaves the checkout clean."""
     ARTIFACTS.mkdir(exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
     page.screenshot(path=str(path))
-    if docs:
+    if docs and os.environ.get("TONGBAN_UPDATE_SCREENSHOTS") == "1":
         target = ROOT / "docs" / "screenshots"
         target.mkdir(parents=True, exist_ok=True)
         shutil.copy(path, target / f"{name}.png")
