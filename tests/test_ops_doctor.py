@@ -233,3 +233,16 @@ def test_backup_then_restore_commands(install, tmp_path):
     assert any(b.kind == "before-restore" for b in list_backups(tmp_path / "backups"))
     r = runner.invoke(main, ["restore", str(config), "--db", str(db), "--yes", "--folder", str(tmp_path / "backups")])
     assert r.exit_code != 0 and "not an SQLite database" in r.output
+
+
+def test_an_installed_box_needs_no_options(install, tmp_path, monkeypatch):
+    config, db = install
+    from tongban.ops import cli as ops_cli
+    env_file = tmp_path / "tongban.env"
+    env_file.write_text(f"# as /etc/tongban/tongban.env\nTONGBAN_CONFIG={config}\nTONGBAN_DB={db}\nTONGBAN_PORT=8000\n")
+    monkeypatch.setattr(ops_cli, "ENV_FILE", env_file)
+    monkeypatch.delenv("TONGBAN_CONFIG", raising=False)
+    monkeypatch.delenv("TONGBAN_DB", raising=False)
+    result = CliRunner().invoke(main, ["doctor", "--url", ""])
+    assert f"[ok  ] database: {db}" in result.output
+    assert CliRunner().invoke(main, ["backup"]).exit_code == 0

@@ -53,6 +53,7 @@ class HallProcesses:
     doc: dict = field(default_factory=load_hall_doc)
     port: int = field(default_factory=free_port)
     screens: int = 32
+    env: dict = field(default_factory=dict)  # extra environment, e.g. the unit's Environment= lines
     web: subprocess.Popen | None = None
     devices: subprocess.Popen | None = None
 
@@ -85,7 +86,7 @@ class HallProcesses:
             store.close()
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
-        env = {**os.environ, "TONGBAN_LOG": "WARNING"}
+        env = {**os.environ, "TONGBAN_LOG": "WARNING", **self.env}
         out = open(self.folder / log, "ab")
         return subprocess.Popen([sys.executable, "-m", "tongban", *args], cwd=ROOT, env=env, stdout=out,
                                 stderr=subprocess.STDOUT, start_new_session=True)
@@ -142,6 +143,17 @@ class HallProcesses:
     def stop(self) -> None:
         self._kill(self.web, signal.SIGTERM)
         self._kill(self.devices, signal.SIGTERM)
+
+
+def unit_environment(unit: str = "tongban-web.service") -> dict[str, str]:
+    """The Environment= settings of one of the units in systemd/, so a run here matches a box."""
+    env = {}
+    for line in (ROOT / "systemd" / unit).read_text().splitlines():
+        if line.startswith("Environment="):
+            for pair in line.split("=", 1)[1].split():
+                key, _, value = pair.partition("=")
+                env[key] = value
+    return env
 
 
 def call(url: str, method: str, path: str, token: str | None = None, body: dict | None = None,

@@ -17,6 +17,20 @@ import click
 
 DEFAULT_DB = "var/tongban.db"
 DEVICE_GROUPS = ("dialout", "lp")  # as the units' SupplementaryGroups=
+ENV_FILE = Path("/etc/tongban/tongban.env")
+
+
+def installed(name: str, fallback: str | None = None) -> str | None:
+    """A setting from /etc/tongban/tongban.env (what the units use), when this box has one."""
+    try:
+        lines = ENV_FILE.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return fallback
+    for line in lines:
+        key, sep, value = line.strip().partition("=")
+        if sep and key == name and not line.lstrip().startswith("#"):
+            return value.strip().strip('"')
+    return fallback
 
 
 def become_owner(database: str | Path) -> None:
@@ -46,12 +60,13 @@ def become_owner(database: str | Path) -> None:
 
 def _config_option(required: bool = True):
     return click.option("--config", "config_path", envvar="TONGBAN_CONFIG", required=required,
-                        type=click.Path(), help="hall TOML file [env TONGBAN_CONFIG]")
+                        default=lambda: installed("TONGBAN_CONFIG"), type=click.Path(),
+                        help=f"hall TOML file [env TONGBAN_CONFIG, else {ENV_FILE}]")
 
 
 def _db_option():
-    return click.option("--db", envvar="TONGBAN_DB", default=DEFAULT_DB, show_default=True,
-                        help="SQLite database file [env TONGBAN_DB]")
+    return click.option("--db", envvar="TONGBAN_DB", default=lambda: installed("TONGBAN_DB", DEFAULT_DB),
+                        show_default=DEFAULT_DB, help=f"SQLite database file [env TONGBAN_DB, else {ENV_FILE}]")
 
 
 def _backup_folder(config_path: str | None, db: str, folder: str | None) -> Path:
