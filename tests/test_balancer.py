@@ -50,7 +50,6 @@ def test_a_calm_helped_line_is_let_go_but_never_left_without_a_window():
 
 def test_a_line_with_tickets_and_no_window_is_the_most_behind():
     lines = [load("A", 1, 0.5, 0.0), load("B", 6, 10.0, 0.3)]
-    seats = [Seat(1, ("A",), ("A",), "A"), Seat(2, ("B", "A"), ("B",), "B")]
     made = balancer.propose([load("A", 1, 0.5, 0.0), load("B", 0, 0.0, 0.0)], [Seat(1, ("A", "B"), ("B",), "B")])
     assert made[0].to_lines == ("B", "A")
     assert balancer.pressure(lines[0], 0.0) > balancer.BEHIND_MIN

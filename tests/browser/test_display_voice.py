@@ -44,7 +44,6 @@ class VoiceLog:
 
 
 def test_a_call_reaches_the_hall_display_within_a_second_with_its_clips_in_order(live_hall, new_page):
-    api = Api(live_hall)
     busy_hall(live_hall)
     display = live_page(new_page, 1920, 1080)
     voice = VoiceLog(display)

@@ -168,8 +168,8 @@ class Doctor:
     def _backups(self, folder: Path, conn) -> list[Finding]:
         if not folder.is_dir():
             return [Finding("backups", WARN, f"no backup folder {folder}",
-                            f"mount the backup disk there (see docs/install.md), or run "
-                            f"`sudo -u tongban tongban backup` to create it and take a first backup")]
+                            "mount the backup disk there (see docs/install.md), or run "
+                            "`sudo -u tongban tongban backup` to create it and take a first backup")]
         out = []
         if not os.access(folder, os.W_OK):
             out.append(Finding("backups", WARN, f"{folder} is not writable by this user",
