@@ -147,3 +147,18 @@ def test_serve_refuses_a_damaged_file_and_says_how_to_restore(tmp_path):
                           text=True, timeout=60)
     assert done.returncode == 3
     assert "marked damaged" in done.stderr and "tongban restore" in done.stderr
+
+
+@pytest.mark.slow
+def test_serve_refuses_a_file_that_fails_quick_check(tmp_path):
+    db = tmp_path / "t.db"
+    from tongban.queue.store import Store
+    Store(db).close()
+    data = bytearray(db.read_bytes())
+    data[4096 + 8: 4096 + 64] = b"\x00" * 56  # scribble over the first table's page
+    db.write_bytes(bytes(data))
+    done = subprocess.run([sys.executable, "-m", "tongban", "serve", "--config", str(_hall_file(tmp_path)),
+                           "--db", str(db), "--port", str(free_port())], cwd=ROOT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 3, done.stderr[-2000:]
+    assert "tongban-web not starting" in done.stderr and "How to restore" in done.stderr
