@@ -24,6 +24,7 @@ import multiprocessing as mp
 import os
 import random
 import re
+import shutil
 import socket
 import sys
 import tempfile
@@ -177,6 +178,8 @@ def run(args) -> dict:
         return {**measure(args, hall, list(kiosks.values()), clerk_count, display_token), "load": load}
     finally:
         hall.stop()
+        if not args.keep:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def measure(args, hall: HallProcesses, kiosk_tokens: list[str], clerk_count: int, display_token: str) -> dict:
@@ -324,6 +327,7 @@ def main() -> int:
     parser.add_argument("--server-nice", type=int, default=0,
                         help="niceness for the web and devices processes (negative needs root): on a shared "
                              "machine, stands in for a box that runs nothing else")
+    parser.add_argument("--keep", action="store_true", help="keep the hall folder (database, logs) afterwards")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()
     met = report(args, run(args))
