@@ -20,7 +20,6 @@ from tongban.ops.damage import damaged, mark_damaged
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, StoreError, migrations
 
-from .conftest import small_hall_doc
 
 
 def _tickets(path) -> int:
@@ -242,8 +241,3 @@ def test_default_migration_backups_go_beside_the_database(tmp_path):
     Store(db).close()
     assert [b.kind for b in list_backups(tmp_path / "backups")] == ["pre-migration"]
     assert os.stat(tmp_path / "backups").st_uid == os.getuid()
-
-
-def test_small_hall_doc_is_untouched():
-    # The operations table is optional: the shared test hall has none.
-    assert "operations" not in small_hall_doc()

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 from datetime import datetime, timedelta, timezone
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner

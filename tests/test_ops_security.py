@@ -14,7 +14,6 @@ from click.testing import CliRunner
 
 from tongban.app import create_app
 from tongban.auth import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
-from tongban.kiosk.access import TERMINAL_COOKIE
 from tongban.queue.ratelimit import KioskRateLimited
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
@@ -371,7 +370,3 @@ def test_kiosk_limit_is_per_kiosk(store, hall_config, clock):
     with pytest.raises(KioskRateLimited):
         service.issue(line="A", kiosk="kiosk-1")
     assert service.issue(line="A", kiosk="kiosk-2").ticket.kiosk == "kiosk-2"
-
-
-def test_the_terminal_cookie_name_is_what_the_pages_use():
-    assert TERMINAL_COOKIE  # the staff-page test above enrols through /enrol, which sets it
