@@ -108,7 +108,8 @@ def test_line_order_key_sorts_like_order_key(waiting, config, later):
 
 
 def test_credits_bounded_aging_examples():
-    cfg = PolicyConfig()
+    # Worked out for green 30 and primary line 5 (not the shipped defaults, 15 and 0: the mechanism is tested).
+    cfg = PolicyConfig(green_credit_min=30.0, primary_line_credit_min=5.0)
     w = WindowView(1, ("A", "B"))
     now = T0 + timedelta(minutes=60)
     old = WaitingTicket(1, "B", T0)                                          # waited 60
@@ -128,7 +129,7 @@ def plan(number, lines, free=0.0):
 
 
 def test_forecast_counts_people_ahead_as_the_policy_orders_them():
-    cfg = PolicyConfig()
+    cfg = PolicyConfig(green_credit_min=30.0)   # the green A4 (10 min + 30) passes A1 (30 min)
     now = T0 + timedelta(minutes=30)
     waiting = [WaitingTicket(1, "A", T0), WaitingTicket(2, "A", T0 + timedelta(minutes=1)),
                WaitingTicket(3, "B", T0 + timedelta(minutes=2)),

@@ -7,8 +7,19 @@ import io
 
 import pytest
 
+from tests.conftest import small_hall_doc
 from tongban.auth import Accounts
+from tongban.config import parse_hall_config
 from tongban.queue import ratings, reports
+
+
+@pytest.fixture
+def hall_config():
+    """The small hall with a primary-line credit (the shipped default is 0): in the morning below window
+    2, serving B then A, calls its B ticket before an A ticket one minute older."""
+    doc = small_hall_doc()
+    doc["policy"] = {"primary_line_credit_min": 5}
+    return parse_hall_config(doc, "small-hall")
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests.conftest import SHANGHAI, small_hall_doc
-from tongban.config import parse_hall_config
+from tongban.config import PolicyConfig, parse_hall_config
 from tongban.queue import errors
 from tongban.queue.clock import FakeClock
 from tongban.queue.service import HallService, replay
@@ -30,7 +30,9 @@ LAST_ISSUE = {"A": time(16, 30)}
 MATTER_LINE = {"M1": "A", "M2": "A", "M3": "B"}
 OPEN_PERIODS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))   # Monday to Friday
 MAX_RECALLS = 2
-CREDIT_GREEN, CREDIT_TRANSFER, CREDIT_PRIMARY = 30.0, 10.0, 5.0
+# the small hall has no [policy] table: the shipped defaults
+CREDIT_GREEN, CREDIT_TRANSFER, CREDIT_PRIMARY = (PolicyConfig().green_credit_min, PolicyConfig().transfer_credit_min,
+                                                 PolicyConfig().primary_line_credit_min)
 WINDOWS = {1: (("A", "B"), ("A",)), 2: (("A", "B"), ("B", "A")), 3: (("B",), ("B",))}   # able, serving
 
 # action: states it is allowed from (DESIGN §2)
