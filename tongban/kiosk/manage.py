@@ -11,7 +11,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 
-from ..app import get_clock, get_service, get_store
+from ..app import disk_warnings, get_clock, get_service, get_store
 from ..queue import errors, printing, reports
 from ..queue.ratings import LEVELS, NOT_RATED
 from ..queue.service import HallService, Ticket
@@ -66,7 +66,6 @@ def _manage_context() -> dict:
     current = {row["window"]: Ticket.from_row(row) for row in service.store.all(
         "SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")}
     waits = line_waits(service)
-    proposals = service.proposals() if hasattr(service, "proposals") else None
     return {
         "windows": windows, "current": current, "lines": service.config.lines,
         "clerks": {w.number: person(w.clerk) for w in windows},
@@ -74,7 +73,7 @@ def _manage_context() -> dict:
         "waits": [{**waits[line.prefix],
                    "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving]}
                   for line in service.config.lines],
-        "totals": _totals(service), "proposals": proposals, "has_balancer": proposals is not None,
+        "totals": _totals(service), "proposals": service.proposals(), "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
         "alerts": printing.open_alerts(service.store),
