@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import threading
 from datetime import datetime
+from functools import wraps
+from typing import Any, Callable
 
 from flask import (Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context,
                    url_for)
@@ -125,6 +127,17 @@ def _refusal(exc: errors.QueueError):
     return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
 
 
+def for_window(access: Callable[[int], Any]) -> Callable:
+    """The route acts for window <number>: ``access`` refuses whoever may not act there (403) or an
+    unknown window (404) before the view runs."""
+    def decorate(view):
+        @wraps(view)
+        def wrapper(number: int, *args, **kwargs):
+            return access(number) or view(number, *args, **kwargs)
+        return wrapper
+    return decorate
+
+
 # ---------- clerk console ----------
 
 def _console_access(number: int):
@@ -170,10 +183,8 @@ def _console_fragments(number: int) -> dict[str, str]:
 
 @window.get("/<int:number>")
 @page_requires(staff=True)
+@for_window(_console_access)
 def console(number: int):
-    refused = _console_access(number)
-    if refused:
-        return refused
     service = get_service()
     ctx = _console_context(number)
     return render_template("console.html", **ctx, me=person(g.principal.actor), lines=service.config.lines,
@@ -183,10 +194,8 @@ def console(number: int):
 
 @window.get("/<int:number>/stream")
 @page_requires(staff=True)
+@for_window(_console_access)
 def console_stream(number: int):
-    refused = _console_access(number)
-    if refused:
-        return refused
     return live(f"console:{number}", lambda: _console_fragments(number))
 
 
@@ -198,10 +207,8 @@ def _current_oob(number: int) -> str:
 
 @window.post("/<int:number>/next")
 @page_requires(staff=True)
+@for_window(_console_access)
 def call_next(number: int):
-    refused = _console_access(number)
-    if refused:
-        return refused
     try:
         ticket = get_service().call_next(number, clerk=g.principal.actor)
     except errors.QueueError as exc:
@@ -212,10 +219,8 @@ def call_next(number: int):
 
 @window.post("/<int:number>/ticket/<int:ticket_id>/<action>")
 @page_requires(staff=True)
+@for_window(_console_access)
 def ticket_action(number: int, ticket_id: int, action: str):
-    refused = _console_access(number)
-    if refused:
-        return refused
     if action not in TICKET_ACTIONS:
         abort(404)
     service = get_service()
@@ -271,10 +276,8 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
 
 @window.post("/<int:number>/state/<action>")
 @page_requires(staff=True)
+@for_window(_console_access)
 def window_state(number: int, action: str):
-    refused = _console_access(number)
-    if refused:
-        return refused
     if action not in WINDOW_ACTIONS:
         abort(404)
     clerk = g.principal.actor if action == "open" else None
@@ -288,11 +291,9 @@ def window_state(number: int, action: str):
 
 @window.post("/<int:number>/green")
 @page_requires(staff=True)
+@for_window(_console_access)
 def green_ticket(number: int):
     """A green-channel ticket issued by the clerk, who has checked the citizen's eligibility."""
-    refused = _console_access(number)
-    if refused:
-        return refused
     if request.form.get("confirmed") != "yes":
         return _toast("error", *both("green_confirm_needed"), 400)
     matter = request.form.get("matter") or None
@@ -315,11 +316,9 @@ def green_ticket(number: int):
 
 @window.post("/<int:number>/reprint")
 @page_requires(staff=True)
+@for_window(_console_access)
 def reprint(number: int):
     """补打: print a ticket of today again on a chosen printer."""
-    refused = _console_access(number)
-    if refused:
-        return refused
     service = get_service()
     code = request.form.get("number", "").strip().upper()
     printer = request.form.get("printer", "")
@@ -335,11 +334,9 @@ def reprint(number: int):
 
 @window.post("/<int:number>/late-return")
 @page_requires(staff=True)
+@for_window(_console_access)
 def late_return(number: int):
     """过号重排: a citizen whose number was passed comes back to this window; put them back in line."""
-    refused = _console_access(number)
-    if refused:
-        return refused
     service = get_service()
     code = request.form.get("number", "").strip().upper()
     row = service.store.one("SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1",
@@ -355,10 +352,8 @@ def late_return(number: int):
 
 @window.post("/<int:number>/alerts/<int:alert_id>/ack")
 @page_requires(staff=True)
+@for_window(_console_access)
 def ack_alert(number: int, alert_id: int):
-    refused = _console_access(number)
-    if refused:
-        return refused
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
     return _toast("ok", *both("toast_alert_acked"))
 
@@ -397,29 +392,23 @@ def _pad_context(number: int) -> dict:
 
 @window.get("/<int:number>/pad")
 @page_requires(terminals=("pad",))
+@for_window(_pad_access)
 def pad(number: int):
-    refused = _pad_access(number)
-    if refused:
-        return refused
     ctx = _pad_context(number)
     return render_template("pad.html", **ctx, server_time=utc_iso(get_clock().now()))
 
 
 @window.get("/<int:number>/pad/stream")
 @page_requires(terminals=("pad",))
+@for_window(_pad_access)
 def pad_stream(number: int):
-    refused = _pad_access(number)
-    if refused:
-        return refused
     return live(f"pad:{number}", lambda: {"pad": render_template("_pad_state.html", **_pad_context(number))})
 
 
 @window.post("/<int:number>/pad/rate")
 @page_requires(terminals=("pad",))
+@for_window(_pad_access)
 def pad_rate(number: int):
-    refused = _pad_access(number)
-    if refused:
-        return refused
     if g.principal.terminal is None:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_staff_cannot_rate")), 403
     ticket_id = request.form.get("ticket", "")
@@ -443,11 +432,9 @@ def pad_rate(number: int):
 
 @window.post("/<int:number>/pad/timeout")
 @page_requires(terminals=("pad",))
+@for_window(_pad_access)
 def pad_timeout(number: int):
     """The pad's timer ran out: services past their rating time are recorded as not rated."""
-    refused = _pad_access(number)
-    if refused:
-        return refused
     closed = ratings.expire_stale(get_store(), number, get_clock().now(), timeout_s=rating_timeout_s(),
                                   actor=g.principal.actor)
     return {"closed": closed}
