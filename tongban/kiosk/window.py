@@ -140,14 +140,17 @@ def for_window(access: Callable[[int], Any]) -> Callable:
 
 # ---------- clerk console ----------
 
-def _console_access(number: int):
-    principal = g.principal
-    if not principal.may_act_for_window(number):
-        return forbidden()
+def _known_window(number: int) -> None:
     try:
         get_service().window(number)
     except errors.UnknownWindow:
         abort(404)
+
+
+def _console_access(number: int):
+    if not g.principal.may_act_for_window(number):
+        return forbidden()
+    _known_window(number)
     return None
 
 
@@ -368,10 +371,7 @@ def _pad_access(number: int):
     terminal = g.principal.terminal
     if terminal is not None and terminal.window != number:
         return forbidden()
-    try:
-        get_service().window(number)
-    except errors.UnknownWindow:
-        abort(404)
+    _known_window(number)
     return None
 
 
