@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -84,3 +85,13 @@ def cheap_password_hashes(request, monkeypatch):
     keep the real cost."""
     if request.node.get_closest_marker("production_hashing") is None:
         monkeypatch.setattr(auth, "_hasher", CHEAP_HASHER)
+
+
+def wait_for(predicate, timeout=5.0, interval=0.01) -> bool:
+    """Poll until ``predicate()`` is true (devices answer on their own threads); its last value."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return predicate()

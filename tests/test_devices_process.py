@@ -2,7 +2,6 @@
 becomes a failed job and an alert, calls reach the LED displays, and keypad keys call tickets."""
 from __future__ import annotations
 
-import time
 from dataclasses import replace
 
 import pytest
@@ -15,20 +14,13 @@ from tongban.printers.fakes import FakeNetworkPrinter
 from tongban.queue import printing
 from tongban.queue.service import HallService
 
+from .conftest import wait_for
+
 BUS = {"id": "east", "url": "loop://", "preset": "sum8-ff", "timeout_s": 0.05, "poll_interval_ms": 30,
        "pacing_ms": 2, "devices": [{"address": 1, "kind": "window", "window": 1},
                                    {"address": 2, "kind": "window", "window": 2},
                                    {"address": 11, "kind": "keypad", "window": 1},
                                    {"address": 30, "kind": "hall", "rows": 2}]}
-
-
-def wait_for(check, seconds=5.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return False
 
 
 @pytest.fixture

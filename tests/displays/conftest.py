@@ -19,14 +19,7 @@ import pytest
 
 from tongban.displays.fake import DeviceSimulator
 
-
-def wait_for(predicate, timeout=5.0, interval=0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
+from ..conftest import wait_for  # noqa: F401 - shared with this folder's tests
 
 
 class SocatPair:

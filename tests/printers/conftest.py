@@ -5,11 +5,12 @@ from __future__ import annotations
 import dataclasses
 import shutil
 import subprocess
-import time
 
 import pytest
 
 from tongban.printers import PrinterConfig, demo_slip
+
+from ..conftest import wait_for  # noqa: F401 - shared with this folder's tests
 
 
 def slip(**changes):
@@ -19,15 +20,6 @@ def slip(**changes):
 def config(url: str = "dummy://", **kw) -> PrinterConfig:
     kw.setdefault("timeout_s", 0.5)  # faults must fail fast for the suite to stay quick
     return PrinterConfig(id="kiosk-1", url=url, **kw)
-
-
-def wait_for(predicate, timeout=5.0, interval=0.01) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return predicate()
 
 
 class SocatPair:
