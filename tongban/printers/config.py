@@ -213,33 +213,19 @@ def parse_printer_config(entry: dict, path: str) -> tuple[PrinterConfig | None, 
         except PrinterConfigError as e:
             errors.extend(f"{path}.url: {msg}" for msg in e.errors)
 
-    if "paper_mm" in entry:
-        v = entry["paper_mm"]
-        if isinstance(v, bool) or v not in PAPER_DOTS:
-            errors.append(f"{path}.paper_mm: {v!r} is not allowed (expected 58 or 80)")
-        else:
-            values["paper_mm"] = v
-
-    if "encoding" in entry:
-        v = entry["encoding"]
-        if v not in ENCODINGS:
-            errors.append(f"{path}.encoding: {v!r} is not allowed (expected {', '.join(ENCODINGS)})")
-        else:
-            values["encoding"] = v
-
-    if "cut" in entry:
-        v = entry["cut"]
-        if not isinstance(v, bool):
-            errors.append(f"{path}.cut: {v!r} is not a boolean (expected true or false)")
-        else:
-            values["cut"] = v
-
-    if "mode" in entry:
-        v = entry["mode"]
-        if v not in MODES:
-            errors.append(f"{path}.mode: {v!r} is not allowed (expected text or image)")
-        else:
-            values["mode"] = v
+    # key, whether a value is acceptable, and what is said when it is not; in the order reported
+    simple_keys = (
+        ("paper_mm", lambda v: not isinstance(v, bool) and v in tuple(PAPER_DOTS), "is not allowed (expected 58 or 80)"),
+        ("encoding", lambda v: v in ENCODINGS, f"is not allowed (expected {', '.join(ENCODINGS)})"),
+        ("cut", lambda v: isinstance(v, bool), "is not a boolean (expected true or false)"),
+        ("mode", lambda v: v in MODES, "is not allowed (expected text or image)"),
+    )
+    for key, acceptable, problem in simple_keys:
+        if key in entry:
+            if acceptable(entry[key]):
+                values[key] = entry[key]
+            else:
+                errors.append(f"{path}.{key}: {entry[key]!r} {problem}")
 
     if "timeout_s" in entry:
         v = entry["timeout_s"]
