@@ -105,3 +105,26 @@ def test_a_slow_listener_is_dropped_not_waited_for(tmp_path):
     for _ in range(20):
         broker.publish()
     assert slow.dropped and broker.listener_count == 0
+
+
+def test_screens_of_one_page_share_one_render_per_change(tmp_path):
+    """A change wakes every screen at once; they must not each render the same page."""
+    broker = Broker(str(tmp_path / "x.db"))
+    renders = []
+
+    def slow_render():
+        renders.append(1)
+        threading.Event().wait(0.2)
+        return {"calls": "A001"}
+
+    results = []
+    screens = [threading.Thread(target=lambda: results.append(broker.cached("display", slow_render)))
+               for _ in range(8)]
+    for screen in screens:
+        screen.start()
+    for screen in screens:
+        screen.join()
+    assert len(renders) == 1 and results == [{"calls": "A001"}] * 8
+    broker.publish()  # the next change renders again, once
+    broker.cached("display", slow_render)
+    assert len(renders) == 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, stream_with_context, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
 from ..app import get_broker, get_service
 from ..config import WEEKDAYS, HallConfig
@@ -133,10 +133,7 @@ def ticket_status_live(token: str):
         service = get_service()
         return {"status": render_template("_status_state.html", **status_context(service, _ticket(token)))}
 
-    response = Response(stream_with_context(live.stream(get_broker(), render_all)), mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return live.sse_response(get_broker(), render_all)
 
 
 @info.errorhandler(404)

@@ -18,8 +18,7 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Iterable
 
-from flask import (Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
 from ..app import get_broker, get_clock, get_service, get_store
 from ..config import WEEKDAYS, Kiosk, Matter
@@ -364,11 +363,7 @@ def live_stream(kiosk_id: str):
         return {"lines": render_template("_kiosk_lines.html", cards=line_cards(service), **context)}
 
     key = f"kiosk:{kiosk_id}:{state['lang']}:{int(state['elder'])}:{state['idle']}"
-    response = Response(stream_with_context(live.stream(get_broker(), render_all, cache_key=key)),
-                        mimetype="text/event-stream")
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Accel-Buffering"] = "no"
-    return response
+    return live.sse_response(get_broker(), render_all, cache_key=key)
 
 
 @kiosk.get("/<kiosk_id>/lines-now")

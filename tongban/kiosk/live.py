@@ -18,6 +18,8 @@ import threading
 import time
 from typing import Callable, Iterator
 
+from flask import Response, stream_with_context
+
 from ..queue.store import Store
 
 log = logging.getLogger("tongban.live")
@@ -44,6 +46,7 @@ class Broker:
         self.version = 0
         self.closing = False
         self._cache: dict[str, tuple[int, object]] = {}
+        self._render_locks: dict[str, threading.Lock] = {}
 
     def start(self) -> None:
         with self._lock:
@@ -117,16 +120,22 @@ class Broker:
             return len(self._listeners)
 
     def cached(self, key: str, render: Callable[[], object]) -> object:
-        """One render per (page, database version), shared by all listeners of that page."""
+        """One render per (page, database version), shared by all listeners of that page.
+
+        Single-flight: when a change wakes a hundred screens of one page at once, one thread renders
+        and the others wait for its result instead of all rendering the same thing."""
         version = self.version
         with self._lock:
-            hit = self._cache.get(key)
-        if hit and hit[0] == version:
-            return hit[1]
-        value = render()
-        with self._lock:
-            self._cache[key] = (version, value)
-        return value
+            page_lock = self._render_locks.setdefault(key, threading.Lock())
+        with page_lock:
+            with self._lock:
+                hit = self._cache.get(key)
+            if hit and hit[0] == version:
+                return hit[1]
+            value = render()
+            with self._lock:
+                self._cache[key] = (version, value)
+            return value
 
 
 def sse_event(name: str, data: str) -> str:
@@ -169,3 +178,9 @@ def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_ke
                 break
     finally:
         broker.unsubscribe(listener)
+
+
+def sse_response(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None):
+    """The one way a page answers its SSE stream: never cached, never buffered by a proxy."""
+    return Response(stream_with_context(stream(broker, render_all, cache_key=cache_key)),
+                    mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})

@@ -8,13 +8,11 @@ sees the result at once; every other screen learns of it through the broker.
 """
 from __future__ import annotations
 
-import threading
 from datetime import datetime
 from functools import wraps
 from typing import Any, Callable
 
-from flask import (Blueprint, Response, abort, current_app, g, render_template, request, stream_with_context,
-                   url_for)
+from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
 from ..app import get_accounts, get_broker, get_clock, get_service, get_store
 from ..auth import AccountError
@@ -23,7 +21,7 @@ from ..queue.service import HallService, Ticket
 from ..queue.store import parse_iso, utc_iso
 from .access import page_requires
 from .i18n import both
-from .live import stream
+from .live import sse_response
 
 window = Blueprint("window", __name__, url_prefix="/window")
 
@@ -37,26 +35,10 @@ SUSPEND_REASON = "suspend_reason_materials"
 
 # ---------- shared by the staff and screen pages ----------
 
-_render_locks: dict[str, threading.Lock] = {}
-_render_locks_guard = threading.Lock()
-
-
 def live(cache_key: str, render_all) -> Response:
-    """An SSE response for this page: the full state first, then whatever changed (live.stream).
-
-    Renders are shared per database version (Broker.cached) and single-flight: when a change wakes a
-    hundred screens of one page at once, one thread renders and the others wait for its result
-    instead of all rendering the same thing."""
-    broker = get_broker()
-    key = f"{cache_key}:{request.cookies.get('lang', 'zh')}"
-    with _render_locks_guard:
-        lock = _render_locks.setdefault(key, threading.Lock())
-
-    def render() -> dict[str, str]:
-        with lock:
-            return broker.cached(key, render_all)
-    return Response(stream_with_context(stream(broker, render)), mimetype="text/event-stream",
-                    headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    """An SSE response for this page: the full state first, then whatever changed (live.stream),
+    rendered once per database version and language for all its screens."""
+    return sse_response(get_broker(), render_all, cache_key=f"{cache_key}:{request.cookies.get('lang', 'zh')}")
 
 
 def forbidden():
