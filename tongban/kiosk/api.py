@@ -225,6 +225,8 @@ def ticket_action(ticket_id: int, action: str):
     window = None
     if not principal.is_manager:
         window = principal.window
+        # Refuse another window's ticket before the service judges the action: a clerk elsewhere
+        # learns nothing of its state (the service checks the window too, but after the state).
         ticket = service.ticket(ticket_id)
         if ticket.window is not None and ticket.window != window and action != "late_return":
             return jsonify({"error": "wrong_window", "message_zh": f"{ticket.number} 号不是本窗口的号",
