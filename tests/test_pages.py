@@ -87,14 +87,14 @@ def test_stream_sends_state_first_then_each_change(tmp_path, store, service):
     reader = Store(tmp_path / "hall.db", migrate=False)
     render = lambda: {"waiting": str(reader.one("SELECT COUNT(*) FROM tickets")[0])}  # noqa: E731
     events = stream(broker, render, keepalive_s=5)
-    assert next(events).startswith("retry:")
-    assert next(events) == "event: waiting\ndata: 0\n\n"
+    assert next(events).startswith(b"retry:")
+    assert next(events) == b"event: waiting\ndata: 0\n\n"
     got = []
     reading = threading.Thread(target=lambda: got.append(next(events)))
     reading.start()
     service.issue(line="A")
     reading.join(timeout=3)
-    assert got == ["event: waiting\ndata: 1\n\n"]
+    assert got == [b"event: waiting\ndata: 1\n\n"]
     broker.stop()
     reader.close()
 

@@ -21,7 +21,7 @@ from tongban.queue.store import Store, utc_iso
 from tongban.voice import call_sequence
 
 from .apiclient import PASSWORD, make_hall_client
-from .conftest import small_hall_doc
+from .conftest import small_hall_doc, wait_for
 
 
 @pytest.fixture
@@ -487,6 +487,18 @@ def test_stream_sends_full_state_first(hall):
     got = listener.until(lambda s: all(f"event: {n}" in s for n in ("windows", "recent", "lines", "announce")))
     assert got[0].startswith("retry:")
     assert listener.response.headers["Content-Type"].startswith("text/event-stream")
+    hall.app.extensions["tongban.broker"].stop()
+
+
+def test_screens_waiting_for_the_next_change_hold_no_database_connection(hall):
+    """A hall has dozens of screens open for hours: each holding a connection (and its page cache)
+    between changes would grow the web's memory with every screen."""
+    display = terminal(hall, "display", "/display/")
+    listeners = [Listener(display.client, "/display/stream") for _ in range(3)]
+    for listener in listeners:
+        listener.until(lambda s: "event: announce" in s)
+    stores = hall.app.extensions["tongban.stores"]
+    assert wait_for(lambda: stores.lent == 0, timeout=2.0), f"{stores.lent} connections held"
     hall.app.extensions["tongban.broker"].stop()
 
 

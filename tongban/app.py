@@ -25,7 +25,7 @@ from .queue.service import HallService
 from .kiosk.i18n import text
 from .kiosk.live import Broker
 from .ops.damage import damaged
-from .queue.store import Store, StoreError
+from .queue.store import Store, StoreError, StorePool
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
@@ -79,7 +79,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     csrf.init_app(app)
     htmx.init_app(app)
-    app.extensions["tongban.broker"] = Broker(database)
+    app.extensions["tongban.stores"] = StorePool(database)
+    app.extensions["tongban.broker"] = Broker(database, release_store=release_store)
     _refuse_when_damaged(app, database)
 
     from .kiosk.api import api
@@ -109,11 +110,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         response.headers.setdefault("X-Frame-Options", "DENY")
         return response
 
-    @app.teardown_appcontext
-    def close_store(_exc):
-        opened = g.pop("store", None)
-        if opened is not None:
-            opened.close()
+    app.teardown_appcontext(lambda _exc: release_store())
 
     @app.get("/healthz")
     def healthz():
@@ -177,8 +174,16 @@ def get_broker() -> Broker:
 def get_store() -> Store:
     from flask import current_app
     if "store" not in g:
-        g.store = Store(current_app.config["DATABASE"], migrate=False)
+        g.store = current_app.extensions["tongban.stores"].acquire()
     return g.store
+
+
+def release_store() -> None:
+    """Hand this request's connection back (end of a request, or a live stream between renders)."""
+    from flask import current_app
+    borrowed = g.pop("store", None)
+    if borrowed is not None:
+        current_app.extensions["tongban.stores"].release(borrowed)
 
 
 def get_service() -> HallService:

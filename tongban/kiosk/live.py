@@ -36,9 +36,13 @@ class Listener:
 
 
 class Broker:
-    def __init__(self, database: str, *, poll_s: float = POLL_S):
+    def __init__(self, database: str, *, poll_s: float = POLL_S,
+                 release_store: Callable[[], None] = lambda: None):
         self.database = database
         self.poll_s = poll_s
+        # Called after each render of a stream: a screen waiting for the next change must not hold a
+        # database connection (and its page cache) for hours.
+        self.release_store = release_store
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -138,35 +142,45 @@ class Broker:
             return value
 
 
-def sse_event(name: str, data: str) -> str:
+def sse_event(name: str, data: str) -> bytes:
     lines = data.splitlines() or [""]
-    return f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n"
+    return (f"event: {name}\n" + "".join(f"data: {line}\n" for line in lines) + "\n").encode()
+
+
+def sse_events(rendered: dict[str, str]) -> dict[str, bytes]:
+    return {name: sse_event(name, html) for name, html in rendered.items()}
 
 
 def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None,
-           keepalive_s: float = KEEPALIVE_S) -> Iterator[str]:
+           keepalive_s: float = KEEPALIVE_S) -> Iterator[bytes]:
     """The body of one SSE response: full state first, then changed events, keep-alives between."""
     if broker.closing:
         return
     listener = broker.subscribe()
-    sent: dict[str, str] = {}
+    sent: dict[str, bytes] = {}
 
-    def render() -> dict[str, str]:
-        return broker.cached(cache_key, render_all) if cache_key else render_all()
+    def render() -> dict[str, bytes]:
+        # Events are encoded once per change and page, not once per screen: a hundred screens of
+        # one page then cost one render and a hundred writes of the same bytes.
+        try:
+            return broker.cached(cache_key, lambda: sse_events(render_all())) if cache_key \
+                else sse_events(render_all())
+        finally:
+            broker.release_store()
 
     try:
-        yield "retry: 2000\n\n"
+        yield b"retry: 2000\n\n"
         while True:
-            for name, html in render().items():
-                if sent.get(name) != html:
-                    sent[name] = html
-                    yield sse_event(name, html)
+            for name, event in render().items():
+                if sent.get(name) != event:
+                    sent[name] = event
+                    yield event
             deadline = time.monotonic() + keepalive_s
             while True:
                 try:
                     item = listener.queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
-                    yield ": keep-alive\n\n"
+                    yield b": keep-alive\n\n"
                     deadline = time.monotonic() + keepalive_s
                     continue
                 if item is None or listener.dropped:
