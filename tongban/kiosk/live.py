@@ -55,7 +55,11 @@ class Broker:
     def start(self) -> None:
         with self._lock:
             if self._thread is None:
-                self._thread = threading.Thread(target=self._watch, name="tongban-live", daemon=True)
+                # The baseline is read here, not on the new thread: a change committed between the
+                # first subscribe() and the thread's first look would otherwise never be pushed.
+                store = Store(self.database, migrate=False)
+                self._thread = threading.Thread(target=self._watch, args=(store, store.data_version()),
+                                                name="tongban-live", daemon=True)
                 self._thread.start()
 
     def stop(self) -> None:
@@ -70,9 +74,7 @@ class Broker:
         for listener in listeners:
             self._drop(listener)
 
-    def _watch(self) -> None:
-        store = Store(self.database, migrate=False)
-        last = store.data_version()
+    def _watch(self, store: Store, last: int) -> None:
         try:
             while not self._stop.wait(self.poll_s):
                 try:
