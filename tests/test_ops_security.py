@@ -106,6 +106,63 @@ def test_a_demo_password_must_be_changed_before_signing_in(tmp_path, hall_config
     store.close()
 
 
+def _csrf(page: str) -> str:
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+
+
+def test_the_sign_in_page_makes_a_demo_password_be_replaced_before_anything_opens(tmp_path, hall_config, clock):
+    """A box set up from the demo database: the manager signs in with the demo password, is asked for
+    a new one on the same page, and from then on only the new one works."""
+    db = str(tmp_path / "hall.db")
+    app = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock, "TESTING": True})
+    store = Store(db)
+    Accounts(store, clock, allow_demo_passwords=True).add("manager", "demo-manager", name="经理", role="manager")
+    web = app.test_client()
+    token = _csrf(web.get("/login").get_data(as_text=True))
+    form = {"csrf_token": token, "username": "manager", "password": "demo-manager", "window": ""}
+
+    first = web.post("/login", data=form)
+    page = first.get_data(as_text=True)
+    assert first.status_code == 401 and "请先修改初始密码" in page
+    assert 'name="new_password"' in page and 'name="new_password_again"' in page
+    assert 'value="manager"' in page and "demo-manager" not in page  # the old password is not echoed back
+    assert web.get("/manage/").status_code in (302, 401)
+
+    mismatch = web.post("/login", data={**form, "new_password": "our-own-password", "new_password_again": "other-one"})
+    assert mismatch.status_code == 401 and "两次输入的新密码不一致" in mismatch.get_data(as_text=True)
+    demo_again = web.post("/login", data={**form, "new_password": "demo-clerk", "new_password_again": "demo-clerk"})
+    assert demo_again.status_code == 401 and "新密码不符合要求" in demo_again.get_data(as_text=True)
+    assert store.one("SELECT must_change FROM accounts")[0] == 1
+
+    changed = web.post("/login", data={**form, "new_password": "our-own-password",
+                                       "new_password_again": "our-own-password"})
+    assert changed.status_code == 302 and changed.headers["Location"].endswith("/manage/")
+    assert web.get("/manage/").status_code == 200
+    assert store.one("SELECT must_change FROM accounts")[0] == 0
+
+    later = app.test_client()
+    token = _csrf(later.get("/login").get_data(as_text=True))
+    assert later.post("/login", data={**form, "csrf_token": token}).status_code == 401
+    assert later.post("/login", data={**form, "csrf_token": token, "password": "our-own-password"}).status_code == 302
+    store.close()
+
+
+def test_the_api_sign_in_replaces_a_demo_password_when_given_a_new_one(tmp_path, hall_config, clock):
+    db = str(tmp_path / "hall.db")
+    app = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock, "TESTING": True})
+    store = Store(db)
+    Accounts(store, clock, allow_demo_passwords=True).add("manager", "demo-manager", name="经理", role="manager")
+    store.close()
+    http = app.test_client()
+    r = http.post("/api/v1/login", json={"username": "manager", "password": "demo-manager",
+                                         "new_password": "demo-clerk"})
+    assert r.status_code == 401 and r.get_json()["error"] == "bad_new_password"
+    r = http.post("/api/v1/login", json={"username": "manager", "password": "demo-manager",
+                                         "new_password": "our-own-password"})
+    assert r.status_code == 200
+    assert http.post("/api/v1/login", json={"username": "manager", "password": "our-own-password"}).status_code == 200
+
+
 def test_the_demo_itself_signs_in_with_demo_passwords(tmp_path, hall_config, clock):
     db = str(tmp_path / "hall.db")
     app = create_app({"HALL": hall_config, "DATABASE": db, "CLOCK": clock, "TESTING": True, "ALWAYS_OPEN": True})

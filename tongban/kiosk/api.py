@@ -147,14 +147,15 @@ def matters():
 @api.post("/login")
 def login():
     body = _body()
-    _unknown_fields(body, {"username", "password", "window"})
+    _unknown_fields(body, {"username", "password", "new_password", "window"})
     username = _field(body, "username", str, required=True, expected="a user name")
     password = _field(body, "password", str, required=True, expected="the password")
+    new_password = _field(body, "new_password", str, expected="the new password (when password_change_required)")
     window = _field(body, "window", int, expected="a window number")
     if window is not None:
         get_service().window(window)  # an unknown window is refused before any session opens
     try:
-        token, session = get_accounts().login(username, password, window=window)
+        token, session = get_accounts().login(username, password, window=window, new_password=new_password)
     except AuthError as exc:
         return jsonify(exc.as_dict()), (403 if exc.code in ("disabled", "locked") else 401)
     return jsonify({"token": token, "role": session.account.role, "window": session.window,

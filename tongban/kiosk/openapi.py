@@ -130,11 +130,14 @@ PATHS = {
     "/api/v1/matters": {"get": {"summary": "Public list of cross-province matters", "security": [],
                                 "responses": _responses("200", {"type": "array", "items": _ref("Matter")})}},
     "/api/v1/login": {"post": {
-        "summary": "Staff sign-in; clerks name the window they sit at", "security": [],
+        "summary": "Staff sign-in; clerks name the window they sit at. An account still on a demo or "
+                   "initial password is refused with password_change_required until new_password is given",
+        "security": [],
         "requestBody": {"required": True, **_json({"type": "object", "required": ["username", "password"],
                                                   "additionalProperties": False,
                                                   "properties": {"username": {"type": "string"},
                                                                  "password": {"type": "string"},
+                                                                 "new_password": {"type": "string"},
                                                                  "window": {"type": "integer"}}})},
         "responses": _responses("200", _ref("Session"), "400", "401", "403", "404")}},
     "/api/v1/logout": {"post": {"summary": "End this session", "security": _BEARER,

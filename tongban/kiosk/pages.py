@@ -69,23 +69,33 @@ def enrol():
 def login():
     windows = [w.number for w in get_service().windows()]
     error = None
+    username, window = "", None
+    changing = False
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
         window_text = request.form.get("window", "").strip()
         window = int(window_text) if window_text.isdigit() else None
+        # An account still on a demo or initial password signs in only by setting its own (issue 9).
+        new_password = request.form.get("new_password") or None
+        changing = new_password is not None
         try:
+            if new_password is not None and new_password != request.form.get("new_password_again"):
+                raise AuthError("new_password_mismatch", "两次输入的新密码不一致",
+                                "The two new passwords are not the same")
             if window is not None:
                 get_service().window(window)
-            token, info = get_accounts().login(username, password, window=window)
+            token, info = get_accounts().login(username, password, window=window, new_password=new_password)
         except (AuthError, UnknownWindow) as exc:
             error = exc
+            changing = changing or getattr(exc, "code", None) == "password_change_required"
         else:
             session.clear()
             session["staff_token"] = token
             session.permanent = False
             return redirect(_safe_next(request.args.get("next")) or staff_home(info))
-    return render_template("login.html", windows=windows, error=error), (401 if error else 200)
+    return render_template("login.html", windows=windows, error=error, changing=changing, username=username,
+                           window=window), (401 if error else 200)
 
 
 @pages.post("/logout")
