@@ -200,7 +200,7 @@ def fake_chromium(tmp_path):
 
 def _launch(tmp_path, fake_chromium, **env):
     full = {"PATH": os.environ["PATH"], "TONGBAN_CHROMIUM": str(fake_chromium), "STATE_DIRECTORY": str(tmp_path / "state"),
-            "ARGS_OUT": str(tmp_path / "args"), **env}
+            "ARGS_OUT": str(tmp_path / "args"), "TONGBAN_KIOSK_PROBE": "true", **env}
     return subprocess.run([str(SYSTEMD / "tongban-kiosk")], env=full, capture_output=True, text=True, timeout=30)
 
 
@@ -220,6 +220,23 @@ def test_launcher_clears_the_restore_pages_bubble_after_a_power_cut(tmp_path, fa
     prefs.write_text('{"profile":{"exit_type":"Crashed","exited_cleanly":false}}')
     assert _launch(tmp_path, fake_chromium, TONGBAN_KIOSK_URL="http://hall:8000/").returncode == 0
     assert json.loads(prefs.read_text())["profile"] == {"exit_type": "Normal", "exited_cleanly": True}
+
+
+def test_launcher_waits_for_the_hall_server_before_opening_the_page(tmp_path, fake_chromium):
+    """After a power cut the screen boots first: Chromium must not sit on its error page while the
+    server starts, so the launcher asks the server until it answers, then opens the page."""
+    probe = tmp_path / "probe"
+    probe.write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$PROBES"\n'
+                     '[ "$(wc -l < "$PROBES")" -ge 3 ]\n')  # the server answers on the third try
+    probe.chmod(0o755)
+    url = "http://192.168.1.10:8000/enrol?token=t_abc"
+    done = _launch(tmp_path, fake_chromium, TONGBAN_KIOSK_URL=url, TONGBAN_KIOSK_PROBE=str(probe),
+                   TONGBAN_KIOSK_RETRY_S="0.05", PROBES=str(tmp_path / "probes"))
+    assert done.returncode == 0, done.stderr
+    probes = (tmp_path / "probes").read_text().splitlines()
+    assert len(probes) == 3 and all(p.endswith("http://192.168.1.10:8000/healthz") for p in probes)
+    assert "waiting for the hall server at http://192.168.1.10:8000" in done.stderr
+    assert (tmp_path / "args").read_text().splitlines()[-1] == url
 
 
 @pytest.mark.parametrize("url", [None, "", "javascript:alert(1)"])
