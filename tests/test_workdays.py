@@ -111,7 +111,8 @@ name_en = "Last year"
         load_calendar([path])
     problems = "\n".join(info.value.problems)
     for expected in ("colour: unknown key", "holidays[0].to: 2026-10-01 is before from 2026-10-07",
-                     "holidays[1].name_en: is missing", "holidays[1].from: is '2026-01-01' (expected a date",
+                     "holidays[1].name_en: is missing",
+                     "holidays[1].from: is a string ('2026-01-01') (expected a date",
                      "workdays[0].date: 2026-10-12 is a weekday", "workdays[1].date: 2025-12-27 is not in 2026"):
         assert expected in problems, problems
 
@@ -188,8 +189,8 @@ def test_a_broken_calendar_is_a_hall_config_problem(tmp_path):
     path = _hall_file(tmp_path, {"holidays": ["holidays-broken.toml"]})
     with pytest.raises(ConfigError) as info:
         load_hall_config(path)
-    assert info.value.problems == ["cases.holidays: holidays-broken.toml: year: is 'soon' (expected the calendar "
-                                   "year, e.g. 2026)"]
+    assert info.value.problems == ["cases.holidays: holidays-broken.toml: year: is a string ('soon') (expected the "
+                                   "calendar year, e.g. 2026)"]
 
 
 def test_every_day_of_2026_is_classified_once(cn2026):

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from .checking import Checker, between
 from .displays import parse_bus_config
 from .printers import parse_printer_config
 
@@ -210,107 +211,6 @@ class HallConfig:
         raise KeyError(code)
 
 
-class _Checker:
-    """Collects problems while reading a table, so one pass reports everything."""
-
-    def __init__(self) -> None:
-        self.problems: list[str] = []
-
-    def problem(self, path: str, message: str) -> None:
-        self.problems.append(f"{path}: {message}")
-
-    def table(self, value: Any, path: str) -> dict | None:
-        if not isinstance(value, dict):
-            self.problem(path, f"is {_kind(value)} (expected a table)")
-            return None
-        return value
-
-    def no_unknown(self, table: dict, path: str, known: set[str]) -> None:
-        for key in table:
-            if key not in known:
-                self.problem(f"{path}.{key}", f"unknown key (expected one of {', '.join(sorted(known))})")
-
-    def get(self, table: dict, path: str, key: str, kind: type | tuple, *, required: bool = True,
-            default: Any = None, check: Callable[[Any], str | None] | None = None) -> Any:
-        full = f"{path}.{key}"
-        if key not in table:
-            if required:
-                self.problem(full, f"is missing (expected {_kind_name(kind)})")
-            return default
-        value = table[key]
-        # TOML booleans are ints in Python; an int field must not accept true/false.
-        bad_bool = isinstance(value, bool) and kind in (int, float, (int, float))
-        if bad_bool or not isinstance(value, kind):
-            self.problem(full, f"is {_kind(value)} (expected {_kind_name(kind)})")
-            return default
-        if check is not None:
-            message = check(value)
-            if message:
-                self.problem(full, message)
-                return default
-        return value
-
-    def text(self, table: dict, path: str, key: str, *, required: bool = True, default: str = "") -> str:
-        def non_empty(value: str) -> str | None:
-            return "is empty (expected some text)" if required and not value.strip() else None
-        return self.get(table, path, key, str, required=required, default=default, check=non_empty)
-
-    def strings(self, table: dict, path: str, key: str, *, required: bool = True) -> tuple[str, ...]:
-        value = self.get(table, path, key, list, required=required, default=[])
-        out = []
-        for i, item in enumerate(value):
-            if isinstance(item, str):
-                out.append(item)
-            else:
-                self.problem(f"{path}.{key}[{i}]", f"is {_kind(item)} (expected a string)")
-        return tuple(out)
-
-    def entries(self, doc: dict, key: str) -> list[tuple[str, dict]]:
-        value = doc.get(key, [])
-        if not isinstance(value, list):
-            self.problem(key, f"is {_kind(value)} (expected an array of tables [[{key}]])")
-            return []
-        out = []
-        for i, entry in enumerate(value):
-            table = self.table(entry, f"{key}[{i}]")
-            if table is not None:
-                out.append((f"{key}[{i}]", table))
-        return out
-
-    def unique(self, items: list[tuple[str, Any]], what: str) -> None:
-        seen: dict[Any, str] = {}
-        for path, value in items:
-            if value is None:
-                continue
-            if value in seen:
-                self.problem(path, f"duplicate {what} {value!r} (expected a {what} not used before; "
-                                   f"{seen[value]} has it)")
-            else:
-                seen[value] = path
-
-
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"a boolean ({str(value).lower()})"
-    if isinstance(value, (int, float)):
-        return f"a number ({value})"
-    if isinstance(value, str):
-        return f"a string ({value!r})"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return type(value).__name__
-
-
-def _kind_name(kind: type | tuple) -> str:
-    names = {str: "a string", int: "a whole number", float: "a number", bool: "true or false",
-             list: "an array", dict: "a table"}
-    if isinstance(kind, tuple):
-        return " or ".join(names.get(k, k.__name__) for k in kind)
-    return names.get(kind, kind.__name__)
-
-
 END_OF_DAY = time(23, 59, 59, 999999)
 
 
@@ -326,25 +226,24 @@ def _parse_hhmm(text: str, *, allow_24: bool = False) -> time | None:
     return time(hh, mm)
 
 
-def _hall(c: _Checker, doc: dict) -> Hall | None:
+def _hall(c: Checker, doc: dict) -> Hall | None:
     table = c.table(doc.get("hall"), "hall") if "hall" in doc else None
     if table is None:
         if "hall" not in doc:
             c.problem("hall", "is missing (expected a [hall] table)")
         return None
-    c.no_unknown(table, "hall", {"id", "name_zh", "name_en", "address", "phone", "timezone", "hours",
-                                 "public_url", "notices", "late_return_behind", "max_recalls",
-                                 "issue_during_lunch"})
+    c.unknown(table, "hall", {"id", "name_zh", "name_en", "address", "phone", "timezone", "hours",
+                              "public_url", "notices", "late_return_behind", "max_recalls",
+                              "issue_during_lunch"})
     hall_id = c.get(table, "hall", "id", str, check=lambda v: None if _ID_RE.match(v)
                     else f"{v!r} is not an id (expected lower-case letters, digits and '-')")
     tz_name = c.get(table, "hall", "timezone", str, check=_check_timezone)
     hours: dict[str, tuple[Period, ...]] = {day: () for day in WEEKDAYS}
     hours_table = c.get(table, "hall", "hours", dict)
     if hours_table is not None:
-        c.no_unknown(hours_table, "hall.hours", set(WEEKDAYS))
+        c.unknown(hours_table, "hall.hours", set(WEEKDAYS))
         for day in WEEKDAYS:
             hours[day] = _periods(c, hours_table, day)
-    non_negative = lambda v: None if v >= 0 else f"is {v} (expected 0 or more)"  # noqa: E731
     hall = Hall(
         id=hall_id or "",
         name_zh=c.text(table, "hall", "name_zh"),
@@ -355,9 +254,8 @@ def _hall(c: _Checker, doc: dict) -> Hall | None:
         hours=hours,
         public_url=c.get(table, "hall", "public_url", str, required=False),
         notices=c.strings(table, "hall", "notices", required=False),
-        late_return_behind=c.get(table, "hall", "late_return_behind", int, required=False, default=3,
-                                 check=non_negative),
-        max_recalls=c.get(table, "hall", "max_recalls", int, required=False, default=3, check=non_negative),
+        late_return_behind=c.get(table, "hall", "late_return_behind", int, required=False, default=3, check=between(0)),
+        max_recalls=c.get(table, "hall", "max_recalls", int, required=False, default=3, check=between(0)),
         issue_during_lunch=c.get(table, "hall", "issue_during_lunch", bool, required=False, default=False),
     )
     return hall
@@ -371,7 +269,7 @@ def _check_timezone(name: str) -> str | None:
     return None
 
 
-def _periods(c: _Checker, hours: dict, day: str) -> tuple[Period, ...]:
+def _periods(c: Checker, hours: dict, day: str) -> tuple[Period, ...]:
     path = f"hall.hours.{day}"
     raw = c.strings(hours, "hall.hours", day, required=False)
     periods: list[Period] = []
@@ -393,22 +291,22 @@ def _periods(c: _Checker, hours: dict, day: str) -> tuple[Period, ...]:
     return tuple(periods)
 
 
-def _departments(c: _Checker, doc: dict) -> list[Department]:
+def _departments(c: Checker, doc: dict) -> list[Department]:
     out = []
-    entries = c.entries(doc, "departments")
+    entries = c.entries(doc, "", "departments")
     for path, t in entries:
-        c.no_unknown(t, path, {"code", "name_zh", "name_en"})
+        c.unknown(t, path, {"code", "name_zh", "name_en"})
         out.append(Department(c.text(t, path, "code"), c.text(t, path, "name_zh"), c.text(t, path, "name_en")))
     c.unique([(f"{p}.code", d.code or None) for (p, _), d in zip(entries, out)], "department code")
     return out
 
 
-def _matters(c: _Checker, doc: dict, departments: set[str]) -> list[Matter]:
+def _matters(c: Checker, doc: dict, departments: set[str]) -> list[Matter]:
     out = []
-    entries = c.entries(doc, "matters")
+    entries = c.entries(doc, "", "matters")
     for path, t in entries:
-        c.no_unknown(t, path, {"code", "name_zh", "name_en", "department", "batch", "mode",
-                               "time_limit_days", "fee", "materials", "example"})
+        c.unknown(t, path, {"code", "name_zh", "name_en", "department", "batch", "mode",
+                            "time_limit_days", "fee", "materials", "example"})
         dept = c.get(t, path, "department", str, check=lambda v: None if v in departments
                      else f"{v!r} is not a department (expected one of the [[departments]] codes)")
         out.append(Matter(
@@ -420,8 +318,7 @@ def _matters(c: _Checker, doc: dict, departments: set[str]) -> list[Matter]:
                         check=lambda v: None if v in (1, 2, 3) else f"is {v} (expected 1, 2 or 3)"),
             mode=c.get(t, path, "mode", str, default="on-site",
                        check=lambda v: None if v in MODES else f"{v!r} is not a mode (expected {', '.join(MODES)})"),
-            time_limit_days=c.get(t, path, "time_limit_days", int, default=0,
-                                  check=lambda v: None if v >= 0 else f"is {v} (expected 0 or more)"),
+            time_limit_days=c.get(t, path, "time_limit_days", int, default=0, check=between(0)),
             fee=c.text(t, path, "fee"),
             materials=c.strings(t, path, "materials"),
             example=c.get(t, path, "example", bool, required=False, default=False),
@@ -430,13 +327,13 @@ def _matters(c: _Checker, doc: dict, departments: set[str]) -> list[Matter]:
     return out
 
 
-def _lines(c: _Checker, doc: dict, matters: set[str]) -> list[Line]:
+def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
     out = []
-    entries = c.entries(doc, "lines")
+    entries = c.entries(doc, "", "lines")
     owner: dict[str, str] = {}
     for path, t in entries:
-        c.no_unknown(t, path, {"prefix", "name_zh", "name_en", "matters", "number_width", "daily_quota",
-                               "last_issue"})
+        c.unknown(t, path, {"prefix", "name_zh", "name_en", "matters", "number_width", "daily_quota",
+                            "last_issue"})
         prefix = c.get(t, path, "prefix", str, check=lambda v: None if re.fullmatch("[A-Z]", v)
                        else f"{v!r} is not a prefix (expected one capital letter A-Z)")
         line_matters = c.strings(t, path, "matters")
@@ -455,10 +352,8 @@ def _lines(c: _Checker, doc: dict, matters: set[str]) -> list[Line]:
             name_zh=c.text(t, path, "name_zh"),
             name_en=c.text(t, path, "name_en"),
             matters=line_matters,
-            number_width=c.get(t, path, "number_width", int, required=False, default=3,
-                               check=lambda v: None if 2 <= v <= 4 else f"is {v} (expected 2 to 4)"),
-            daily_quota=c.get(t, path, "daily_quota", int, required=False,
-                              check=lambda v: None if v >= 1 else f"is {v} (expected 1 or more)"),
+            number_width=c.get(t, path, "number_width", int, required=False, default=3, check=between(2, 4)),
+            daily_quota=c.get(t, path, "daily_quota", int, required=False, check=between(1)),
             last_issue=_parse_hhmm(last_issue) if last_issue else None,
         ))
     c.unique([(f"{p}.prefix", line.prefix or None) for (p, _), line in zip(entries, out)], "line prefix")
@@ -467,11 +362,11 @@ def _lines(c: _Checker, doc: dict, matters: set[str]) -> list[Line]:
     return out
 
 
-def _windows(c: _Checker, doc: dict, prefixes: set[str]) -> list[Window]:
+def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     out = []
-    entries = c.entries(doc, "windows")
+    entries = c.entries(doc, "", "windows")
     for path, t in entries:
-        c.no_unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
+        c.unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
         for i, prefix in enumerate(able):
@@ -485,8 +380,7 @@ def _windows(c: _Checker, doc: dict, prefixes: set[str]) -> list[Window]:
             if prefix not in able:
                 c.problem(f"{path}.serving[{i}]", f"{prefix!r} is not in able (expected a subset of able)")
         out.append(Window(
-            number=c.get(t, path, "number", int, default=0,
-                         check=lambda v: None if v >= 1 else f"is {v} (expected 1 or more)"),
+            number=c.get(t, path, "number", int, default=0, check=between(1)),
             name=c.text(t, path, "name"),
             location=c.text(t, path, "location"),
             phone=c.text(t, path, "phone"),
@@ -501,55 +395,52 @@ def _windows(c: _Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     return out
 
 
-def _policy(c: _Checker, doc: dict) -> PolicyConfig:
+def _policy(c: Checker, doc: dict) -> PolicyConfig:
     if "policy" not in doc:
         return PolicyConfig()
     t = c.table(doc["policy"], "policy")
     if t is None:
         return PolicyConfig()
     defaults = PolicyConfig()
-    c.no_unknown(t, "policy", set(PolicyConfig.__dataclass_fields__))
-    minutes = lambda v: None if 0 <= v <= 240 else f"is {v} (expected 0 to 240 minutes)"  # noqa: E731
+    c.unknown(t, "policy", set(PolicyConfig.__dataclass_fields__))
     values = {}
     for name in ("green_credit_min", "appointment_credit_min", "transfer_credit_min", "primary_line_credit_min"):
         values[name] = float(c.get(t, "policy", name, (int, float), required=False,
-                                   default=getattr(defaults, name), check=minutes))
+                                   default=getattr(defaults, name), check=between(0, 240, " minutes")))
     values["balancer_interval_s"] = c.get(t, "policy", "balancer_interval_s", int, required=False,
-                                          default=defaults.balancer_interval_s,
-                                          check=lambda v: None if v >= 5 else f"is {v} (expected 5 or more)")
+                                          default=defaults.balancer_interval_s, check=between(5))
     values["balancer_auto_apply"] = c.get(t, "policy", "balancer_auto_apply", bool, required=False,
                                           default=defaults.balancer_auto_apply)
     return PolicyConfig(**values)
 
 
-def _operations(c: _Checker, doc: dict) -> Operations:
+def _operations(c: Checker, doc: dict) -> Operations:
     if "operations" not in doc:
         return Operations()
     t = c.table(doc["operations"], "operations")
     if t is None:
         return Operations()
     d = Operations()
-    c.no_unknown(t, "operations", set(Operations.__dataclass_fields__))
-    at_least = lambda low: (lambda v: None if v >= low else f"is {v} (expected {low} or more)")  # noqa: E731
+    c.unknown(t, "operations", set(Operations.__dataclass_fields__))
     backup_time = c.get(t, "operations", "backup_time", str, required=False,
                         check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')")
     return Operations(
         backup_dir=c.get(t, "operations", "backup_dir", str, required=False, default=d.backup_dir,
                          check=lambda v: None if v.strip() else "is empty (expected a folder path)"),
-        keep=c.get(t, "operations", "keep", int, required=False, default=d.keep, check=at_least(1)),
+        keep=c.get(t, "operations", "keep", int, required=False, default=d.keep, check=between(1)),
         backup_time=_parse_hhmm(backup_time) if backup_time else d.backup_time,
         disk_warn_mb=c.get(t, "operations", "disk_warn_mb", int, required=False, default=d.disk_warn_mb,
-                           check=at_least(1)),
+                           check=between(1)),
         kiosk_max_per_minute=c.get(t, "operations", "kiosk_max_per_minute", int, required=False,
-                                   default=d.kiosk_max_per_minute, check=at_least(1)),
+                                   default=d.kiosk_max_per_minute, check=between(1)),
     )
 
 
-def _kiosks(c: _Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
+def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     out = []
-    entries = c.entries(doc, "kiosks")
+    entries = c.entries(doc, "", "kiosks")
     for path, t in entries:
-        c.no_unknown(t, path, {"id", "name", "printer", "location"})
+        c.unknown(t, path, {"id", "name", "printer", "location"})
         out.append(Kiosk(
             id=c.get(t, path, "id", str, default="", check=lambda v: None if _ID_RE.match(v)
                      else f"{v!r} is not an id (expected lower-case letters, digits and '-')"),
@@ -562,10 +453,10 @@ def _kiosks(c: _Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     return out
 
 
-def _devices(c: _Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]) -> list[dict]:
+def _devices(c: Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]) -> list[dict]:
     """Device tables are checked by their own drivers; the hall keeps the tables as written."""
     out = []
-    entries = c.entries(doc, key)
+    entries = c.entries(doc, "", key)
     for path, t in entries:
         _, problems = parse(t, path)
         c.problems.extend(problems)
@@ -575,27 +466,27 @@ def _devices(c: _Checker, doc: dict, key: str, parse: Callable[[dict, str], tupl
 
 
 
-def _district_windows(c: _Checker, doc: dict) -> list[DistrictWindow]:
+def _district_windows(c: Checker, doc: dict) -> list[DistrictWindow]:
     out = []
-    for path, t in c.entries(doc, "district_windows"):
-        c.no_unknown(t, path, {"hall", "address", "window", "phone", "hours"})
+    for path, t in c.entries(doc, "", "district_windows"):
+        c.unknown(t, path, {"hall", "address", "window", "phone", "hours"})
         out.append(DistrictWindow(*(c.text(t, path, k) for k in ("hall", "address", "window", "phone", "hours"))))
     return out
 
 
-def _cases(c: _Checker, doc: dict, source: str) -> CasesConfig:
+def _cases(c: Checker, doc: dict, source: str) -> CasesConfig:
     """``[cases]``: holiday files are relative to the hall file; without the key, every
     ``holidays-*.toml`` beside the hall file is used (``holidays = []`` means weekends only)."""
     from .queue.workdays import WEEKENDS_ONLY, CalendarError, load_calendar
     table = c.table(doc["cases"], "cases") if "cases" in doc else {}
     if table is None:
         return CasesConfig(calendar=WEEKENDS_ONLY)
-    c.no_unknown(table, "cases", {"retention_days", "near_due_days", "holidays"})
+    c.unknown(table, "cases", {"retention_days", "near_due_days", "holidays"})
     defaults = CasesConfig()
     retention = c.get(table, "cases", "retention_days", int, required=False, default=defaults.retention_days,
-                      check=lambda v: None if 1 <= v <= 3650 else f"is {v} (expected 1 to 3650 days)")
+                      check=between(1, 3650, " days"))
     near = c.get(table, "cases", "near_due_days", int, required=False, default=defaults.near_due_days,
-                 check=lambda v: None if 0 <= v <= 30 else f"is {v} (expected 0 to 30 working days)")
+                 check=between(0, 30, " working days"))
     base = Path(source).parent if Path(source).is_file() else Path.cwd()
     if "holidays" in table:
         names = c.strings(table, "cases", "holidays")
@@ -619,9 +510,9 @@ def _cases(c: _Checker, doc: dict, source: str) -> CasesConfig:
 
 def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
-    c = _Checker()
-    c.no_unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
-                                      "operations", "printers", "buses", "district_windows", "cases"})
+    c = Checker()
+    c.unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
+                                   "operations", "printers", "buses", "district_windows", "cases"})
     hall = _hall(c, doc)
     departments = _departments(c, doc)
     matters = _matters(c, doc, {d.code for d in departments})

@@ -51,17 +51,18 @@ def test_the_issue_example_error():
 @pytest.mark.parametrize("change, expected", [
     ({"colour": "red"}, "buses[2].colour: unknown key (expected one of id, url,"),
     ({"id": "Floor 1"}, "buses[2].id: 'Floor 1' is not a short id (expected [a-z0-9-]+)"),
-    ({"url": 5}, "buses[2].url: 5 is not a string"),
-    ({"baudrate": "9600"}, "buses[2].baudrate: '9600' is not an integer"),
-    ({"baudrate": True}, "buses[2].baudrate: True is not an integer"),
+    ({"url": 5}, "buses[2].url: is a number (5) (expected a pyserial URL: /dev/ttyUSB0, socket://host:port, loop://)"),
+    ({"baudrate": "9600"}, "buses[2].baudrate: is a string ('9600') (expected a whole number)"),
+    ({"baudrate": True}, "buses[2].baudrate: is a boolean (true) (expected a whole number)"),
+    ({"baudrate": 10}, "buses[2].baudrate: is 10 (expected 50 to 4000000)"),
     ({"parity": "X"}, "buses[2].parity: 'X' is not allowed (expected N, E, O, M, S, none, even, odd, mark or space)"),
     ({"stopbits": 3}, "buses[2].stopbits: 3 is not allowed (expected 1, 1.5 or 2)"),
-    ({"timeout_s": 0}, "buses[2].timeout_s: 0 is out of range"),
-    ({"rs485": "yes"}, "buses[2].rs485: 'yes' is not true or false"),
+    ({"timeout_s": 0}, "buses[2].timeout_s: is 0 (expected more than 0 and at most 10 s)"),
+    ({"rs485": "yes"}, "buses[2].rs485: is a string ('yes') (expected true or false)"),
     ({"preset": "sum9"}, "buses[2].preset: 'sum9' is not a preset (expected len-crc16, sum8-ff or xor8-nul)"),
     ({"frame": {"based_on": "sum8-ff"}}, "buses[2].frame: given with preset"),
     ({"backoff_min_ms": 5000, "backoff_max_ms": 1000}, "buses[2].backoff_max_ms: is less than backoff_min_ms"),
-    ({"devices": "1,2"}, "buses[2].devices: is not a list"),
+    ({"devices": "1,2"}, "buses[2].devices: is a string ('1,2') (expected an array of {address, kind, window} tables)"),
 ])
 def test_bad_bus_keys(change, expected):
     entry = {"id": "b", "url": "loop://", "preset": "sum8-ff",
@@ -73,12 +74,12 @@ def test_bad_bus_keys(change, expected):
 
 
 @pytest.mark.parametrize("device, expected", [
-    ({"address": 1, "kind": "window"}, "buses[0].devices[0].window: missing (expected the number of the window this window serves)"),
+    ({"address": 1, "kind": "window"}, "buses[0].devices[0].window: is missing (expected the number of the window this window serves)"),
     ({"address": 1, "kind": "hall", "window": 2}, "buses[0].devices[0].window: is not allowed on a hall board"),
-    ({"address": 256, "kind": "window", "window": 1}, "buses[0].devices[0].address: 256 is out of range (expected 0..255)"),
-    ({"kind": "window", "window": 1}, "buses[0].devices[0].address: missing"),
+    ({"address": 256, "kind": "window", "window": 1}, "buses[0].devices[0].address: is 256 (expected 0 to 255)"),
+    ({"kind": "window", "window": 1}, "buses[0].devices[0].address: is missing (expected the device's bus address)"),
     ({"address": 1, "kind": "window", "window": 1, "rows": 2}, "buses[0].devices[0].rows: is only for hall boards"),
-    ({"address": 1, "kind": "keypad", "window": 0}, "buses[0].devices[0].window: 0 is out of range (expected >= 1)"),
+    ({"address": 1, "kind": "keypad", "window": 0}, "buses[0].devices[0].window: is 0 (expected 1 or more)"),
     ({"address": 1, "kind": "window", "window": 1, "colour": "red"}, "buses[0].devices[0].colour: unknown key"),
 ])
 def test_bad_devices(device, expected):
@@ -94,9 +95,10 @@ def test_every_problem_is_reported_at_once_and_addresses_are_unique():
         {"address": 70000, "kind": "hall"}]}
     _, errors = parse_bus_config(entry, "buses[1]")
     assert errors == [
-        "buses[1].id: missing (expected a short id, [a-z0-9-]+)",
-        "buses[1].devices[1].address: 1 is already used by devices[0] (expected one device per address)",
-        "buses[1].devices[2].address: 70000 is out of range (expected 0..65535)",
+        "buses[1].id: is missing (expected a short id, [a-z0-9-]+)",
+        "buses[1].devices[2].address: is 70000 (expected 0 to 65535)",
+        "buses[1].devices[1].address: duplicate device address 1 (expected a device address not used before; "
+        "buses[1].devices[0].address has it)",
     ]
 
 
@@ -135,12 +137,14 @@ def test_inline_frame_from_scratch():
 
 
 @pytest.mark.parametrize("frame, expected", [
-    ({"header": "AA 0"}, "buses[0].frame.header: 'AA 0' is not hex bytes"),
-    ({"address": {"offset": 1}}, "buses[0].frame.header: missing (needed unless based_on names a preset)"),
+    ({"header": "AA 0"}, "buses[0].frame.header: 'AA 0' is not hex bytes (expected pairs of hex digits"),
+    ({"header": 5}, 'buses[0].frame.header: is a number (5) (expected hex bytes such as "AA 00 00")'),
+    ({"address": {"offset": 1}}, "buses[0].frame.header: is missing (expected unless based_on names a preset)"),
     ({"based_on": "sum8-ff", "checksum": {"algorithm": "md5"}},
      "buses[0].frame.checksum.algorithm: 'md5' is not allowed (expected none, sum8, xor8 or crc16-ccitt)"),
     ({"based_on": "sum8-ff", "reply": {"command": 1, "payload_len": 2, "keys": {"call": 1}}},
-     "buses[0].frame.reply.keys.call: is not a key"),
+     "buses[0].frame.reply.keys.call: unknown key (expected one of next, recall, no_show, pause, start, finish, "
+     "transfer)"),
     ({"based_on": "sum8-ff", "command": {"offset": 1}}, "buses[0].frame: command field overlaps the address field"),
     ({"based_on": "sum8-ff", "address": {"offset": 1, "width": 3}},
      "buses[0].frame.address.width: 3 is not allowed (expected 1, 2 or 4)"),
@@ -162,4 +166,4 @@ def test_load_bus_config_raises_with_every_error():
     from tongban.displays import BusConfigError, load_bus_config
     with pytest.raises(BusConfigError) as info:
         load_bus_config({"url": "loop://", "preset": "sum8-ff", "devices": []}, "buses[4]")
-    assert info.value.errors == ["buses[4].id: missing (expected a short id, [a-z0-9-]+)"]
+    assert info.value.errors == ["buses[4].id: is missing (expected a short id, [a-z0-9-]+)"]

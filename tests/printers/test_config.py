@@ -38,11 +38,11 @@ def test_every_problem_is_reported_at_once():
         "printers[2].papermm: unknown key (expected one of id, url, paper_mm, encoding, cut, mode, timeout_s)",
         "printers[2].id: 'Kiosk 1' is not allowed (expected [a-z0-9-]+)",
         "printers[2].url: 'zz' is not VID:PID in hex (expected usb://0416:5011)",
-        "printers[2].paper_mm: True is not allowed (expected 58 or 80)",
-        "printers[2].encoding: 'utf-8' is not allowed (expected gb18030, gbk, big5)",
-        "printers[2].cut: 'yes' is not a boolean (expected true or false)",
+        "printers[2].paper_mm: is a boolean (true) (expected 58 or 80)",
+        "printers[2].encoding: 'utf-8' is not allowed (expected gb18030, gbk or big5)",
+        "printers[2].cut: is a string ('yes') (expected true or false)",
         "printers[2].mode: 'pdf' is not allowed (expected text or image)",
-        "printers[2].timeout_s: 0 is not allowed (expected a number > 0 and <= 120)",
+        "printers[2].timeout_s: is 0 (expected more than 0 and at most 120 s)",
     ]
 
 
@@ -53,7 +53,7 @@ def test_missing_id_and_url():
 
 def test_not_a_table():
     assert parse_printer_config("tcp://x", "printers[0]") == (
-        None, ["printers[0]: is not a table (expected [[printers]] with id and url)"])
+        None, ["printers[0]: is a string ('tcp://x') (expected [[printers]] with id and url)"])
 
 
 @pytest.mark.parametrize("url, fields", [

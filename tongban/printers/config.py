@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from ..checking import Checker, between, one_of
 from .encoding import ENCODINGS
 from .errors import PrinterConfigError
 from .status import STATES
@@ -14,7 +15,7 @@ PAPER_DOTS = {58: 384, 80: 576}  # printable width at 203 dpi (48 mm and 72 mm)
 MODES = ("text", "image")
 SCHEMES = ("tcp", "serial", "usb", "file", "cups", "dummy")
 BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
-MAX_TIMEOUT_S = 120.0
+MAX_TIMEOUT_S = 120
 _ID_RE = re.compile(r"[a-z0-9-]+")
 _CUPS_NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
 _KEYS = ("id", "url", "paper_mm", "encoding", "cut", "mode", "timeout_s")
@@ -184,57 +185,33 @@ def parse_printer_config(entry: dict, path: str) -> tuple[PrinterConfig | None, 
     Errors read "printers[0].paper_mm: 70 is not allowed (expected 58 or 80)". Unknown keys
     are errors, so a typo never silently falls back to a default.
     """
-    errors: list[str] = []
-    if not isinstance(entry, dict):
-        return None, [f"{path}: is not a table (expected [[printers]] with id and url)"]
-
-    for key in entry:
-        if key not in _KEYS:
-            errors.append(f"{path}.{key}: unknown key (expected one of {', '.join(_KEYS)})")
-
-    values: dict = {}
-    pid = entry.get("id")
-    if pid is None:
-        errors.append(f"{path}.id: missing (expected a short id such as \"kiosk-1\")")
-    elif not isinstance(pid, str) or not _ID_RE.fullmatch(pid):
-        errors.append(f"{path}.id: {pid!r} is not allowed (expected [a-z0-9-]+)")
-    else:
-        values["id"] = pid
-
-    url = entry.get("url")
-    if url is None:
-        errors.append(f"{path}.url: missing (expected e.g. \"tcp://192.0.2.10:9100\")")
-    elif not isinstance(url, str):
-        errors.append(f"{path}.url: {url!r} is not a string")
-    else:
+    c = Checker()
+    if c.table(entry, path, expect="[[printers]] with id and url") is None:
+        return None, c.problems
+    c.unknown(entry, path, _KEYS)
+    values = {
+        "id": c.get(entry, path, "id", str, expect='a short id such as "kiosk-1"',
+                    check=lambda v: None if _ID_RE.fullmatch(v) else f"{v!r} is not allowed (expected [a-z0-9-]+)"),
+        "url": c.get(entry, path, "url", str, expect='a printer URL such as "tcp://192.0.2.10:9100"'),
+    }
+    if values["url"] is not None:
         try:
-            parse_printer_url(url)
-            values["url"] = url
+            parse_printer_url(values["url"])
         except PrinterConfigError as e:
-            errors.extend(f"{path}.url: {msg}" for msg in e.errors)
-
-    # key, whether a value is acceptable, and what is said when it is not; in the order reported
-    simple_keys = (
-        ("paper_mm", lambda v: not isinstance(v, bool) and v in tuple(PAPER_DOTS), "is not allowed (expected 58 or 80)"),
-        ("encoding", lambda v: v in ENCODINGS, f"is not allowed (expected {', '.join(ENCODINGS)})"),
-        ("cut", lambda v: isinstance(v, bool), "is not a boolean (expected true or false)"),
-        ("mode", lambda v: v in MODES, "is not allowed (expected text or image)"),
-    )
-    for key, acceptable, problem in simple_keys:
-        if key in entry:
-            if acceptable(entry[key]):
-                values[key] = entry[key]
-            else:
-                errors.append(f"{path}.{key}: {entry[key]!r} {problem}")
-
-    if "timeout_s" in entry:
-        v = entry["timeout_s"]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= MAX_TIMEOUT_S:
-            # 0 would mean "wait forever" to pyusb; a kiosk must never hang on a printer
-            errors.append(f"{path}.timeout_s: {v!r} is not allowed (expected a number > 0 and <= {MAX_TIMEOUT_S:g})")
-        else:
-            values["timeout_s"] = float(v)
-
-    if errors:
-        return None, errors
-    return PrinterConfig(**values), []
+            for message in e.errors:
+                c.problem(f"{path}.url", message)
+    values |= {
+        "paper_mm": c.get(entry, path, "paper_mm", (int, float), required=False, expect="58 or 80",
+                          check=one_of(PAPER_DOTS)),
+        "encoding": c.get(entry, path, "encoding", required=False, check=one_of(ENCODINGS)),
+        "cut": c.get(entry, path, "cut", bool, required=False),
+        "mode": c.get(entry, path, "mode", required=False, check=one_of(MODES)),
+        # 0 would mean "wait forever" to pyusb; a kiosk must never hang on a printer
+        "timeout_s": c.get(entry, path, "timeout_s", (int, float), required=False,
+                           check=between(0, MAX_TIMEOUT_S, " s", above=True)),
+    }
+    if c.problems:
+        return None, c.problems
+    if values["timeout_s"] is not None:
+        values["timeout_s"] = float(values["timeout_s"])
+    return PrinterConfig(**{k: v for k, v in values.items() if v is not None}), []

@@ -29,9 +29,11 @@ from __future__ import annotations
 
 import tomllib
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Iterable
+
+from ..checking import Checker, describe
 
 
 class CalendarError(Exception):
@@ -97,89 +99,58 @@ class WorkCalendar:
 WEEKENDS_ONLY = WorkCalendar()
 
 
-def _date(value: Any, where: str, problems: list[str]) -> date | None:
+_DATE = "a date such as 2026-10-01, without quotes"
+
+
+def _date(c: Checker, table: dict, path: str, key: str) -> date | None:
     # TOML local dates arrive as datetime.date; a datetime is a date too, so refuse it explicitly.
-    if isinstance(value, date) and not hasattr(value, "hour"):
-        return value
-    problems.append(f"{where}: is {value!r} (expected a date such as 2026-10-01, without quotes)")
-    return None
-
-
-def _text(table: dict, key: str, where: str, problems: list[str]) -> str:
-    value = table.get(key)
-    if not isinstance(value, str) or not value.strip():
-        problems.append(f"{where}.{key}: is {'missing' if value is None else repr(value)} (expected some text)")
-        return ""
-    return value
+    return c.get(table, path, key, date, expect=_DATE,
+                 check=lambda v: f"is {describe(v)} (expected {_DATE})" if isinstance(v, datetime) else None)
 
 
 def parse_calendar(doc: dict, source: str) -> tuple[int | None, dict[date, str], dict[date, str], list[str]]:
     """Check one parsed holiday file; returns (year, holidays, workdays, problems)."""
-    problems: list[str] = []
-    for key in doc:
-        if key not in ("year", "source", "note", "holidays", "workdays"):
-            problems.append(f"{source}: {key}: unknown key (expected year, source, note, holidays, workdays)")
-    year = doc.get("year")
-    if isinstance(year, bool) or not isinstance(year, int) or not 2000 <= year <= 2100:
-        problems.append(f"{source}: year: is {year!r} (expected the calendar year, e.g. 2026)")
-        year = None
+    c = Checker()
+    c.unknown(doc, "", ("year", "source", "note", "holidays", "workdays"))
+    year = c.get(doc, "", "year", int, expect="the calendar year, e.g. 2026",
+                 check=lambda v: None if 2000 <= v <= 2100 else f"is {v} (expected the calendar year, e.g. 2026)")
     holidays: dict[date, str] = {}
     workdays: dict[date, str] = {}
-    blocks = doc.get("holidays", [])
-    if not isinstance(blocks, list):
-        problems.append(f"{source}: holidays: is not an array (expected [[holidays]] tables)")
-        blocks = []
-    for i, block in enumerate(blocks):
-        where = f"{source}: holidays[{i}]"
-        if not isinstance(block, dict):
-            problems.append(f"{where}: is not a table (expected [[holidays]] with name_zh, name_en, from, to)")
-            continue
-        for key in block:
-            if key not in ("name_zh", "name_en", "from", "to"):
-                problems.append(f"{where}.{key}: unknown key (expected name_zh, name_en, from, to)")
-        name = f"{_text(block, 'name_zh', where, problems)} / {_text(block, 'name_en', where, problems)}"
-        start = _date(block.get("from"), f"{where}.from", problems)
-        end = _date(block.get("to"), f"{where}.to", problems)
+    for where, block in c.entries(doc, "", "holidays"):
+        c.unknown(block, where, ("name_zh", "name_en", "from", "to"))
+        name = f"{c.text(block, where, 'name_zh')} / {c.text(block, where, 'name_en')}"
+        start = _date(c, block, where, "from")
+        end = _date(c, block, where, "to")
         if start is None or end is None:
             continue
         if end < start:
-            problems.append(f"{where}.to: {end} is before from {start} (expected to on or after from)")
+            c.problem(f"{where}.to", f"{end} is before from {start} (expected to on or after from)")
             continue
         day = start
         while day <= end:
             if year is not None and day.year != year:
-                problems.append(f"{where}: {day} is not in {year} (expected every day in the file's year)")
+                c.problem(where, f"{day} is not in {year} (expected every day in the file's year)")
                 break
             if day in holidays:
-                problems.append(f"{where}: {day} is already a holiday ({holidays[day]})")
+                c.problem(where, f"{day} is already a holiday ({holidays[day]})")
             holidays[day] = name
             day += timedelta(days=1)
-    singles = doc.get("workdays", [])
-    if not isinstance(singles, list):
-        problems.append(f"{source}: workdays: is not an array (expected [[workdays]] tables)")
-        singles = []
-    for i, entry in enumerate(singles):
-        where = f"{source}: workdays[{i}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: is not a table (expected [[workdays]] with date, name_zh, name_en)")
-            continue
-        for key in entry:
-            if key not in ("date", "name_zh", "name_en"):
-                problems.append(f"{where}.{key}: unknown key (expected date, name_zh, name_en)")
-        name = f"{_text(entry, 'name_zh', where, problems)} / {_text(entry, 'name_en', where, problems)}"
-        day = _date(entry.get("date"), f"{where}.date", problems)
+    for where, entry in c.entries(doc, "", "workdays"):
+        c.unknown(entry, where, ("date", "name_zh", "name_en"))
+        name = f"{c.text(entry, where, 'name_zh')} / {c.text(entry, where, 'name_en')}"
+        day = _date(c, entry, where, "date")
         if day is None:
             continue
         if year is not None and day.year != year:
-            problems.append(f"{where}.date: {day} is not in {year} (expected a day in the file's year)")
+            c.problem(f"{where}.date", f"{day} is not in {year} (expected a day in the file's year)")
         if day.weekday() < 5:
-            problems.append(f"{where}.date: {day} is a weekday (expected a Saturday or Sunday that is worked)")
+            c.problem(f"{where}.date", f"{day} is a weekday (expected a Saturday or Sunday that is worked)")
         if day in holidays:
-            problems.append(f"{where}.date: {day} is also a holiday ({holidays[day]}) (expected one or the other)")
+            c.problem(f"{where}.date", f"{day} is also a holiday ({holidays[day]}) (expected one or the other)")
         if day in workdays:
-            problems.append(f"{where}.date: {day} is listed twice")
+            c.problem(f"{where}.date", f"{day} is listed twice")
         workdays[day] = name
-    return year, holidays, workdays, problems
+    return year, holidays, workdays, [f"{source}: {problem}" for problem in c.problems]
 
 
 def load_calendar(paths: Iterable[str | Path]) -> WorkCalendar:
