@@ -199,6 +199,10 @@ def _missing_name(doc):
     del doc["hall"]["name_zh"]
 
 
+def _array_for_printer_id(doc):
+    doc["printers"] = [{"id": ["p"], "url": "dummy://"}, {"id": ["p"], "url": "dummy://"}]
+
+
 def _lower_case_prefix(doc):
     doc["lines"][1]["prefix"] = "b"
     doc["windows"][0]["able"] = ["A", "b"]
@@ -235,6 +239,7 @@ BAD_FILES = [
     (_unknown_department, "matters[2].department", "is not a department"),
     (_missing_name, "hall.name_zh", "is missing"),
     (_lower_case_prefix, "lines[1].prefix", "is not a prefix"),
+    (_array_for_printer_id, "printers[1].id", 'is an array (expected a short id such as "kiosk-1")'),
 ]
 
 

@@ -6,6 +6,7 @@ part of the file (hall, printers, buses, holiday calendars) answers in the same 
 """
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, Callable, Iterable
 
 Check = Callable[[Any], str | None]   # a message when the value will not do, else None
@@ -75,8 +76,8 @@ class Checker:
         """Report each (path, value) whose value an earlier one has; None values are skipped."""
         seen: dict[Any, str] = {}
         for path, value in items:
-            if value is None:
-                continue
+            if value is None or not isinstance(value, Hashable):
+                continue   # a value of the wrong kind is reported where it is read
             if value in seen:
                 self.problem(path, f"duplicate {what} {value!r} (expected a {what} not used before; "
                                    f"{seen[value]} has it)")

@@ -524,7 +524,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
         c.problem("windows", "is empty (expected at least one [[windows]] table)")
     policy = _policy(c, doc)
     printers = _devices(c, doc, "printers", parse_printer_config)
-    kiosks = _kiosks(c, doc, {p.get("id") for p in printers})
+    kiosks = _kiosks(c, doc, {p.get("id") for p in printers if isinstance(p.get("id"), str)})
     buses = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)

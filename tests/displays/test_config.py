@@ -56,6 +56,7 @@ def test_the_issue_example_error():
     ({"baudrate": True}, "buses[2].baudrate: is a boolean (true) (expected a whole number)"),
     ({"baudrate": 10}, "buses[2].baudrate: is 10 (expected 50 to 4000000)"),
     ({"parity": "X"}, "buses[2].parity: 'X' is not allowed (expected N, E, O, M, S, none, even, odd, mark or space)"),
+    ({"parity": []}, "buses[2].parity: [] is not allowed (expected N, E, O, M, S, none, even, odd, mark or space)"),
     ({"stopbits": 3}, "buses[2].stopbits: 3 is not allowed (expected 1, 1.5 or 2)"),
     ({"timeout_s": 0}, "buses[2].timeout_s: is 0 (expected more than 0 and at most 10 s)"),
     ({"rs485": "yes"}, "buses[2].rs485: is a string ('yes') (expected true or false)"),
@@ -140,6 +141,7 @@ def test_inline_frame_from_scratch():
     ({"header": "AA 0"}, "buses[0].frame.header: 'AA 0' is not hex bytes (expected pairs of hex digits"),
     ({"header": 5}, 'buses[0].frame.header: is a number (5) (expected hex bytes such as "AA 00 00")'),
     ({"address": {"offset": 1}}, "buses[0].frame.header: is missing (expected unless based_on names a preset)"),
+    ({"based_on": ["sum8-ff"]}, "buses[0].frame.based_on: is an array (expected len-crc16, sum8-ff or xor8-nul)"),
     ({"based_on": "sum8-ff", "checksum": {"algorithm": "md5"}},
      "buses[0].frame.checksum.algorithm: 'md5' is not allowed (expected none, sum8, xor8 or crc16-ccitt)"),
     ({"based_on": "sum8-ff", "reply": {"command": 1, "payload_len": 2, "keys": {"call": 1}}},
@@ -148,6 +150,8 @@ def test_inline_frame_from_scratch():
     ({"based_on": "sum8-ff", "command": {"offset": 1}}, "buses[0].frame: command field overlaps the address field"),
     ({"based_on": "sum8-ff", "address": {"offset": 1, "width": 3}},
      "buses[0].frame.address.width: 3 is not allowed (expected 1, 2 or 4)"),
+    ({"based_on": "sum8-ff", "address": {"offset": 1, "start": 0}},
+     "buses[0].frame.address.start: unknown key (expected one of offset, width, byteorder)"),
     ({"based_on": "sum8-ff", "colour": 1}, "buses[0].frame.colour: unknown key"),
 ])
 def test_bad_inline_frames(frame, expected):
