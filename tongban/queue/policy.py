@@ -68,10 +68,13 @@ def order_key(ticket: WaitingTicket, window: WindowView | None, now: datetime, c
 
 
 def line_order_key(ticket: WaitingTicket, now: datetime, config: PolicyConfig):
-    """Sorts the same as ``order_key(ticket, None, now, config)`` (a constant ``now`` shifts every
-    priority alike), without date arithmetic: for ordering many tickets at once."""
-    return (ticket.queued_at.timestamp() / 60.0 - credit_minutes(ticket, None, now, config), ticket.queued_at,
-            ticket.id)
+    """Sorts the same as ``order_key(ticket, None, now, config)``: for ordering many tickets at once.
+
+    Minutes relative to ``now``, as ``choose_next`` counts them: measured from the epoch (about 3e7
+    minutes) a credit smaller than the float's step there was lost, and tickets queued in the same
+    second then sorted by id instead of by credit."""
+    return ((ticket.queued_at - now).total_seconds() / 60.0 - credit_minutes(ticket, None, now, config),
+            ticket.queued_at, ticket.id)
 
 
 def choose_next(window: WindowView, waiting: Iterable[WaitingTicket], now: datetime,
