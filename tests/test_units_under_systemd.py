@@ -35,8 +35,8 @@ def _python_home() -> Path:
     return Path(os.path.realpath(sys.executable)).parents[1]
 
 
-def _hidden_by_protect_home(path: Path) -> bool:
-    return path.parts[1:2] in (("root",), ("home",))
+def _under(path: Path, *tops: str) -> bool:
+    return any(path == Path(top) or Path(top) in path.parents for top in tops)
 
 
 class Box:
@@ -77,11 +77,13 @@ class Box:
         return self.sh(f"systemctl show -P {prop} {unit}").stdout.strip()
 
     def install(self) -> None:
-        hidden = [p for p in self.binds if _hidden_by_protect_home(p)]
-        # ProtectHome=yes hides /root and /home. A hall box has its venv in /opt and Python in /usr;
-        # a test machine may not, so only then make those two folders visible to the services.
-        drop_in = "" if not hidden else \
-            "[Service]\nProtectHome=tmpfs\n" + "".join(f"BindReadOnlyPaths={p}\n" for p in hidden)
+        # ProtectHome=yes hides /root and /home, PrivateTmp=yes the host's /tmp. A hall box has its
+        # venv in /opt and Python in /usr; a test checkout or Python may live in one of those, and
+        # only then are they made visible (read-only) to the services.
+        hidden = [p for p in self.binds if _under(p, "/root", "/home", "/tmp", "/var/tmp")]
+        drop_in = "" if not hidden else "[Service]\n" + (
+            "ProtectHome=tmpfs\n" if any(_under(p, "/root", "/home") for p in hidden) else "") + \
+            "".join(f"BindReadOnlyPaths={p}\n" for p in hidden)
         self.sh(f"""set -e
 mkdir -p /etc/sysusers.d /etc/tongban /opt/tongban
 install -m 0644 {ROOT}/systemd/tongban.sysusers.conf /etc/sysusers.d/tongban.conf
@@ -130,9 +132,10 @@ def box(tmp_path_factory):
         if not b.boot():
             pytest.skip(f"this machine cannot boot a container: {b.log.read_text(errors='replace')[-800:]}")
         b.install()
-        started = time.monotonic()
-        b.sh("systemctl start tongban-web tongban-devices")  # returns once both sent READY=1
-        b.start_seconds = time.monotonic() - started
+        started = b.sh("systemctl start tongban-web tongban-devices", check=False)  # waits for READY=1
+        if started.returncode:
+            journal = b.sh("journalctl -u tongban-web -u tongban-devices --no-pager | tail -40", check=False)
+            raise AssertionError(f"the units did not start:\n{started.stderr}\n{journal.stdout}")
         yield b
     finally:
         b.stop()
