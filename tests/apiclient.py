@@ -1,11 +1,18 @@
 """A Flask test client wired to a temp hall, with demo staff and a kiosk terminal enrolled."""
 from __future__ import annotations
 
+import re
+
 from tongban.app import create_app
 from tongban.auth import Accounts
 from tongban.queue.store import Store
 
 PASSWORD = "correct-horse"
+
+
+def csrf_token(page: str) -> str:
+    """The CSRF token a page's form carries (pages post it back, as a browser would)."""
+    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
 
 
 class HallClient:

@@ -14,7 +14,7 @@ from tongban.kiosk.access import TERMINAL_COOKIE
 from tongban.queue import cases as domain
 from tongban.queue.store import Store
 
-from .apiclient import PASSWORD, make_hall_client
+from .apiclient import PASSWORD, csrf_token, make_hall_client
 
 ID_1 = "33010619900307" + "123"
 ID_1 += domain.id_check_digit(ID_1)          # with its ISO 7064 MOD 11-2 check character
@@ -32,14 +32,11 @@ def hall(tmp_path, hall_config, clock):
     return make_hall_client(tmp_path, hall_config, clock)
 
 
-def csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
 
 def sign_in(hall, username: str, window: int | None = None):
     client = hall.app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    r = client.post("/login", data={"csrf_token": csrf(page), "username": username, "password": PASSWORD,
+    r = client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD,
                                     "window": str(window or "")})
     assert r.status_code == 302
     return client
@@ -80,7 +77,7 @@ class Desk:
                   expect: int = 303) -> int:
         page = self.client.get(f"/cases/new?ticket={ticket_id}")
         assert page.status_code == 200, page.get_data(as_text=True)[:400]
-        form = {"csrf_token": csrf(page.get_data(as_text=True)), "ticket": str(ticket_id),
+        form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "ticket": str(ticket_id),
                 "applicant_name": "张三", "id_number": ID_1, "phone": PHONE_1, "address": ADDRESS,
                 **(applicant or {})}
         for i, copies in materials.items():
@@ -94,7 +91,7 @@ class Desk:
 
     def step(self, case_id: int, action: str, expect: int = 303, **fields):
         page = self.client.get(f"/cases/{case_id}").get_data(as_text=True)
-        r = self.client.post(f"/cases/{case_id}/{action}", data={"csrf_token": csrf(page), **fields})
+        r = self.client.post(f"/cases/{case_id}/{action}", data={"csrf_token": csrf_token(page), **fields})
         assert r.status_code == expect, (action, r.status_code, _alerts(r.get_data(as_text=True)))
         return r
 
@@ -220,7 +217,7 @@ def test_a_proxy_case_cannot_be_sent_online_and_bad_inputs_are_named(hall):
     # Bad ID check digit, bad phone: the form comes back with both fields marked, nothing is saved.
     bad_id = ID_1[:17] + ("0" if ID_1[17] != "0" else "1")
     page = desk.client.get(f"/cases/new?ticket={ticket}").get_data(as_text=True)
-    r = desk.client.post("/cases/new", data={"csrf_token": csrf(page), "ticket": str(ticket),
+    r = desk.client.post("/cases/new", data={"csrf_token": csrf_token(page), "ticket": str(ticket),
                                              "applicant_name": "李四", "id_number": bad_id, "phone": "12345678901"})
     assert r.status_code == 422
     html = r.get_data(as_text=True)
@@ -240,7 +237,7 @@ def test_a_proxy_case_cannot_be_sent_online_and_bad_inputs_are_named(hall):
     # htmx gets the fragment with the problem shown, as 200 so that htmx swaps it in.
     page = desk.client.get(f"/cases/{case_id}").get_data(as_text=True)
     r = desk.client.post(f"/cases/{case_id}/send", headers={"HX-Request": "true"},
-                         data={"csrf_token": csrf(page), "send_channel": "ems", "waybill_out": "12"})
+                         data={"csrf_token": csrf_token(page), "send_channel": "ems", "waybill_out": "12"})
     assert r.status_code == 200
     assert 'id="case"' in r.get_data(as_text=True) and "<html" not in r.get_data(as_text=True)
     assert "运单号应为13位" in r.get_data(as_text=True)
@@ -277,11 +274,11 @@ def test_new_case_without_a_ticket_for_mailed_in_materials(hall):
     page = desk.client.get("/cases/new?matter=M2")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "养老保险关系转移接续" in html and 'name="material_0"' in html
-    r = desk.client.post("/cases/new", data={"csrf_token": csrf(html), "matter": "M2", "applicant_name": "王五",
+    r = desk.client.post("/cases/new", data={"csrf_token": csrf_token(html), "matter": "M2", "applicant_name": "王五",
                                              "id_number": ID_2, "phone": PHONE_2, "material_0": "on"})
     assert r.status_code == 303
     # An on-site matter opens no case.
-    r = desk.client.post("/cases/new", data={"csrf_token": csrf(html), "matter": "M1", "applicant_name": "王五",
+    r = desk.client.post("/cases/new", data={"csrf_token": csrf_token(html), "matter": "M1", "applicant_name": "王五",
                                              "id_number": ID_2, "phone": PHONE_2})
     assert r.status_code == 409
 

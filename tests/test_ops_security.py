@@ -18,7 +18,7 @@ from tongban.queue.ratelimit import KioskRateLimited
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
 
-from .apiclient import PASSWORD, make_hall_client
+from .apiclient import PASSWORD, csrf_token, make_hall_client
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -106,9 +106,6 @@ def test_a_demo_password_must_be_changed_before_signing_in(tmp_path, hall_config
     store.close()
 
 
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
 
 def test_the_sign_in_page_makes_a_demo_password_be_replaced_before_anything_opens(tmp_path, hall_config, clock):
     """A box set up from the demo database: the manager signs in with the demo password, is asked for
@@ -118,7 +115,7 @@ def test_the_sign_in_page_makes_a_demo_password_be_replaced_before_anything_open
     store = Store(db)
     Accounts(store, clock, allow_demo_passwords=True).add("manager", "demo-manager", name="经理", role="manager")
     web = app.test_client()
-    token = _csrf(web.get("/login").get_data(as_text=True))
+    token = csrf_token(web.get("/login").get_data(as_text=True))
     form = {"csrf_token": token, "username": "manager", "password": "demo-manager", "window": ""}
 
     first = web.post("/login", data=form)
@@ -141,7 +138,7 @@ def test_the_sign_in_page_makes_a_demo_password_be_replaced_before_anything_open
     assert store.one("SELECT must_change FROM accounts")[0] == 0
 
     later = app.test_client()
-    token = _csrf(later.get("/login").get_data(as_text=True))
+    token = csrf_token(later.get("/login").get_data(as_text=True))
     assert later.post("/login", data={**form, "csrf_token": token}).status_code == 401
     assert later.post("/login", data={**form, "csrf_token": token, "password": "our-own-password"}).status_code == 302
     store.close()

@@ -1,7 +1,6 @@
 """Shared page plumbing: staff sign-in with CSRF, terminal enrolment, who may open what, headers."""
 from __future__ import annotations
 
-import re
 import threading
 
 import pytest
@@ -11,7 +10,7 @@ from tongban.kiosk.i18n import table
 from tongban.kiosk.live import Broker, stream
 from tongban.queue.store import Store
 
-from .apiclient import PASSWORD, make_hall_client
+from .apiclient import PASSWORD, csrf_token, make_hall_client
 
 
 @pytest.fixture
@@ -19,14 +18,11 @@ def hall(tmp_path, hall_config, clock):
     return make_hall_client(tmp_path, hall_config, clock)
 
 
-def _csrf(page: str) -> str:
-    return re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-
 
 def _login(client, username, window=None, next_url=None):
     page = client.get("/login").get_data(as_text=True)
     url = "/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"csrf_token": _csrf(page), "username": username, "password": PASSWORD,
+    return client.post(url, data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD,
                                   "window": str(window or "")})
 
 
@@ -46,7 +42,7 @@ def test_clerk_signs_in_at_a_window_and_cannot_open_manage(hall):
 def test_wrong_password_is_refused_with_a_message(hall):
     client = hall.app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    r = client.post("/login", data={"csrf_token": _csrf(page), "username": "clerk1", "password": "nope"})
+    r = client.post("/login", data={"csrf_token": csrf_token(page), "username": "clerk1", "password": "nope"})
     assert r.status_code == 401 and "用户名或密码错误" in r.get_data(as_text=True)
 
 

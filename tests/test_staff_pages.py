@@ -20,7 +20,7 @@ from tongban.queue import ratings
 from tongban.queue.store import Store, utc_iso
 from tongban.voice import call_sequence
 
-from .apiclient import PASSWORD, make_hall_client
+from .apiclient import PASSWORD, csrf_token, make_hall_client
 from .conftest import small_hall_doc, wait_for
 
 
@@ -64,8 +64,7 @@ class Browser:
 def staff(hall, username, window=None) -> Browser:
     client = hall.app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
-    r = client.post("/login", data={"csrf_token": csrf, "username": username, "password": PASSWORD,
+    r = client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD,
                                     "window": str(window or "")})
     assert r.status_code == 302
     return Browser(client, f"/window/{window}" if window else "/manage/")
