@@ -11,9 +11,7 @@ from tongban.queue.store import Store, StorePool
 @pytest.fixture
 def pool(tmp_path):
     Store(tmp_path / "hall.db").close()
-    p = StorePool(tmp_path / "hall.db", keep=2)
-    yield p
-    p.close()
+    return StorePool(tmp_path / "hall.db", keep=2)
 
 
 def test_a_connection_is_reused_by_the_next_request(pool):

@@ -208,7 +208,8 @@ def parse_iso(text: str) -> datetime:
 
 
 class Store:
-    """One connection to the hall database. Not shared between threads: open one per thread."""
+    """One connection to the hall database, used by one thread at a time (the web's StorePool lends
+    it to one request after another; other threads open their own)."""
 
     def __init__(self, path: str | Path, *, migrate: bool = True, backup_dir: str | Path | None = None):
         self.path = str(path)
@@ -342,12 +343,6 @@ class StorePool:
                 self._idle.append(store)
                 return
         store.close()
-
-    def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for store in idle:
-            store.close()
 
 
 @migrations()
