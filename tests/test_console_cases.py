@@ -12,8 +12,8 @@ import pytest
 from tongban.queue.reports import day_report
 from tongban.queue.store import Store
 
-from .apiclient import make_hall_client
-from .test_cases_pages import Desk, _db, csrf, served_ticket, sign_in
+from .apiclient import csrf_token, make_hall_client
+from .test_cases_pages import Desk, _db, served_ticket, sign_in
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_a_served_proxy_ticket_offers_a_case_before_and_after_finishing(hall):
     clerk = sign_in(hall, "clerk2", 2)
     assert f'href="/cases/new?ticket={ticket}"' in _console(clerk, 2)
     page = _console(clerk, 2)
-    clerk.post(f"/window/2/ticket/{ticket}/finish", data={}, headers={"X-CSRFToken": csrf(page)})
+    clerk.post(f"/window/2/ticket/{ticket}/finish", data={}, headers={"X-CSRFToken": csrf_token(page)})
     after = _console(clerk, 2)
     assert "刚办结：B001" in after and f'href="/cases/new?ticket={ticket}"' in after
 
@@ -80,7 +80,7 @@ def test_a_returning_no_show_is_put_back_in_line_from_the_console(hall, clock):
     hall.call("POST", f"/tickets/{first['id']}/no_show", api_clerk)
     clerk = sign_in(hall, "clerk2", 2)          # they come back to another window
     page = _console(clerk, 2)
-    r = clerk.post("/window/2/late-return", data={"number": "a001"}, headers={"X-CSRFToken": csrf(page)})
+    r = clerk.post("/window/2/late-return", data={"number": "a001"}, headers={"X-CSRFToken": csrf_token(page)})
     assert r.status_code == 200 and "A001 号已重新排队，前面还有 2 人" in r.get_data(as_text=True)
-    r = clerk.post("/window/2/late-return", data={"number": "A001"}, headers={"X-CSRFToken": csrf(page)})
+    r = clerk.post("/window/2/late-return", data={"number": "A001"}, headers={"X-CSRFToken": csrf_token(page)})
     assert r.status_code == 409                 # already waiting: not a no-show any more
