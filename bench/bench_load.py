@@ -163,7 +163,7 @@ def run(args) -> dict:
     hall = HallProcesses(folder, doc=load_hall_doc(windows=clerk_count), screens=args.screens,
                          env=unit_environment())
     kiosks = hall.seed(kiosks=kiosk_count)
-    from tongban.auth import Accounts
+    from tongban.web.auth import Accounts
     from tongban.queue.clock import SystemClock
     from tongban.queue.store import Store
     store = Store(hall.db)

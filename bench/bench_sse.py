@@ -38,10 +38,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tongban.app import always_open  # noqa: E402
-from tongban.auth import Accounts  # noqa: E402
+from tongban.web.app import always_open  # noqa: E402
+from tongban.web.auth import Accounts  # noqa: E402
 from tongban.config import load_hall_config  # noqa: E402
-from tongban.kiosk.access import TERMINAL_COOKIE  # noqa: E402
+from tongban.web.access import TERMINAL_COOKIE  # noqa: E402
 from tongban.queue.clock import SystemClock  # noqa: E402
 from tongban.queue.service import HallService  # noqa: E402
 from tongban.queue.store import Store  # noqa: E402

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import re
 
-from tongban.app import create_app
-from tongban.auth import Accounts
+from tongban.web.app import create_app
+from tongban.web.auth import Accounts
 from tongban.queue.store import Store
 
 PASSWORD = "correct-horse"

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from argon2 import PasswordHasher
 
-from tongban import auth
+from tongban.web import auth
 from tongban.config import parse_hall_config
 from tongban.queue.clock import FakeClock
 from tongban.queue.service import HallService

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from tongban.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
+from tongban.web.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 from tongban.queue.store import Store
 
 PASSWORD = "correct horse 通办"

@@ -188,7 +188,7 @@ def test_a_rejected_or_stale_proposal_changes_nothing(make):
 
 
 def test_the_devices_process_schedules_the_balancer_at_its_interval(tmp_path):
-    from tongban.devices import DevicesProcess
+    from tongban.devices.process import DevicesProcess
 
     doc = chain_doc()
     doc["policy"] = {"balancer_interval_s": 45}

@@ -443,7 +443,7 @@ TestCaseMachine.settings = settings(max_examples=40, stateful_step_count=25, dea
 
 
 def test_the_devices_process_runs_the_case_job_at_start_and_daily(tmp_path, cfg, clock):
-    from tongban.devices import DevicesProcess
+    from tongban.devices.process import DevicesProcess
     from tongban.queue.store import Store
     db = str(tmp_path / "devices.db")
     store = Store(db)

@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from tongban.kiosk.access import TERMINAL_COOKIE
+from tongban.web.access import TERMINAL_COOKIE
 from tongban.queue import cases as domain
 from tongban.queue.store import Store
 
@@ -410,7 +410,7 @@ def test_pieces_for_the_consoles(hall, clock):
     """What the clerk and manager consoles include: the ticket's case link and the flagged cases."""
     from flask import render_template
 
-    from tongban.app import get_service
+    from tongban.web.context import get_service
 
     desk = Desk(hall, "clerk2", 2)
     ticket = served_ticket(hall, "M3")

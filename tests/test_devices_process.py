@@ -6,9 +6,9 @@ from dataclasses import replace
 
 import pytest
 
-from tongban.display_sync import DisplayFollower, build_hub
+from tongban.devices.display_follower import DisplayFollower, build_hub
 from tongban.displays.fake import FakeBus
-from tongban.print_worker import PrinterWorker, build_slip, printer_configs
+from tongban.devices.print_worker import PrinterWorker, build_slip, printer_configs
 from tongban.printers.decode import Line, QRCode, ticket_view
 from tongban.printers.fakes import FakeNetworkPrinter
 from tongban.queue import printing

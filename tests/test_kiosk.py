@@ -9,9 +9,9 @@ from html import escape
 
 import pytest
 
-from tongban.auth import Accounts
+from tongban.web.auth import Accounts
 from tongban.config import load_hall_config, parse_hall_config
-from tongban.kiosk.kiosk import MatterIndex, STALE_CLAIM_S, ticket_qr_text
+from tongban.web.kiosk.routes import MatterIndex, STALE_CLAIM_S, ticket_qr_text
 from tongban.queue import printing
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, utc_iso

@@ -6,7 +6,7 @@ import re
 import jsonschema
 import pytest
 
-from tongban.kiosk.openapi import openapi_document
+from tongban.web.api.openapi import openapi_document
 
 from .apiclient import make_hall_client
 

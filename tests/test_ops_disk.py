@@ -1,5 +1,5 @@
 """Issue 9, disk nearly full: issuing tickets keeps working (no log file or report stands in its way),
-the manager console gets a warning (tongban.app.disk_warnings), backups keep out of the last
+the manager console gets a warning (tongban.web.context.disk_warnings), backups keep out of the last
 megabytes, and even a completely full disk loses nothing already issued.
 
 The real-disk tests mount small tmpfs file systems, so they need root (they are skipped otherwise).
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tongban.app import create_app, disk_warnings
+from tongban.web.app import create_app
+from tongban.web.context import disk_warnings
 from tongban.ops import disk
 from tongban.ops.backup import BackupError, take_backup
 from tongban.ops.disk import disk_status

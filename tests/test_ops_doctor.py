@@ -11,8 +11,8 @@ from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from tests._toml import dumps
-from tongban.app import create_app
-from tongban.auth import Accounts
+from tongban.web.app import create_app
+from tongban.web.auth import Accounts
 from tongban.cli import main
 from tongban.config import load_hall_config
 from tongban.ops.backup import list_backups, take_backup

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tongban.app import create_app
-from tongban.devices import EXIT_DAMAGED, DevicesProcess
+from tongban.web.app import create_app
+from tongban.devices.process import EXIT_DAMAGED, DevicesProcess
 from tongban.ops import nightly as nightly_mod
 from tongban.ops.backup import BackupError, list_backups
 from tongban.ops.damage import damaged, mark_damaged
@@ -140,7 +140,7 @@ def test_a_running_web_answers_503_once_the_file_is_marked(tmp_path, hall_config
     http = app.test_client()
     assert http.get("/healthz").status_code == 200
     mark_damaged(store.path, "integrity_check failed")
-    from tongban import app as app_mod
+    from tongban.web import app as app_mod
     monkeypatch.setattr(app_mod, "monotonic", lambda: 10**9)  # past the one-second re-check
     for path in ("/healthz", "/api/v1/lines", "/login"):
         r = http.get(path)
@@ -168,7 +168,7 @@ def test_the_devices_process_refuses_a_file_that_fails_quick_check(tmp_path, hal
 
 
 def test_the_devices_process_stops_when_the_nightly_check_fails(store, service, hall_config, clock, monkeypatch):
-    from tongban import devices as devices_mod
+    from tongban.devices import process as devices_mod
     service.issue(line="A")
     service.issue(line="A")
     store.close()

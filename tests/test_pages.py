@@ -5,9 +5,9 @@ import threading
 
 import pytest
 
-from tongban.kiosk.access import TERMINAL_COOKIE
-from tongban.kiosk.i18n import table
-from tongban.kiosk.live import Broker, stream
+from tongban.web.access import TERMINAL_COOKIE
+from tongban.web.i18n import table
+from tongban.web.live import Broker, stream
 from tongban.queue.store import Store
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client

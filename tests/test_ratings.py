@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import pytest
 
-from tongban.auth import Accounts
+from tongban.web.auth import Accounts
 from tongban.queue import errors, ratings
 from tongban.queue.service import replay
 from tongban.queue.store import Store
 
-from tongban.kiosk.openapi import openapi_document
+from tongban.web.api.openapi import openapi_document
 
 from .apiclient import make_hall_client
 from .test_openapi import _validator

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from tests.conftest import small_hall_doc
-from tongban.auth import Accounts
+from tongban.web.auth import Accounts
 from tongban.config import parse_hall_config
 from tongban.queue import ratings, reports
 

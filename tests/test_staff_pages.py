@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import pytest
 
-from tongban.app import create_app
-from tongban.auth import Accounts
+from tongban.web.app import create_app
+from tongban.web.auth import Accounts
 from tongban.config import parse_hall_config
-from tongban.kiosk.access import TERMINAL_COOKIE
+from tongban.web.access import TERMINAL_COOKIE
 from tongban.queue import ratings
 from tongban.queue.store import Store, utc_iso
 from tongban.voice import call_sequence

@@ -3,6 +3,6 @@ __version__ = "0.1.0"
 
 
 def create_app(config):
-    """See :func:`tongban.app.create_app` (imported lazily so the domain never pulls in Flask)."""
-    from .app import create_app as _create_app
+    """See :func:`tongban.web.app.create_app` (imported lazily so the domain never pulls in Flask)."""
+    from .web.app import create_app as _create_app
     return _create_app(config)

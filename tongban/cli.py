@@ -13,10 +13,10 @@ from typing import Iterator
 
 import click
 
-from .auth import AccountError, Accounts
+from .web.auth import AccountError, Accounts
 from .config import ConfigError, load_hall_config
 from .displays.cli import displays
-from .print_worker import printer_configs
+from .devices.print_worker import printer_configs
 from .printers import printer_warnings
 from .printers.cli import printers
 from .queue.clock import SystemClock
@@ -84,7 +84,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
     """Run the web under gunicorn: one worker, gthread (DESIGN §5)."""
     from gunicorn.app.base import BaseApplication
 
-    from .app import create_app
+    from .web.app import create_app
 
     import sqlite3
 
@@ -130,7 +130,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
 def devices(config_path: str, db: str) -> None:
     """Run the devices process: scheduler, printers, serial buses (DESIGN §5)."""
-    from .devices import DevicesProcess
+    from .devices.process import DevicesProcess
 
     DevicesProcess(_hall_or_exit(config_path), _db_path(db)).run()
 

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from tongban import auth
-from tongban.auth import Accounts
+from tongban.web import auth
+from tongban.web.auth import Accounts
 from tongban.queue.clock import SystemClock
 from tongban.queue.store import Store
 

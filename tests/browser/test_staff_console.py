@@ -12,7 +12,7 @@ import urllib.error
 import urllib.request
 from datetime import date, datetime, time, timedelta
 
-from tongban.app import always_open
+from tongban.web.app import always_open
 from tongban.config import load_hall_config
 from tongban.queue import errors, ratings
 from tongban.queue.clock import FakeClock, SystemClock

@@ -69,7 +69,7 @@ class HallProcesses:
 
     def seed(self, kiosks: int = 4) -> dict[str, str]:
         """A manager, a clerk per window, kiosk terminals; returns the kiosk tokens."""
-        from tongban.auth import Accounts
+        from tongban.web.auth import Accounts
         from tongban.config import load_hall_config
         from tongban.queue.clock import SystemClock
         from tongban.queue.service import HallService

@@ -46,7 +46,7 @@ def live_api(tmp_path_factory):
 # The document the server serves (checked below to be the same), loaded at collection time: the
 # lazy from_fixture loader of schemathesis 4.32 does not work with pytest 9 (it reads a removed
 # private attribute of the test node).
-from tongban.kiosk.openapi import openapi_document  # noqa: E402
+from tongban.web.api.openapi import openapi_document  # noqa: E402
 
 schema = schemathesis.openapi.from_dict(openapi_document())
 

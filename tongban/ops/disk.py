@@ -1,6 +1,6 @@
 """Free space on the disks the hall needs: the database's and the backup folder's.
 
-``disk_status`` is what the manager console shows (through ``tongban.app.disk_warnings``) and what
+``disk_status`` is what the manager console shows (through ``tongban.web.context.disk_warnings``) and what
 ``tongban doctor`` checks. Issuing a ticket needs a few kilobytes in the database and writes no
 other file, so the warning comes long before tickets stop; backups refuse to eat the reserve.
 """

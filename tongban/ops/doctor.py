@@ -228,7 +228,7 @@ class Doctor:
         from argon2 import PasswordHasher
         from argon2.exceptions import InvalidHashError, VerificationError
 
-        from ..auth import DEMO_PASSWORDS
+        from ..web.auth import DEMO_PASSWORDS
         try:
             rows = conn.execute("SELECT username, password_hash, role, must_change, disabled FROM accounts").fetchall()
         except sqlite3.Error:

@@ -14,16 +14,16 @@ from typing import Any, Callable
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
-from ..app import get_accounts, get_broker, get_clock, get_service, get_store
+from ..context import get_accounts, get_broker, get_clock, get_service, get_store
 from ..auth import AccountError
-from ..queue import calendar, errors, printing, ratings
-from ..queue.service import HallService, Ticket
-from ..queue.store import parse_iso, utc_iso
-from .access import page_requires
-from .i18n import both
-from .live import sse_response
+from ...queue import calendar, errors, printing, ratings
+from ...queue.service import HallService, Ticket
+from ...queue.store import parse_iso, utc_iso
+from ..access import page_requires
+from ..i18n import both
+from ..live import sse_response
 
-window = Blueprint("window", __name__, url_prefix="/window")
+window = Blueprint("window", __name__, template_folder="templates", url_prefix="/window")
 
 TICKET_ACTIONS = ("recall", "start", "finish", "no_show", "suspend", "resume", "transfer")
 WINDOW_ACTIONS = ("open", "pause", "resume", "close")

@@ -20,15 +20,15 @@ from typing import Iterable
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
-from ..app import get_broker, get_clock, get_service, get_store
-from ..config import WEEKDAYS, Kiosk, Matter
-from ..queue import calendar, errors, printing
-from ..queue.service import HallService, Ticket
-from ..queue.store import parse_iso, utc_iso
-from . import live
-from .access import page_requires
+from ..context import get_broker, get_clock, get_service, get_store
+from ...config import WEEKDAYS, Kiosk, Matter
+from ...queue import calendar, errors, printing
+from ...queue.service import HallService, Ticket
+from ...queue.store import parse_iso, utc_iso
+from .. import live
+from ..access import page_requires
 
-kiosk = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
 DEFAULT_IDLE_S = 30
 PRINT_DEADLINE_S = printing.DEFAULT_DEADLINE_S

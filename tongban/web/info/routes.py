@@ -10,14 +10,14 @@ from itertools import groupby
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from ..app import get_broker, get_service
-from ..config import WEEKDAYS, HallConfig
-from ..queue import calendar, errors
-from ..queue.service import HallService, Ticket
-from . import live
-from .kiosk import MatterIndex, serving_windows, split_bilingual
+from ..context import get_broker, get_service
+from ...config import WEEKDAYS, HallConfig
+from ...queue import calendar, errors
+from ...queue.service import HallService, Ticket
+from .. import live
+from ..kiosk.routes import MatterIndex, serving_windows, split_bilingual
 
-info = Blueprint("info", __name__)
+info = Blueprint("info", __name__, template_folder="templates")
 
 _BATCH_ORDER = (1, 2, 3)
 
@@ -142,7 +142,7 @@ def missing(_exc):
 
 
 def _lang() -> str:
-    from .pages import current_lang
+    from ..context import current_lang
     return current_lang()
 
 

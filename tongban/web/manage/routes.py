@@ -11,16 +11,16 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 
-from ..app import disk_warnings, get_clock, get_service, get_store
-from ..queue import errors, printing, reports
-from ..queue.ratings import LEVELS, NOT_RATED
-from ..queue.service import HallService, Ticket
-from ..queue.store import Store, utc_iso
-from .access import page_requires
-from .i18n import both
-from .window import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
+from ..context import disk_warnings, get_clock, get_service, get_store
+from ...queue import errors, printing, reports
+from ...queue.ratings import LEVELS, NOT_RATED
+from ...queue.service import HallService, Ticket
+from ...queue.store import Store, utc_iso
+from ..access import page_requires
+from ..i18n import both
+from ..window.routes import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
 
-manage = Blueprint("manage", __name__, url_prefix="/manage")
+manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
 
 LEVEL_COLORS = {5: "#1b7a34", 4: "#5a9e2f", 3: "#c9a200", 2: "#e07b1f", 1: "#c62828", None: "#9aa5b1"}
 

@@ -13,22 +13,25 @@ from datetime import time
 from pathlib import Path
 from typing import Any, Mapping
 
-from flask import Flask, g, jsonify
+from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
-from . import __version__
+from .. import __version__
 from .auth import Accounts
-from .config import END_OF_DAY, HallConfig, Period, WEEKDAYS, load_hall_config
-from .queue.clock import Clock, SystemClock
-from .queue.service import HallService
-from .kiosk.i18n import text
-from .kiosk.live import Broker
-from .ops.damage import damaged
-from .queue.store import Store, StoreError, StorePool
+from ..config import END_OF_DAY, HallConfig, Period, WEEKDAYS, load_hall_config
+from ..queue.clock import SystemClock
+from ..queue.service import HallService
+from .i18n import text
+from .context import current_lang, get_store, release_store
+from .live import Broker
+from ..ops.damage import damaged
+from ..queue.store import Store, StoreError, StorePool
 
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
        "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
 
 csrf = CSRFProtect()
 htmx = Htmx()
@@ -48,7 +51,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     ``config`` keys: ``HALL`` (a HallConfig or a path to a hall TOML file), ``DATABASE`` (path),
     optional ``CLOCK`` (anything with ``now()``), ``SECRET_KEY``, ``TESTING``, ``ALWAYS_OPEN``.
     """
-    app = Flask(__name__, static_folder="static", template_folder="kiosk/templates")
+    app = Flask(__name__, static_folder=str(STATIC), template_folder="templates")
     app.config.update(config)
     hall = app.config["HALL"]
     if not isinstance(hall, HallConfig):
@@ -83,8 +86,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.extensions["tongban.broker"] = Broker(database, release_store=release_store)
     _refuse_when_damaged(app, database)
 
-    from .kiosk.api import api
-    from .kiosk.pages import current_lang, pages
+    from .api.routes import api
+    from .signin import pages
     # The JSON API authenticates with bearer tokens only (never cookies), so a forged cross-site
     # request carries no credentials and needs no CSRF token.
     csrf.exempt(api)
@@ -143,61 +146,12 @@ def _refuse_when_damaged(app: Flask, database: str) -> None:
         return None
 
 
-def disk_warnings() -> list[dict]:
-    """Free-space problems for the manager console: a list (empty when all is well) of dicts with
-    ``what`` ("database"/"backups"), ``path``, ``free_mb``, ``warn_mb``, ``message_zh``, ``message_en``.
-    Call inside a request; thresholds come from the hall file's ``[operations]``."""
-    from flask import current_app
-
-    from .ops.disk import disk_warnings as check
-    ops = current_app.config["HALL"].operations
-    database = current_app.config["DATABASE"]
-    return check(database, ops.backup_path(database), ops.disk_warn_mb)
-
-
 def _role_blueprints():
     """One blueprint per role (DESIGN §8)."""
-    from .kiosk.cases import cases
-    from .kiosk.display import display
-    from .kiosk.info import info
-    from .kiosk.kiosk import kiosk
-    from .kiosk.manage import manage
-    from .kiosk.window import window
+    from .cases.routes import cases
+    from .display.routes import display
+    from .info.routes import info
+    from .kiosk.routes import kiosk
+    from .manage.routes import manage
+    from .window.routes import window
     return [kiosk, window, manage, display, info, cases]
-
-
-def get_broker() -> Broker:
-    from flask import current_app
-    return current_app.extensions["tongban.broker"]
-
-
-def get_store() -> Store:
-    from flask import current_app
-    if "store" not in g:
-        g.store = current_app.extensions["tongban.stores"].acquire()
-    return g.store
-
-
-def release_store() -> None:
-    """Hand this request's connection back (end of a request, or a live stream between renders)."""
-    from flask import current_app
-    borrowed = g.pop("store", None)
-    if borrowed is not None:
-        current_app.extensions["tongban.stores"].release(borrowed)
-
-
-def get_service() -> HallService:
-    from flask import current_app
-    return HallService(get_store(), current_app.config["HALL"], current_app.config["CLOCK"])
-
-
-def get_accounts() -> Accounts:
-    from flask import current_app
-    # Demo passwords only sign in under `tongban demo` (--always-open); anywhere else they must be changed.
-    demo = current_app.config.get("DEMO", bool(current_app.config.get("ALWAYS_OPEN")))
-    return Accounts(get_store(), current_app.config["CLOCK"], allow_demo_passwords=demo)
-
-
-def get_clock() -> Clock:
-    from flask import current_app
-    return current_app.config["CLOCK"]

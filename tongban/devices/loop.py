@@ -5,7 +5,7 @@ import logging
 import threading
 from typing import Callable
 
-from .queue.store import Store
+from ..queue.store import Store
 
 log = logging.getLogger("tongban.devices")
 

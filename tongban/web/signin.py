@@ -5,18 +5,13 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
-from ..app import get_accounts, get_service
-from ..auth import AuthError
+from .context import current_lang, get_accounts, get_service
+from .auth import AuthError
 from ..queue.errors import UnknownWindow
 from .access import TERMINAL_COOKIE, TERMINAL_COOKIE_DAYS, cookie_principals
 from .i18n import LANGS
 
 pages = Blueprint("pages", __name__)
-
-
-def current_lang() -> str:
-    lang = request.args.get("lang") or request.cookies.get("lang") or "zh"
-    return lang if lang in LANGS else "zh"
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from typing import Callable
 
-from .config import HallConfig
-from .printers import PrinterConfig, TicketSlip, check_status, parse_printer_config, print_ticket
-from .queue import calendar, printing
-from .queue.clock import Clock
-from .queue.service import HallService, Ticket
-from .queue.store import Store
-from .store_loop import StoreLoop
+from ..config import HallConfig
+from ..printers import PrinterConfig, TicketSlip, check_status, parse_printer_config, print_ticket
+from ..queue import calendar, printing
+from ..queue.clock import Clock
+from ..queue.service import HallService, Ticket
+from ..queue.store import Store
+from .loop import StoreLoop
 
 log = logging.getLogger("tongban.printing")
 

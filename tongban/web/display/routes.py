@@ -11,15 +11,15 @@ from functools import lru_cache
 
 from flask import Blueprint, abort, render_template, request
 
-from .. import voice
-from ..app import get_clock, get_service
-from ..queue import errors
-from ..queue.service import HallService, Ticket
-from ..queue.store import utc_iso
-from .access import page_requires
-from .window import line_waits, live, person, today
+from ... import voice
+from ..context import get_clock, get_service
+from ...queue import errors
+from ...queue.service import HallService, Ticket
+from ...queue.store import utc_iso
+from ..access import page_requires
+from ..window.routes import line_waits, live, person, today
 
-display = Blueprint("display", __name__, url_prefix="/display")
+display = Blueprint("display", __name__, template_folder="templates", url_prefix="/display")
 
 RECENT_CALLS = 8
 ANNOUNCEMENTS = 6

@@ -8,11 +8,11 @@ from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 
-from ..app import get_accounts, get_clock, get_service, get_store
+from ..context import get_accounts, get_clock, get_service, get_store
 from ..auth import AuthError
-from ..queue import errors, ratings
-from ..queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
-from .access import requires
+from ...queue import errors, ratings
+from ...queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
+from ..access import requires
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -15,15 +15,15 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
-from ..app import get_clock, get_service, get_store
-from ..queue import cases as domain
-from ..queue import errors
-from ..queue.cases import CaseService, Filters
-from ..queue.store import parse_iso
-from .access import page_requires
-from .pages import current_lang
+from ..context import get_clock, get_service, get_store
+from ...queue import cases as domain
+from ...queue import errors
+from ...queue.cases import CaseService, Filters
+from ...queue.store import parse_iso
+from ..access import page_requires
+from ..context import current_lang
 
-cases = Blueprint("cases", __name__)
+cases = Blueprint("cases", __name__, template_folder="templates")
 
 STEP_ORDER = ("received", "checked", "sent", "result_received", "delivered")
 CSV_COLUMNS = ("number", "mode", "matter", "department", "state", "opened_day", "due_day", "due_flag", "applicant",

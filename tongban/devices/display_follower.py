@@ -10,13 +10,13 @@ from __future__ import annotations
 import logging
 import time
 
-from .config import HallConfig
-from .displays import DisplayHub, KeyEvent, load_bus_config
-from .queue import errors, printing
-from .queue.clock import Clock
-from .queue.service import HallService
-from .queue.store import Store
-from .store_loop import StoreLoop
+from ..config import HallConfig
+from ..displays import DisplayHub, KeyEvent, load_bus_config
+from ..queue import errors, printing
+from ..queue.clock import Clock
+from ..queue.service import HallService
+from ..queue.store import Store
+from .loop import StoreLoop
 
 log = logging.getLogger("tongban.displays")
 

@@ -11,7 +11,7 @@ from typing import Callable
 
 from flask import g, jsonify, request
 
-from ..auth import AuthError, Session, Terminal
+from .auth import AuthError, Session, Terminal
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Refused(Exception):
 
 
 def bearer_principal() -> Principal | None:
-    from ..app import get_accounts
+    from .context import get_accounts
     header = request.headers.get("Authorization", "")
     if not header:
         return None
@@ -106,7 +106,7 @@ def cookie_principals() -> list[Principal]:
     """The staff session (signed Flask session) and/or the enrolled terminal of this browser."""
     from flask import session as web_session
 
-    from ..app import get_accounts
+    from .context import get_accounts
     found = []
     accounts = get_accounts()
     staff_token = web_session.get("staff_token")

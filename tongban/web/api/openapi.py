@@ -1,7 +1,7 @@
 """The OpenAPI 3.1 description of /api/v1, kept true by tests/test_openapi.py."""
 from __future__ import annotations
 
-from .. import __version__
+from ... import __version__
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TICKET_ACTIONS = ["cancel", "finish", "late_return", "no_show", "recall", "resume", "start", "suspend", "transfer"]

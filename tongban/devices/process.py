@@ -14,16 +14,16 @@ from datetime import datetime, timedelta, timezone
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
-from .config import HallConfig
-from .display_sync import DisplayFollower, build_hub
+from ..config import HallConfig
+from .display_follower import DisplayFollower, build_hub
 from .print_worker import PrinterWorker, check_printers, printer_configs
-from .queue.cases import CaseService
-from .queue.clock import Clock, SystemClock
-from .queue.service import HallService
-from .ops import notify
-from .ops.damage import damaged, restore_help
-from .ops.nightly import DatabaseDamaged, NightlyJobs
-from .queue.store import Store, StoreError
+from ..queue.cases import CaseService
+from ..queue.clock import Clock, SystemClock
+from ..queue.service import HallService
+from ..ops import notify
+from ..ops.damage import damaged, restore_help
+from ..ops.nightly import DatabaseDamaged, NightlyJobs
+from ..queue.store import Store, StoreError
 
 log = logging.getLogger("tongban.devices")
 

@@ -1,0 +1,1 @@
+"""The cases screens: routes and templates."""

@@ -1,0 +1,1 @@
+"""The display screens: routes and templates."""

@@ -1,0 +1,1 @@
+"""The info screens: routes and templates."""

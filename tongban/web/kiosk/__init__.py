@@ -1,0 +1,1 @@
+"""The kiosk screens: routes and templates."""

@@ -1,0 +1,1 @@
+"""The manage screens: routes and templates."""

@@ -1,0 +1,1 @@
+"""The window screens: routes and templates."""
