@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Everything else is a helper.
-.PHONY: demo test test-fast bench clean
+.PHONY: demo test test-fast lint bench clean
 
 demo:
 	scripts/setup
@@ -7,7 +7,13 @@ demo:
 
 test:
 	scripts/setup --test
+	$(MAKE) lint
 	.venv/bin/python -m pytest -q
+
+# Lint, format and types: part of `make test`, and quick enough to run alone while editing.
+lint:
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 
 # Without the browser tests, for a quick loop while editing.
 test-fast:

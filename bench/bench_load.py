@@ -14,6 +14,7 @@ request to each of the 100 screens receiving the called number over SSE); the pe
 
     .venv/bin/python bench/bench_load.py [--seconds 60] [--clients 50] [--screens 100] [--think 1.0]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -78,8 +79,9 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def sse_worker(port: int, cookie: str, first: int, screens: int, start_at: float, stop_at: float, every: int,
-               out) -> None:
+def sse_worker(
+    port: int, cookie: str, first: int, screens: int, start_at: float, stop_at: float, every: int, out
+) -> None:
     """Hold ``screens`` SSE streams; report when every ``every``-th of them first saw each ticket number.
     The others only read their stream (the server does the same work for each), which keeps this
     process from taking the CPU the server is being measured on."""
@@ -89,8 +91,10 @@ def sse_worker(port: int, cookie: str, first: int, screens: int, start_at: float
 
     def screen(index: int) -> None:
         sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-        sock.sendall(f"GET /display/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tongban_terminal={cookie}\r\n"
-                     f"Accept: text/event-stream\r\n\r\n".encode())
+        sock.sendall(
+            f"GET /display/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tongban_terminal={cookie}\r\n"
+            f"Accept: text/event-stream\r\n\r\n".encode()
+        )
         sock.settimeout(1.0)
         numbers: set[bytes] = set()
         buffer = b""
@@ -99,7 +103,7 @@ def sse_worker(port: int, cookie: str, first: int, screens: int, start_at: float
         while time.monotonic() < stop_at:
             try:
                 chunk = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             except OSError:
                 break
@@ -113,7 +117,7 @@ def sse_worker(port: int, cookie: str, first: int, screens: int, start_at: float
             cut = buffer.rfind(b"\n\n")
             if cut < 0:
                 continue
-            events, buffer = buffer[:cut], buffer[cut + 2:]
+            events, buffer = buffer[:cut], buffer[cut + 2 :]
             for number in NUMBER.findall(events):
                 if number not in numbers:
                     numbers.add(number)
@@ -160,12 +164,12 @@ def run(args) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="tongban-bench-"))
     kiosk_count, clerk_count = split(args)
     # The web runs with the environment its unit gives it on a box (systemd/tongban-web.service).
-    hall = HallProcesses(folder, doc=load_hall_doc(windows=clerk_count), screens=args.screens,
-                         env=unit_environment())
+    hall = HallProcesses(folder, doc=load_hall_doc(windows=clerk_count), screens=args.screens, env=unit_environment())
     kiosks = hall.seed(kiosks=kiosk_count)
-    from tongban.web.auth import Accounts
     from tongban.queue.clock import SystemClock
     from tongban.queue.store import Store
+    from tongban.web.auth import Accounts
+
     store = Store(hall.db)
     display_token = Accounts(store, SystemClock()).add_terminal("hall-display", "display", "综合屏")
     store.close()
@@ -186,8 +190,9 @@ def measure(args, hall: HallProcesses, kiosk_tokens: list[str], clerk_count: int
     port = hall.port
     clerk_tokens = []
     for n in range(1, clerk_count + 1):
-        status, body, _ = Client(port, "").request("POST", "/login", {"username": f"clerk{n}", "password": PASSWORD,
-                                                                      "window": n})
+        status, body, _ = Client(port, "").request(
+            "POST", "/login", {"username": f"clerk{n}", "password": PASSWORD, "window": n}
+        )
         assert status == 200, body
         clerk_tokens.append(body["token"])
         Client(port, body["token"]).request("POST", f"/windows/{n}/open")
@@ -197,12 +202,17 @@ def measure(args, hall: HallProcesses, kiosk_tokens: list[str], clerk_count: int
     stop_at = start_at + args.seconds
     ctx = mp.get_context("fork")
     out = ctx.Queue()
-    per_worker = [args.screens // args.sse_procs + (1 if i < args.screens % args.sse_procs else 0)
-                  for i in range(args.sse_procs)]
+    per_worker = [
+        args.screens // args.sse_procs + (1 if i < args.screens % args.sse_procs else 0) for i in range(args.sse_procs)
+    ]
     firsts = [sum(per_worker[:i]) for i in range(len(per_worker))]
-    workers = [ctx.Process(target=sse_worker, args=(port, display_token, first, n, start_at, stop_at + 1.0,
-                                                    args.measure_every, out))
-               for first, n in zip(firsts, per_worker) if n]
+    workers = [
+        ctx.Process(
+            target=sse_worker, args=(port, display_token, first, n, start_at, stop_at + 1.0, args.measure_every, out)
+        )
+        for first, n in zip(firsts, per_worker)
+        if n
+    ]
     for w in workers:
         w.start()
 
@@ -270,10 +280,17 @@ def measure(args, hall: HallProcesses, kiosk_tokens: list[str], clerk_count: int
     seen_pairs = {(i, number) for r in results for i, number, _t in r["seen"] if number in calls}
     connected = sum(r["connected"] for r in results)
     measured = len(range(0, args.screens, args.measure_every))
-    return {"seconds": args.seconds, "latencies": latencies, "errors": errors, "calls": len(calls),
-            "screen_latency": screen_latency, "screens": connected,
-            "screen_coverage": len(seen_pairs) / max(1, len(calls) * measured), "measured": measured,
-            "memory": memory}
+    return {
+        "seconds": args.seconds,
+        "latencies": latencies,
+        "errors": errors,
+        "calls": len(calls),
+        "screen_latency": screen_latency,
+        "screens": connected,
+        "screen_coverage": len(seen_pairs) / max(1, len(calls) * measured),
+        "measured": measured,
+        "memory": memory,
+    }
 
 
 def report(args, r: dict) -> bool:
@@ -281,30 +298,47 @@ def report(args, r: dict) -> bool:
     rows = []
     for name in sorted(r["latencies"]):
         values = r["latencies"][name]
-        rows.append((name, len(values), len(values) / r["seconds"], percentile(values, 50) * ms,
-                     percentile(values, 99) * ms, r["errors"].get(name, 0)))
+        rows.append(
+            (
+                name,
+                len(values),
+                len(values) / r["seconds"],
+                percentile(values, 50) * ms,
+                percentile(values, 99) * ms,
+                r["errors"].get(name, 0),
+            )
+        )
     screen = r["screen_latency"]
     kiosks, clerks = split(args)
-    print(f"\nTongban load benchmark: {args.clients} clients ({kiosks} kiosks issuing, {clerks} clerks calling, "
-          f"think {args.think:g} s), {r['screens']} SSE screens, {r['seconds']:g} s, {os.cpu_count()} CPU(s), "
-          f"load average {r['load']:.1f} before the run"
-          + (f", server processes at nice {args.server_nice}" if args.server_nice else "") + "\n")
+    print(
+        f"\nTongban load benchmark: {args.clients} clients ({kiosks} kiosks issuing, {clerks} clerks calling, "
+        f"think {args.think:g} s), {r['screens']} SSE screens, {r['seconds']:g} s, {os.cpu_count()} CPU(s), "
+        f"load average {r['load']:.1f} before the run"
+        + (f", server processes at nice {args.server_nice}" if args.server_nice else "")
+        + "\n"
+    )
     print(f"| {'endpoint':<34} | {'requests':>8} | {'req/s':>7} | {'p50 ms':>7} | {'p99 ms':>7} | {'errors':>6} |")
     print(f"|{'-' * 36}|{'-' * 10}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 8}|")
     for name, n, rate, p50, p99, err in rows:
         print(f"| {name:<34} | {n:>8} | {rate:>7.1f} | {p50:>7.1f} | {p99:>7.1f} | {err:>6} |")
-    print(f"| {'call → screen (SSE)':<34} | {len(screen):>8} | {len(screen) / r['seconds']:>7.1f} | "
-          f"{percentile(screen, 50) * ms:>7.1f} | {percentile(screen, 99) * ms:>7.1f} | {'':>6} |")
-    print(f"\ncall → screen measured on {r['measured']} of the {r['screens']} connected screens (every "
-          f"{args.measure_every}th); they saw {r['screen_coverage'] * 100:.1f} % of {r['calls']} calls")
+    print(
+        f"| {'call → screen (SSE)':<34} | {len(screen):>8} | {len(screen) / r['seconds']:>7.1f} | "
+        f"{percentile(screen, 50) * ms:>7.1f} | {percentile(screen, 99) * ms:>7.1f} | {'':>6} |"
+    )
+    print(
+        f"\ncall → screen measured on {r['measured']} of the {r['screens']} connected screens (every "
+        f"{args.measure_every}th); they saw {r['screen_coverage'] * 100:.1f} % of {r['calls']} calls"
+    )
     print("\n| process | peak RSS (VmHWM) |\n|---|---|")
     for name, mb in r["memory"].items():
         print(f"| {name} | {mb:.0f} MB |")
     issue = r["latencies"].get("POST /tickets (issue)", [])
     web_rss = max((mb for name, mb in r["memory"].items() if name.startswith("web")), default=float("nan"))
-    checks = [("issue p99 < 50 ms", percentile(issue, 99) * ms, TARGETS["issue_p99_ms"]),
-              ("call-to-screen p99 < 200 ms", percentile(screen, 99) * ms, TARGETS["screen_p99_ms"]),
-              ("web RSS < 150 MB (largest web process)", web_rss, TARGETS["web_rss_mb"])]
+    checks = [
+        ("issue p99 < 50 ms", percentile(issue, 99) * ms, TARGETS["issue_p99_ms"]),
+        ("call-to-screen p99 < 200 ms", percentile(screen, 99) * ms, TARGETS["screen_p99_ms"]),
+        ("web RSS < 150 MB (largest web process)", web_rss, TARGETS["web_rss_mb"]),
+    ]
     print("\n| target | measured | |\n|---|---|---|")
     met = True
     for label, value, limit in checks:
@@ -322,11 +356,19 @@ def main() -> int:
     parser.add_argument("--screens", type=int, default=100, help="SSE screens on /display/stream")
     parser.add_argument("--think", type=float, default=1.0, help="mean pause between a client's actions (s)")
     parser.add_argument("--sse-procs", type=int, default=2, help="processes reading the SSE streams")
-    parser.add_argument("--measure-every", type=int, default=10,
-                        help="time the calls on every n-th screen (1: all; costs this process CPU)")
-    parser.add_argument("--server-nice", type=int, default=0,
-                        help="niceness for the web and devices processes (negative needs root): on a shared "
-                             "machine, stands in for a box that runs nothing else")
+    parser.add_argument(
+        "--measure-every",
+        type=int,
+        default=10,
+        help="time the calls on every n-th screen (1: all; costs this process CPU)",
+    )
+    parser.add_argument(
+        "--server-nice",
+        type=int,
+        default=0,
+        help="niceness for the web and devices processes (negative needs root): on a shared "
+        "machine, stands in for a box that runs nothing else",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the hall folder (database, logs) afterwards")
     parser.add_argument("--check", action="store_true", help="exit 1 when a target is missed")
     args = parser.parse_args()

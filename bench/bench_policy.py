@@ -8,11 +8,11 @@ green 30 and primary line 5), the targets of the issue as met/missed with the me
 numbers, and the time one simulated day of S2 takes per policy (CPU seconds, one process).
 Targets are measured, never tuned to: a missed target is reported as missed.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import time
 from dataclasses import replace
@@ -20,28 +20,45 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tongban.sim import simulator  # noqa: E402
-from tongban.sim.baselines import POLICIES, SETUPS  # noqa: E402
-from tongban.sim.scenarios import BUILTIN, draw_day  # noqa: E402
-from tongban.sim.simulator import DaySim  # noqa: E402
+from tongban.sim import simulator
+from tongban.sim.baselines import POLICIES, SETUPS
+from tongban.sim.scenarios import BUILTIN, draw_day
+from tongban.sim.simulator import DaySim
 
 
 def targets(name: str, pol: dict) -> list[tuple[str, bool, str]]:
     t, pooled, oldest, bind = pol["tongban"], pol["pooled"], pol["oldest_eligible"], pol["bind_at_issue"]
     limit = max(1.15 * pooled["mean_wait_min"], pooled["mean_wait_min"] + 0.5)
     rows = [
-        (f"{name}: mean ≤ max(1.15×pooled, pooled+0.5)", t["mean_wait_min"] <= limit,
-         f"{t['mean_wait_min']:.2f} vs limit {limit:.2f} (pooled {pooled['mean_wait_min']:.2f})"),
-        (f"{name}: p90 ≤ oldest-eligible", t["p90_wait_min"] <= oldest["p90_wait_min"],
-         f"{t['p90_wait_min']:.2f} vs {oldest['p90_wait_min']:.2f} (±{t['p90_wait_min_ci95']:.2f} / "
-         f"±{oldest['p90_wait_min_ci95']:.2f})"),
-        (f"{name}: share >30 min ≤ oldest-eligible", t["share_over_30"] <= oldest["share_over_30"],
-         f"{t['share_over_30']:.3f} vs {oldest['share_over_30']:.3f}"),
+        (
+            f"{name}: mean ≤ max(1.15×pooled, pooled+0.5)",
+            t["mean_wait_min"] <= limit,
+            f"{t['mean_wait_min']:.2f} vs limit {limit:.2f} (pooled {pooled['mean_wait_min']:.2f})",
+        ),
+        (
+            f"{name}: p90 ≤ oldest-eligible",
+            t["p90_wait_min"] <= oldest["p90_wait_min"],
+            f"{t['p90_wait_min']:.2f} vs {oldest['p90_wait_min']:.2f} (±{t['p90_wait_min_ci95']:.2f} / "
+            f"±{oldest['p90_wait_min_ci95']:.2f})",
+        ),
+        (
+            f"{name}: share >30 min ≤ oldest-eligible",
+            t["share_over_30"] <= oldest["share_over_30"],
+            f"{t['share_over_30']:.3f} vs {oldest['share_over_30']:.3f}",
+        ),
         (f"{name}: Jain ≥ 0.9", t["jain"] >= 0.9, f"{t['jain']:.3f}"),
-        (f"{name}: green mean ≤ ½ others", t["green_mean_wait_min"] <= 0.5 * t["other_mean_wait_min"],
-         f"{t['green_mean_wait_min']:.2f} vs ½×{t['other_mean_wait_min']:.2f} = {0.5 * t['other_mean_wait_min']:.2f}"),
-        (f"{name}: ≥3× lower mean than bind-at-issue", bind["mean_wait_min"] >= 3 * t["mean_wait_min"],
-         f"{bind['mean_wait_min'] / t['mean_wait_min']:.2f}× ({bind['mean_wait_min']:.2f} vs {t['mean_wait_min']:.2f})"),
+        (
+            f"{name}: green mean ≤ ½ others",
+            t["green_mean_wait_min"] <= 0.5 * t["other_mean_wait_min"],
+            f"{t['green_mean_wait_min']:.2f} vs ½×{t['other_mean_wait_min']:.2f}"
+            f" = {0.5 * t['other_mean_wait_min']:.2f}",
+        ),
+        (
+            f"{name}: ≥3× lower mean than bind-at-issue",
+            bind["mean_wait_min"] >= 3 * t["mean_wait_min"],
+            f"{bind['mean_wait_min'] / t['mean_wait_min']:.2f}×"
+            f" ({bind['mean_wait_min']:.2f} vs {t['mean_wait_min']:.2f})",
+        ),
     ]
     if name == "S1":
         rows.append((f"{name}: estimate MAE ≤ 1.5 min", t["estimate_mae_min"] <= 1.5, f"{t['estimate_mae_min']:.2f}"))
@@ -74,9 +91,10 @@ def main() -> None:
         # Diagnostics (not targets): the same policy and balancer without the green-channel credit
         # (what the green channel costs the others), and with the defaults shipped before the
         # parameter study (green 30, primary line 5; bench/sweep_policy.py).
-        for label, change in (("tongban (no green credit)", {"green_credit_min": 0.0}),
-                              ("tongban (green 30, primary 5)", {"green_credit_min": 30.0,
-                                                                 "primary_line_credit_min": 5.0})):
+        for label, change in (
+            ("tongban (no green credit)", {"green_credit_min": 0.0}),
+            ("tongban (green 30, primary 5)", {"green_credit_min": 30.0, "primary_line_credit_min": 5.0}),
+        ):
             variant = replace(scenario, policy=replace(scenario.policy, **change))
             diag, _ = simulator.run(variant, args.seeds, ("tongban",), jobs=args.jobs)
             summary["policies"][label] = diag["policies"]["tongban"]

@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
-from tongban.printers import PrinterConfig, build_ticket_bytes, demo_slip, print_ticket, transfer_seconds  # noqa: E402
-from tongban.printers.fakes import FakeNetworkPrinter  # noqa: E402
+from tongban.printers import PrinterConfig, build_ticket_bytes, demo_slip, print_ticket, transfer_seconds
+from tongban.printers.fakes import FakeNetworkPrinter
 
 RUNS = 7
 TEXT_LIMIT = 2048
@@ -41,13 +41,21 @@ def main() -> int:
             cfg = PrinterConfig(id="bench", url="dummy://bench", paper_mm=mm, mode=mode)
             build_ticket_bytes(cfg, slip)  # warm caches (font, escpos profile) out of the timing
             data = build_ticket_bytes(cfg, slip)
-            build = median_ms(lambda: build_ticket_bytes(cfg, slip))
+            build = median_ms(lambda cfg=cfg: build_ticket_bytes(cfg, slip))
             with FakeNetworkPrinter("ok") as printer:
                 net = PrinterConfig(id="bench", url=printer.url, paper_mm=mm, mode=mode)
-                e2e = median_ms(lambda: print_ticket(net, slip), runs=3)
-            rows.append((mode, f"{mm} mm", f"{len(data):,}", f"{build:.1f}",
-                         f"{transfer_seconds(len(data), 9600):.1f}", f"{transfer_seconds(len(data), 115200):.2f}",
-                         f"{e2e:.0f}"))
+                e2e = median_ms(lambda net=net: print_ticket(net, slip), runs=3)
+            rows.append(
+                (
+                    mode,
+                    f"{mm} mm",
+                    f"{len(data):,}",
+                    f"{build:.1f}",
+                    f"{transfer_seconds(len(data), 9600):.1f}",
+                    f"{transfer_seconds(len(data), 115200):.2f}",
+                    f"{e2e:.0f}",
+                )
+            )
             if mode == "text" and len(data) >= TEXT_LIMIT:
                 ok = False
 

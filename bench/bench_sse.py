@@ -17,6 +17,7 @@ Listeners read on one asyncio loop and the driver runs on its own threads; both 
 same ``time.perf_counter``. A sample can be slightly negative when a listener's read is scheduled
 before the driver thread gets to stamp its response; it is kept as measured.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,13 +39,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tongban.web.app import always_open  # noqa: E402
-from tongban.web.auth import Accounts  # noqa: E402
 from tongban.config import load_hall_config  # noqa: E402
-from tongban.web.access import TERMINAL_COOKIE  # noqa: E402
 from tongban.queue.clock import SystemClock  # noqa: E402
 from tongban.queue.service import HallService  # noqa: E402
 from tongban.queue.store import Store  # noqa: E402
+from tongban.web.access import TERMINAL_COOKIE  # noqa: E402
+from tongban.web.app import always_open  # noqa: E402
+from tongban.web.auth import Accounts  # noqa: E402
 
 CONFIG = ROOT / "config" / "demo-hall.toml"
 PASSWORD = "bench-password"
@@ -89,9 +90,27 @@ class Hall:
     def start(self, screens: int) -> None:
         log = open(self.db.with_suffix(".log"), "ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tongban", "serve", "--config", str(CONFIG), "--db", str(self.db), "--host",
-             "127.0.0.1", "--port", str(self.port), "--always-open", "--screens", str(screens)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            [
+                sys.executable,
+                "-m",
+                "tongban",
+                "serve",
+                "--config",
+                str(CONFIG),
+                "--db",
+                str(self.db),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--always-open",
+                "--screens",
+                str(screens),
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
@@ -113,13 +132,15 @@ class Hall:
 
     def login(self, n: int) -> str:
         body = json.dumps({"username": f"clerk{n}", "password": PASSWORD, "window": n}).encode()
-        req = urllib.request.Request(f"{self.url}/api/v1/login", data=body, method="POST",
-                                     headers={"Content-Type": "application/json"})
+        req = urllib.request.Request(
+            f"{self.url}/api/v1/login", data=body, method="POST", headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(req, timeout=30) as r:
             return json.load(r)["token"]
 
 
 # ---------- listeners: one asyncio loop, HTTP/1.0 so the body is the raw event stream ----------
+
 
 class Listeners:
     def __init__(self, hall: Hall, count: int):
@@ -147,8 +168,12 @@ class Listeners:
 
     async def _listen(self, i: int) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", self.hall.port)
-        writer.write((f"GET /display/stream HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
-                      f"Cookie: {TERMINAL_COOKIE}={self.hall.display_token}\r\n\r\n").encode())
+        writer.write(
+            (
+                f"GET /display/stream HTTP/1.0\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n"
+                f"Cookie: {TERMINAL_COOKIE}={self.hall.display_token}\r\n\r\n"
+            ).encode()
+        )
         await writer.drain()
         head = await reader.readuntil(b"\r\n\r\n")
         if b" 200 " not in head.split(b"\r\n", 1)[0]:
@@ -165,21 +190,23 @@ class Listeners:
                     for number in NUMBER.findall(block.decode()):
                         seen.setdefault(number, now)
         except (asyncio.IncompleteReadError, ConnectionError):
-            self.ended += 1          # dropped by the server (too slow) or server gone
+            self.ended += 1  # dropped by the server (too slow) or server gone
         finally:
             writer.close()
 
 
 # ---------- driver: one thread per window, calls spread evenly ----------
 
-def drive(hall: Hall, tokens: dict[int, str], rate: float, duration: float
-          ) -> tuple[dict[str, float], list[float], int, float]:
+
+def drive(
+    hall: Hall, tokens: dict[int, str], rate: float, duration: float
+) -> tuple[dict[str, float], list[float], int, float]:
     responses: dict[str, float] = {}
     sent_at: list[float] = []
     api_ms: list[float] = []
     errors = 0
     lock = threading.Lock()
-    period = len(hall.windows) / rate            # each window calls every `period` seconds
+    period = len(hall.windows) / rate  # each window calls every `period` seconds
     turns = int(duration * rate / len(hall.windows))
     start = time.perf_counter() + 0.5
 
@@ -239,7 +266,7 @@ def main() -> None:
         if not listeners.ready.wait(30):
             raise SystemExit(f"only {listeners.connected} of {args.listeners} listeners connected")
         tokens = {n: hall.login(n) for n in hall.windows}
-        time.sleep(0.5)                              # the full state first, then quiet
+        time.sleep(0.5)  # the full state first, then quiet
         responses, api_ms, errors, elapsed = drive(hall, tokens, args.rate, args.duration)
         time.sleep(args.settle)
     finally:

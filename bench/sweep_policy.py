@@ -12,6 +12,7 @@ for the run (for a study only; the shipped values are the module's).
 Shortlist on seeds the benchmark does not use (default 21–30), then confirm the finalist with
 ``bench/bench_policy.py`` (seeds 1–20), so the defaults are not picked on the seeds that judge them.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,9 +25,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tongban.queue import balancer  # noqa: E402
-from tongban.sim import simulator  # noqa: E402
-from tongban.sim.scenarios import BUILTIN  # noqa: E402
+from tongban.queue import balancer
+from tongban.sim import simulator
+from tongban.sim.scenarios import BUILTIN
 
 BASELINES = ("bind_at_issue", "oldest_eligible", "pooled")
 
@@ -52,25 +53,29 @@ def paired_p90(tong: list, oldest: list) -> tuple[float, float]:
 def row(name: str, t: dict, base: dict, dp90: tuple[float, float]) -> tuple[list[str], int, int]:
     pooled, oldest, bind = base["pooled"], base["oldest_eligible"], base["bind_at_issue"]
     limit = max(1.15 * pooled["mean_wait_min"], pooled["mean_wait_min"] + 0.5)
-    checks = [t["mean_wait_min"] <= limit,
-              t["p90_wait_min"] <= oldest["p90_wait_min"],
-              t["share_over_30"] <= oldest["share_over_30"],
-              t["jain"] >= 0.9,
-              t["green_mean_wait_min"] <= 0.5 * t["other_mean_wait_min"],
-              bind["mean_wait_min"] >= 3 * t["mean_wait_min"]]
+    checks = [
+        t["mean_wait_min"] <= limit,
+        t["p90_wait_min"] <= oldest["p90_wait_min"],
+        t["share_over_30"] <= oldest["share_over_30"],
+        t["jain"] >= 0.9,
+        t["green_mean_wait_min"] <= 0.5 * t["other_mean_wait_min"],
+        bind["mean_wait_min"] >= 3 * t["mean_wait_min"],
+    ]
     if name == "S1":
         checks.append(t["estimate_mae_min"] <= 1.5)
     mark = lambda ok: "" if ok else "✗"  # noqa: E731
-    cells = [f"{t['mean_wait_min']:.2f}{mark(checks[0])}",
-             f"{t['p90_wait_min']:.2f}{mark(checks[1])}",
-             f"{dp90[0]:+.2f}±{dp90[1]:.2f}",
-             f"{t['share_over_30']:.1%}{mark(checks[2])}",
-             f"{t['jain']:.3f}{mark(checks[3])}",
-             f"{t['green_mean_wait_min']:.2f}/{t['other_mean_wait_min']:.2f}{mark(checks[4])}",
-             f"{t['green_mean_wait_min'] / t['other_mean_wait_min']:.2f}" if t["other_mean_wait_min"] else "-",
-             f"{bind['mean_wait_min'] / t['mean_wait_min']:.2f}×{mark(checks[5])}",
-             f"{t['estimate_mae_min']:.2f}{mark(checks[6]) if name == 'S1' else ''}",
-             f"{t['balancer_changes']:.0f}"]
+    cells = [
+        f"{t['mean_wait_min']:.2f}{mark(checks[0])}",
+        f"{t['p90_wait_min']:.2f}{mark(checks[1])}",
+        f"{dp90[0]:+.2f}±{dp90[1]:.2f}",
+        f"{t['share_over_30']:.1%}{mark(checks[2])}",
+        f"{t['jain']:.3f}{mark(checks[3])}",
+        f"{t['green_mean_wait_min']:.2f}/{t['other_mean_wait_min']:.2f}{mark(checks[4])}",
+        f"{t['green_mean_wait_min'] / t['other_mean_wait_min']:.2f}" if t["other_mean_wait_min"] else "-",
+        f"{bind['mean_wait_min'] / t['mean_wait_min']:.2f}×{mark(checks[5])}",
+        f"{t['estimate_mae_min']:.2f}{mark(checks[6]) if name == 'S1' else ''}",
+        f"{t['balancer_changes']:.0f}",
+    ]
     return cells, sum(checks), len(checks)
 
 
@@ -91,8 +96,13 @@ def main() -> None:
     ap.add_argument("--green", default="5,8,10,15,20,30", help="green_credit_min values")
     ap.add_argument("--primary", default="0,5", help="primary_line_credit_min values")
     ap.add_argument("--interval", type=int, help="balancer_interval_s (default: the shipped default)")
-    ap.add_argument("--balancer", action="append", default=[], metavar="NAME=VALUE",
-                    help="override a threshold constant of tongban/queue/balancer.py for this run")
+    ap.add_argument(
+        "--balancer",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a threshold constant of tongban/queue/balancer.py for this run",
+    )
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--out", help="also write every number as JSON here")
     args = ap.parse_args()
@@ -100,25 +110,43 @@ def main() -> None:
         key, _, value = item.partition("=")
         if not hasattr(balancer, key) or not key.isupper():
             ap.error(f"--balancer {key}: no such constant in tongban/queue/balancer.py")
-        setattr(balancer, key, float(value))   # forked workers inherit it
+        setattr(balancer, key, float(value))  # forked workers inherit it
     seeds = seed_list(args.seeds)
     grid = [(g, p) for p in floats(args.primary) for g in floats(args.green)]
     started = time.perf_counter()
     report: dict = {"seeds": seeds, "interval": args.interval, "balancer": args.balancer, "scenarios": {}}
-    print(f"seeds {args.seeds} ({len(seeds)} days per setting)"
-          + (f"; balancer every {args.interval} s" if args.interval else "")
-          + (f"; balancer overrides: {', '.join(args.balancer)}" if args.balancer else ""))
+    print(
+        f"seeds {args.seeds} ({len(seeds)} days per setting)"
+        + (f"; balancer every {args.interval} s" if args.interval else "")
+        + (f"; balancer overrides: {', '.join(args.balancer)}" if args.balancer else "")
+    )
     for name in args.scenarios.split(","):
         scenario = BUILTIN[name]
         base_summary, base_days = simulator.run(scenario, seeds, BASELINES, jobs=args.jobs)
         base = base_summary["policies"]
         pooled, oldest, bind = base["pooled"], base["oldest_eligible"], base["bind_at_issue"]
         limit = max(1.15 * pooled["mean_wait_min"], pooled["mean_wait_min"] + 0.5)
-        print(f"\n{name} — {scenario.title}; limits: mean ≤ {limit:.2f} (pooled {pooled['mean_wait_min']:.2f}), "
-              f"p90 ≤ {oldest['p90_wait_min']:.2f} and >30 ≤ {oldest['share_over_30']:.1%} (oldest-eligible), "
-              f"bind-at-issue mean {bind['mean_wait_min']:.2f}")
-        rows = [["green,primary", "mean", "p90", "Δp90 paired", ">30", "Jain", "green/others", "ratio",
-                 "vs bind", "est MAE", "changes", "met"]]
+        print(
+            f"\n{name} — {scenario.title}; limits: mean ≤ {limit:.2f} (pooled {pooled['mean_wait_min']:.2f}), "
+            f"p90 ≤ {oldest['p90_wait_min']:.2f} and >30 ≤ {oldest['share_over_30']:.1%} (oldest-eligible), "
+            f"bind-at-issue mean {bind['mean_wait_min']:.2f}"
+        )
+        rows = [
+            [
+                "green,primary",
+                "mean",
+                "p90",
+                "Δp90 paired",
+                ">30",
+                "Jain",
+                "green/others",
+                "ratio",
+                "vs bind",
+                "est MAE",
+                "changes",
+                "met",
+            ]
+        ]
         report["scenarios"][name] = {"baselines": base, "settings": {}}
         for g, p in grid:
             change = {"green_credit_min": g, "primary_line_credit_min": p}
@@ -130,12 +158,17 @@ def main() -> None:
             dp90 = paired_p90(days["tongban"], base_days["oldest_eligible"])
             cells, met, total = row(name, t, base, dp90)
             rows.append([f"{g:g},{p:g}"] + cells + [f"{met}/{total}"])
-            report["scenarios"][name]["settings"][f"{g:g},{p:g}"] = {**t, "p90_minus_oldest": dp90[0],
-                                                                    "p90_minus_oldest_ci95": dp90[1]}
+            report["scenarios"][name]["settings"][f"{g:g},{p:g}"] = {
+                **t,
+                "p90_minus_oldest": dp90[0],
+                "p90_minus_oldest_ci95": dp90[1],
+            }
             print(f"  {g:g},{p:g} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr, flush=True)
         print(render(rows))
-    print(f"\n✗ = target missed; Δp90 paired = mean over days of (Tongban p90 − oldest-eligible p90) ± 95%;"
-          f" sweep took {time.perf_counter() - started:.0f} s")
+    print(
+        f"\n✗ = target missed; Δp90 paired = mean over days of (Tongban p90 − oldest-eligible p90) ± 95%;"
+        f" sweep took {time.perf_counter() - started:.0f} s"
+    )
     if args.out:
         Path(args.out).write_text(json.dumps(report, ensure_ascii=False, indent=1), encoding="utf-8")
 

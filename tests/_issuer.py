@@ -10,6 +10,7 @@ WHEN is the fake clock's ISO time (the hall must be open then; the real time of 
 matter). SYNC_DIR is a file barrier: the process writes NAME.open once it is ready (after imports),
 waits for "open", opens its own Store, writes NAME.ready and waits for "go".
 """
+
 from __future__ import annotations
 
 import json
@@ -20,10 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tongban.config import parse_hall_config  # noqa: E402
-from tongban.queue.clock import FakeClock  # noqa: E402
-from tongban.queue.service import HallService  # noqa: E402
-from tongban.queue.store import Store  # noqa: E402
+from tongban.config import parse_hall_config
+from tongban.queue.clock import FakeClock
+from tongban.queue.service import HallService
+from tongban.queue.store import Store
 
 
 def wait_for(path: Path, timeout: float = 60.0) -> None:

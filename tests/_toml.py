@@ -3,6 +3,7 @@
 Only what hall files use: tables, nested tables, arrays of tables, strings, ints, floats, bools and
 arrays of those. Not for production use.
 """
+
 from __future__ import annotations
 
 import json

@@ -1,11 +1,12 @@
 """A Flask test client wired to a temp hall, with demo staff and a kiosk terminal enrolled."""
+
 from __future__ import annotations
 
 import re
 
+from tongban.queue.store import Store
 from tongban.web.app import create_app
 from tongban.web.auth import Accounts
-from tongban.queue.store import Store
 
 PASSWORD = "correct-horse"
 

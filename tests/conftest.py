@@ -1,4 +1,5 @@
 """Shared fixtures: a small hall, a fake clock on a weekday morning, a temp-file store."""
+
 from __future__ import annotations
 
 import copy
@@ -9,41 +10,87 @@ from zoneinfo import ZoneInfo
 import pytest
 from argon2 import PasswordHasher
 
-from tongban.web import auth
 from tongban.config import parse_hall_config
 from tongban.queue.clock import FakeClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
+from tongban.web import auth
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
 
 SMALL_HALL = {
     "hall": {
-        "id": "test-hall", "name_zh": "测试大厅", "name_en": "Test Hall", "address": "测试路1号",
-        "phone": "0571-00000000", "timezone": "Asia/Shanghai",
+        "id": "test-hall",
+        "name_zh": "测试大厅",
+        "name_en": "Test Hall",
+        "address": "测试路1号",
+        "phone": "0571-00000000",
+        "timezone": "Asia/Shanghai",
         "hours": {d: ["08:30-12:00", "14:00-17:30"] for d in ("mon", "tue", "wed", "thu", "fri")},
-        "late_return_behind": 2, "max_recalls": 2,
+        "late_return_behind": 2,
+        "max_recalls": 2,
     },
-    "departments": [{"code": "rsj", "name_zh": "人社局", "name_en": "HR and Social Security"},
-                    {"code": "gjj", "name_zh": "公积金中心", "name_en": "Provident Fund Centre"}],
+    "departments": [
+        {"code": "rsj", "name_zh": "人社局", "name_en": "HR and Social Security"},
+        {"code": "gjj", "name_zh": "公积金中心", "name_en": "Provident Fund Centre"},
+    ],
     "matters": [
-        {"code": "M1", "name_zh": "失业登记", "name_en": "Unemployment registration", "department": "rsj",
-         "batch": 1, "mode": "on-site", "time_limit_days": 0, "fee": "不收费 / Free", "materials": ["身份证"]},
-        {"code": "M2", "name_zh": "养老保险关系转移接续", "name_en": "Pension transfer", "department": "rsj",
-         "batch": 1, "mode": "multi-place", "time_limit_days": 15, "fee": "不收费 / Free", "materials": ["身份证"]},
-        {"code": "M3", "name_zh": "正常退休提取住房公积金", "name_en": "Provident fund withdrawal on retirement",
-         "department": "gjj", "batch": 1, "mode": "proxy", "time_limit_days": 3, "fee": "不收费 / Free",
-         "materials": ["身份证", "退休证"]},
+        {
+            "code": "M1",
+            "name_zh": "失业登记",
+            "name_en": "Unemployment registration",
+            "department": "rsj",
+            "batch": 1,
+            "mode": "on-site",
+            "time_limit_days": 0,
+            "fee": "不收费 / Free",
+            "materials": ["身份证"],
+        },
+        {
+            "code": "M2",
+            "name_zh": "养老保险关系转移接续",
+            "name_en": "Pension transfer",
+            "department": "rsj",
+            "batch": 1,
+            "mode": "multi-place",
+            "time_limit_days": 15,
+            "fee": "不收费 / Free",
+            "materials": ["身份证"],
+        },
+        {
+            "code": "M3",
+            "name_zh": "正常退休提取住房公积金",
+            "name_en": "Provident fund withdrawal on retirement",
+            "department": "gjj",
+            "batch": 1,
+            "mode": "proxy",
+            "time_limit_days": 3,
+            "fee": "不收费 / Free",
+            "materials": ["身份证", "退休证"],
+        },
     ],
     "lines": [
-        {"prefix": "A", "name_zh": "人社业务", "name_en": "Social security", "matters": ["M1", "M2"],
-         "daily_quota": 50, "last_issue": "16:30"},
+        {
+            "prefix": "A",
+            "name_zh": "人社业务",
+            "name_en": "Social security",
+            "matters": ["M1", "M2"],
+            "daily_quota": 50,
+            "last_issue": "16:30",
+        },
         {"prefix": "B", "name_zh": "公积金", "name_en": "Provident fund", "matters": ["M3"], "daily_quota": 5},
     ],
     "windows": [
         {"number": 1, "name": "1号窗口", "location": "一楼", "phone": "0571-1", "able": ["A", "B"], "serving": ["A"]},
-        {"number": 2, "name": "2号窗口", "location": "一楼", "phone": "0571-2", "able": ["A", "B"], "serving": ["B", "A"]},
+        {
+            "number": 2,
+            "name": "2号窗口",
+            "location": "一楼",
+            "phone": "0571-2",
+            "able": ["A", "B"],
+            "serving": ["B", "A"],
+        },
     ],
 }
 

@@ -1,4 +1,5 @@
 """Issue 2 acceptance 4: a whole morning through the JSON API alone, and who may do what."""
+
 from __future__ import annotations
 
 import pytest
@@ -66,7 +67,7 @@ def test_twenty_tickets_two_lines_two_windows(hall, clock, tmp_path):
     finally:
         store.close()
     lines = hall.call("GET", "/lines", hall.kiosk).get_json()
-    assert {l["prefix"]: l["waiting"] for l in lines} == {"A": 0, "B": 0}
+    assert {line["prefix"]: line["waiting"] for line in lines} == {"A": 0, "B": 0}
     assert lines[0]["service_min"] == pytest.approx(4.0)
 
 

@@ -1,5 +1,6 @@
 """Staff sign-in and enrolled terminals (DESIGN §8): what a clerk, a manager and a kiosk experience,
 and what a copied database file would give away (nothing usable)."""
+
 from __future__ import annotations
 
 import hashlib
@@ -8,8 +9,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from tongban.web.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 from tongban.queue.store import Store
+from tongban.web.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 
 PASSWORD = "correct horse 通办"
 WRONG = "correct horse 通辦"
@@ -55,6 +56,7 @@ def failures_on_disk(store: Store, username: str) -> tuple[int, str | None]:
 
 
 # ---------- passwords ----------
+
 
 def test_only_an_argon2_hash_is_stored(accounts, clerk, store):
     stored = store.one("SELECT password_hash FROM accounts WHERE username = 'wang.li'")[0]
@@ -109,6 +111,7 @@ def test_new_password_replaces_the_old(accounts, manager):
 
 # ---------- lockout ----------
 
+
 def test_lockout_after_five_failures(accounts, manager, store, clock):
     assert LOCK_AFTER_FAILURES == 5
     for attempt in range(1, LOCK_AFTER_FAILURES):
@@ -147,10 +150,11 @@ def test_lockout_is_per_account(accounts, clerk, manager):
 
 # ---------- clerks and windows ----------
 
+
 def test_clerk_needs_a_window(accounts, clerk, store):
     refused("window_required", lambda: accounts.login("wang.li", PASSWORD))
     assert store.one("SELECT COUNT(*) FROM sessions")[0] == 0
-    assert failures_on_disk(store, "wang.li")[0] == 0        # the password was right: not a failure
+    assert failures_on_disk(store, "wang.li")[0] == 0  # the password was right: not a failure
     token, session = accounts.login("wang.li", PASSWORD, window=3)
     assert session.window == 3
     assert accounts.session(token).window == 3
@@ -161,6 +165,7 @@ def test_manager_signs_in_without_a_window(accounts, manager):
 
 
 # ---------- sessions ----------
+
 
 def test_session_expires(accounts, manager, clock):
     token, session = accounts.login("zhang.wei", PASSWORD)
@@ -186,7 +191,7 @@ def test_session_token_is_not_stored(accounts, manager, store):
     assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
     assert token not in [str(v) for v in tuple(row)]
     assert token.encode() not in db_bytes(store)
-    refused("session_expired", lambda: accounts.session(row["token_hash"]))   # the hash is not a token
+    refused("session_expired", lambda: accounts.session(row["token_hash"]))  # the hash is not a token
 
 
 def test_a_made_up_token_is_refused(accounts, manager):
@@ -197,18 +202,19 @@ def test_a_made_up_token_is_refused(accounts, manager):
 
 # ---------- terminals ----------
 
+
 def test_terminal_token_works_until_revoked(accounts, store, clock):
     token = accounts.add_terminal("kiosk-1", "kiosk", "一楼取号机")
     pad = accounts.add_terminal("pad-3", "pad", "3号窗口评价器", window=3)
     assert accounts.terminal(token).id == "kiosk-1"
     assert (accounts.terminal(pad).kind, accounts.terminal(pad).window) == ("pad", 3)
-    clock.advance(days=400)                                  # terminal tokens do not expire by time
+    clock.advance(days=400)  # terminal tokens do not expire by time
     assert accounts.terminal(token).kind == "kiosk"
     accounts.revoke_terminal("kiosk-1")
     refused("bad_terminal", lambda: accounts.terminal(token))
-    assert accounts.terminal(pad).id == "pad-3"              # revoking one leaves the others
+    assert accounts.terminal(pad).id == "pad-3"  # revoking one leaves the others
     with pytest.raises(AccountError):
-        accounts.revoke_terminal("kiosk-1")                  # already revoked
+        accounts.revoke_terminal("kiosk-1")  # already revoked
     listed = {t["id"]: t for t in accounts.terminals()}
     assert listed["kiosk-1"]["revoked_at"] is not None and listed["pad-3"]["revoked_at"] is None
 
@@ -219,13 +225,13 @@ def test_terminal_token_is_not_stored(accounts, store):
     assert row["token_hash"] == hashlib.sha256(token.encode()).hexdigest()
     assert all(token not in str(v) for v in tuple(row))
     assert token.encode() not in db_bytes(store)
-    assert "token" not in str(accounts.terminals())          # the list never shows a token or its hash
+    assert "token" not in str(accounts.terminals())  # the list never shows a token or its hash
     refused("bad_terminal", lambda: accounts.terminal(row["token_hash"]))
 
 
 def test_terminal_rules(accounts):
     with pytest.raises(AccountError):
-        accounts.add_terminal("pad-1", "pad", "评价器")            # a pad belongs to a window
+        accounts.add_terminal("pad-1", "pad", "评价器")  # a pad belongs to a window
     with pytest.raises(AccountError):
         accounts.add_terminal("x-1", "printer", "打印机")
     accounts.add_terminal("kiosk-1", "kiosk", "取号机")

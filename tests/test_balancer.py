@@ -1,5 +1,6 @@
 """Issue 3: the balancer (DESIGN §4): proposals within able sets, pinned windows untouched, every
 applied change an event with its reason, held proposals for the manager, the devices job."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -33,8 +34,11 @@ def test_a_behind_line_gets_the_least_pressed_able_window():
 
 def test_the_balancer_never_touches_a_pinned_or_closed_window():
     lines = [load("A", 12, 25.0, 0.5), load("B", 0, 0.0, 0.0)]
-    seats = [Seat(1, ("A",), ("A",), "A"), Seat(2, ("A", "B"), ("B",), "B", pinned=True),
-             Seat(3, ("A", "B"), ("B",), "B", open=False)]
+    seats = [
+        Seat(1, ("A",), ("A",), "A"),
+        Seat(2, ("A", "B"), ("B",), "B", pinned=True),
+        Seat(3, ("A", "B"), ("B",), "B", open=False),
+    ]
     assert balancer.propose(lines, seats) == []
 
 
@@ -58,8 +62,10 @@ def test_a_line_with_tickets_and_no_window_is_the_most_behind():
 @st.composite
 def states(draw):
     prefixes = ("A", "B", "C", "D")
-    lines = [load(p, draw(st.integers(0, 30)), draw(st.floats(0, 90)), draw(st.floats(0, 2)),
-                  draw(st.floats(1, 20))) for p in prefixes]
+    lines = [
+        load(p, draw(st.integers(0, 30)), draw(st.floats(0, 90)), draw(st.floats(0, 2)), draw(st.floats(1, 20)))
+        for p in prefixes
+    ]
     seats = []
     for n in range(1, draw(st.integers(1, 8)) + 1):
         able = tuple(draw(st.lists(st.sampled_from(prefixes), min_size=1, max_size=4, unique=True)))
@@ -74,7 +80,7 @@ def test_proposals_stay_within_able_keep_primaries_and_leave_no_busy_line_alone(
     lines, seats = state
     made = balancer.propose(lines, seats)
     by_number = {s.number: s for s in seats}
-    assert len({p.window for p in made}) == len(made)          # at most one change per window per run
+    assert len({p.window for p in made}) == len(made)  # at most one change per window per run
     after = {s.number: s.serving for s in seats if s.open}
     for p in made:
         seat = by_number[p.window]
@@ -91,6 +97,7 @@ def test_proposals_stay_within_able_keep_primaries_and_leave_no_busy_line_alone(
 
 
 # ---------- through the service ----------
+
 
 def chain_doc():
     doc = small_hall_doc()
@@ -137,6 +144,7 @@ def test_balance_applies_its_proposal_as_an_event_with_the_reason(make):
     assert svc.window(2).serving == ("B", "A")
     event = svc.store.one("SELECT * FROM events WHERE action = 'window_lines' ORDER BY id DESC")
     import json
+
     data = json.loads(event["data"])
     assert data["by_balancer"] is True and data["to"] == ["B", "A"] and "line A is behind" in data["reason"]
     assert data["reason_zh"] and data["proposal"] == made[0]["id"]
@@ -158,8 +166,8 @@ def test_held_proposals_are_listed_accepted_or_rejected_by_the_manager(make):
     backlog(svc, clock)
     made = svc.balance()
     assert [p["state"] for p in made] == ["pending"]
-    assert svc.window(2).serving == ("B",)                      # held: nothing changed yet
-    again = svc.balance()                                        # the same advice keeps its id
+    assert svc.window(2).serving == ("B",)  # held: nothing changed yet
+    again = svc.balance()  # the same advice keeps its id
     assert [p["id"] for p in again] == [made[0]["id"]]
     listed = svc.proposals()
     assert [(p["id"], p["window"], p["from"], p["to"]) for p in listed] == [(made[0]["id"], 2, ["B"], ["B", "A"])]
@@ -180,8 +188,8 @@ def test_a_rejected_or_stale_proposal_changes_nothing(make):
     assert svc.window(2).serving == ("B",)
     second = svc.balance()[0]
     assert second["id"] != first["id"]
-    svc.set_serving(2, ["B"], actor="manager")                  # unchanged lines, but ...
-    svc.set_pinned(2, True, actor="manager")                    # ... the manager pins the window
+    svc.set_serving(2, ["B"], actor="manager")  # unchanged lines, but ...
+    svc.set_pinned(2, True, actor="manager")  # ... the manager pins the window
     with pytest.raises(errors.IllegalTransition):
         svc.accept_proposal(second["id"], actor="manager")
     assert svc.proposals(None)[0]["state"] == "stale" and svc.window(2).serving == ("B",)
@@ -199,7 +207,7 @@ def test_the_devices_process_schedules_the_balancer_at_its_interval(tmp_path):
     store = Store(tmp_path / "d.db")
     HallService(store, parse_hall_config(doc), FakeClock(datetime(2026, 11, 26, 9, tzinfo=SHANGHAI))).sync_with_config()
     store.close()
-    assert proc.balance() == []                                  # windows closed: nothing to move
+    assert proc.balance() == []  # windows closed: nothing to move
 
 
 def test_the_managers_auto_apply_switch_governs_the_scheduled_balancer(make):

@@ -1,5 +1,6 @@
 """Case domain (issue 8): validators, the state machine, due dates and the daily flags on the 2026
 calendar with a fake clock, the retention purge, the day report's counts and the consoles' list."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -27,28 +28,37 @@ PHONE = "13812345678"
 APPLICANT = {"applicant_name": "张三", "id_number": ID, "phone": PHONE, "address": "杭州市西湖区文三路 100 号"}
 ALL_MATERIALS_M3 = {"material_0": "on", "copies_0": "1", "material_1": "on", "copies_1": "1"}
 CHECK_OK = {"identity_method": "card_reader", "identity_ok": "yes", "review_outcome": "pass"}
-SEND = {"province": "44", "handling_dept": "广州住房公积金管理中心", "handling_address": "广州市越秀区",
-        "send_channel": "ems", "waybill_out": "EA123456785CN"}
+SEND = {
+    "province": "44",
+    "handling_dept": "广州住房公积金管理中心",
+    "handling_address": "广州市越秀区",
+    "send_channel": "ems",
+    "waybill_out": "EA123456785CN",
+}
 
 
 # ---------- validators ----------
 
-@pytest.mark.parametrize("text, ok", [
-    (ID, True),
-    (ID.lower(), True),                              # a lower-case x is accepted (and stored upper-case)
-    (f" {ID[:6]} {ID[6:]} ", True),                  # spaces dropped
-    ("11010519491231002X", True),                    # the GB 11643 example, check character X
-    ("11010519491231002x", True),
-    ("110105194912310021", False),                   # wrong check character
-    ("11010519491331002X", False),                   # month 13 (check digit recomputed below)
-    ("99010519491231002X", False),                   # no province 99
-    ("1101051949123100", False),                     # 16 characters
-    ("110105194912310A2X", False),                   # a letter inside
-    ("", False),
-])
+
+@pytest.mark.parametrize(
+    "text, ok",
+    [
+        (ID, True),
+        (ID.lower(), True),  # a lower-case x is accepted (and stored upper-case)
+        (f" {ID[:6]} {ID[6:]} ", True),  # spaces dropped
+        ("11010519491231002X", True),  # the GB 11643 example, check character X
+        ("11010519491231002x", True),
+        ("110105194912310021", False),  # wrong check character
+        ("11010519491331002X", False),  # month 13 (check digit recomputed below)
+        ("99010519491231002X", False),  # no province 99
+        ("1101051949123100", False),  # 16 characters
+        ("110105194912310A2X", False),  # a letter inside
+        ("", False),
+    ],
+)
 def test_id_numbers(text, ok):
     if text == "11010519491331002X":
-        text = valid_id("11010519491331002")       # valid check, impossible date
+        text = valid_id("11010519491331002")  # valid check, impossible date
     value, problem = domain.check_id_number(text, date(2026, 11, 26))
     assert (value is not None) is ok, problem
     if ok:
@@ -65,22 +75,37 @@ def test_id_regions_include_hong_kong_macao_taiwan_permits():
     assert domain.check_id_number(valid_id("83000019900101123"), date(2026, 1, 1))[0]
 
 
-@pytest.mark.parametrize("text, value", [
-    ("13812345678", "13812345678"), ("138 1234 5678", "13812345678"), ("+86 138-1234-5678", "13812345678"),
-    ("19912345678", "19912345678"), ("12812345678", None), ("1381234567", None), ("23812345678", None),
-    ("0571-88880000", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("13812345678", "13812345678"),
+        ("138 1234 5678", "13812345678"),
+        ("+86 138-1234-5678", "13812345678"),
+        ("19912345678", "19912345678"),
+        ("12812345678", None),
+        ("1381234567", None),
+        ("23812345678", None),
+        ("0571-88880000", None),
+        ("", None),
+    ],
+)
 def test_mobile_phones(text, value):
     assert domain.check_phone(text)[0] == value
 
 
-@pytest.mark.parametrize("text, value", [
-    ("EA123456785CN", "EA123456785CN"),              # UPU S10 example: check digit 5
-    ("ea 123456785 cn", "EA123456785CN"),
-    ("EA123456784CN", None),                         # wrong check digit
-    ("1012345678901", "1012345678901"),              # 13 digits (domestic EMS)
-    ("101234567890", None), ("EA12345678CN", None), ("E1123456785CN", None), ("", None),
-])
+@pytest.mark.parametrize(
+    "text, value",
+    [
+        ("EA123456785CN", "EA123456785CN"),  # UPU S10 example: check digit 5
+        ("ea 123456785 cn", "EA123456785CN"),
+        ("EA123456784CN", None),  # wrong check digit
+        ("1012345678901", "1012345678901"),  # 13 digits (domestic EMS)
+        ("101234567890", None),
+        ("EA12345678CN", None),
+        ("E1123456785CN", None),
+        ("", None),
+    ],
+)
 def test_waybills(text, value):
     assert domain.check_waybill(text)[0] == value
 
@@ -103,6 +128,7 @@ def test_masks():
 
 # ---------- the service over a temp store ----------
 
+
 @pytest.fixture
 def calendar_2026():
     return load_calendar([CN_2026])
@@ -123,8 +149,9 @@ def at(clock, day: str, hour: int = 9) -> None:
 
 
 def open_case(cases, matter="M3", **form):
-    return cases.open(ticket_id=None, matter=matter, window=2, actor="clerk2",
-                      form={**APPLICANT, **ALL_MATERIALS_M3, **form})
+    return cases.open(
+        ticket_id=None, matter=matter, window=2, actor="clerk2", form={**APPLICANT, **ALL_MATERIALS_M3, **form}
+    )
 
 
 def test_illegal_steps_are_refused_with_named_errors(cases):
@@ -152,8 +179,9 @@ def test_check_pass_needs_every_material(cases):
 
 def test_failed_identity_keeps_the_case_received(cases):
     case = open_case(cases)
-    case = cases.act(case.id, "check", actor="clerk2", window=2,
-                     form={**CHECK_OK, **ALL_MATERIALS_M3, "identity_ok": "no"})
+    case = cases.act(
+        case.id, "check", actor="clerk2", window=2, form={**CHECK_OK, **ALL_MATERIALS_M3, "identity_ok": "no"}
+    )
     assert case.state == "received" and case.identity_ok == 0
     case = cases.act(case.id, "withdraw", actor="clerk2", window=2, form={"withdrawn_reason": "identity"})
     assert case.state == "withdrawn" and case.closed_day == "2026-11-26"
@@ -193,8 +221,9 @@ def test_on_site_matters_open_no_case(cases):
 
 # ---------- due dates and the daily flags on the 2026 calendar ----------
 
+
 def test_due_day_across_a_weekend(cases, clock):
-    at(clock, "2026-11-27")                           # Friday; M3 has 3 working days
+    at(clock, "2026-11-27")  # Friday; M3 has 3 working days
     assert open_case(cases).due_day == "2026-12-02"
 
 
@@ -209,7 +238,7 @@ def _flags_day_by_day(cases, clock, case_id, first: str, last: str) -> dict[str,
     day = date.fromisoformat(first)
     while day <= date.fromisoformat(last):
         at(clock, day.isoformat(), hour=0)
-        clock.advance(minutes=10)                     # the devices process runs the job at 00:10
+        clock.advance(minutes=10)  # the devices process runs the job at 00:10
         cases.daily()
         out[day.isoformat()] = domain.get(cases.store, case_id).due_flag
         day += timedelta(days=1)
@@ -218,57 +247,70 @@ def _flags_day_by_day(cases, clock, case_id, first: str, last: str) -> dict[str,
 
 def test_daily_flags_across_a_holiday_and_an_adjusted_working_saturday(cases, clock):
     at(clock, "2026-09-30")
-    case = open_case(cases)                           # due Saturday 10 October (调休上班)
+    case = open_case(cases)  # due Saturday 10 October (调休上班)
     flags = _flags_day_by_day(cases, clock, case.id, "2026-10-01", "2026-10-13")
     assert flags == {
-        **{f"2026-10-0{d}": None for d in range(1, 8)},   # the holiday: still 3 working days left
-        "2026-10-08": "near",                              # Thu: 2 working days left (Fri, Sat)
+        **{f"2026-10-0{d}": None for d in range(1, 8)},  # the holiday: still 3 working days left
+        "2026-10-08": "near",  # Thu: 2 working days left (Fri, Sat)
         "2026-10-09": "near",
-        "2026-10-10": "near",                              # due today
-        "2026-10-11": "overdue",                           # Sunday after the due day
+        "2026-10-10": "near",  # due today
+        "2026-10-11": "overdue",  # Sunday after the due day
         "2026-10-12": "overdue",
         "2026-10-13": "overdue",
     }
     evts = [e for e in domain.events(cases.store, case.id) if e["action"] == "flag"]
     assert [(e["day"], e["data"]["flag"], e["actor"]) for e in evts] == [
-        ("2026-10-08", "near", "system"), ("2026-10-11", "overdue", "system")]
+        ("2026-10-08", "near", "system"),
+        ("2026-10-11", "overdue", "system"),
+    ]
     at(clock, "2026-10-13", hour=10)
     flagged = domain.flagged(cases.store, clock.now())
     assert [(f["number"], f["flag"], f["days_late"]) for f in flagged] == [(case.number, "overdue", 3)]
 
 
 def test_daily_flags_across_a_weekend(cases, clock):
-    at(clock, "2026-11-27")                           # Friday, due Wednesday 2 December
+    at(clock, "2026-11-27")  # Friday, due Wednesday 2 December
     case = open_case(cases)
     flags = _flags_day_by_day(cases, clock, case.id, "2026-11-28", "2026-12-03")
-    assert flags == {"2026-11-28": None, "2026-11-29": None,      # Sat, Sun: Mon, Tue, Wed still ahead
-                     "2026-11-30": "near", "2026-12-01": "near", "2026-12-02": "near", "2026-12-03": "overdue"}
+    assert flags == {
+        "2026-11-28": None,
+        "2026-11-29": None,  # Sat, Sun: Mon, Tue, Wed still ahead
+        "2026-11-30": "near",
+        "2026-12-01": "near",
+        "2026-12-02": "near",
+        "2026-12-03": "overdue",
+    }
 
 
 def test_the_job_runs_once_a_day_and_catches_up_after_a_power_cut(cases, clock, store):
     at(clock, "2026-09-30")
     case = open_case(cases)
-    at(clock, "2026-10-12", hour=8)                   # the box was off since the 30th
+    at(clock, "2026-10-12", hour=8)  # the box was off since the 30th
     first = cases.daily()
     assert first["overdue"] == 1 and domain.get(store, case.id).due_flag == "overdue"
-    assert cases.daily() == first                     # same day: nothing twice
+    assert cases.daily() == first  # same day: nothing twice
     assert store.one("SELECT COUNT(*) FROM job_runs WHERE job = 'cases'")[0] == 1
     assert len([e for e in domain.events(store, case.id) if e["action"] == "flag"]) == 1
 
 
 def test_flags_stop_when_the_case_is_handled_and_the_clock_restarts_after_a_supplement(cases, clock, store):
     at(clock, "2026-11-26")
-    case = open_case(cases)                           # due Tue 1 December
+    case = open_case(cases)  # due Tue 1 December
     cases.act(case.id, "check", actor="clerk2", window=2, form={**CHECK_OK, **ALL_MATERIALS_M3})
     cases.act(case.id, "send", actor="clerk2", window=2, form=SEND)
     at(clock, "2026-12-02")
     cases.daily()
     assert [f["id"] for f in domain.flagged(store, clock.now())] == [case.id]
-    case = cases.act(case.id, "result", actor="clerk2", window=2,
-                     form={"result": "more_materials", "return_channel": "online", "result_note": "缺证明"})
+    case = cases.act(
+        case.id,
+        "result",
+        actor="clerk2",
+        window=2,
+        form={"result": "more_materials", "return_channel": "online", "result_note": "缺证明"},
+    )
     assert case.state == "needs_materials" and case.due_flag is None
-    assert domain.flagged(store, clock.now()) == []     # paused while the applicant gathers materials
-    at(clock, "2026-12-04")                            # Friday: the supplement arrives
+    assert domain.flagged(store, clock.now()) == []  # paused while the applicant gathers materials
+    at(clock, "2026-12-04")  # Friday: the supplement arrives
     case = cases.act(case.id, "supplement", actor="clerk2", window=2, form=ALL_MATERIALS_M3)
     assert (case.clock_from, case.due_day) == ("2026-12-04", "2026-12-09")
 
@@ -282,18 +324,25 @@ def test_zero_day_limit_is_due_on_the_day(cases, clock, cfg):
 
 # ---------- retention ----------
 
+
 def test_retention_purges_personal_fields_and_keeps_the_rest(cases, clock, store):
     at(clock, "2026-11-02")
     case = open_case(cases)
-    cases.act(case.id, "check", actor="clerk2", window=2,
-              form={**CHECK_OK, **ALL_MATERIALS_M3, "review_note": "原件已核"})
+    cases.act(
+        case.id, "check", actor="clerk2", window=2, form={**CHECK_OK, **ALL_MATERIALS_M3, "review_note": "原件已核"}
+    )
     cases.act(case.id, "send", actor="clerk2", window=2, form=SEND)
     cases.act(case.id, "result", actor="clerk2", window=2, form={"result": "approved", "return_channel": "online"})
-    cases.act(case.id, "deliver", actor="clerk2", window=2, form={"delivery_channel": "mail",
-                                                                  "delivery_waybill": "1012345678901"})
-    at(clock, "2026-12-01")                            # 29 days after delivery: kept
+    cases.act(
+        case.id,
+        "deliver",
+        actor="clerk2",
+        window=2,
+        form={"delivery_channel": "mail", "delivery_waybill": "1012345678901"},
+    )
+    at(clock, "2026-12-01")  # 29 days after delivery: kept
     assert cases.daily()["purged"] == 0
-    at(clock, "2026-12-02")                            # 30 days: purged
+    at(clock, "2026-12-02")  # 30 days: purged
     assert cases.daily()["purged"] == 1
     row = domain.get(store, case.id)
     for field in domain.PERSONAL_FIELDS:
@@ -302,7 +351,7 @@ def test_retention_purges_personal_fields_and_keeps_the_rest(cases, clock, store
     assert row.due_day and row.opened_day == "2026-11-02" and row.result == "approved"
     dump = "\n".join(" ".join(map(str, r)) for r in store.conn.iterdump())
     assert ID not in dump and PHONE not in dump and "文三路" not in dump and "原件已核" not in dump
-    with pytest.raises(domain.IllegalCaseStep):       # closed cases are not edited, purged or not
+    with pytest.raises(domain.IllegalCaseStep):  # closed cases are not edited, purged or not
         cases.act(case.id, "edit", actor="clerk2", window=2, form=APPLICANT)
     assert domain.events(store, case.id)[-1]["action"] == "purge"
     # Counted still: the day report of the delivery day does not change.
@@ -319,9 +368,10 @@ def test_open_cases_are_never_purged(cases, clock, store):
 
 # ---------- the day report and the consoles ----------
 
+
 def test_case_counts_for_the_day_report(cases, clock, store):
     at(clock, "2026-11-26")
-    a = open_case(cases)                               # due 1 December
+    a = open_case(cases)  # due 1 December
     b = open_case(cases)
     c = open_case(cases, matter="M2", material_0="on")
     for case in (a, b):
@@ -339,17 +389,17 @@ def test_case_counts_for_the_day_report(cases, clock, store):
     # b is due 1 December and still out: overdue at the end of the 2nd and the 3rd.
     assert domain.case_counts(store, "2026-12-02")["overdue"] == 1
     cases.act(b.id, "result", actor="clerk2", window=2, form={"result": "approved", "return_channel": "online"})
-    assert domain.case_counts(store, "2026-12-02")["overdue"] == 1      # history does not change
-    assert domain.case_counts(store, "2026-12-03")["overdue"] == 0      # handled that day
+    assert domain.case_counts(store, "2026-12-02")["overdue"] == 1  # history does not change
+    assert domain.case_counts(store, "2026-12-03")["overdue"] == 0  # handled that day
 
 
 def test_flagged_lists_the_most_urgent_first_without_waiting_for_the_job(cases, clock, store, cfg):
     cases.config = replace(cfg, cases=replace(cfg.cases, near_due_days=3))
     at(clock, "2026-11-20")
-    late = open_case(cases)                            # due 25 November
+    late = open_case(cases)  # due 25 November
     at(clock, "2026-11-26")
-    soon = open_case(cases, matter="M2", material_0="on")   # 15 days: not near
-    fresh = open_case(cases)                           # due 1 December: 3 working days, near at opening
+    soon = open_case(cases, matter="M2", material_0="on")  # 15 days: not near
+    fresh = open_case(cases)  # due 1 December: 3 working days, near at opening
     assert fresh.due_flag == "near" and soon.due_flag is None
     got = domain.flagged(store, clock.now())
     assert [(f["id"], f["flag"]) for f in got] == [(late.id, "overdue"), (fresh.id, "near")]
@@ -363,11 +413,17 @@ from hypothesis import strategies as st  # noqa: E402
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule  # noqa: E402
 
 FORMS = {
-    "check": [{**CHECK_OK, **ALL_MATERIALS_M3}, {**CHECK_OK, "review_outcome": "incomplete", "material_0": "on"},
-              {**CHECK_OK, **ALL_MATERIALS_M3, "identity_ok": "no"}],
+    "check": [
+        {**CHECK_OK, **ALL_MATERIALS_M3},
+        {**CHECK_OK, "review_outcome": "incomplete", "material_0": "on"},
+        {**CHECK_OK, **ALL_MATERIALS_M3, "identity_ok": "no"},
+    ],
     "send": [SEND],
-    "result": [{"result": "approved", "return_channel": "online"}, {"result": "refused", "return_channel": "online"},
-               {"result": "more_materials", "return_channel": "online", "result_note": "缺"}],
+    "result": [
+        {"result": "approved", "return_channel": "online"},
+        {"result": "refused", "return_channel": "online"},
+        {"result": "more_materials", "return_channel": "online", "result_note": "缺"},
+    ],
     "supplement": [ALL_MATERIALS_M3],
     "deliver": [{"delivery_channel": "window"}],
     "withdraw": [{"withdrawn_reason": "applicant"}],
@@ -375,8 +431,10 @@ FORMS = {
 }
 # Where each step may go from where (the issue's states), independent of the service's own table.
 MODEL = {
-    ("received", "check"): {"checked", "needs_materials", "received"}, ("checked", "send"): {"sent"},
-    ("sent", "result"): {"result_received", "needs_materials"}, ("needs_materials", "supplement"): {"received"},
+    ("received", "check"): {"checked", "needs_materials", "received"},
+    ("checked", "send"): {"sent"},
+    ("sent", "result"): {"result_received", "needs_materials"},
+    ("needs_materials", "supplement"): {"received"},
     ("result_received", "deliver"): {"delivered"},
 }
 
@@ -390,6 +448,7 @@ class CaseMachine(RuleBasedStateMachine):
         from tongban.config import parse_hall_config
         from tongban.queue.clock import FakeClock
         from tongban.queue.store import Store
+
         self.tmp = tempfile.TemporaryDirectory()
         self.store = Store(Path(self.tmp.name) / "m.db")
         cfg = parse_hall_config(small_hall_doc(), "m")
@@ -438,13 +497,15 @@ class CaseMachine(RuleBasedStateMachine):
 
 
 TestCaseMachine = CaseMachine.TestCase
-TestCaseMachine.settings = settings(max_examples=40, stateful_step_count=25, deadline=None,
-                                    suppress_health_check=[HealthCheck.too_slow])
+TestCaseMachine.settings = settings(
+    max_examples=40, stateful_step_count=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 
 
 def test_the_devices_process_runs_the_case_job_at_start_and_daily(tmp_path, cfg, clock):
     from tongban.devices.process import DevicesProcess
     from tongban.queue.store import Store
+
     db = str(tmp_path / "devices.db")
     store = Store(db)
     at(clock, "2026-09-30")
@@ -453,6 +514,6 @@ def test_the_devices_process_runs_the_case_job_at_start_and_daily(tmp_path, cfg,
     clock.advance(minutes=10)
     process = DevicesProcess(cfg, db, clock)
     assert process.case_daily()["overdue"] == 1
-    assert process.case_daily()["overdue"] == 1       # the same day's result, not a second run
+    assert process.case_daily()["overdue"] == 1  # the same day's result, not a second run
     assert domain.get(store, case.id).due_flag == "overdue"
     store.close()

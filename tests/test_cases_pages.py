@@ -2,6 +2,7 @@
 multi-place cases through every state with the forms' CSRF token, including a "needs more materials"
 loop from the handling province and a withdrawal; illegal steps are refused; lists, the CSV export
 and the public status page carry no full ID number or phone; every view and export is logged."""
+
 from __future__ import annotations
 
 import csv
@@ -10,20 +11,20 @@ import re
 
 import pytest
 
-from tongban.web.access import TERMINAL_COOKIE
 from tongban.queue import cases as domain
 from tongban.queue.store import Store
+from tongban.web.access import TERMINAL_COOKIE
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
 
 ID_1 = "33010619900307" + "123"
-ID_1 += domain.id_check_digit(ID_1)          # with its ISO 7064 MOD 11-2 check character
+ID_1 += domain.id_check_digit(ID_1)  # with its ISO 7064 MOD 11-2 check character
 ID_2 = "11010519850815" + "002"
 ID_2 += domain.id_check_digit(ID_2)
 PHONE_1 = "13812345678"
 PHONE_2 = "15987654321"
-WAYBILL_1 = "EA123456785CN"                  # the UPU S10 example: check digit 5
-WAYBILL_2 = "1012345678901"                  # domestic EMS, 13 digits
+WAYBILL_1 = "EA123456785CN"  # the UPU S10 example: check digit 5
+WAYBILL_2 = "1012345678901"  # domestic EMS, 13 digits
 ADDRESS = "浙江省杭州市西湖区文三路 100 号 3 幢 201 室"
 
 
@@ -32,17 +33,18 @@ def hall(tmp_path, hall_config, clock):
     return make_hall_client(tmp_path, hall_config, clock)
 
 
-
 def sign_in(hall, username: str, window: int | None = None):
     client = hall.app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    r = client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD,
-                                    "window": str(window or "")})
+    r = client.post(
+        "/login",
+        data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD, "window": str(window or "")},
+    )
     assert r.status_code == 302
     return client
 
 
-LINE_WINDOW = {"M1": 1, "M2": 1, "M3": 2}      # window 1 serves line A first, window 2 line B
+LINE_WINDOW = {"M1": 1, "M2": 1, "M3": 2}  # window 1 serves line A first, window 2 line B
 
 
 def served_ticket(hall, matter: str) -> int:
@@ -73,13 +75,20 @@ class Desk:
         clock.advance(days=days)
         self.client = sign_in(self.hall, self.username, self.window)
 
-    def open_case(self, ticket_id: int, *, materials: dict[int, int], applicant: dict | None = None,
-                  expect: int = 303) -> int:
+    def open_case(
+        self, ticket_id: int, *, materials: dict[int, int], applicant: dict | None = None, expect: int = 303
+    ) -> int:
         page = self.client.get(f"/cases/new?ticket={ticket_id}")
         assert page.status_code == 200, page.get_data(as_text=True)[:400]
-        form = {"csrf_token": csrf_token(page.get_data(as_text=True)), "ticket": str(ticket_id),
-                "applicant_name": "张三", "id_number": ID_1, "phone": PHONE_1, "address": ADDRESS,
-                **(applicant or {})}
+        form = {
+            "csrf_token": csrf_token(page.get_data(as_text=True)),
+            "ticket": str(ticket_id),
+            "applicant_name": "张三",
+            "id_number": ID_1,
+            "phone": PHONE_1,
+            "address": ADDRESS,
+            **(applicant or {}),
+        }
         for i, copies in materials.items():
             form[f"material_{i}"] = "on"
             form[f"copies_{i}"] = str(copies)
@@ -120,46 +129,100 @@ def _events(hall, case_id: int) -> list[dict]:
 
 
 def test_proxy_case_every_state_with_a_loop_back_from_the_province(hall, clock):
-    ticket = served_ticket(hall, "M3")          # 正常退休提取住房公积金: proxy, 3 working days, 2 materials
+    ticket = served_ticket(hall, "M3")  # 正常退休提取住房公积金: proxy, 3 working days, 2 materials
     desk = Desk(hall, "clerk2", 2)
-    case_id = desk.open_case(ticket, materials={0: 1})     # 退休证 not brought yet
+    case_id = desk.open_case(ticket, materials={0: 1})  # 退休证 not brought yet
     page = desk.client.get(f"/cases/{case_id}").get_data(as_text=True)
     assert "KS-20261126-001" in page and ID_1 in page and PHONE_1 in page and ADDRESS in page
     assert desk.state(_db(hall), case_id) == "received"
 
     # An illegal step is refused with its reason, and changes nothing.
-    r = desk.step(case_id, "send", expect=409, province="44", handling_dept="广州住房公积金管理中心",
-                  handling_address="广州市越秀区", send_channel="ems", waybill_out=WAYBILL_1)
+    r = desk.step(
+        case_id,
+        "send",
+        expect=409,
+        province="44",
+        handling_dept="广州住房公积金管理中心",
+        handling_address="广州市越秀区",
+        send_channel="ems",
+        waybill_out=WAYBILL_1,
+    )
     assert "当前已收件，不能寄出（请先完成形式审查）" in r.get_data(as_text=True)
     assert desk.state(_db(hall), case_id) == "received"
 
     # Review at the window: identity fine, a material is missing -> needs materials.
-    desk.step(case_id, "check", identity_method="card_reader", identity_ok="yes", review_outcome="incomplete",
-              material_0="on", copies_0="1")
+    desk.step(
+        case_id,
+        "check",
+        identity_method="card_reader",
+        identity_ok="yes",
+        review_outcome="incomplete",
+        material_0="on",
+        copies_0="1",
+    )
     assert desk.state(_db(hall), case_id) == "needs_materials"
-    desk.next_day(clock)                        # Friday: the applicant comes back with it
+    desk.next_day(clock)  # Friday: the applicant comes back with it
     desk.step(case_id, "supplement", material_0="on", copies_0="1", material_1="on", copies_1="2")
     assert desk.state(_db(hall), case_id) == "received"
-    desk.step(case_id, "check", identity_method="face", identity_ok="yes", review_outcome="pass",
-              material_0="on", copies_0="1", material_1="on", copies_1="2")
+    desk.step(
+        case_id,
+        "check",
+        identity_method="face",
+        identity_ok="yes",
+        review_outcome="pass",
+        material_0="on",
+        copies_0="1",
+        material_1="on",
+        copies_1="2",
+    )
     assert desk.state(_db(hall), case_id) == "checked"
-    desk.step(case_id, "send", province="44", handling_dept="广州住房公积金管理中心",
-              handling_address="广州市越秀区东风中路 1 号", handling_phone="020-12329", handling_contact="李科长",
-              send_channel="ems", waybill_out="ea 1234 56785 cn", sent_on="2026-11-27")
+    desk.step(
+        case_id,
+        "send",
+        province="44",
+        handling_dept="广州住房公积金管理中心",
+        handling_address="广州市越秀区东风中路 1 号",
+        handling_phone="020-12329",
+        handling_contact="李科长",
+        send_channel="ems",
+        waybill_out="ea 1234 56785 cn",
+        sent_on="2026-11-27",
+    )
     assert desk.state(_db(hall), case_id) == "sent"
 
     # The province asks for more: back to needs materials, then received, checked, sent again.
     desk.next_day(clock, 4)
-    desk.step(case_id, "result", result="more_materials", return_channel="online", returned_on="2026-12-01",
-              result_note="需补充单位出具的离职证明")
+    desk.step(
+        case_id,
+        "result",
+        result="more_materials",
+        return_channel="online",
+        returned_on="2026-12-01",
+        result_note="需补充单位出具的离职证明",
+    )
     assert desk.state(_db(hall), case_id) == "needs_materials"
     desk.step(case_id, "supplement", material_0="on", copies_0="1", material_1="on", copies_1="2")
-    desk.step(case_id, "check", identity_method="card_reader", identity_ok="yes", review_outcome="pass",
-              material_0="on", copies_0="1", material_1="on", copies_1="2")
-    desk.step(case_id, "send", send_channel="ems", waybill_out=WAYBILL_2)    # the place is kept from last time
+    desk.step(
+        case_id,
+        "check",
+        identity_method="card_reader",
+        identity_ok="yes",
+        review_outcome="pass",
+        material_0="on",
+        copies_0="1",
+        material_1="on",
+        copies_1="2",
+    )
+    desk.step(case_id, "send", send_channel="ems", waybill_out=WAYBILL_2)  # the place is kept from last time
     desk.next_day(clock, 2)
-    desk.step(case_id, "result", result="approved", return_channel="mail", waybill_back="EA123456785CN",
-              returned_on="2026-12-03")
+    desk.step(
+        case_id,
+        "result",
+        result="approved",
+        return_channel="mail",
+        waybill_back="EA123456785CN",
+        returned_on="2026-12-03",
+    )
     assert desk.state(_db(hall), case_id) == "result_received"
     desk.step(case_id, "deliver", delivery_channel="window")
     assert desk.state(_db(hall), case_id) == "delivered"
@@ -170,9 +233,18 @@ def test_proxy_case_every_state_with_a_loop_back_from_the_province(hall, clock):
 
     evts = _events(hall, case_id)
     assert [(e["action"], e["to_state"]) for e in evts] == [
-        ("open", "received"), ("check", "needs_materials"), ("supplement", "received"), ("check", "checked"),
-        ("send", "sent"), ("result", "needs_materials"), ("supplement", "received"), ("check", "checked"),
-        ("send", "sent"), ("result", "result_received"), ("deliver", "delivered")]
+        ("open", "received"),
+        ("check", "needs_materials"),
+        ("supplement", "received"),
+        ("check", "checked"),
+        ("send", "sent"),
+        ("result", "needs_materials"),
+        ("supplement", "received"),
+        ("check", "checked"),
+        ("send", "sent"),
+        ("result", "result_received"),
+        ("deliver", "delivered"),
+    ]
     assert {e["actor"] for e in evts} == {"clerk2"} and {e["window"] for e in evts} == {2}
     assert domain.replay(evts)["state"] == "delivered"
     # The supplement restarted the time limit: 3 working days from Tuesday 1 December.
@@ -187,22 +259,51 @@ def test_multi_place_cases_online_transfer_and_a_withdrawal(hall, clock):
     desk = Desk(hall, "clerk1", 1)
     # 养老保险关系转移接续: multi-place, 15 working days, sent online through the platform.
     first = desk.open_case(served_ticket(hall, "M2"), materials={0: 1})
-    desk.step(first, "check", identity_method="card_reader", identity_ok="yes", review_outcome="pass",
-              material_0="on", copies_0="1")
-    desk.step(first, "send", province="51", handling_dept="成都市社会保险事业管理局", handling_address="成都市青羊区",
-              send_channel="online", send_ref="ZY2026112600017")
+    desk.step(
+        first,
+        "check",
+        identity_method="card_reader",
+        identity_ok="yes",
+        review_outcome="pass",
+        material_0="on",
+        copies_0="1",
+    )
+    desk.step(
+        first,
+        "send",
+        province="51",
+        handling_dept="成都市社会保险事业管理局",
+        handling_address="成都市青羊区",
+        send_channel="online",
+        send_ref="ZY2026112600017",
+    )
     desk.step(first, "result", result="refused", return_channel="online", result_note="转出地已有在途业务")
     desk.step(first, "deliver", delivery_channel="mail", delivery_waybill=WAYBILL_1)
     assert desk.state(_db(hall), first) == "delivered"
 
     # A second one, withdrawn by the applicant after it was sent.
-    second = desk.open_case(served_ticket(hall, "M2"), materials={0: 1}, applicant={"id_number": ID_2,
-                                                                                    "phone": PHONE_2})
-    desk.step(second, "check", identity_method="manual", identity_ok="yes", review_outcome="pass",
-              material_0="on", copies_0="1")
-    desk.step(second, "send", province="51", handling_dept="成都市社会保险事业管理局", handling_address="成都市青羊区",
-              send_channel="ems", waybill_out=WAYBILL_2)
-    r = desk.step(second, "withdraw", expect=422, withdrawn_reason="other")       # "other" needs a reason
+    second = desk.open_case(
+        served_ticket(hall, "M2"), materials={0: 1}, applicant={"id_number": ID_2, "phone": PHONE_2}
+    )
+    desk.step(
+        second,
+        "check",
+        identity_method="manual",
+        identity_ok="yes",
+        review_outcome="pass",
+        material_0="on",
+        copies_0="1",
+    )
+    desk.step(
+        second,
+        "send",
+        province="51",
+        handling_dept="成都市社会保险事业管理局",
+        handling_address="成都市青羊区",
+        send_channel="ems",
+        waybill_out=WAYBILL_2,
+    )
+    r = desk.step(second, "withdraw", expect=422, withdrawn_reason="other")  # "other" needs a reason
     assert "请写明撤回原因" in r.get_data(as_text=True)
     desk.step(second, "withdraw", withdrawn_reason="applicant")
     assert desk.state(_db(hall), second) == "withdrawn"
@@ -217,27 +318,58 @@ def test_a_proxy_case_cannot_be_sent_online_and_bad_inputs_are_named(hall):
     # Bad ID check digit, bad phone: the form comes back with both fields marked, nothing is saved.
     bad_id = ID_1[:17] + ("0" if ID_1[17] != "0" else "1")
     page = desk.client.get(f"/cases/new?ticket={ticket}").get_data(as_text=True)
-    r = desk.client.post("/cases/new", data={"csrf_token": csrf_token(page), "ticket": str(ticket),
-                                             "applicant_name": "李四", "id_number": bad_id, "phone": "12345678901"})
+    r = desk.client.post(
+        "/cases/new",
+        data={
+            "csrf_token": csrf_token(page),
+            "ticket": str(ticket),
+            "applicant_name": "李四",
+            "id_number": bad_id,
+            "phone": "12345678901",
+        },
+    )
     assert r.status_code == 422
     html = r.get_data(as_text=True)
     assert "身份证号码校验位不正确" in html and "手机号码应为以1开头的11位数字" in html
     store = Store(_db(hall), migrate=False)
     assert store.one("SELECT COUNT(*) FROM cases")[0] == 0
     store.close()
-    case_id = desk.open_case(ticket, materials={0: 1, 1: 1}, applicant={"id_number": ID_1.lower()[:17] + ID_1[17].lower()})
-    desk.step(case_id, "check", identity_method="card_reader", identity_ok="yes", review_outcome="pass",
-              material_0="on", copies_0="1", material_1="on", copies_1="1")
-    r = desk.step(case_id, "send", expect=422, province="44", handling_dept="x", handling_address="y",
-                  send_channel="online")
+    case_id = desk.open_case(
+        ticket, materials={0: 1, 1: 1}, applicant={"id_number": ID_1.lower()[:17] + ID_1[17].lower()}
+    )
+    desk.step(
+        case_id,
+        "check",
+        identity_method="card_reader",
+        identity_ok="yes",
+        review_outcome="pass",
+        material_0="on",
+        copies_0="1",
+        material_1="on",
+        copies_1="1",
+    )
+    r = desk.step(
+        case_id, "send", expect=422, province="44", handling_dept="x", handling_address="y", send_channel="online"
+    )
     assert "代收代办件须寄送纸质材料" in r.get_data(as_text=True)
-    r = desk.step(case_id, "send", expect=422, province="44", handling_dept="x", handling_address="y",
-                  send_channel="ems", waybill_out="EA123456784CN")
+    r = desk.step(
+        case_id,
+        "send",
+        expect=422,
+        province="44",
+        handling_dept="x",
+        handling_address="y",
+        send_channel="ems",
+        waybill_out="EA123456784CN",
+    )
     assert "运单号校验位不正确" in r.get_data(as_text=True)
     # htmx gets the fragment with the problem shown, as 200 so that htmx swaps it in.
     page = desk.client.get(f"/cases/{case_id}").get_data(as_text=True)
-    r = desk.client.post(f"/cases/{case_id}/send", headers={"HX-Request": "true"},
-                         data={"csrf_token": csrf_token(page), "send_channel": "ems", "waybill_out": "12"})
+    r = desk.client.post(
+        f"/cases/{case_id}/send",
+        headers={"HX-Request": "true"},
+        data={"csrf_token": csrf_token(page), "send_channel": "ems", "waybill_out": "12"},
+    )
     assert r.status_code == 200
     assert 'id="case"' in r.get_data(as_text=True) and "<html" not in r.get_data(as_text=True)
     assert "运单号应为13位" in r.get_data(as_text=True)
@@ -246,8 +378,9 @@ def test_a_proxy_case_cannot_be_sent_online_and_bad_inputs_are_named(hall):
 def test_forms_need_the_csrf_token(hall):
     desk = Desk(hall, "clerk1", 1)
     ticket = served_ticket(hall, "M3")
-    r = desk.client.post("/cases/new", data={"ticket": str(ticket), "applicant_name": "张三", "id_number": ID_1,
-                                             "phone": PHONE_1})
+    r = desk.client.post(
+        "/cases/new", data={"ticket": str(ticket), "applicant_name": "张三", "id_number": ID_1, "phone": PHONE_1}
+    )
     assert r.status_code == 400
 
 
@@ -274,12 +407,29 @@ def test_new_case_without_a_ticket_for_mailed_in_materials(hall):
     page = desk.client.get("/cases/new?matter=M2")
     html = page.get_data(as_text=True)
     assert page.status_code == 200 and "养老保险关系转移接续" in html and 'name="material_0"' in html
-    r = desk.client.post("/cases/new", data={"csrf_token": csrf_token(html), "matter": "M2", "applicant_name": "王五",
-                                             "id_number": ID_2, "phone": PHONE_2, "material_0": "on"})
+    r = desk.client.post(
+        "/cases/new",
+        data={
+            "csrf_token": csrf_token(html),
+            "matter": "M2",
+            "applicant_name": "王五",
+            "id_number": ID_2,
+            "phone": PHONE_2,
+            "material_0": "on",
+        },
+    )
     assert r.status_code == 303
     # An on-site matter opens no case.
-    r = desk.client.post("/cases/new", data={"csrf_token": csrf_token(html), "matter": "M1", "applicant_name": "王五",
-                                             "id_number": ID_2, "phone": PHONE_2})
+    r = desk.client.post(
+        "/cases/new",
+        data={
+            "csrf_token": csrf_token(html),
+            "matter": "M1",
+            "applicant_name": "王五",
+            "id_number": ID_2,
+            "phone": PHONE_2,
+        },
+    )
     assert r.status_code == 409
 
 
@@ -313,12 +463,29 @@ def _personal_data_absent(text: str) -> None:
 def test_list_export_and_status_page_are_masked_and_each_access_is_logged(hall, clock):
     desk = Desk(hall, "clerk1", 1)
     a = desk.open_case(served_ticket(hall, "M3"), materials={0: 1})
-    b = desk.open_case(served_ticket(hall, "M2"), materials={0: 1}, applicant={"applicant_name": "欧阳娜娜",
-                                                                               "id_number": ID_2, "phone": PHONE_2})
-    desk.step(b, "check", identity_method="card_reader", identity_ok="yes", review_outcome="pass",
-              material_0="on", copies_0="1")
-    desk.step(b, "send", province="51", handling_dept="成都市社保局", handling_address="成都市",
-              send_channel="ems", waybill_out=WAYBILL_1)
+    b = desk.open_case(
+        served_ticket(hall, "M2"),
+        materials={0: 1},
+        applicant={"applicant_name": "欧阳娜娜", "id_number": ID_2, "phone": PHONE_2},
+    )
+    desk.step(
+        b,
+        "check",
+        identity_method="card_reader",
+        identity_ok="yes",
+        review_outcome="pass",
+        material_0="on",
+        copies_0="1",
+    )
+    desk.step(
+        b,
+        "send",
+        province="51",
+        handling_dept="成都市社保局",
+        handling_address="成都市",
+        send_channel="ems",
+        waybill_out=WAYBILL_1,
+    )
     store = Store(_db(hall), migrate=False)
     views_before = store.one("SELECT COUNT(*) FROM case_access_log")[0]
 
@@ -332,6 +499,7 @@ def test_list_export_and_status_page_are_masked_and_each_access_is_logged(hall, 
         html = desk.client.get(f"/cases?{query}", headers={"HX-Request": "true"}).get_data(as_text=True)
         assert "<html" not in html
         return re.findall(r'class="cs-num">(KS-\d{8}-\d{3})<', html)
+
     assert numbers("q=4321") == ["KS-20261126-002"]
     assert numbers("q=5678") == ["KS-20261126-001"]
     assert numbers(f"q={WAYBILL_1.lower()}") == ["KS-20261126-002"]
@@ -362,8 +530,9 @@ def test_list_export_and_status_page_are_masked_and_each_access_is_logged(hall, 
         assert hidden not in status
 
     # The log: one 'export' row per exported case; views of the lists add nothing (they are masked).
-    log = store.all("SELECT case_id, action, actor FROM case_access_log WHERE id > (SELECT MAX(id) - 2 FROM"
-                    " case_access_log)")
+    log = store.all(
+        "SELECT case_id, action, actor FROM case_access_log WHERE id > (SELECT MAX(id) - 2 FROM case_access_log)"
+    )
     assert {(r["case_id"], r["action"], r["actor"]) for r in log} == {(a, "export", "clerk1"), (b, "export", "clerk1")}
     assert store.one("SELECT COUNT(*) FROM case_access_log")[0] == views_before + 2
 
@@ -372,7 +541,10 @@ def test_list_export_and_status_page_are_masked_and_each_access_is_logged(hall, 
     manager.client.get(f"/cases/{a}")
     manager.client.get(f"/cases/{a}/receipt")
     last = store.all("SELECT case_id, action, actor FROM case_access_log ORDER BY id DESC LIMIT 2")
-    assert [(r["case_id"], r["action"], r["actor"]) for r in last] == [(a, "receipt", "manager"), (a, "view", "manager")]
+    assert [(r["case_id"], r["action"], r["actor"]) for r in last] == [
+        (a, "receipt", "manager"),
+        (a, "view", "manager"),
+    ]
     # Managers see the log on the case page.
     assert "查阅与导出记录" in manager.client.get(f"/cases/{a}").get_data(as_text=True)
     store.close()
@@ -385,9 +557,9 @@ def test_receipt_has_case_number_materials_window_phone_and_a_status_qr(hall):
     html = r.get_data(as_text=True)
     assert r.status_code == 200
     assert "跨省通办受理回执" in html and "KS-20261126-001" in html and "正常退休提取住房公积金" in html
-    assert "退休证" in html and "0571-2" in html            # the phone of window 2, which served it
+    assert "退休证" in html and "0571-2" in html  # the phone of window 2, which served it
     assert "<svg" in html and 'id="qr-path"' in html and "/c/" in html
-    assert "<script>" not in html and " style=" not in html   # CSP: no inline scripts or styles
+    assert "<script>" not in html and " style=" not in html  # CSP: no inline scripts or styles
     store = Store(_db(hall), migrate=False)
     case = domain.get(store, case_id)
     store.close()
@@ -422,7 +594,7 @@ def test_pieces_for_the_consoles(hall, clock):
         assert render_template("_case_ticket_link.html", ticket=None).strip() == ""
         assert render_template("_case_flags.html").strip() == ""
     case_id = desk.open_case(ticket, materials={0: 1, 1: 1})
-    clock.advance(days=6)                              # Thursday 26 + 3 working days = Tue 1 Dec: overdue on Wed 2
+    clock.advance(days=6)  # Thursday 26 + 3 working days = Tue 1 Dec: overdue on Wed 2
     with hall.app.test_request_context("/window/2"):
         html = render_template("_case_ticket_link.html", ticket={"id": ticket, "matter": "M3"})
         assert f'href="/cases/{case_id}"' in html and "KS-20261126-001" in html

@@ -1,4 +1,5 @@
 """The tongban command as a hall's IT person uses it."""
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ def test_check_config_passes_shipped_halls():
 def test_check_config_prints_every_problem_and_fails(tmp_path):
     bad = tmp_path / "bad.toml"
     text = (ROOT / "config" / "street-hall.toml").read_text(encoding="utf-8")
-    bad.write_text(text.replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"')
-                   + '\n[surprise]\nkey = 1\n', encoding="utf-8")
+    bad.write_text(
+        text.replace('timezone = "Asia/Shanghai"', 'timezone = "Mars/Olympus"') + "\n[surprise]\nkey = 1\n",
+        encoding="utf-8",
+    )
     result = CliRunner().invoke(main, ["check-config", str(bad)])
     assert result.exit_code == 1
     assert "hall.timezone: 'Mars/Olympus' is not a known time zone" in result.output
@@ -41,8 +44,11 @@ def test_check_config_prints_every_problem_and_fails(tmp_path):
 def test_accounts_and_terminals(tmp_path):
     db = str(tmp_path / "t.db")
     runner = CliRunner()
-    r = runner.invoke(main, ["account", "add", "li", "--db", db, "--name", "李明", "--role", "clerk",
-                             "--staff-no", "C007"], input="secret-pass\nsecret-pass\n")
+    r = runner.invoke(
+        main,
+        ["account", "add", "li", "--db", db, "--name", "李明", "--role", "clerk", "--staff-no", "C007"],
+        input="secret-pass\nsecret-pass\n",
+    )
     assert r.exit_code == 0, r.output
     assert "li" in runner.invoke(main, ["account", "list", "--db", db]).output
     r = runner.invoke(main, ["terminal", "add", "kiosk-9", "--db", db, "--kind", "kiosk", "--name", "9号机"])
@@ -53,8 +59,9 @@ def test_accounts_and_terminals(tmp_path):
     store.close()
     assert runner.invoke(main, ["terminal", "revoke", "kiosk-9", "--db", db]).exit_code == 0
     assert "revoked" in runner.invoke(main, ["terminal", "list", "--db", db]).output
-    r = runner.invoke(main, ["account", "add", "li", "--db", db, "--name", "x", "--role", "clerk"],
-                      input="secret-pass\nsecret-pass\n")
+    r = runner.invoke(
+        main, ["account", "add", "li", "--db", db, "--name", "x", "--role", "clerk"], input="secret-pass\nsecret-pass\n"
+    )
     assert r.exit_code != 0 and "exists already" in r.output
 
 
@@ -75,15 +82,19 @@ def _wait_healthy(url: str, seconds: float = 20) -> dict:
 
 def test_demo_starts_web_and_devices_and_stops_both_on_ctrl_c(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "tongban", "demo", "--db", str(tmp_path / "demo.db"),
-                             "--port", str(port)], cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tongban", "demo", "--db", str(tmp_path / "demo.db"), "--port", str(port)],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     try:
         health = _wait_healthy(f"http://127.0.0.1:{port}/healthz")
         assert health["status"] == "ok" and health["db"] == "ok"
         # It is gunicorn, not Flask's development server, that answers.
-        children = subprocess.run(["ps", "-o", "args=", "--ppid", str(proc.pid)], capture_output=True,
-                                  text=True).stdout
+        children = subprocess.run(["ps", "-o", "args=", "--ppid", str(proc.pid)], capture_output=True, text=True).stdout
         assert "serve" in children and "devices" in children
         # The devices process ran the day's roll-over at start and recorded it.
         deadline = time.monotonic() + 10
@@ -121,6 +132,7 @@ def test_serve_ends_live_streams_when_it_stops(tmp_path):
     import http.client
 
     from .browser.conftest import make_live_hall
+
     hall = make_live_hall(tmp_path)
     try:
         conn = http.client.HTTPConnection("127.0.0.1", hall.port, timeout=10)

@@ -4,6 +4,7 @@ Each kiosk is a separate OS process with its own Store on one database file, rel
 through a file barrier. The clock inside each process is a FakeClock at an open hour passed in on
 the command line, so these tests do not depend on the real time of day.
 """
+
 from __future__ import annotations
 
 import json
@@ -25,7 +26,7 @@ from tongban.queue.service import HallService
 from tongban.queue.store import Store
 
 ISSUER = Path(__file__).resolve().parent / "_issuer.py"
-WHEN = "2026-11-26T10:00:00+08:00"      # a Thursday morning: the small hall is open
+WHEN = "2026-11-26T10:00:00+08:00"  # a Thursday morning: the small hall is open
 KIOSKS = 6
 PER_KIOSK = 30
 
@@ -57,15 +58,21 @@ def burst(db: Path, hall_json: Path, sync: Path, lines_of: list[str]) -> list[li
     """Start one process per kiosk, release them together, and return what each printed."""
     sync.mkdir()
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
-    procs = [subprocess.Popen([sys.executable, str(ISSUER), "burst", str(db), str(hall_json), WHEN, lines,
-                               str(sync), f"kiosk-{i}"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                              text=True, env=env)
-             for i, lines in enumerate(lines_of)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, str(ISSUER), "burst", str(db), str(hall_json), WHEN, lines, str(sync), f"kiosk-{i}"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=env,
+        )
+        for i, lines in enumerate(lines_of)
+    ]
     try:
         wait_for_files([sync / f"kiosk-{i}.open" for i in range(len(procs))], procs)
-        (sync / "open").touch()               # everyone opens the database file at once...
+        (sync / "open").touch()  # everyone opens the database file at once...
         wait_for_files([sync / f"kiosk-{i}.ready" for i in range(len(procs))], procs)
-        (sync / "go").touch()                 # ...and everyone presses at once
+        (sync / "go").touch()  # ...and everyone presses at once
         outputs = []
         for proc in procs:
             out, err = proc.communicate(timeout=120)
@@ -96,7 +103,7 @@ def assert_gap_free(rows: list[tuple[str, int, str]], prefix: str, total: int) -
 
 def test_kiosks_pressing_at_once_get_distinct_gap_free_numbers(tmp_path, hall_json):
     db = tmp_path / "hall.db"
-    Store(db).close()                         # the hall database exists; the kiosks open it
+    Store(db).close()  # the hall database exists; the kiosks open it
     # Kiosks mostly share line A; half of them also issue B tickets in between.
     lines_of = ["A" * PER_KIOSK if i % 2 == 0 else "AB" * (PER_KIOSK // 2) for i in range(KIOSKS)]
     outputs = burst(db, hall_json, tmp_path / "sync", lines_of)
@@ -105,8 +112,8 @@ def test_kiosks_pressing_at_once_get_distinct_gap_free_numbers(tmp_path, hall_js
     dupes = [n for n, c in Counter(printed).items() if c > 1]
     assert not dupes, f"the same number was given to two citizens: {dupes}"
     for out, lines in zip(outputs, lines_of):
-        assert [n[0] for n in out] == list(lines)       # each kiosk got the line it asked for
-        for prefix in "AB":                             # and its own numbers rise
+        assert [n[0] for n in out] == list(lines)  # each kiosk got the line it asked for
+        for prefix in "AB":  # and its own numbers rise
             mine = [int(n[1:]) for n in out if n[0] == prefix]
             assert mine == sorted(mine)
     # They really pressed together: some kiosk's A numbers are interleaved with another's.
@@ -139,16 +146,20 @@ def test_kiosks_opening_a_new_database_at_once(tmp_path, hall_json):
 def test_kiosk_killed_mid_write_loses_nothing_it_reported(tmp_path, hall_json):
     db = tmp_path / "hall.db"
     Store(db).close()
-    proc = subprocess.Popen([sys.executable, str(ISSUER), "loop", str(db), str(hall_json), WHEN, "A"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, str(ISSUER), "loop", str(db), str(hall_json), WHEN, "A"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     reported = []
     try:
-        first = proc.stdout.readline()        # started issuing
+        first = proc.stdout.readline()  # started issuing
         assert first, proc.stderr.read()
         reported.append(first.strip())
         time.sleep(1.0)
     finally:
-        proc.send_signal(signal.SIGKILL)      # the power cut: no cleanup, no rollback, no close
+        proc.send_signal(signal.SIGKILL)  # the power cut: no cleanup, no rollback, no close
         out, _ = proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
     reported += out.split()

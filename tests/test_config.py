@@ -1,5 +1,6 @@
 """Hall files (docs/config.md): the shipped halls load, and every kind of bad file is answered with
 the path of each problem, all of them at once."""
+
 from __future__ import annotations
 
 from collections import Counter
@@ -16,13 +17,23 @@ CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 # ---------- the shipped halls ----------
 
+
 def test_demo_hall_loads_with_58_matters_per_department():
     cfg = load_hall_config(CONFIG / "demo-hall.toml")
     assert cfg.hall.id == "demo-hall"
     assert len(cfg.matters) == 58
     assert Counter(m.department for m in cfg.matters) == {
-        "scjg": 23, "rsj": 16, "sfj": 4, "zrzy": 3, "wjw": 2, "zwfw": 1, "ybj": 1, "yjj": 1, "swj": 1,
-        "gjj": 3, "yz": 3,
+        "scjg": 23,
+        "rsj": 16,
+        "sfj": 4,
+        "zrzy": 3,
+        "wjw": 2,
+        "zwfw": 1,
+        "ybj": 1,
+        "yjj": 1,
+        "swj": 1,
+        "gjj": 3,
+        "yz": 3,
     }
     # Every matter is reachable from exactly one line, so the kiosk can issue a ticket for it.
     in_lines = Counter(code for line in cfg.lines for code in line.matters)
@@ -65,6 +76,7 @@ def test_small_hall_round_trips_through_a_toml_file(tmp_path):
 
 
 # ---------- bad files ----------
+
 
 def problems_of(doc: dict, tmp_path: Path) -> list[str]:
     """Write the document as a TOML file, load it, and return what the checker says is wrong."""
@@ -284,9 +296,16 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path):
     _serving_not_able(doc)
     doc["policy"] = {"green_credit_min": 300}
     problems = problems_of(doc, tmp_path)
-    expected = ["hall.late_return_behnd", "hall.timezone", "hall.hours.mon[1]", "matters[1].mode",
-                "lines[0].number_width", "lines[1].daily_quota", "windows[0].serving[1]",
-                "policy.green_credit_min"]
+    expected = [
+        "hall.late_return_behnd",
+        "hall.timezone",
+        "hall.hours.mon[1]",
+        "matters[1].mode",
+        "lines[0].number_width",
+        "lines[1].daily_quota",
+        "windows[0].serving[1]",
+        "policy.green_credit_min",
+    ]
     for prefix in expected:
         assert_reported(problems, prefix)
     assert len(problems) == len(expected), problems

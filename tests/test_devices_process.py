@@ -1,5 +1,6 @@
 """The devices process wires the drivers to the hall: print jobs reach a printer, a paper-out
 becomes a failed job and an alert, calls reach the LED displays, and keypad keys call tickets."""
+
 from __future__ import annotations
 
 from dataclasses import replace
@@ -7,8 +8,8 @@ from dataclasses import replace
 import pytest
 
 from tongban.devices.display_follower import DisplayFollower, build_hub
-from tongban.displays.fake import FakeBus
 from tongban.devices.print_worker import PrinterWorker, build_slip, printer_configs
+from tongban.displays.fake import FakeBus
 from tongban.printers.decode import Line, QRCode, ticket_view
 from tongban.printers.fakes import FakeNetworkPrinter
 from tongban.queue import printing
@@ -16,17 +17,27 @@ from tongban.queue.service import HallService
 
 from .conftest import wait_for
 
-BUS = {"id": "east", "url": "loop://", "preset": "sum8-ff", "timeout_s": 0.05, "poll_interval_ms": 30,
-       "pacing_ms": 2, "devices": [{"address": 1, "kind": "window", "window": 1},
-                                   {"address": 2, "kind": "window", "window": 2},
-                                   {"address": 11, "kind": "keypad", "window": 1},
-                                   {"address": 30, "kind": "hall", "rows": 2}]}
+BUS = {
+    "id": "east",
+    "url": "loop://",
+    "preset": "sum8-ff",
+    "timeout_s": 0.05,
+    "poll_interval_ms": 30,
+    "pacing_ms": 2,
+    "devices": [
+        {"address": 1, "kind": "window", "window": 1},
+        {"address": 2, "kind": "window", "window": 2},
+        {"address": 11, "kind": "keypad", "window": 1},
+        {"address": 30, "kind": "hall", "rows": 2},
+    ],
+}
 
 
 @pytest.fixture
 def hall_with_printer(hall_config):
     def make(url):
         return replace(hall_config, printers=({"id": "printer-1", "url": url, "paper_mm": 80},))
+
     return make
 
 

@@ -1,4 +1,5 @@
 """Hall rules that came out of review: what a clerk or a returning citizen would trip over."""
+
 from __future__ import annotations
 
 from datetime import datetime
@@ -60,11 +61,11 @@ def test_transfer_into_its_own_line_is_refused(service, state):
 def test_roll_over_started_mid_morning_leaves_todays_windows_alone(store, hall_config, clock):
     service = HallService(store, hall_config, clock)
     service.sync_with_config()
-    clock.set(datetime(2026, 11, 25, 16, 0, tzinfo=SHANGHAI))     # yesterday
-    service.window_action(2, "open", clerk="clerk2")               # left open overnight
+    clock.set(datetime(2026, 11, 25, 16, 0, tzinfo=SHANGHAI))  # yesterday
+    service.window_action(2, "open", clerk="clerk2")  # left open overnight
     service.set_serving(2, ["A"])
-    clock.set(datetime(2026, 11, 26, 9, 30, tzinfo=SHANGHAI))     # devices start late after a power cut
-    ticket = _served(service, window=1)                           # window 1 is already at work today
+    clock.set(datetime(2026, 11, 26, 9, 30, tzinfo=SHANGHAI))  # devices start late after a power cut
+    ticket = _served(service, window=1)  # window 1 is already at work today
     service.set_serving(1, ["A", "B"])
     result = service.roll_over()
     assert result["closed_windows"] == 1

@@ -1,4 +1,5 @@
 """Public pages without login (issue 4): /info (matters and windows directory) and /t/<token>."""
+
 from __future__ import annotations
 
 import re
@@ -37,8 +38,8 @@ def test_info_lists_the_58_matters_of_the_demo_hall_by_department_and_batch(demo
         assert f'data-dept="{dept.code}"' in html and dept.name_zh in html
     assert "第1批" in html
     # Each matter carries its guide: materials, time limit, fee, how, and the kiosk line to choose.
-    guide = html[html.index('data-matter="RSJ-006"'):]
-    guide = guide[:guide.index("</details>")]
+    guide = html[html.index('data-matter="RSJ-006"') :]
+    guide = guide[: guide.index("</details>")]
     assert "失业登记" in guide and "居民身份证原件" in guide and "当场办结" in guide and "不收费" in guide
     assert "取号时选择" in guide and "人社业务" in guide
 
@@ -77,7 +78,7 @@ def test_status_page_shows_place_and_estimate_but_no_id_or_personal_data(demo):
     assert re.search(r'id="s-ahead">2<', html) and "分钟" in html and "号窗口" in html
     assert "kiosk-1" not in html and f"/t/{third.id}" not in html and "号票编号" not in html
     assert 'sse-connect="/t/' in html and 'sse-swap="status"' in html
-    assert client.get(f"/t/{third.id}").status_code == 404                   # ids do not open it
+    assert client.get(f"/t/{third.id}").status_code == 404  # ids do not open it
 
 
 def test_status_page_follows_the_ticket_to_the_window(demo):

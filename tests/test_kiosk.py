@@ -1,20 +1,20 @@
 """The citizens' kiosk through Flask's test client (issue 4): screens, the single-use confirm form,
 printing and its fallback, closed states, pinyin search. The browser behaviour is in tests/browser."""
+
 from __future__ import annotations
 
 import re
 from datetime import datetime, timedelta
-
 from html import escape
 
 import pytest
 
-from tongban.web.auth import Accounts
 from tongban.config import load_hall_config, parse_hall_config
-from tongban.web.kiosk.routes import MatterIndex, STALE_CLAIM_S, ticket_qr_text
 from tongban.queue import printing
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, utc_iso
+from tongban.web.auth import Accounts
+from tongban.web.kiosk.routes import STALE_CLAIM_S, MatterIndex, ticket_qr_text
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
@@ -52,8 +52,8 @@ def text(response) -> str:
 def confirm_form(client, path: str) -> dict:
     """The confirm screen's form fields, as the browser would post them."""
     html = text(client.get(path, headers={"HX-Request": "true"}))
-    form = html[html.index('<form class="k-take"'):]
-    form = form[:form.index("</form>")]
+    form = html[html.index('<form class="k-take"') :]
+    form = form[: form.index("</form>")]
     fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', form))
     assert {"csrf_token", "key"} <= set(fields)
     return fields
@@ -80,11 +80,12 @@ def service_of(hall) -> HallService:
 
 # ---------- pinyin ----------
 
+
 def test_pinyin_initials_find_matters_computed_once_at_start(hall):
     index = MatterIndex(DEMO.matters)
     names = {m.code: m.name_zh for m in DEMO.matters}
     assert names[index.search("sydj")[0]] == "失业登记"
-    assert index.search("SYDJ") == index.search("sydj")            # case and stray characters do not matter
+    assert index.search("SYDJ") == index.search("sydj")  # case and stray characters do not matter
     assert names[index.search("zfgjj")[0]].startswith("住房公积金")  # 住房公积金…: a match at the start comes first
     assert "跨省通办材料寄递（EMS 政务专递）" in {names[c] for c in index.search("ems")}
     assert "j" in index.next_letters("syd")
@@ -96,13 +97,14 @@ def test_search_screen_types_letters_and_dims_keys_that_find_nothing(hall):
     client = kiosk(hall)
     html = text(client.get("/kiosk/kiosk-1/search?q=sy"))
     assert "失业登记" in html and "SY" in html
-    assert re.search(r'class="k-key dead"[^>]*data-key="q"', html)           # nothing continues "syq"
-    assert 'hx-get="/kiosk/kiosk-1/search?q=syd"' in html                   # d does (失业登记)
-    assert 'hx-get="/kiosk/kiosk-1/search?q=s"' in html                     # delete
+    assert re.search(r'class="k-key dead"[^>]*data-key="q"', html)  # nothing continues "syq"
+    assert 'hx-get="/kiosk/kiosk-1/search?q=syd"' in html  # d does (失业登记)
+    assert 'hx-get="/kiosk/kiosk-1/search?q=s"' in html  # delete
     assert "没有找到" in text(client.get("/kiosk/kiosk-1/search?q=zzzz"))
 
 
 # ---------- screens ----------
+
 
 def test_home_shows_every_line_with_its_waiting_count_estimate_and_notices(tmp_path, clock):
     hall = make_hall_client(tmp_path, DEMO, clock)
@@ -113,9 +115,9 @@ def test_home_shows_every_line_with_its_waiting_count_estimate_and_notices(tmp_p
     html = text(client.get("/kiosk/kiosk-1"))
     for line in DEMO.lines:
         assert f'data-line="{line.prefix}"' in html and line.name_zh in html and escape(line.name_en) in html
-    card_a = html[html.index('data-line="A"'):html.index('data-line="B"')]
+    card_a = html[html.index('data-line="A"') : html.index('data-line="B"')]
     assert "等候 2 人" in card_a and "2 waiting" in card_a and "分钟" in card_a
-    assert "本大厅设跨省通办专窗" in html                                       # the hall's notices
+    assert "本大厅设跨省通办专窗" in html  # the hall's notices
     assert 'sse-connect="/kiosk/kiosk-1/live"' in html and 'sse-swap="lines"' in html
     assert "绿色通道" in html
 
@@ -127,14 +129,14 @@ def test_one_url_answers_the_page_or_its_fragment(hall):
     assert text(page).lstrip().lower().startswith("<!doctype html>") and 'id="kiosk"' in text(page)
     assert text(fragment).lstrip().startswith('<div id="kiosk"') and "<html" not in text(fragment)
     assert "HX-Request" in fragment.headers["Vary"]
-    assert "style=" not in text(page) and "<script>" not in text(page)       # CSP: no inline styles or scripts
+    assert "style=" not in text(page) and "<script>" not in text(page)  # CSP: no inline styles or scripts
 
 
 def test_english_and_elder_mode_travel_in_the_url_not_a_cookie(hall):
     client = kiosk(hall)
     html = text(client.get("/kiosk/kiosk-1/departments?lang=en&elder=1"))
     assert 'class="kiosk elder lang-en"' in html
-    assert "Find by department" in html.split("按部门查找事项")[0]               # English first, Chinese under it
+    assert "Find by department" in html.split("按部门查找事项")[0]  # English first, Chinese under it
     assert 'href="/kiosk/kiosk-1/department/' not in html
     assert 'hx-get="/kiosk/kiosk-1/departments/rsj?lang=en&amp;elder=1"' in html
     # The idle timer's way home resets both for the next citizen.
@@ -146,8 +148,8 @@ def test_matter_guide_is_the_one_time_notice_before_the_ticket(hall):
     client = kiosk(hall)
     html = text(client.get("/kiosk/kiosk-1/matters/M3"))
     assert "正常退休提取住房公积金" in html and "一次性告知" in html
-    assert "身份证" in html and "退休证" in html                                 # materials
-    assert "3 个工作日" in html and "不收费" in html and "代收代办" in html        # time limit, fee, mode
+    assert "身份证" in html and "退休证" in html  # materials
+    assert "3 个工作日" in html and "不收费" in html and "代收代办" in html  # time limit, fee, mode
     assert 'name="matter" value="M3"' in html and "确认取号" in html
     assert client.get("/kiosk/kiosk-1/matters/NOPE").status_code == 404
 
@@ -165,16 +167,17 @@ def test_departments_page_matters_in_pages(tmp_path, clock):
 
 # ---------- taking a ticket ----------
 
+
 def test_the_same_confirm_form_posted_twice_gives_the_same_ticket(printer_hall):
     client = kiosk(printer_hall)
     fields = confirm_form(client, "/kiosk/kiosk-1/lines/A")
     first = take(client, {**fields, "line": "A"})
     again = take(client, {**fields, "line": "A"})
-    plain = take(client, {**fields, "line": "A"}, htmx=False)          # a resend without htmx, too
+    plain = take(client, {**fields, "line": "A"}, htmx=False)  # a resend without htmx, too
     assert number_on(first) == number_on(again) == number_on(plain) == "A001"
     store = store_of(printer_hall)
     assert store.one("SELECT COUNT(*) FROM tickets")[0] == 1
-    assert store.one("SELECT COUNT(*) FROM print_jobs")[0] == 1        # and one slip, not three
+    assert store.one("SELECT COUNT(*) FROM print_jobs")[0] == 1  # and one slip, not three
     # A new confirm screen is a new request: a second ticket.
     fields2 = confirm_form(client, "/kiosk/kiosk-1/lines/A")
     assert fields2["key"] != fields["key"]
@@ -187,8 +190,10 @@ def test_a_key_left_by_a_post_that_died_is_taken_over(hall):
     clock = hall.app.config["CLOCK"]
     store = store_of(hall)
     with store.immediate() as conn:
-        conn.execute("INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)",
-                     ("kiosk-1", fields["key"], utc_iso(clock.now() - timedelta(seconds=STALE_CLAIM_S + 5))))
+        conn.execute(
+            "INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)",
+            ("kiosk-1", fields["key"], utc_iso(clock.now() - timedelta(seconds=STALE_CLAIM_S + 5))),
+        )
     assert number_on(take(client, {**fields, "line": "A"})) == "A001"
     row = store.one("SELECT ticket_id FROM kiosk_requests WHERE key = ?", (fields["key"],))
     assert row["ticket_id"] is not None
@@ -218,7 +223,7 @@ def test_printing_polls_the_job_then_shows_the_ticket_and_goes_home_after_idle(p
     html = text(response)
     assert "正在打印" in html and 'hx-trigger="load delay:500ms"' in html
     poll = re.search(r'hx-get="(/kiosk/kiosk-1/tickets/\d+/print/\d+)"', html).group(1)
-    assert 'data-idle-s="0"' in html                                    # no idle timeout while printing
+    assert 'data-idle-s="0"' in html  # no idle timeout while printing
     store = store_of(printer_hall)
     clock = printer_hall.app.config["CLOCK"]
     assert "正在打印" in text(client.get(poll, headers={"HX-Request": "true"}))
@@ -238,7 +243,7 @@ def test_a_print_job_past_its_deadline_gives_the_full_screen_ticket_with_a_qr_co
     printer_hall.app.config["CLOCK"].advance(seconds=printing.DEFAULT_DEADLINE_S + 1)
     failed = text(client.get(poll, headers={"HX-Request": "true"}))
     assert "号票未能打印" in failed and "拍下" in failed and "B001" in failed
-    assert '<svg class="qr-svg"' in failed and 'data-idle-s="0"' in failed   # stays until touched
+    assert '<svg class="qr-svg"' in failed and 'data-idle-s="0"' in failed  # stays until touched
     assert "我已拍照" in failed
 
 
@@ -267,17 +272,17 @@ def test_a_kiosk_acts_only_as_itself(hall):
     assert client.get("/kiosk/kiosk-2").status_code == 403
     ticket = service_of(hall).issue(line="A", kiosk="kiosk-2").ticket
     assert client.get(f"/kiosk/kiosk-1/tickets/{ticket.id}").status_code == 404
-    assert hall.app.test_client().get("/kiosk/kiosk-1").status_code == 302    # not enrolled: to the login
+    assert hall.app.test_client().get("/kiosk/kiosk-1").status_code == 302  # not enrolled: to the login
 
 
 def test_idle_seconds_default_to_30_and_can_be_set_per_request_or_app(tmp_path, hall_config, clock):
     hall = make_hall_client(tmp_path, hall_config, clock)
     client = kiosk(hall)
-    assert 'data-idle-s="0"' in text(client.get("/kiosk/kiosk-1"))          # home in Chinese: nothing to reset
+    assert 'data-idle-s="0"' in text(client.get("/kiosk/kiosk-1"))  # home in Chinese: nothing to reset
     assert 'data-idle-s="30"' in text(client.get("/kiosk/kiosk-1?lang=en"))
     assert 'data-idle-s="30"' in text(client.get("/kiosk/kiosk-1/departments"))
     html = text(client.get("/kiosk/kiosk-1/departments?idle=3"))
-    assert 'data-idle-s="3"' in html and "idle=3" in html                   # and it travels on
+    assert 'data-idle-s="3"' in html and "idle=3" in html  # and it travels on
     hall.app.config["KIOSK_IDLE_S"] = 12
     assert 'data-idle-s="12"' in text(client.get("/kiosk/kiosk-1/search"))
 
@@ -308,16 +313,20 @@ def test_the_live_stream_sends_the_line_buttons_first(hall):
 THURSDAY = datetime(2026, 11, 26, tzinfo=SHANGHAI)
 
 
-@pytest.mark.parametrize("when, title, then", [
-    (THURSDAY.replace(hour=7), "尚未开始办公", "08:30 后回来取号"),
-    (THURSDAY.replace(hour=12, minute=30), "午间休息，暂停取号", "14:00 后回来取号"),
-    (THURSDAY.replace(hour=18), "今日办公已结束", "明天 08:30 起取号"),
-    (datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI), "今日不办公", "周一 08:30 起取号"),
-    (THURSDAY.replace(hour=16, minute=45), "今日取号已截止", "明天 08:30 起取号"),
-], ids=["not_yet_open", "lunch_break", "closed_for_day", "closed_today", "past_last_issue"])
+@pytest.mark.parametrize(
+    "when, title, then",
+    [
+        (THURSDAY.replace(hour=7), "尚未开始办公", "08:30 后回来取号"),
+        (THURSDAY.replace(hour=12, minute=30), "午间休息，暂停取号", "14:00 后回来取号"),
+        (THURSDAY.replace(hour=18), "今日办公已结束", "明天 08:30 起取号"),
+        (datetime(2026, 11, 28, 10, 0, tzinfo=SHANGHAI), "今日不办公", "周一 08:30 起取号"),
+        (THURSDAY.replace(hour=16, minute=45), "今日取号已截止", "明天 08:30 起取号"),
+    ],
+    ids=["not_yet_open", "lunch_break", "closed_for_day", "closed_today", "past_last_issue"],
+)
 def test_closed_states_are_explained_with_what_to_do_instead(hall, when, title, then):
     client = kiosk(hall)
-    fields = confirm_form(client, "/kiosk/kiosk-1/matters/M1")            # the screen was open a moment ago
+    fields = confirm_form(client, "/kiosk/kiosk-1/matters/M1")  # the screen was open a moment ago
     hall.app.config["CLOCK"].set(when)
     explained = text(client.get("/kiosk/kiosk-1/lines/A"))
     assert title in explained and then in explained and "咨询台" in explained and "确认取号" not in explained
@@ -327,27 +336,34 @@ def test_closed_states_are_explained_with_what_to_do_instead(hall, when, title, 
     assert store_of(hall).one("SELECT COUNT(*) FROM kiosk_requests")[0] == 0  # the key can be used later
     home = text(client.get("/kiosk/kiosk-1"))
     assert 'class="k-line unavailable"' in home
-    assert ('id="k-hall-closed"' in home) == (title != "今日取号已截止")    # the hall, not one line, is closed
+    assert ('id="k-hall-closed"' in home) == (title != "今日取号已截止")  # the hall, not one line, is closed
     english = text(client.get("/kiosk/kiosk-1/lines/A?lang=en"))
     assert "What you can do" in english and "information desk" in english
 
 
 def test_quota_reached_says_so_and_where_else_to_go(tmp_path, clock):
     doc = small_hall_doc()
-    doc["district_windows"] = [{"hall": "东苑街道便民服务中心 / Dongyuan Centre", "address": "东苑路 12 号",
-                                "window": "1 号窗口", "phone": "0571-12345678", "hours": "周一至周五"}]
+    doc["district_windows"] = [
+        {
+            "hall": "东苑街道便民服务中心 / Dongyuan Centre",
+            "address": "东苑路 12 号",
+            "window": "1 号窗口",
+            "phone": "0571-12345678",
+            "hours": "周一至周五",
+        }
+    ]
     hall = make_hall_client(tmp_path, parse_hall_config(doc, "quota-hall"), clock)
     client = kiosk(hall)
     fields = confirm_form(client, "/kiosk/kiosk-1/lines/B")
     service = service_of(hall)
-    for _ in range(5):                                                     # line B issues 5 a day
+    for _ in range(5):  # line B issues 5 a day
         service.issue(line="B")
     html = text(client.get("/kiosk/kiosk-1/lines/B"))
     assert "今日号已取完" in html and "每日限 5 个号" in html and "明天 08:30 起取号" in html
     assert "东苑街道便民服务中心" in html and "0571-12345678" in html
     refused = text(take(client, {**fields, "line": "B"}))
     assert "今日号已取完" in refused
-    assert "今日号已取完" in text(client.get("/kiosk/kiosk-1"))                # the button says so too
+    assert "今日号已取完" in text(client.get("/kiosk/kiosk-1"))  # the button says so too
     assert "All tickets for today are taken" in text(client.get("/kiosk/kiosk-1/lines/B?lang=en"))
 
 

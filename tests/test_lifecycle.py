@@ -1,7 +1,8 @@
 """The ticket lifecycle and numbering as a clerk and a citizen see them (DESIGN §2, §3, §4)."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -68,6 +69,7 @@ def serve_all(svc: HallService, window: int) -> list[str]:
 
 # ---------- numbering ----------
 
+
 def test_numbers_run_per_line(service):
     assert numbers(service, "A", 3) == ["A001", "A002", "A003"]
     assert numbers(service, "B", 2) == ["B001", "B002"]
@@ -112,11 +114,11 @@ def test_people_ahead_on_the_ticket(service, make):
 def test_numbering_restarts_at_the_halls_local_midnight(make):
     # 23:59 in Shanghai is 15:59 UTC; 00:01 is 16:01 UTC, still the 26th in UTC.
     # (Periods end exclusive, so a hall open "00:00-23:59" takes its last ticket at 23:58:59.)
-    svc, clock = make(all_day_doc(), datetime(2026, 11, 26, 15, 58, 59, tzinfo=timezone.utc))
+    svc, clock = make(all_day_doc(), datetime(2026, 11, 26, 15, 58, 59, tzinfo=UTC))
     late = [svc.issue(line="A").ticket for _ in range(3)]
     assert [t.number for t in late] == ["A001", "A002", "A003"]
     assert {t.service_day for t in late} == {"2026-11-26"}
-    clock.set(datetime(2026, 11, 26, 16, 1, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 26, 16, 1, tzinfo=UTC))
     early = svc.issue(line="A").ticket
     assert (early.number, early.service_day) == ("A001", "2026-11-27")
     assert svc.issue(line="A").ticket.number == "A002"
@@ -131,9 +133,9 @@ def test_local_midnight_in_another_time_zone(make):
     # A hall in Urumqi time (UTC+6): 23:59 local is 17:59 UTC, and the day turns at 18:00 UTC.
     doc = all_day_doc()
     doc["hall"]["timezone"] = "Asia/Urumqi"
-    svc, clock = make(doc, datetime(2026, 11, 26, 17, 58, 59, tzinfo=timezone.utc))
+    svc, clock = make(doc, datetime(2026, 11, 26, 17, 58, 59, tzinfo=UTC))
     assert svc.issue(line="B").ticket.number == "B001"
-    clock.set(datetime(2026, 11, 26, 18, 1, tzinfo=timezone.utc))
+    clock.set(datetime(2026, 11, 26, 18, 1, tzinfo=UTC))
     t = svc.issue(line="B").ticket
     assert (t.number, t.service_day) == ("B001", "2026-11-27")
 
@@ -170,16 +172,19 @@ def test_last_issue_time_closes_the_line(service, clock):
     assert service.issue(line="B").ticket.number == "B001"
 
 
-@pytest.mark.parametrize("when, reason, reopens", [
-    (at(26, 8, 0), "not_yet_open", "08:30"),
-    (at(26, 3, 0), "not_yet_open", "08:30"),
-    (at(26, 12, 0), "lunch_break", "14:00"),
-    (at(26, 13, 59), "lunch_break", "14:00"),
-    (at(26, 17, 30), "closed_for_day", None),
-    (at(26, 22, 0), "closed_for_day", None),
-    (at(28, 10, 0), "closed_today", None),   # Saturday: the small hall has no Saturday hours
-    (at(29, 10, 0), "closed_today", None),   # Sunday
-])
+@pytest.mark.parametrize(
+    "when, reason, reopens",
+    [
+        (at(26, 8, 0), "not_yet_open", "08:30"),
+        (at(26, 3, 0), "not_yet_open", "08:30"),
+        (at(26, 12, 0), "lunch_break", "14:00"),
+        (at(26, 13, 59), "lunch_break", "14:00"),
+        (at(26, 17, 30), "closed_for_day", None),
+        (at(26, 22, 0), "closed_for_day", None),
+        (at(28, 10, 0), "closed_today", None),  # Saturday: the small hall has no Saturday hours
+        (at(29, 10, 0), "closed_today", None),  # Sunday
+    ],
+)
 def test_hall_closed_with_its_reason(service, clock, when, reason, reopens):
     clock.set(when)
     with pytest.raises(errors.HallClosed) as info:
@@ -203,6 +208,7 @@ def test_lunch_issuing_when_the_hall_allows_it(make):
 
 # ---------- transitions ----------
 
+
 def test_full_lifecycle_writes_one_event_per_transition(service, clock):
     t = service.issue(line="A").ticket
     service.window_action(1, "open", clerk="c1")
@@ -215,9 +221,15 @@ def test_full_lifecycle_writes_one_event_per_transition(service, clock):
     done = service.act(t.id, "finish", window=1)
     assert done.state == "done" and done.window == 1 and done.finished_at == clock.now()
     steps = [(e["action"], e["from_state"], e["to_state"]) for e in service.events(t.id)]
-    assert steps == [("issue", None, "waiting"), ("call", "waiting", "called"), ("recall", "called", "called"),
-                     ("start", "called", "serving"), ("suspend", "serving", "suspended"),
-                     ("resume", "suspended", "serving"), ("finish", "serving", "done")]
+    assert steps == [
+        ("issue", None, "waiting"),
+        ("call", "waiting", "called"),
+        ("recall", "called", "called"),
+        ("start", "called", "serving"),
+        ("suspend", "serving", "suspended"),
+        ("resume", "suspended", "serving"),
+        ("finish", "serving", "done"),
+    ]
     # The finished service feeds the line's smoothed service time (the estimate on the next ticket).
     assert service.store.one("SELECT service_min FROM lines WHERE prefix = 'A'")[0] == pytest.approx(6.0)
 
@@ -257,12 +269,25 @@ def _cancelled(svc, w):
     return svc.act(t.id, "cancel")
 
 
-STATES = {"waiting": _waiting, "called": _called, "serving": _serving, "suspended": _suspended, "done": _done,
-          "no_show": _no_show, "cancelled": _cancelled}
+STATES = {
+    "waiting": _waiting,
+    "called": _called,
+    "serving": _serving,
+    "suspended": _suspended,
+    "done": _done,
+    "no_show": _no_show,
+    "cancelled": _cancelled,
+}
 LEGAL = {
-    "recall": {"called"}, "start": {"called"}, "finish": {"serving"}, "no_show": {"called"},
-    "suspend": {"serving"}, "resume": {"suspended"}, "transfer": {"waiting", "called", "serving"},
-    "cancel": {"waiting"}, "late_return": {"no_show"},
+    "recall": {"called"},
+    "start": {"called"},
+    "finish": {"serving"},
+    "no_show": {"called"},
+    "suspend": {"serving"},
+    "resume": {"suspended"},
+    "transfer": {"waiting", "called", "serving"},
+    "cancel": {"waiting"},
+    "late_return": {"no_show"},
 }
 ILLEGAL = [(state, action) for state in STATES for action in LEGAL if state not in LEGAL[action]]
 
@@ -426,8 +451,9 @@ def test_pinned_window_refuses_the_balancer_not_the_manager(service):
 
 # ---------- who is called next ----------
 
+
 def test_transfer_keeps_issue_time_and_goes_before_later_tickets(service, clock):
-    a = service.issue(line="A").ticket                       # 09:00
+    a = service.issue(line="A").ticket  # 09:00
     clock.set(at(26, 9, 20))
     b1 = service.issue(line="B").ticket
     clock.set(at(26, 9, 25))
@@ -440,7 +466,7 @@ def test_transfer_keeps_issue_time_and_goes_before_later_tickets(service, clock)
     moved = service.act(a.id, "transfer", window=1, to_line="B", reason="公积金业务")
     assert (moved.state, moved.line, moved.window, moved.transferred) == ("waiting", "B", None, True)
     assert moved.issued_at == a.issued_at and moved.queued_at == a.issued_at
-    assert (moved.number, moved.prefix) == ("A001", "A")     # keeps its number
+    assert (moved.number, moved.prefix) == ("A001", "A")  # keeps its number
     assert service.people_ahead(moved) == 0
     # Window 2 serves B first: the transferred ticket, older than every B ticket, is called first.
     service.window_action(2, "open", clerk="c2")
@@ -487,12 +513,12 @@ def test_green_ticket_late_return_is_still_two_places_behind(service, clock):
     # late, it goes two places behind that slot, not straight back to the head.
     for i in range(2):
         clock.set(at(26, 9, i))
-        service.issue(line="A")                              # A001, A002
+        service.issue(line="A")  # A001, A002
     clock.set(at(26, 9, 2))
-    green = service.issue(line="A", green=True).ticket       # A003
+    green = service.issue(line="A", green=True).ticket  # A003
     for i in range(3, 7):
         clock.set(at(26, 9, i))
-        service.issue(line="A")                              # A004..A007
+        service.issue(line="A")  # A004..A007
     service.window_action(1, "open", clerk="c1")
     clock.set(at(26, 9, 10))
     assert service.call_next(1).id == green.id
@@ -507,15 +533,15 @@ def test_green_ticket_late_return_is_still_two_places_behind(service, clock):
 def test_late_return_counts_places_in_call_order(service, clock):
     # A001 misses its call; meanwhile a green ticket came. The green one is ahead of A001's slot, so
     # A001 comes back two places behind the slot after it: behind A002 (green), A003, A004.
-    a1 = service.issue(line="A").ticket                      # 09:00
+    a1 = service.issue(line="A").ticket  # 09:00
     service.window_action(1, "open", clerk="c1")
     service.call_next(1)
     service.act(a1.id, "no_show", window=1)
     clock.set(at(26, 9, 5))
-    service.issue(line="A", green=True)                      # A002
+    service.issue(line="A", green=True)  # A002
     for i in range(6, 10):
         clock.set(at(26, 9, i))
-        service.issue(line="A")                              # A003..A006
+        service.issue(line="A")  # A003..A006
     clock.set(at(26, 9, 12))
     back = service.act(a1.id, "late_return", window=1)
     assert service.people_ahead(back) == 3
@@ -578,13 +604,13 @@ def test_late_return_refused_for_yesterdays_ticket(make):
 
 def test_oldest_first_across_the_windows_lines(service, clock):
     # Window 2 serves B (primary) and A. Tickets more than the primary credit (5 min) apart: oldest first.
-    a1 = service.issue(line="A").ticket                    # 09:00
+    a1 = service.issue(line="A").ticket  # 09:00
     clock.set(at(26, 9, 10))
-    service.issue(line="B")                                # 09:10
+    service.issue(line="B")  # 09:10
     clock.set(at(26, 9, 20))
-    service.issue(line="A")                                # 09:20
+    service.issue(line="A")  # 09:20
     clock.set(at(26, 9, 30))
-    service.issue(line="B")                                # 09:30
+    service.issue(line="B")  # 09:30
     clock.set(at(26, 10, 0))
     service.window_action(2, "open", clerk="c2")
     assert serve_all(service, 2) == ["A001", "B001", "A002", "B002"]
@@ -595,15 +621,15 @@ def test_primary_line_credit_is_bounded(make):
     # Window 2's primary line is B (5 min credit): a B ticket 3 minutes younger goes first,
     # one 8 minutes younger does not.
     doc = small_hall_doc()
-    doc["policy"] = {"primary_line_credit_min": 5}      # the shipped default is 0
+    doc["policy"] = {"primary_line_credit_min": 5}  # the shipped default is 0
     service, clock = make(doc)
-    service.issue(line="A")                                # A001 09:00
+    service.issue(line="A")  # A001 09:00
     clock.set(at(26, 9, 3))
-    service.issue(line="B")                                # B001 09:03
+    service.issue(line="B")  # B001 09:03
     clock.set(at(26, 9, 30))
-    service.issue(line="A")                                # A002 09:30
+    service.issue(line="A")  # A002 09:30
     clock.set(at(26, 9, 38))
-    service.issue(line="B")                                # B002 09:38
+    service.issue(line="B")  # B002 09:38
     clock.set(at(26, 10, 0))
     service.window_action(2, "open", clerk="c2")
     assert serve_all(service, 2) == ["B001", "A001", "A002", "B002"]
@@ -611,14 +637,14 @@ def test_primary_line_credit_is_bounded(make):
 
 def test_green_channel_credit_is_bounded(make):
     doc = small_hall_doc()
-    doc["policy"] = {"green_credit_min": 30}            # the shipped default is 15
+    doc["policy"] = {"green_credit_min": 30}  # the shipped default is 15
     service, clock = make(doc)
-    service.issue(line="A")                                # A001 09:00
+    service.issue(line="A")  # A001 09:00
     clock.set(at(26, 9, 20))
-    green = service.issue(line="A", green=True).ticket     # A002 09:20, 30 min credit
+    green = service.issue(line="A", green=True).ticket  # A002 09:20, 30 min credit
     assert green.green and service.people_ahead(green) == 0
     clock.set(at(26, 9, 40))
-    service.issue(line="A", green=True)                    # A003 09:40: 40 min younger than A001
+    service.issue(line="A", green=True)  # A003 09:40: 40 min younger than A001
     clock.set(at(26, 9, 45))
     service.window_action(1, "open", clerk="c1")
     # A002 (25 + 30) > A001 (45) > A003 (5 + 30): the credit lifts a green ticket over 30 minutes of
@@ -627,6 +653,7 @@ def test_green_channel_credit_is_bounded(make):
 
 
 # ---------- the day ----------
+
 
 def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, clock):
     w = [service.issue(line="A").ticket for _ in range(4)]
@@ -644,13 +671,13 @@ def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, cl
     called = service.call_next(2)
     cancelled = b[2]
     service.act(cancelled.id, "cancel")
-    service.set_serving(2, ["A"])                           # the balancer or manager moved window 2
+    service.set_serving(2, ["A"])  # the balancer or manager moved window 2
     service.set_pinned(1, True)
     service.set_serving(1, ["A", "B"])
-    assert called.id in (w[3].id, b[0].id)                  # window 2 (B, A) took the oldest of its lines
+    assert called.id in (w[3].id, b[0].id)  # window 2 (B, A) took the oldest of its lines
     clock.set(at(27, 7, 0))
     result = service.roll_over()
-    open_ids = {w[3].id, b[0].id, b[1].id, suspended.id, serving.id}   # called is one of them
+    open_ids = {w[3].id, b[0].id, b[1].id, suspended.id, serving.id}  # called is one of them
     assert result == {"expired": len(open_ids), "closed_windows": 2}
     states = {r["id"]: r["state"] for r in service.store.all("SELECT id, state FROM tickets")}
     assert {i for i, s in states.items() if s == "expired"} == open_ids
@@ -679,6 +706,7 @@ def test_roll_over_on_a_quiet_day_does_nothing_to_today(service, clock):
 
 
 # ---------- history ----------
+
 
 def _row_view(svc: HallService, tid: int) -> dict:
     t = svc.ticket(tid)
@@ -718,7 +746,7 @@ def test_replay_notices_a_missing_event(service):
     service.act(t.id, "start", window=1)
     service.act(t.id, "finish", window=1)
     events = service.events(t.id)
-    del events[2]                                            # drop "start"
+    del events[2]  # drop "start"
     with pytest.raises(ValueError):
         replay(events)
 
@@ -734,8 +762,8 @@ def test_nothing_is_deleted(service, clock):
 
 def test_the_clock_is_the_halls_not_the_machines(make):
     # The fake clock says 01:30 UTC = 09:30 Shanghai on Thursday: open, whatever the test machine's zone.
-    svc, _ = make(None, datetime(2026, 11, 26, 1, 30, tzinfo=timezone.utc))
+    svc, _ = make(None, datetime(2026, 11, 26, 1, 30, tzinfo=UTC))
     t = svc.issue(line="A").ticket
     assert t.service_day == "2026-11-26"
-    assert t.issued_at == datetime(2026, 11, 26, 1, 30, tzinfo=timezone.utc)
+    assert t.issued_at == datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
     assert t.issued_at.utcoffset() == timedelta(0)

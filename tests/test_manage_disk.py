@@ -1,4 +1,5 @@
 """The manager sees a nearly full disk on the console before backups start failing."""
+
 from __future__ import annotations
 
 from dataclasses import replace

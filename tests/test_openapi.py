@@ -1,4 +1,5 @@
 """The OpenAPI description stays true: every route is described, and real answers match it."""
+
 from __future__ import annotations
 
 import re
@@ -49,8 +50,11 @@ def test_answers_match_the_description(hall, clock):
     check("/api/v1/openapi.json", "get", hall.call("GET", "/openapi.json"))
     check("/api/v1/matters", "get", hall.call("GET", "/matters"))
     check("/api/v1/login", "post", hall.call("POST", "/login", json={"username": "x", "password": "y"}))
-    c1 = check("/api/v1/login", "post", hall.call("POST", "/login", json={
-        "username": "clerk1", "password": "correct-horse", "window": 1}))["token"]
+    c1 = check(
+        "/api/v1/login",
+        "post",
+        hall.call("POST", "/login", json={"username": "clerk1", "password": "correct-horse", "window": 1}),
+    )["token"]
     manager = hall.login("manager")
     t = check("/api/v1/tickets", "post", hall.call("POST", "/tickets", hall.kiosk, json={"line": "A"}))
     check("/api/v1/tickets", "post", hall.call("POST", "/tickets", hall.kiosk, json={"line": "Z"}))
@@ -64,11 +68,17 @@ def test_answers_match_the_description(hall, clock):
     check("/api/v1/windows/{number}/next", "post", hall.call("POST", "/windows/2/next", c1))
     for action in ("recall", "start", "suspend", "resume", "finish", "finish"):
         check("/api/v1/tickets/{ticket_id}/{action}", "post", hall.call("POST", f"/tickets/{t['id']}/{action}", c1))
-    check("/api/v1/tickets/{ticket_id}/{action}", "post",
-          hall.call("POST", f"/tickets/{t['id']}/transfer", manager, json={}))
+    check(
+        "/api/v1/tickets/{ticket_id}/{action}",
+        "post",
+        hall.call("POST", f"/tickets/{t['id']}/transfer", manager, json={}),
+    )
     check("/api/v1/windows", "get", hall.call("GET", "/windows", hall.kiosk))
-    check("/api/v1/windows/{number}/lines", "put", hall.call("PUT", "/windows/1/lines", manager,
-                                                               json={"lines": ["A", "B"], "pinned": True}))
+    check(
+        "/api/v1/windows/{number}/lines",
+        "put",
+        hall.call("PUT", "/windows/1/lines", manager, json={"lines": ["A", "B"], "pinned": True}),
+    )
     check("/api/v1/windows/{number}/lines", "put", hall.call("PUT", "/windows/1/lines", manager, json={"lines": ["Q"]}))
     check("/api/v1/windows/{number}/lines", "put", hall.call("PUT", "/windows/1/lines", c1, json={"lines": ["A"]}))
     check("/api/v1/lines", "get", hall.call("GET", "/lines", hall.kiosk))

@@ -1,5 +1,6 @@
 """Issue 9, keeping data: online backups (while others write), keeping N, the backup before a
 migration, and restore with the check first."""
+
 from __future__ import annotations
 
 import os
@@ -14,12 +15,10 @@ from datetime import datetime, timedelta
 import pytest
 
 from tongban.ops import backup as backup_mod
-from tongban.ops.backup import (BackupError, RestoreError, check_backup_file, list_backups, prune, restore,
-                                take_backup)
+from tongban.ops.backup import BackupError, RestoreError, check_backup_file, list_backups, prune, restore, take_backup
 from tongban.ops.damage import damaged, mark_damaged
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, StoreError, migrations
-
 
 
 def _tickets(path) -> int:
@@ -99,11 +98,14 @@ def test_backup_folder_that_cannot_be_made(tmp_path, store):
         take_backup(store.path, blocker / "sub")
 
 
-@pytest.mark.parametrize("content, problem", [
-    (b"", "not an SQLite database"),
-    (b"SQLite format 3\x00" + b"\x00" * 84, "cannot be read as a database"),
-    (b"hello world, not a database at all" * 10, "not an SQLite database"),
-])
+@pytest.mark.parametrize(
+    "content, problem",
+    [
+        (b"", "not an SQLite database"),
+        (b"SQLite format 3\x00" + b"\x00" * 84, "cannot be read as a database"),
+        (b"hello world, not a database at all" * 10, "not an SQLite database"),
+    ],
+)
 def test_check_refuses_what_is_not_a_backup(tmp_path, content, problem):
     path = tmp_path / "x.db"
     path.write_bytes(content)
@@ -183,8 +185,9 @@ def test_restore_refuses_while_tongban_serve_runs_on_the_file(tmp_path, service,
     """The web holds no connection between requests: its command line gives it away."""
     good = take_backup(store.path, tmp_path / "b")
     store.close()
-    fake = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "tongban", "serve",
-                             "--db", store.path])
+    fake = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(30)", "tongban", "serve", "--db", store.path]
+    )
     try:
         time.sleep(0.2)
         with pytest.raises(RestoreError, match=f"pid {fake.pid}"):
@@ -196,6 +199,7 @@ def test_restore_refuses_while_tongban_serve_runs_on_the_file(tmp_path, service,
 
 def _old_schema_db(path, stop_before: str) -> None:
     import sqlite_utils
+
     db = sqlite_utils.Database(path)
     db.execute("PRAGMA journal_mode=WAL")
     migrations.apply(db, stop_before=stop_before)

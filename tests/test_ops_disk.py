@@ -4,6 +4,7 @@ megabytes, and even a completely full disk loses nothing already issued.
 
 The real-disk tests mount small tmpfs file systems, so they need root (they are skipped otherwise).
 """
+
 from __future__ import annotations
 
 import logging
@@ -15,13 +16,13 @@ from pathlib import Path
 
 import pytest
 
-from tongban.web.app import create_app
-from tongban.web.context import disk_warnings
 from tongban.ops import disk
 from tongban.ops.backup import BackupError, take_backup
 from tongban.ops.disk import disk_status
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
+from tongban.web.app import create_app
+from tongban.web.context import disk_warnings
 
 usage = namedtuple("usage", "total used free")
 
@@ -55,6 +56,7 @@ def test_a_backup_disk_elsewhere_is_checked_too(tmp_path, monkeypatch):
 
 # ---------- a real, nearly full disk ----------
 
+
 @pytest.fixture
 def tmpfs(tmp_path):
     mounted = []
@@ -62,8 +64,9 @@ def tmpfs(tmp_path):
     def mount(name: str, size: str) -> Path:
         point = tmp_path / name
         point.mkdir()
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
-                              capture_output=True, text=True)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)], capture_output=True, text=True
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here (needs root): {done.stderr.strip()}")
         mounted.append(point)
@@ -91,7 +94,8 @@ def _fill(folder: Path, leave_bytes: int) -> Path:
 
 
 def test_tickets_keep_issuing_on_a_nearly_full_disk_while_log_files_cannot_be_written(
-        tmpfs, hall_config, clock, capsys):
+    tmpfs, hall_config, clock, capsys
+):
     data = tmpfs("data", "24m")
     logs = tmpfs("logs", "256k")
     store = Store(data / "tongban.db")
@@ -99,7 +103,7 @@ def test_tickets_keep_issuing_on_a_nearly_full_disk_while_log_files_cannot_be_wr
     service.sync_with_config()
     numbers = [service.issue(line="A").ticket.number for _ in range(5)]
     _fill(data, 12 * 2**20)  # below any sensible warning, far from the last byte
-    _fill(logs, 0)           # the log folder is completely full
+    _fill(logs, 0)  # the log folder is completely full
     handler = logging.FileHandler(logs / "tongban.log")
     logging.getLogger().addHandler(handler)
     try:

@@ -1,18 +1,17 @@
 """Issue 9: `tongban doctor` checks a running install and says what to do for every finding; and the
 backup/restore commands an IT person types."""
+
 from __future__ import annotations
 
 import socket
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
 from werkzeug.serving import make_server
 
 from tests._toml import dumps
-from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 from tongban.cli import main
 from tongban.config import load_hall_config
 from tongban.ops.backup import list_backups, take_backup
@@ -21,6 +20,8 @@ from tongban.ops.doctor import FAIL, NOTE, OK, WARN, Doctor, transport_reachable
 from tongban.queue.clock import SystemClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
+from tongban.web.app import create_app
+from tongban.web.auth import Accounts
 
 from .conftest import small_hall_doc
 
@@ -48,14 +49,26 @@ def install(tmp_path, printer_port):
     """A hall file and a database as a box has them after a day's work."""
     doc = small_hall_doc()
     doc["operations"] = {"backup_dir": str(tmp_path / "backups"), "disk_warn_mb": 1}
-    doc["printers"] = [{"id": "p-net", "url": f"tcp://127.0.0.1:{printer_port}"},
-                       {"id": "p-gone", "url": f"tcp://127.0.0.1:{_closed_port()}"},
-                       {"id": "p-usb", "url": f"file://{tmp_path}/dev/usb/lp0"},
-                       {"id": "p-demo", "url": "dummy://"}]
-    doc["buses"] = [{"id": "floor1", "url": str(tmp_path / "dev" / "tongban" / "serial-A1"), "preset": "sum8-ff",
-                     "devices": [{"address": 1, "kind": "window", "window": 1}]},
-                    {"id": "test", "url": "loop://", "preset": "sum8-ff",
-                     "devices": [{"address": 1, "kind": "window", "window": 2}]}]
+    doc["printers"] = [
+        {"id": "p-net", "url": f"tcp://127.0.0.1:{printer_port}"},
+        {"id": "p-gone", "url": f"tcp://127.0.0.1:{_closed_port()}"},
+        {"id": "p-usb", "url": f"file://{tmp_path}/dev/usb/lp0"},
+        {"id": "p-demo", "url": "dummy://"},
+    ]
+    doc["buses"] = [
+        {
+            "id": "floor1",
+            "url": str(tmp_path / "dev" / "tongban" / "serial-A1"),
+            "preset": "sum8-ff",
+            "devices": [{"address": 1, "kind": "window", "window": 1}],
+        },
+        {
+            "id": "test",
+            "url": "loop://",
+            "preset": "sum8-ff",
+            "devices": [{"address": 1, "kind": "window", "window": 2}],
+        },
+    ]
     config = tmp_path / "hall.toml"
     config.write_text(dumps(doc), encoding="utf-8")
     db = tmp_path / "tongban.db"
@@ -108,10 +121,12 @@ def test_a_plugged_in_device_node_is_found(install, tmp_path):
 def test_recorded_printer_status_is_reported_with_what_to_do(install):
     config, db = install
     store = Store(db)
-    now = datetime.now(timezone.utc).isoformat()
+    now = datetime.now(UTC).isoformat()
     with store.immediate() as conn:
-        conn.execute("INSERT INTO device_status (device, kind, state, detail, at) VALUES (?,?,?,?,?)",
-                     ("printer:p-net", "printer", "paper_out", "paper end sensor", now))
+        conn.execute(
+            "INSERT INTO device_status (device, kind, state, detail, at) VALUES (?,?,?,?,?)",
+            ("printer:p-net", "printer", "paper_out", "paper end sensor", now),
+        )
     store.close()
     finding = _by_check(Doctor(str(config), str(db), url=None).run())["printer p-net"][0]
     assert finding.status == WARN and "paper_out" in finding.message and "paper roll" in finding.fix
@@ -120,8 +135,9 @@ def test_recorded_printer_status_is_reported_with_what_to_do(install):
 def test_a_damaged_database_fails_with_the_restore_commands(install, tmp_path):
     config, db = install
     mark_damaged(db, "integrity_check failed: row 3 missing from index tickets_waiting")
-    finding = next(f for f in Doctor(str(config), str(db), url=None).run() if f.status == FAIL
-                   and f.check == "database")
+    finding = next(
+        f for f in Doctor(str(config), str(db), url=None).run() if f.status == FAIL and f.check == "database"
+    )
     assert "marked damaged" in finding.message
     newest = list_backups(tmp_path / "backups")[0]
     assert f"tongban restore {newest.path}" in finding.fix
@@ -135,6 +151,7 @@ def test_no_recent_backup_and_a_full_disk_are_warnings(install, tmp_path, monkey
     from collections import namedtuple
 
     from tongban.ops import disk
+
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(disk.shutil, "disk_usage", lambda _p: usage(10 * 2**30, 0, 0))
     checks = _by_check(Doctor(str(config), str(db), url=None).run())
@@ -147,12 +164,12 @@ def test_no_recent_backup_and_a_full_disk_are_warnings(install, tmp_path, monkey
 def test_a_clock_behind_the_database_fails(install):
     config, db = install
     store = Store(db)
-    store.add_event(action="note", at=datetime.now(timezone.utc) + timedelta(days=2))
+    store.add_event(action="note", at=datetime.now(UTC) + timedelta(days=2))
     store.conn.commit()
     store.close()
     finding = _by_check(Doctor(str(config), str(db), url=None).run())["clock"][0]
     assert finding.status == FAIL and "timedatectl set-time" in finding.fix
-    lost = Doctor(str(config), str(db), url=None, now=lambda: datetime(2000, 1, 1, tzinfo=timezone.utc))
+    lost = Doctor(str(config), str(db), url=None, now=lambda: datetime(2000, 1, 1, tzinfo=UTC))
     assert _by_check(lost.run())["clock"][0].status == FAIL
 
 
@@ -184,6 +201,7 @@ def test_the_web_is_asked_for_its_health(install):
         assert _by_check(Doctor(str(config), str(db), url=url).run())["web"][0].status == OK
         mark_damaged(db, "bad")
         import time
+
         time.sleep(1.1)
         web = _by_check(Doctor(str(config), str(db), url=url).run())["web"][0]
         assert web.status == FAIL and "503" in web.message
@@ -193,14 +211,17 @@ def test_the_web_is_asked_for_its_health(install):
     assert down.status == FAIL and "systemctl status tongban-web" in down.fix
 
 
-@pytest.mark.parametrize("url, status", [("dummy://", OK), ("loop://", OK), ("usb://ffff:fffe", FAIL),
-                                         ("tcp://", FAIL), ("", FAIL), ("cups://", WARN)])
+@pytest.mark.parametrize(
+    "url, status",
+    [("dummy://", OK), ("loop://", OK), ("usb://ffff:fffe", FAIL), ("tcp://", FAIL), ("", FAIL), ("cups://", WARN)],
+)
 def test_transports(url, status):
     result = transport_reachable(url)
     assert result.status in ((status, NOTE) if status == WARN else (status,)), result
 
 
 # ---------- the commands ----------
+
 
 def test_doctor_command_prints_findings_and_fails_on_a_failure(install):
     config, db = install
@@ -212,7 +233,9 @@ def test_doctor_command_prints_findings_and_fails_on_a_failure(install):
 
 def test_doctor_reads_the_paths_from_the_environment(install):
     config, db = install
-    result = CliRunner().invoke(main, ["doctor", "--url", ""], env={"TONGBAN_CONFIG": str(config), "TONGBAN_DB": str(db)})
+    result = CliRunner().invoke(
+        main, ["doctor", "--url", ""], env={"TONGBAN_CONFIG": str(config), "TONGBAN_DB": str(db)}
+    )
     assert "[ok  ] database" in result.output
 
 
@@ -237,6 +260,7 @@ def test_backup_then_restore_commands(install, tmp_path):
 def test_an_installed_box_needs_no_options(install, tmp_path, monkeypatch):
     config, db = install
     from tongban.ops import cli as ops_cli
+
     env_file = tmp_path / "tongban.env"
     env_file.write_text(f"# as /etc/tongban/tongban.env\nTONGBAN_CONFIG={config}\nTONGBAN_DB={db}\nTONGBAN_PORT=8000\n")
     monkeypatch.setattr(ops_cli, "ENV_FILE", env_file)

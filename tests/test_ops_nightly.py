@@ -1,6 +1,7 @@
 """Issue 9, keeping data: the nightly integrity check and backup (recorded in job_runs, caught up
 after a night the box was off), and what a failed check does: the devices process stops with a
 message saying how to restore, and the web refuses to serve from the damaged file."""
+
 from __future__ import annotations
 
 import json
@@ -12,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from tongban.web.app import create_app
 from tongban.devices.process import EXIT_DAMAGED, DevicesProcess
 from tongban.ops import nightly as nightly_mod
 from tongban.ops.backup import BackupError, list_backups
 from tongban.ops.damage import damaged, mark_damaged
 from tongban.ops.nightly import DatabaseDamaged, NightlyJobs, due_day
 from tongban.queue.store import Store, StoreError
+from tongban.web.app import create_app
 
 from .conftest import SHANGHAI
 
@@ -31,7 +32,7 @@ def damage_an_index(path: str | Path) -> None:
     size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     data = bytearray(Path(path).read_bytes())
-    page = data[(root - 1) * size: root * size]
+    page = data[(root - 1) * size : root * size]
     at = page.rfind(b"waiting")
     assert at > 0, "no index entry to damage"
     data[(root - 1) * size + at + 6] = ord("h")
@@ -46,8 +47,11 @@ def jobs(store, service, hall_config, clock, tmp_path):
 def _runs(path) -> dict:
     s = Store(path, migrate=False)
     try:
-        return {(r["job"], r["day"]): json.loads(r["result"]) for r in s.all("SELECT * FROM job_runs")
-                if r["job"] in ("integrity", "backup")}
+        return {
+            (r["job"], r["day"]): json.loads(r["result"])
+            for r in s.all("SELECT * FROM job_runs")
+            if r["job"] in ("integrity", "backup")
+        }
     finally:
         s.close()
 
@@ -95,6 +99,7 @@ def test_keeps_n_nightly_backups(store, service, hall_config, clock):
 def test_a_failed_backup_alerts_once_and_is_retried(jobs, store, clock, monkeypatch):
     def fail(*_a, **_k):
         raise BackupError("/media/usb: cannot create the backup folder (No such device)")
+
     monkeypatch.setattr(nightly_mod, "take_backup", fail)
     assert jobs.run()["backup"] is None
     clock.advance(hours=1)
@@ -141,6 +146,7 @@ def test_a_running_web_answers_503_once_the_file_is_marked(tmp_path, hall_config
     assert http.get("/healthz").status_code == 200
     mark_damaged(store.path, "integrity_check failed")
     from tongban.web import app as app_mod
+
     monkeypatch.setattr(app_mod, "monotonic", lambda: 10**9)  # past the one-second re-check
     for path in ("/healthz", "/api/v1/lines", "/login"):
         r = http.get(path)
@@ -160,7 +166,7 @@ def test_the_devices_process_refuses_a_file_that_fails_quick_check(tmp_path, hal
     s = Store(db)
     s.close()
     data = bytearray(db.read_bytes())
-    data[4096 + 8: 4096 + 64] = b"\x00" * 56  # the first table's page
+    data[4096 + 8 : 4096 + 64] = b"\x00" * 56  # the first table's page
     db.write_bytes(bytes(data))
     with pytest.raises(SystemExit) as exc:
         DevicesProcess(hall_config, str(db), clock).run()
@@ -169,6 +175,7 @@ def test_the_devices_process_refuses_a_file_that_fails_quick_check(tmp_path, hal
 
 def test_the_devices_process_stops_when_the_nightly_check_fails(store, service, hall_config, clock, monkeypatch):
     from tongban.devices import process as devices_mod
+
     service.issue(line="A")
     service.issue(line="A")
     store.close()

@@ -1,6 +1,7 @@
 """Issue 9, installation: Type=notify readiness for `tongban serve` (gunicorn's when_ready hook) and
 `tongban devices` (READY from the running scheduler, then WATCHDOG pings), without systemd: a unix
 datagram socket stands in for the service manager, as NOTIFY_SOCKET names it."""
+
 from __future__ import annotations
 
 import os
@@ -35,7 +36,7 @@ def manager(tmp_path):
         while time.monotonic() < deadline:
             try:
                 got.append(sock.recv(4096).decode())
-            except socket.timeout:
+            except TimeoutError:
                 continue
             if want is not None and sum(want in m for m in got) >= count:
                 break
@@ -95,16 +96,20 @@ def _hall_file(tmp_path) -> Path:
 def _spawn(args, env_extra, tmp_path):
     env = {**os.environ, **env_extra, "TONGBAN_LOG": "WARNING"}
     log = open(tmp_path / f"{args[0]}.log", "wb")
-    return subprocess.Popen([sys.executable, "-m", "tongban", *args], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    return subprocess.Popen(
+        [sys.executable, "-m", "tongban", *args], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+    )
 
 
 @pytest.mark.slow
 def test_serve_says_ready_once_listening(manager, tmp_path):
     path, received = manager
     port = free_port()
-    proc = _spawn(["serve", "--config", str(_hall_file(tmp_path)), "--db", str(tmp_path / "t.db"), "--port",
-                   str(port)], {"NOTIFY_SOCKET": str(path)}, tmp_path)
+    proc = _spawn(
+        ["serve", "--config", str(_hall_file(tmp_path)), "--db", str(tmp_path / "t.db"), "--port", str(port)],
+        {"NOTIFY_SOCKET": str(path)},
+        tmp_path,
+    )
     try:
         # gunicorn announces itself too ("Gunicorn arbiter booted"); ours comes from when_ready.
         messages = received(30, "listening on")
@@ -122,8 +127,11 @@ def test_serve_says_ready_once_listening(manager, tmp_path):
 @pytest.mark.slow
 def test_devices_says_ready_and_pings_the_watchdog(manager, tmp_path):
     path, received = manager
-    proc = _spawn(["devices", "--config", str(_hall_file(tmp_path)), "--db", str(tmp_path / "t.db")],
-                  {"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1500000"}, tmp_path)
+    proc = _spawn(
+        ["devices", "--config", str(_hall_file(tmp_path)), "--db", str(tmp_path / "t.db")],
+        {"NOTIFY_SOCKET": str(path), "WATCHDOG_USEC": "1500000"},
+        tmp_path,
+    )
     try:
         messages = received(30, "WATCHDOG=1", count=3)
         assert any(m.startswith("READY=1") for m in messages), (tmp_path / "devices.log").read_text()
@@ -140,11 +148,27 @@ def test_serve_refuses_a_damaged_file_and_says_how_to_restore(tmp_path):
     db = tmp_path / "t.db"
     from tongban.ops.damage import mark_damaged
     from tongban.queue.store import Store
+
     Store(db).close()
     mark_damaged(db, "integrity_check failed on 2026-11-26")
-    done = subprocess.run([sys.executable, "-m", "tongban", "serve", "--config", str(_hall_file(tmp_path)),
-                           "--db", str(db), "--port", str(free_port())], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tongban",
+            "serve",
+            "--config",
+            str(_hall_file(tmp_path)),
+            "--db",
+            str(db),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3
     assert "marked damaged" in done.stderr and "tongban restore" in done.stderr
 
@@ -153,12 +177,28 @@ def test_serve_refuses_a_damaged_file_and_says_how_to_restore(tmp_path):
 def test_serve_refuses_a_file_that_fails_quick_check(tmp_path):
     db = tmp_path / "t.db"
     from tongban.queue.store import Store
+
     Store(db).close()
     data = bytearray(db.read_bytes())
-    data[4096 + 8: 4096 + 64] = b"\x00" * 56  # scribble over the first table's page
+    data[4096 + 8 : 4096 + 64] = b"\x00" * 56  # scribble over the first table's page
     db.write_bytes(bytes(data))
-    done = subprocess.run([sys.executable, "-m", "tongban", "serve", "--config", str(_hall_file(tmp_path)),
-                           "--db", str(db), "--port", str(free_port())], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tongban",
+            "serve",
+            "--config",
+            str(_hall_file(tmp_path)),
+            "--db",
+            str(db),
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 3, done.stderr[-2000:]
     assert "tongban-web not starting" in done.stderr and "How to restore" in done.stderr

@@ -1,6 +1,7 @@
 """Issue 9, hardening: passwords, lockout, sessions, demo passwords, terminal tokens on staff routes
 (every /api/v1 route, found by walking the app's url_map), CSRF on every form route, security
 headers, button mashing at a kiosk, and no secrets in the repository."""
+
 from __future__ import annotations
 
 import inspect
@@ -12,11 +13,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from tongban.web.app import create_app
-from tongban.web.auth import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
 from tongban.queue.ratelimit import KioskRateLimited
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
+from tongban.web.app import create_app
+from tongban.web.auth import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
 
@@ -34,6 +35,7 @@ def accounts(store, clock):
 
 
 # ---------- passwords, lockout, sessions ----------
+
 
 def test_passwords_are_stored_as_argon2id_hashes(accounts, store):
     accounts.add("li", "a-long-password", name="李", role="manager")
@@ -80,8 +82,10 @@ def test_disabling_an_account_ends_its_sessions(hall, tmp_path, clock):
 
 # ---------- demo passwords outside the demo ----------
 
+
 def test_the_demo_passwords_are_the_ones_the_demo_seeds():
     from tongban.cli import DEMO_CLERK_PASSWORD, DEMO_MANAGER
+
     assert DEMO_PASSWORDS == {DEMO_MANAGER[1], DEMO_CLERK_PASSWORD}
 
 
@@ -104,7 +108,6 @@ def test_a_demo_password_must_be_changed_before_signing_in(tmp_path, hall_config
     assert http.get("/api/v1/lines", headers={"Authorization": f"Bearer {token}"}).status_code == 200
     assert http.post("/api/v1/login", json={"username": "manager", "password": "our-own-password"}).status_code == 200
     store.close()
-
 
 
 def test_the_sign_in_page_makes_a_demo_password_be_replaced_before_anything_opens(tmp_path, hall_config, clock):
@@ -131,8 +134,9 @@ def test_the_sign_in_page_makes_a_demo_password_be_replaced_before_anything_open
     assert demo_again.status_code == 401 and "新密码不符合要求" in demo_again.get_data(as_text=True)
     assert store.one("SELECT must_change FROM accounts")[0] == 1
 
-    changed = web.post("/login", data={**form, "new_password": "our-own-password",
-                                       "new_password_again": "our-own-password"})
+    changed = web.post(
+        "/login", data={**form, "new_password": "our-own-password", "new_password_again": "our-own-password"}
+    )
     assert changed.status_code == 302 and changed.headers["Location"].endswith("/manage/")
     assert web.get("/manage/").status_code == 200
     assert store.one("SELECT must_change FROM accounts")[0] == 0
@@ -151,11 +155,13 @@ def test_the_api_sign_in_replaces_a_demo_password_when_given_a_new_one(tmp_path,
     Accounts(store, clock, allow_demo_passwords=True).add("manager", "demo-manager", name="经理", role="manager")
     store.close()
     http = app.test_client()
-    r = http.post("/api/v1/login", json={"username": "manager", "password": "demo-manager",
-                                         "new_password": "demo-clerk"})
+    r = http.post(
+        "/api/v1/login", json={"username": "manager", "password": "demo-manager", "new_password": "demo-clerk"}
+    )
     assert r.status_code == 401 and r.get_json()["error"] == "bad_new_password"
-    r = http.post("/api/v1/login", json={"username": "manager", "password": "demo-manager",
-                                         "new_password": "our-own-password"})
+    r = http.post(
+        "/api/v1/login", json={"username": "manager", "password": "demo-manager", "new_password": "our-own-password"}
+    )
     assert r.status_code == 200
     assert http.post("/api/v1/login", json={"username": "manager", "password": "our-own-password"}).status_code == 200
 
@@ -190,14 +196,18 @@ def test_account_passwd_command_clears_must_change(tmp_path, clock):
     store = Store(db)
     Accounts(store, clock).add("li", "demo-clerk", name="李", role="clerk")
     assert store.one("SELECT must_change FROM accounts")[0] == 1
-    r = CliRunner().invoke(__import__("tongban.cli", fromlist=["main"]).main,
-                           ["account", "passwd", "li", "--db", db], input="brand-new-pass\nbrand-new-pass\n")
+    r = CliRunner().invoke(
+        __import__("tongban.cli", fromlist=["main"]).main,
+        ["account", "passwd", "li", "--db", db],
+        input="brand-new-pass\nbrand-new-pass\n",
+    )
     assert r.exit_code == 0, r.output
     assert store.one("SELECT must_change FROM accounts")[0] == 0
     store.close()
 
 
 # ---------- terminal tokens on every staff route ----------
+
 
 def _requires_settings(view):
     """(staff, manager, terminals) of a view wrapped by access.requires/page_requires, else None."""
@@ -228,8 +238,11 @@ PUBLIC_API = {("GET", "/api/v1/openapi.json"), ("GET", "/api/v1/matters"), ("POS
 def test_terminal_tokens_are_refused_on_every_staff_api_route(tmp_path, hall, clock):
     store = Store(tmp_path / "api.db")
     accounts = Accounts(store, clock)
-    tokens = {"kiosk": hall.kiosk, "pad": accounts.add_terminal("pad-1", "pad", "评价器", window=1),
-              "display": accounts.add_terminal("hall-display", "display", "综合屏")}
+    tokens = {
+        "kiosk": hall.kiosk,
+        "pad": accounts.add_terminal("pad-1", "pad", "评价器", window=1),
+        "display": accounts.add_terminal("hall-display", "display", "综合屏"),
+    }
     revoked = accounts.add_terminal("kiosk-old", "kiosk", "旧机")
     accounts.revoke_terminal("kiosk-old")
     store.close()
@@ -249,10 +262,13 @@ def test_terminal_tokens_are_refused_on_every_staff_api_route(tmp_path, hall, cl
                 r = hall.http.open(url, method=method, headers={"Authorization": f"Bearer {token}"}, json={})
                 if kind in allowed:
                     assert r.status_code not in (401, 403) or r.get_json().get("error") not in (
-                        "forbidden", "unauthenticated"), f"{kind} refused on {method} {rule.rule}"
+                        "forbidden",
+                        "unauthenticated",
+                    ), f"{kind} refused on {method} {rule.rule}"
                 else:
-                    assert r.status_code == 403 and r.get_json()["error"] == "forbidden", \
+                    assert r.status_code == 403 and r.get_json()["error"] == "forbidden", (
                         f"{kind} terminal was let through {method} {url}: {r.status_code}"
+                    )
             r = hall.http.open(url, method=method, headers={"Authorization": f"Bearer {revoked}"}, json={})
             assert r.status_code == 401 and r.get_json()["error"] == "bad_terminal"
             r = hall.http.open(url, method=method, json={})
@@ -280,6 +296,7 @@ def test_terminal_cookies_are_refused_on_every_staff_page(tmp_path, hall, clock)
 
 # ---------- CSRF ----------
 
+
 def test_every_form_route_refuses_a_post_without_the_csrf_token(hall):
     client = hall.app.test_client()
     checked = []
@@ -299,12 +316,16 @@ def test_pages_give_htmx_the_token_and_a_post_with_it_passes(hall):
     client = hall.app.test_client()
     page = client.get("/login").get_data(as_text=True)
     token = re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1)
-    r = client.post("/login", data={"username": "manager", "password": PASSWORD},
-                    headers={"X-CSRFToken": token, "HX-Request": "true"})
+    r = client.post(
+        "/login",
+        data={"username": "manager", "password": PASSWORD},
+        headers={"X-CSRFToken": token, "HX-Request": "true"},
+    )
     assert r.status_code in (200, 302) and b"CSRF" not in r.data
 
 
 # ---------- headers ----------
+
 
 @pytest.mark.parametrize("path", ["/login", "/info", "/healthz", "/api/v1/matters", "/static/css/base.css"])
 def test_security_headers_on_every_kind_of_response(hall, path):
@@ -334,6 +355,7 @@ def test_templates_have_no_inline_scripts():
 
 
 # ---------- the secret key and the repository ----------
+
 
 def test_the_secret_key_is_made_at_first_start_and_kept_in_the_database(tmp_path, hall_config, clock):
     db = str(tmp_path / "hall.db")
@@ -375,6 +397,7 @@ def test_no_secrets_in_the_repository():
 
 
 # ---------- button mashing: the per-kiosk rate limit ----------
+
 
 def test_a_kiosk_gets_at_most_n_tickets_a_minute_then_a_named_429(hall, clock, hall_config):
     limit = hall_config.operations.kiosk_max_per_minute

@@ -1,14 +1,15 @@
 """Shared page plumbing: staff sign-in with CSRF, terminal enrolment, who may open what, headers."""
+
 from __future__ import annotations
 
 import threading
 
 import pytest
 
+from tongban.queue.store import Store
 from tongban.web.access import TERMINAL_COOKIE
 from tongban.web.i18n import table
 from tongban.web.live import Broker, stream
-from tongban.queue.store import Store
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
 
@@ -18,12 +19,13 @@ def hall(tmp_path, hall_config, clock):
     return make_hall_client(tmp_path, hall_config, clock)
 
 
-
 def _login(client, username, window=None, next_url=None):
     page = client.get("/login").get_data(as_text=True)
     url = "/login" + (f"?next={next_url}" if next_url else "")
-    return client.post(url, data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD,
-                                  "window": str(window or "")})
+    return client.post(
+        url,
+        data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD, "window": str(window or "")},
+    )
 
 
 def test_login_needs_the_csrf_token(hall):
@@ -114,8 +116,7 @@ def test_screens_of_one_page_share_one_render_per_change(tmp_path):
         return {"calls": "A001"}
 
     results = []
-    screens = [threading.Thread(target=lambda: results.append(broker.cached("display", slow_render)))
-               for _ in range(8)]
+    screens = [threading.Thread(target=lambda: results.append(broker.cached("display", slow_render))) for _ in range(8)]
     for screen in screens:
         screen.start()
     for screen in screens:

@@ -1,10 +1,10 @@
 """Issue 3: the dispatch policy (DESIGN §4) and the wait forecast built on it."""
+
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -13,12 +13,17 @@ from tongban.queue import policy
 from tongban.queue.estimates import WindowPlan, forecast
 from tongban.queue.policy import WaitingTicket, WindowView
 
-T0 = datetime(2026, 11, 26, 1, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 11, 26, 1, 0, tzinfo=UTC)
 LINES = ("A", "B", "C")
 
 credits = st.floats(min_value=0, max_value=60, allow_nan=False)
-configs = st.builds(PolicyConfig, green_credit_min=credits, appointment_credit_min=credits,
-                    transfer_credit_min=credits, primary_line_credit_min=credits)
+configs = st.builds(
+    PolicyConfig,
+    green_credit_min=credits,
+    appointment_credit_min=credits,
+    transfer_credit_min=credits,
+    primary_line_credit_min=credits,
+)
 
 
 @st.composite
@@ -28,13 +33,22 @@ def tickets(draw, n_max=25):
     for i in range(n):
         queued = T0 + timedelta(seconds=draw(st.integers(0, 4 * 3600)))
         appt = draw(st.one_of(st.none(), st.integers(-3600, 3 * 3600)))
-        out.append(WaitingTicket(i + 1, draw(st.sampled_from(LINES)), queued, draw(st.booleans()),
-                                 None if appt is None else T0 + timedelta(seconds=appt), draw(st.booleans())))
+        out.append(
+            WaitingTicket(
+                i + 1,
+                draw(st.sampled_from(LINES)),
+                queued,
+                draw(st.booleans()),
+                None if appt is None else T0 + timedelta(seconds=appt),
+                draw(st.booleans()),
+            )
+        )
     return out
 
 
 windows = st.lists(st.sampled_from(LINES), min_size=1, max_size=3, unique=True).map(
-    lambda lines: WindowView(7, tuple(lines)))
+    lambda lines: WindowView(7, tuple(lines))
+)
 
 
 @settings(max_examples=150, deadline=None)
@@ -62,11 +76,15 @@ def test_static_bound_nobody_queued_more_than_the_max_credit_later_goes_first(wa
 
 
 @settings(max_examples=80, deadline=None)
-@given(st.lists(st.tuples(st.integers(0, 120), st.sampled_from(LINES), st.booleans(), st.booleans()),
-                min_size=1, max_size=60),
-       st.lists(st.integers(1, 15), min_size=1, max_size=200), windows, configs)
-def test_dynamic_bound_a_ticket_is_passed_only_by_tickets_queued_within_c_after_it(arrivals, services, window,
-                                                                                     config):
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 120), st.sampled_from(LINES), st.booleans(), st.booleans()), min_size=1, max_size=60
+    ),
+    st.lists(st.integers(1, 15), min_size=1, max_size=200),
+    windows,
+    configs,
+)
+def test_dynamic_bound_a_ticket_is_passed_only_by_tickets_queued_within_c_after_it(arrivals, services, window, config):
     """A window keeps calling while tickets keep arriving (any arrivals, any credits): every ticket
     it calls before T was queued no later than C minutes after T. So T is passed by at most the
     tickets that arrive within C minutes after it, and is never passed over indefinitely."""
@@ -112,28 +130,32 @@ def test_credits_bounded_aging_examples():
     cfg = PolicyConfig(green_credit_min=30.0, primary_line_credit_min=5.0)
     w = WindowView(1, ("A", "B"))
     now = T0 + timedelta(minutes=60)
-    old = WaitingTicket(1, "B", T0)                                          # waited 60
-    green = WaitingTicket(2, "B", T0 + timedelta(minutes=45), green=True)    # 15 + 30 = 45
+    old = WaitingTicket(1, "B", T0)  # waited 60
+    green = WaitingTicket(2, "B", T0 + timedelta(minutes=45), green=True)  # 15 + 30 = 45
     assert policy.choose_next(w, [old, green], now, cfg) == old
     green_sooner = WaitingTicket(3, "B", T0 + timedelta(minutes=25), green=True)  # 35 + 30 = 65
     assert policy.choose_next(w, [old, green_sooner], now, cfg) == green_sooner
-    primary = WaitingTicket(4, "A", T0 + timedelta(minutes=3))              # 57 + 5 = 62
+    primary = WaitingTicket(4, "A", T0 + timedelta(minutes=3))  # 57 + 5 = 62
     assert policy.choose_next(w, [old, primary], now, cfg) == primary
     assert policy.choose_next(WindowView(2, ("C",)), [old, primary], now, cfg) is None
 
 
 # ---------- the forecast (estimates) ----------
 
+
 def plan(number, lines, free=0.0):
     return WindowPlan(WindowView(number, tuple(lines)), free)
 
 
 def test_forecast_counts_people_ahead_as_the_policy_orders_them():
-    cfg = PolicyConfig(green_credit_min=30.0)   # the green A4 (10 min + 30) passes A1 (30 min)
+    cfg = PolicyConfig(green_credit_min=30.0)  # the green A4 (10 min + 30) passes A1 (30 min)
     now = T0 + timedelta(minutes=30)
-    waiting = [WaitingTicket(1, "A", T0), WaitingTicket(2, "A", T0 + timedelta(minutes=1)),
-               WaitingTicket(3, "B", T0 + timedelta(minutes=2)),
-               WaitingTicket(4, "A", T0 + timedelta(minutes=20), green=True)]   # green jumps ahead in A
+    waiting = [
+        WaitingTicket(1, "A", T0),
+        WaitingTicket(2, "A", T0 + timedelta(minutes=1)),
+        WaitingTicket(3, "B", T0 + timedelta(minutes=2)),
+        WaitingTicket(4, "A", T0 + timedelta(minutes=20), green=True),
+    ]  # green jumps ahead in A
     me = WaitingTicket(5, "A", T0 + timedelta(minutes=25))
     per_call = {"A": 6.0, "B": 10.0}
     # One window serving A and B: ahead of me are A1, A2, B3 (older) and the green A4.
@@ -203,6 +225,7 @@ def test_forecast_is_pure_and_matches_the_calls_the_policy_makes():
 
 # ---------- through the service: issue, people ahead, the lines summary ----------
 
+
 def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, clock):
     """Small hall: window 1 serves A, window 2 serves B then A. Only window 2 is open: an A ticket
     has ahead of it the older B tickets window 2 takes first, not just the A tickets."""
@@ -233,6 +256,7 @@ def test_minutes_per_call_are_smoothed_and_survive_a_restart(service, clock, sto
     assert row["service_min"] == pytest.approx(6.0) and row["cycle_min"] == pytest.approx(7.0) and row["cycle_n"] == 2
     from tongban.queue.service import HallService
     from tongban.queue.store import Store
+
     again = HallService(Store(store.path), hall_config, clock)
     assert again.per_call_minutes()["A"] == pytest.approx(7.0)
     again.store.close()

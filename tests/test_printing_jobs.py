@@ -1,4 +1,5 @@
 """Print jobs: a ticket is never lost to a printer; a late job reads as failed and raises an alert."""
+
 from __future__ import annotations
 
 from tongban.queue import printing

@@ -1,14 +1,14 @@
 """好差评: one rating per service event, in the events log, from the window's own pad only."""
+
 from __future__ import annotations
 
 import pytest
 
-from tongban.web.auth import Accounts
 from tongban.queue import errors, ratings
 from tongban.queue.service import replay
 from tongban.queue.store import Store
-
 from tongban.web.api.openapi import openapi_document
+from tongban.web.auth import Accounts
 
 from .apiclient import make_hall_client
 from .test_openapi import _validator
@@ -25,15 +25,32 @@ def _served(service, clock, window=1, clerk="clerk1"):
 
 def test_a_rating_is_one_event_with_ticket_window_clerk_and_matter(service, store, clock):
     ticket = _served(service, clock)
-    result = ratings.rate(store, ticket.id, 1, ["long_wait", "attitude"], "  等了  很久 ", now=clock.now(),
-                          actor="terminal:pad-1", window=1)
+    result = ratings.rate(
+        store,
+        ticket.id,
+        1,
+        ["long_wait", "attitude"],
+        "  等了  很久 ",
+        now=clock.now(),
+        actor="terminal:pad-1",
+        window=1,
+    )
     assert result["level"] == 1 and result["comment"] == "等了 很久"
     events = [e for e in service.events(ticket.id) if e["action"] == "rate"]
     assert len(events) == 1
     data = events[0]["data"]
-    assert data == {"level": 1, "level_zh": "非常不满意", "reasons": ["long_wait", "attitude"], "comment": "等了 很久",
-                    "rated": True, "window": 1, "clerk": "clerk1", "matter": "M1", "line": "A",
-                    "number": ticket.number}
+    assert data == {
+        "level": 1,
+        "level_zh": "非常不满意",
+        "reasons": ["long_wait", "attitude"],
+        "comment": "等了 很久",
+        "rated": True,
+        "window": 1,
+        "clerk": "clerk1",
+        "matter": "M1",
+        "line": "A",
+        "number": ticket.number,
+    }
     assert events[0]["window"] == 1 and events[0]["actor"] == "terminal:pad-1"
     assert service.ticket(ticket.id).rated
     # The log still replays: rating does not move the ticket out of "done".
@@ -64,11 +81,19 @@ def test_only_finished_services_can_be_rated_and_only_from_their_window(service,
         ratings.rate(store, 999, 5, now=clock.now())
 
 
-@pytest.mark.parametrize("level, reasons, comment, field", [
-    (0, [], None, "level"), (6, [], None, "level"), (True, [], None, "level"), ("5", [], None, "level"),
-    (1, ["rude"], None, "reasons"), (5, ["long_wait"], None, "reasons"), (2, [], "x" * 201, "comment"),
-    (2, [], 12, "comment"),
-])
+@pytest.mark.parametrize(
+    "level, reasons, comment, field",
+    [
+        (0, [], None, "level"),
+        (6, [], None, "level"),
+        (True, [], None, "level"),
+        ("5", [], None, "level"),
+        (1, ["rude"], None, "reasons"),
+        (5, ["long_wait"], None, "reasons"),
+        (2, [], "x" * 201, "comment"),
+        (2, [], 12, "comment"),
+    ],
+)
 def test_what_a_pad_cannot_send(level, reasons, comment, field):
     with pytest.raises(ratings.InvalidRating) as caught:
         ratings.check(level, reasons, comment)
@@ -111,8 +136,9 @@ def test_api_rating_from_the_windows_pad_only(tmp_path, hall_config, clock):
     assert hall.call("POST", f"/tickets/{ticket['id']}/rate", pad2, json={"level": 5}).status_code == 403
     bad = hall.call("POST", f"/tickets/{ticket['id']}/rate", pad1, json={"level": 9})
     assert bad.status_code == 400 and bad.get_json()["field"] == "level"
-    ok = hall.call("POST", f"/tickets/{ticket['id']}/rate", pad1,
-                   json={"level": 2, "reasons": ["slow"], "comment": "材料退回两次"})
+    ok = hall.call(
+        "POST", f"/tickets/{ticket['id']}/rate", pad1, json={"level": 2, "reasons": ["slow"], "comment": "材料退回两次"}
+    )
     assert ok.status_code == 201 and ok.get_json()["window"] == 1 and ok.get_json()["clerk"] == "clerk1"
     again = hall.call("POST", f"/tickets/{ticket['id']}/rate", pad1, json={"level": 5})
     assert again.status_code == 409 and again.get_json()["error"] == "already_rated"

@@ -1,5 +1,6 @@
 """The day report: counts, waits and service times (mean, p90), no-shows, transfers and ratings, per
 line, matter, window and clerk, from the events log alone; CSV and SVG made from the same rows."""
+
 from __future__ import annotations
 
 import csv
@@ -8,9 +9,9 @@ import io
 import pytest
 
 from tests.conftest import small_hall_doc
-from tongban.web.auth import Accounts
 from tongban.config import parse_hall_config
 from tongban.queue import ratings, reports
+from tongban.web.auth import Accounts
 
 
 @pytest.fixture
@@ -30,42 +31,42 @@ def day(service, store, clock):
     accounts.add("clerk2", "password-2", name="李强", role="clerk", staff_no="C002")
     service.window_action(1, "open", clerk="clerk1")
     service.window_action(2, "open", clerk="clerk2")
-    t1 = service.issue(matter="M1").ticket          # 09:00
+    t1 = service.issue(matter="M1").ticket  # 09:00
     clock.advance(minutes=1)
-    t2 = service.issue(matter="M2").ticket          # 09:01
+    t2 = service.issue(matter="M2").ticket  # 09:01
     clock.advance(minutes=1)
-    t3 = service.issue(matter="M3").ticket          # 09:02, line B
+    t3 = service.issue(matter="M3").ticket  # 09:02, line B
     clock.advance(minutes=1)
-    t4 = service.issue(matter="M1").ticket          # 09:03
-    clock.advance(minutes=7)                        # 09:10
+    t4 = service.issue(matter="M1").ticket  # 09:03
+    clock.advance(minutes=7)  # 09:10
     assert service.call_next(1, clerk="clerk1").id == t1.id
     service.act(t1.id, "start", window=1, actor="clerk1")
-    clock.advance(minutes=1)                        # 09:11
+    clock.advance(minutes=1)  # 09:11
     assert service.call_next(2, clerk="clerk2").id == t3.id
     service.act(t3.id, "start", window=2, actor="clerk2")
-    clock.advance(minutes=5)                        # 09:16
+    clock.advance(minutes=5)  # 09:16
     service.act(t1.id, "finish", window=1, actor="clerk1")
     ratings.rate(store, t1.id, 5, now=clock.now(), window=1)
-    clock.advance(minutes=1)                        # 09:17
+    clock.advance(minutes=1)  # 09:17
     assert service.call_next(1, clerk="clerk1").id == t2.id
     service.act(t2.id, "recall", window=1, actor="clerk1")
     service.act(t2.id, "recall", window=1, actor="clerk1")
     service.act(t2.id, "no_show", window=1, actor="clerk1")
-    clock.advance(minutes=1)                        # 09:18
+    clock.advance(minutes=1)  # 09:18
     assert service.call_next(1, clerk="clerk1").id == t4.id
     service.act(t4.id, "start", window=1, actor="clerk1")
     service.act(t4.id, "transfer", window=1, actor="clerk1", to_line="B", reason="需公积金窗口办理")
-    clock.advance(minutes=2)                        # 09:20
+    clock.advance(minutes=2)  # 09:20
     service.act(t3.id, "finish", window=2, actor="clerk2")
     ratings.rate(store, t3.id, 1, ["long_wait"], "排队太久", now=clock.now(), window=2)
-    clock.advance(minutes=1)                        # 09:21
+    clock.advance(minutes=1)  # 09:21
     assert service.call_next(2, clerk="clerk2").id == t4.id
     service.act(t4.id, "start", window=2, actor="clerk2")
-    clock.advance(minutes=4)                        # 09:25
+    clock.advance(minutes=4)  # 09:25
     service.act(t4.id, "finish", window=2, actor="clerk2")
     clock.advance(minutes=2)
     ratings.expire_stale(store, 2, clock.now(), timeout_s=60)
-    service.issue(matter="M2")                      # still waiting at report time
+    service.issue(matter="M2")  # still waiting at report time
     return reports.day_report(store, service.config, "2026-11-26")
 
 
@@ -100,8 +101,13 @@ def test_by_matter(day):
 
 def test_by_window_and_by_clerk(day):
     windows = _by(day.rows("windows"), "window")
-    assert (windows[1]["calls"], windows[1]["recalls"], windows[1]["served"], windows[1]["no_shows"],
-            windows[1]["transfers"]) == (3, 2, 1, 1, 1)
+    assert (
+        windows[1]["calls"],
+        windows[1]["recalls"],
+        windows[1]["served"],
+        windows[1]["no_shows"],
+        windows[1]["transfers"],
+    ) == (3, 2, 1, 1, 1)
     assert (windows[2]["calls"], windows[2]["served"], windows[2]["service_p90"]) == (2, 2, 9)
     assert windows[1]["satisfaction"] == 1.0 and windows[2]["satisfaction"] == 0.0
     clerks = _by(day.rows("clerks"), "staff_no")
@@ -155,8 +161,11 @@ def test_csv_has_the_same_rows_with_both_languages_in_the_header(day):
 
 
 def test_svg_charts_are_plain_markup_without_style_attributes(day):
-    chart = reports.svg_bars([r["hour"] for r in day.rows("hours")],
-                             [("取号", [r["issued"] for r in day.rows("hours")])], title="按时段 <取号>")
+    chart = reports.svg_bars(
+        [r["hour"] for r in day.rows("hours")],
+        [("取号", [r["issued"] for r in day.rows("hours")])],
+        title="按时段 <取号>",
+    )
     assert chart.startswith("<svg") and "style=" not in chart and "&lt;取号&gt;" in chart
     share = reports.svg_share([("非常满意", 1, "#2e7d32"), ("非常不满意", 1, "#b71c1c")], title="好差评")
     assert share.count("<rect") >= 4 and "50%" in share

@@ -1,4 +1,5 @@
 """Issue 3: the simulator runs the real service on seeded days; scenarios, baselines, output."""
+
 from __future__ import annotations
 
 import heapq
@@ -12,18 +13,33 @@ from click.testing import CliRunner
 from tongban.cli import main
 from tongban.sim import simulator
 from tongban.sim.baselines import POLICIES, SETUPS
-from tongban.sim.scenarios import (BUILTIN, ScenarioError, chain_windows, draw_day, from_hall, hall_config,
-                                   load_scenario, parse_scenario, pooled_exponential)
+from tongban.sim.scenarios import (
+    BUILTIN,
+    ScenarioError,
+    chain_windows,
+    draw_day,
+    from_hall,
+    hall_config,
+    load_scenario,
+    parse_scenario,
+    pooled_exponential,
+)
 from tongban.sim.simulator import DaySim
 
 # A short, small day that still has every feature: 3 lines, 4 windows, green channel, no-shows.
-TINY = replace(BUILTIN["S5"], name="tiny", tickets=60, hours=(("08:30", "10:30"),), last_issue="10:00",
-               profile=(("08:30", "10:30", 1.0),))
+TINY = replace(
+    BUILTIN["S5"],
+    name="tiny",
+    tickets=60,
+    hours=(("08:30", "10:30"),),
+    last_issue="10:00",
+    profile=(("08:30", "10:30", 1.0),),
+)
 
 
 def test_every_policy_serves_the_same_citizens_and_everyone_is_served():
     day = draw_day(TINY, 3)
-    assert day == draw_day(TINY, 3)                              # drawn from the seed alone
+    assert day == draw_day(TINY, 3)  # drawn from the seed alone
     results = {name: DaySim(day, SETUPS[name]).run() for name in POLICIES}
     for name, r in results.items():
         assert r.tickets == len(day.citizens), name
@@ -106,12 +122,15 @@ def test_serving_sets_of_the_baselines():
 
 def test_scenario_from_a_file(tmp_path):
     path = tmp_path / "day.toml"
-    path.write_text('name = "mine"\nbase = "S5"\ntickets = 40\nwindows = 3\ngreen = 0.5\n'
-                    'hours = ["09:00-11:00"]\nlast_issue = "10:30"\n'
-                    '[[lines]]\nprefix = "A"\nshare = 0.6\nservice_mean_min = 6\n'
-                    '[[lines]]\nprefix = "B"\nshare = 0.4\nservice_mean_min = 9\n'
-                    '[[absences]]\nwindow = 1\nstart = "09:00"\nend = "10:00"\n'
-                    '[policy]\ngreen_credit_min = 20\n', encoding="utf-8")
+    path.write_text(
+        'name = "mine"\nbase = "S5"\ntickets = 40\nwindows = 3\ngreen = 0.5\n'
+        'hours = ["09:00-11:00"]\nlast_issue = "10:30"\n'
+        '[[lines]]\nprefix = "A"\nshare = 0.6\nservice_mean_min = 6\n'
+        '[[lines]]\nprefix = "B"\nshare = 0.4\nservice_mean_min = 9\n'
+        '[[absences]]\nwindow = 1\nstart = "09:00"\nend = "10:00"\n'
+        "[policy]\ngreen_credit_min = 20\n",
+        encoding="utf-8",
+    )
     s = load_scenario(path)
     assert (s.name, s.tickets, s.windows, s.green, s.policy.green_credit_min) == ("mine", 40, 3, 0.5, 20)
     result = simulator.simulate_day(s, "tongban", 1)
@@ -127,7 +146,7 @@ def test_a_hall_file_can_be_simulated():
     hall = load_hall_config("config/demo-hall.toml")
     s = replace(from_hall(hall, TINY), tickets=40)
     assert [w.number for w in s.window_specs()] == [w.number for w in hall.windows]
-    assert s.window_specs()[2].serving == hall.windows[2].serving        # as configured, not primary only
+    assert s.window_specs()[2].serving == hall.windows[2].serving  # as configured, not primary only
     result = simulator.simulate_day(s, "tongban", 2)
     assert result.unserved == 0 and result.served > 0
 
@@ -141,10 +160,23 @@ def test_simulate_json_prints_one_object_with_the_documented_keys(tmp_path):
     assert doc["seeds"] == 2 and doc["scenario"] == "tiny"
     assert list(doc["policies"]) == list(POLICIES)
     for metrics in doc["policies"].values():
-        assert set(metrics) == {"mean_wait_min", "p50_wait_min", "p90_wait_min", "p95_wait_min", "max_wait_min",
-                                "share_over_30", "share_over_60", "green_mean_wait_min", "other_mean_wait_min",
-                                "jain", "utilisation", "last_served_at", "estimate_mae_min",
-                                "share_underestimated", "mean_wait_ci95"}
+        assert set(metrics) == {
+            "mean_wait_min",
+            "p50_wait_min",
+            "p90_wait_min",
+            "p95_wait_min",
+            "max_wait_min",
+            "share_over_30",
+            "share_over_60",
+            "green_mean_wait_min",
+            "other_mean_wait_min",
+            "jain",
+            "utilisation",
+            "last_served_at",
+            "estimate_mae_min",
+            "share_underestimated",
+            "mean_wait_ci95",
+        }
     table = CliRunner().invoke(main, ["simulate", "--scenario", str(path), "--seeds", "1", "--policy", "tongban"])
     assert table.exit_code == 0 and "tongban" in table.output and "pooled" not in table.output
     assert CliRunner().invoke(main, ["simulate", "--scenario", "S9"]).exit_code != 0

@@ -1,5 +1,6 @@
 """Clerk console, rating pad, manager console, day report and hall display through the Flask test client
 (the browser tests in tests/browser/test_staff*.py drive the same pages in chromium)."""
+
 from __future__ import annotations
 
 import csv
@@ -12,13 +13,13 @@ from datetime import timedelta
 
 import pytest
 
-from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 from tongban.config import parse_hall_config
-from tongban.web.access import TERMINAL_COOKIE
 from tongban.queue import ratings
 from tongban.queue.store import Store, utc_iso
 from tongban.voice import call_sequence
+from tongban.web.access import TERMINAL_COOKIE
+from tongban.web.app import create_app
+from tongban.web.auth import Accounts
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
 from .conftest import small_hall_doc, wait_for
@@ -37,9 +38,11 @@ def hall(tmp_path, hall_config, clock):
     hall.app.config["RATING_TIMEOUT_S"] = 60
     store = Store(tmp_path / "api.db")
     accounts = Accounts(store, clock)
-    hall.terminals = {"display": accounts.add_terminal("hall-display", "display", "综合屏"),
-                      "pad-1": accounts.add_terminal("pad-1", "pad", "1号评价器", window=1),
-                      "pad-2": accounts.add_terminal("pad-2", "pad", "2号评价器", window=2)}
+    hall.terminals = {
+        "display": accounts.add_terminal("hall-display", "display", "综合屏"),
+        "pad-1": accounts.add_terminal("pad-1", "pad", "1号评价器", window=1),
+        "pad-2": accounts.add_terminal("pad-2", "pad", "2号评价器", window=2),
+    }
     store.close()
     hall.db = tmp_path / "api.db"
     return hall
@@ -64,8 +67,10 @@ class Browser:
 def staff(hall, username, window=None) -> Browser:
     client = hall.app.test_client()
     page = client.get("/login").get_data(as_text=True)
-    r = client.post("/login", data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD,
-                                    "window": str(window or "")})
+    r = client.post(
+        "/login",
+        data={"csrf_token": csrf_token(page), "username": username, "password": PASSWORD, "window": str(window or "")},
+    )
     assert r.status_code == 302
     return Browser(client, f"/window/{window}" if window else "/manage/")
 
@@ -89,6 +94,7 @@ def _store(hall):
 
 
 # ---------- who may open what ----------
+
 
 def test_a_clerk_opens_only_their_own_console_and_not_manage(hall):
     clerk = staff(hall, "clerk1", window=1)
@@ -115,6 +121,7 @@ def test_terminals_reach_their_own_screens_only(hall):
 
 # ---------- clerk console ----------
 
+
 def test_console_calls_recalls_and_offers_no_show_first_at_the_limit(hall):
     clerk = staff(hall, "clerk1", window=1)
     assert "开启窗口" in text(clerk.get("/window/1"))
@@ -130,9 +137,9 @@ def test_console_calls_recalls_and_offers_no_show_first_at_the_limit(hall):
         r = clerk.post(f"/window/1/ticket/{t['id']}/recall")
         assert f"第 {n}/2 次" in text(r)
     page = text(clerk.get("/window/1"))
-    actions = page[page.index('class="actions"'):page.index('class="guide"')]
-    assert actions.index("no_show") < actions.index("/start")     # no-show is offered first
-    assert 'data-key="r"' not in actions                          # and recall is off
+    actions = page[page.index('class="actions"') : page.index('class="guide"')]
+    assert actions.index("no_show") < actions.index("/start")  # no-show is offered first
+    assert 'data-key="r"' not in actions  # and recall is off
     refused = clerk.post(f"/window/1/ticket/{t['id']}/recall")
     assert refused.status_code == 409 and "已重呼 2 次" in text(refused)
     assert "已标记过号" in text(clerk.post(f"/window/1/ticket/{t['id']}/no_show"))
@@ -154,8 +161,10 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     t = _ticket(hall)
     clerk.post("/window/1/next")
     clerk.post(f"/window/1/ticket/{t['id']}/start")
-    r = clerk.post("/window/1/transfer", {"ticket": str(t["id"]), "target": "line:B",
-                                         "reason_key": "transfer_reason_other_dept", "note": "公积金提取"})
+    r = clerk.post(
+        "/window/1/transfer",
+        {"ticket": str(t["id"]), "target": "line:B", "reason_key": "transfer_reason_other_dept", "note": "公积金提取"},
+    )
     assert r.status_code == 200 and f"{t['number']} 已转至 B 队列" in text(r)
     manager = hall.login("manager")
     events = hall.call("GET", f"/tickets/{t['id']}", manager).get_json()["events"]
@@ -164,8 +173,9 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     # To a window: into the line that window serves first (window 2 serves B, A).
     t2 = _ticket(hall)
     clerk.post("/window/1/next")
-    r = clerk.post("/window/1/transfer", {"ticket": str(t2["id"]), "target": "window:2",
-                                         "reason_key": "transfer_reason_special"})
+    r = clerk.post(
+        "/window/1/transfer", {"ticket": str(t2["id"]), "target": "window:2", "reason_key": "transfer_reason_special"}
+    )
     assert "已转至 B 队列" in text(r)
     data = hall.call("GET", f"/tickets/{t2['id']}", manager).get_json()["events"][-1]["data"]
     assert data["to_line"] == "B" and data["reason"] == "转至2号窗口：需跨省通办专窗办理"
@@ -184,7 +194,7 @@ def test_console_suspend_and_resume_for_missing_materials(hall):
     other = _ticket(hall)
     clerk.post("/window/1/next")
     busy = clerk.post(f"/window/1/ticket/{t['id']}/resume")
-    assert busy.status_code == 409                         # finish the one at the window first
+    assert busy.status_code == 409  # finish the one at the window first
     clerk.post(f"/window/1/ticket/{other['id']}/start")
     clerk.post(f"/window/1/ticket/{other['id']}/finish")
     assert f"{t['number']} 恢复办理" in text(clerk.post(f"/window/1/ticket/{t['id']}/resume"))
@@ -232,6 +242,7 @@ def test_reprint_queues_a_reprint_job_on_the_chosen_printer(hall):
 
 def test_alerts_show_until_acknowledged(hall, clock):
     from tongban.queue import printing
+
     store = _store(hall)
     printing.record_device_status(store, "printer:printer-1", "printer", "paper_out", "纸尽", clock.now())
     store.close()
@@ -244,6 +255,7 @@ def test_alerts_show_until_acknowledged(hall, clock):
 
 
 # ---------- rating pad ----------
+
 
 def _finished(hall, clerk_browser, window=1):
     t = _ticket(hall)
@@ -273,8 +285,10 @@ def test_pad_asks_after_finish_and_records_one_rating_with_reasons(hall):
     for level in ("非常满意", "满意", "基本满意", "不满意", "非常不满意"):
         assert level in page
     assert t["number"] in page and "等候时间太长" in page
-    r = pad.post("/window/1/pad/rate", {"ticket": str(t["id"]), "level": "1", "reasons": ["long_wait", "slow"],
-                                        "comment": "等了一个小时"})
+    r = pad.post(
+        "/window/1/pad/rate",
+        {"ticket": str(t["id"]), "level": "1", "reasons": ["long_wait", "slow"], "comment": "等了一个小时"},
+    )
     assert r.status_code == 200 and "感谢您的评价" in text(r)
     store = _store(hall)
     rating = ratings.rating_of(store, t["id"])
@@ -282,7 +296,7 @@ def test_pad_asks_after_finish_and_records_one_rating_with_reasons(hall):
     assert rating["level"] == 1 and rating["reasons"] == ["long_wait", "slow"] and rating["clerk"] == "clerk1"
     again = pad.post("/window/1/pad/rate", {"ticket": str(t["id"]), "level": "5"})
     assert again.status_code == 409
-    assert "非常满意" not in text(pad.get("/window/1/pad"))             # back to idle
+    assert "非常满意" not in text(pad.get("/window/1/pad"))  # back to idle
 
 
 def test_a_good_rating_drops_reasons_opened_before(hall):
@@ -300,8 +314,12 @@ def test_pad_of_another_window_and_staff_cannot_rate(hall):
     clerk = staff(hall, "clerk1", window=1)
     clerk.post("/window/1/state/open")
     t = _finished(hall, clerk)
-    assert terminal(hall, "pad-2", "/window/2/pad").post("/window/1/pad/rate",
-                                                         {"ticket": str(t["id"]), "level": "5"}).status_code == 403
+    assert (
+        terminal(hall, "pad-2", "/window/2/pad")
+        .post("/window/1/pad/rate", {"ticket": str(t["id"]), "level": "5"})
+        .status_code
+        == 403
+    )
     manager = staff(hall, "manager")
     assert manager.post("/window/1/pad/rate", {"ticket": str(t["id"]), "level": "5"}).status_code == 403
 
@@ -322,6 +340,7 @@ def test_pad_times_out_into_not_rated(hall, clock):
 
 # ---------- manager console ----------
 
+
 def test_one_touch_on_a_cell_changes_what_a_window_serves_and_the_next_call_follows(hall):
     manager = staff(hall, "manager")
     page = text(manager.get("/manage/"))
@@ -336,7 +355,7 @@ def test_one_touch_on_a_cell_changes_what_a_window_serves_and_the_next_call_foll
     clerk.post("/window/1/state/open")
     a = _ticket(hall, "M1")
     b = _ticket(hall, "M3")
-    assert f"已呼叫 {b['number']}" in text(clerk.post("/window/1/next"))   # A is older, but window 1 serves B only
+    assert f"已呼叫 {b['number']}" in text(clerk.post("/window/1/next"))  # A is older, but window 1 serves B only
     assert a["number"] != b["number"]
 
 
@@ -357,10 +376,12 @@ def test_proposals_can_be_accepted_or_rejected_and_auto_apply_switched(hall, clo
     store = _store(hall)
     with store.immediate() as conn:
         for to in (["A", "B"], ["B"]):
-            conn.execute("INSERT INTO balancer_proposals (created_at, window, from_lines, to_lines, reason_zh,"
-                         " reason_en, data, state) VALUES (?, 1, '[\"A\"]', ?, 'B 队列等候过长', 'Line B waits too long',"
-                         " '{}', 'pending')", (utc_iso(clock.now()), f'["{to[0]}"' + (f', "{to[1]}"]' if len(to) > 1
-                                                                                     else "]")))
+            conn.execute(
+                "INSERT INTO balancer_proposals (created_at, window, from_lines, to_lines, reason_zh,"
+                " reason_en, data, state) VALUES (?, 1, '[\"A\"]', ?, 'B 队列等候过长', 'Line B waits too long',"
+                " '{}', 'pending')",
+                (utc_iso(clock.now()), f'["{to[0]}"' + (f', "{to[1]}"]' if len(to) > 1 else "]")),
+            )
     store.close()
     page = text(manager.get("/manage/"))
     ids = re.findall(r'data-proposal="(\d+)"', page)
@@ -379,6 +400,7 @@ def test_proposals_can_be_accepted_or_rejected_and_auto_apply_switched(hall, clo
 
 def test_manage_shows_totals_waits_and_device_health(hall, clock):
     from tongban.queue import printing
+
     store = _store(hall)
     printing.record_device_status(store, "printer:printer-1", "printer", "ok", "", clock.now())
     printing.record_device_status(store, "bus:rs485-1:3", "display", "offline", "no answer", clock.now())
@@ -388,21 +410,24 @@ def test_manage_shows_totals_waits_and_device_health(hall, clock):
     page = text(staff(hall, "manager").get("/manage/"))
     assert 'data-device="printer:printer-1"' in page and 'data-device="bus:rs485-1:3"' in page
     assert "offline" in page and "no answer" in page and "09:00" in page
-    totals = page[page.index('id="totals"'):page.index('id="matrix"')]
+    totals = page[page.index('id="totals"') : page.index('id="matrix"')]
     assert re.search(r'<div class="v">2</div><div class="k">今日取号', totals)
 
 
 # ---------- day report ----------
 
+
 def test_a_rating_given_on_the_pad_appears_in_the_day_report_and_its_csv(hall):
     clerk = staff(hall, "clerk1", window=1)
     clerk.post("/window/1/state/open")
     t = _finished(hall, clerk)
-    terminal(hall, "pad-1", "/window/1/pad").post("/window/1/pad/rate", {
-        "ticket": str(t["id"]), "level": "2", "reasons": ["unclear"], "comment": "材料清单没讲清"})
+    terminal(hall, "pad-1", "/window/1/pad").post(
+        "/window/1/pad/rate",
+        {"ticket": str(t["id"]), "level": "2", "reasons": ["unclear"], "comment": "材料清单没讲清"},
+    )
     manager = staff(hall, "manager")
     page = text(manager.get("/manage/report?day=2026-11-26"))
-    bad = page[page.index('id="table-bad_ratings"'):page.index('id="table-transfers"')]
+    bad = page[page.index('id="table-bad_ratings"') : page.index('id="table-transfers"')]
     assert t["number"] in bad and "材料要求没有一次讲清" in bad and "材料清单没讲清" in bad and "不满意" in bad
     assert page.count("<svg") >= 3 and "style=" not in page
     r = manager.get("/manage/report/bad_ratings.csv?day=2026-11-26")
@@ -415,6 +440,7 @@ def test_a_rating_given_on_the_pad_appears_in_the_day_report_and_its_csv(hall):
 
 
 # ---------- hall display ----------
+
 
 def test_hall_display_shows_calls_lines_and_announces_every_call_and_recall(hall):
     clerk = staff(hall, "clerk1", window=1)
@@ -454,7 +480,7 @@ class Listener:
     """Reads an SSE response on its own thread (a streamed Flask response must be iterated by one thread)."""
 
     def __init__(self, client, url):
-        self.chunks: "queue.Queue[str]" = queue.Queue()
+        self.chunks: queue.Queue[str] = queue.Queue()
         self.response = None
         self._client, self._url = client, url
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -507,8 +533,8 @@ def test_a_second_web_process_on_the_same_file_pushes_a_call_made_through_the_fi
     client = other.test_client()
     client.set_cookie(TERMINAL_COOKIE, hall.terminals["display"])
     listener = Listener(client, "/display/stream")
-    listener.until(lambda s: "event: announce" in s)       # the full state
-    clerk = staff(hall, "clerk1", window=1)                 # through the first app
+    listener.until(lambda s: "event: announce" in s)  # the full state
+    clerk = staff(hall, "clerk1", window=1)  # through the first app
     clerk.post("/window/1/state/open")
     t = _ticket(hall)
     start = time.monotonic()

@@ -5,6 +5,7 @@ rules from DESIGN.md and the small hall's config, not from the service's code: w
 ticket must be in, which number the next ticket gets, and which refusals an action may get. After
 every step the database must agree with the model, and each ticket's events must replay to its row.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,31 +29,44 @@ LINES = ("A", "B")
 QUOTA = {"A": 50, "B": 5}
 LAST_ISSUE = {"A": time(16, 30)}
 MATTER_LINE = {"M1": "A", "M2": "A", "M3": "B"}
-OPEN_PERIODS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))   # Monday to Friday
+OPEN_PERIODS = ((time(8, 30), time(12, 0)), (time(14, 0), time(17, 30)))  # Monday to Friday
 MAX_RECALLS = 2
 # the small hall has no [policy] table: the shipped defaults
-CREDIT_GREEN, CREDIT_TRANSFER, CREDIT_PRIMARY = (PolicyConfig().green_credit_min, PolicyConfig().transfer_credit_min,
-                                                 PolicyConfig().primary_line_credit_min)
-WINDOWS = {1: (("A", "B"), ("A",)), 2: (("A", "B"), ("B", "A")), 3: (("B",), ("B",))}   # able, serving
+CREDIT_GREEN, CREDIT_TRANSFER, CREDIT_PRIMARY = (
+    PolicyConfig().green_credit_min,
+    PolicyConfig().transfer_credit_min,
+    PolicyConfig().primary_line_credit_min,
+)
+WINDOWS = {1: (("A", "B"), ("A",)), 2: (("A", "B"), ("B", "A")), 3: (("B",), ("B",))}  # able, serving
 
 # action: states it is allowed from (DESIGN §2)
 ALLOWED = {
-    "recall": {"called"}, "start": {"called"}, "finish": {"serving"}, "no_show": {"called"},
-    "suspend": {"serving"}, "resume": {"suspended"}, "transfer": {"waiting", "called", "serving"},
-    "cancel": {"waiting"}, "late_return": {"no_show"},
+    "recall": {"called"},
+    "start": {"called"},
+    "finish": {"serving"},
+    "no_show": {"called"},
+    "suspend": {"serving"},
+    "resume": {"suspended"},
+    "transfer": {"waiting", "called", "serving"},
+    "cancel": {"waiting"},
+    "late_return": {"no_show"},
 }
 OPEN_STATES = {"waiting", "called", "serving", "suspended"}
 # what a clerk's console offers for a ticket at the window, by state (the test draws from these mostly)
-CONSOLE = {"called": ["start", "start", "recall", "recall", "no_show", "transfer"],
-           "serving": ["finish", "finish", "suspend", "transfer"], "suspended": ["resume"],
-           "no_show": ["late_return"]}
+CONSOLE = {
+    "called": ["start", "start", "recall", "recall", "no_show", "transfer"],
+    "serving": ["finish", "finish", "suspend", "transfer"],
+    "suspended": ["resume"],
+    "no_show": ["late_return"],
+}
 WINDOW_ALLOWED = {"open": {"closed"}, "pause": {"open"}, "resume": {"paused"}, "close": {"open", "paused"}}
 
 
 def hall_doc() -> dict:
     doc = small_hall_doc()
-    doc["windows"].append({"number": 3, "name": "3号窗口", "location": "一楼", "phone": "0571-3",
-                           "able": ["B"], "serving": ["B"]})
+    doc["windows"].append(
+        {"number": 3, "name": "3号窗口", "location": "一楼", "phone": "0571-3", "able": ["B"], "serving": ["B"]}
+    )
     return doc
 
 
@@ -83,7 +97,7 @@ class HallMachine(RuleBasedStateMachine):
     def __init__(self):
         super().__init__()
         self.store = Store(":memory:")
-        self.clock = FakeClock(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))   # Thursday
+        self.clock = FakeClock(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))  # Thursday
         self.svc = HallService(self.store, parse_hall_config(hall_doc(), "machine"), self.clock)
         self.svc.sync_with_config()
         self.tickets: dict[int, T] = {}
@@ -91,10 +105,13 @@ class HallMachine(RuleBasedStateMachine):
         self.windows = {n: W("closed", serving, able, touched=self.today()) for n, (able, serving) in WINDOWS.items()}
         self.rolled: set[str] = set()
 
-    @initialize(start=st.sampled_from([time(9, 0), time(9, 0), time(8, 25), time(11, 50), time(13, 55),
-                                       time(16, 20), time(17, 20)]),
-                opened=st.sets(st.sampled_from([1, 2, 3]), min_size=1),
-                morning=st.lists(st.tuples(st.sampled_from(["A", "B"]), st.booleans()), max_size=8))
+    @initialize(
+        start=st.sampled_from(
+            [time(9, 0), time(9, 0), time(8, 25), time(11, 50), time(13, 55), time(16, 20), time(17, 20)]
+        ),
+        opened=st.sets(st.sampled_from([1, 2, 3]), min_size=1),
+        morning=st.lists(st.tuples(st.sampled_from(["A", "B"]), st.booleans()), max_size=8),
+    )
     def morning(self, start, opened, morning):
         """The day starts at some hour (Thursday); some windows open and a few citizens take tickets."""
         self.clock.set(datetime.combine(self.local().date(), start, SHANGHAI))
@@ -133,8 +150,9 @@ class HallMachine(RuleBasedStateMachine):
         except errors.QueueError as exc:
             event(f"{what}: {type(exc).__name__}")
             assert expected, f"refused with {type(exc).__name__} ({exc}) but the model allows it"
-            assert isinstance(exc, tuple(expected)), \
+            assert isinstance(exc, tuple(expected)), (
                 f"refused with {type(exc).__name__}, expected one of {sorted(e.__name__ for e in expected)}"
+            )
             assert self.snapshot() == before, "a refused action changed the database"
             return None
         assert not expected, f"accepted, but the model expected {sorted(e.__name__ for e in expected)}"
@@ -142,8 +160,11 @@ class HallMachine(RuleBasedStateMachine):
         return result
 
     def snapshot(self):
-        return (self.store.all("SELECT * FROM tickets ORDER BY id"), self.store.all("SELECT * FROM windows"),
-                self.store.one("SELECT COUNT(*) FROM events")[0])
+        return (
+            self.store.all("SELECT * FROM tickets ORDER BY id"),
+            self.store.all("SELECT * FROM windows"),
+            self.store.one("SELECT COUNT(*) FROM events")[0],
+        )
 
     # ----- rules: the clock
 
@@ -191,8 +212,10 @@ class HallMachine(RuleBasedStateMachine):
 
     # ----- rules: windows
 
-    @rule(number=st.sampled_from([1, 2, 3]),
-          action=st.sampled_from(["open", "open", "open", "pause", "resume", "resume", "close"]))
+    @rule(
+        number=st.sampled_from([1, 2, 3]),
+        action=st.sampled_from(["open", "open", "open", "pause", "resume", "resume", "close"]),
+    )
     def window_action(self, number, action):
         w = self.windows[number]
         expected: set[type] = set()
@@ -200,14 +223,20 @@ class HallMachine(RuleBasedStateMachine):
             expected.add(errors.IllegalTransition)
         if action in ("pause", "close") and self.active_at(number):
             expected.add(errors.WindowBusy)
-        if self.attempt(expected, lambda: self.svc.window_action(number, action, clerk=f"c{number}"),
-                        f"window {action}") is None:
+        if (
+            self.attempt(
+                expected, lambda: self.svc.window_action(number, action, clerk=f"c{number}"), f"window {action}"
+            )
+            is None
+        ):
             return
         w.state = {"open": "open", "pause": "paused", "resume": "open", "close": "closed"}[action]
         w.touched = self.today()
 
-    @rule(number=st.sampled_from([1, 2, 3]),
-          lines=st.sampled_from([["A"], ["B"], ["A", "B"], ["B", "A"], ["A"], ["B", "A"], [], ["A", "A"]]))
+    @rule(
+        number=st.sampled_from([1, 2, 3]),
+        lines=st.sampled_from([["A"], ["B"], ["A", "B"], ["B", "A"], ["A"], ["B", "A"], [], ["A", "A"]]),
+    )
     def set_serving(self, number, lines):
         w = self.windows[number]
         expected: set[type] = set()
@@ -245,51 +274,75 @@ class HallMachine(RuleBasedStateMachine):
             expected.add(errors.WindowBusy)
         if not eligible:
             expected.add(errors.NothingWaiting)
-        queued = {t.id: parse_iso(self.store.one("SELECT queued_at FROM tickets WHERE id = ?", (t.id,))[0])
-                  for t in eligible}
+        queued = {
+            t.id: parse_iso(self.store.one("SELECT queued_at FROM tickets WHERE id = ?", (t.id,))[0]) for t in eligible
+        }
         called = self.attempt(expected, lambda: self.svc.call_next(number), "call")
         if called is None:
             return
         assert called.id in queued, f"called {called.number}, not waiting in window {number}'s lines today"
 
         def priority(t: T) -> float:
-            return ((now - queued[t.id]).total_seconds() / 60 + CREDIT_GREEN * t.green
-                    + CREDIT_TRANSFER * t.transferred + CREDIT_PRIMARY * (t.line == w.serving[0]))
+            return (
+                (now - queued[t.id]).total_seconds() / 60
+                + CREDIT_GREEN * t.green
+                + CREDIT_TRANSFER * t.transferred
+                + CREDIT_PRIMARY * (t.line == w.serving[0])
+            )
+
         best = max(priority(t) for t in eligible)
-        assert priority(self.tickets[called.id]) >= best - 1e-6, \
+        assert priority(self.tickets[called.id]) >= best - 1e-6, (
             f"called {called.number} with priority {priority(self.tickets[called.id])}, best was {best}"
+        )
         t = self.tickets[called.id]
         t.state, t.window, t.recalls = "called", number, 0
 
     # ----- rules: tickets
 
     @precondition(lambda self: self.tickets)
-    @rule(data=st.data(), action=st.sampled_from(sorted(ALLOWED)), as_window=st.sampled_from([None, 1, 2, 3]),
-          to_line=st.sampled_from(["A", "B"]))
+    @rule(
+        data=st.data(),
+        action=st.sampled_from(sorted(ALLOWED)),
+        as_window=st.sampled_from([None, 1, 2, 3]),
+        to_line=st.sampled_from(["A", "B"]),
+    )
     def act(self, data, action, as_window, to_line):
         """Anyone does anything to any ticket: mostly refusals, which must be the right ones."""
         t = self.tickets[data.draw(st.sampled_from(sorted(self.tickets)), label="ticket")]
         self._act(t, action, as_window, to_line)
 
-    @rule(number=st.sampled_from([1, 2, 3]), data=st.data(), to_line=st.sampled_from(["A", "B"]),
-          as_manager=st.integers(0, 9))
+    @rule(
+        number=st.sampled_from([1, 2, 3]),
+        data=st.data(),
+        to_line=st.sampled_from(["A", "B"]),
+        as_manager=st.integers(0, 9),
+    )
     def clerk(self, number, data, to_line, as_manager):
         """The clerk at a window acts on the ticket in front of them, or on one they suspended or marked
         no-show; mostly what the console offers for its state, sometimes any button."""
         self._clerk(number, data, to_line, as_manager)
 
-    @rule(number=st.sampled_from([1, 2, 3]), data=st.data(), to_line=st.sampled_from(["A", "B"]),
-          as_manager=st.integers(0, 9))
+    @rule(
+        number=st.sampled_from([1, 2, 3]),
+        data=st.data(),
+        to_line=st.sampled_from(["A", "B"]),
+        as_manager=st.integers(0, 9),
+    )
     def clerk_again(self, number, data, to_line, as_manager):
         self._clerk(number, data, to_line, as_manager)
 
-    @rule(number=st.sampled_from([1, 2, 3]), data=st.data(), to_line=st.sampled_from(["A", "B"]),
-          as_manager=st.integers(0, 9))
+    @rule(
+        number=st.sampled_from([1, 2, 3]),
+        data=st.data(),
+        to_line=st.sampled_from(["A", "B"]),
+        as_manager=st.integers(0, 9),
+    )
     def clerk_once_more(self, number, data, to_line, as_manager):
         self._clerk(number, data, to_line, as_manager)
 
-    @rule(number=st.sampled_from([1, 2, 3]), data=st.data(), steps=st.integers(1, 6),
-          to_line=st.sampled_from(["A", "B"]))
+    @rule(
+        number=st.sampled_from([1, 2, 3]), data=st.data(), steps=st.integers(1, 6), to_line=st.sampled_from(["A", "B"])
+    )
     def busy_clerk(self, number, data, steps, to_line):
         """A clerk working through the line: call the next one if the window is free, then a few buttons."""
         self._ready(number)
@@ -329,8 +382,10 @@ class HallMachine(RuleBasedStateMachine):
             self._call_next(number)
 
     def _clerk(self, number, data, to_line, as_manager):
-        mine = sorted((t for t in self.tickets.values() if t.window == number and t.state in CONSOLE),
-                      key=lambda t: (t.state not in ("called", "serving"), t.id))
+        mine = sorted(
+            (t for t in self.tickets.values() if t.window == number and t.state in CONSOLE),
+            key=lambda t: (t.state not in ("called", "serving"), t.id),
+        )
         if not mine:
             return
         t = data.draw(st.sampled_from(mine), label="ticket")
@@ -360,8 +415,7 @@ class HallMachine(RuleBasedStateMachine):
             if action == "late_return" and t.day != self.today():
                 expected.add(errors.IllegalTransition)
         before = self.store.one("SELECT * FROM tickets WHERE id = ?", (t.id,))
-        row = self.attempt(expected, lambda: self.svc.act(t.id, action, window=as_window, to_line=to_line),
-                           action)
+        row = self.attempt(expected, lambda: self.svc.act(t.id, action, window=as_window, to_line=to_line), action)
         if row is None:
             assert tuple(self.store.one("SELECT * FROM tickets WHERE id = ?", (t.id,))) == tuple(before)
             return
@@ -418,8 +472,13 @@ class HallMachine(RuleBasedStateMachine):
     def tickets_match_the_model(self):
         for row in self.store.all("SELECT id, state, line, window, recalls, number FROM tickets"):
             t = self.tickets[row["id"]]
-            assert (row["state"], row["line"], row["window"], row["recalls"], row["number"]) == \
-                (t.state, t.line, t.window, t.recalls, t.number), f"ticket {t.number}"
+            assert (row["state"], row["line"], row["window"], row["recalls"], row["number"]) == (
+                t.state,
+                t.line,
+                t.window,
+                t.recalls,
+                t.number,
+            ), f"ticket {t.number}"
 
     @invariant()
     def numbers_unique_and_gap_free(self):
@@ -440,8 +499,10 @@ class HallMachine(RuleBasedStateMachine):
 
     @invariant()
     def one_open_ticket_per_window(self):
-        rows = self.store.all("SELECT window, COUNT(*) FROM tickets WHERE state IN ('called', 'serving')"
-                              " GROUP BY window HAVING COUNT(*) > 1")
+        rows = self.store.all(
+            "SELECT window, COUNT(*) FROM tickets WHERE state IN ('called', 'serving')"
+            " GROUP BY window HAVING COUNT(*) > 1"
+        )
         assert not rows, [tuple(r) for r in rows]
 
     @invariant()
@@ -451,6 +512,7 @@ class HallMachine(RuleBasedStateMachine):
             assert (w.state, w.serving, w.pinned) == (m.state, m.serving, m.pinned), f"window {w.number}"
 
 
-HallMachine.TestCase.settings = settings(max_examples=100, stateful_step_count=100, deadline=None,
-                                         suppress_health_check=[HealthCheck.too_slow])
+HallMachine.TestCase.settings = settings(
+    max_examples=100, stateful_step_count=100, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 TestHall = HallMachine.TestCase

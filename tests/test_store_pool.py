@@ -1,4 +1,5 @@
 """The web's reused connections (StorePool): reuse must never carry one request's state into the next."""
+
 from __future__ import annotations
 
 import sqlite3

@@ -6,6 +6,7 @@ No systemd runs here (PID 1 is not systemd in CI containers): `verify` runs agai
 holding a copy of the system's unit directory and stand-ins for the programs the units start, so a
 wrong ExecStart path, an unknown key or a missing dependency still fails.
 """
+
 from __future__ import annotations
 
 import json
@@ -70,18 +71,26 @@ def _get(unit: dict, section: str, key: str) -> list[str]:
 
 @pytest.mark.parametrize("unit", UNITS)
 def test_systemd_analyze_verify_passes(sdroot, unit):
-    done = subprocess.run([_tool("systemd-analyze"), "verify", f"--root={sdroot}", unit],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [_tool("systemd-analyze"), "verify", f"--root={sdroot}", unit], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
 
 
 def test_verify_would_catch_a_wrong_program_path(sdroot, tmp_path):
     broken = sdroot / "etc/systemd/system/tongban-broken.service"
-    broken.write_text((SYSTEMD / "tongban-web.service").read_text().replace("/opt/tongban/venv/bin/tongban",
-                                                                             "/opt/tongban/bin/tongban"))
+    broken.write_text(
+        (SYSTEMD / "tongban-web.service")
+        .read_text()
+        .replace("/opt/tongban/venv/bin/tongban", "/opt/tongban/bin/tongban")
+    )
     try:
-        done = subprocess.run([_tool("systemd-analyze"), "verify", f"--root={sdroot}", broken.name],
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [_tool("systemd-analyze"), "verify", f"--root={sdroot}", broken.name],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     finally:
         broken.unlink()
     assert done.returncode != 0 and "/opt/tongban/bin/tongban" in done.stderr
@@ -92,8 +101,12 @@ RATINGS_OK = ("OK", "SAFE", "PERFECT")
 
 @pytest.mark.parametrize("unit", SERVICES)
 def test_systemd_analyze_security_rates_the_services_ok(unit):
-    done = subprocess.run([_tool("systemd-analyze"), "security", "--offline=true", "--no-pager", str(SYSTEMD / unit)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [_tool("systemd-analyze"), "security", "--offline=true", "--no-pager", str(SYSTEMD / unit)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "Unknown key" not in done.stderr, done.stderr
     m = re.search(r"Overall exposure level for \S+: (\d+\.\d+) (\w+)", done.stdout)
@@ -127,8 +140,11 @@ def test_web_runs_tongban_serve_and_devices_has_a_watchdog():
 
 
 def test_env_example_names_what_the_units_use():
-    env = dict(line.split("=", 1) for line in (SYSTEMD / "tongban.env.example").read_text().splitlines()
-               if line and not line.startswith("#"))
+    env = dict(
+        line.split("=", 1)
+        for line in (SYSTEMD / "tongban.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
     used = set()
     for unit in SERVICES:
         used |= set(re.findall(r"\$\{(\w+)\}", dict(_unit(unit)["Service"])["ExecStart"]))
@@ -139,7 +155,9 @@ def test_env_example_names_what_the_units_use():
 def test_kiosk_unit_runs_chromium_under_cage_and_restarts():
     u = _unit("tongban-kiosk.service")
     s = dict(u["Service"])
-    assert s["ExecStart"].startswith("/usr/bin/cage ") and s["ExecStart"].endswith("/usr/local/lib/tongban/tongban-kiosk")
+    assert s["ExecStart"].startswith("/usr/bin/cage ") and s["ExecStart"].endswith(
+        "/usr/local/lib/tongban/tongban-kiosk"
+    )
     assert " -s" not in s["ExecStart"]  # no switching to a text console
     assert s["Restart"] == "always" and s["User"] == "tongban-kiosk" and s["PAMName"] == "tongban-kiosk"
     assert s["TTYPath"] == "/dev/tty1" and "getty@tty1.service" in _get(u, "Unit", "Conflicts")
@@ -150,11 +168,17 @@ def test_sysusers_creates_the_static_users_in_their_groups(tmp_path):
     (tmp_path / "etc").mkdir()
     for name in ("passwd", "group"):
         shutil.copy(f"/etc/{name}", tmp_path / "etc" / name)
-    done = subprocess.run([_tool("systemd-sysusers"), f"--root={tmp_path}", str(SYSTEMD / "tongban.sysusers.conf")],
-                          capture_output=True, text=True, timeout=30)
+    done = subprocess.run(
+        [_tool("systemd-sysusers"), f"--root={tmp_path}", str(SYSTEMD / "tongban.sysusers.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert done.returncode == 0, done.stderr
     passwd = (tmp_path / "etc/passwd").read_text()
-    groups = {line.split(":")[0]: line.split(":")[3].split(",") for line in (tmp_path / "etc/group").read_text().splitlines()}
+    groups = {
+        line.split(":")[0]: line.split(":")[3].split(",") for line in (tmp_path / "etc/group").read_text().splitlines()
+    }
     assert re.search(r"^tongban:x:\d+:\d+:[^:]*:/var/lib/tongban:/usr/sbin/nologin$", passwd, re.M)
     assert "tongban" in groups["dialout"] and "tongban" in groups["lp"]
     assert "tongban-kiosk" in groups["video"] and "tongban-kiosk" in groups["input"]
@@ -162,16 +186,24 @@ def test_sysusers_creates_the_static_users_in_their_groups(tmp_path):
 
 # ---------- the kiosk launcher and the Chromium policy ----------
 
+
 def _policy(tmp_path, url: str) -> subprocess.CompletedProcess:
-    return subprocess.run([str(SYSTEMD / "tongban-kiosk-policy"), url, str(tmp_path / "managed" / "tongban.json")],
-                          capture_output=True, text=True, timeout=30)
+    return subprocess.run(
+        [str(SYSTEMD / "tongban-kiosk-policy"), url, str(tmp_path / "managed" / "tongban.json")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
 
 
-@pytest.mark.parametrize("url, origin", [
-    ("http://192.168.1.10:8000/enrol?token=t_abc", "http://192.168.1.10:8000"),
-    ("http://tongban-hall.local:8000", "http://tongban-hall.local:8000"),
-    ("https://hall.example:443/kiosk/kiosk-1", "https://hall.example:443"),
-])
+@pytest.mark.parametrize(
+    "url, origin",
+    [
+        ("http://192.168.1.10:8000/enrol?token=t_abc", "http://192.168.1.10:8000"),
+        ("http://tongban-hall.local:8000", "http://tongban-hall.local:8000"),
+        ("https://hall.example:443/kiosk/kiosk-1", "https://hall.example:443"),
+    ],
+)
 def test_policy_allows_only_the_hall_server(tmp_path, url, origin):
     done = _policy(tmp_path, url)
     assert done.returncode == 0, done.stderr
@@ -183,7 +215,7 @@ def test_policy_allows_only_the_hall_server(tmp_path, url, origin):
     assert oct((tmp_path / "managed" / "tongban.json").stat().st_mode & 0o777) == "0o644"
 
 
-@pytest.mark.parametrize("url", ["", "ftp://hall:21", "http://hall:8000\"; rm -rf /", "hall:8000", "file:///etc"])
+@pytest.mark.parametrize("url", ["", "ftp://hall:21", 'http://hall:8000"; rm -rf /', "hall:8000", "file:///etc"])
 def test_policy_refuses_what_is_not_a_hall_address(tmp_path, url):
     done = _policy(tmp_path, url)
     assert done.returncode == 2 and "usage" in done.stderr
@@ -199,8 +231,14 @@ def fake_chromium(tmp_path):
 
 
 def _launch(tmp_path, fake_chromium, **env):
-    full = {"PATH": os.environ["PATH"], "TONGBAN_CHROMIUM": str(fake_chromium), "STATE_DIRECTORY": str(tmp_path / "state"),
-            "ARGS_OUT": str(tmp_path / "args"), "TONGBAN_KIOSK_PROBE": "true", **env}
+    full = {
+        "PATH": os.environ["PATH"],
+        "TONGBAN_CHROMIUM": str(fake_chromium),
+        "STATE_DIRECTORY": str(tmp_path / "state"),
+        "ARGS_OUT": str(tmp_path / "args"),
+        "TONGBAN_KIOSK_PROBE": "true",
+        **env,
+    }
     return subprocess.run([str(SYSTEMD / "tongban-kiosk")], env=full, capture_output=True, text=True, timeout=30)
 
 
@@ -226,12 +264,19 @@ def test_launcher_waits_for_the_hall_server_before_opening_the_page(tmp_path, fa
     """After a power cut the screen boots first: Chromium must not sit on its error page while the
     server starts, so the launcher asks the server until it answers, then opens the page."""
     probe = tmp_path / "probe"
-    probe.write_text('#!/bin/sh\nprintf "%s\\n" "$*" >> "$PROBES"\n'
-                     '[ "$(wc -l < "$PROBES")" -ge 3 ]\n')  # the server answers on the third try
+    probe.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$*" >> "$PROBES"\n[ "$(wc -l < "$PROBES")" -ge 3 ]\n'
+    )  # the server answers on the third try
     probe.chmod(0o755)
     url = "http://192.168.1.10:8000/enrol?token=t_abc"
-    done = _launch(tmp_path, fake_chromium, TONGBAN_KIOSK_URL=url, TONGBAN_KIOSK_PROBE=str(probe),
-                   TONGBAN_KIOSK_RETRY_S="0.05", PROBES=str(tmp_path / "probes"))
+    done = _launch(
+        tmp_path,
+        fake_chromium,
+        TONGBAN_KIOSK_URL=url,
+        TONGBAN_KIOSK_PROBE=str(probe),
+        TONGBAN_KIOSK_RETRY_S="0.05",
+        PROBES=str(tmp_path / "probes"),
+    )
     assert done.returncode == 0, done.stderr
     probes = (tmp_path / "probes").read_text().splitlines()
     assert len(probes) == 3 and all(p.endswith("http://192.168.1.10:8000/healthz") for p in probes)
@@ -255,8 +300,22 @@ def test_scripts_are_posix_shell(script):
 
 # ---------- udev rules ----------
 
-UDEV_KEYS = {"SUBSYSTEM", "KERNEL", "ENV", "ATTR", "ATTRS", "DRIVERS", "ACTION", "SYMLINK", "GROUP", "MODE",
-             "OWNER", "IMPORT", "TAG", "RUN"}
+UDEV_KEYS = {
+    "SUBSYSTEM",
+    "KERNEL",
+    "ENV",
+    "ATTR",
+    "ATTRS",
+    "DRIVERS",
+    "ACTION",
+    "SYMLINK",
+    "GROUP",
+    "MODE",
+    "OWNER",
+    "IMPORT",
+    "TAG",
+    "RUN",
+}
 _PAIR = re.compile(r'\s*([A-Z]+)(?:\{([A-Za-z0-9_]+)\})?\s*(==|!=|\+=|-=|:=|=)\s*"([^"]*)"\s*(?:,|$)')
 
 
@@ -268,7 +327,7 @@ def _rules():
         pairs, pos = [], 0
         while pos < len(line):
             m = _PAIR.match(line, pos)
-            assert m, f"99-tongban.rules:{number}: cannot parse at {line[pos:pos + 30]!r}"
+            assert m, f"99-tongban.rules:{number}: cannot parse at {line[pos : pos + 30]!r}"
             pairs.append(m.groups())
             pos = m.end()
         yield number, pairs
@@ -282,8 +341,10 @@ def test_udev_rules_parse_and_give_stable_names_with_access():
         for key, _attr, op, value in pairs:
             assert key in UDEV_KEYS, f"line {number}: unknown key {key}"
             is_match = op in ("==", "!=")
-            assert is_match == (key in ("SUBSYSTEM", "KERNEL", "ATTR", "ATTRS", "DRIVERS", "ACTION")
-                                or (key == "ENV" and op in ("==", "!="))), f"line {number}: {key}{op}"
+            assert is_match == (
+                key in ("SUBSYSTEM", "KERNEL", "ATTR", "ATTRS", "DRIVERS", "ACTION")
+                or (key == "ENV" and op in ("==", "!="))
+            ), f"line {number}: {key}{op}"
             if key == "SYMLINK":
                 assert op == "+=" and value.startswith("tongban/"), f"line {number}: {value}"
                 names.append(value)

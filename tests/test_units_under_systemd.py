@@ -9,6 +9,7 @@ stops within seconds even with live screens connected.
 
 Needs root and systemd-nspawn; skipped otherwise, or when this machine cannot boot a container.
 """
+
 from __future__ import annotations
 
 import os
@@ -27,8 +28,10 @@ from .conftest import wait_for
 from .fault.hall import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("systemd-nspawn"),
-                                reason="needs root and systemd-nspawn (Debian's systemd-container)")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not shutil.which("systemd-nspawn"),
+    reason="needs root and systemd-nspawn (Debian's systemd-container)",
+)
 
 
 def _python_home() -> Path:
@@ -47,18 +50,34 @@ class Box:
         self.port = free_port()
         self.log = folder / "container.log"
         self.binds = [ROOT] + ([] if str(_python_home()).startswith("/usr/") else [_python_home()])
-        args = ["systemd-nspawn", "--directory=/", "--volatile=yes", f"--machine=tongban-{self.port}",
-                "--register=no", "--keep-unit", "--quiet", *[f"--bind-ro={p}" for p in self.binds],
-                "--boot", "systemd.firstboot=off", "systemd.unit=multi-user.target"]
-        self.proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=open(self.log, "wb"),
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+        args = [
+            "systemd-nspawn",
+            "--directory=/",
+            "--volatile=yes",
+            f"--machine=tongban-{self.port}",
+            "--register=no",
+            "--keep-unit",
+            "--quiet",
+            *[f"--bind-ro={p}" for p in self.binds],
+            "--boot",
+            "systemd.firstboot=off",
+            "systemd.unit=multi-user.target",
+        ]
+        self.proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=open(self.log, "wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         self.init = None
 
     def boot(self, timeout: float = 60) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
-            children = subprocess.run(["ps", "--ppid", str(self.proc.pid), "-o", "pid="], capture_output=True,
-                                      text=True).stdout.split()
+            children = subprocess.run(
+                ["ps", "--ppid", str(self.proc.pid), "-o", "pid="], capture_output=True, text=True
+            ).stdout.split()
             if children:
                 self.init = int(children[0])
                 state = self.sh("systemctl is-system-running 2>/dev/null || true", check=False).stdout.strip()
@@ -68,8 +87,13 @@ class Box:
         return False
 
     def sh(self, script: str, *, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
-        done = subprocess.run(["nsenter", "-t", str(self.init), "-m", "-u", "-i", "-p", "-n", "sh", "-s"],
-                              input=script, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            ["nsenter", "-t", str(self.init), "-m", "-u", "-i", "-p", "-n", "sh", "-s"],
+            input=script,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
         if check and done.returncode:
             raise AssertionError(f"in the container:\n{script}\n-> {done.returncode}\n{done.stdout}\n{done.stderr}")
         return done
@@ -82,9 +106,13 @@ class Box:
         # venv in /opt and Python in /usr; a test checkout or Python may live in one of those, and
         # only then are they made visible (read-only) to the services.
         hidden = [p for p in self.binds if _under(p, "/root", "/home", "/tmp", "/var/tmp")]
-        drop_in = "" if not hidden else "[Service]\n" + (
-            "ProtectHome=tmpfs\n" if any(_under(p, "/root", "/home") for p in hidden) else "") + \
-            "".join(f"BindReadOnlyPaths={p}\n" for p in hidden)
+        drop_in = (
+            ""
+            if not hidden
+            else "[Service]\n"
+            + ("ProtectHome=tmpfs\n" if any(_under(p, "/root", "/home") for p in hidden) else "")
+            + "".join(f"BindReadOnlyPaths={p}\n" for p in hidden)
+        )
         self.sh(f"""set -e
 mkdir -p /etc/sysusers.d /etc/tongban /opt/tongban
 install -m 0644 {ROOT}/systemd/tongban.sysusers.conf /etc/sysusers.d/tongban.conf
@@ -106,7 +134,7 @@ systemctl daemon-reload
     def healthy(self) -> bool:
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2) as r:
-                return r.status == 200   # 503 when the database is not ok
+                return r.status == 200  # 503 when the database is not ok
         except OSError:
             return False
 
@@ -152,8 +180,13 @@ def test_both_services_start_as_notify_units_as_the_tongban_user(box):
 def test_the_watchdog_restarts_a_hung_devices_process(box):
     hung = box.show("tongban-devices", "MainPID")
     box.sh(f"kill -STOP {hung}")
-    assert wait_for(lambda: box.show("tongban-devices", "MainPID") not in ("0", hung)
-                    and box.show("tongban-devices", "ActiveState") == "active", timeout=30)
+    assert wait_for(
+        lambda: (
+            box.show("tongban-devices", "MainPID") not in ("0", hung)
+            and box.show("tongban-devices", "ActiveState") == "active"
+        ),
+        timeout=30,
+    )
     journal = box.sh("journalctl -u tongban-devices --no-pager").stdout
     assert "Watchdog timeout" in journal
     assert int(box.show("tongban-devices", "NRestarts")) >= 1
@@ -167,13 +200,17 @@ def test_a_crashed_web_comes_back(box):
 
 
 def test_the_web_stops_within_seconds_with_screens_connected(box):
-    made = box.sh("setpriv --reuid=tongban --regid=tongban --init-groups /opt/tongban/venv/bin/tongban terminal add"
-                  " hall-screen --kind display --name 综合屏 --db /var/lib/tongban/tongban.db").stdout
+    made = box.sh(
+        "setpriv --reuid=tongban --regid=tongban --init-groups /opt/tongban/venv/bin/tongban terminal add"
+        " hall-screen --kind display --name 综合屏 --db /var/lib/tongban/tongban.db"
+    ).stdout
     token = re.search(r"\bt_\S+", made).group(0)
     screens = []
     for _ in range(5):
         s = socket.create_connection(("127.0.0.1", box.port), timeout=5)
-        s.sendall(f"GET /display/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tongban_terminal={token}\r\n\r\n".encode())
+        s.sendall(
+            f"GET /display/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tongban_terminal={token}\r\n\r\n".encode()
+        )
         assert b"200 OK" in s.recv(4096)
         screens.append(s)
     started = time.monotonic()

@@ -20,8 +20,12 @@ def test_a012_window_3_zh():
     # 请 A 零 一 二 号 到 三 号窗口办理: the number digit by digit, the window as a number.
     assert announcement("A012", 3, "zh") == [
         zh("qing"),
-        zh("letter_A"), zh("digit_0"), zh("digit_1"), zh("digit_2"),
-        zh("hao"), zh("dao"),
+        zh("letter_A"),
+        zh("digit_0"),
+        zh("digit_1"),
+        zh("digit_2"),
+        zh("hao"),
+        zh("dao"),
         zh("num_3"),
         zh("hao_chuangkou_banli"),
     ]
@@ -31,7 +35,10 @@ def test_a012_window_3_en():
     # Number A zero one two, please go to window three
     assert announcement("A012", 3, "en") == [
         en("number"),
-        en("letter_A"), en("digit_0"), en("digit_1"), en("digit_2"),
+        en("letter_A"),
+        en("digit_0"),
+        en("digit_1"),
+        en("digit_2"),
         en("please_go_to_window"),
         en("num_3"),
     ]
@@ -41,13 +48,23 @@ def test_b100_window_12():
     # B100 is B 一 零 零, not 一百; window 12 is one clip 十二 / twelve.
     assert announcement("B100", 12, "zh") == [
         zh("qing"),
-        zh("letter_B"), zh("digit_1"), zh("digit_0"), zh("digit_0"),
-        zh("hao"), zh("dao"), zh("num_12"), zh("hao_chuangkou_banli"),
+        zh("letter_B"),
+        zh("digit_1"),
+        zh("digit_0"),
+        zh("digit_0"),
+        zh("hao"),
+        zh("dao"),
+        zh("num_12"),
+        zh("hao_chuangkou_banli"),
     ]
     assert announcement("B100", 12, "en") == [
         en("number"),
-        en("letter_B"), en("digit_1"), en("digit_0"), en("digit_0"),
-        en("please_go_to_window"), en("num_12"),
+        en("letter_B"),
+        en("digit_1"),
+        en("digit_0"),
+        en("digit_0"),
+        en("please_go_to_window"),
+        en("num_12"),
     ]
 
 
@@ -55,8 +72,12 @@ def test_edge_windows_and_numbers_without_letter():
     assert announcement("007", 1, "zh")[1:4] == [zh("digit_0"), zh("digit_0"), zh("digit_7")]
     assert announcement("007", 1, "zh")[-2] == zh("num_1")
     assert announcement("ZZ9", 30, "en") == [
-        en("number"), en("letter_Z"), en("letter_Z"), en("digit_9"),
-        en("please_go_to_window"), en("num_30"),
+        en("number"),
+        en("letter_Z"),
+        en("letter_Z"),
+        en("digit_9"),
+        en("please_go_to_window"),
+        en("num_30"),
     ]
 
 
@@ -87,8 +108,7 @@ def test_window_not_an_int_refused(window):
 
 @pytest.mark.parametrize(
     "number",
-    ["", "A-012", "A 012", " A012", "A012\n", "Ａ０１２", "０１２", "A01２", "号12", "ß1",
-     "A0123456789", None, 12],
+    ["", "A-012", "A 012", " A012", "A012\n", "Ａ０１２", "０１２", "A01２", "号12", "ß1", "A0123456789", None, 12],
 )
 def test_unsayable_number_refused(number):
     with pytest.raises(VoiceError):
@@ -125,9 +145,7 @@ def test_every_clip_the_api_can_return_is_shipped():
 
 def test_shipped_clips_are_the_inventory_and_small():
     folder = voice.STATIC_DIR / "voice"
-    shipped = {
-        p.relative_to(voice.STATIC_DIR).as_posix() for p in folder.rglob(f"*.{voice.CLIP_FORMAT}")
-    }
+    shipped = {p.relative_to(voice.STATIC_DIR).as_posix() for p in folder.rglob(f"*.{voice.CLIP_FORMAT}")}
     assert shipped == set(all_clips())  # nothing stale left behind by a regeneration
     sizes = [(voice.STATIC_DIR / p).stat().st_size for p in all_clips()]
     assert min(sizes) > 1000  # not an empty or header-only file

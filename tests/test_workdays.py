@@ -1,5 +1,6 @@
 """Working days for time limits (docs/cases.md): the shipped 2026 calendar, due dates across weekends,
 public holidays and adjusted working days, and the checks on holiday files and the [cases] table."""
+
 from __future__ import annotations
 
 from datetime import date, timedelta
@@ -25,40 +26,52 @@ def test_shipped_2026_calendar_matches_the_state_council_notice(cn2026):
     # 国务院办公厅关于2026年部分节假日安排的通知: 7 blocks, 33 days off, 6 adjusted working days.
     assert cn2026.years == {2026}
     assert len(cn2026.holidays) == 3 + 9 + 3 + 5 + 3 + 3 + 7
-    assert sorted(cn2026.workdays) == [date(2026, 1, 4), date(2026, 2, 14), date(2026, 2, 28), date(2026, 5, 9),
-                                       date(2026, 9, 20), date(2026, 10, 10)]
+    assert sorted(cn2026.workdays) == [
+        date(2026, 1, 4),
+        date(2026, 2, 14),
+        date(2026, 2, 28),
+        date(2026, 5, 9),
+        date(2026, 9, 20),
+        date(2026, 10, 10),
+    ]
     assert all(d.weekday() >= 5 for d in cn2026.workdays)
-    assert cn2026.holidays[date(2026, 2, 17)].startswith("春节")      # 正月初一
+    assert cn2026.holidays[date(2026, 2, 17)].startswith("春节")  # 正月初一
     assert cn2026.holidays[date(2026, 10, 1)].startswith("国庆节")
 
 
-@pytest.mark.parametrize("day, working", [
-    ("2026-11-27", True),    # Friday
-    ("2026-11-28", False),   # Saturday
-    ("2026-11-29", False),   # Sunday
-    ("2026-10-01", False),   # National Day, a Thursday
-    ("2026-10-05", False),   # Monday inside the National Day block
-    ("2026-10-10", True),    # adjusted working Saturday
-    ("2026-09-20", True),    # adjusted working Sunday
-    ("2026-01-04", True),    # adjusted working Sunday after New Year
-    ("2026-06-19", False),   # Dragon Boat Festival, a Friday
-])
+@pytest.mark.parametrize(
+    "day, working",
+    [
+        ("2026-11-27", True),  # Friday
+        ("2026-11-28", False),  # Saturday
+        ("2026-11-29", False),  # Sunday
+        ("2026-10-01", False),  # National Day, a Thursday
+        ("2026-10-05", False),  # Monday inside the National Day block
+        ("2026-10-10", True),  # adjusted working Saturday
+        ("2026-09-20", True),  # adjusted working Sunday
+        ("2026-01-04", True),  # adjusted working Sunday after New Year
+        ("2026-06-19", False),  # Dragon Boat Festival, a Friday
+    ],
+)
 def test_working_days(cn2026, day, working):
     assert cn2026.is_working_day(date.fromisoformat(day)) is working
 
 
-@pytest.mark.parametrize("start, days, due", [
-    ("2026-11-26", 3, "2026-12-01"),   # Thu + 3: Fri, (weekend), Mon, Tue
-    ("2026-11-27", 3, "2026-12-02"),   # Fri + 3 across a weekend
-    ("2026-11-28", 1, "2026-11-30"),   # received on a Saturday morning: Monday is day 1
-    ("2026-09-30", 3, "2026-10-10"),   # across National Day, ending on the adjusted working Saturday
-    ("2026-09-24", 2, "2026-09-29"),   # Thu + 2: Mid-Autumn Fri-Sun off, Mon, Tue
-    ("2026-09-18", 1, "2026-09-20"),   # Fri + 1 is the adjusted working Sunday
-    ("2026-04-30", 5, "2026-05-11"),   # Labour Day block, 9 May (Sat) worked: 6, 7, 8, 9, 11
-    ("2026-02-13", 1, "2026-02-14"),   # the working Saturday before Spring Festival
-    ("2026-02-13", 2, "2026-02-24"),   # then nine days off
-    ("2026-11-26", 0, "2026-11-26"),   # 0 days: due the day it is received
-])
+@pytest.mark.parametrize(
+    "start, days, due",
+    [
+        ("2026-11-26", 3, "2026-12-01"),  # Thu + 3: Fri, (weekend), Mon, Tue
+        ("2026-11-27", 3, "2026-12-02"),  # Fri + 3 across a weekend
+        ("2026-11-28", 1, "2026-11-30"),  # received on a Saturday morning: Monday is day 1
+        ("2026-09-30", 3, "2026-10-10"),  # across National Day, ending on the adjusted working Saturday
+        ("2026-09-24", 2, "2026-09-29"),  # Thu + 2: Mid-Autumn Fri-Sun off, Mon, Tue
+        ("2026-09-18", 1, "2026-09-20"),  # Fri + 1 is the adjusted working Sunday
+        ("2026-04-30", 5, "2026-05-11"),  # Labour Day block, 9 May (Sat) worked: 6, 7, 8, 9, 11
+        ("2026-02-13", 1, "2026-02-14"),  # the working Saturday before Spring Festival
+        ("2026-02-13", 2, "2026-02-24"),  # then nine days off
+        ("2026-11-26", 0, "2026-11-26"),  # 0 days: due the day it is received
+    ],
+)
 def test_due_dates(cn2026, start, days, due):
     assert cn2026.add_working_days(date.fromisoformat(start), days) == date.fromisoformat(due)
 
@@ -79,6 +92,7 @@ def test_working_days_between(cn2026):
 
 # ---------- bad holiday files ----------
 
+
 def _write(tmp_path: Path, text: str, name: str = "holidays-x.toml") -> Path:
     path = tmp_path / name
     path.write_text(text, encoding="utf-8")
@@ -86,7 +100,9 @@ def _write(tmp_path: Path, text: str, name: str = "holidays-x.toml") -> Path:
 
 
 def test_bad_holiday_file_reports_every_problem(tmp_path):
-    path = _write(tmp_path, """
+    path = _write(
+        tmp_path,
+        """
 year = 2026
 colour = "red"
 [[holidays]]
@@ -106,14 +122,19 @@ name_en = "Working Monday?"
 date = 2025-12-27
 name_zh = "调休"
 name_en = "Last year"
-""")
+""",
+    )
     with pytest.raises(CalendarError) as info:
         load_calendar([path])
     problems = "\n".join(info.value.problems)
-    for expected in ("colour: unknown key", "holidays[0].to: 2026-10-01 is before from 2026-10-07",
-                     "holidays[1].name_en: is missing",
-                     "holidays[1].from: is a string ('2026-01-01') (expected a date",
-                     "workdays[0].date: 2026-10-12 is a weekday", "workdays[1].date: 2025-12-27 is not in 2026"):
+    for expected in (
+        "colour: unknown key",
+        "holidays[0].to: 2026-10-01 is before from 2026-10-07",
+        "holidays[1].name_en: is missing",
+        "holidays[1].from: is a string ('2026-01-01') (expected a date",
+        "workdays[0].date: 2026-10-12 is a weekday",
+        "workdays[1].date: 2025-12-27 is not in 2026",
+    ):
         assert expected in problems, problems
 
 
@@ -125,7 +146,9 @@ def test_two_files_for_one_year_are_refused(tmp_path):
 
 
 def test_a_day_both_holiday_and_workday_is_refused(tmp_path):
-    path = _write(tmp_path, """year = 2026
+    path = _write(
+        tmp_path,
+        """year = 2026
 [[holidays]]
 name_zh = "x"
 name_en = "x"
@@ -135,12 +158,14 @@ to = 2026-10-04
 date = 2026-10-03
 name_zh = "y"
 name_en = "y"
-""")
+""",
+    )
     with pytest.raises(CalendarError, match="2026-10-03 is also a holiday"):
         load_calendar([path])
 
 
 # ---------- the [cases] table of a hall file ----------
+
 
 def _hall_file(tmp_path: Path, cases: dict | None, *, with_calendar: bool = True) -> Path:
     doc = small_hall_doc()
@@ -169,12 +194,11 @@ def test_demo_hall_uses_the_shipped_calendar():
 def test_cases_table_is_read(tmp_path):
     cfg = load_hall_config(_hall_file(tmp_path, {"retention_days": 30, "near_due_days": 0, "holidays": []}))
     assert (cfg.cases.retention_days, cfg.cases.near_due_days, cfg.cases.holidays) == (30, 0, ())
-    assert cfg.cases.calendar.is_working_day(date(2026, 10, 1))   # weekends only
+    assert cfg.cases.calendar.is_working_day(date(2026, 10, 1))  # weekends only
 
 
 def test_bad_cases_table_names_each_field(tmp_path):
-    path = _hall_file(tmp_path, {"retention_days": 0, "near_due_days": "two", "holidays": ["nope.toml"],
-                                 "retain": 5})
+    path = _hall_file(tmp_path, {"retention_days": 0, "near_due_days": "two", "holidays": ["nope.toml"], "retain": 5})
     with pytest.raises(ConfigError) as info:
         load_hall_config(path)
     problems = info.value.problems
@@ -189,8 +213,9 @@ def test_a_broken_calendar_is_a_hall_config_problem(tmp_path):
     path = _hall_file(tmp_path, {"holidays": ["holidays-broken.toml"]})
     with pytest.raises(ConfigError) as info:
         load_hall_config(path)
-    assert info.value.problems == ["cases.holidays: holidays-broken.toml: year: is a string ('soon') (expected the "
-                                   "calendar year, e.g. 2026)"]
+    assert info.value.problems == [
+        "cases.holidays: holidays-broken.toml: year: is a string ('soon') (expected the calendar year, e.g. 2026)"
+    ]
 
 
 def test_every_day_of_2026_is_classified_once(cn2026):

@@ -4,12 +4,13 @@ A hall's IT person fixes a file faster from the whole list than from one error a
 part of the file (hall, printers, buses, holiday calendars) answers in the same shape:
 ``path.field: what is wrong (expected what would do)``.
 """
+
 from __future__ import annotations
 
-from collections.abc import Hashable
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
+from typing import Any
 
-Check = Callable[[Any], str | None]   # a message when the value will not do, else None
+Check = Callable[[Any], str | None]  # a message when the value will not do, else None
 
 
 class Checker:
@@ -19,8 +20,15 @@ class Checker:
     def problem(self, path: str, message: str) -> None:
         self.problems.append(f"{path}: {message}")
 
-    def value(self, value: Any, path: str, kind: type | tuple = object, *, expect: str | None = None,
-              check: Check | None = None) -> Any:
+    def value(
+        self,
+        value: Any,
+        path: str,
+        kind: type | tuple = object,
+        *,
+        expect: str | None = None,
+        check: Check | None = None,
+    ) -> Any:
         """``value`` when it is a ``kind`` and ``check`` has nothing against it, else None."""
         # TOML booleans are ints in Python; a number must not accept true/false.
         bad_bool = isinstance(value, bool) and kind in (int, float, (int, float))
@@ -43,8 +51,18 @@ class Checker:
             if key not in names:
                 self.problem(_join(path, key), f"unknown key (expected one of {', '.join(names)})")
 
-    def get(self, table: dict, path: str, key: str, kind: type | tuple = object, *, required: bool = True,
-            default: Any = None, expect: str | None = None, check: Check | None = None) -> Any:
+    def get(
+        self,
+        table: dict,
+        path: str,
+        key: str,
+        kind: type | tuple = object,
+        *,
+        required: bool = True,
+        default: Any = None,
+        expect: str | None = None,
+        check: Check | None = None,
+    ) -> Any:
         """``table[key]`` checked as by ``value``; ``default`` when it is absent or will not do."""
         if key not in table:
             if required:
@@ -56,6 +74,7 @@ class Checker:
     def text(self, table: dict, path: str, key: str, *, required: bool = True, default: str = "") -> str:
         def non_empty(value: str) -> str | None:
             return "is empty (expected some text)" if required and not value.strip() else None
+
         return self.get(table, path, key, str, required=required, default=default, check=non_empty)
 
     def strings(self, table: dict, path: str, key: str, *, required: bool = True) -> tuple[str, ...]:
@@ -63,24 +82,26 @@ class Checker:
         full = _join(path, key)
         return tuple(item for i, item in enumerate(items) if self.value(item, f"{full}[{i}]", str) is not None)
 
-    def entries(self, table: dict, path: str, key: str, *, required: bool = False,
-                expect: str | None = None) -> list[tuple[str, dict]]:
+    def entries(
+        self, table: dict, path: str, key: str, *, required: bool = False, expect: str | None = None
+    ) -> list[tuple[str, dict]]:
         """The tables of an array of tables, each with its path."""
-        items = self.get(table, path, key, list, required=required, default=[],
-                         expect=expect or f"an array of tables [[{key}]]")
+        items = self.get(
+            table, path, key, list, required=required, default=[], expect=expect or f"an array of tables [[{key}]]"
+        )
         full = _join(path, key)
-        return [(f"{full}[{i}]", item) for i, item in enumerate(items)
-                if self.table(item, f"{full}[{i}]") is not None]
+        return [(f"{full}[{i}]", item) for i, item in enumerate(items) if self.table(item, f"{full}[{i}]") is not None]
 
     def unique(self, items: Iterable[tuple[str, Any]], what: str) -> None:
         """Report each (path, value) whose value an earlier one has; None values are skipped."""
         seen: dict[Any, str] = {}
         for path, value in items:
             if value is None or not isinstance(value, Hashable):
-                continue   # a value of the wrong kind is reported where it is read
+                continue  # a value of the wrong kind is reported where it is read
             if value in seen:
-                self.problem(path, f"duplicate {what} {value!r} (expected a {what} not used before; "
-                                   f"{seen[value]} has it)")
+                self.problem(
+                    path, f"duplicate {what} {value!r} (expected a {what} not used before; {seen[value]} has it)"
+                )
             else:
                 seen[value] = path
 
@@ -100,11 +121,18 @@ def describe(value: Any) -> str:
         return "an array"
     if isinstance(value, dict):
         return "a table"
-    return f"a {type(value).__name__} ({value})"   # TOML dates and times
+    return f"a {type(value).__name__} ({value})"  # TOML dates and times
 
 
-_KIND_NAMES = {str: "a string", int: "a whole number", float: "a number", (int, float): "a number",
-               bool: "true or false", list: "an array", dict: "a table"}
+_KIND_NAMES = {
+    str: "a string",
+    int: "a whole number",
+    float: "a number",
+    (int, float): "a number",
+    bool: "true or false",
+    list: "an array",
+    dict: "a table",
+}
 
 
 def kind_name(kind: type | tuple) -> str:
@@ -121,7 +149,7 @@ def or_list(items: Iterable[Any]) -> str:
 
 
 def one_of(allowed: Iterable[Any]) -> Check:
-    allowed = tuple(allowed)   # a tuple, so that an unhashable value is refused, not a TypeError
+    allowed = tuple(allowed)  # a tuple, so that an unhashable value is refused, not a TypeError
     return lambda v: None if v in allowed else f"{v!r} is not allowed (expected {or_list(allowed)})"
 
 
@@ -135,4 +163,5 @@ def between(low: float, high: float | None = None, unit: str = "", *, above: boo
     def check(v: float) -> str | None:
         fits = (v > low if above else v >= low) and (high is None or v <= high)
         return None if fits else f"is {v} (expected {wanted})"
+
     return check

@@ -1,4 +1,5 @@
 """The ``tongban`` command: serve, devices, demo, check-config, account, terminal."""
+
 from __future__ import annotations
 
 import logging
@@ -7,20 +8,20 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
 
 import click
 
-from .web.auth import AccountError, Accounts
 from .config import ConfigError, load_hall_config
-from .displays.cli import displays
 from .devices.print_worker import printer_configs
+from .displays.cli import displays
 from .printers import printer_warnings
 from .printers.cli import printers
 from .queue.clock import SystemClock
 from .queue.store import Store
+from .web.auth import AccountError, Accounts
 
 DEFAULT_DB = "var/tongban.db"
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
@@ -43,8 +44,9 @@ def _db_path(db: str) -> str:
 @click.group()
 def main() -> None:
     """Tongban (通办): kiosk and queueing for cross-province service windows."""
-    logging.basicConfig(level=os.environ.get("TONGBAN_LOG", "INFO"),
-                        format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    logging.basicConfig(
+        level=os.environ.get("TONGBAN_LOG", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
+    )
 
 
 @main.command("check-config")
@@ -60,8 +62,10 @@ def check_config(files: tuple[str, ...]) -> None:
             for problem in exc.problems:
                 click.echo(f"{path}: {problem}")
             continue
-        click.echo(f"{path}: ok ({hall.hall.name_zh}: {len(hall.matters)} matters, {len(hall.lines)} lines, "
-                   f"{len(hall.windows)} windows)")
+        click.echo(
+            f"{path}: ok ({hall.hall.name_zh}: {len(hall.matters)} matters, {len(hall.lines)} lines, "
+            f"{len(hall.windows)} windows)"
+        )
         for printer in printer_configs(hall).values():
             for warning in printer_warnings(printer):
                 click.echo(f"{path}: warning: printers.{printer.id}: {warning}")
@@ -82,14 +86,13 @@ def threads_for(screens: int) -> int:
 @click.option("--always-open", is_flag=True, help="ignore opening hours (demo)")
 def serve(config_path: str, db: str, host: str, port: int, screens: int, always_open: bool) -> None:
     """Run the web under gunicorn: one worker, gthread (DESIGN §5)."""
-    from gunicorn.app.base import BaseApplication
-
-    from .web.app import create_app
-
     import sqlite3
+
+    from gunicorn.app.base import BaseApplication
 
     from .ops import notify
     from .queue.store import StoreError
+    from .web.app import create_app
 
     hall = _hall_or_exit(config_path)
     try:
@@ -97,6 +100,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
     except (StoreError, sqlite3.DatabaseError) as exc:
         # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
         from .ops.damage import restore_help
+
         click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)
         sys.exit(3)
 
@@ -106,17 +110,25 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
         def handle_exit(sig, frame):
             app.extensions["tongban.broker"].close_all()
             worker.handle_exit(sig, frame)
+
         signal.signal(signal.SIGTERM, handle_exit)
         signal.siginterrupt(signal.SIGTERM, False)  # as gunicorn sets it: don't break active requests
 
     class Gunicorn(BaseApplication):
         def load_config(self):
-            for key, value in {"bind": f"{host}:{port}", "workers": 1, "worker_class": "gthread",
-                               "threads": threads_for(screens), "graceful_timeout": 5, "timeout": 30,
-                               "accesslog": "-", "proc_name": "tongban-web",
-                               # Type=notify: ready once the socket is bound (tongban-web.service).
-                               "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}"),
-                               "post_worker_init": end_streams_on_exit}.items():
+            for key, value in {
+                "bind": f"{host}:{port}",
+                "workers": 1,
+                "worker_class": "gthread",
+                "threads": threads_for(screens),
+                "graceful_timeout": 5,
+                "timeout": 30,
+                "accesslog": "-",
+                "proc_name": "tongban-web",
+                # Type=notify: ready once the socket is bound (tongban-web.service).
+                "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}"),
+                "post_worker_init": end_streams_on_exit,
+            }.items():
                 self.cfg.set(key, value)
 
         def load(self):
@@ -147,23 +159,30 @@ def seed_demo(db: str, hall) -> dict:
         if not accounts.list():
             accounts.add(DEMO_MANAGER[0], DEMO_MANAGER[1], name=DEMO_MANAGER[2], role="manager", staff_no="M001")
             for window in hall.windows:
-                accounts.add(f"clerk{window.number}", DEMO_CLERK_PASSWORD, name=f"{window.number}号窗口工作人员",
-                             role="clerk", staff_no=f"C{window.number:03d}")
+                accounts.add(
+                    f"clerk{window.number}",
+                    DEMO_CLERK_PASSWORD,
+                    name=f"{window.number}号窗口工作人员",
+                    role="clerk",
+                    staff_no=f"C{window.number:03d}",
+                )
         existing = {t["id"] for t in accounts.terminals() if not t["revoked_at"]}
         tokens = {}
         for kiosk in hall.kiosks:
             tokens[kiosk.id] = _fresh_terminal(accounts, existing, kiosk.id, "kiosk", kiosk.name)
         tokens["hall-display"] = _fresh_terminal(accounts, existing, "hall-display", "display", "综合屏")
         for window in hall.windows[:2]:
-            tokens[f"pad-{window.number}"] = _fresh_terminal(accounts, existing, f"pad-{window.number}", "pad",
-                                                             f"{window.number}号窗口评价器", window=window.number)
+            tokens[f"pad-{window.number}"] = _fresh_terminal(
+                accounts, existing, f"pad-{window.number}", "pad", f"{window.number}号窗口评价器", window=window.number
+            )
         return tokens
     finally:
         store.close()
 
 
-def _fresh_terminal(accounts: Accounts, existing: set[str], terminal_id: str, kind: str, name: str,
-                    window: int | None = None) -> str:
+def _fresh_terminal(
+    accounts: Accounts, existing: set[str], terminal_id: str, kind: str, name: str, window: int | None = None
+) -> str:
     # The demo re-enrols its terminals on every start: tokens are only ever shown once.
     if terminal_id in existing:
         accounts.revoke_terminal(terminal_id)
@@ -185,8 +204,9 @@ def demo(config_path: str, db: str, host: str, port: int) -> None:
     base = f"http://{host}:{port}"
     exe = [sys.executable, "-m", "tongban"]
     procs = [
-        subprocess.Popen([*exe, "serve", "--config", config_path, "--db", db, "--host", host, "--port", str(port),
-                          "--always-open"]),
+        subprocess.Popen(
+            [*exe, "serve", "--config", config_path, "--db", db, "--host", host, "--port", str(port), "--always-open"]
+        ),
         subprocess.Popen([*exe, "devices", "--config", config_path, "--db", db]),
     ]
     click.echo(f"\nTongban demo: {hall.hall.name_zh} / {hall.hall.name_en}")
@@ -223,6 +243,7 @@ def demo(config_path: str, db: str, host: str, port: int) -> None:
 
 # ---------- accounts and terminals ----------
 
+
 @main.group()
 def account() -> None:
     """Staff accounts (stored in the database, never in the hall file)."""
@@ -246,8 +267,9 @@ def account_add(username, db, name, role, staff_no, password):
 def account_list(db):
     with _accounts(db) as accounts:
         for acc in accounts.list():
-            click.echo(f"{acc.username:<16} {acc.role:<8} {acc.staff_no:<8} {acc.name}"
-                       f"{'  (disabled)' if acc.disabled else ''}")
+            click.echo(
+                f"{acc.username:<16} {acc.role:<8} {acc.staff_no:<8} {acc.name}{'  (disabled)' if acc.disabled else ''}"
+            )
 
 
 @account.command("disable")
@@ -322,17 +344,28 @@ account.add_command(account_passwd)
 
 # ---------- the simulator and the balancer (issue 3) ----------
 
+
 @main.command()
-@click.option("--scenario", "scenario_name", default="S1", show_default=True,
-              help="a built-in day (S1..S6) or a scenario TOML file")
-@click.option("--hall", "hall_path", type=click.Path(exists=True), help="simulate this hall file (its lines, "
-              "windows, hours, policy) with the scenario's demand")
+@click.option(
+    "--scenario",
+    "scenario_name",
+    default="S1",
+    show_default=True,
+    help="a built-in day (S1..S6) or a scenario TOML file",
+)
+@click.option(
+    "--hall",
+    "hall_path",
+    type=click.Path(exists=True),
+    help="simulate this hall file (its lines, windows, hours, policy) with the scenario's demand",
+)
 @click.option("--seeds", default=5, show_default=True, type=int, help="days to simulate (seeds 1..N)")
 @click.option("--policy", "policies", multiple=True, help="only these policies (repeatable); default all six")
 @click.option("--jobs", default=1, show_default=True, type=int, help="worker processes")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table")
-def simulate(scenario_name: str, hall_path: str | None, seeds: int, policies: tuple[str, ...], jobs: int,
-             as_json: bool) -> None:
+def simulate(
+    scenario_name: str, hall_path: str | None, seeds: int, policies: tuple[str, ...], jobs: int, as_json: bool
+) -> None:
     """Simulate seeded hall days with the real policy, balancer and estimator beside the baselines."""
     import json
 
@@ -346,8 +379,10 @@ def simulate(scenario_name: str, hall_path: str | None, seeds: int, policies: tu
         elif Path(scenario_name).exists():
             scenario = load_scenario(scenario_name)
         else:
-            raise click.BadParameter(f"{scenario_name!r} is neither a built-in scenario ({', '.join(BUILTIN)}) "
-                                     f"nor a file", param_hint="--scenario")
+            raise click.BadParameter(
+                f"{scenario_name!r} is neither a built-in scenario ({', '.join(BUILTIN)}) nor a file",
+                param_hint="--scenario",
+            )
         if hall_path:
             scenario = from_hall(_hall_or_exit(hall_path), scenario)
     except ScenarioError as exc:
@@ -381,5 +416,7 @@ def balance(config_path: str, db: str) -> None:
     if not made:
         click.echo("no change proposed")
     for p in made:
-        click.echo(f"window {p['window']}: {','.join(p['from'])} -> {','.join(p['to'])} [{p['state']}] "
-                   f"{p['reason_zh']} / {p['reason_en']}")
+        click.echo(
+            f"window {p['window']}: {','.join(p['from'])} -> {','.join(p['to'])} [{p['state']}] "
+            f"{p['reason_zh']} / {p['reason_en']}"
+        )

@@ -4,14 +4,16 @@ A hall's IT person edits these files by hand, so a bad file must be answered wit
 what is wrong, each as ``path.to.field: what is wrong (what was expected)``, and never with a
 half-loaded hall.
 """
+
 from __future__ import annotations
 
 import re
 import tomllib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .checking import Checker, between
@@ -120,18 +122,19 @@ class PolicyConfig:
     appointment_credit_min: float = 20.0
     transfer_credit_min: float = 10.0
     primary_line_credit_min: float = 0.0
-    balancer_interval_s: int = 60       # 30 s and 120 s measured within noise of 60 s
+    balancer_interval_s: int = 60  # 30 s and 120 s measured within noise of 60 s
     balancer_auto_apply: bool = True
 
 
 @dataclass(frozen=True)
 class Operations:
     """Keeping the hall box running (docs/install.md): backups, disk space, kiosk button mashing."""
-    backup_dir: str = "backups"          # absolute, or relative to the database's folder
-    keep: int = 14                       # nightly backups kept (one a day)
-    backup_time: time = time(2, 30)      # hall-local time of the nightly integrity check and backup
-    disk_warn_mb: int = 500              # warn the manager below this much free space
-    kiosk_max_per_minute: int = 12       # tickets one kiosk may issue in any 60 s
+
+    backup_dir: str = "backups"  # absolute, or relative to the database's folder
+    keep: int = 14  # nightly backups kept (one a day)
+    backup_time: time = time(2, 30)  # hall-local time of the nightly integrity check and backup
+    disk_warn_mb: int = 500  # warn the manager below this much free space
+    kiosk_max_per_minute: int = 12  # tickets one kiosk may issue in any 60 s
 
     def backup_path(self, database: str | Path) -> Path:
         folder = Path(self.backup_dir)
@@ -158,10 +161,11 @@ class DistrictWindow:
 @dataclass(frozen=True)
 class CasesConfig:
     """Proxy and multi-place cases (docs/cases.md): due-date calendar, flags and retention."""
-    retention_days: int = 365          # personal fields of a delivered or withdrawn case are purged after this
-    near_due_days: int = 2             # flag a running case this many working days before its due day
-    holidays: tuple[str, ...] = ()     # holiday files, resolved to absolute paths
-    calendar: Any = None               # workdays.WorkCalendar; None until loaded (weekends only)
+
+    retention_days: int = 365  # personal fields of a delivered or withdrawn case are purged after this
+    near_due_days: int = 2  # flag a running case this many working days before its due day
+    holidays: tuple[str, ...] = ()  # holiday files, resolved to absolute paths
+    calendar: Any = None  # workdays.WorkCalendar; None until loaded (weekends only)
 
 
 @dataclass(frozen=True)
@@ -174,7 +178,7 @@ class HallConfig:
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     kiosks: tuple[Kiosk, ...] = ()
     printers: tuple[dict, ...] = ()
-    buses: tuple[dict, ...] = ()       # serial buses; LED displays and keypads are their devices
+    buses: tuple[dict, ...] = ()  # serial buses; LED displays and keypads are their devices
     district_windows: tuple[DistrictWindow, ...] = ()
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
@@ -232,11 +236,33 @@ def _hall(c: Checker, doc: dict) -> Hall | None:
         if "hall" not in doc:
             c.problem("hall", "is missing (expected a [hall] table)")
         return None
-    c.unknown(table, "hall", {"id", "name_zh", "name_en", "address", "phone", "timezone", "hours",
-                              "public_url", "notices", "late_return_behind", "max_recalls",
-                              "issue_during_lunch"})
-    hall_id = c.get(table, "hall", "id", str, check=lambda v: None if _ID_RE.match(v)
-                    else f"{v!r} is not an id (expected lower-case letters, digits and '-')")
+    c.unknown(
+        table,
+        "hall",
+        {
+            "id",
+            "name_zh",
+            "name_en",
+            "address",
+            "phone",
+            "timezone",
+            "hours",
+            "public_url",
+            "notices",
+            "late_return_behind",
+            "max_recalls",
+            "issue_during_lunch",
+        },
+    )
+    hall_id = c.get(
+        table,
+        "hall",
+        "id",
+        str,
+        check=lambda v: (
+            None if _ID_RE.match(v) else f"{v!r} is not an id (expected lower-case letters, digits and '-')"
+        ),
+    )
     tz_name = c.get(table, "hall", "timezone", str, check=_check_timezone)
     hours: dict[str, tuple[Period, ...]] = {day: () for day in WEEKDAYS}
     hours_table = c.get(table, "hall", "hours", dict)
@@ -284,8 +310,10 @@ def _periods(c: Checker, hours: dict, day: str) -> tuple[Period, ...]:
             c.problem(f"{path}[{i}]", f"{text!r} ends before it starts (expected the end after the start)")
             continue
         if periods and start < periods[-1].end:
-            c.problem(f"{path}[{i}]", f"{text!r} overlaps or precedes {periods[-1]} "
-                                      f"(expected periods in order, not overlapping)")
+            c.problem(
+                f"{path}[{i}]",
+                f"{text!r} overlaps or precedes {periods[-1]} (expected periods in order, not overlapping)",
+            )
             continue
         periods.append(Period(start, end))
     return tuple(periods)
@@ -305,24 +333,59 @@ def _matters(c: Checker, doc: dict, departments: set[str]) -> list[Matter]:
     out = []
     entries = c.entries(doc, "", "matters")
     for path, t in entries:
-        c.unknown(t, path, {"code", "name_zh", "name_en", "department", "batch", "mode",
-                            "time_limit_days", "fee", "materials", "example"})
-        dept = c.get(t, path, "department", str, check=lambda v: None if v in departments
-                     else f"{v!r} is not a department (expected one of the [[departments]] codes)")
-        out.append(Matter(
-            code=c.text(t, path, "code"),
-            name_zh=c.text(t, path, "name_zh"),
-            name_en=c.text(t, path, "name_en"),
-            department=dept or "",
-            batch=c.get(t, path, "batch", int, default=1,
-                        check=lambda v: None if v in (1, 2, 3) else f"is {v} (expected 1, 2 or 3)"),
-            mode=c.get(t, path, "mode", str, default="on-site",
-                       check=lambda v: None if v in MODES else f"{v!r} is not a mode (expected {', '.join(MODES)})"),
-            time_limit_days=c.get(t, path, "time_limit_days", int, default=0, check=between(0)),
-            fee=c.text(t, path, "fee"),
-            materials=c.strings(t, path, "materials"),
-            example=c.get(t, path, "example", bool, required=False, default=False),
-        ))
+        c.unknown(
+            t,
+            path,
+            {
+                "code",
+                "name_zh",
+                "name_en",
+                "department",
+                "batch",
+                "mode",
+                "time_limit_days",
+                "fee",
+                "materials",
+                "example",
+            },
+        )
+        dept = c.get(
+            t,
+            path,
+            "department",
+            str,
+            check=lambda v: (
+                None if v in departments else f"{v!r} is not a department (expected one of the [[departments]] codes)"
+            ),
+        )
+        out.append(
+            Matter(
+                code=c.text(t, path, "code"),
+                name_zh=c.text(t, path, "name_zh"),
+                name_en=c.text(t, path, "name_en"),
+                department=dept or "",
+                batch=c.get(
+                    t,
+                    path,
+                    "batch",
+                    int,
+                    default=1,
+                    check=lambda v: None if v in (1, 2, 3) else f"is {v} (expected 1, 2 or 3)",
+                ),
+                mode=c.get(
+                    t,
+                    path,
+                    "mode",
+                    str,
+                    default="on-site",
+                    check=lambda v: None if v in MODES else f"{v!r} is not a mode (expected {', '.join(MODES)})",
+                ),
+                time_limit_days=c.get(t, path, "time_limit_days", int, default=0, check=between(0)),
+                fee=c.text(t, path, "fee"),
+                materials=c.strings(t, path, "materials"),
+                example=c.get(t, path, "example", bool, required=False, default=False),
+            )
+        )
     c.unique([(f"{p}.code", m.code or None) for (p, _), m in zip(entries, out)], "matter code")
     return out
 
@@ -332,30 +395,46 @@ def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
     entries = c.entries(doc, "", "lines")
     owner: dict[str, str] = {}
     for path, t in entries:
-        c.unknown(t, path, {"prefix", "name_zh", "name_en", "matters", "number_width", "daily_quota",
-                            "last_issue"})
-        prefix = c.get(t, path, "prefix", str, check=lambda v: None if re.fullmatch("[A-Z]", v)
-                       else f"{v!r} is not a prefix (expected one capital letter A-Z)")
+        c.unknown(t, path, {"prefix", "name_zh", "name_en", "matters", "number_width", "daily_quota", "last_issue"})
+        prefix = c.get(
+            t,
+            path,
+            "prefix",
+            str,
+            check=lambda v: (
+                None if re.fullmatch("[A-Z]", v) else f"{v!r} is not a prefix (expected one capital letter A-Z)"
+            ),
+        )
         line_matters = c.strings(t, path, "matters")
         for i, code in enumerate(line_matters):
             if code not in matters:
                 c.problem(f"{path}.matters[{i}]", f"{code!r} is not a matter (expected a [[matters]] code)")
             elif code in owner:
-                c.problem(f"{path}.matters[{i}]", f"{code!r} is already in {owner[code]} "
-                                                  f"(expected each matter in exactly one line)")
+                c.problem(
+                    f"{path}.matters[{i}]",
+                    f"{code!r} is already in {owner[code]} (expected each matter in exactly one line)",
+                )
             else:
                 owner[code] = path
-        last_issue = c.get(t, path, "last_issue", str, required=False,
-                           check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')")
-        out.append(Line(
-            prefix=prefix or "",
-            name_zh=c.text(t, path, "name_zh"),
-            name_en=c.text(t, path, "name_en"),
-            matters=line_matters,
-            number_width=c.get(t, path, "number_width", int, required=False, default=3, check=between(2, 4)),
-            daily_quota=c.get(t, path, "daily_quota", int, required=False, check=between(1)),
-            last_issue=_parse_hhmm(last_issue) if last_issue else None,
-        ))
+        last_issue = c.get(
+            t,
+            path,
+            "last_issue",
+            str,
+            required=False,
+            check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')",
+        )
+        out.append(
+            Line(
+                prefix=prefix or "",
+                name_zh=c.text(t, path, "name_zh"),
+                name_en=c.text(t, path, "name_en"),
+                matters=line_matters,
+                number_width=c.get(t, path, "number_width", int, required=False, default=3, check=between(2, 4)),
+                daily_quota=c.get(t, path, "daily_quota", int, required=False, check=between(1)),
+                last_issue=_parse_hhmm(last_issue) if last_issue else None,
+            )
+        )
     c.unique([(f"{p}.prefix", line.prefix or None) for (p, _), line in zip(entries, out)], "line prefix")
     for code in sorted(matters - set(owner)):
         c.problem("lines", f"matter {code!r} is in no line (expected every matter in exactly one line)")
@@ -379,19 +458,23 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
         for i, prefix in enumerate(serving):
             if prefix not in able:
                 c.problem(f"{path}.serving[{i}]", f"{prefix!r} is not in able (expected a subset of able)")
-        out.append(Window(
-            number=c.get(t, path, "number", int, default=0, check=between(1)),
-            name=c.text(t, path, "name"),
-            location=c.text(t, path, "location"),
-            phone=c.text(t, path, "phone"),
-            able=able,
-            serving=serving,
-        ))
+        out.append(
+            Window(
+                number=c.get(t, path, "number", int, default=0, check=between(1)),
+                name=c.text(t, path, "name"),
+                location=c.text(t, path, "location"),
+                phone=c.text(t, path, "phone"),
+                able=able,
+                serving=serving,
+            )
+        )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")
     servable = {prefix for w in out for prefix in w.able}
     for prefix in sorted(prefixes - servable):
-        c.problem("windows", f"line {prefix!r} has no window able to serve it "
-                             f"(expected it in the able list of at least one window)")
+        c.problem(
+            "windows",
+            f"line {prefix!r} has no window able to serve it (expected it in the able list of at least one window)",
+        )
     return out
 
 
@@ -405,12 +488,23 @@ def _policy(c: Checker, doc: dict) -> PolicyConfig:
     c.unknown(t, "policy", set(PolicyConfig.__dataclass_fields__))
     values = {}
     for name in ("green_credit_min", "appointment_credit_min", "transfer_credit_min", "primary_line_credit_min"):
-        values[name] = float(c.get(t, "policy", name, (int, float), required=False,
-                                   default=getattr(defaults, name), check=between(0, 240, " minutes")))
-    values["balancer_interval_s"] = c.get(t, "policy", "balancer_interval_s", int, required=False,
-                                          default=defaults.balancer_interval_s, check=between(5))
-    values["balancer_auto_apply"] = c.get(t, "policy", "balancer_auto_apply", bool, required=False,
-                                          default=defaults.balancer_auto_apply)
+        values[name] = float(
+            c.get(
+                t,
+                "policy",
+                name,
+                (int, float),
+                required=False,
+                default=getattr(defaults, name),
+                check=between(0, 240, " minutes"),
+            )
+        )
+    values["balancer_interval_s"] = c.get(
+        t, "policy", "balancer_interval_s", int, required=False, default=defaults.balancer_interval_s, check=between(5)
+    )
+    values["balancer_auto_apply"] = c.get(
+        t, "policy", "balancer_auto_apply", bool, required=False, default=defaults.balancer_auto_apply
+    )
     return PolicyConfig(**values)
 
 
@@ -422,17 +516,38 @@ def _operations(c: Checker, doc: dict) -> Operations:
         return Operations()
     d = Operations()
     c.unknown(t, "operations", set(Operations.__dataclass_fields__))
-    backup_time = c.get(t, "operations", "backup_time", str, required=False,
-                        check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')")
+    backup_time = c.get(
+        t,
+        "operations",
+        "backup_time",
+        str,
+        required=False,
+        check=lambda v: None if _parse_hhmm(v) else f"{v!r} is not a time (expected 'HH:MM')",
+    )
     return Operations(
-        backup_dir=c.get(t, "operations", "backup_dir", str, required=False, default=d.backup_dir,
-                         check=lambda v: None if v.strip() else "is empty (expected a folder path)"),
+        backup_dir=c.get(
+            t,
+            "operations",
+            "backup_dir",
+            str,
+            required=False,
+            default=d.backup_dir,
+            check=lambda v: None if v.strip() else "is empty (expected a folder path)",
+        ),
         keep=c.get(t, "operations", "keep", int, required=False, default=d.keep, check=between(1)),
         backup_time=_parse_hhmm(backup_time) if backup_time else d.backup_time,
-        disk_warn_mb=c.get(t, "operations", "disk_warn_mb", int, required=False, default=d.disk_warn_mb,
-                           check=between(1)),
-        kiosk_max_per_minute=c.get(t, "operations", "kiosk_max_per_minute", int, required=False,
-                                   default=d.kiosk_max_per_minute, check=between(1)),
+        disk_warn_mb=c.get(
+            t, "operations", "disk_warn_mb", int, required=False, default=d.disk_warn_mb, check=between(1)
+        ),
+        kiosk_max_per_minute=c.get(
+            t,
+            "operations",
+            "kiosk_max_per_minute",
+            int,
+            required=False,
+            default=d.kiosk_max_per_minute,
+            check=between(1),
+        ),
     )
 
 
@@ -441,14 +556,32 @@ def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     entries = c.entries(doc, "", "kiosks")
     for path, t in entries:
         c.unknown(t, path, {"id", "name", "printer", "location"})
-        out.append(Kiosk(
-            id=c.get(t, path, "id", str, default="", check=lambda v: None if _ID_RE.match(v)
-                     else f"{v!r} is not an id (expected lower-case letters, digits and '-')"),
-            name=c.text(t, path, "name"),
-            printer=c.get(t, path, "printer", str, required=False, check=lambda v: None if v in printer_ids
-                          else f"{v!r} is not a printer (expected one of the [[printers]] ids)"),
-            location=c.text(t, path, "location", required=False),
-        ))
+        out.append(
+            Kiosk(
+                id=c.get(
+                    t,
+                    path,
+                    "id",
+                    str,
+                    default="",
+                    check=lambda v: (
+                        None if _ID_RE.match(v) else f"{v!r} is not an id (expected lower-case letters, digits and '-')"
+                    ),
+                ),
+                name=c.text(t, path, "name"),
+                printer=c.get(
+                    t,
+                    path,
+                    "printer",
+                    str,
+                    required=False,
+                    check=lambda v: (
+                        None if v in printer_ids else f"{v!r} is not a printer (expected one of the [[printers]] ids)"
+                    ),
+                ),
+                location=c.text(t, path, "location", required=False),
+            )
+        )
     c.unique([(f"{p}.id", k.id or None) for (p, _), k in zip(entries, out)], "kiosk id")
     return out
 
@@ -465,7 +598,6 @@ def _devices(c: Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple
     return out
 
 
-
 def _district_windows(c: Checker, doc: dict) -> list[DistrictWindow]:
     out = []
     for path, t in c.entries(doc, "", "district_windows"):
@@ -478,23 +610,41 @@ def _cases(c: Checker, doc: dict, source: str) -> CasesConfig:
     """``[cases]``: holiday files are relative to the hall file; without the key, every
     ``holidays-*.toml`` beside the hall file is used (``holidays = []`` means weekends only)."""
     from .queue.workdays import WEEKENDS_ONLY, CalendarError, load_calendar
+
     table = c.table(doc["cases"], "cases") if "cases" in doc else {}
     if table is None:
         return CasesConfig(calendar=WEEKENDS_ONLY)
     c.unknown(table, "cases", {"retention_days", "near_due_days", "holidays"})
     defaults = CasesConfig()
-    retention = c.get(table, "cases", "retention_days", int, required=False, default=defaults.retention_days,
-                      check=between(1, 3650, " days"))
-    near = c.get(table, "cases", "near_due_days", int, required=False, default=defaults.near_due_days,
-                 check=between(0, 30, " working days"))
+    retention = c.get(
+        table,
+        "cases",
+        "retention_days",
+        int,
+        required=False,
+        default=defaults.retention_days,
+        check=between(1, 3650, " days"),
+    )
+    near = c.get(
+        table,
+        "cases",
+        "near_due_days",
+        int,
+        required=False,
+        default=defaults.near_due_days,
+        check=between(0, 30, " working days"),
+    )
     base = Path(source).parent if Path(source).is_file() else Path.cwd()
     if "holidays" in table:
         names = c.strings(table, "cases", "holidays")
         paths = [base / name for name in names]
         for i, path in enumerate(paths):
             if not path.is_file():
-                c.problem(f"cases.holidays[{i}]", f"{names[i]!r}: no such file next to the hall file "
-                                                  f"(expected a holiday calendar such as 'holidays-cn-2026.toml')")
+                c.problem(
+                    f"cases.holidays[{i}]",
+                    f"{names[i]!r}: no such file next to the hall file "
+                    f"(expected a holiday calendar such as 'holidays-cn-2026.toml')",
+                )
         paths = [p for p in paths if p.is_file()]
     else:
         paths = sorted(base.glob("holidays-*.toml")) if Path(source).is_file() else []
@@ -504,15 +654,32 @@ def _cases(c: Checker, doc: dict, source: str) -> CasesConfig:
         for problem in exc.problems:
             c.problem("cases.holidays", problem)
         calendar = WEEKENDS_ONLY
-    return CasesConfig(retention_days=retention, near_due_days=near,
-                       holidays=tuple(str(p.resolve()) for p in paths), calendar=calendar)
+    return CasesConfig(
+        retention_days=retention, near_due_days=near, holidays=tuple(str(p.resolve()) for p in paths), calendar=calendar
+    )
 
 
 def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     """Check a parsed TOML document; raise ConfigError listing every problem."""
     c = Checker()
-    c.unknown(doc, "(top level)", {"hall", "departments", "matters", "lines", "windows", "policy", "kiosks",
-                                   "operations", "printers", "buses", "district_windows", "cases"})
+    c.unknown(
+        doc,
+        "(top level)",
+        {
+            "hall",
+            "departments",
+            "matters",
+            "lines",
+            "windows",
+            "policy",
+            "kiosks",
+            "operations",
+            "printers",
+            "buses",
+            "district_windows",
+            "cases",
+        },
+    )
     hall = _hall(c, doc)
     departments = _departments(c, doc)
     matters = _matters(c, doc, {d.code for d in departments})
@@ -532,10 +699,21 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
-    return HallConfig(hall=hall, departments=tuple(departments), matters=tuple(matters), lines=tuple(lines),
-                      windows=tuple(windows), policy=policy, kiosks=tuple(kiosks), printers=tuple(printers),
-                      buses=tuple(buses), district_windows=tuple(district),
-                      operations=operations, cases=cases, source=source)
+    return HallConfig(
+        hall=hall,
+        departments=tuple(departments),
+        matters=tuple(matters),
+        lines=tuple(lines),
+        windows=tuple(windows),
+        policy=policy,
+        kiosks=tuple(kiosks),
+        printers=tuple(printers),
+        buses=tuple(buses),
+        district_windows=tuple(district),
+        operations=operations,
+        cases=cases,
+        source=source,
+    )
 
 
 def load_hall_config(path: str | Path) -> HallConfig:

@@ -98,13 +98,29 @@ _ZH_LETTERS = "cmn"
 _EN = "en"
 
 _ZH_DIGITS = [
-    ("ling2", "零"), ("yi1", "一"), ("er4", "二"), ("san1", "三"), ("si4", "四"),
-    ("wu3", "五"), ("liu4", "六"), ("qi1", "七"), ("ba1", "八"), ("jiu3", "九"),
+    ("ling2", "零"),
+    ("yi1", "一"),
+    ("er4", "二"),
+    ("san1", "三"),
+    ("si4", "四"),
+    ("wu3", "五"),
+    ("liu4", "六"),
+    ("qi1", "七"),
+    ("ba1", "八"),
+    ("jiu3", "九"),
 ]
 _EN_DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 _EN_TEENS = [
-    "ten", "eleven", "twelve", "thirteen", "fourteen",
-    "fifteen", "sixteen", "seventeen", "eighteen", "nineteen",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
 ]
 _EN_TENS = {2: "twenty", 3: "thirty"}
 
@@ -144,8 +160,7 @@ def _build_inventory() -> dict[str, dict[str, Clip]]:
     ]
     en: list[Clip] = [
         Clip("en", "number", _EN, "Number", "Number"),
-        Clip("en", "please_go_to_window", _EN, "please go to window", ", please go to window",
-             lead=0.3),
+        Clip("en", "please_go_to_window", _EN, "please go to window", ", please go to window", lead=0.3),
     ]
     for d, (pinyin, hanzi) in enumerate(_ZH_DIGITS):
         zh.append(Clip("zh", f"digit_{d}", _ZH, pinyin, hanzi))
@@ -189,9 +204,7 @@ def _check_window(window: object) -> int:
     if not isinstance(window, int) or isinstance(window, bool):
         raise VoiceError(f"window must be an int, not {type(window).__name__}")
     if not MIN_WINDOW <= window <= MAX_WINDOW:
-        raise VoiceError(
-            f"cannot say window {window}: clips exist for windows {MIN_WINDOW}..{MAX_WINDOW}"
-        )
+        raise VoiceError(f"cannot say window {window}: clips exist for windows {MIN_WINDOW}..{MAX_WINDOW}")
     return window
 
 
@@ -202,9 +215,7 @@ def _check_number(number: object) -> str:
     if not _NUMBER_RE.fullmatch(number) or not number.isascii():
         raise VoiceError(f"cannot say ticket number {number!r}: only letters A-Z and digits 0-9")
     if len(number) > MAX_NUMBER_LENGTH:
-        raise VoiceError(
-            f"cannot say ticket number {number!r}: longer than {MAX_NUMBER_LENGTH} characters"
-        )
+        raise VoiceError(f"cannot say ticket number {number!r}: longer than {MAX_NUMBER_LENGTH} characters")
     return number.upper()
 
 

@@ -3,6 +3,7 @@
 Launch flags follow DESIGN §9 (Chromium 156 with Playwright 1.65: headless=False plus --headless=new).
 Screenshots go to test-artifacts/ (and the README's ones are copied to docs/ by the tests that own them).
 """
+
 from __future__ import annotations
 
 import os
@@ -12,16 +13,16 @@ import subprocess
 import sys
 import time
 import urllib.request
-from unittest import mock
 from dataclasses import dataclass, field
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
-from tongban.web import auth
-from tongban.web.auth import Accounts
 from tongban.queue.clock import SystemClock
 from tongban.queue.store import Store
+from tongban.web import auth
+from tongban.web.auth import Accounts
 
 from ..conftest import CHEAP_HASHER
 
@@ -30,9 +31,17 @@ ARTIFACTS = ROOT / "test-artifacts"
 DEMO_CONFIG = ROOT / "config" / "demo-hall.toml"
 PASSWORD = "browser-test-pw"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
-                 "--autoplay-policy=no-user-gesture-required"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--autoplay-policy=no-user-gesture-required",
+]
 
 
 def free_port() -> int:
@@ -44,6 +53,7 @@ def free_port() -> int:
 @dataclass
 class LiveHall:
     """One hall server process; ``restart()`` kills it and starts it again on the same port and file."""
+
     config: Path
     db: Path
     port: int = field(default_factory=free_port)
@@ -55,9 +65,21 @@ class LiveHall:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self) -> "LiveHall":
-        cmd = [sys.executable, "-m", "tongban", "serve", "--config", str(self.config), "--db", str(self.db),
-               "--host", "127.0.0.1", "--port", str(self.port)]
+    def start(self) -> LiveHall:
+        cmd = [
+            sys.executable,
+            "-m",
+            "tongban",
+            "serve",
+            "--config",
+            str(self.config),
+            "--db",
+            str(self.db),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+        ]
         if self.always_open:
             cmd.append("--always-open")
         log = open(self.db.with_suffix(".log"), "ab")
@@ -97,11 +119,17 @@ class LiveHall:
         cheap.start()
         try:
             from tongban.config import load_hall_config
+
             hall = load_hall_config(self.config)
             accounts.add("manager", PASSWORD, name="测试经理", role="manager", staff_no="M001")
             for w in hall.windows:
-                accounts.add(f"clerk{w.number}", PASSWORD, name=f"{w.number}号窗口人员", role="clerk",
-                             staff_no=f"C{w.number:03d}")
+                accounts.add(
+                    f"clerk{w.number}",
+                    PASSWORD,
+                    name=f"{w.number}号窗口人员",
+                    role="clerk",
+                    staff_no=f"C{w.number:03d}",
+                )
             for k in hall.kiosks:
                 self.tokens[k.id] = accounts.add_terminal(k.id, "kiosk", k.name)
             self.tokens["hall-display"] = accounts.add_terminal("hall-display", "display", "综合屏")
@@ -117,6 +145,7 @@ def make_live_hall(tmp_path: Path, config: Path = DEMO_CONFIG, *, always_open: b
     # Create the schema and the hall's windows before seeding: the server does the same at start.
     from tongban.config import load_hall_config
     from tongban.queue.service import HallService
+
     store = Store(hall.db)
     HallService(store, load_hall_config(config), SystemClock()).sync_with_config()
     store.close()
@@ -134,6 +163,7 @@ def live_hall(tmp_path):
 @pytest.fixture(scope="session")
 def browser():
     from playwright.sync_api import sync_playwright
+
     with sync_playwright() as pw:
         chromium = pw.chromium.launch(executable_path=CHROMIUM, headless=False, args=CHROMIUM_ARGS)
         yield chromium
@@ -146,8 +176,7 @@ def new_page(browser):
     contexts = []
 
     def make(width: int = 1080, height: int = 1920, **kw):
-        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN",
-                                      has_touch=True, **kw)
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN", has_touch=True, **kw)
         contexts.append(context)
         return context.new_page()
 

@@ -3,6 +3,7 @@
 Screenshots (test-artifacts/cases-*.png) are for a person to look at: the case page, the receipt and
 the list should look like software a hall would use.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,22 +13,26 @@ from tongban.queue import cases as domain
 
 from .conftest import PASSWORD, login, screenshot
 
-ID = "11010519491231002X"          # the GB 11643 example number
+ID = "11010519491231002X"  # the GB 11643 example number
 PHONE = "13812345678"
 
 
 def _api(hall, method: str, path: str, token: str | None = None, body: dict | None = None) -> dict:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(f"{hall.url}/api/v1{path}", data=data, method=method,
-                                     headers={"Content-Type": "application/json",
-                                              **({"Authorization": f"Bearer {token}"} if token else {})})
+    request = urllib.request.Request(
+        f"{hall.url}/api/v1{path}",
+        data=data,
+        method=method,
+        headers={"Content-Type": "application/json", **({"Authorization": f"Bearer {token}"} if token else {})},
+    )
     with urllib.request.urlopen(request, timeout=5) as r:
         return json.loads(r.read())
 
 
 def _served_ticket(hall, matter: str, window: int) -> int:
-    clerk = _api(hall, "POST", "/login", body={"username": f"clerk{window}", "password": PASSWORD,
-                                               "window": window})["token"]
+    clerk = _api(hall, "POST", "/login", body={"username": f"clerk{window}", "password": PASSWORD, "window": window})[
+        "token"
+    ]
     ticket = _api(hall, "POST", "/tickets", hall.tokens["kiosk-1"], {"matter": matter})
     try:
         _api(hall, "POST", f"/windows/{window}/open", clerk)
@@ -39,7 +44,7 @@ def _served_ticket(hall, matter: str, window: int) -> int:
 
 
 def test_clerk_opens_checks_and_prints_a_proxy_case(live_hall, new_page):
-    ticket = _served_ticket(live_hall, "SFJ-001", 10)          # 学历公证, proxy, at the cross-province window
+    ticket = _served_ticket(live_hall, "SFJ-001", 10)  # 学历公证, proxy, at the cross-province window
     page = new_page(1600, 1000)
     login(page, live_hall.url, "clerk10", window=10)
     page.goto(f"{live_hall.url}/cases/new?ticket={ticket}")

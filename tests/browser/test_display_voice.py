@@ -4,6 +4,7 @@ A clerk calls the next ticket: the hall display shows it within a second and req
 ``tongban.voice.call_sequence`` in order; a recall is announced again; calls arriving together are
 each highlighted for at least ten seconds, one after another.
 """
+
 from __future__ import annotations
 
 import time
@@ -25,7 +26,7 @@ class VoiceLog:
     def _seen(self, request):
         url = urlparse(request.url)
         if url.path.startswith("/static/voice/"):
-            self.requests.append((parse_qs(url.query).get("a", [""])[0], url.path[len("/static/"):]))
+            self.requests.append((parse_qs(url.query).get("a", [""])[0], url.path[len("/static/") :]))
 
     def groups(self) -> dict[str, list[str]]:
         out: dict[str, list[str]] = {}
@@ -65,7 +66,7 @@ def test_a_call_reaches_the_hall_display_within_a_second_with_its_clips_in_order
     assert display.locator("#d-recent li").first.get_attribute("data-number") == number
     expected = call_sequence(number, 1)
     [call_clips] = voice.wait_for(display, 1, len(expected)).values()
-    assert call_clips == expected               # 请 A 0 0 1 号 到 一 号窗口办理, English, and all of it again
+    assert call_clips == expected  # 请 A 0 0 1 号 到 一 号窗口办理, English, and all of it again
     screenshot(display, "display-hall", docs=True)
 
     # A recall is a new event in the log, so it is announced again, in full.
@@ -108,8 +109,9 @@ def test_calls_arriving_together_are_each_highlighted_for_ten_seconds(live_hall,
     first = api("POST", "/windows/4/next", api.tokens["clerk4"])
     second = api("POST", "/windows/7/next", api.tokens["clerk7"])
     display.wait_for_function("() => window.__banner.some(b => b.flash)", timeout=2000)
-    display.wait_for_function(f"() => window.__banner.some(b => b.flash && b.n === '{second['number']}')",
-                              timeout=14000)
+    display.wait_for_function(
+        f"() => window.__banner.some(b => b.flash && b.n === '{second['number']}')", timeout=14000
+    )
     log = display.evaluate("window.__banner")
     start_first = next(b["t"] for b in log if b["flash"] and b["n"] == first["number"])
     start_second = next(b["t"] for b in log if b["flash"] and b["n"] == second["number"])

@@ -4,6 +4,7 @@ The hall is the demo hall with two changes: line E issues only 3 tickets a day (
 a third kiosk has no printer. No devices process runs, so kiosk-1's print jobs time out unless a
 test starts the fake printer below. Tests run in file order; the server restart comes last.
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,10 @@ CSP_ERRORS: list[str] = []
 def kiosk_hall(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("kiosk-hall")
     config = DEMO_CONFIG.read_text(encoding="utf-8").replace("daily_quota = 120", f"daily_quota = {QUOTA_E}")
-    config += ('\n[[kiosks]]\nid = "kiosk-3"\nname = "三楼取号机（无打印机）/ Kiosk 3 (no printer)"\n'
-               'location = "三楼 / Second floor"\n')
+    config += (
+        '\n[[kiosks]]\nid = "kiosk-3"\nname = "三楼取号机（无打印机）/ Kiosk 3 (no printer)"\n'
+        'location = "三楼 / Second floor"\n'
+    )
     path = tmp / "kiosk-hall.toml"
     path.write_text(config, encoding="utf-8")
     hall = make_live_hall(tmp, path)
@@ -51,9 +54,11 @@ def open_kiosk(new_page, hall, kiosk_id: str = "kiosk-1", query: str = ""):
 
 
 def api_issue(hall, line: str) -> tuple[int, dict]:
-    request = urllib.request.Request(f"{hall.url}/api/v1/tickets", data=json.dumps({"line": line}).encode(),
-                                     headers={"Authorization": f"Bearer {hall.tokens['kiosk-2']}",
-                                              "Content-Type": "application/json"})
+    request = urllib.request.Request(
+        f"{hall.url}/api/v1/tickets",
+        data=json.dumps({"line": line}).encode(),
+        headers={"Authorization": f"Bearer {hall.tokens['kiosk-2']}", "Content-Type": "application/json"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as r:
             return r.status, json.load(r)
@@ -127,7 +132,8 @@ SCREEN_CHECK = """() => {
   }
   root.querySelectorAll('a, button, .k-key').forEach((e) => {
     const r = e.getBoundingClientRect();
-    if (r.width && (r.width < 76 || r.height < 76)) out.tiny.push(`${e.textContent.trim().slice(0, 16)} ${Math.round(r.width)}x${Math.round(r.height)}`);
+    if (r.width && (r.width < 76 || r.height < 76))
+      out.tiny.push(`${e.textContent.trim().slice(0, 16)} ${Math.round(r.width)}x${Math.round(r.height)}`);
   });
   return out;
 }"""
@@ -141,8 +147,9 @@ def check_screen(page, *, no_scroll: bool = False) -> None:
     assert found["faint"] == [], f"contrast under 4.5:1: {found['faint'][:5]}"
     assert not found["wide"]
     if no_scroll:
-        content = page.evaluate("Math.max(...[...document.querySelectorAll('.k-main > *')]"
-                                ".map(e => e.getBoundingClientRect().bottom))")
+        content = page.evaluate(
+            "Math.max(...[...document.querySelectorAll('.k-main > *')].map(e => e.getBoundingClientRect().bottom))"
+        )
         assert content <= H, f"the home screen needs scrolling ({content} px)"
 
 
@@ -151,6 +158,7 @@ def card(page, prefix: str):
 
 
 # ---------- tests ----------
+
 
 def test_take_a_ticket_by_line_with_live_counts_and_a_printed_slip(kiosk_hall, new_page):
     page = open_kiosk(new_page, kiosk_hall)
@@ -169,9 +177,9 @@ def test_take_a_ticket_by_line_with_live_counts_and_a_printed_slip(kiosk_hall, n
         page.tap("#k-take")
         page.wait_for_selector("#k-take-slip", timeout=8000)
     assert page.inner_text("#k-number") == "B003"
-    assert int(page.inner_text("#k-ahead").split()[0]) >= 2              # B001, B002 (and A tickets a shared window takes first)
+    assert int(page.inner_text("#k-ahead").split()[0]) >= 2  # B001, B002 (and A tickets a shared window takes first)
     assert "4、5、6 号窗口" in page.inner_text("#k-windows")
-    assert page.get_attribute("#kiosk", "data-idle-s") == "30"          # back home after the idle time
+    assert page.get_attribute("#kiosk", "data-idle-s") == "30"  # back home after the idle time
     check_screen(page)
     screenshot(page, "kiosk-ticket", docs=True)
     page.tap("#k-done")
@@ -188,7 +196,7 @@ def test_find_a_matter_by_pinyin_initials_read_its_guide_and_take_a_ticket(kiosk
         page.wait_for_selector(f".k-query-letters:text-is('{typed.upper()}')")
     first = page.locator("#k-results .k-matter").first
     assert "失业登记" in first.inner_text()
-    assert page.locator(".k-key.dead[data-key=q]").count() == 1          # keys that find nothing are dimmed
+    assert page.locator(".k-key.dead[data-key=q]").count() == 1  # keys that find nothing are dimmed
     check_screen(page)
     screenshot(page, "kiosk-pinyin", docs=True)
     first.tap()
@@ -198,7 +206,7 @@ def test_find_a_matter_by_pinyin_initials_read_its_guide_and_take_a_ticket(kiosk
     check_screen(page)
     screenshot(page, "kiosk-matter-guide", docs=True)
     page.tap("#k-take")
-    page.wait_for_selector("#k-qr svg")                                 # no printer: straight to the screen
+    page.wait_for_selector("#k-qr svg")  # no printer: straight to the screen
     assert page.inner_text("#k-number").startswith("B")
     assert "失业登记" in page.inner_text("#k-ticket") and "拍下" in page.inner_text("#k-photo")
     assert page.get_attribute("#kiosk", "data-idle-s") == "0"
@@ -230,10 +238,10 @@ def test_english_and_elder_mode(kiosk_hall, new_page):
     page.wait_for_selector("#kiosk.elder.lang-en")
     larger = page.evaluate("parseFloat(getComputedStyle(document.querySelector('.k-line-name .p')).fontSize)")
     assert larger > normal
-    assert page.locator(".k-notices li").count() == 1                      # fewer items per screen
+    assert page.locator(".k-notices li").count() == 1  # fewer items per screen
     check_screen(page, no_scroll=True)
     screenshot(page, "kiosk-home-en-elder", docs=True)
-    page.tap("#k-by-dept")                                                 # the mode carries on
+    page.tap("#k-by-dept")  # the mode carries on
     page.wait_for_selector("#kiosk.elder.lang-en .k-depts")
     check_screen(page)
     page.tap("#k-lang")
@@ -272,7 +280,7 @@ def test_printer_failure_shows_the_ticket_full_screen_with_a_qr_code(kiosk_hall,
     number = page.inner_text("#k-number")
     check_screen(page)
     screenshot(page, "kiosk-fallback", docs=True)
-    page.wait_for_timeout(3000)                                           # longer than idle=2: it stays
+    page.wait_for_timeout(3000)  # longer than idle=2: it stays
     assert page.inner_text("#k-number") == number
     page.tap("#k-done")
     page.wait_for_selector("#k-lines")
@@ -285,7 +293,7 @@ def test_idle_timeout_returns_home_in_chinese(kiosk_hall, new_page):
     started = time.monotonic()
     page.wait_for_selector("#k-lines", timeout=6000)
     assert time.monotonic() - started >= 1.5
-    assert page.inner_text(".k-title .p") == "请选择您要办理的业务"          # the next citizen starts in Chinese
+    assert page.inner_text(".k-title .p") == "请选择您要办理的业务"  # the next citizen starts in Chinese
     assert page.get_attribute("#kiosk", "data-home-url").endswith("idle=2")
 
 
@@ -306,18 +314,18 @@ def test_the_kiosk_recovers_when_the_server_restarts_mid_use(kiosk_hall, new_pag
     page.wait_for_selector("#k-confirm")
     before = tickets_of(kiosk_hall, "kiosk-3")
     kiosk_hall.stop()
-    page.tap("#k-take")                                                   # the server is gone
+    page.tap("#k-take")  # the server is gone
     page.wait_for_selector("#kiosk-wait:not([hidden])", timeout=5000)
     assert "请稍候" in page.inner_text("#kiosk-wait")
-    assert page.locator("#k-confirm").is_visible()                        # the last screen stays, no error page
+    assert page.locator("#k-confirm").is_visible()  # the last screen stays, no error page
     screenshot(page, "kiosk-reconnecting")
     kiosk_hall.start()
-    page.wait_for_selector("#k-ticket", timeout=20000)                    # the same post, sent again
+    page.wait_for_selector("#k-ticket", timeout=20000)  # the same post, sent again
     page.wait_for_selector("#kiosk-wait", state="hidden")
     assert tickets_of(kiosk_hall, "kiosk-3") == before + 1
     # And the home screen's stream is live again.
     page.tap("#k-done")
     page.wait_for_selector("[sse-connect][data-sse-open]")
-    waiting = int(page.inner_text("#k-lines [data-line=C] .k-waiting").split()[1])   # "等候 N 人"
+    waiting = int(page.inner_text("#k-lines [data-line=C] .k-waiting").split()[1])  # "等候 N 人"
     assert api_issue(kiosk_hall, "C")[0] == 201
     card(page, "C").filter(has_text=f"等候 {waiting + 1} 人").wait_for(timeout=5000)

@@ -4,6 +4,7 @@ enrols with its link and shows the kiosk page with its live stream.
 
 Needs Debian's cage, xwayland, curl and chromium, and root (cage refuses to run as root, so the
 chain runs as ``nobody``, as the unit runs it as ``tongban-kiosk``); skipped otherwise."""
+
 from __future__ import annotations
 
 import os
@@ -24,8 +25,10 @@ from tongban.queue.store import Store
 from .conftest import CHROMIUM, DEMO_CONFIG, ROOT, LiveHall
 
 NEEDED = ("cage", "Xwayland", "curl")
-pytestmark = pytest.mark.skipif(os.geteuid() != 0 or not all(map(shutil.which, NEEDED)) or not Path(CHROMIUM).exists(),
-                                reason="needs root and Debian's cage, xwayland, curl and chromium")
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or not all(map(shutil.which, NEEDED)) or not Path(CHROMIUM).exists(),
+    reason="needs root and Debian's cage, xwayland, curl and chromium",
+)
 
 
 def _log_has(hall: LiveHall, pattern: str, timeout: float) -> bool:
@@ -58,13 +61,28 @@ def test_a_screen_booted_before_the_server_waits_then_opens_the_kiosk_page(tmp_p
     shutil.chown(home, "nobody")
     shutil.chown(home / "run", "nobody")
 
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "XDG_RUNTIME_DIR": str(home / "run"),
-           "WLR_BACKENDS": "headless", "WLR_LIBINPUT_NO_DEVICES": "1", "WLR_RENDERER": "pixman",
-           "STATE_DIRECTORY": str(home / "state"), "TONGBAN_CHROMIUM": str(chromium),
-           "TONGBAN_KIOSK_RETRY_S": "0.5",
-           "TONGBAN_KIOSK_URL": f"{hall.url}/enrol?token={hall.tokens['kiosk-1']}"}
-    screen = subprocess.Popen(["cage", "-d", "--", str(launcher)], env=env, user="nobody", group="nogroup",
-                              extra_groups=[], cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "XDG_RUNTIME_DIR": str(home / "run"),
+        "WLR_BACKENDS": "headless",
+        "WLR_LIBINPUT_NO_DEVICES": "1",
+        "WLR_RENDERER": "pixman",
+        "STATE_DIRECTORY": str(home / "state"),
+        "TONGBAN_CHROMIUM": str(chromium),
+        "TONGBAN_KIOSK_RETRY_S": "0.5",
+        "TONGBAN_KIOSK_URL": f"{hall.url}/enrol?token={hall.tokens['kiosk-1']}",
+    }
+    screen = subprocess.Popen(
+        ["cage", "-d", "--", str(launcher)],
+        env=env,
+        user="nobody",
+        group="nogroup",
+        extra_groups=[],
+        cwd=home,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     try:
         time.sleep(2)  # the screen is up and asking; the server is not
         assert screen.poll() is None, screen.stderr.read().decode(errors="replace")[-2000:]

@@ -1,4 +1,5 @@
 """The server comes up under gunicorn and chromium can sign a clerk in."""
+
 from .conftest import login, screenshot
 
 

@@ -4,6 +4,7 @@ Acceptance (issue 5): recall, no-show, transfer and suspend/resume through the c
 on the pad appears in the day report; a manager changes a window's lines and the next call follows;
 a clerk cannot open /manage or another window's console. Screenshots go to docs/screenshots/.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,16 +13,16 @@ import urllib.error
 import urllib.request
 from datetime import date, datetime, time, timedelta
 
-from tongban.web.app import always_open
 from tongban.config import load_hall_config
 from tongban.queue import errors, ratings
 from tongban.queue.clock import FakeClock, SystemClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
+from tongban.web.app import always_open
 
 from .conftest import PASSWORD, login, screenshot
 
-SSE_COUNTER = ("document.addEventListener('htmx:sseOpen', () => { window.__sseOpen = (window.__sseOpen || 0) + 1; });")
+SSE_COUNTER = "document.addEventListener('htmx:sseOpen', () => { window.__sseOpen = (window.__sseOpen || 0) + 1; });"
 
 
 class Api:
@@ -131,9 +132,16 @@ def seed_history(hall, day: date, *, seed: int = 7) -> None:
                     if rng.random() < 0.8:
                         level = rng.choices(list(LEVEL_WEIGHTS), list(LEVEL_WEIGHTS.values()))[0]
                         reasons = rng.sample(sorted(ratings.REASONS), rng.randint(1, 2)) if level <= 2 else []
-                        ratings.rate(svc.store, ticket_id, level, reasons,
-                                     rng.choice(COMMENTS) if level <= 2 else None, now=clock.now(),
-                                     actor=f"terminal:pad-{n}", window=n)
+                        ratings.rate(
+                            svc.store,
+                            ticket_id,
+                            level,
+                            reasons,
+                            rng.choice(COMMENTS) if level <= 2 else None,
+                            now=clock.now(),
+                            actor=f"terminal:pad-{n}",
+                            window=n,
+                        )
                     else:
                         ratings.expire_rating(svc.store, ticket_id, now=clock.now())
                 if n in busy:
@@ -248,7 +256,13 @@ def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hal
     page.keyboard.press("f")
     page.wait_for_selector(".ticket-card.empty")
     assert [e["action"] for e in api.ticket(third["id"])["events"]] == [
-        "issue", "call", "start", "suspend", "resume", "finish"]
+        "issue",
+        "call",
+        "start",
+        "suspend",
+        "resume",
+        "finish",
+    ]
 
 
 def test_a_rating_given_on_the_pad_appears_in_the_day_report(live_hall, new_page):

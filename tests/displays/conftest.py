@@ -31,7 +31,10 @@ class SocatPair:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             ["socat", "-d", "-d", f"pty,raw,echo=0,link={self.a}", f"pty,raw,echo=0,link={self.b}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         lines: queue.Queue = queue.Queue()
 
         def drain(stream):  # keep reading so socat never blocks on a full stderr pipe

@@ -21,23 +21,22 @@ def test_presets_lists_every_name():
 
 
 def test_send_dry_run_prints_the_frame():
-    result = CliRunner().invoke(displays, ["send", "--bus", "loop://", "--preset", "sum8-ff",
-                                           "--address", "3", "--dry-run", "A012"])
+    result = CliRunner().invoke(
+        displays, ["send", "--bus", "loop://", "--preset", "sum8-ff", "--address", "3", "--dry-run", "A012"]
+    )
     assert result.exit_code == 0
     # same golden frame as test_presets: AA 03 01 "A012" sum D8 FF
     assert result.output == "AA 03 01 41 30 31 32 D8 FF\n"
 
 
 def test_send_refuses_an_address_the_frame_cannot_carry():
-    result = CliRunner().invoke(displays, ["send", "--bus", "loop://", "--preset", "sum8-ff",
-                                           "--address", "300", "x"])
+    result = CliRunner().invoke(displays, ["send", "--bus", "loop://", "--preset", "sum8-ff", "--address", "300", "x"])
     assert result.exit_code != 0 and "address 300 does not fit in 1 byte" in result.output
 
 
 def test_send_names_a_bus_it_cannot_open(tmp_path):
     missing = str(tmp_path / "ttyNONE")
-    result = CliRunner().invoke(displays, ["send", "--bus", missing, "--preset", "sum8-ff",
-                                           "--address", "3", "x"])
+    result = CliRunner().invoke(displays, ["send", "--bus", missing, "--preset", "sum8-ff", "--address", "3", "x"])
     assert result.exit_code != 0 and f"cannot open {missing}" in result.output
 
 
@@ -54,8 +53,9 @@ def _read_all(fd, want, timeout=3.0):
 def test_send_puts_the_frame_on_the_wire(socat):
     fd = os.open(socat.b, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
     try:
-        result = CliRunner().invoke(displays, ["send", "--bus", socat.a, "--preset", "xor8-nul",
-                                               "--address", "1", "暂停"])
+        result = CliRunner().invoke(
+            displays, ["send", "--bus", socat.a, "--preset", "xor8-nul", "--address", "1", "暂停"]
+        )
         assert result.exit_code == 0, result.output
         # golden frame from test_presets: 02 01 10 D4 DD 00 CD A3 00 | xor 74 | 03
         assert _read_all(fd, 11) == bytes.fromhex("02 01 10 D4 DD 00 CD A3 00 74 03")
@@ -69,9 +69,24 @@ def test_listen_polls_a_keypad_and_prints_its_key(socat):
     device = PtyDevice(socat.b, sim)
     sim.press(15, "transfer", 2)
     try:
-        result = CliRunner().invoke(displays, ["listen", "--bus", socat.a, "--preset", "len-crc16",
-                                               "--poll", "15", "--interval-ms", "50",
-                                               "--count", "2", "--seconds", "5"])
+        result = CliRunner().invoke(
+            displays,
+            [
+                "listen",
+                "--bus",
+                socat.a,
+                "--preset",
+                "len-crc16",
+                "--poll",
+                "15",
+                "--interval-ms",
+                "50",
+                "--count",
+                "2",
+                "--seconds",
+                "5",
+            ],
+        )
         assert result.exit_code == 0, result.output
         assert result.output.splitlines() == ["keypad 15: transfer 2", "keypad 15: (no key)"]
     finally:
@@ -84,8 +99,9 @@ def test_listen_without_polling_decodes_what_it_hears(socat):
     out = {}
 
     def run():
-        out["result"] = CliRunner().invoke(displays, ["listen", "--bus", socat.a, "--preset", "sum8-ff",
-                                                      "--raw", "--count", "1", "--seconds", "5"])
+        out["result"] = CliRunner().invoke(
+            displays, ["listen", "--bus", socat.a, "--preset", "sum8-ff", "--raw", "--count", "1", "--seconds", "5"]
+        )
 
     t = threading.Thread(target=run)
     t.start()

@@ -4,9 +4,21 @@ import dataclasses
 
 import pytest
 
-from tongban.displays import (Checksum, Field, FrameDecoder, FrameSpec, LengthField, ReplySpec,
-                              build_frame, decode_text, encode_text, get_preset, poll_frame,
-                              reply_frame, text_frames)
+from tongban.displays import (
+    Checksum,
+    Field,
+    FrameDecoder,
+    FrameSpec,
+    LengthField,
+    ReplySpec,
+    build_frame,
+    decode_text,
+    encode_text,
+    get_preset,
+    poll_frame,
+    reply_frame,
+    text_frames,
+)
 from tongban.displays.errors import FrameError
 from tongban.displays.frames import decode_key
 
@@ -49,14 +61,14 @@ def test_address_out_of_field_range_is_a_frame_error():
 def test_decoder_resyncs_after_noise_and_split_reads():
     spec = get_preset("sum8-ff")
     frames = text_frames(spec, 3, "A012")[0] + poll_frame(spec, 4) + reply_frame(spec, 4, "recall")
-    stream = b"\x00\xAA\x13garbage" + frames
+    stream = b"\x00\xaa\x13garbage" + frames
     dec = FrameDecoder(spec)
     got = []
     for i in range(0, len(stream), 3):  # arrives three bytes at a time, as from a slow UART
-        got += dec.feed(stream[i:i + 3])
+        got += dec.feed(stream[i : i + 3])
     assert [(f.address, f.command) for f in got] == [(3, 0x01), (4, 0x05), (4, 0x85)]
     assert decode_key(spec, got[2]) == ("recall", None)
-    assert dec.dropped == len(b"\x00\xAA\x13garbage")
+    assert dec.dropped == len(b"\x00\xaa\x13garbage")
 
 
 def test_decoder_rejects_bad_checksum():
@@ -80,8 +92,13 @@ def test_decoder_uses_fixed_reply_length_when_checksum_equals_trailer():
 def test_length_field_with_start_and_adjust():
     # "Length counts from the address to the end of the checksum", as some keypads do:
     # header 7E addr len, payload, sum8 from addr, no trailer.
-    spec = FrameSpec(name="t", header=b"\x7E\x00\x00", address=Field(1),
-                     length=LengthField(2, start=1, adjust=1), checksum=Checksum("sum8", start=1))
+    spec = FrameSpec(
+        name="t",
+        header=b"\x7e\x00\x00",
+        address=Field(1),
+        length=LengthField(2, start=1, adjust=1),
+        checksum=Checksum("sum8", start=1),
+    )
     # addr 02, payload 41 42: counted bytes = addr, len, 41, 42 = 4, + 1 for the checksum = 5
     # sum: 02+05+41+42 = 0x8A
     raw = build_frame(spec, 2, payload=b"AB")
@@ -90,18 +107,23 @@ def test_length_field_with_start_and_adjust():
     assert f.payload == b"AB"
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(address=Field(2)), "runs past the 2-byte header"),
-    (dict(address=Field(0), header=b"\x00"), "at least one fixed byte"),
-    (dict(command=Field(1)), "overlaps the address field"),
-    (dict(trailer=b""), "length field or a trailer"),
-    (dict(encoding="utf-8"), "encoding 'utf-8' is not one of"),
-    (dict(header=b"\xAA\x00\x00", command=Field(2), reply=ReplySpec(payload_len=2, keys=((1, "next"),))),
-     "needs a poll_command"),
-    (dict(reply=ReplySpec(keys=((1, "next"),))), "payload_len is needed"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(address=Field(2)), "runs past the 2-byte header"),
+        (dict(address=Field(0), header=b"\x00"), "at least one fixed byte"),
+        (dict(command=Field(1)), "overlaps the address field"),
+        (dict(trailer=b""), "length field or a trailer"),
+        (dict(encoding="utf-8"), "encoding 'utf-8' is not one of"),
+        (
+            dict(header=b"\xaa\x00\x00", command=Field(2), reply=ReplySpec(payload_len=2, keys=((1, "next"),))),
+            "needs a poll_command",
+        ),
+        (dict(reply=ReplySpec(keys=((1, "next"),))), "payload_len is needed"),
+    ],
+)
 def test_impossible_specs_are_refused(kwargs, message):
-    base = dict(name="t", header=b"\xAA\x00", address=Field(1), trailer=b"\xFF")
+    base = dict(name="t", header=b"\xaa\x00", address=Field(1), trailer=b"\xff")
     base.update(kwargs)
     with pytest.raises(FrameError, match=message):
         FrameSpec(**base)
@@ -123,15 +145,27 @@ def test_unknown_key_code_is_an_error_not_a_guess():
 
 
 def test_text_longer_than_a_one_byte_length_field_is_cut_between_characters():
-    spec = FrameSpec(name="t", header=b"\x7E\x00\x00", address=Field(1), length=LengthField(2),
-                     checksum=Checksum("xor8"), trailer=b"")
+    spec = FrameSpec(
+        name="t",
+        header=b"\x7e\x00\x00",
+        address=Field(1),
+        length=LengthField(2),
+        checksum=Checksum("xor8"),
+        trailer=b"",
+    )
     [frame] = text_frames(spec, 1, "窗" * 200)  # 400 bytes of text, room for 255
-    assert frame[2] == 254 and frame[3:3 + 254] == "窗".encode("gb2312") * 127
+    assert frame[2] == 254 and frame[3 : 3 + 254] == "窗".encode("gb2312") * 127
 
 
 def test_rows_that_do_not_fit_are_dropped_from_the_bottom():
-    spec = FrameSpec(name="t", header=b"\x7E\x00\x00", address=Field(1), length=LengthField(2),
-                     line_separator=b"\x0D", trailer=b"\xFF")
+    spec = FrameSpec(
+        name="t",
+        header=b"\x7e\x00\x00",
+        address=Field(1),
+        length=LengthField(2),
+        line_separator=b"\x0d",
+        trailer=b"\xff",
+    )
     [frame] = text_frames(spec, 1, "\n".join(["A" * 200, "B" * 100]))
     # 200 + CR leaves 54 bytes of room for the second row
-    assert frame[2] == 255 and frame[3:3 + 255] == b"A" * 200 + b"\x0D" + b"B" * 54
+    assert frame[2] == 255 and frame[3 : 3 + 255] == b"A" * 200 + b"\x0d" + b"B" * 54

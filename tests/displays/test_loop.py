@@ -10,13 +10,25 @@ from .conftest import wait_for
 
 
 def bus():
-    cfg, errors = parse_bus_config({
-        "id": "west", "url": "loop://", "preset": "xor8-nul", "timeout_s": 0.05,
-        "poll_interval_ms": 30, "pacing_ms": 5, "backoff_min_ms": 50, "backoff_max_ms": 200,
-        "devices": [{"address": 1, "kind": "window", "window": 1},
-                    {"address": 2, "kind": "window", "window": 2},
-                    {"address": 9, "kind": "keypad", "window": 2},
-                    {"address": 40, "kind": "hall", "rows": 3}]}, "buses[0]")
+    cfg, errors = parse_bus_config(
+        {
+            "id": "west",
+            "url": "loop://",
+            "preset": "xor8-nul",
+            "timeout_s": 0.05,
+            "poll_interval_ms": 30,
+            "pacing_ms": 5,
+            "backoff_min_ms": 50,
+            "backoff_max_ms": 200,
+            "devices": [
+                {"address": 1, "kind": "window", "window": 1},
+                {"address": 2, "kind": "window", "window": 2},
+                {"address": 9, "kind": "keypad", "window": 2},
+                {"address": 40, "kind": "hall", "rows": 3},
+            ],
+        },
+        "buses[0]",
+    )
     assert errors == []
     return cfg
 
@@ -65,9 +77,14 @@ def test_unplug_and_plug_back_replays_current_texts():
         opens = fake.opens
         fake.plug()
         assert wait_for(lambda: fake.opens == opens + 1, timeout=2)
-        assert wait_for(lambda: fake.sim.screen(1) == "请A499到1号窗口"
-                        and fake.sim.screen(2) == "窗口关闭" and fake.sim.screen(9) == ""
-                        and fake.sim.screen(40) == "A499 请到1号窗口\n\n")
+        assert wait_for(
+            lambda: (
+                fake.sim.screen(1) == "请A499到1号窗口"
+                and fake.sim.screen(2) == "窗口关闭"
+                and fake.sim.screen(9) == ""
+                and fake.sim.screen(40) == "A499 请到1号窗口\n\n"
+            )
+        )
         assert wait_for(lambda: {s.state for s in hub.status().values()} == {"ok"})
     finally:
         hub.stop()

@@ -10,8 +10,16 @@ import binascii
 
 import pytest
 
-from tongban.displays import (PRESETS, FrameDecoder, crc16_ccitt, decode_key, get_preset,
-                              poll_frame, reply_frame, text_frames)
+from tongban.displays import (
+    PRESETS,
+    FrameDecoder,
+    crc16_ccitt,
+    decode_key,
+    get_preset,
+    poll_frame,
+    reply_frame,
+    text_frames,
+)
 from tongban.displays.errors import FrameError
 
 
@@ -22,6 +30,7 @@ def test_presets_are_the_three_documented_families():
 
 
 # -- sum8-ff: AA addr cmd text sum8(from addr) FF ------------------------------------------------
+
 
 def test_sum8_ff_text_ascii():
     spec = get_preset("sum8-ff")
@@ -70,6 +79,7 @@ def test_sum8_ff_poll_and_reply():
 
 # -- xor8-nul: STX addr cmd (char 00)... xor8(from STX) ETX ---------------------------------------
 
+
 def test_xor8_nul_text_ascii():
     spec = get_preset("xor8-nul")
     # 02 | addr 03 | cmd 10 | A 00 0 00 1 00 2 00 (a zero after each character)
@@ -98,6 +108,7 @@ def test_xor8_nul_poll_and_reply():
 
 # -- len-crc16: 55 AA addr(2 BE) cmd row len(2 LE) text crc16-ccitt(BE, from addr) ----------------
 
+
 def test_crc16_ccitt_is_the_false_variant():
     # The catalogued check value of CRC-16/CCITT-FALSE, and the stdlib's independent CRC-CCITT
     # (binascii.crc_hqx) started at 0xFFFF.
@@ -123,15 +134,15 @@ def test_len_crc16_two_byte_address_and_one_frame_per_row():
     body1 = bytes.fromhex("01 02 10 01 00 00")
     crc0 = binascii.crc_hqx(body0, 0xFFFF).to_bytes(2, "big")
     crc1 = binascii.crc_hqx(body1, 0xFFFF).to_bytes(2, "big")
-    assert text_frames(spec, 258, "暂停\n") == [b"\x55\xAA" + body0 + crc0, b"\x55\xAA" + body1 + crc1]
+    assert text_frames(spec, 258, "暂停\n") == [b"\x55\xaa" + body0 + crc0, b"\x55\xaa" + body1 + crc1]
 
 
 def test_len_crc16_poll_and_reply():
     spec = get_preset("len-crc16")
     body = bytes.fromhex("00 05 20 00 00 00")  # addr 5, cmd poll 20, row 0, len 0
-    assert poll_frame(spec, 5) == b"\x55\xAA" + body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
+    assert poll_frame(spec, 5) == b"\x55\xaa" + body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
     body = bytes.fromhex("00 05 21 00 02 00 03 00")  # reply 21, len 2: key no_show 03, arg 00
-    raw = b"\x55\xAA" + body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
+    raw = b"\x55\xaa" + body + binascii.crc_hqx(body, 0xFFFF).to_bytes(2, "big")
     assert reply_frame(spec, 5, "no_show") == raw
     [frame] = FrameDecoder(spec).feed(raw)
     assert decode_key(spec, frame) == ("no_show", None)

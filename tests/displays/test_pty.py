@@ -17,12 +17,22 @@ from .conftest import PtyDevice, wait_for
 
 
 def bus(url, preset, **extra):
-    entry = {"id": "east", "url": url, "preset": preset, "timeout_s": 0.1, "baudrate": 115200,
-             "poll_interval_ms": 50, "backoff_min_ms": 100, "backoff_max_ms": 400,
-             "devices": [{"address": 11, "kind": "window", "window": 1},
-                         {"address": 13, "kind": "window", "window": 3},
-                         {"address": 15, "kind": "keypad", "window": 3},
-                         {"address": 30, "kind": "hall", "rows": 2}]}
+    entry = {
+        "id": "east",
+        "url": url,
+        "preset": preset,
+        "timeout_s": 0.1,
+        "baudrate": 115200,
+        "poll_interval_ms": 50,
+        "backoff_min_ms": 100,
+        "backoff_max_ms": 400,
+        "devices": [
+            {"address": 11, "kind": "window", "window": 1},
+            {"address": 13, "kind": "window", "window": 3},
+            {"address": 15, "kind": "keypad", "window": 3},
+            {"address": 30, "kind": "hall", "rows": 2},
+        ],
+    }
     entry.update(extra)
     cfg, errors = parse_bus_config(entry, "buses[0]")
     assert errors == []
@@ -30,8 +40,10 @@ def bus(url, preset, **extra):
 
 
 def diagnose(hub, sim, device):
-    return (f"status={hub.status()} bus={hub.bus_status()} desired={ {k: w.desired() for k, w in hub.workers.items()} } "
-            f"device_gone={device.gone.is_set()} shown={dict(sim.shown)} undecoded={bytes(sim._decoder.buf).hex()}")
+    return (
+        f"status={hub.status()} bus={hub.bus_status()} desired={ {k: w.desired() for k, w in hub.workers.items()} } "
+        f"device_gone={device.gone.is_set()} shown={dict(sim.shown)} undecoded={bytes(sim._decoder.buf).hex()}"
+    )
 
 
 class Service:

@@ -61,11 +61,22 @@ class Converter:
 
 
 def test_socket_bus_shows_texts_hears_keys_and_replays_after_a_dropped_connection():
-    cfg, errors = parse_bus_config({
-        "id": "net", "url": "socket://127.0.0.1:0", "preset": "len-crc16", "timeout_s": 0.1,
-        "poll_interval_ms": 30, "backoff_min_ms": 50, "backoff_max_ms": 200,
-        "devices": [{"address": 300, "kind": "window", "window": 4},
-                    {"address": 301, "kind": "keypad", "window": 4}]}, "buses[0]")
+    cfg, errors = parse_bus_config(
+        {
+            "id": "net",
+            "url": "socket://127.0.0.1:0",
+            "preset": "len-crc16",
+            "timeout_s": 0.1,
+            "poll_interval_ms": 30,
+            "backoff_min_ms": 50,
+            "backoff_max_ms": 200,
+            "devices": [
+                {"address": 300, "kind": "window", "window": 4},
+                {"address": 301, "kind": "keypad", "window": 4},
+            ],
+        },
+        "buses[0]",
+    )
     assert errors == []
     sim = DeviceSimulator(cfg.frame, keypads={301})
     conv = Converter(sim)

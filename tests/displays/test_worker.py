@@ -6,8 +6,7 @@ import time
 
 import pytest
 
-from tongban.displays import (BusWorker, DisplayError, DisplayHub, KeyEvent,
-                              parse_bus_config, poll_frame, text_frames)
+from tongban.displays import BusWorker, DisplayError, DisplayHub, KeyEvent, parse_bus_config, poll_frame, text_frames
 from tongban.displays.fake import FakeBus
 
 
@@ -20,11 +19,21 @@ class Clock:
 
 
 def bus(preset="sum8-ff", devices=None, **extra):
-    entry = {"id": "b1", "url": "loop://", "preset": preset, "timeout_s": 0.05,
-             "backoff_min_ms": 500, "backoff_max_ms": 4000, "poll_interval_ms": 200,
-             "devices": devices or [{"address": 1, "kind": "window", "window": 1},
-                                    {"address": 2, "kind": "window", "window": 2},
-                                    {"address": 5, "kind": "keypad", "window": 1}]}
+    entry = {
+        "id": "b1",
+        "url": "loop://",
+        "preset": preset,
+        "timeout_s": 0.05,
+        "backoff_min_ms": 500,
+        "backoff_max_ms": 4000,
+        "poll_interval_ms": 200,
+        "devices": devices
+        or [
+            {"address": 1, "kind": "window", "window": 1},
+            {"address": 2, "kind": "window", "window": 2},
+            {"address": 5, "kind": "keypad", "window": 1},
+        ],
+    }
     entry.update(extra)
     cfg, errors = parse_bus_config(entry, "buses[0]")
     assert errors == []
@@ -58,8 +67,7 @@ def run_for(worker, clock, seconds):
 
 
 def test_a_display_update_reaches_the_right_address():
-    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1},
-                       {"address": 2, "kind": "window", "window": 2}])
+    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1}, {"address": 2, "kind": "window", "window": 2}])
     worker, fake, clock, _ = make(cfg, keypads=())
     worker.show(2, "请A012到2号窗口")
     worker.run_once()  # opens the bus and writes, in one step
@@ -75,8 +83,7 @@ def test_unknown_address_is_refused_at_once():
 
 
 def test_only_the_latest_text_per_display_is_sent_and_order_is_kept():
-    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1},
-                       {"address": 2, "kind": "window", "window": 2}])
+    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1}, {"address": 2, "kind": "window", "window": 2}])
     worker, fake, clock, _ = make(cfg, keypads=())
     worker.show(1, "A001")
     worker.show(2, "B001")
@@ -86,8 +93,10 @@ def test_only_the_latest_text_per_display_is_sent_and_order_is_kept():
 
 
 def test_frames_are_paced():
-    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1},
-                       {"address": 2, "kind": "window", "window": 2}], pacing_ms=100)
+    cfg = bus(
+        devices=[{"address": 1, "kind": "window", "window": 1}, {"address": 2, "kind": "window", "window": 2}],
+        pacing_ms=100,
+    )
     worker, fake, clock, _ = make(cfg, keypads=())
     worker.show(1, "a")
     worker.show(2, "b")
@@ -125,8 +134,7 @@ def test_polls_and_writes_take_turns_and_never_overlap():
     run(worker, clock, 3)
     poll = poll_frame(worker.spec, 5)
     # each entry in fake.wire is one whole write: a frame never shares a write with another
-    assert fake.wire == [text_frames(worker.spec, 1, "A002")[0], poll,
-                         text_frames(worker.spec, 2, "B002")[0]]
+    assert fake.wire == [text_frames(worker.spec, 1, "A002")[0], poll, text_frames(worker.spec, 2, "B002")[0]]
 
 
 def test_keypads_are_polled_at_the_configured_interval():
@@ -225,10 +233,14 @@ def test_a_newer_hall_text_drops_the_rest_of_the_old_one():
 
 
 def test_hub_routes_a_window_change_to_its_display_keypad_and_the_hall_board():
-    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1},
-                       {"address": 2, "kind": "window", "window": 2},
-                       {"address": 5, "kind": "keypad", "window": 1},
-                       {"address": 30, "kind": "hall", "rows": 2}])
+    cfg = bus(
+        devices=[
+            {"address": 1, "kind": "window", "window": 1},
+            {"address": 2, "kind": "window", "window": 2},
+            {"address": 5, "kind": "keypad", "window": 1},
+            {"address": 30, "kind": "hall", "rows": 2},
+        ]
+    )
     fake = FakeBus(cfg.frame, keypads={5})
     clock = Clock()
     hub = DisplayHub([cfg], on_key=lambda e: None, clock=clock, opener=fake.opener)
@@ -250,8 +262,10 @@ def test_hub_routes_a_window_change_to_its_display_keypad_and_the_hall_board():
 
 
 def test_a_text_the_frame_cannot_carry_is_reported_on_the_device_not_the_bus():
-    cfg = bus("len-crc16", devices=[{"address": 1, "kind": "window", "window": 1},
-                                    {"address": 2, "kind": "window", "window": 2}])
+    cfg = bus(
+        "len-crc16",
+        devices=[{"address": 1, "kind": "window", "window": 1}, {"address": 2, "kind": "window", "window": 2}],
+    )
     worker, fake, clock, _ = make(cfg, keypads=())
     worker.show(1, "\n" * 300)  # 301 rows: more than the one-byte row field can number
     worker.show(2, "B001")

@@ -2,6 +2,7 @@
 127.0.0.1, each in its own process group so a test can cut its power (SIGKILL to every process of
 it, the gunicorn master and its worker alike). Shared by the fault tests, the fuzz test and
 bench/bench_load.py."""
+
 from __future__ import annotations
 
 import copy
@@ -39,9 +40,17 @@ def load_hall_doc(lines: int = 2, windows: int = 4) -> dict:
         line.pop("last_issue", None)
         line["number_width"] = 4
     doc["lines"] = doc["lines"][:lines]
-    doc["windows"] = [{"number": n, "name": f"{n}号窗口", "location": "一楼", "phone": f"0571-{n}",
-                       "able": ["A", "B"], "serving": ["A", "B"] if n % 2 else ["B", "A"]}
-                      for n in range(1, windows + 1)]
+    doc["windows"] = [
+        {
+            "number": n,
+            "name": f"{n}号窗口",
+            "location": "一楼",
+            "phone": f"0571-{n}",
+            "able": ["A", "B"],
+            "serving": ["A", "B"] if n % 2 else ["B", "A"],
+        }
+        for n in range(1, windows + 1)
+    ]
     doc["hall"]["hours"] = {d: ["00:00-23:59"] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
     doc["operations"] = {"kiosk_max_per_minute": 100000}
     return doc
@@ -69,11 +78,12 @@ class HallProcesses:
 
     def seed(self, kiosks: int = 4) -> dict[str, str]:
         """A manager, a clerk per window, kiosk terminals; returns the kiosk tokens."""
-        from tongban.web.auth import Accounts
         from tongban.config import load_hall_config
         from tongban.queue.clock import SystemClock
         from tongban.queue.service import HallService
         from tongban.queue.store import Store
+        from tongban.web.auth import Accounts
+
         store = Store(self.db)
         try:
             HallService(store, load_hall_config(self.config), SystemClock()).sync_with_config()
@@ -81,19 +91,41 @@ class HallProcesses:
             accounts.add("manager", PASSWORD, name="经理", role="manager")
             for w in self.doc["windows"]:
                 accounts.add(f"clerk{w['number']}", PASSWORD, name=f"{w['number']}号", role="clerk")
-            return {f"kiosk-{i}": accounts.add_terminal(f"kiosk-{i}", "kiosk", f"{i}号机") for i in range(1, kiosks + 1)}
+            return {
+                f"kiosk-{i}": accounts.add_terminal(f"kiosk-{i}", "kiosk", f"{i}号机") for i in range(1, kiosks + 1)
+            }
         finally:
             store.close()
 
     def _spawn(self, args: list[str], log: str) -> subprocess.Popen:
         env = {**os.environ, "TONGBAN_LOG": "WARNING", **self.env}
         out = open(self.folder / log, "ab")
-        return subprocess.Popen([sys.executable, "-m", "tongban", *args], cwd=ROOT, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(
+            [sys.executable, "-m", "tongban", *args],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
 
     def start_web(self) -> None:
-        self.web = self._spawn(["serve", "--config", str(self.config), "--db", str(self.db), "--host", "127.0.0.1",
-                                "--port", str(self.port), "--screens", str(self.screens)], "web.log")
+        self.web = self._spawn(
+            [
+                "serve",
+                "--config",
+                str(self.config),
+                "--db",
+                str(self.db),
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.port),
+                "--screens",
+                str(self.screens),
+            ],
+            "web.log",
+        )
 
     def start_devices(self) -> None:
         self.devices = self._spawn(["devices", "--config", str(self.config), "--db", str(self.db)], "devices.log")
@@ -156,8 +188,9 @@ def unit_environment(unit: str = "tongban-web.service") -> dict[str, str]:
     return env
 
 
-def call(url: str, method: str, path: str, token: str | None = None, body: dict | None = None,
-         timeout: float = 5.0) -> tuple[int, dict | None]:
+def call(
+    url: str, method: str, path: str, token: str | None = None, body: dict | None = None, timeout: float = 5.0
+) -> tuple[int, dict | None]:
     """One JSON API call; (status, body), or (0, None) when the server is not there."""
     data = json.dumps(body).encode() if body is not None else None
     headers = {"Content-Type": "application/json"} if data is not None else {}

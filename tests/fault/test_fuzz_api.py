@@ -6,6 +6,7 @@ describes, in the shape it describes. Bounded: a fixed number of examples per op
 schemathesis 4.x API: schemathesis.openapi.from_url, schemathesis.pytest.from_fixture,
 case.call_and_validate(base_url=…, headers=…, checks=[…]).
 """
+
 from __future__ import annotations
 
 import pytest
@@ -14,8 +15,11 @@ schemathesis = pytest.importorskip("schemathesis")
 
 from hypothesis import HealthCheck, settings  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
-from schemathesis.specs.openapi.checks import (content_type_conformance, response_schema_conformance,  # noqa: E402
-                                                status_code_conformance)
+from schemathesis.specs.openapi.checks import (  # noqa: E402
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from .hall import PASSWORD, HallProcesses, call  # noqa: E402
 
@@ -57,8 +61,7 @@ def test_the_served_document_is_the_one_fuzzed(live_api):
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, derandomize=True, suppress_health_check=list(HealthCheck))
 def test_no_server_errors_and_no_schema_violations(case, live_api):
     hall, tokens = live_api
     for who in ("manager", "kiosk"):
@@ -66,5 +69,6 @@ def test_no_server_errors_and_no_schema_violations(case, live_api):
         if case.path == "/api/v1/logout" and who == "manager":
             # Logging out the fuzzer's own session would turn every later case into a 401.
             token = call(hall.url, "POST", "/login", None, {"username": "manager", "password": PASSWORD})[1]["token"]
-        case.call_and_validate(base_url=hall.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS,
-                               timeout=10)
+        case.call_and_validate(
+            base_url=hall.url, headers={"Authorization": f"Bearer {token}"}, checks=CHECKS, timeout=10
+        )

@@ -2,6 +2,7 @@
 person edits it by hand), the ESC/POS decoder and the serial frame decoder (bytes off a wire).
 Random input may be refused, with the parser's own named error, but never crash it with anything
 else, and never hang it."""
+
 from __future__ import annotations
 
 import copy
@@ -14,18 +15,45 @@ from tests._toml import dumps
 from tests.conftest import small_hall_doc
 from tongban.config import ConfigError, HallConfig, load_hall_config, parse_hall_config
 
-FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                        HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 
 scalars = st.one_of(
-    st.none(), st.booleans(), st.integers(), st.integers(min_value=-2**70, max_value=2**70),
-    st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=30),
-    st.sampled_from(["", " ", "A", "Z", "AA", "a", "08:30-12:00", "25:00", "12:00-08:00", "Asia/Shanghai",
-                     "Mars/Olympus", "dummy://", "tcp://", "loop://", "M1", "rsj", "∞", "\x00"]),
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=30),
+    st.sampled_from(
+        [
+            "",
+            " ",
+            "A",
+            "Z",
+            "AA",
+            "a",
+            "08:30-12:00",
+            "25:00",
+            "12:00-08:00",
+            "Asia/Shanghai",
+            "Mars/Olympus",
+            "dummy://",
+            "tcp://",
+            "loop://",
+            "M1",
+            "rsj",
+            "∞",
+            "\x00",
+        ]
+    ),
 )
-values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=4),
-                                                       st.dictionaries(st.text(max_size=12), inner, max_size=4)),
-                      max_leaves=12)
+values = st.recursive(
+    scalars,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=12), inner, max_size=4)),
+    max_leaves=12,
+)
 
 
 def _paths(doc, prefix=()):
@@ -54,8 +82,10 @@ def _parse(doc):
 
 
 @FUZZ
-@given(changes=st.lists(st.tuples(st.sampled_from(PATHS), values), min_size=1, max_size=4),
-       deletions=st.lists(st.sampled_from(PATHS), max_size=2))
+@given(
+    changes=st.lists(st.tuples(st.sampled_from(PATHS), values), min_size=1, max_size=4),
+    deletions=st.lists(st.sampled_from(PATHS), max_size=2),
+)
 def test_config_checker_survives_any_value_anywhere(changes, deletions):
     doc = copy.deepcopy(small_hall_doc())
     for path, value in changes:
@@ -78,9 +108,12 @@ def test_config_checker_survives_any_value_anywhere(changes, deletions):
 
 
 @FUZZ
-@given(table=st.sampled_from(["operations", "policy", "hall", "printers", "buses", "kiosks", "district_windows",
-                              "surprise"]),
-       value=values)
+@given(
+    table=st.sampled_from(
+        ["operations", "policy", "hall", "printers", "buses", "kiosks", "district_windows", "surprise"]
+    ),
+    value=values,
+)
 def test_config_checker_survives_any_table(table, value):
     doc = copy.deepcopy(small_hall_doc())
     doc[table] = value
@@ -110,7 +143,7 @@ def test_config_file_loader_survives_any_bytes(tmp_path_factory, data):
 def test_config_file_loader_survives_a_truncated_or_spliced_hall(tmp_path_factory, cut, junk):
     text = dumps(small_hall_doc()).encode()
     path = tmp_path_factory.mktemp("cfg") / "hall.toml"
-    path.write_bytes(text[:cut] + junk + text[cut:cut + 200])
+    path.write_bytes(text[:cut] + junk + text[cut : cut + 200])
     try:
         load_hall_config(path)
     except ConfigError as exc:
@@ -140,6 +173,7 @@ def test_escpos_decoder_survives_any_bytes(data, encoding):
 @given(prefix=st.binary(max_size=40), suffix=st.binary(max_size=40))
 def test_escpos_decoder_survives_noise_around_a_real_ticket(prefix, suffix):
     from tongban.printers import build_ticket_bytes, demo_slip, parse_printer_config
+
     cfg, errors = parse_printer_config({"id": "p", "url": "dummy://"}, "printers[0]")
     assert not errors
     ticket = build_ticket_bytes(cfg, demo_slip())
@@ -174,8 +208,13 @@ def test_frame_decoder_survives_any_bytes_in_any_chunks(preset, chunks):
 
 
 @FUZZ
-@given(preset=st.sampled_from(sorted(displays.PRESETS)), noise=st.binary(max_size=30), address=st.integers(0, 31),
-       text=st.text(alphabet=st.characters(codec="gbk"), max_size=8), split=st.integers(0, 200))
+@given(
+    preset=st.sampled_from(sorted(displays.PRESETS)),
+    noise=st.binary(max_size=30),
+    address=st.integers(0, 31),
+    text=st.text(alphabet=st.characters(codec="gbk"), max_size=8),
+    split=st.integers(0, 200),
+)
 def test_frame_decoder_finds_a_real_frame_inside_noise(preset, noise, address, text, split):
     spec = displays.get_preset(preset)
     assume(address <= spec.max_address)

@@ -3,6 +3,7 @@ kiosks and clerks, are killed with SIGKILL at random moments, 20 times. After ea
 passes integrity_check; at the end every ticket a client saw answered 201 is in the database with
 the number it was given, no number is used twice, and each line's numbering for the day runs on
 without a gap across all the cuts."""
+
 from __future__ import annotations
 
 import random
@@ -27,8 +28,8 @@ def test_twenty_power_cuts_under_load_lose_nothing(tmp_path):
     hall.start()
     url = hall.url
 
-    issued: list[tuple[int, str, str]] = []      # (id, number, kiosk) of every 201
-    called: list[tuple[int, int]] = []           # (ticket id, window) of every successful call
+    issued: list[tuple[int, str, str]] = []  # (id, number, kiosk) of every 201
+    called: list[tuple[int, int]] = []  # (ticket id, window) of every successful call
     errors: list[str] = []
     lock = threading.Lock()
     stop = threading.Event()
@@ -49,8 +50,14 @@ def test_twenty_power_cuts_under_load_lose_nothing(tmp_path):
         token = None
         while not stop.is_set():
             if token is None:
-                status, body = call(url, "POST", "/login", None,
-                                    {"username": f"clerk{window}", "password": PASSWORD, "window": window}, timeout=3)
+                status, body = call(
+                    url,
+                    "POST",
+                    "/login",
+                    None,
+                    {"username": f"clerk{window}", "password": PASSWORD, "window": window},
+                    timeout=3,
+                )
                 if status != 200:
                     time.sleep(0.05)
                     continue
@@ -83,7 +90,7 @@ def test_twenty_power_cuts_under_load_lose_nothing(tmp_path):
     started = time.monotonic()
     integrity = []
     try:
-        for cut in range(CUTS):
+        for _ in range(CUTS):
             time.sleep(rng.uniform(0.15, 0.8))
             which = rng.choice(["both", "both", "web", "devices"])
             if which == "both" and rng.random() < 0.5:
@@ -135,5 +142,7 @@ def test_twenty_power_cuts_under_load_lose_nothing(tmp_path):
     events = conn.execute("SELECT COUNT(*) FROM events WHERE action = 'issue'").fetchone()[0]
     assert events == len(rows)  # the issue and its event commit together or not at all
     conn.close()
-    print(f"\n{CUTS} cuts in {elapsed:.0f} s: {len(issued)} tickets issued, {len(called)} called, "
-          f"{len(rows)} in the database")
+    print(
+        f"\n{CUTS} cuts in {elapsed:.0f} s: {len(issued)} tickets issued, {len(called)} called, "
+        f"{len(rows)} in the database"
+    )

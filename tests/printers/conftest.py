@@ -10,7 +10,7 @@ import pytest
 
 from tongban.printers import PrinterConfig, demo_slip
 
-from ..conftest import wait_for  # noqa: F401 - shared with this folder's tests
+from ..conftest import wait_for
 
 
 def slip(**changes):
@@ -31,10 +31,12 @@ class SocatPair:
         self.host = str(directory / "host")
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "SocatPair":
+    def start(self) -> SocatPair:
         self.proc = subprocess.Popen(
             ["socat", f"pty,raw,echo=0,link={self.printer}", f"pty,raw,echo=0,link={self.host}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
         )
         import os
 

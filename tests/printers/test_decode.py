@@ -8,8 +8,15 @@ from tongban.printers.decode import Cut, DecodeError, Feed, Item, Line, QRCode, 
 def test_commands_and_text_items():
     data = b"\x1b@\x1c&\x1ba\x01\x1d!\x11" + "补打：A012".encode("gb18030") + b"\n\x1bd\x06\x1dV\x00\x10\x04\x01"
     assert decode_escpos(data) == [
-        Item("ESC @"), Item("FS &"), Item("ESC a", 1), Item("GS !", (2, 2)), Item("text", "补打：A012"),
-        Item("LF"), Item("ESC d", 6), Item("GS V", (0,)), Item("DLE EOT", 1),
+        Item("ESC @"),
+        Item("FS &"),
+        Item("ESC a", 1),
+        Item("GS !", (2, 2)),
+        Item("text", "补打：A012"),
+        Item("LF"),
+        Item("ESC d", 6),
+        Item("GS V", (0,)),
+        Item("DLE EOT", 1),
     ]
 
 
@@ -46,5 +53,9 @@ def test_ticket_view_folds_styles_into_lines_and_finds_the_qr():
     p.qr("hello", native=True, size=5)
     p.cut()
     view = ticket_view(p.output)
-    assert view == [Line("号", "center", (1, 1), True, False), QRCode("hello", 5, "L", "center"),
-                    Feed(6, "lines"), Cut((0,))]
+    assert view == [
+        Line("号", "center", (1, 1), True, False),
+        QRCode("hello", 5, "L", "center"),
+        Feed(6, "lines"),
+        Cut((0,)),
+    ]

@@ -21,8 +21,8 @@ from tongban.printers.status import answer_bytes
 
 from .conftest import config, slip
 
-
 # file:// ---------------------------------------------------------------------------------
+
 
 def test_file_printer_appends_the_job_and_warns_status_is_unreadable(tmp_path):
     dev = tmp_path / "lp0"
@@ -71,9 +71,17 @@ def test_fifo_without_a_reader_is_offline(tmp_path):
 
 # cups:// (no CUPS on this machine or in CI: the commands are checked through the runner) ---
 
+
 class Runner:
-    def __init__(self, lpstat_out=b"printer kiosk is idle.  enabled since Thu 26 Nov 2026\n", lpstat_rc=0, lp_rc=0,
-                 lp_err=b"", missing=False, hang=False):
+    def __init__(
+        self,
+        lpstat_out=b"printer kiosk is idle.  enabled since Thu 26 Nov 2026\n",
+        lpstat_rc=0,
+        lp_rc=0,
+        lp_err=b"",
+        missing=False,
+        hang=False,
+    ):
         self.calls = []
         self.lpstat_out, self.lpstat_rc, self.lp_rc, self.lp_err = lpstat_out, lpstat_rc, lp_rc, lp_err
         self.missing, self.hang = missing, hang
@@ -85,8 +93,12 @@ class Runner:
         if self.hang and cmd[0] == "lp":
             raise subprocess.TimeoutExpired(cmd, timeout)
         if cmd[0] == "lpstat":
-            return subprocess.CompletedProcess(cmd, self.lpstat_rc, self.lpstat_out,
-                                               b"" if self.lpstat_rc == 0 else b'lpstat: Invalid destination name in list "kiosk".\n')
+            return subprocess.CompletedProcess(
+                cmd,
+                self.lpstat_rc,
+                self.lpstat_out,
+                b"" if self.lpstat_rc == 0 else b'lpstat: Invalid destination name in list "kiosk".\n',
+            )
         return subprocess.CompletedProcess(cmd, self.lp_rc, b"request id is kiosk-12 (1 file(s))\n", self.lp_err)
 
 
@@ -131,6 +143,7 @@ def test_unknown_cups_queue_lp_failure_missing_lp_and_hang():
 
 # usb:// (pyusb and a device are not available here: python-escpos' Usb is replaced) -------
 
+
 class FakeUsbDevice:
     def __init__(self, answers, write_error=None):
         self.answers, self.write_error = answers, write_error
@@ -172,8 +185,7 @@ class FakeEscposUsb:
 def test_usb_always_gets_a_finite_timeout_on_every_transfer():
     dev = FakeUsbDevice(answer_bytes("ok"))
     cfg = config("usb://0416:5011?out_ep=0x03", timeout_s=2.5)
-    drv = UsbDriver(parse_printer_url(cfg.url), cfg.timeout_s,
-                    factory=lambda **kw: FakeEscposUsb(device=dev, **kw))
+    drv = UsbDriver(parse_printer_url(cfg.url), cfg.timeout_s, factory=lambda **kw: FakeEscposUsb(device=dev, **kw))
     out = print_ticket(cfg, slip(), driver=drv)
     assert out.ok
     usb = FakeEscposUsb.made[-1]
@@ -209,6 +221,7 @@ def test_usb_without_pyusb_says_what_to_install():
 
 # dummy:// and the recording fake ------------------------------------------------------------
 
+
 def test_dummy_keeps_recent_jobs_by_name_and_can_play_any_fault():
     assert print_ticket(config("dummy://kiosk-1"), slip()).ok
     assert dummy_jobs("kiosk-1") == [build_ticket_bytes(config(), slip())]
@@ -220,9 +233,14 @@ def test_dummy_keeps_recent_jobs_by_name_and_can_play_any_fault():
 
 
 def test_driver_is_picked_by_url_scheme():
-    for url, name in (("tcp://127.0.0.1:9100", "TcpDriver"), ("serial:///dev/ttyUSB0", "SerialDriver"),
-                      ("usb://0416:5011", "UsbDriver"), ("file:///dev/usb/lp0", "FileDriver"),
-                      ("cups://kiosk", "CupsDriver"), ("dummy://", "DummyDriver")):
+    for url, name in (
+        ("tcp://127.0.0.1:9100", "TcpDriver"),
+        ("serial:///dev/ttyUSB0", "SerialDriver"),
+        ("usb://0416:5011", "UsbDriver"),
+        ("file:///dev/usb/lp0", "FileDriver"),
+        ("cups://kiosk", "CupsDriver"),
+        ("dummy://", "DummyDriver"),
+    ):
         assert type(open_driver(config(url))).__name__ == name
 
 
@@ -255,8 +273,15 @@ def test_one_way_link_prints_with_a_warning():
 def test_importing_the_package_leaves_logging_alone():
     # python-escpos calls logging.basicConfig() when imported; if tongban.printers imported
     # it eagerly, the tongban CLI's own basicConfig(level=INFO, format=...) would do nothing
-    code = ("import logging, sys; import tongban.printers, tongban.printers.cli; "
-            "print('escpos' in sys.modules, len(logging.getLogger().handlers))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=Path(__file__).resolve().parents[2])
+    code = (
+        "import logging, sys; import tongban.printers, tongban.printers.cli; "
+        "print('escpos' in sys.modules, len(logging.getLogger().handlers))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert out.stdout.split() == ["False", "0"]

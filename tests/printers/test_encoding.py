@@ -13,8 +13,11 @@ def test_prelude_is_init_then_chinese_mode():
 
 
 def test_full_width_punctuation_round_trips_in_every_encoding():
-    for enc, text in (("gb18030", PUNCT + " A012 Issued"), ("gbk", PUNCT + " A012"),
-                      ("big5", "取號時間：（補打），。；！？ A012")):
+    for enc, text in (
+        ("gb18030", PUNCT + " A012 Issued"),
+        ("gbk", PUNCT + " A012"),
+        ("big5", "取號時間：（補打），。；！？ A012"),
+    ):
         data = TextEncoder(enc).encode(text)
         assert data.decode(enc) == text
 
@@ -45,7 +48,12 @@ def test_columns_are_what_the_printer_draws():
 def test_wrap_keeps_closing_punctuation_off_the_line_start_and_words_whole():
     cols = TextEncoder().columns
     # "号，" is one unit: the comma would otherwise start line 2
-    assert wrap("请留意叫号，过号请到服务台重新排队。", 10, cols) == ["请留意叫", "号，过号请", "到服务台重", "新排队。"]
+    assert wrap("请留意叫号，过号请到服务台重新排队。", 10, cols) == [
+        "请留意叫",
+        "号，过号请",
+        "到服务台重",
+        "新排队。",
+    ]
     assert wrap("Please watch the screen", 12, cols) == ["Please watch", "the screen"]
     for width in range(8, 49):  # 8 columns is below any real line (58 mm at double width is 16)
         lines = wrap("养老保险关系转移接续申请（跨省），请核对。", width, cols)

@@ -36,12 +36,15 @@ def test_ready_printer_gets_status_queries_then_the_ticket_then_a_confirmation()
     assert "A012" in printed_text(ticket_view(job_items(printer.received)))
 
 
-@pytest.mark.parametrize("state, reason", [
-    ("paper_end", "not printed: paper end"),
-    ("cover_open", "not printed: cover open"),
-    ("cutter_error", "not printed: autocutter error"),
-    ("offline", "not printed: printer offline"),
-])
+@pytest.mark.parametrize(
+    "state, reason",
+    [
+        ("paper_end", "not printed: paper end"),
+        ("cover_open", "not printed: cover open"),
+        ("cutter_error", "not printed: autocutter error"),
+        ("offline", "not printed: printer offline"),
+    ],
+)
 def test_faulty_printer_gets_no_ticket_and_a_reason(state, reason):
     with FakeNetworkPrinter(state) as printer:
         out = print_ticket(config(printer.url), slip())

@@ -25,8 +25,9 @@ def test_image_width_matches_the_paper(mm, dots):
     assert img.mode == "1"
     assert img.width == dots
     assert 600 < img.height < 2000
-    rasters = [x for x in ticket_view(build_ticket_bytes(config(paper_mm=mm, mode="image"), slip()))
-               if isinstance(x, Raster)]
+    rasters = [
+        x for x in ticket_view(build_ticket_bytes(config(paper_mm=mm, mode="image"), slip())) if isinstance(x, Raster)
+    ]
     assert rasters and all(r.width_dots == dots for r in rasters)
 
 
@@ -36,7 +37,7 @@ def _reassemble(view, width):
     row_bytes = width // 8
     for x in view:
         if isinstance(x, Raster):
-            rows += [x.data[i * row_bytes:(i + 1) * row_bytes] for i in range(x.height)]
+            rows += [x.data[i * row_bytes : (i + 1) * row_bytes] for i in range(x.height)]
         elif isinstance(x, Feed) and x.unit == "dots":
             rows += [bytes(row_bytes)] * x.amount
     # GS v 0 uses 1 = black; Pillow's "1" mode uses 1 = white

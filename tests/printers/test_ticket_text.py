@@ -144,13 +144,25 @@ def test_gbk_printer_gets_the_same_ticket():
 
 
 def test_big5_printer_gets_traditional_labels_and_no_question_marks():
-    s = slip(hall_name_zh="示例區政務服務中心", line_name_zh="跨省通辦（社保）", matter_name_zh="養老保險轉移：跨省",
-             reminders=["請留意叫號，過號請重新排隊。"], reprint=True)
+    s = slip(
+        hall_name_zh="示例區政務服務中心",
+        line_name_zh="跨省通辦（社保）",
+        matter_name_zh="養老保險轉移：跨省",
+        reminders=["請留意叫號，過號請重新排隊。"],
+        reprint=True,
+    )
     texts = printed_text(view(config(encoding="big5"), s))
-    for expected in ("補打 REPRINT", "示例區政務服務中心", "跨省通辦（社保）", "養老保險轉移：跨省",
-                     "前面還有 3 人 / 3 ahead of you", "預計等候 10-20 分鐘 / about 10-20 min",
-                     "取號時間：2026-11-26 09:12", "辦理窗口：3、5、7 號 / Windows 3, 5, 7",
-                     "請留意叫號，過號請重新排隊。"):
+    for expected in (
+        "補打 REPRINT",
+        "示例區政務服務中心",
+        "跨省通辦（社保）",
+        "養老保險轉移：跨省",
+        "前面還有 3 人 / 3 ahead of you",
+        "預計等候 10-20 分鐘 / about 10-20 min",
+        "取號時間：2026-11-26 09:12",
+        "辦理窗口：3、5、7 號 / Windows 3, 5, 7",
+        "請留意叫號，過號請重新排隊。",
+    ):
         assert expected in texts
     assert not any("?" in t for t in texts)
 

@@ -5,6 +5,7 @@ whichever process wrote it (a clerk's browser, a keypad, the balancer), so readi
 is all it takes to know which windows to redraw. Keypad keys go to the same service API as the
 clerk console, acting as the clerk signed in at that window.
 """
+
 from __future__ import annotations
 
 import logging
@@ -48,8 +49,14 @@ class KeypadRouter:
             self.handle(HallService(store, self.config, self.clock), event)
         except errors.QueueError as exc:
             # The clerk sees nothing but the LED; the refusal is logged for the manager.
-            log.info("keypad %s/%s window %s %s refused: %s", event.bus_id, event.address, event.window,
-                     event.key, exc.message_en)
+            log.info(
+                "keypad %s/%s window %s %s refused: %s",
+                event.bus_id,
+                event.address,
+                event.window,
+                event.key,
+                exc.message_en,
+            )
         finally:
             store.close()
 
@@ -101,8 +108,9 @@ class DisplayFollower:
 
     def follow(self, store: Store) -> bool:
         """Redraw the windows named by new events; True when there were any."""
-        rows = store.all("SELECT id, window, action FROM events WHERE id > ? AND window IS NOT NULL ORDER BY id",
-                         (self.last_event,))
+        rows = store.all(
+            "SELECT id, window, action FROM events WHERE id > ? AND window IS NOT NULL ORDER BY id", (self.last_event,)
+        )
         if not rows:
             return False
         self.last_event = rows[-1]["id"]
@@ -114,8 +122,14 @@ class DisplayFollower:
 
     def record_health(self, store: Store) -> None:
         for (bus_id, address), status in self.hub.status().items():
-            printing.record_device_status(store, f"bus:{bus_id}:{address}", "display", status.state,
-                                          getattr(status, "detail", "") or "", self.clock.now())
+            printing.record_device_status(
+                store,
+                f"bus:{bus_id}:{address}",
+                "display",
+                status.state,
+                getattr(status, "detail", "") or "",
+                self.clock.now(),
+            )
 
 
 def build_hub(config: HallConfig, database: str, clock: Clock, **hub_kw) -> DisplayHub | None:

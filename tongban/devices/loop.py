@@ -1,9 +1,10 @@
 """A device thread of the devices process: one step at a time on its own database connection."""
+
 from __future__ import annotations
 
 import logging
 import threading
-from typing import Callable
+from collections.abc import Callable
 
 from ..queue.store import Store
 
@@ -15,8 +16,9 @@ class StoreLoop:
     and False when idle (wait ``idle_s``). A failing step is logged and retried after a pause: one
     bad print job or display frame must never stop a printer's queue or the displays."""
 
-    def __init__(self, name: str, database: str, step: Callable[[Store], bool], *, idle_s: float,
-                 error_pause_s: float = 1.0):
+    def __init__(
+        self, name: str, database: str, step: Callable[[Store], bool], *, idle_s: float, error_pause_s: float = 1.0
+    ):
         self.name = name
         self.database = database
         self.step = step
@@ -39,7 +41,7 @@ class StoreLoop:
             while not self._stop.is_set():
                 try:
                     busy = self.step(store)
-                except Exception:  # noqa: BLE001 - see the class docstring
+                except Exception:
                     log.exception("%s: step failed", self.name)
                     self._stop.wait(self.error_pause_s)
                     continue

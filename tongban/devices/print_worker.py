@@ -4,10 +4,11 @@ A slow printer (image mode on a 9600-baud serial link) must not delay another ki
 each printer has its own thread taking its own jobs. Device faults never raise out of here: they
 become a failed job (the kiosk shows the ticket on screen) and a device status with an alert.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from ..config import HallConfig
 from ..printers import PrinterConfig, TicketSlip, check_status, parse_printer_config, print_ticket
@@ -35,8 +36,10 @@ def printer_configs(config: HallConfig) -> dict[str, PrinterConfig]:
 def ticket_text(config: HallConfig, ticket: Ticket) -> str:
     """What the QR holds when the hall has no public address: readable by any phone camera."""
     line = config.line(ticket.line)
-    return (f"{config.hall.name_zh} {ticket.number} {line.name_zh}\n{config.hall.name_en} No. {ticket.number} "
-            f"{line.name_en}\n{ticket.service_day} id {ticket.id}")
+    return (
+        f"{config.hall.name_zh} {ticket.number} {line.name_zh}\n{config.hall.name_en} No. {ticket.number} "
+        f"{line.name_en}\n{ticket.service_day} id {ticket.id}"
+    )
 
 
 def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -> TicketSlip:
@@ -46,26 +49,42 @@ def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -
     ahead = service.people_ahead(ticket)
     estimate = service.line_estimate(ticket.line, ahead)
     windows = service.windows()
-    serving = [w.number for w in windows if ticket.line in w.serving and w.state == "open"] or \
-              [w.number for w in config.windows if ticket.line in w.serving]
+    serving = [w.number for w in windows if ticket.line in w.serving and w.state == "open"] or [
+        w.number for w in config.windows if ticket.line in w.serving
+    ]
     public = config.hall.public_url
     return TicketSlip(
-        hall_name_zh=config.hall.name_zh, hall_name_en=config.hall.name_en, number=ticket.number,
-        line_name_zh=line.name_zh, line_name_en=line.name_en,
-        matter_name_zh=matter.name_zh if matter else None, matter_name_en=matter.name_en if matter else None,
-        people_ahead=ahead, estimate_low_min=estimate.low, estimate_high_min=estimate.high,
+        hall_name_zh=config.hall.name_zh,
+        hall_name_en=config.hall.name_en,
+        number=ticket.number,
+        line_name_zh=line.name_zh,
+        line_name_en=line.name_en,
+        matter_name_zh=matter.name_zh if matter else None,
+        matter_name_en=matter.name_en if matter else None,
+        people_ahead=ahead,
+        estimate_low_min=estimate.low,
+        estimate_high_min=estimate.high,
         issued_at_local=calendar.local(ticket.issued_at, config.hall).strftime("%Y-%m-%d %H:%M"),
         windows=serving,
         qr_text=f"{public.rstrip('/')}/t/{ticket.token}" if public else ticket_text(config, ticket),
-        reminders=["请留意叫号，过号请到服务台。", "Please watch for your number; if you miss it, ask at the desk.",
-                   "本票当日有效。Valid today only."],
+        reminders=[
+            "请留意叫号，过号请到服务台。",
+            "Please watch for your number; if you miss it, ask at the desk.",
+            "本票当日有效。Valid today only.",
+        ],
         reprint=reprint,
     )
 
 
 class PrinterWorker:
-    def __init__(self, printer: PrinterConfig, database: str, config: HallConfig, clock: Clock,
-                 printer_fn: Callable[[PrinterConfig, TicketSlip], object] = print_ticket):
+    def __init__(
+        self,
+        printer: PrinterConfig,
+        database: str,
+        config: HallConfig,
+        clock: Clock,
+        printer_fn: Callable[[PrinterConfig, TicketSlip], object] = print_ticket,
+    ):
         self.printer = printer
         self.database = database
         self.config = config
@@ -87,22 +106,26 @@ class PrinterWorker:
         service = HallService(store, self.config, self.clock)
         slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
         outcome = self.printer_fn(self.printer, slip)
-        printing.complete(store, job["id"], self.clock.now(), ok=outcome.ok, status=outcome.status,
-                          error=outcome.error)
+        printing.complete(store, job["id"], self.clock.now(), ok=outcome.ok, status=outcome.status, error=outcome.error)
         if outcome.ok:
             printing.record_device_status(store, f"printer:{self.printer.id}", "printer", "ok", "", self.clock.now())
         log.info("printer %s: job %s %s", self.printer.id, job["id"], outcome.status)
         return True
 
 
-def check_printers(printers: dict[str, PrinterConfig], database: str, clock: Clock,
-                   status_fn: Callable[[PrinterConfig], object] = check_status) -> None:
+def check_printers(
+    printers: dict[str, PrinterConfig],
+    database: str,
+    clock: Clock,
+    status_fn: Callable[[PrinterConfig], object] = check_status,
+) -> None:
     """The 30-second health job: each printer's DLE EOT status, for the consoles and alerts."""
     store = Store(database, migrate=False)
     try:
         for printer in printers.values():
             status = status_fn(printer)
-            printing.record_device_status(store, f"printer:{printer.id}", "printer", status.state, status.detail,
-                                          clock.now())
+            printing.record_device_status(
+                store, f"printer:{printer.id}", "printer", status.state, status.detail, clock.now()
+            )
     finally:
         store.close()

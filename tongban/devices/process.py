@@ -4,26 +4,27 @@ It runs APScheduler's BlockingScheduler, so each job runs once per hall however 
 Daily jobs record themselves in ``job_runs`` and are caught up at start, instead of relying on the
 scheduler's misfire handling across a power cut.
 """
+
 from __future__ import annotations
 
 import logging
 import signal
 import sqlite3
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ..config import HallConfig
-from .display_follower import DisplayFollower, build_hub
-from .print_worker import PrinterWorker, check_printers, printer_configs
-from ..queue.cases import CaseService
-from ..queue.clock import Clock, SystemClock
-from ..queue.service import HallService
 from ..ops import notify
 from ..ops.damage import damaged, restore_help
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
+from ..queue.cases import CaseService
+from ..queue.clock import Clock, SystemClock
+from ..queue.service import HallService
 from ..queue.store import Store, StoreError
+from .display_follower import DisplayFollower, build_hub
+from .print_worker import PrinterWorker, check_printers, printer_configs
 
 log = logging.getLogger("tongban.devices")
 
@@ -43,8 +44,9 @@ class DevicesProcess:
         self.nightly = NightlyJobs(self.config, self.database, self.clock)
         self.exit_code = 0
         self.printers = printer_configs(self.config)
-        self.printer_workers = [PrinterWorker(p, self.database, self.config, self.clock)
-                                for p in self.printers.values()]
+        self.printer_workers = [
+            PrinterWorker(p, self.database, self.config, self.clock) for p in self.printers.values()
+        ]
         self.hub = build_hub(self.config, self.database, self.clock)
         self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
 
@@ -79,8 +81,9 @@ class DevicesProcess:
         finally:
             store.close()
         for p in made:
-            log.info("balancer: window %s %s -> %s [%s] %s", p["window"], p["from"], p["to"], p["state"],
-                     p["reason_en"])
+            log.info(
+                "balancer: window %s %s -> %s [%s] %s", p["window"], p["from"], p["to"], p["state"], p["reason_en"]
+            )
         return made
 
     def run_nightly(self) -> dict | None:
@@ -100,32 +103,84 @@ class DevicesProcess:
         # At the configured time; also shortly after start and every hour, which only does something
         # when a night was missed (box switched off, power cut) or a backup failed (job_runs).
         at = self.config.operations.backup_time
-        self.scheduler.add_job(self.run_nightly, "cron", hour=at.hour, minute=at.minute, id="nightly",
-                               coalesce=True, max_instances=1, misfire_grace_time=3600)
-        self.scheduler.add_job(self.run_nightly, "interval", hours=1, id="nightly-catch-up", coalesce=True,
-                               max_instances=1,
-                               next_run_time=datetime.now(timezone.utc) + timedelta(seconds=NIGHTLY_CATCH_UP_DELAY_S))
+        self.scheduler.add_job(
+            self.run_nightly,
+            "cron",
+            hour=at.hour,
+            minute=at.minute,
+            id="nightly",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+        self.scheduler.add_job(
+            self.run_nightly,
+            "interval",
+            hours=1,
+            id="nightly-catch-up",
+            coalesce=True,
+            max_instances=1,
+            next_run_time=datetime.now(UTC) + timedelta(seconds=NIGHTLY_CATCH_UP_DELAY_S),
+        )
         # READY once the scheduler runs jobs; watchdog pings from a job, so a wedged scheduler gets
         # the process restarted (WatchdogSec= in tongban-devices.service).
         self.scheduler.add_job(notify.ready, "date", args=[f"hall {self.config.hall.id}"], id="sd-ready")
         interval = notify.watchdog_interval()
         if interval:
-            self.scheduler.add_job(notify.watchdog_ping, "interval", seconds=interval, id="sd-watchdog",
-                                   coalesce=True, max_instances=1, next_run_time=datetime.now(timezone.utc))
+            self.scheduler.add_job(
+                notify.watchdog_ping,
+                "interval",
+                seconds=interval,
+                id="sd-watchdog",
+                coalesce=True,
+                max_instances=1,
+                next_run_time=datetime.now(UTC),
+            )
 
     def schedule(self) -> None:
-        self.scheduler.add_job(self.balance, "interval", seconds=self.config.policy.balancer_interval_s,
-                               id="balancer", coalesce=True, max_instances=1, misfire_grace_time=None)
+        self.scheduler.add_job(
+            self.balance,
+            "interval",
+            seconds=self.config.policy.balancer_interval_s,
+            id="balancer",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
         # Local midnight in the hall's zone; a run missed by a power cut is caught up at start.
-        self.scheduler.add_job(self.roll_over, "cron", hour=0, minute=0, second=5, id="rollover",
-                               coalesce=True, max_instances=1, misfire_grace_time=3600)
+        self.scheduler.add_job(
+            self.roll_over,
+            "cron",
+            hour=0,
+            minute=0,
+            second=5,
+            id="rollover",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
         # Cases after the roll-over; hourly too, which does nothing once today's run is recorded.
-        self.scheduler.add_job(self.case_daily, "cron", hour=0, minute=10, id="cases", coalesce=True,
-                               max_instances=1, misfire_grace_time=3600)
-        self.scheduler.add_job(self.case_daily, "interval", hours=1, id="cases-catch-up", coalesce=True,
-                               max_instances=1)
-        self.scheduler.add_job(self.check_devices, "interval", seconds=HEALTH_INTERVAL_S, id="device-health",
-                               coalesce=True, max_instances=1)
+        self.scheduler.add_job(
+            self.case_daily,
+            "cron",
+            hour=0,
+            minute=10,
+            id="cases",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=3600,
+        )
+        self.scheduler.add_job(
+            self.case_daily, "interval", hours=1, id="cases-catch-up", coalesce=True, max_instances=1
+        )
+        self.scheduler.add_job(
+            self.check_devices,
+            "interval",
+            seconds=HEALTH_INTERVAL_S,
+            id="device-health",
+            coalesce=True,
+            max_instances=1,
+        )
 
     def check_devices(self) -> None:
         """Printers' DLE EOT and the buses' device states, for the consoles' device health and alerts."""
@@ -182,8 +237,12 @@ class DevicesProcess:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        log.info("devices process running for hall %s: %d printer(s), %d bus(es)", self.config.hall.id,
-                 len(self.printers), len(self.config.buses))
+        log.info(
+            "devices process running for hall %s: %d printer(s), %d bus(es)",
+            self.config.hall.id,
+            len(self.printers),
+            len(self.config.buses),
+        )
         try:
             self.scheduler.start()
         finally:

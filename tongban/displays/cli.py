@@ -15,27 +15,31 @@ from serial.rs485 import RS485Settings
 
 from .config import PARITIES
 from .errors import FrameError
-from .frames import (FrameDecoder, decode_key, decode_text, hexdump, is_reply, poll_frame,
-                     text_frames)
+from .frames import FrameDecoder, decode_key, decode_text, hexdump, is_reply, poll_frame, text_frames
 from .presets import PRESETS, get_preset
 
 
 def _bus_options(f):
     f = click.option("--rs485", is_flag=True, help="Kernel RS-485 direction control (RTS while sending).")(f)
-    f = click.option("--parity", default="N", show_default=True,
-                     type=click.Choice(sorted(PARITIES), case_sensitive=False))(f)
+    f = click.option(
+        "--parity", default="N", show_default=True, type=click.Choice(sorted(PARITIES), case_sensitive=False)
+    )(f)
     f = click.option("--baudrate", default=9600, show_default=True, type=int)(f)
-    f = click.option("--preset", required=True, type=click.Choice(sorted(PRESETS)),
-                     help="Frame format (see `tongban displays presets`).")(f)
-    f = click.option("--bus", "url", required=True,
-                     help="pyserial URL: /dev/ttyUSB0, socket://host:port, loop://")(f)
+    f = click.option(
+        "--preset",
+        required=True,
+        type=click.Choice(sorted(PRESETS)),
+        help="Frame format (see `tongban displays presets`).",
+    )(f)
+    f = click.option("--bus", "url", required=True, help="pyserial URL: /dev/ttyUSB0, socket://host:port, loop://")(f)
     return f
 
 
 def _open(url: str, baudrate: int, parity: str, rs485: bool, timeout: float):
     try:
-        port = serial.serial_for_url(url, baudrate=baudrate, parity=PARITIES[parity],
-                                     timeout=timeout, write_timeout=2.0)
+        port = serial.serial_for_url(
+            url, baudrate=baudrate, parity=PARITIES[parity], timeout=timeout, write_timeout=2.0
+        )
         if rs485:
             port.rs485_mode = RS485Settings(rts_level_for_tx=True, rts_level_for_rx=False)
         return port
@@ -88,15 +92,19 @@ def send_cmd(url, preset, baudrate, parity, rs485, address, dry_run, text):
 
 @displays.command("listen")
 @_bus_options
-@click.option("--poll", "poll_addresses", multiple=True, type=int,
-              help="Poll this keypad address (repeatable); without it, only listen.")
+@click.option(
+    "--poll",
+    "poll_addresses",
+    multiple=True,
+    type=int,
+    help="Poll this keypad address (repeatable); without it, only listen.",
+)
 @click.option("--interval-ms", default=200, show_default=True, type=int, help="Time between polls.")
 @click.option("--all", "show_all", is_flag=True, help="Also print host frames (texts, polls).")
 @click.option("--raw", is_flag=True, help="Print each frame's bytes too.")
 @click.option("--count", type=int, default=0, help="Stop after this many printed frames (0: never).")
 @click.option("--seconds", type=float, default=0.0, help="Stop after this long (0: never).")
-def listen_cmd(url, preset, baudrate, parity, rs485, poll_addresses, interval_ms, show_all, raw,
-               count, seconds):
+def listen_cmd(url, preset, baudrate, parity, rs485, poll_addresses, interval_ms, show_all, raw, count, seconds):
     """Print decoded keypad frames heard on the bus until Ctrl-C."""
     spec = get_preset(preset)
     if poll_addresses and spec.reply is None:

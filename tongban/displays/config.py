@@ -14,13 +14,33 @@ from typing import Any
 
 from ..checking import Checker, between, one_of, or_list
 from .errors import BusConfigError, FrameError
-from .frames import (BYTEORDERS, CHAR_TRANSFORMS, CHECKSUMS, ENCODINGS, KEYS, Checksum, Field,
-                     FrameSpec, LengthField, ReplySpec)
+from .frames import (
+    BYTEORDERS,
+    CHAR_TRANSFORMS,
+    CHECKSUMS,
+    ENCODINGS,
+    KEYS,
+    Checksum,
+    Field,
+    FrameSpec,
+    LengthField,
+    ReplySpec,
+)
 from .presets import PRESETS
 
 DEVICE_KINDS = ("window", "hall", "keypad")
-PARITIES = {"N": "N", "E": "E", "O": "O", "M": "M", "S": "S",
-            "none": "N", "even": "E", "odd": "O", "mark": "M", "space": "S"}
+PARITIES = {
+    "N": "N",
+    "E": "E",
+    "O": "O",
+    "M": "M",
+    "S": "S",
+    "none": "N",
+    "even": "E",
+    "odd": "O",
+    "mark": "M",
+    "space": "S",
+}
 STOPBITS = (1, 1.5, 2)
 BUS_ID = re.compile(r"^[a-z0-9-]+$")
 
@@ -28,9 +48,9 @@ BUS_ID = re.compile(r"^[a-z0-9-]+$")
 @dataclass(frozen=True)
 class DeviceConfig:
     address: int
-    kind: str                 # "window", "hall" or "keypad"
+    kind: str  # "window", "hall" or "keypad"
     window: int | None = None  # the window a window display or keypad belongs to
-    rows: int = 1             # lines a hall board shows
+    rows: int = 1  # lines a hall board shows
     name: str = ""
 
 
@@ -72,36 +92,91 @@ class BusConfig:
 
     def serial_kwargs(self) -> dict[str, Any]:
         """What `serial.serial_for_url` gets besides the URL."""
-        return dict(baudrate=self.baudrate, parity=self.parity, bytesize=self.bytesize,
-                    stopbits=self.stopbits, timeout=self.timeout_s,
-                    write_timeout=self.write_timeout_s)
+        return dict(
+            baudrate=self.baudrate,
+            parity=self.parity,
+            bytesize=self.bytesize,
+            stopbits=self.stopbits,
+            timeout=self.timeout_s,
+            write_timeout=self.write_timeout_s,
+        )
 
 
-BUS_KEYS = ("id", "url", "baudrate", "parity", "bytesize", "stopbits", "timeout_s", "write_timeout_s",
-            "rs485", "preset", "frame", "devices", "poll_interval_ms", "pacing_ms", "backoff_min_ms",
-            "backoff_max_ms", "offline_after_missed")
+BUS_KEYS = (
+    "id",
+    "url",
+    "baudrate",
+    "parity",
+    "bytesize",
+    "stopbits",
+    "timeout_s",
+    "write_timeout_s",
+    "rs485",
+    "preset",
+    "frame",
+    "devices",
+    "poll_interval_ms",
+    "pacing_ms",
+    "backoff_min_ms",
+    "backoff_max_ms",
+    "offline_after_missed",
+)
 DEVICE_KEYS = ("address", "kind", "window", "rows", "name")
-FRAME_KEYS = ("based_on", "name", "description", "header", "address", "command", "row", "length",
-              "text_command", "poll_command", "encoding", "char_transform", "line_separator",
-              "max_text_bytes", "checksum", "trailer", "pacing_ms", "reply")
+FRAME_KEYS = (
+    "based_on",
+    "name",
+    "description",
+    "header",
+    "address",
+    "command",
+    "row",
+    "length",
+    "text_command",
+    "poll_command",
+    "encoding",
+    "char_transform",
+    "line_separator",
+    "max_text_bytes",
+    "checksum",
+    "trailer",
+    "pacing_ms",
+    "reply",
+)
 FIELD_KEYS = ("offset", "width", "byteorder")
 LENGTH_KEYS = FIELD_KEYS + ("start", "adjust")
 CHECKSUM_KEYS = ("algorithm", "start", "byteorder")
 REPLY_KEYS = ("command", "payload_len", "key_offset", "arg_offset", "none_code", "keys")
 
 # (kind, check) of each key that holds one plain value
-_FIELD_VALUES = {"offset": (int, between(0, 1024)), "start": (int, between(0, 1024)),
-                 "adjust": (int, between(-1024, 1024)), "width": (object, one_of((1, 2, 4))),
-                 "byteorder": (object, one_of(BYTEORDERS))}
-_CHECKSUM_VALUES = {"algorithm": (object, one_of(CHECKSUMS)), "start": (int, between(0, 1024)),
-                    "byteorder": (object, one_of(BYTEORDERS))}
-_REPLY_VALUES = {"command": (int, between(0, 0xFFFFFFFF)), "payload_len": (int, between(0, 255)),
-                 "key_offset": (int, between(0, 255)), "arg_offset": (int, between(0, 255)),
-                 "none_code": (int, between(0, 255))}
-_FRAME_VALUES = {"name": (str, None), "description": (str, None),
-                 "text_command": (int, between(0, 0xFFFFFFFF)), "poll_command": (int, between(0, 0xFFFFFFFF)),
-                 "encoding": (object, one_of(ENCODINGS)), "char_transform": (object, one_of(CHAR_TRANSFORMS)),
-                 "max_text_bytes": (int, between(1, 4096)), "pacing_ms": (int, between(0, 10_000))}
+_FIELD_VALUES = {
+    "offset": (int, between(0, 1024)),
+    "start": (int, between(0, 1024)),
+    "adjust": (int, between(-1024, 1024)),
+    "width": (object, one_of((1, 2, 4))),
+    "byteorder": (object, one_of(BYTEORDERS)),
+}
+_CHECKSUM_VALUES = {
+    "algorithm": (object, one_of(CHECKSUMS)),
+    "start": (int, between(0, 1024)),
+    "byteorder": (object, one_of(BYTEORDERS)),
+}
+_REPLY_VALUES = {
+    "command": (int, between(0, 0xFFFFFFFF)),
+    "payload_len": (int, between(0, 255)),
+    "key_offset": (int, between(0, 255)),
+    "arg_offset": (int, between(0, 255)),
+    "none_code": (int, between(0, 255)),
+}
+_FRAME_VALUES = {
+    "name": (str, None),
+    "description": (str, None),
+    "text_command": (int, between(0, 0xFFFFFFFF)),
+    "poll_command": (int, between(0, 0xFFFFFFFF)),
+    "encoding": (object, one_of(ENCODINGS)),
+    "char_transform": (object, one_of(CHAR_TRANSFORMS)),
+    "max_text_bytes": (int, between(1, 4096)),
+    "pacing_ms": (int, between(0, 10_000)),
+}
 _HEX = 'hex bytes such as "AA 00 00"'
 _KEYS_TABLE = "a table like {next = 0x01, recall = 0x02}"
 
@@ -113,10 +188,22 @@ def parse_bus_config(entry: dict, path: str) -> tuple[BusConfig | None, list[str
         return None, c.problems
     c.unknown(entry, path, BUS_KEYS)
     out: dict[str, Any] = {
-        "id": c.get(entry, path, "id", str, expect="a short id, [a-z0-9-]+",
-                    check=lambda v: None if BUS_ID.match(v) else f"{v!r} is not a short id (expected [a-z0-9-]+)"),
-        "url": c.get(entry, path, "url", str, expect="a pyserial URL: /dev/ttyUSB0, socket://host:port, loop://",
-                     check=lambda v: None if v.strip() else "is empty (expected a pyserial URL)"),
+        "id": c.get(
+            entry,
+            path,
+            "id",
+            str,
+            expect="a short id, [a-z0-9-]+",
+            check=lambda v: None if BUS_ID.match(v) else f"{v!r} is not a short id (expected [a-z0-9-]+)",
+        ),
+        "url": c.get(
+            entry,
+            path,
+            "url",
+            str,
+            expect="a pyserial URL: /dev/ttyUSB0, socket://host:port, loop://",
+            check=lambda v: None if v.strip() else "is empty (expected a pyserial URL)",
+        ),
         "baudrate": c.get(entry, path, "baudrate", int, required=False, check=between(50, 4_000_000)),
         "parity": PARITIES.get(c.get(entry, path, "parity", required=False, check=one_of(PARITIES))),
         "bytesize": c.get(entry, path, "bytesize", int, required=False, check=between(5, 8)),
@@ -126,17 +213,20 @@ def parse_bus_config(entry: dict, path: str) -> tuple[BusConfig | None, list[str
         seconds = c.get(entry, path, key, (int, float), required=False, check=between(0, high, " s", above=True))
         out[key] = None if seconds is None else float(seconds)
     out["rs485"] = c.get(entry, path, "rs485", bool, required=False)
-    for key, low, high in (("poll_interval_ms", 10, 60_000), ("pacing_ms", 0, 10_000),
-                           ("backoff_min_ms", 10, 600_000), ("backoff_max_ms", 10, 3_600_000),
-                           ("offline_after_missed", 1, 100)):
+    for key, low, high in (
+        ("poll_interval_ms", 10, 60_000),
+        ("pacing_ms", 0, 10_000),
+        ("backoff_min_ms", 10, 600_000),
+        ("backoff_max_ms", 10, 3_600_000),
+        ("offline_after_missed", 1, 100),
+    ):
         out[key] = c.get(entry, path, key, int, required=False, check=between(low, high))
     if (out["backoff_min_ms"] or 500) > (out["backoff_max_ms"] or 30_000):
         c.problem(f"{path}.backoff_max_ms", "is less than backoff_min_ms")
 
     spec = None
     if "preset" in entry and "frame" in entry:
-        c.problem(f"{path}.frame", "given with preset (expected one of them; use frame.based_on to "
-                                   "change a preset)")
+        c.problem(f"{path}.frame", "given with preset (expected one of them; use frame.based_on to change a preset)")
     elif "preset" in entry:
         spec = _preset(c, entry, path, "preset")
     elif "frame" in entry:
@@ -147,8 +237,9 @@ def parse_bus_config(entry: dict, path: str) -> tuple[BusConfig | None, list[str
         out["pacing_ms"] = spec.pacing_ms
 
     devices = []
-    for where, table in c.entries(entry, path, "devices", required=True,
-                                  expect="an array of {address, kind, window} tables"):
+    for where, table in c.entries(
+        entry, path, "devices", required=True, expect="an array of {address, kind, window} tables"
+    ):
         device = _parse_device(table, where, spec, c)
         if device is not None:
             devices.append((where, device))
@@ -170,8 +261,14 @@ def load_bus_config(entry: dict, path: str) -> BusConfig:
 
 def _preset(c: Checker, table: dict, path: str, key: str) -> FrameSpec | None:
     names = or_list(sorted(PRESETS))
-    name = c.get(table, path, key, str, expect=names,
-                 check=lambda v: None if v in PRESETS else f"{v!r} is not a preset (expected {names})")
+    name = c.get(
+        table,
+        path,
+        key,
+        str,
+        expect=names,
+        check=lambda v: None if v in PRESETS else f"{v!r} is not a preset (expected {names})",
+    )
     return PRESETS.get(name)
 
 
@@ -185,8 +282,15 @@ def _parse_device(d: dict, where: str, spec: FrameSpec | None, c: Checker) -> De
     if kind == "hall" and "window" in d:
         c.problem(f"{where}.window", "is not allowed on a hall board (it shows every window)")
     else:
-        window = c.get(d, where, "window", int, required=kind in ("window", "keypad"),
-                       expect=f"the number of the window this {kind or 'device'} serves", check=between(1))
+        window = c.get(
+            d,
+            where,
+            "window",
+            int,
+            required=kind in ("window", "keypad"),
+            expect=f"the number of the window this {kind or 'device'} serves",
+            check=between(1),
+        )
     if kind != "hall" and "rows" in d:
         c.problem(f"{where}.rows", "is only for hall boards")
     rows = c.get(d, where, "rows", int, required=False, default=4, check=between(1, 64)) if kind == "hall" else 1
@@ -208,8 +312,11 @@ def parse_frame_spec(entry: Any, where: str) -> tuple[FrameSpec | None, list[str
 
 def _values(c: Checker, table: dict, where: str, specs: dict[str, tuple]) -> dict[str, Any]:
     """The keys of ``specs`` that ``table`` has, each checked; None where one will not do."""
-    return {key: c.value(value, f"{where}.{key}", specs[key][0], check=specs[key][1])
-            for key, value in table.items() if key in specs}
+    return {
+        key: c.value(value, f"{where}.{key}", specs[key][0], check=specs[key][1])
+        for key, value in table.items()
+        if key in specs
+    }
 
 
 def _parse_frame(entry: Any, where: str, c: Checker) -> FrameSpec | None:
@@ -254,8 +361,9 @@ def _hex(value: Any, where: str, c: Checker) -> bytes | None:
         try:
             bytes.fromhex(text)
         except ValueError:
-            return f"{text!r} is not hex bytes (expected pairs of hex digits, such as \"AA 00 00\")"
+            return f'{text!r} is not hex bytes (expected pairs of hex digits, such as "AA 00 00")'
         return None
+
     text = c.value(value, where, str, expect=_HEX, check=not_hex)
     return None if text is None else bytes.fromhex(text)
 
@@ -289,8 +397,9 @@ def _reply(v: Any, where: str, c: Checker) -> ReplySpec | None:
         return None
     c.unknown(v, where, REPLY_KEYS)
     kw = _values(c, v, where, _REPLY_VALUES)
-    keys = c.get(v, where, "keys", dict, expect=_KEYS_TABLE,
-                 check=lambda t: None if t else f"is empty (expected {_KEYS_TABLE})")
+    keys = c.get(
+        v, where, "keys", dict, expect=_KEYS_TABLE, check=lambda t: None if t else f"is empty (expected {_KEYS_TABLE})"
+    )
     if keys is None:
         return None
     c.unknown(keys, f"{where}.keys", KEYS)

@@ -14,7 +14,7 @@ from typing import Any
 
 import serial
 
-from .frames import (FrameDecoder, FrameSpec, decode_text, is_reply, reply_frame)
+from .frames import FrameDecoder, FrameSpec, decode_text, is_reply, reply_frame
 
 
 class DeviceSimulator:
@@ -25,7 +25,7 @@ class DeviceSimulator:
         self._lock = threading.Lock()
         self._keys: dict[int, deque] = defaultdict(deque)
         self._rows: dict[int, dict[int, str]] = defaultdict(dict)
-        self.frames: list[bytes] = []           # every frame heard, in order
+        self.frames: list[bytes] = []  # every frame heard, in order
         self.shown: dict[int, list[str]] = defaultdict(list)  # address -> texts, in order
         self.polls: dict[int, int] = defaultdict(int)
 
@@ -94,7 +94,7 @@ class FakeBus:
     def plugged(self) -> bool:
         return self._plugged
 
-    def opener(self, url: str, **kwargs: Any) -> "_FakePort":
+    def opener(self, url: str, **kwargs: Any) -> _FakePort:
         self.open_attempts += 1
         if not self._plugged:
             raise serial.SerialException(f"could not open port {url}: unplugged")
@@ -109,8 +109,10 @@ class _FakePort:
 
     def _check(self):
         if not self._bus.plugged:
-            raise serial.SerialException("device reports readiness to read but returned no data "
-                                         "(device disconnected or multiple access on port?)")
+            raise serial.SerialException(
+                "device reports readiness to read but returned no data "
+                "(device disconnected or multiple access on port?)"
+            )
 
     def write(self, data: bytes) -> int:
         self._check()

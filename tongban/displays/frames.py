@@ -8,8 +8,8 @@ vendor is a config entry, not code. docs/displays.md has the field reference and
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Callable, Iterable
 
 from .errors import FrameError
 
@@ -50,10 +50,10 @@ class Field:
     def put(self, buf: bytearray, value: int, what: str) -> None:
         if not 0 <= value <= self.max_value:
             raise FrameError(f"{what} {value} does not fit in {self.width} byte(s)")
-        buf[self.offset:self.end] = value.to_bytes(self.width, self.byteorder)
+        buf[self.offset : self.end] = value.to_bytes(self.width, self.byteorder)
 
     def get(self, buf: bytes) -> int:
-        return int.from_bytes(buf[self.offset:self.end], self.byteorder)
+        return int.from_bytes(buf[self.offset : self.end], self.byteorder)
 
 
 @dataclass(frozen=True)
@@ -128,7 +128,9 @@ def crc16_ccitt(data: bytes) -> int:
 
 
 _ALGORITHMS: dict[str, Callable[[bytes], int]] = {
-    "sum8": sum8, "xor8": xor8, "crc16-ccitt": crc16_ccitt,
+    "sum8": sum8,
+    "xor8": xor8,
+    "crc16-ccitt": crc16_ccitt,
 }
 
 
@@ -197,15 +199,13 @@ class FrameSpec:
 
     def __post_init__(self):
         hl = len(self.header)
-        fields = [("address", self.address), ("command", self.command), ("row", self.row),
-                  ("length", self.length)]
+        fields = [("address", self.address), ("command", self.command), ("row", self.row), ("length", self.length)]
         taken: dict[int, str] = {}
         for what, f in fields:
             if f is None:
                 continue
             if f.end > hl:
-                raise FrameError(f"{what} field (offset {f.offset}, width {f.width}) runs past the "
-                                 f"{hl}-byte header")
+                raise FrameError(f"{what} field (offset {f.offset}, width {f.width}) runs past the {hl}-byte header")
             for i in range(f.offset, f.end):
                 if i in taken:
                     raise FrameError(f"{what} field overlaps the {taken[i]} field at byte {i}")
@@ -216,20 +216,21 @@ class FrameSpec:
         if self.encoding not in ENCODINGS:
             raise FrameError(f"encoding {self.encoding!r} is not one of {', '.join(ENCODINGS)}")
         if self.char_transform not in CHAR_TRANSFORMS:
-            raise FrameError(f"char_transform {self.char_transform!r} is not one of "
-                             f"{', '.join(CHAR_TRANSFORMS)}")
+            raise FrameError(f"char_transform {self.char_transform!r} is not one of {', '.join(CHAR_TRANSFORMS)}")
         if self.checksum.start > hl:
             raise FrameError(f"checksum start {self.checksum.start} is past the header")
         if self.length is not None and self.length.start is not None and self.length.start > hl:
             raise FrameError(f"length start {self.length.start} is past the header")
         if self.length is None and not self.trailer:
-            raise FrameError("a frame needs a length field or a trailer, or a listener cannot tell "
-                             "where it ends")
+            raise FrameError("a frame needs a length field or a trailer, or a listener cannot tell where it ends")
         if self.pacing_ms < 0:
             raise FrameError("pacing_ms is negative")
         if self.command is not None:
-            for what, v in (("text_command", self.text_command), ("poll_command", self.poll_command),
-                            ("reply.command", self.reply.command if self.reply else None)):
+            for what, v in (
+                ("text_command", self.text_command),
+                ("poll_command", self.poll_command),
+                ("reply.command", self.reply.command if self.reply else None),
+            ):
                 if v is not None and not 0 <= v <= self.command.max_value:
                     raise FrameError(f"{what} {v} does not fit the command field")
         if self.reply is not None:
@@ -267,6 +268,7 @@ class FrameSpec:
 
 # -- text ----------------------------------------------------------------------------------------
 
+
 def _fullwidth(ch: str) -> str:
     # LED boards with only a 16x16 font ROM draw half-width ASCII badly or not at all.
     if ch == " ":
@@ -301,8 +303,7 @@ def decode_text(spec: FrameSpec, payload: bytes) -> str:
         payload = _strip_char_nuls(spec, payload)
     text = payload.decode(spec.encoding, errors="replace")
     if spec.char_transform == "fullwidth":
-        text = "".join(" " if c == "\u3000" else chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c
-                       for c in text)
+        text = "".join(" " if c == "\u3000" else chr(ord(c) - 0xFEE0) if "\uff01" <= c <= "\uff5e" else c for c in text)
     return text
 
 
@@ -312,7 +313,7 @@ def _strip_char_nuls(spec: FrameSpec, payload: bytes) -> bytes:
     while i < len(payload):
         # A lead byte >= 0x81 starts a two-byte character in every GB code page we accept.
         n = 2 if payload[i] >= 0x81 and spec.encoding != "ascii" else 1
-        out += payload[i:i + n]
+        out += payload[i : i + n]
         i += n
         if i < len(payload) and payload[i] == 0:
             i += 1
@@ -321,8 +322,8 @@ def _strip_char_nuls(spec: FrameSpec, payload: bytes) -> bytes:
 
 # -- building ------------------------------------------------------------------------------------
 
-def build_frame(spec: FrameSpec, address: int, command: int | None = None, payload: bytes = b"",
-                row: int = 0) -> bytes:
+
+def build_frame(spec: FrameSpec, address: int, command: int | None = None, payload: bytes = b"", row: int = 0) -> bytes:
     if len(payload) > spec.max_payload:
         raise FrameError(f"payload of {len(payload)} bytes does not fit this frame's length field")
     frame = bytearray(spec.header)
@@ -337,7 +338,7 @@ def build_frame(spec: FrameSpec, address: int, command: int | None = None, paylo
         start = len(spec.header) if spec.length.start is None else spec.length.start
         spec.length.put(frame, len(spec.header) - start + len(payload) + spec.length.adjust, "length")
     frame += payload
-    frame += spec.checksum.compute(bytes(frame[spec.checksum.start:]))
+    frame += spec.checksum.compute(bytes(frame[spec.checksum.start :]))
     frame += spec.trailer
     return bytes(frame)
 
@@ -347,8 +348,10 @@ def text_frames(spec: FrameSpec, address: int, text: str) -> list[bytes]:
     spec has a row field, else into one frame joined by the spec's line separator."""
     lines = text.split("\n")
     if spec.row is not None:
-        return [build_frame(spec, address, spec.text_command, encode_text(spec, line, spec.max_payload), row=i)
-                for i, line in enumerate(lines)]
+        return [
+            build_frame(spec, address, spec.text_command, encode_text(spec, line, spec.max_payload), row=i)
+            for i, line in enumerate(lines)
+        ]
     # Rows that do not fit the length field are dropped from the bottom, whole characters only.
     payload = bytearray()
     for i, line in enumerate(lines):
@@ -380,6 +383,7 @@ def reply_frame(spec: FrameSpec, address: int, key: str | None, arg: int = 0) ->
 
 
 # -- decoding ------------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Frame:
@@ -426,7 +430,7 @@ class FrameDecoder:
             if any(self.buf[i + p] != spec.header[p] for p in fixed):
                 i += 1
                 continue
-            head = bytes(self.buf[i:i + hl])
+            head = bytes(self.buf[i : i + hl])
             command = spec.command.get(head) if spec.command is not None else None
             ends = self._candidate_ends(i, head, command)
             if ends == "more":
@@ -490,11 +494,15 @@ class FrameDecoder:
         body_end = len(raw) - len(spec.trailer) - spec.checksum.width
         if body_end < hl:
             return None
-        if raw[body_end:len(raw) - len(spec.trailer)] != spec.checksum.compute(raw[spec.checksum.start:body_end]):
+        if raw[body_end : len(raw) - len(spec.trailer)] != spec.checksum.compute(raw[spec.checksum.start : body_end]):
             return None
-        return Frame(address=spec.address.get(head), command=command,
-                     row=spec.row.get(head) if spec.row is not None else 0,
-                     payload=raw[hl:body_end], raw=raw)
+        return Frame(
+            address=spec.address.get(head),
+            command=command,
+            row=spec.row.get(head) if spec.row is not None else 0,
+            payload=raw[hl:body_end],
+            raw=raw,
+        )
 
 
 def default_payload_lens(spec: FrameSpec) -> dict[int | None, int]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable, Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import serial
 
@@ -20,9 +21,14 @@ from .world import WINDOW_STATES, DisplayWorld
 
 
 class DisplayHub:
-    def __init__(self, buses: Iterable[BusConfig], on_key: Callable[[KeyEvent], None],
-                 world: DisplayWorld | None = None, clock: Callable[[], float] = time.monotonic,
-                 opener: Callable[..., Any] = serial.serial_for_url):
+    def __init__(
+        self,
+        buses: Iterable[BusConfig],
+        on_key: Callable[[KeyEvent], None],
+        world: DisplayWorld | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        opener: Callable[..., Any] = serial.serial_for_url,
+    ):
         self.world = world or DisplayWorld()
         self.workers = {b.id: BusWorker(b, on_key, clock=clock, opener=opener) for b in buses}
         self._lock = threading.Lock()

@@ -14,8 +14,9 @@ import logging
 import threading
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import serial
 from serial.rs485 import RS485Settings
@@ -37,21 +38,25 @@ class KeyEvent:
     bus_id: str
     address: int
     window: int
-    key: str          # "next", "recall", "no_show", "pause", "start", "finish", "transfer"
+    key: str  # "next", "recall", "no_show", "pause", "start", "finish", "transfer"
     arg: str | None = None  # the line number for "transfer"
 
 
 @dataclass(frozen=True)
 class DeviceStatus:
-    state: str                # "ok", "offline" or "unknown"
+    state: str  # "ok", "offline" or "unknown"
     last_ok_at: float | None  # in the worker's clock; None: never seen working
     detail: str = ""
 
 
 class BusWorker:
-    def __init__(self, cfg: BusConfig, on_key: Callable[[KeyEvent], None],
-                 clock: Callable[[], float] = time.monotonic,
-                 opener: Callable[..., Any] = serial.serial_for_url):
+    def __init__(
+        self,
+        cfg: BusConfig,
+        on_key: Callable[[KeyEvent], None],
+        clock: Callable[[], float] = time.monotonic,
+        opener: Callable[..., Any] = serial.serial_for_url,
+    ):
         self.cfg = cfg
         self.spec = cfg.frame
         self._on_key = on_key
@@ -66,7 +71,8 @@ class BusWorker:
         self._desired: dict[int, str] = {}
         self._pending: OrderedDict[int, str] = OrderedDict()
         self._status: dict[int, DeviceStatus] = {
-            d.address: DeviceStatus("unknown", None, "not contacted yet") for d in cfg.devices}
+            d.address: DeviceStatus("unknown", None, "not contacted yet") for d in cfg.devices
+        }
         self._bus = DeviceStatus("unknown", None, "not opened yet")
         # Worker-thread only:
         self._port: Any = None
@@ -198,8 +204,7 @@ class BusWorker:
                 if st.state == "offline":
                     self._status[address] = DeviceStatus("unknown", st.last_ok_at, "bus back; not yet confirmed")
         if was_down:
-            log.info("bus %s: %s open again, replaying %d display(s)", self.cfg.id, self.cfg.url,
-                     len(self._desired))
+            log.info("bus %s: %s open again, replaying %d display(s)", self.cfg.id, self.cfg.url, len(self._desired))
         for a in self._next_poll:
             self._next_poll[a] = now
         return True
@@ -277,7 +282,8 @@ class BusWorker:
                 with self._lock:
                     st = self._status[address]
                     self._status[address] = DeviceStatus(
-                        "offline", st.last_ok_at, f"no reply to {self._missed[address]} polls")
+                        "offline", st.last_ok_at, f"no reply to {self._missed[address]} polls"
+                    )
             return
         self._missed[address] = 0
         try:

@@ -7,8 +7,8 @@ so a replay after a reconnect shows exactly what a fresh update would.
 from __future__ import annotations
 
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, fields
-from typing import Iterable
 
 from .errors import DisplayError
 
@@ -17,9 +17,15 @@ from .errors import DisplayError
 WINDOW_STATES = ("idle", "called", "serving", "paused", "closed")
 
 _FIELDS_ALLOWED = {
-    "called": {"number", "window"}, "serving": {"number", "window"}, "idle": {"window"},
-    "paused": {"window"}, "closed": {"window"}, "hall_line": {"number", "window"},
-    "keypad_idle": {"window"}, "keypad_paused": {"window"}, "keypad_closed": {"window"},
+    "called": {"number", "window"},
+    "serving": {"number", "window"},
+    "idle": {"window"},
+    "paused": {"window"},
+    "closed": {"window"},
+    "hall_line": {"number", "window"},
+    "keypad_idle": {"window"},
+    "keypad_paused": {"window"},
+    "keypad_closed": {"window"},
     "keypad_number": {"number", "window"},
 }
 
@@ -68,7 +74,7 @@ class DisplayWorld:
         return "\n".join(lines)
 
     @classmethod
-    def from_config(cls, entry: dict, path: str) -> tuple["DisplayWorld | None", list[str]]:
+    def from_config(cls, entry: dict, path: str) -> tuple[DisplayWorld | None, list[str]]:
         """A `{called = "...", paused = "...", ...}` table; unknown keys and unknown {fields} are
         errors, so a typo shows up at check-config instead of on the strip."""
         errors = []
@@ -90,8 +96,10 @@ class DisplayWorld:
                 continue
             bad = used - _FIELDS_ALLOWED[k]
             if bad:
-                errors.append(f"{path}.{k}: {{{sorted(bad)[0]}}} is not available here "
-                              f"(expected {', '.join('{' + f + '}' for f in sorted(_FIELDS_ALLOWED[k]))})")
+                errors.append(
+                    f"{path}.{k}: {{{sorted(bad)[0]}}} is not available here "
+                    f"(expected {', '.join('{' + f + '}' for f in sorted(_FIELDS_ALLOWED[k]))})"
+                )
                 continue
             kw[k] = v
         if errors:

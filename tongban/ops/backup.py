@@ -9,6 +9,7 @@ half-written file that looks like a backup. Pruning happens only after a new bac
 Names sort by time: ``tongban-20261126-023000-nightly.db`` (the box's local time, then the kind:
 ``nightly``, ``manual``, ``pre-migration``, ``before-restore``).
 """
+
 from __future__ import annotations
 
 import os
@@ -43,7 +44,7 @@ class BackupFile:
     kind: str
     taken_at: datetime  # naive, the box's local time, from the name
     size: int
-    seq: int = 0        # second and later backups within the same second
+    seq: int = 0  # second and later backups within the same second
 
     @property
     def name(self) -> str:
@@ -118,8 +119,15 @@ def _same_filesystem(a: Path, b: Path) -> bool:
         return False
 
 
-def take_backup(database: str | Path, folder: str | Path, *, kind: str = "manual", keep: int | None = None,
-                reserve_mb: int = 0, now: datetime | None = None) -> Path:
+def take_backup(
+    database: str | Path,
+    folder: str | Path,
+    *,
+    kind: str = "manual",
+    keep: int | None = None,
+    reserve_mb: int = 0,
+    now: datetime | None = None,
+) -> Path:
     """Copy the live database into ``folder`` and check the copy; returns the new file.
 
     ``reserve_mb``: when the backup folder shares the database's disk, refuse rather than leave less
@@ -132,15 +140,19 @@ def take_backup(database: str | Path, folder: str | Path, *, kind: str = "manual
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise BackupError(f"{folder}: cannot create the backup folder ({exc.strerror}); "
-                          f"check the disk is mounted and writable by the tongban user") from exc
+        raise BackupError(
+            f"{folder}: cannot create the backup folder ({exc.strerror}); "
+            f"check the disk is mounted and writable by the tongban user"
+        ) from exc
     need = database_bytes(database) * 11 // 10 + 64 * 1024
     free = shutil.disk_usage(folder).free
     reserve = reserve_mb * 1024 * 1024 if _same_filesystem(folder, database.parent) else 0
     if free - need < reserve:
-        raise BackupError(f"{folder}: not enough free space for a backup ({free // 2**20} MB free, the backup "
-                          f"needs about {need // 2**20 + 1} MB and {reserve_mb} MB are kept for the tickets); "
-                          f"free space or set operations.backup_dir to another disk")
+        raise BackupError(
+            f"{folder}: not enough free space for a backup ({free // 2**20} MB free, the backup "
+            f"needs about {need // 2**20 + 1} MB and {reserve_mb} MB are kept for the tickets); "
+            f"free space or set operations.backup_dir to another disk"
+        )
     now = now or datetime.now()
     seq = 0
     while True:
@@ -160,8 +172,10 @@ def take_backup(database: str | Path, folder: str | Path, *, kind: str = "manual
                 raise BackupError(f"{partial}: could not make the copy a single file (journal_mode {mode})")
             problems = [row[0] for row in target.execute("PRAGMA integrity_check")]
             if problems != ["ok"]:
-                raise BackupError(f"the copy failed integrity_check ({'; '.join(problems[:3])}); the database "
-                                  f"itself may be damaged: run `tongban doctor`")
+                raise BackupError(
+                    f"the copy failed integrity_check ({'; '.join(problems[:3])}); the database "
+                    f"itself may be damaged: run `tongban doctor`"
+                )
         finally:
             target.close()
         _fsync_path(partial)
@@ -270,8 +284,7 @@ class Restored:
     saved_as: Path | None  # the database as it was before, kept in the backup folder
 
 
-def restore(source: str | Path, database: str | Path, folder: str | Path, *,
-            now: datetime | None = None) -> Restored:
+def restore(source: str | Path, database: str | Path, folder: str | Path, *, now: datetime | None = None) -> Restored:
     """Put a checked backup in place of the database; the old file is kept beside the backups.
 
     Refuses, changing nothing, when the file is not a good Tongban backup or the database is in use.
@@ -287,8 +300,10 @@ def restore(source: str | Path, database: str | Path, folder: str | Path, *,
         users = processes_using(database)
         if users or _in_use_by_connection(database):
             who = ", ".join(f"pid {pid} ({cmd})" for pid, cmd in users) or "another connection"
-            raise RestoreError(f"not restored, nothing was changed: {database} is in use by {who}. Stop the "
-                               f"services first: systemctl stop tongban-web tongban-devices")
+            raise RestoreError(
+                f"not restored, nothing was changed: {database} is in use by {who}. Stop the "
+                f"services first: systemctl stop tongban-web tongban-devices"
+            )
         try:
             saved = take_backup(database, folder, kind="before-restore", now=now)
         except BackupError:

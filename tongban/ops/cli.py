@@ -5,6 +5,7 @@ On an installed box the paths come from /etc/tongban/tongban.env (TONGBAN_CONFIG
 file's owner first: a file SQLite creates beside the database (-wal, -shm, a backup) must belong to
 the tongban user, or the services could no longer write.
 """
+
 from __future__ import annotations
 
 import grp
@@ -59,14 +60,25 @@ def become_owner(database: str | Path) -> None:
 
 
 def _config_option(required: bool = True):
-    return click.option("--config", "config_path", envvar="TONGBAN_CONFIG", required=required,
-                        default=lambda: installed("TONGBAN_CONFIG"), type=click.Path(),
-                        help=f"hall TOML file [env TONGBAN_CONFIG, else {ENV_FILE}]")
+    return click.option(
+        "--config",
+        "config_path",
+        envvar="TONGBAN_CONFIG",
+        required=required,
+        default=lambda: installed("TONGBAN_CONFIG"),
+        type=click.Path(),
+        help=f"hall TOML file [env TONGBAN_CONFIG, else {ENV_FILE}]",
+    )
 
 
 def _db_option():
-    return click.option("--db", envvar="TONGBAN_DB", default=lambda: installed("TONGBAN_DB", DEFAULT_DB),
-                        show_default=DEFAULT_DB, help=f"SQLite database file [env TONGBAN_DB, else {ENV_FILE}]")
+    return click.option(
+        "--db",
+        envvar="TONGBAN_DB",
+        default=lambda: installed("TONGBAN_DB", DEFAULT_DB),
+        show_default=DEFAULT_DB,
+        help=f"SQLite database file [env TONGBAN_DB, else {ENV_FILE}]",
+    )
 
 
 def _backup_folder(config_path: str | None, db: str, folder: str | None) -> Path:
@@ -74,19 +86,26 @@ def _backup_folder(config_path: str | None, db: str, folder: str | None) -> Path
         return Path(folder)
     if config_path:
         from ..config import ConfigError, load_hall_config
+
         try:
             return load_hall_config(config_path).operations.backup_path(db)
         except ConfigError as exc:
-            raise click.ClickException(f"{config_path}: {'; '.join(exc.problems[:3])} "
-                                       f"(or give the backup folder with --to/--folder)") from None
+            raise click.ClickException(
+                f"{config_path}: {'; '.join(exc.problems[:3])} (or give the backup folder with --to/--folder)"
+            ) from None
     return Path(db).resolve().parent / "backups"
 
 
 @click.command()
 @_config_option()
 @_db_option()
-@click.option("--url", envvar="TONGBAN_URL", default="http://127.0.0.1:8000", show_default=True,
-              help="the web to ask for /healthz ('' to skip)")
+@click.option(
+    "--url",
+    envvar="TONGBAN_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="the web to ask for /healthz ('' to skip)",
+)
 @click.option("--probe", is_flag=True, help="also ask each printer for its DLE EOT status (stop tongban-devices first)")
 def doctor(config_path: str, db: str, url: str, probe: bool) -> None:
     """Check a running install: config, database, disk, backups, clock, accounts, devices, services.
@@ -94,6 +113,7 @@ def doctor(config_path: str, db: str, url: str, probe: bool) -> None:
     Every finding says what to do. Exit status 1 when something fails, else 0.
     """
     from .doctor import FAIL, Doctor, worst
+
     become_owner(db)
     findings = Doctor(config_path, db, url=url or None, probe=probe).run()
     for finding in findings:
@@ -111,6 +131,7 @@ def doctor(config_path: str, db: str, url: str, probe: bool) -> None:
 def backup(config_path: str | None, db: str, folder: str | None) -> None:
     """Take a checked online backup now; the services keep running."""
     from .backup import BackupError, take_backup
+
     become_owner(db)
     target = _backup_folder(config_path, db, folder)
     try:
@@ -124,18 +145,21 @@ def backup(config_path: str | None, db: str, folder: str | None) -> None:
 @click.argument("file", type=click.Path(), required=False)
 @_config_option(required=False)
 @_db_option()
-@click.option("--folder", type=click.Path(), help="where the current database is kept before it is replaced "
-                                                   "(default: operations.backup_dir)")
+@click.option(
+    "--folder",
+    type=click.Path(),
+    help="where the current database is kept before it is replaced (default: operations.backup_dir)",
+)
 @click.option("--list", "list_only", is_flag=True, help="list the backups and whether each passes its check")
 @click.option("--yes", is_flag=True, help="do not ask for confirmation")
-def restore(file: str | None, config_path: str | None, db: str, folder: str | None, list_only: bool,
-            yes: bool) -> None:
+def restore(file: str | None, config_path: str | None, db: str, folder: str | None, list_only: bool, yes: bool) -> None:
     """Replace the database with backup FILE, after checking FILE (stop both services first).
 
     The current database is kept in the backup folder (kind before-restore), so a restore can be undone.
     """
     from .backup import RestoreError, check_backup_file, list_backups
     from .backup import restore as do_restore
+
     become_owner(db)
     target = _backup_folder(config_path, db, folder)
     if list_only or not file:
@@ -144,13 +168,17 @@ def restore(file: str | None, config_path: str | None, db: str, folder: str | No
             click.echo(f"no backups in {target}")
         for b in backups:
             problems = check_backup_file(b.path)
-            click.echo(f"{b.path}  {b.kind:<15} {b.size / 2**20:7.1f} MB  "
-                       f"{'ok' if not problems else 'BAD: ' + problems[0]}")
+            click.echo(
+                f"{b.path}  {b.kind:<15} {b.size / 2**20:7.1f} MB  {'ok' if not problems else 'BAD: ' + problems[0]}"
+            )
         if not file:
             return
     if not yes:
-        click.confirm(f"Replace {db} with {file}? Tickets issued after that backup was taken are lost "
-                      f"(the current file is kept in {target})", abort=True)
+        click.confirm(
+            f"Replace {db} with {file}? Tickets issued after that backup was taken are lost "
+            f"(the current file is kept in {target})",
+            abort=True,
+        )
     try:
         result = do_restore(file, db, target)
     except RestoreError as exc:
@@ -167,9 +195,10 @@ def restore(file: str | None, config_path: str | None, db: str, folder: str | No
 @click.password_option(help="at least 8 characters, not a demo password")
 def account_passwd(username: str, db: str, password: str) -> None:
     """Set a staff member's password (clears 'must change'); their open sessions stay."""
-    from ..web.auth import AccountError, Accounts
     from ..queue.clock import SystemClock
     from ..queue.store import Store
+    from ..web.auth import AccountError, Accounts
+
     become_owner(db)
     store = Store(db)
     try:

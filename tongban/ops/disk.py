@@ -4,6 +4,7 @@
 ``tongban doctor`` checks. Issuing a ticket needs a few kilobytes in the database and writes no
 other file, so the warning comes long before tickets stop; backups refuse to eat the reserve.
 """
+
 from __future__ import annotations
 
 import shutil
@@ -13,7 +14,7 @@ from pathlib import Path
 
 @dataclass(frozen=True)
 class DiskStatus:
-    what: str            # "database" or "backups"
+    what: str  # "database" or "backups"
     path: str
     free_mb: int
     total_mb: int
@@ -38,16 +39,26 @@ def check_path(what: str, path: str | Path, warn_mb: int) -> DiskStatus:
     try:
         usage = shutil.disk_usage(_existing(path))
     except OSError as exc:
-        return DiskStatus(what, str(path), 0, 0, warn_mb, False, f"{label_zh}所在磁盘无法读取：{exc.strerror}",
-                          f"cannot read the {what} disk: {exc.strerror}")
+        return DiskStatus(
+            what,
+            str(path),
+            0,
+            0,
+            warn_mb,
+            False,
+            f"{label_zh}所在磁盘无法读取：{exc.strerror}",
+            f"cannot read the {what} disk: {exc.strerror}",
+        )
     free_mb, total_mb = usage.free // 2**20, usage.total // 2**20
     ok = free_mb >= warn_mb
     if ok:
         zh, en = f"{label_zh}磁盘剩余 {free_mb} MB", f"{free_mb} MB free on the {what} disk"
     else:
         zh = f"{label_zh}磁盘空间不足：仅剩 {free_mb} MB（低于 {warn_mb} MB），请联系信息管理员清理磁盘"
-        en = (f"{what} disk nearly full: {free_mb} MB free (below {warn_mb} MB); ask IT to free space "
-              f"(old logs, old backups) or add a disk")
+        en = (
+            f"{what} disk nearly full: {free_mb} MB free (below {warn_mb} MB); ask IT to free space "
+            f"(old logs, old backups) or add a disk"
+        )
     return DiskStatus(what, str(path), free_mb, total_mb, warn_mb, ok, zh, en)
 
 

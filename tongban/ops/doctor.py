@@ -6,6 +6,7 @@ a USB printer would disturb it). It checks that each device's transport is reach
 device node present and openable, USB id on the bus) and reads the status the devices process
 recorded in ``device_status``.
 """
+
 from __future__ import annotations
 
 import json
@@ -16,10 +17,10 @@ import sqlite3
 import subprocess
 import urllib.error
 import urllib.request
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Callable, Iterable
 
 from ..config import ConfigError, HallConfig, load_hall_config
 from .backup import check_backup_file, list_backups
@@ -35,9 +36,9 @@ BUILD_YEAR = 2026  # a clock before this year means the real-time clock lost its
 @dataclass(frozen=True)
 class Finding:
     check: str
-    status: str          # ok, note, warn, fail
+    status: str  # ok, note, warn, fail
     message: str
-    fix: str = ""        # what to do; empty when nothing needs doing
+    fix: str = ""  # what to do; empty when nothing needs doing
 
     def line(self) -> str:
         mark = {OK: "ok  ", NOTE: "note", WARN: "WARN", FAIL: "FAIL"}[self.status]
@@ -53,13 +54,15 @@ class Doctor:
     database: str
     url: str | None = "http://127.0.0.1:8000"
     probe: bool = False
-    now: Callable[[], datetime] = lambda: datetime.now(timezone.utc)
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
 
     def run(self) -> list[Finding]:
         findings: list[Finding] = []
         config = self._config(findings)
         conn = self._database(findings, config)
-        folder = config.operations.backup_path(self.database) if config else Path(self.database).resolve().parent / "backups"
+        folder = (
+            config.operations.backup_path(self.database) if config else Path(self.database).resolve().parent / "backups"
+        )
         if config:
             findings += self._disk(config)
         findings += self._backups(folder, conn)
@@ -82,28 +85,51 @@ class Doctor:
         try:
             config = load_hall_config(self.config_path)
         except ConfigError as exc:
-            findings.append(Finding("config", FAIL, f"{self.config_path}: {len(exc.problems)} problem(s): "
-                                    + "; ".join(exc.problems[:5]),
-                                    f"edit {self.config_path}, then `tongban check-config {self.config_path}` until "
-                                    f"it says ok, then `systemctl restart tongban-web tongban-devices`"))
+            findings.append(
+                Finding(
+                    "config",
+                    FAIL,
+                    f"{self.config_path}: {len(exc.problems)} problem(s): " + "; ".join(exc.problems[:5]),
+                    f"edit {self.config_path}, then `tongban check-config {self.config_path}` until "
+                    f"it says ok, then `systemctl restart tongban-web tongban-devices`",
+                )
+            )
             return None
-        findings.append(Finding("config", OK, f"{self.config_path}: {config.hall.name_zh} ({len(config.lines)} "
-                                f"lines, {len(config.windows)} windows, {len(config.printers)} printers, "
-                                f"{len(config.buses)} buses)"))
+        findings.append(
+            Finding(
+                "config",
+                OK,
+                f"{self.config_path}: {config.hall.name_zh} ({len(config.lines)} "
+                f"lines, {len(config.windows)} windows, {len(config.printers)} printers, "
+                f"{len(config.buses)} buses)",
+            )
+        )
         return config
 
     def _database(self, findings: list[Finding], config: HallConfig | None) -> sqlite3.Connection | None:
         db = Path(self.database)
         folder = config.operations.backup_path(db) if config else db.resolve().parent / "backups"
         if not db.is_file():
-            findings.append(Finding("database", FAIL, f"{db}: no such file",
-                                    "check --db; the installed path is /var/lib/tongban/tongban.db. The web "
-                                    "creates it at first start (systemctl start tongban-web)"))
+            findings.append(
+                Finding(
+                    "database",
+                    FAIL,
+                    f"{db}: no such file",
+                    "check --db; the installed path is /var/lib/tongban/tongban.db. The web "
+                    "creates it at first start (systemctl start tongban-web)",
+                )
+            )
             return None
         marked = damaged(db)
         if marked:
-            findings.append(Finding("database", FAIL, f"{db} is marked damaged by a failed integrity check: "
-                                    + marked.splitlines()[0], restore_help(db, folder)))
+            findings.append(
+                Finding(
+                    "database",
+                    FAIL,
+                    f"{db} is marked damaged by a failed integrity check: " + marked.splitlines()[0],
+                    restore_help(db, folder),
+                )
+            )
         try:
             conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10)
             conn.row_factory = sqlite3.Row
@@ -112,32 +138,50 @@ class Doctor:
             findings.append(Finding("database", FAIL, f"{db}: cannot be read ({exc})", restore_help(db, folder)))
             return None
         if result != ["ok"]:
-            findings.append(Finding("database", FAIL, f"{db}: quick_check failed: {'; '.join(result[:3])}",
-                                    restore_help(db, folder)))
+            findings.append(
+                Finding(
+                    "database", FAIL, f"{db}: quick_check failed: {'; '.join(result[:3])}", restore_help(db, folder)
+                )
+            )
             return conn
         size = sum(os.stat(p).st_size for p in (db, Path(f"{db}-wal")) if p.exists())
         findings.append(Finding("database", OK, f"{db}: quick_check ok ({size / 2**20:.1f} MB)"))
         from ..queue.store import migrations
+
         try:
             applied = {r["name"] for r in conn.execute("SELECT name FROM _sqlite_migrations")}
         except sqlite3.Error:
             applied = set()
         pending = [m.name for m in migrations._migrations if m.name not in applied]
         if pending:
-            findings.append(Finding("schema", NOTE, f"{len(pending)} migration(s) pending: {', '.join(pending)}",
-                                    "they run at the next start of tongban-web or tongban-devices, after a "
-                                    "verified backup (kind pre-migration)"))
+            findings.append(
+                Finding(
+                    "schema",
+                    NOTE,
+                    f"{len(pending)} migration(s) pending: {', '.join(pending)}",
+                    "they run at the next start of tongban-web or tongban-devices, after a "
+                    "verified backup (kind pre-migration)",
+                )
+            )
         try:
-            row = conn.execute("SELECT day, ran_at, result FROM job_runs WHERE job = 'integrity' "
-                               "ORDER BY day DESC LIMIT 1").fetchone()
+            row = conn.execute(
+                "SELECT day, ran_at, result FROM job_runs WHERE job = 'integrity' ORDER BY day DESC LIMIT 1"
+            ).fetchone()
         except sqlite3.Error:
             row = None
         if row is None:
-            findings.append(Finding("integrity", NOTE, "no nightly integrity_check recorded yet",
-                                    "it runs at operations.backup_time, and at the start of tongban-devices"))
+            findings.append(
+                Finding(
+                    "integrity",
+                    NOTE,
+                    "no nightly integrity_check recorded yet",
+                    "it runs at operations.backup_time, and at the start of tongban-devices",
+                )
+            )
         elif not json.loads(row["result"]).get("ok"):
-            findings.append(Finding("integrity", FAIL, f"the integrity_check of {row['day']} failed",
-                                    restore_help(db, folder)))
+            findings.append(
+                Finding("integrity", FAIL, f"the integrity_check of {row['day']} failed", restore_help(db, folder))
+            )
         else:
             findings.append(Finding("integrity", OK, f"last integrity_check {row['day']}: ok"))
         try:
@@ -145,8 +189,14 @@ class Doctor:
         except sqlite3.Error:
             has_secret = None
         if not has_secret:
-            findings.append(Finding("secret key", NOTE, "no session secret yet",
-                                    "the web generates one at its first start and keeps it in the database"))
+            findings.append(
+                Finding(
+                    "secret key",
+                    NOTE,
+                    "no session secret yet",
+                    "the web generates one at its first start and keeps it in the database",
+                )
+            )
         return conn
 
     # ---- disk, backups, clock, accounts ----
@@ -158,50 +208,92 @@ class Doctor:
             if s.ok:
                 out.append(Finding(f"disk ({s.what})", OK, f"{s.free_mb} MB free of {s.total_mb} MB at {s.path}"))
             else:
-                out.append(Finding(f"disk ({s.what})", WARN, s.message_en,
-                                   f"free space on {s.path}: `journalctl --vacuum-size=200M`, remove old files "
-                                   f"in the backup folder (keep the newest), or move operations.backup_dir to "
-                                   f"another disk. Tickets keep issuing; backups stop before the last "
-                                   f"{ops.disk_warn_mb // 2} MB"))
+                out.append(
+                    Finding(
+                        f"disk ({s.what})",
+                        WARN,
+                        s.message_en,
+                        f"free space on {s.path}: `journalctl --vacuum-size=200M`, remove old files "
+                        f"in the backup folder (keep the newest), or move operations.backup_dir to "
+                        f"another disk. Tickets keep issuing; backups stop before the last "
+                        f"{ops.disk_warn_mb // 2} MB",
+                    )
+                )
         return out
 
     def _backups(self, folder: Path, conn) -> list[Finding]:
         if not folder.is_dir():
-            return [Finding("backups", WARN, f"no backup folder {folder}",
-                            "mount the backup disk there (see docs/install.md), or run "
-                            "`sudo -u tongban tongban backup` to create it and take a first backup")]
+            return [
+                Finding(
+                    "backups",
+                    WARN,
+                    f"no backup folder {folder}",
+                    "mount the backup disk there (see docs/install.md), or run "
+                    "`sudo -u tongban tongban backup` to create it and take a first backup",
+                )
+            ]
         out = []
         if not os.access(folder, os.W_OK):
-            out.append(Finding("backups", WARN, f"{folder} is not writable by this user",
-                               f"sudo chown tongban: {folder}"))
+            out.append(
+                Finding("backups", WARN, f"{folder} is not writable by this user", f"sudo chown tongban: {folder}")
+            )
         regular = [b for b in list_backups(folder) if b.kind in ("nightly", "manual")]
         if not regular:
-            out.append(Finding("backups", WARN, f"no backup in {folder} yet",
-                               "take one now: `sudo -u tongban tongban backup`; nightly ones follow at "
-                               "operations.backup_time while tongban-devices runs"))
+            out.append(
+                Finding(
+                    "backups",
+                    WARN,
+                    f"no backup in {folder} yet",
+                    "take one now: `sudo -u tongban tongban backup`; nightly ones follow at "
+                    "operations.backup_time while tongban-devices runs",
+                )
+            )
             return out
         newest = regular[0]
         age = datetime.now() - newest.taken_at
         problems = check_backup_file(newest.path)
         if problems:
-            out.append(Finding("backups", FAIL, f"the newest backup {newest.name} fails its check: {problems[0]}",
-                               "take a new one now (`sudo -u tongban tongban backup`) and check the backup disk"))
+            out.append(
+                Finding(
+                    "backups",
+                    FAIL,
+                    f"the newest backup {newest.name} fails its check: {problems[0]}",
+                    "take a new one now (`sudo -u tongban tongban backup`) and check the backup disk",
+                )
+            )
         elif age > BACKUP_MAX_AGE:
-            out.append(Finding("backups", WARN, f"the newest backup is {age.days} day(s) "
-                               f"{age.seconds // 3600} h old ({newest.name})",
-                               "is tongban-devices running (systemctl status tongban-devices)? is the backup "
-                               "disk mounted? the manager console shows backup_failed alerts with the reason"))
+            out.append(
+                Finding(
+                    "backups",
+                    WARN,
+                    f"the newest backup is {age.days} day(s) {age.seconds // 3600} h old ({newest.name})",
+                    "is tongban-devices running (systemctl status tongban-devices)? is the backup "
+                    "disk mounted? the manager console shows backup_failed alerts with the reason",
+                )
+            )
         else:
-            out.append(Finding("backups", OK, f"{len(regular)} backup(s) in {folder}; newest {newest.name} "
-                               f"({newest.size / 2**20:.1f} MB) checks ok"))
+            out.append(
+                Finding(
+                    "backups",
+                    OK,
+                    f"{len(regular)} backup(s) in {folder}; newest {newest.name} "
+                    f"({newest.size / 2**20:.1f} MB) checks ok",
+                )
+            )
         return out
 
     def _clock(self, conn) -> list[Finding]:
         now = self.now()
         if now.year < BUILD_YEAR:
-            return [Finding("clock", FAIL, f"the clock says {now:%Y-%m-%d %H:%M} UTC",
-                            "the real-time clock lost its time (BIOS battery?): set it with "
-                            "`sudo timedatectl set-time 'YYYY-MM-DD HH:MM:SS'`; ticket numbering follows the date")]
+            return [
+                Finding(
+                    "clock",
+                    FAIL,
+                    f"the clock says {now:%Y-%m-%d %H:%M} UTC",
+                    "the real-time clock lost its time (BIOS battery?): set it with "
+                    "`sudo timedatectl set-time 'YYYY-MM-DD HH:MM:SS'`; ticket numbering follows the date",
+                )
+            ]
         out = []
         latest = None
         if conn is not None:
@@ -211,17 +303,29 @@ class Doctor:
             except sqlite3.Error:
                 latest = None
         if latest is not None and latest - now > timedelta(minutes=5):
-            out.append(Finding("clock", FAIL, f"the clock ({now:%Y-%m-%d %H:%M} UTC) is behind the newest event "
-                               f"in the database ({latest:%Y-%m-%d %H:%M} UTC)",
-                               "set the right time (`sudo timedatectl set-time …`), then restart tongban-web "
-                               "and tongban-devices; wait times and the service day use this clock"))
+            out.append(
+                Finding(
+                    "clock",
+                    FAIL,
+                    f"the clock ({now:%Y-%m-%d %H:%M} UTC) is behind the newest event "
+                    f"in the database ({latest:%Y-%m-%d %H:%M} UTC)",
+                    "set the right time (`sudo timedatectl set-time …`), then restart tongban-web "
+                    "and tongban-devices; wait times and the service day use this clock",
+                )
+            )
         else:
             out.append(Finding("clock", OK, f"{now.astimezone():%Y-%m-%d %H:%M %Z}, not behind the database"))
         synced = _run(["timedatectl", "show", "-p", "NTPSynchronized", "--value"])
         if synced == "no":
-            out.append(Finding("clock sync", NOTE, "not synchronised with a time server (expected offline)",
-                               "compare the clock with a phone now and then; a hall network with an NTP "
-                               "server can be set in /etc/systemd/timesyncd.conf"))
+            out.append(
+                Finding(
+                    "clock sync",
+                    NOTE,
+                    "not synchronised with a time server (expected offline)",
+                    "compare the clock with a phone now and then; a hall network with an NTP "
+                    "server can be set in /etc/systemd/timesyncd.conf",
+                )
+            )
         return out
 
     def _accounts(self, conn) -> list[Finding]:
@@ -229,6 +333,7 @@ class Doctor:
         from argon2.exceptions import InvalidHashError, VerificationError
 
         from ..web.auth import DEMO_PASSWORDS
+
         try:
             rows = conn.execute("SELECT username, password_hash, role, must_change, disabled FROM accounts").fetchall()
         except sqlite3.Error:
@@ -248,16 +353,29 @@ class Doctor:
         managers = [r for r in rows if r["role"] == "manager" and not r["disabled"]]
         out = []
         if not managers:
-            out.append(Finding("accounts", WARN, "no manager account",
-                               "sudo -u tongban tongban account add NAME --name '…' --role manager --db …"))
+            out.append(
+                Finding(
+                    "accounts",
+                    WARN,
+                    "no manager account",
+                    "sudo -u tongban tongban account add NAME --name '…' --role manager --db …",
+                )
+            )
         if demo:
-            out.append(Finding("accounts", WARN, f"{len(demo)} account(s) still have a demo password: "
-                               f"{', '.join(sorted(demo)[:8])}{' …' if len(demo) > 8 else ''}",
-                               "they cannot sign in until the password is changed; set one now with "
-                               "`sudo -u tongban tongban account passwd USER --db …`, or disable unused ones"))
+            out.append(
+                Finding(
+                    "accounts",
+                    WARN,
+                    f"{len(demo)} account(s) still have a demo password: "
+                    f"{', '.join(sorted(demo)[:8])}{' …' if len(demo) > 8 else ''}",
+                    "they cannot sign in until the password is changed; set one now with "
+                    "`sudo -u tongban tongban account passwd USER --db …`, or disable unused ones",
+                )
+            )
         elif managers:
-            out.append(Finding("accounts", OK, f"{len(rows)} account(s), {len(managers)} manager(s), "
-                               f"no demo passwords"))
+            out.append(
+                Finding("accounts", OK, f"{len(rows)} account(s), {len(managers)} manager(s), no demo passwords")
+            )
         return out
 
     # ---- devices ----
@@ -303,12 +421,17 @@ class Doctor:
                 age = self.now() - at
                 detail += f"; last status {state}{' (' + text + ')' if text else ''}, {int(age.total_seconds())} s ago"
                 if age > DEVICE_STATUS_MAX_AGE:
-                    status, fix = WARN, ("the devices process has not checked it for a while: "
-                                         "systemctl status tongban-devices")
+                    status, fix = (
+                        WARN,
+                        ("the devices process has not checked it for a while: systemctl status tongban-devices"),
+                    )
                 elif state not in ("ok", "paper_near_end"):
                     status, fix = WARN, _printer_fix(state)
             elif status == OK:
-                status, fix = NOTE, "no status recorded yet: is tongban-devices running? (or run doctor --probe with it stopped)"
+                status, fix = (
+                    NOTE,
+                    "no status recorded yet: is tongban-devices running? (or run doctor --probe with it stopped)",
+                )
             out.append(Finding(name, status, f"{url}: {detail}", fix))
         return out
 
@@ -321,16 +444,23 @@ class Doctor:
             out.append(Finding(f"bus {bid}", reach.status, f"{url}: {reach.message}", reach.fix))
             if conn is not None:
                 try:
-                    rows = conn.execute("SELECT device, state, detail, at FROM device_status WHERE device LIKE ?",
-                                        (f"bus:{bid}:%",)).fetchall()
+                    rows = conn.execute(
+                        "SELECT device, state, detail, at FROM device_status WHERE device LIKE ?", (f"bus:{bid}:%",)
+                    ).fetchall()
                 except sqlite3.Error:
                     rows = []
                 bad = [r for r in rows if r["state"] not in ("ok", "online")]
                 if bad:
-                    out.append(Finding(f"bus {bid}", WARN, f"{len(bad)} device(s) not answering: "
-                                       + ", ".join(f"{r['device']} {r['state']}" for r in bad[:6]),
-                                       "check the display's power and address, and the RS-485 wiring (A/B, "
-                                       "termination); docs/displays.md"))
+                    out.append(
+                        Finding(
+                            f"bus {bid}",
+                            WARN,
+                            f"{len(bad)} device(s) not answering: "
+                            + ", ".join(f"{r['device']} {r['state']}" for r in bad[:6]),
+                            "check the display's power and address, and the RS-485 wiring (A/B, "
+                            "termination); docs/displays.md",
+                        )
+                    )
         return out
 
     def _services(self) -> list[Finding]:
@@ -342,8 +472,11 @@ class Doctor:
             if state == "active":
                 out.append(Finding(unit, OK, "active"))
             else:
-                out.append(Finding(unit, FAIL, state, f"sudo systemctl start {unit}; if it stops again: "
-                                   f"journalctl -u {unit} -n 50"))
+                out.append(
+                    Finding(
+                        unit, FAIL, state, f"sudo systemctl start {unit}; if it stops again: journalctl -u {unit} -n 50"
+                    )
+                )
         return out
 
     def _web(self) -> Finding:
@@ -357,11 +490,19 @@ class Doctor:
                 body = json.loads(exc.read() or b"{}")
             except ValueError:
                 body = {}
-            return Finding("web", FAIL, f"{url}: HTTP {exc.code} {body.get('error') or body.get('db') or ''}".rstrip(),
-                           "journalctl -u tongban-web -n 50")
+            return Finding(
+                "web",
+                FAIL,
+                f"{url}: HTTP {exc.code} {body.get('error') or body.get('db') or ''}".rstrip(),
+                "journalctl -u tongban-web -n 50",
+            )
         except (OSError, ValueError) as exc:
-            return Finding("web", FAIL, f"{url}: {getattr(exc, 'reason', exc)}",
-                           "sudo systemctl status tongban-web; journalctl -u tongban-web -n 50")
+            return Finding(
+                "web",
+                FAIL,
+                f"{url}: {getattr(exc, 'reason', exc)}",
+                "sudo systemctl status tongban-web; journalctl -u tongban-web -n 50",
+            )
 
 
 def _printer_fix(state: str) -> str:
@@ -384,6 +525,7 @@ class Reach:
 def transport_reachable(url: str, *, timeout: float = 2.0) -> Reach:
     """Is the device's transport there? TCP connect, device node, USB id; never speaks its protocol."""
     from urllib.parse import unquote, urlsplit
+
     if not url:
         return Reach(FAIL, "no url", "add url = … to the entry in the hall file")
     if url.startswith("/"):  # a pyserial port given as a path: /dev/ttyUSB0, /dev/tongban/serial-…
@@ -398,9 +540,12 @@ def transport_reachable(url: str, *, timeout: float = 2.0) -> Reach:
             with socket.create_connection((host, port), timeout=timeout):
                 return Reach(OK, f"TCP {host}:{port} accepts connections")
         except OSError as exc:
-            return Reach(FAIL, f"TCP {host}:{port}: {exc.strerror or exc}",
-                         f"check the device's power and network cable; `ping {host}`; its IP address may "
-                         f"have changed (give it a fixed one)")
+            return Reach(
+                FAIL,
+                f"TCP {host}:{port}: {exc.strerror or exc}",
+                f"check the device's power and network cable; `ping {host}`; its IP address may "
+                f"have changed (give it a fixed one)",
+            )
     if scheme in ("serial", "file"):
         return _device_node(unquote(parts.path) or parts.netloc)
     if scheme == "usb":
@@ -412,25 +557,34 @@ def transport_reachable(url: str, *, timeout: float = 2.0) -> Reach:
         state = _run(["lpstat", "-p", queue]) if shutil.which("lpstat") else None
         if state is None:
             return Reach(WARN, f"CUPS queue {queue}: lpstat not available", "apt-get install cups-client")
-        return Reach(OK if "enabled" in state or "idle" in state else WARN, state.splitlines()[0] if state else "",
-                     "" if "enabled" in state or "idle" in state else f"check the queue: lpstat -p {queue}")
+        return Reach(
+            OK if "enabled" in state or "idle" in state else WARN,
+            state.splitlines()[0] if state else "",
+            "" if "enabled" in state or "idle" in state else f"check the queue: lpstat -p {queue}",
+        )
     return Reach(NOTE, f"transport {scheme}:// not checked", "")
 
 
 def _device_node(path: str) -> Reach:
     node = Path(path)
     if not node.exists():
-        return Reach(FAIL, f"{path} does not exist",
-                     "is the USB adapter or printer plugged in? `ls -l /dev/tongban/` shows the stable names "
-                     "the udev rules give them (systemd/99-tongban.rules)")
+        return Reach(
+            FAIL,
+            f"{path} does not exist",
+            "is the USB adapter or printer plugged in? `ls -l /dev/tongban/` shows the stable names "
+            "the udev rules give them (systemd/99-tongban.rules)",
+        )
     real = node.resolve()
     try:
         fd = os.open(real, os.O_RDWR | os.O_NONBLOCK | os.O_NOCTTY)
         os.close(fd)
     except PermissionError:
-        return Reach(FAIL, f"{path} ({real}) is not writable by this user",
-                     "the tongban user must be in the dialout and lp groups (the units set "
-                     "SupplementaryGroups=dialout lp); run doctor as `sudo -u tongban tongban doctor`")
+        return Reach(
+            FAIL,
+            f"{path} ({real}) is not writable by this user",
+            "the tongban user must be in the dialout and lp groups (the units set "
+            "SupplementaryGroups=dialout lp); run doctor as `sudo -u tongban tongban doctor`",
+        )
     except OSError as exc:
         # busy (the devices process has it open) still proves the device is there
         return Reach(OK, f"{path} present ({exc.strerror.lower() if exc.strerror else exc})")
@@ -449,8 +603,11 @@ def _usb(netloc: str) -> Reach:
                 return Reach(OK, f"USB {vid:04x}:{pid:04x} is connected ({dev.name})")
         except (OSError, ValueError):
             continue
-    return Reach(FAIL, f"USB {vid:04x}:{pid:04x} is not connected",
-                 "plug the printer in and switch it on; `lsusb` lists what the box sees")
+    return Reach(
+        FAIL,
+        f"USB {vid:04x}:{pid:04x} is not connected",
+        "plug the printer in and switch it on; `lsusb` lists what the box sees",
+    )
 
 
 def _run(cmd: list[str]) -> str | None:

@@ -7,6 +7,7 @@ recorded (it is retried the next hour) but raised as an alert for the manager co
 integrity check marks the database damaged (``damage.py``) and raises ``DatabaseDamaged``: the
 devices process stops with a message saying how to restore, and the web refuses to serve.
 """
+
 from __future__ import annotations
 
 import json
@@ -47,18 +48,23 @@ def _done(store: Store, job: str, day: str) -> dict | None:
 
 def _record(store: Store, job: str, day: str, now: datetime, result: dict) -> None:
     with store.immediate() as conn:
-        conn.execute("INSERT OR REPLACE INTO job_runs (job, day, ran_at, result) VALUES (?, ?, ?, ?)",
-                     (job, day, utc_iso(now), json.dumps(result, ensure_ascii=False)))
+        conn.execute(
+            "INSERT OR REPLACE INTO job_runs (job, day, ran_at, result) VALUES (?, ?, ?, ?)",
+            (job, day, utc_iso(now), json.dumps(result, ensure_ascii=False)),
+        )
 
 
 def _alert_once(store: Store, kind: str, zh: str, en: str, now: datetime) -> None:
     """One open alert per kind: the console shows it until a manager acknowledges it."""
     with store.immediate() as conn:
-        if conn.execute("SELECT 1 FROM alerts WHERE device = 'backup' AND kind = ? AND acked_at IS NULL",
-                        (kind,)).fetchone():
+        if conn.execute(
+            "SELECT 1 FROM alerts WHERE device = 'backup' AND kind = ? AND acked_at IS NULL", (kind,)
+        ).fetchone():
             return
-        conn.execute("INSERT INTO alerts (device, kind, message_zh, message_en, at) VALUES ('backup', ?, ?, ?, ?)",
-                     (kind, zh, en, utc_iso(now)))
+        conn.execute(
+            "INSERT INTO alerts (device, kind, message_zh, message_en, at) VALUES ('backup', ?, ?, ?, ?)",
+            (kind, zh, en, utc_iso(now)),
+        )
 
 
 @dataclass
@@ -84,8 +90,12 @@ class NightlyJobs:
         result = {"ok": ok, "seconds": round((datetime.now() - started).total_seconds(), 2)}
         if not ok:
             result["problems"] = problems[:20]
-            message = (f"{self.database}: PRAGMA integrity_check failed on {day}:\n  "
-                       + "\n  ".join(problems[:10]) + "\n" + restore_help(self.database, self.backup_folder))
+            message = (
+                f"{self.database}: PRAGMA integrity_check failed on {day}:\n  "
+                + "\n  ".join(problems[:10])
+                + "\n"
+                + restore_help(self.database, self.backup_folder)
+            )
             mark_damaged(self.database, message)
             try:
                 _record(store, INTEGRITY_JOB, day, now, result)
@@ -101,12 +111,23 @@ class NightlyJobs:
             return done
         ops = self.config.operations
         try:
-            path = take_backup(self.database, self.backup_folder, kind="nightly", keep=ops.keep,
-                               reserve_mb=ops.disk_warn_mb // 2, now=now.astimezone().replace(tzinfo=None))
+            path = take_backup(
+                self.database,
+                self.backup_folder,
+                kind="nightly",
+                keep=ops.keep,
+                reserve_mb=ops.disk_warn_mb // 2,
+                now=now.astimezone().replace(tzinfo=None),
+            )
         except BackupError as exc:
             log.error("nightly backup failed (retried every hour): %s", exc)
-            _alert_once(store, "backup_failed", f"数据备份失败，请联系信息管理员：{exc}",
-                        f"The nightly backup failed; ask IT: {exc}", now)
+            _alert_once(
+                store,
+                "backup_failed",
+                f"数据备份失败，请联系信息管理员：{exc}",
+                f"The nightly backup failed; ask IT: {exc}",
+                now,
+            )
             return None
         result = {"file": str(path), "bytes": path.stat().st_size}
         _record(store, BACKUP_JOB, day, now, result)

@@ -4,6 +4,7 @@ The service manager passes ``NOTIFY_SOCKET`` (a unix datagram socket; ``@`` star
 and, with ``WatchdogSec=``, ``WATCHDOG_USEC``. Outside systemd both are unset and every call is a
 no-op, so the same code runs under ``tongban demo``, the tests and a unit file.
 """
+
 from __future__ import annotations
 
 import logging

@@ -38,8 +38,13 @@ def printers() -> None:
 @click.argument("url")
 @click.option("--paper", type=click.Choice(["58", "80"]), default="80", show_default=True, help="paper width, mm")
 @click.option("--encoding", type=click.Choice(ENCODINGS), default="gb18030", show_default=True)
-@click.option("--mode", type=click.Choice(MODES), default="text", show_default=True,
-              help="text: the printer has a Chinese font; image: it does not")
+@click.option(
+    "--mode",
+    type=click.Choice(MODES),
+    default="text",
+    show_default=True,
+    help="text: the printer has a Chinese font; image: it does not",
+)
 @click.option("--no-cut", is_flag=True, help="the printer has no cutter")
 @click.option("--timeout", "timeout_s", type=float, default=5.0, show_default=True, help="seconds")
 def test_cmd(url: str, paper: str, encoding: str, mode: str, no_cut: bool, timeout_s: float) -> None:
@@ -48,8 +53,15 @@ def test_cmd(url: str, paper: str, encoding: str, mode: str, no_cut: bool, timeo
     URL is tcp://host:9100, serial:///dev/ttyUSB0?baudrate=9600, usb://VID:PID,
     file:///dev/usb/lp0, cups://queue or dummy://.
     """
-    entry = {"id": "cli-test", "url": url, "paper_mm": int(paper), "encoding": encoding,
-             "mode": mode, "cut": not no_cut, "timeout_s": timeout_s}
+    entry = {
+        "id": "cli-test",
+        "url": url,
+        "paper_mm": int(paper),
+        "encoding": encoding,
+        "mode": mode,
+        "cut": not no_cut,
+        "timeout_s": timeout_s,
+    }
     cfg, errors = parse_printer_config(entry, "printer")
     if errors:
         for e in errors:

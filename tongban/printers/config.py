@@ -38,7 +38,7 @@ class PrinterConfig:
         return PAPER_DOTS[self.paper_mm]
 
     @property
-    def target(self) -> "PrinterTarget":
+    def target(self) -> PrinterTarget:
         return parse_printer_url(self.url)
 
 
@@ -120,16 +120,12 @@ def parse_printer_url(url: str) -> PrinterTarget:
         if "baudrate" in query:
             b = _int_param("baudrate", query["baudrate"], errors)
             if b is not None and b not in BAUDRATES:
-                errors.append(
-                    f"baudrate={b} is not allowed (expected one of {', '.join(map(str, BAUDRATES))})"
-                )
+                errors.append(f"baudrate={b} is not allowed (expected one of {', '.join(map(str, BAUDRATES))})")
             elif b is not None:
                 baud = b
         rtscts = _bool_param("rtscts", query["rtscts"], errors) if "rtscts" in query else False
         xonxoff = _bool_param("xonxoff", query["xonxoff"], errors) if "xonxoff" in query else False
-        target = PrinterTarget(
-            "serial", path=path, baudrate=baud, rtscts=rtscts, xonxoff=xonxoff
-        )
+        target = PrinterTarget("serial", path=path, baudrate=baud, rtscts=rtscts, xonxoff=xonxoff)
     elif scheme == "usb":
         unknown_params(("in_ep", "out_ep"))
         m = re.fullmatch(r"([0-9a-fA-F]{4}):([0-9a-fA-F]{4})", parts.netloc)
@@ -146,7 +142,10 @@ def parse_printer_url(url: str) -> PrinterTarget:
                     errors.append(f"{key}={query[key]!r} is not an endpoint address (expected 0x01-0xff)")
                 eps[key] = v
         target = PrinterTarget(
-            "usb", vendor_id=vid, product_id=pid, in_ep=eps.get("in_ep"),
+            "usb",
+            vendor_id=vid,
+            product_id=pid,
+            in_ep=eps.get("in_ep"),
             out_ep=eps.get("out_ep"),
         )
     elif scheme == "file":
@@ -190,8 +189,14 @@ def parse_printer_config(entry: dict, path: str) -> tuple[PrinterConfig | None, 
         return None, c.problems
     c.unknown(entry, path, _KEYS)
     values = {
-        "id": c.get(entry, path, "id", str, expect='a short id such as "kiosk-1"',
-                    check=lambda v: None if _ID_RE.fullmatch(v) else f"{v!r} is not allowed (expected [a-z0-9-]+)"),
+        "id": c.get(
+            entry,
+            path,
+            "id",
+            str,
+            expect='a short id such as "kiosk-1"',
+            check=lambda v: None if _ID_RE.fullmatch(v) else f"{v!r} is not allowed (expected [a-z0-9-]+)",
+        ),
         "url": c.get(entry, path, "url", str, expect='a printer URL such as "tcp://192.0.2.10:9100"'),
     }
     if values["url"] is not None:
@@ -201,14 +206,16 @@ def parse_printer_config(entry: dict, path: str) -> tuple[PrinterConfig | None, 
             for message in e.errors:
                 c.problem(f"{path}.url", message)
     values |= {
-        "paper_mm": c.get(entry, path, "paper_mm", (int, float), required=False, expect="58 or 80",
-                          check=one_of(PAPER_DOTS)),
+        "paper_mm": c.get(
+            entry, path, "paper_mm", (int, float), required=False, expect="58 or 80", check=one_of(PAPER_DOTS)
+        ),
         "encoding": c.get(entry, path, "encoding", required=False, check=one_of(ENCODINGS)),
         "cut": c.get(entry, path, "cut", bool, required=False),
         "mode": c.get(entry, path, "mode", required=False, check=one_of(MODES)),
         # 0 would mean "wait forever" to pyusb; a kiosk must never hang on a printer
-        "timeout_s": c.get(entry, path, "timeout_s", (int, float), required=False,
-                           check=between(0, MAX_TIMEOUT_S, " s", above=True)),
+        "timeout_s": c.get(
+            entry, path, "timeout_s", (int, float), required=False, check=between(0, MAX_TIMEOUT_S, " s", above=True)
+        ),
     }
     if c.problems:
         return None, c.problems

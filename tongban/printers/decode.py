@@ -105,7 +105,7 @@ def decode_escpos(data: bytes, encoding: str = "gb18030") -> list[Item]:
                 fn = chr(data[i + 2])
                 length = data[i + 3] | data[i + 4] << 8
                 _need(data, i + 5, length)
-                body = data[i + 5:i + 5 + length]
+                body = data[i + 5 : i + 5 + length]
                 items.append(Item(f"GS ( {fn}", body))
                 i += 5 + length
             elif b == 0x1D and c == ord("v"):
@@ -116,12 +116,13 @@ def decode_escpos(data: bytes, encoding: str = "gb18030") -> list[Item]:
                 xb = data[i + 4] | data[i + 5] << 8
                 h = data[i + 6] | data[i + 7] << 8
                 _need(data, i + 8, xb * h)
-                items.append(Item("GS v 0", {"m": m, "width_bytes": xb, "height": h,
-                                             "data": data[i + 8:i + 8 + xb * h]}))
+                items.append(
+                    Item("GS v 0", {"m": m, "width_bytes": xb, "height": h, "data": data[i + 8 : i + 8 + xb * h]})
+                )
                 i += 8 + xb * h
             elif b == 0x1B and c == ord("p"):
                 _need(data, i, 5)
-                items.append(Item("ESC p", tuple(data[i + 2:i + 5])))
+                items.append(Item("ESC p", tuple(data[i + 2 : i + 5])))
                 i += 5
             else:
                 raise DecodeError(f"unknown command {name!r} (0x{b:02x} 0x{c:02x}) at offset {i}")

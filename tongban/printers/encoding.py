@@ -34,9 +34,7 @@ class TextEncoder:
     def clean(self, text: str) -> str:
         # Names and reminders come from hall config; a stray ESC or GS in them would be
         # executed by the printer as a command, so control characters never reach it.
-        return "".join(
-            ch for ch in text if ch == "\n" or unicodedata.category(ch) != "Cc"
-        )
+        return "".join(ch for ch in text if ch == "\n" or unicodedata.category(ch) != "Cc")
 
     def encode(self, text: str) -> bytes:
         out = bytearray()
@@ -50,9 +48,7 @@ class TextEncoder:
                 missing.append(ch)
                 out += b"?"
         if missing:
-            log.warning(
-                "%s cannot encode %r; printed as '?'", self.encoding, "".join(missing)
-            )
+            log.warning("%s cannot encode %r; printed as '?'", self.encoding, "".join(missing))
         return bytes(out)
 
     def columns(self, text: str) -> int:

@@ -56,9 +56,15 @@ class _PrinterBrain:
 class FakeNetworkPrinter:
     """A loopback "network printer". Use as a context manager; `url` is its tcp:// URL."""
 
-    def __init__(self, state: str = "ok", *, answers: dict[int, int] | None = None,
-                 reset_after: int | None = None, busy: bool = False,
-                 state_after: tuple[int, str] | None = None):
+    def __init__(
+        self,
+        state: str = "ok",
+        *,
+        answers: dict[int, int] | None = None,
+        reset_after: int | None = None,
+        busy: bool = False,
+        state_after: tuple[int, str] | None = None,
+    ):
         self.brain = _PrinterBrain(state, answers)
         self.state_after = state_after  # (bytes, state): e.g. paper runs out during the job
         self.reset_after = reset_after  # bytes received on a connection before it drops it (RST)
@@ -85,7 +91,7 @@ class FakeNetworkPrinter:
     def set_state(self, state: str, answers: dict[int, int] | None = None) -> None:
         self.brain.set_state(state, answers)
 
-    def start(self) -> "FakeNetworkPrinter":
+    def start(self) -> FakeNetworkPrinter:
         if self.busy:
             # Linux drops a SYN while the accept queue is full; with a backlog of 0 one
             # never-accepted connection fills it, like a printer serving another host
@@ -159,7 +165,7 @@ class FakeNetworkPrinter:
         for t in self._threads:
             t.join(timeout=2)
 
-    def __enter__(self) -> "FakeNetworkPrinter":
+    def __enter__(self) -> FakeNetworkPrinter:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -187,7 +193,7 @@ class FakeSerialPrinter:
     def set_state(self, state: str, answers: dict[int, int] | None = None) -> None:
         self.brain.set_state(state, answers)
 
-    def start(self) -> "FakeSerialPrinter":
+    def start(self) -> FakeSerialPrinter:
         import serial
 
         self.port = serial.serial_for_url(self.port_url, baudrate=115200, timeout=0.05)
@@ -231,7 +237,7 @@ class FakeSerialPrinter:
         if self.port is not None:
             self.port.close()
 
-    def __enter__(self) -> "FakeSerialPrinter":
+    def __enter__(self) -> FakeSerialPrinter:
         return self.start()
 
     def __exit__(self, *exc) -> None:
@@ -244,8 +250,15 @@ class RecordingDriver(PrinterDriver):
     `fail` (a PrinterError) is raised when the job itself is sent, after the status check.
     """
 
-    def __init__(self, state: str = "ok", *, two_way: bool = True, fail: PrinterError | None = None,
-                 after_state: str | None = None, timeout_s: float = 1.0):
+    def __init__(
+        self,
+        state: str = "ok",
+        *,
+        two_way: bool = True,
+        fail: PrinterError | None = None,
+        after_state: str | None = None,
+        timeout_s: float = 1.0,
+    ):
         super().__init__(PrinterTarget("dummy", name="recording"), timeout_s)
         self.two_way = two_way
         self.brain = _PrinterBrain(state)

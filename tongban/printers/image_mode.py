@@ -26,14 +26,27 @@ from .text_mode import escpos_dummy, qr_module_size
 FONT_ENV = "TONGBAN_CJK_FONT"
 # preferred first: WenQuanYi and Noto/Source Han are what Debian/Ubuntu kiosks ship
 FONT_NAMES = (
-    "wqy-microhei.ttc", "wqy-zenhei.ttc", "NotoSansCJK-Regular.ttc", "NotoSansCJKsc-Regular.otf",
-    "NotoSansSC-Regular.otf", "NotoSansSC-Regular.ttf", "SourceHanSansSC-Regular.otf",
-    "SourceHanSans-Regular.ttc", "DroidSansFallbackFull.ttf", "msyh.ttc", "simhei.ttf",
+    "wqy-microhei.ttc",
+    "wqy-zenhei.ttc",
+    "NotoSansCJK-Regular.ttc",
+    "NotoSansCJKsc-Regular.otf",
+    "NotoSansSC-Regular.otf",
+    "NotoSansSC-Regular.ttf",
+    "SourceHanSansSC-Regular.otf",
+    "SourceHanSans-Regular.ttc",
+    "DroidSansFallbackFull.ttf",
+    "msyh.ttc",
+    "simhei.ttf",
     "PingFang.ttc",
 )
 FONT_DIRS = (
-    "/usr/share/fonts", "/usr/local/share/fonts", "~/.local/share/fonts", "~/.fonts",
-    "/System/Library/Fonts", "/Library/Fonts", "C:/Windows/Fonts",
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.local/share/fonts",
+    "~/.fonts",
+    "/System/Library/Fonts",
+    "/Library/Fonts",
+    "C:/Windows/Fonts",
 )
 
 BODY_PX = 24  # matches the 24-dot ROM font, so both modes wrap at about the same place
@@ -71,9 +84,7 @@ def find_cjk_font() -> str:
     # fontconfig knows fonts in places we do not; ask only for ones covering zh-cn
     if shutil.which("fc-list"):
         try:
-            out = subprocess.run(
-                ["fc-list", ":lang=zh-cn", "file"], capture_output=True, text=True, timeout=10
-            ).stdout
+            out = subprocess.run(["fc-list", ":lang=zh-cn", "file"], capture_output=True, text=True, timeout=10).stdout
             files = sorted(ln.strip().rstrip(":") for ln in out.splitlines() if ln.strip())
             for f in files:
                 if f.lower().endswith((".ttf", ".ttc", ".otf")) and os.path.isfile(f):
@@ -123,8 +134,12 @@ class _Canvas:
         if invert:
             self.draw.rectangle((x - 6, self.y, x + w + 6, self.y + h), fill=0)
         self.draw.text(
-            (x, self.y + (h - px) // 2), text, font=font, fill=255 if invert else 0,
-            stroke_width=1 if bold else 0, stroke_fill=255 if invert else 0,
+            (x, self.y + (h - px) // 2),
+            text,
+            font=font,
+            fill=255 if invert else 0,
+            stroke_width=1 if bold else 0,
+            stroke_fill=255 if invert else 0,
         )
         self.y += h
 
@@ -210,7 +225,7 @@ def _raster_bands(img: Image.Image):
     # in mode "1" tobytes() packs 8 pixels per byte with 1 = white
     data = img.tobytes()
     white = b"\xff" * row_bytes
-    blank = [data[y * row_bytes:(y + 1) * row_bytes] == white for y in range(img.height)]
+    blank = [data[y * row_bytes : (y + 1) * row_bytes] == white for y in range(img.height)]
     h = img.height
     y = 0
     while y < h:

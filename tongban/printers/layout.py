@@ -7,20 +7,32 @@ renderer wraps with its own idea of width (printer columns vs. pixels).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Union
 
 from .slip import TicketSlip
 
 # The fixed Chinese on a ticket. Big5 has no simplified characters, so a Big5 printer gets
 # the traditional forms; hall-supplied names and reminders are printed as configured.
 LABELS = {
-    "hans": {"reprint": "补打", "window_none": "办理窗口：请留意叫号屏", "window": "办理窗口：{n} 号",
-             "next": "前面没有人，请留意叫号", "ahead": "前面还有 {n} 人", "wait": "预计等候 {span} 分钟",
-             "issued": "取号时间：{at}"},
-    "hant": {"reprint": "補打", "window_none": "辦理窗口：請留意叫號屏", "window": "辦理窗口：{n} 號",
-             "next": "前面沒有人，請留意叫號", "ahead": "前面還有 {n} 人", "wait": "預計等候 {span} 分鐘",
-             "issued": "取號時間：{at}"},
+    "hans": {
+        "reprint": "补打",
+        "window_none": "办理窗口：请留意叫号屏",
+        "window": "办理窗口：{n} 号",
+        "next": "前面没有人，请留意叫号",
+        "ahead": "前面还有 {n} 人",
+        "wait": "预计等候 {span} 分钟",
+        "issued": "取号时间：{at}",
+    },
+    "hant": {
+        "reprint": "補打",
+        "window_none": "辦理窗口：請留意叫號屏",
+        "window": "辦理窗口：{n} 號",
+        "next": "前面沒有人，請留意叫號",
+        "ahead": "前面還有 {n} 人",
+        "wait": "預計等候 {span} 分鐘",
+        "issued": "取號時間：{at}",
+    },
 }
 
 
@@ -50,7 +62,7 @@ class QR:
     data: str
 
 
-Block = Union[Text, Pair, Rule, QR]
+Block = Text | Pair | Rule | QR
 
 
 def _windows(windows: list[int], t: dict) -> tuple[str, str]:

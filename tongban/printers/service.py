@@ -10,8 +10,7 @@ from __future__ import annotations
 import logging
 
 from .config import PrinterConfig
-from .drivers import PrinterDriver, open_driver
-from .drivers import Deadline
+from .drivers import Deadline, PrinterDriver, open_driver
 from .errors import PrinterError, PrinterTimeout
 from .slip import TicketSlip
 from .status import PrinterStatus, PrintOutcome

@@ -12,8 +12,17 @@ from dataclasses import dataclass
 
 # every state a PrinterStatus can have; PrintOutcome uses all but paper_near_end
 STATES = (
-    "ok", "paper_near_end", "paper_end", "cover_open", "offline", "unknown",
-    "cutter_error", "refused", "reset", "timeout", "error",
+    "ok",
+    "paper_near_end",
+    "paper_end",
+    "cover_open",
+    "offline",
+    "unknown",
+    "cutter_error",
+    "refused",
+    "reset",
+    "timeout",
+    "error",
 )
 PRINTABLE = ("ok", "paper_near_end")
 

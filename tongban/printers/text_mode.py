@@ -13,6 +13,7 @@ from .encoding import TextEncoder
 from .layout import QR, Pair, Rule, Text, ticket_layout, wrap
 from .slip import TicketSlip
 
+
 def escpos_dummy():
     """python-escpos' Dummy printer, imported only when a ticket is built: importing escpos
     calls logging.basicConfig() and creates a temp dir, which would make the tongban CLI's

@@ -33,12 +33,12 @@ def link_warning(cfg: PrinterConfig, nbytes: int) -> str | None:
     if secs <= SLOW_LINK_S:
         return None
     hint = (
-        "use a higher baudrate or a printer with a Chinese font (mode = \"text\")"
-        if cfg.mode == "image" else "use a higher baudrate"
+        'use a higher baudrate or a printer with a Chinese font (mode = "text")'
+        if cfg.mode == "image"
+        else "use a higher baudrate"
     )
     return (
-        f"printer {cfg.id}: a {cfg.mode}-mode ticket is ~{nbytes / 1024:.0f} KB, "
-        f"~{secs:.0f} s at {baud} baud; {hint}"
+        f"printer {cfg.id}: a {cfg.mode}-mode ticket is ~{nbytes / 1024:.0f} KB, ~{secs:.0f} s at {baud} baud; {hint}"
     )
 
 
@@ -46,8 +46,10 @@ def printer_warnings(cfg: PrinterConfig) -> list[str]:
     """Problems that are not errors, for `check-config`: e.g. image mode on a slow serial link."""
     warnings = []
     if cfg.timeout_s >= DEFAULT_DEADLINE_S:
-        warnings.append(f"timeout_s {cfg.timeout_s:g} s is not inside the kiosk's {DEFAULT_DEADLINE_S:g} s print "
-                        f"deadline: a slow but good print would show the on-screen ticket as well")
+        warnings.append(
+            f"timeout_s {cfg.timeout_s:g} s is not inside the kiosk's {DEFAULT_DEADLINE_S:g} s print "
+            f"deadline: a slow but good print would show the on-screen ticket as well"
+        )
     if cfg.target.baud_for_estimate is not None:
         w = link_warning(cfg, len(build_ticket_bytes(cfg, demo_slip())))
         if w:

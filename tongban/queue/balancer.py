@@ -21,34 +21,36 @@ A pure function of the state it is given (no clock, no I/O); the service gathers
 the proposals and applies them (``HallService.balance``), and the devices process runs it every
 ``policy.balancer_interval_s`` seconds.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 from ..config import PolicyConfig
 
-MIN_PRESSURE_MIN = 2.0      # below this nobody waits long enough to be worth moving a window
-ADD_MARGIN_MIN = 2.0        # a line must be this much further behind than the window's own lines
-DROP_BELOW_MIN = 0.5        # a helped line is let go when it would stay (nearly) empty without the help
-DROP_MAX_LOAD = 0.35        # ... and its arrivals would load the remaining windows no more than this
-HORIZON_MIN = 15.0          # how far ahead a line's growing backlog is counted
-BEHIND_MIN = 24 * 60.0      # the pressure of a line with work and no window: always the most behind
+MIN_PRESSURE_MIN = 2.0  # below this nobody waits long enough to be worth moving a window
+ADD_MARGIN_MIN = 2.0  # a line must be this much further behind than the window's own lines
+DROP_BELOW_MIN = 0.5  # a helped line is let go when it would stay (nearly) empty without the help
+DROP_MAX_LOAD = 0.35  # ... and its arrivals would load the remaining windows no more than this
+HORIZON_MIN = 15.0  # how far ahead a line's growing backlog is counted
+BEHIND_MIN = 24 * 60.0  # the pressure of a line with work and no window: always the most behind
 
 
 @dataclass(frozen=True)
 class LineLoad:
     prefix: str
     waiting: int
-    head_wait_min: float          # how long its oldest waiting ticket has waited
-    arrivals_per_min: float       # recent arrival rate
-    per_call_min: float           # smoothed window minutes per call
+    head_wait_min: float  # how long its oldest waiting ticket has waited
+    arrivals_per_min: float  # recent arrival rate
+    per_call_min: float  # smoothed window minutes per call
 
 
 @dataclass(frozen=True)
 class Seat:
     """A window as the balancer sees it."""
+
     number: int
     able: tuple[str, ...]
     serving: tuple[str, ...]
@@ -141,11 +143,15 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
                 memo.clear()
                 caps.clear()
                 changed.add(number)
-                reasons.setdefault(number, []).append((
-                    f"{prefix} 队列已跟上（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟），回到本窗口主要业务",
-                    f"line {prefix} has caught up ({line.waiting} waiting, longest {line.head_wait_min:.0f} min); "
-                    f"back to this window's own lines",
-                    {"dropped": prefix, "waiting": line.waiting, "head_wait_min": round(line.head_wait_min, 1)}))
+                reasons.setdefault(number, []).append(
+                    (
+                        f"{prefix} 队列已跟上（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟），"
+                        "回到本窗口主要业务",
+                        f"line {prefix} has caught up ({line.waiting} waiting, longest {line.head_wait_min:.0f} min); "
+                        f"back to this window's own lines",
+                        {"dropped": prefix, "waiting": line.waiting, "head_wait_min": round(line.head_wait_min, 1)},
+                    )
+                )
 
     # Adds: the line most behind first, helped by the least pressed window able to serve it.
     while True:
@@ -171,19 +177,36 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
         memo.clear()
         caps.clear()
         changed.add(number)
-        reasons.setdefault(number, []).append((
-            f"{prefix} 队列积压（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟，预计 {p_line:.0f} 分钟），"
-            f"本窗口业务预计 {p_own:.0f} 分钟，增办 {prefix}",
-            f"line {prefix} is behind ({line.waiting} waiting, longest {line.head_wait_min:.0f} min, pressure "
-            f"{p_line:.0f} min) while this window's lines are at {p_own:.0f} min: also serve {prefix}",
-            {"added": prefix, "waiting": line.waiting, "head_wait_min": round(line.head_wait_min, 1),
-             "pressure_min": round(p_line, 1), "own_pressure_min": round(p_own, 1)}))
+        reasons.setdefault(number, []).append(
+            (
+                f"{prefix} 队列积压（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟，"
+                f"预计 {p_line:.0f} 分钟），"
+                f"本窗口业务预计 {p_own:.0f} 分钟，增办 {prefix}",
+                f"line {prefix} is behind ({line.waiting} waiting, longest {line.head_wait_min:.0f} min, pressure "
+                f"{p_line:.0f} min) while this window's lines are at {p_own:.0f} min: also serve {prefix}",
+                {
+                    "added": prefix,
+                    "waiting": line.waiting,
+                    "head_wait_min": round(line.head_wait_min, 1),
+                    "pressure_min": round(p_line, 1),
+                    "own_pressure_min": round(p_own, 1),
+                },
+            )
+        )
 
     out = []
     for number in sorted(changed):
         if serving[number] == before[number]:
             continue
         parts = reasons[number]
-        out.append(Proposal(number, before[number], serving[number], "；".join(p[0] for p in parts),
-                            "; ".join(p[1] for p in parts), {"changes": [p[2] for p in parts]}))
+        out.append(
+            Proposal(
+                number,
+                before[number],
+                serving[number],
+                "；".join(p[0] for p in parts),
+                "; ".join(p[1] for p in parts),
+                {"changes": [p[2] for p in parts]},
+            )
+        )
     return out

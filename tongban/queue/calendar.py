@@ -1,4 +1,5 @@
 """The hall's clock face: service days and opening hours in the hall's own time zone."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -19,8 +20,8 @@ def service_day(now: datetime, hall: Hall) -> str:
 @dataclass(frozen=True)
 class Opening:
     open: bool
-    reason: str | None = None        # closed_today, not_yet_open, lunch_break, closed_for_day
-    reopens_at: str | None = None    # "14:00" when a lunch break ends, or the next day's start
+    reason: str | None = None  # closed_today, not_yet_open, lunch_break, closed_for_day
+    reopens_at: str | None = None  # "14:00" when a lunch break ends, or the next day's start
 
 
 def opening(now: datetime, hall: Hall) -> Opening:

@@ -23,14 +23,16 @@ and again from the day a supplement completes the materials (补正后重新计�
 checked and sent; it stops while the case waits for the applicant (needs_materials) and once the
 result is back. The devices process's daily job (``daily``) flags running cases near or past due.
 """
+
 from __future__ import annotations
 
 import json
 import re
 import secrets
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import HallConfig, Matter
@@ -60,55 +62,108 @@ STEPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 ACTIONS = ("check", "send", "result", "supplement", "deliver", "withdraw", "edit")
 
 STATE_TEXT = {
-    "received": ("已收件", "Received"), "checked": ("已审核", "Checked"), "sent": ("已寄出", "Sent"),
-    "needs_materials": ("待补正材料", "Needs more materials"), "result_received": ("结果已返回", "Result back"),
-    "delivered": ("已送达", "Delivered"), "withdrawn": ("已撤回", "Withdrawn"),
+    "received": ("已收件", "Received"),
+    "checked": ("已审核", "Checked"),
+    "sent": ("已寄出", "Sent"),
+    "needs_materials": ("待补正材料", "Needs more materials"),
+    "result_received": ("结果已返回", "Result back"),
+    "delivered": ("已送达", "Delivered"),
+    "withdrawn": ("已撤回", "Withdrawn"),
 }
 ACTION_TEXT = {
-    "open": ("收件", "receive"), "check": ("审核", "check"), "send": ("寄出", "send"),
-    "result": ("登记结果", "record the result"), "supplement": ("补正收件", "receive the supplement"),
-    "deliver": ("送达", "deliver"), "withdraw": ("撤回", "withdraw"), "edit": ("修改", "edit"),
-    "flag": ("时限提醒", "due flag"), "purge": ("删除个人信息", "purge personal data"),
+    "open": ("收件", "receive"),
+    "check": ("审核", "check"),
+    "send": ("寄出", "send"),
+    "result": ("登记结果", "record the result"),
+    "supplement": ("补正收件", "receive the supplement"),
+    "deliver": ("送达", "deliver"),
+    "withdraw": ("撤回", "withdraw"),
+    "edit": ("修改", "edit"),
+    "flag": ("时限提醒", "due flag"),
+    "purge": ("删除个人信息", "purge personal data"),
 }
 MODE_TEXT = {"proxy": ("代收代办", "Proxy receiving"), "multi-place": ("多地联办", "Multi-place handling")}
-IDENTITY_METHODS = {"card_reader": ("身份证读卡器", "ID card reader"), "face": ("人证比对", "Face match"),
-                    "manual": ("人工核验原件", "Original checked by hand")}
+IDENTITY_METHODS = {
+    "card_reader": ("身份证读卡器", "ID card reader"),
+    "face": ("人证比对", "Face match"),
+    "manual": ("人工核验原件", "Original checked by hand"),
+}
 IDENTITY_OUTCOMES = {"yes": ("身份核验通过", "Identity verified"), "no": ("身份核验未通过", "Identity not verified")}
 REVIEW_OUTCOMES = {"pass": ("形式审查通过", "Passed"), "incomplete": ("材料不全，需补正", "Incomplete")}
 SEND_CHANNELS = {"ems": ("EMS 邮寄", "EMS mail"), "online": ("平台流转（线上）", "Online via the platform")}
-RESULTS = {"approved": ("准予办理", "Approved"), "refused": ("不予办理", "Refused"),
-           "more_materials": ("需补正材料", "Needs more materials")}
+RESULTS = {
+    "approved": ("准予办理", "Approved"),
+    "refused": ("不予办理", "Refused"),
+    "more_materials": ("需补正材料", "Needs more materials"),
+}
 RETURN_CHANNELS = {"mail": ("邮寄寄回", "Returned by mail"), "online": ("线上返回", "Returned online")}
-DELIVERY_CHANNELS = {"window": ("窗口领取", "Collected at the window"), "mail": ("邮寄给申请人", "Mailed to the applicant"),
-                     "online": ("线上送达（电子证照）", "Delivered online")}
-WITHDRAW_REASONS = {"applicant": ("申请人申请撤回", "The applicant withdrew"),
-                    "identity": ("身份核验未通过", "Identity not verified"),
-                    "other": ("其他", "Other")}
+DELIVERY_CHANNELS = {
+    "window": ("窗口领取", "Collected at the window"),
+    "mail": ("邮寄给申请人", "Mailed to the applicant"),
+    "online": ("线上送达（电子证照）", "Delivered online"),
+}
+WITHDRAW_REASONS = {
+    "applicant": ("申请人申请撤回", "The applicant withdrew"),
+    "identity": ("身份核验未通过", "Identity not verified"),
+    "other": ("其他", "Other"),
+}
 #: 省级行政区划代码 (GB/T 2260) of the places a case can be handled in.
 PROVINCES = {
-    "11": ("北京市", "Beijing"), "12": ("天津市", "Tianjin"), "13": ("河北省", "Hebei"), "14": ("山西省", "Shanxi"),
-    "15": ("内蒙古自治区", "Inner Mongolia"), "21": ("辽宁省", "Liaoning"), "22": ("吉林省", "Jilin"),
-    "23": ("黑龙江省", "Heilongjiang"), "31": ("上海市", "Shanghai"), "32": ("江苏省", "Jiangsu"),
-    "33": ("浙江省", "Zhejiang"), "34": ("安徽省", "Anhui"), "35": ("福建省", "Fujian"), "36": ("江西省", "Jiangxi"),
-    "37": ("山东省", "Shandong"), "41": ("河南省", "Henan"), "42": ("湖北省", "Hubei"), "43": ("湖南省", "Hunan"),
-    "44": ("广东省", "Guangdong"), "45": ("广西壮族自治区", "Guangxi"), "46": ("海南省", "Hainan"),
-    "50": ("重庆市", "Chongqing"), "51": ("四川省", "Sichuan"), "52": ("贵州省", "Guizhou"), "53": ("云南省", "Yunnan"),
-    "54": ("西藏自治区", "Tibet"), "61": ("陕西省", "Shaanxi"), "62": ("甘肃省", "Gansu"), "63": ("青海省", "Qinghai"),
-    "64": ("宁夏回族自治区", "Ningxia"), "65": ("新疆维吾尔自治区", "Xinjiang"),
+    "11": ("北京市", "Beijing"),
+    "12": ("天津市", "Tianjin"),
+    "13": ("河北省", "Hebei"),
+    "14": ("山西省", "Shanxi"),
+    "15": ("内蒙古自治区", "Inner Mongolia"),
+    "21": ("辽宁省", "Liaoning"),
+    "22": ("吉林省", "Jilin"),
+    "23": ("黑龙江省", "Heilongjiang"),
+    "31": ("上海市", "Shanghai"),
+    "32": ("江苏省", "Jiangsu"),
+    "33": ("浙江省", "Zhejiang"),
+    "34": ("安徽省", "Anhui"),
+    "35": ("福建省", "Fujian"),
+    "36": ("江西省", "Jiangxi"),
+    "37": ("山东省", "Shandong"),
+    "41": ("河南省", "Henan"),
+    "42": ("湖北省", "Hubei"),
+    "43": ("湖南省", "Hunan"),
+    "44": ("广东省", "Guangdong"),
+    "45": ("广西壮族自治区", "Guangxi"),
+    "46": ("海南省", "Hainan"),
+    "50": ("重庆市", "Chongqing"),
+    "51": ("四川省", "Sichuan"),
+    "52": ("贵州省", "Guizhou"),
+    "53": ("云南省", "Yunnan"),
+    "54": ("西藏自治区", "Tibet"),
+    "61": ("陕西省", "Shaanxi"),
+    "62": ("甘肃省", "Gansu"),
+    "63": ("青海省", "Qinghai"),
+    "64": ("宁夏回族自治区", "Ningxia"),
+    "65": ("新疆维吾尔自治区", "Xinjiang"),
 }
 #: First two digits of a resident ID number: the provinces, plus Taiwan (71) and the residence
 #: permits of Hong Kong (81), Macao (82) and Taiwan (83) residents, which follow the same scheme.
 ID_REGIONS = set(PROVINCES) | {"71", "81", "82", "83"}
 
 #: The columns the retention job clears (DESIGN §6): the applicant, and the free text a clerk typed.
-PERSONAL_FIELDS = ("applicant_name", "id_number", "phone", "phone_last4", "address", "delivery_waybill",
-                   "review_note", "result_note", "withdrawn_note")
+PERSONAL_FIELDS = (
+    "applicant_name",
+    "id_number",
+    "phone",
+    "phone_last4",
+    "address",
+    "delivery_waybill",
+    "review_note",
+    "result_note",
+    "withdrawn_note",
+)
 APPLICANT_FIELDS = ("applicant_name", "id_number", "phone", "address")
 HANDLING_FIELDS = ("province", "handling_dept", "handling_address", "handling_phone", "handling_contact")
 PAGE_SIZE = 50
 
 
 # ---------- refusals ----------
+
 
 class CaseError(errors.QueueError):
     code = "case_error"
@@ -136,6 +191,7 @@ class CaseExists(CaseError):
 
 class InvalidInput(CaseError):
     """One or more fields are wrong; ``problems`` maps each field to (中文, English)."""
+
     code = "invalid_input"
     http_status = 400
 
@@ -217,15 +273,21 @@ def check_waybill(text: str) -> tuple[str | None, tuple[str, str] | None]:
         return value, None
     m = re.fullmatch(r"[A-Z]{2}(\d{8})(\d)[A-Z]{2}", value)
     if not m:
-        return None, ("运单号应为13位：2个字母+9位数字+2个字母，或13位数字",
-                      "expected 13 characters: 2 letters, 9 digits, 2 letters (EA123456785CN), or 13 digits")
+        return None, (
+            "运单号应为13位：2个字母+9位数字+2个字母，或13位数字",
+            "expected 13 characters: 2 letters, 9 digits, 2 letters (EA123456785CN), or 13 digits",
+        )
     if s10_check_digit(m.group(1)) != int(m.group(2)):
         return None, ("运单号校验位不正确，请核对", "the S10 check digit (9th digit) does not match")
     return value, None
 
 
 def mask_id(value: str | None) -> str:
-    return f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}" if value and len(value) > 8 else ("" if not value else "****")
+    return (
+        f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
+        if value and len(value) > 8
+        else ("" if not value else "****")
+    )
 
 
 def mask_phone(value: str | None) -> str:
@@ -237,6 +299,7 @@ def mask_name(value: str | None) -> str:
 
 
 # ---------- reading ----------
+
 
 class Case:
     """A case row with its materials; attribute access to columns, masked views for lists."""
@@ -268,8 +331,11 @@ class Case:
 
     @property
     def masked(self) -> dict[str, str]:
-        return {"name": mask_name(self.applicant_name), "id_number": mask_id(self.id_number),
-                "phone": mask_phone(self.phone)}
+        return {
+            "name": mask_name(self.applicant_name),
+            "id_number": mask_id(self.id_number),
+            "phone": mask_phone(self.phone),
+        }
 
     @property
     def missing(self) -> list[str]:
@@ -282,8 +348,8 @@ class Case:
 @dataclass(frozen=True)
 class Filters:
     q: str = ""
-    state: str = ""          # a state, "open", or "" for all
-    due: str = ""            # near, overdue, flagged, or ""
+    state: str = ""  # a state, "open", or "" for all
+    due: str = ""  # near, overdue, flagged, or ""
     matter: str = ""
     department: str = ""
     day_from: str = ""
@@ -305,8 +371,10 @@ def _search_sql(f: Filters) -> tuple[str, list]:
         alternatives = ["c.number LIKE ?"]
         params.append(f"%{q.upper()}%")
         waybill = q.upper()
-        alternatives.append("c.waybill_out = ? OR c.waybill_back = ? OR EXISTS (SELECT 1 FROM case_events e"
-                            " WHERE e.case_id = c.id AND e.action IN ('send', 'result') AND e.data LIKE ?)")
+        alternatives.append(
+            "c.waybill_out = ? OR c.waybill_back = ? OR EXISTS (SELECT 1 FROM case_events e"
+            " WHERE e.case_id = c.id AND e.action IN ('send', 'result') AND e.data LIKE ?)"
+        )
         params += [waybill, waybill, f'%"{waybill}"%']
         digits = re.sub(r"\D", "", q)
         if len(digits) in (4, 11) and digits == q.lstrip("+"):
@@ -357,8 +425,7 @@ def get(store: Store, case_id: int) -> Case:
     row = store.one("SELECT * FROM cases WHERE id = ?", (case_id,))
     if row is None:
         raise UnknownCase(f"没有编号为 {case_id} 的案件", f"No case with id {case_id}")
-    materials = [dict(m) for m in store.all("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx",
-                                            (case_id,))]
+    materials = [dict(m) for m in store.all("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx", (case_id,))]
     return Case(row, materials)
 
 
@@ -371,32 +438,41 @@ def by_token(store: Store, token: str) -> Case:
 
 def case_for_ticket(store: Store, ticket_id: int) -> Case | None:
     """The live (not withdrawn) case opened from a ticket, if any: the console links to it."""
-    row = store.one("SELECT id FROM cases WHERE ticket_id = ? AND state != 'withdrawn' ORDER BY id DESC LIMIT 1",
-                    (ticket_id,))
+    row = store.one(
+        "SELECT id FROM cases WHERE ticket_id = ? AND state != 'withdrawn' ORDER BY id DESC LIMIT 1", (ticket_id,)
+    )
     return get(store, row["id"]) if row else None
 
 
 def events(store: Store, case_id: int) -> list[dict]:
-    rows = store.all("SELECT e.*, a.name AS actor_name FROM case_events e LEFT JOIN accounts a"
-                     " ON a.username = e.actor WHERE e.case_id = ? ORDER BY e.id", (case_id,))
+    rows = store.all(
+        "SELECT e.*, a.name AS actor_name FROM case_events e LEFT JOIN accounts a"
+        " ON a.username = e.actor WHERE e.case_id = ? ORDER BY e.id",
+        (case_id,),
+    )
     return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
 
 def access_log(store: Store, case_id: int) -> list[dict]:
-    return [{**dict(r), "detail": json.loads(r["detail"])}
-            for r in store.all("SELECT * FROM case_access_log WHERE case_id = ? ORDER BY id", (case_id,))]
+    return [
+        {**dict(r), "detail": json.loads(r["detail"])}
+        for r in store.all("SELECT * FROM case_access_log WHERE case_id = ? ORDER BY id", (case_id,))
+    ]
 
 
-def log_access(store: Store, case_ids: Iterable[int], action: str, actor: str, now: datetime,
-               detail: dict | None = None) -> None:
+def log_access(
+    store: Store, case_ids: Iterable[int], action: str, actor: str, now: datetime, detail: dict | None = None
+) -> None:
     """One row per case whose personal data was shown (page, receipt) or exported (DESIGN §6)."""
     ids = list(case_ids)
     if not ids:
         return
     text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
     with store.immediate() as conn:
-        conn.executemany("INSERT INTO case_access_log (case_id, action, actor, at, detail) VALUES (?,?,?,?,?)",
-                         [(i, action, actor, utc_iso(now), text) for i in ids])
+        conn.executemany(
+            "INSERT INTO case_access_log (case_id, action, actor, at, detail) VALUES (?,?,?,?,?)",
+            [(i, action, actor, utc_iso(now), text) for i in ids],
+        )
 
 
 def opens_case(matter: Matter | None) -> bool:
@@ -420,19 +496,24 @@ def replay(evts: list[dict]) -> dict[str, Any]:
 
 # ---------- the day report and the consoles ----------
 
+
 def case_counts(store: Store, day: str) -> dict[str, int]:
     """For the day report: cases opened, sent and delivered on ``day`` (hall-local YYYY-MM-DD), and
     cases overdue at the end of that day (time limit running, due day before ``day``)."""
     opened = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))[0]
     sent = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))[0]
-    delivered = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day = ?",
-                          (day,))[0]
+    delivered = store.one(
+        "SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day = ?", (day,)
+    )[0]
     overdue = 0
-    candidates = store.all("SELECT id FROM cases WHERE opened_day <= ? AND (closed_day IS NULL OR closed_day >= ?)",
-                           (day, day))
+    candidates = store.all(
+        "SELECT id FROM cases WHERE opened_day <= ? AND (closed_day IS NULL OR closed_day >= ?)", (day, day)
+    )
     for row in candidates:
-        evts = [{**dict(e), "data": json.loads(e["data"])} for e in store.all(
-            "SELECT * FROM case_events WHERE case_id = ? AND day <= ? ORDER BY id", (row["id"], day))]
+        evts = [
+            {**dict(e), "data": json.loads(e["data"])}
+            for e in store.all("SELECT * FROM case_events WHERE case_id = ? AND day <= ? ORDER BY id", (row["id"], day))
+        ]
         at_end = replay(evts)
         if at_end["state"] in RUNNING and at_end["due_day"] and at_end["due_day"] < day:
             overdue += 1
@@ -450,17 +531,33 @@ def flagged(store: Store, now: datetime, tz: str | ZoneInfo = "Asia/Shanghai") -
     zone = tz if isinstance(tz, ZoneInfo) else ZoneInfo(tz)
     today = now.astimezone(zone).date().isoformat()
     marks = ",".join("?" * len(RUNNING))
-    rows = store.all(f"SELECT * FROM cases WHERE state IN ({marks}) AND (due_flag IS NOT NULL OR due_day < ?)"
-                     " ORDER BY due_day, id", (*RUNNING, today))
+    rows = store.all(
+        f"SELECT * FROM cases WHERE state IN ({marks}) AND (due_flag IS NOT NULL OR due_day < ?) ORDER BY due_day, id",
+        (*RUNNING, today),
+    )
     out = []
     for r in rows:
         flag = "overdue" if r["due_day"] < today else r["due_flag"]
-        out.append({"id": r["id"], "number": r["number"], "mode": r["mode"], "matter": r["matter"],
-                    "matter_zh": r["matter_zh"], "matter_en": r["matter_en"], "state": r["state"],
-                    "due_day": r["due_day"], "flag": flag, "flagged_at": r["flagged_at"],
-                    "days_late": (date.fromisoformat(today) - date.fromisoformat(r["due_day"])).days
-                    if flag == "overdue" else 0,
-                    "window": r["window"], "clerk": r["clerk"], "province": r["province"]})
+        out.append(
+            {
+                "id": r["id"],
+                "number": r["number"],
+                "mode": r["mode"],
+                "matter": r["matter"],
+                "matter_zh": r["matter_zh"],
+                "matter_en": r["matter_en"],
+                "state": r["state"],
+                "due_day": r["due_day"],
+                "flag": flag,
+                "flagged_at": r["flagged_at"],
+                "days_late": (date.fromisoformat(today) - date.fromisoformat(r["due_day"])).days
+                if flag == "overdue"
+                else 0,
+                "window": r["window"],
+                "clerk": r["clerk"],
+                "province": r["province"],
+            }
+        )
     out.sort(key=lambda c: (c["flag"] != "overdue", c["due_day"], c["id"]))
     return out
 
@@ -472,6 +569,7 @@ def due_flag(cal: WorkCalendar, due_day: date, today: date, near_days: int) -> s
 
 
 # ---------- the service ----------
+
 
 class CaseService:
     def __init__(self, store: Store, config: HallConfig, clock: Clock):
@@ -488,8 +586,9 @@ class CaseService:
 
     # ----- opening -----
 
-    def open(self, *, ticket_id: int | None, matter: str | None, window: int | None, actor: str,
-             form: Mapping[str, str]) -> Case:
+    def open(
+        self, *, ticket_id: int | None, matter: str | None, window: int | None, actor: str, form: Mapping[str, str]
+    ) -> Case:
         """Receive a case (收件) from a served ticket, or for a matter without a ticket."""
         now = self.clock.now()
         today = self.today(now)
@@ -499,9 +598,11 @@ class CaseService:
             if ticket is None:
                 raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
             if ticket["state"] not in ("serving", "suspended", "done"):
-                raise TicketNotServed(f"{ticket['number']} 号尚未办理，不能开立案件",
-                                      f"Ticket {ticket['number']} has not been served; serve it before opening a case",
-                                      state=ticket["state"])
+                raise TicketNotServed(
+                    f"{ticket['number']} 号尚未办理，不能开立案件",
+                    f"Ticket {ticket['number']} has not been served; serve it before opening a case",
+                    state=ticket["state"],
+                )
             if matter and ticket["matter"] and matter != ticket["matter"]:
                 raise InvalidInput({"matter": ("事项与号票不一致", "the matter differs from the ticket's")})
             matter = matter or ticket["matter"]
@@ -513,8 +614,11 @@ class CaseService:
         except KeyError:
             raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
         if not opens_case(m):
-            raise NotACaseMatter(f"{m.name_zh}为现场办理事项，无需开立代收代办件",
-                                 f"{m.name_en} is handled on site; it needs no case", mode=m.mode)
+            raise NotACaseMatter(
+                f"{m.name_zh}为现场办理事项，无需开立代收代办件",
+                f"{m.name_en} is handled on site; it needs no case",
+                mode=m.mode,
+            )
         p = _Problems()
         values = self._applicant(form, p, today, required=True)
         values.update(self._handling(form, p, required=False))
@@ -525,32 +629,68 @@ class CaseService:
         token = secrets.token_urlsafe(18)
         with self.store.immediate() as conn:
             if ticket_id is not None:
-                existing = conn.execute("SELECT number FROM cases WHERE ticket_id = ? AND state != 'withdrawn'",
-                                        (ticket_id,)).fetchone()
+                existing = conn.execute(
+                    "SELECT number FROM cases WHERE ticket_id = ? AND state != 'withdrawn'", (ticket_id,)
+                ).fetchone()
                 if existing:
-                    raise CaseExists(f"{ticket['number']} 号已开立案件 {existing['number']}",
-                                     f"Ticket {ticket['number']} already has case {existing['number']}",
-                                     case=existing["number"])
+                    raise CaseExists(
+                        f"{ticket['number']} 号已开立案件 {existing['number']}",
+                        f"Ticket {ticket['number']} already has case {existing['number']}",
+                        case=existing["number"],
+                    )
             prefix = f"KS-{today:%Y%m%d}-"
-            seq = conn.execute("SELECT COUNT(*) + 1 FROM cases WHERE opened_day = ?", (today.isoformat(),)).fetchone()[0]
+            seq = conn.execute("SELECT COUNT(*) + 1 FROM cases WHERE opened_day = ?", (today.isoformat(),)).fetchone()[
+                0
+            ]
             number = f"{prefix}{seq:03d}"
             columns = {
-                "number": number, "token": token, "mode": m.mode, "matter": m.code, "matter_zh": m.name_zh,
-                "matter_en": m.name_en, "department": m.department, "ticket_id": ticket_id, "window": window,
-                "clerk": actor, "state": "received", "opened_at": utc_iso(now), "opened_day": today.isoformat(),
-                "time_limit_days": m.time_limit_days, "clock_from": today.isoformat(), "due_day": due.isoformat(),
-                "due_flag": flag, "flagged_at": utc_iso(now) if flag else None, "updated_at": utc_iso(now),
+                "number": number,
+                "token": token,
+                "mode": m.mode,
+                "matter": m.code,
+                "matter_zh": m.name_zh,
+                "matter_en": m.name_en,
+                "department": m.department,
+                "ticket_id": ticket_id,
+                "window": window,
+                "clerk": actor,
+                "state": "received",
+                "opened_at": utc_iso(now),
+                "opened_day": today.isoformat(),
+                "time_limit_days": m.time_limit_days,
+                "clock_from": today.isoformat(),
+                "due_day": due.isoformat(),
+                "due_flag": flag,
+                "flagged_at": utc_iso(now) if flag else None,
+                "updated_at": utc_iso(now),
                 **values,
             }
-            cur = conn.execute(f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
-                               tuple(columns.values()))
+            cur = conn.execute(
+                f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                tuple(columns.values()),
+            )
             case_id = cur.lastrowid
-            conn.executemany("INSERT INTO case_materials (case_id, idx, name, received, copies) VALUES (?,?,?,?,?)",
-                             [(case_id, i, name, int(copies > 0), copies) for i, (name, copies) in enumerate(materials)])
-            self._event(conn, case_id, "open", None, "received", actor, window, now,
-                        {"matter": m.code, "ticket_id": ticket_id, "due_day": due.isoformat(),
-                         "time_limit_days": m.time_limit_days,
-                         "materials": [[name, copies] for name, copies in materials]})
+            conn.executemany(
+                "INSERT INTO case_materials (case_id, idx, name, received, copies) VALUES (?,?,?,?,?)",
+                [(case_id, i, name, int(copies > 0), copies) for i, (name, copies) in enumerate(materials)],
+            )
+            self._event(
+                conn,
+                case_id,
+                "open",
+                None,
+                "received",
+                actor,
+                window,
+                now,
+                {
+                    "matter": m.code,
+                    "ticket_id": ticket_id,
+                    "due_day": due.isoformat(),
+                    "time_limit_days": m.time_limit_days,
+                    "materials": [[name, copies] for name, copies in materials],
+                },
+            )
         return get(self.store, case_id)
 
     # ----- steps -----
@@ -566,9 +706,13 @@ class CaseService:
             if case.state not in allowed:
                 zh, en = ACTION_TEXT[action]
                 raise IllegalCaseStep(
-                    f"案件 {case.number} 当前{STATE_TEXT[case.state][0]}，不能{zh}{_HINT_ZH.get((case.state, action), '')}",
+                    f"案件 {case.number} 当前{STATE_TEXT[case.state][0]}，"
+                    f"不能{zh}{_HINT_ZH.get((case.state, action), '')}",
                     f"Case {case.number} is {STATE_TEXT[case.state][1].lower()}; it cannot {en}"
-                    f"{_HINT_EN.get((case.state, action), '')}", state=case.state, action=action)
+                    f"{_HINT_EN.get((case.state, action), '')}",
+                    state=case.state,
+                    action=action,
+                )
             updates, target, data = getattr(self, f"_step_{action}")(conn, case, form, today, now)
             if action == "check":
                 updates["reviewed_by"] = actor
@@ -593,8 +737,11 @@ class CaseService:
         materials = self._materials(form, [m["name"] for m in case.materials], p)
         missing = [name for name, copies in materials if copies == 0]
         if outcome == "pass" and missing:
-            p.add("review_outcome", f"材料未收齐（{'、'.join(missing)}），不能审查通过",
-                  f"materials are missing ({len(missing)}); choose 'incomplete' instead")
+            p.add(
+                "review_outcome",
+                f"材料未收齐（{'、'.join(missing)}），不能审查通过",
+                f"materials are missing ({len(missing)}); choose 'incomplete' instead",
+            )
         if outcome == "incomplete" and not missing and not note:
             p.add("review_note", "请写明需补正的内容", "say what is missing")
         p.raise_if_any()
@@ -605,10 +752,24 @@ class CaseService:
             target = "checked"
         else:
             target = "needs_materials"
-        updates = {"identity_method": method, "identity_ok": 1 if identity == "yes" else 0, "review_outcome": outcome,
-                   "review_note": note, "reviewed_at": utc_iso(now)}
-        return updates, target, {"identity_method": method, "identity_ok": identity == "yes", "review_outcome": outcome,
-                                 "missing": missing, "materials": [[n, c] for n, c in materials]}
+        updates = {
+            "identity_method": method,
+            "identity_ok": 1 if identity == "yes" else 0,
+            "review_outcome": outcome,
+            "review_note": note,
+            "reviewed_at": utc_iso(now),
+        }
+        return (
+            updates,
+            target,
+            {
+                "identity_method": method,
+                "identity_ok": identity == "yes",
+                "review_outcome": outcome,
+                "missing": missing,
+                "materials": [[n, c] for n, c in materials],
+            },
+        )
 
     def _step_send(self, conn, case: Case, form, today, now):
         p = _Problems()
@@ -623,10 +784,23 @@ class CaseService:
             ref = _text(form, "send_ref", p, limit=60)
         sent_on = _date_field(form, "sent_on", p, earliest=date.fromisoformat(case.clock_from), latest=today)
         p.raise_if_any()
-        return ({**handling, "send_channel": channel, "waybill_out": waybill, "send_ref": ref,
-                 "sent_on": sent_on.isoformat()}, "sent",
-                {"channel": channel, "waybill": waybill, "sent_on": sent_on.isoformat(),
-                 "province": handling["province"], "fields": sorted(k for k in handling if handling[k] != getattr(case, k))})
+        return (
+            {
+                **handling,
+                "send_channel": channel,
+                "waybill_out": waybill,
+                "send_ref": ref,
+                "sent_on": sent_on.isoformat(),
+            },
+            "sent",
+            {
+                "channel": channel,
+                "waybill": waybill,
+                "sent_on": sent_on.isoformat(),
+                "province": handling["province"],
+                "fields": sorted(k for k in handling if handling[k] != getattr(case, k)),
+            },
+        )
 
     def _step_result(self, conn, case: Case, form, today, now):
         p = _Problems()
@@ -639,9 +813,17 @@ class CaseService:
             p.add("result_note", "请写明办理地要求补正的材料", "say which materials the handling place asks for")
         p.raise_if_any()
         target = "needs_materials" if result == "more_materials" else "result_received"
-        return ({"result": result, "return_channel": channel, "waybill_back": waybill,
-                 "returned_on": returned_on.isoformat(), "result_note": note}, target,
-                {"result": result, "channel": channel, "waybill": waybill, "returned_on": returned_on.isoformat()})
+        return (
+            {
+                "result": result,
+                "return_channel": channel,
+                "waybill_back": waybill,
+                "returned_on": returned_on.isoformat(),
+                "result_note": note,
+            },
+            target,
+            {"result": result, "channel": channel, "waybill": waybill, "returned_on": returned_on.isoformat()},
+        )
 
     def _step_supplement(self, conn, case: Case, form, today, now):
         """The applicant brings what was missing: the time limit runs again from today."""
@@ -651,10 +833,22 @@ class CaseService:
         self._save_materials(conn, case.id, materials)
         due = self.due_day(today, case.time_limit_days)
         flag = due_flag(self.calendar, due, today, self.config.cases.near_due_days)
-        return ({"clock_from": today.isoformat(), "due_day": due.isoformat(), "due_flag": flag,
-                 "flagged_at": utc_iso(now) if flag else None, "review_outcome": None, "identity_ok": None,
-                 "identity_method": None, "reviewed_by": None, "reviewed_at": None, "review_note": None}, "received",
-                {"due_day": due.isoformat(), "materials": [[n, c] for n, c in materials]})
+        return (
+            {
+                "clock_from": today.isoformat(),
+                "due_day": due.isoformat(),
+                "due_flag": flag,
+                "flagged_at": utc_iso(now) if flag else None,
+                "review_outcome": None,
+                "identity_ok": None,
+                "identity_method": None,
+                "reviewed_by": None,
+                "reviewed_at": None,
+                "review_note": None,
+            },
+            "received",
+            {"due_day": due.isoformat(), "materials": [[n, c] for n, c in materials]},
+        )
 
     def _step_deliver(self, conn, case: Case, form, today, now):
         p = _Problems()
@@ -663,12 +857,19 @@ class CaseService:
         if channel == "mail":
             waybill = _waybill(form, "delivery_waybill", p)
             if not case.address and not case.purged:
-                p.add("delivery_channel", "案件没有申请人邮寄地址，请先补充", "the case has no mailing address; add one first")
+                p.add(
+                    "delivery_channel",
+                    "案件没有申请人邮寄地址，请先补充",
+                    "the case has no mailing address; add one first",
+                )
         earliest = date.fromisoformat(case.returned_on) if case.returned_on else date.fromisoformat(case.opened_day)
         delivered_on = _date_field(form, "delivered_on", p, earliest=earliest, latest=today)
         p.raise_if_any()
-        return ({"delivery_channel": channel, "delivery_waybill": waybill, "delivered_on": delivered_on.isoformat()},
-                "delivered", {"channel": channel, "delivered_on": delivered_on.isoformat()})
+        return (
+            {"delivery_channel": channel, "delivery_waybill": waybill, "delivered_on": delivered_on.isoformat()},
+            "delivered",
+            {"channel": channel, "delivered_on": delivered_on.isoformat()},
+        )
 
     def _step_withdraw(self, conn, case: Case, form, today, now):
         p = _Problems()
@@ -701,34 +902,60 @@ class CaseService:
         now = self.clock.now()
         today = self.today(now)
         with self.store.immediate() as conn:
-            done = conn.execute("SELECT result FROM job_runs WHERE job = 'cases' AND day = ?",
-                                (today.isoformat(),)).fetchone()
+            done = conn.execute(
+                "SELECT result FROM job_runs WHERE job = 'cases' AND day = ?", (today.isoformat(),)
+            ).fetchone()
             if done:
                 return json.loads(done["result"])
             result = {"near": 0, "overdue": 0, "changed": 0, "purged": 0}
             marks = ",".join("?" * len(RUNNING))
             for row in conn.execute(f"SELECT * FROM cases WHERE state IN ({marks})", RUNNING).fetchall():
-                flag = due_flag(self.calendar, date.fromisoformat(row["due_day"]), today,
-                                self.config.cases.near_due_days)
+                flag = due_flag(
+                    self.calendar, date.fromisoformat(row["due_day"]), today, self.config.cases.near_due_days
+                )
                 if flag:
                     result[flag] += 1
                 if flag != row["due_flag"]:
                     result["changed"] += 1
-                    conn.execute("UPDATE cases SET due_flag = ?, flagged_at = ? WHERE id = ?",
-                                 (flag, utc_iso(now) if flag else None, row["id"]))
-                    self._event(conn, row["id"], "flag", row["state"], row["state"], "system", None, now,
-                                {"flag": flag, "was": row["due_flag"], "due_day": row["due_day"]})
+                    conn.execute(
+                        "UPDATE cases SET due_flag = ?, flagged_at = ? WHERE id = ?",
+                        (flag, utc_iso(now) if flag else None, row["id"]),
+                    )
+                    self._event(
+                        conn,
+                        row["id"],
+                        "flag",
+                        row["state"],
+                        row["state"],
+                        "system",
+                        None,
+                        now,
+                        {"flag": flag, "was": row["due_flag"], "due_day": row["due_day"]},
+                    )
             cutoff = (today - timedelta(days=self.config.cases.retention_days)).isoformat()
-            stale = conn.execute("SELECT id, state FROM cases WHERE closed_day IS NOT NULL AND closed_day <= ?"
-                                 " AND purged_at IS NULL", (cutoff,)).fetchall()
+            stale = conn.execute(
+                "SELECT id, state FROM cases WHERE closed_day IS NOT NULL AND closed_day <= ? AND purged_at IS NULL",
+                (cutoff,),
+            ).fetchall()
             for row in stale:
                 sets = ", ".join(f"{f} = NULL" for f in PERSONAL_FIELDS)
                 conn.execute(f"UPDATE cases SET {sets}, purged_at = ? WHERE id = ?", (utc_iso(now), row["id"]))
-                self._event(conn, row["id"], "purge", row["state"], row["state"], "system", None, now,
-                            {"fields": list(PERSONAL_FIELDS), "retention_days": self.config.cases.retention_days})
+                self._event(
+                    conn,
+                    row["id"],
+                    "purge",
+                    row["state"],
+                    row["state"],
+                    "system",
+                    None,
+                    now,
+                    {"fields": list(PERSONAL_FIELDS), "retention_days": self.config.cases.retention_days},
+                )
             result["purged"] = len(stale)
-            conn.execute("INSERT INTO job_runs (job, day, ran_at, result) VALUES ('cases', ?, ?, ?)",
-                         (today.isoformat(), utc_iso(now), json.dumps(result)))
+            conn.execute(
+                "INSERT INTO job_runs (job, day, ran_at, result) VALUES ('cases', ?, ?, ?)",
+                (today.isoformat(), utc_iso(now), json.dumps(result)),
+            )
         return result
 
     # ----- helpers -----
@@ -737,16 +964,30 @@ class CaseService:
         row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
         if row is None:
             raise UnknownCase(f"没有编号为 {case_id} 的案件", f"No case with id {case_id}")
-        mats = [dict(m) for m in conn.execute("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx",
-                                              (case_id,)).fetchall()]
+        mats = [
+            dict(m)
+            for m in conn.execute("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx", (case_id,)).fetchall()
+        ]
         return Case(row, mats)
 
-    def _event(self, conn, case_id: int, action: str, from_state, to_state, actor, window, now: datetime,
-               data: dict) -> None:
-        conn.execute("INSERT INTO case_events (case_id, action, from_state, to_state, actor, window, at, day, data)"
-                     " VALUES (?,?,?,?,?,?,?,?,?)",
-                     (case_id, action, from_state, to_state, actor, window, utc_iso(now),
-                      calendar.service_day(now, self.config.hall), json.dumps(data, ensure_ascii=False, sort_keys=True)))
+    def _event(
+        self, conn, case_id: int, action: str, from_state, to_state, actor, window, now: datetime, data: dict
+    ) -> None:
+        conn.execute(
+            "INSERT INTO case_events (case_id, action, from_state, to_state, actor, window, at, day, data)"
+            " VALUES (?,?,?,?,?,?,?,?,?)",
+            (
+                case_id,
+                action,
+                from_state,
+                to_state,
+                actor,
+                window,
+                utc_iso(now),
+                calendar.service_day(now, self.config.hall),
+                json.dumps(data, ensure_ascii=False, sort_keys=True),
+            ),
+        )
 
     def _applicant(self, form, p: _Problems, today: date, *, required: bool) -> dict:
         name = re.sub(r"\s+", " ", (form.get("applicant_name") or "").strip())
@@ -761,8 +1002,13 @@ class CaseService:
         if problem:
             p.add("phone", *problem)
         address = _text(form, "address", p, limit=200)
-        return {"applicant_name": name, "id_number": id_number, "phone": phone,
-                "phone_last4": phone[-4:] if phone else None, "address": address}
+        return {
+            "applicant_name": name,
+            "id_number": id_number,
+            "phone": phone,
+            "phone_last4": phone[-4:] if phone else None,
+            "address": address,
+        }
 
     def _handling(self, form, p: _Problems, *, required: bool, current: Case | None = None) -> dict:
         def pick(key):
@@ -770,19 +1016,28 @@ class CaseService:
             if not value and current is not None:
                 value = getattr(current, key) or ""
             return value
+
         province = pick("province")
         if province and province not in PROVINCES:
             p.add("province", "请选择办理地省份", "choose the handling province")
         elif required and not province:
             p.add("province", "请选择办理地省份", "the handling province is required")
         values = {"province": province or None}
-        for key, limit in (("handling_dept", 100), ("handling_address", 200), ("handling_phone", 40),
-                           ("handling_contact", 40)):
+        for key, limit in (
+            ("handling_dept", 100),
+            ("handling_address", 200),
+            ("handling_phone", 40),
+            ("handling_contact", 40),
+        ):
             value = pick(key)
             if len(value) > limit:
                 p.add(key, f"不超过 {limit} 个字", f"at most {limit} characters")
             if required and key in ("handling_dept", "handling_address") and not value:
-                p.add(key, "寄出前须填写办理地部门名称和地址", "the handling department and its address are required to send")
+                p.add(
+                    key,
+                    "寄出前须填写办理地部门名称和地址",
+                    "the handling department and its address are required to send",
+                )
             values[key] = value or None
         if values["handling_phone"] and not re.fullmatch(r"[\d\s()+\-转]{5,40}", values["handling_phone"]):
             p.add("handling_phone", "电话号码格式不正确", "digits, spaces, - and ( ) only")
@@ -807,16 +1062,26 @@ class CaseService:
 
     def _save_materials(self, conn, case_id: int, materials: list[tuple[str, int]]) -> None:
         for i, (_name, copies) in enumerate(materials):
-            conn.execute("UPDATE case_materials SET received = ?, copies = ? WHERE case_id = ? AND idx = ?",
-                         (int(copies > 0), copies, case_id, i))
+            conn.execute(
+                "UPDATE case_materials SET received = ?, copies = ? WHERE case_id = ? AND idx = ?",
+                (int(copies > 0), copies, case_id, i),
+            )
 
 
-_HINT_ZH = {("received", "send"): "（请先完成形式审查）", ("checked", "deliver"): "（结果尚未返回）",
-            ("received", "deliver"): "（结果尚未返回）", ("sent", "deliver"): "（请先登记办理结果）",
-            ("needs_materials", "send"): "（请先补正材料并重新审查）"}
-_HINT_EN = {("received", "send"): " (check it first)", ("checked", "deliver"): " (no result yet)",
-            ("received", "deliver"): " (no result yet)", ("sent", "deliver"): " (record the result first)",
-            ("needs_materials", "send"): " (receive the supplement and check again first)"}
+_HINT_ZH = {
+    ("received", "send"): "（请先完成形式审查）",
+    ("checked", "deliver"): "（结果尚未返回）",
+    ("received", "deliver"): "（结果尚未返回）",
+    ("sent", "deliver"): "（请先登记办理结果）",
+    ("needs_materials", "send"): "（请先补正材料并重新审查）",
+}
+_HINT_EN = {
+    ("received", "send"): " (check it first)",
+    ("checked", "deliver"): " (no result yet)",
+    ("received", "deliver"): " (no result yet)",
+    ("sent", "deliver"): " (record the result first)",
+    ("needs_materials", "send"): " (receive the supplement and check again first)",
+}
 
 
 def _choice(form, key: str, options: Mapping[str, Any], p: _Problems) -> str | None:

@@ -3,6 +3,7 @@
 Each carries a machine-readable ``code`` (the JSON API's ``error``) and a message in Chinese and in
 English that a clerk or a citizen can act on.
 """
+
 from __future__ import annotations
 
 

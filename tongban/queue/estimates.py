@@ -20,13 +20,14 @@ service time (start to finish) is smoothed in ``lines.service_min``.
 
 Pure functions: no clock, no I/O. The service gathers the state and calls them.
 """
+
 from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable, Mapping, Sequence
 
 from ..config import PolicyConfig
 from . import policy
@@ -63,6 +64,7 @@ class Estimate:
 @dataclass(frozen=True)
 class WindowPlan:
     """A window as the forecast sees it: the lines it serves and when it can next call."""
+
     view: policy.WindowView
     free_in_min: float = 0.0
 
@@ -70,9 +72,9 @@ class WindowPlan:
 @dataclass(frozen=True)
 class Forecast:
     people_ahead: int
-    wait_min: float          # unrounded forecast
-    calls_ahead: int         # calls at the target's windows before it (= people_ahead)
-    windows: int             # windows that serve the target's line in the plan
+    wait_min: float  # unrounded forecast
+    calls_ahead: int  # calls at the target's windows before it (= people_ahead)
+    windows: int  # windows that serve the target's line in the plan
     estimate: Estimate
 
 
@@ -107,10 +109,16 @@ def band(mid: float, calls: int, per_call_min: float, windows: int) -> Estimate:
     return Estimate(minutes=max(0, round(mid)), low=max(0, math.floor(low)), high=max(0, math.ceil(high)))
 
 
-def forecast(target: policy.WaitingTicket, waiting: Sequence[policy.WaitingTicket], windows: Sequence[WindowPlan],
-             now: datetime, config: PolicyConfig, per_call: Mapping[str, float],
-             choose: Callable = policy.choose_next, green_per_min: Mapping[str, float] | None = None
-             ) -> Forecast | None:
+def forecast(
+    target: policy.WaitingTicket,
+    waiting: Sequence[policy.WaitingTicket],
+    windows: Sequence[WindowPlan],
+    now: datetime,
+    config: PolicyConfig,
+    per_call: Mapping[str, float],
+    choose: Callable = policy.choose_next,
+    green_per_min: Mapping[str, float] | None = None,
+) -> Forecast | None:
     """Run the policy forward until ``target`` is called. None when no window in the plan serves its line.
 
     ``waiting`` may or may not contain ``target`` (a newcomer not yet issued). Within one line the

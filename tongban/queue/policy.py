@@ -10,11 +10,12 @@ is passed at most by the tickets that joined its window's lines within ``C`` min
 finite number, however long the hall runs. Tickets queued more than ``C`` minutes after T never go
 before it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Iterable, Sequence
 
 from ..config import PolicyConfig
 
@@ -32,7 +33,7 @@ class WaitingTicket:
 @dataclass(frozen=True)
 class WindowView:
     number: int
-    serving: tuple[str, ...]   # primary line first
+    serving: tuple[str, ...]  # primary line first
 
     @property
     def primary(self) -> str | None:
@@ -40,8 +41,12 @@ class WindowView:
 
 
 def max_credit(config: PolicyConfig) -> float:
-    return (config.green_credit_min + config.appointment_credit_min + config.transfer_credit_min
-            + config.primary_line_credit_min)
+    return (
+        config.green_credit_min
+        + config.appointment_credit_min
+        + config.transfer_credit_min
+        + config.primary_line_credit_min
+    )
 
 
 def credit_minutes(ticket: WaitingTicket, window: WindowView | None, now: datetime, config: PolicyConfig) -> float:
@@ -73,35 +78,47 @@ def line_order_key(ticket: WaitingTicket, now: datetime, config: PolicyConfig):
     Minutes relative to ``now``, as ``choose_next`` counts them: measured from the epoch (about 3e7
     minutes) a credit smaller than the float's step there was lost, and tickets queued in the same
     second then sorted by id instead of by credit."""
-    return ((ticket.queued_at - now).total_seconds() / 60.0 - credit_minutes(ticket, None, now, config),
-            ticket.queued_at, ticket.id)
+    return (
+        (ticket.queued_at - now).total_seconds() / 60.0 - credit_minutes(ticket, None, now, config),
+        ticket.queued_at,
+        ticket.id,
+    )
 
 
-def choose_next(window: WindowView, waiting: Iterable[WaitingTicket], now: datetime,
-                config: PolicyConfig) -> WaitingTicket | None:
+def choose_next(
+    window: WindowView, waiting: Iterable[WaitingTicket], now: datetime, config: PolicyConfig
+) -> WaitingTicket | None:
     """The ticket ``window`` calls next: the smallest ``order_key`` among the tickets in its lines.
 
     Written out for speed (it runs on every call and many times in every forecast); a property test
     checks it against ``min(order_key)``."""
     serving = window.serving
     primary = window.primary
-    green, due, moved, own = (config.green_credit_min, config.appointment_credit_min, config.transfer_credit_min,
-                              config.primary_line_credit_min)
+    green, due, moved, own = (
+        config.green_credit_min,
+        config.appointment_credit_min,
+        config.transfer_credit_min,
+        config.primary_line_credit_min,
+    )
     best = None
     best_key = None
     for t in waiting:
         if t.line not in serving:
             continue
-        credit = ((green if t.green else 0.0) + (moved if t.transferred else 0.0)
-                  + (due if t.appointment_at is not None and t.appointment_at <= now else 0.0)
-                  + (own if t.line == primary else 0.0))
+        credit = (
+            (green if t.green else 0.0)
+            + (moved if t.transferred else 0.0)
+            + (due if t.appointment_at is not None and t.appointment_at <= now else 0.0)
+            + (own if t.line == primary else 0.0)
+        )
         key = ((t.queued_at - now).total_seconds() / 60.0 - credit, t.queued_at, t.id)
         if best_key is None or key < best_key:
             best, best_key = t, key
     return best
 
 
-def ordered(waiting: Sequence[WaitingTicket], now: datetime, config: PolicyConfig,
-            window: WindowView | None = None) -> list[WaitingTicket]:
+def ordered(
+    waiting: Sequence[WaitingTicket], now: datetime, config: PolicyConfig, window: WindowView | None = None
+) -> list[WaitingTicket]:
     """The waiting tickets in the order the policy would call them (for people-ahead counts)."""
     return sorted(waiting, key=lambda t: order_key(t, window, now, config))

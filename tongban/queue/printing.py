@@ -5,6 +5,7 @@ devices process claims it, prints, and writes the outcome. A job not finished by
 a failure as far as the citizen is concerned: the kiosk shows the ticket on screen, and the devices
 process will not print it late (a slip appearing after the citizen walked away only confuses).
 """
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -15,12 +16,20 @@ DEFAULT_DEADLINE_S = 5.0
 FINAL = ("done", "failed")
 
 
-def enqueue(store: Store, ticket_id: int, printer: str, now: datetime, *, deadline_s: float = DEFAULT_DEADLINE_S,
-            reprint: bool = False) -> int:
+def enqueue(
+    store: Store,
+    ticket_id: int,
+    printer: str,
+    now: datetime,
+    *,
+    deadline_s: float = DEFAULT_DEADLINE_S,
+    reprint: bool = False,
+) -> int:
     with store.immediate() as conn:
-        cur = conn.execute("INSERT INTO print_jobs (ticket_id, printer, reprint, created_at, deadline)"
-                           " VALUES (?,?,?,?,?)", (ticket_id, printer, int(reprint), utc_iso(now),
-                                                  utc_iso(now + timedelta(seconds=deadline_s))))
+        cur = conn.execute(
+            "INSERT INTO print_jobs (ticket_id, printer, reprint, created_at, deadline) VALUES (?,?,?,?,?)",
+            (ticket_id, printer, int(reprint), utc_iso(now), utc_iso(now + timedelta(seconds=deadline_s))),
+        )
         return cur.lastrowid
 
 
@@ -45,10 +54,19 @@ def claim_next(store: Store, now: datetime, *, printer: str | None = None) -> di
             if row is None:
                 return None
             if parse_iso(row["deadline"]) <= now:
-                conn.execute("UPDATE print_jobs SET state = 'failed', status = 'timeout', error = ?, finished_at = ?"
-                             " WHERE id = ?", ("not printed before the deadline", utc_iso(now), row["id"]))
-                _alert(conn, f"printer:{row['printer']}", "print_failed", now,
-                       "号票未能及时打印，请留意取号机", "A ticket was not printed in time; check the kiosk")
+                conn.execute(
+                    "UPDATE print_jobs SET state = 'failed', status = 'timeout', error = ?, finished_at = ?"
+                    " WHERE id = ?",
+                    ("not printed before the deadline", utc_iso(now), row["id"]),
+                )
+                _alert(
+                    conn,
+                    f"printer:{row['printer']}",
+                    "print_failed",
+                    now,
+                    "号票未能及时打印，请留意取号机",
+                    "A ticket was not printed in time; check the kiosk",
+                )
                 continue
             conn.execute("UPDATE print_jobs SET state = 'printing' WHERE id = ?", (row["id"],))
             return dict(row)
@@ -57,29 +75,47 @@ def claim_next(store: Store, now: datetime, *, printer: str | None = None) -> di
 def complete(store: Store, job_id: int, now: datetime, *, ok: bool, status: str, error: str | None = None) -> None:
     with store.immediate() as conn:
         row = conn.execute("SELECT printer FROM print_jobs WHERE id = ?", (job_id,)).fetchone()
-        conn.execute("UPDATE print_jobs SET state = ?, status = ?, error = ?, finished_at = ? WHERE id = ?",
-                     ("done" if ok else "failed", status, error, utc_iso(now), job_id))
+        conn.execute(
+            "UPDATE print_jobs SET state = ?, status = ?, error = ?, finished_at = ? WHERE id = ?",
+            ("done" if ok else "failed", status, error, utc_iso(now), job_id),
+        )
         if not ok and row is not None:
-            _alert(conn, f"printer:{row['printer']}", "print_failed", now,
-                   f"打印机 {row['printer']} 打印失败（{status}），请检查并补打",
-                   f"Printer {row['printer']} failed ({status}); check it and reprint")
+            _alert(
+                conn,
+                f"printer:{row['printer']}",
+                "print_failed",
+                now,
+                f"打印机 {row['printer']} 打印失败（{status}），请检查并补打",
+                f"Printer {row['printer']} failed ({status}); check it and reprint",
+            )
 
 
 def record_device_status(store: Store, device: str, kind: str, state: str, detail: str, now: datetime) -> None:
     with store.immediate() as conn:
         previous = conn.execute("SELECT state FROM device_status WHERE device = ?", (device,)).fetchone()
-        conn.execute("INSERT INTO device_status (device, kind, state, detail, at) VALUES (?,?,?,?,?)"
-                     " ON CONFLICT(device) DO UPDATE SET state = excluded.state, detail = excluded.detail,"
-                     " at = excluded.at", (device, kind, state, detail, utc_iso(now)))
+        conn.execute(
+            "INSERT INTO device_status (device, kind, state, detail, at) VALUES (?,?,?,?,?)"
+            " ON CONFLICT(device) DO UPDATE SET state = excluded.state, detail = excluded.detail,"
+            " at = excluded.at",
+            (device, kind, state, detail, utc_iso(now)),
+        )
         # Alert once when a device goes bad, not on every health check while it stays bad.
         if state not in ("ok", "unknown") and (previous is None or previous["state"] != state):
-            _alert(conn, device, f"device_{state}", now, f"设备 {device} 状态异常：{state}",
-                   f"Device {device} reports {state}: {detail}")
+            _alert(
+                conn,
+                device,
+                f"device_{state}",
+                now,
+                f"设备 {device} 状态异常：{state}",
+                f"Device {device} reports {state}: {detail}",
+            )
 
 
 def _alert(conn, device: str, kind: str, now: datetime, message_zh: str, message_en: str) -> None:
-    conn.execute("INSERT INTO alerts (device, kind, message_zh, message_en, at) VALUES (?,?,?,?,?)",
-                 (device, kind, message_zh, message_en, utc_iso(now)))
+    conn.execute(
+        "INSERT INTO alerts (device, kind, message_zh, message_en, at) VALUES (?,?,?,?,?)",
+        (device, kind, message_zh, message_en, utc_iso(now)),
+    )
 
 
 def open_alerts(store: Store) -> list[dict]:
@@ -88,8 +124,10 @@ def open_alerts(store: Store) -> list[dict]:
 
 def ack_alert(store: Store, alert_id: int, who: str, now: datetime) -> None:
     with store.immediate() as conn:
-        conn.execute("UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL",
-                     (utc_iso(now), who, alert_id))
+        conn.execute(
+            "UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL",
+            (utc_iso(now), who, alert_id),
+        )
 
 
 def device_statuses(store: Store) -> list[dict]:

@@ -5,6 +5,7 @@ arrive together are counted one after the other and the limit holds exactly. The
 idempotency key makes one press burst one ticket; this limit is the backstop behind it, so a child
 hammering the screen cannot empty a line's daily quota. Staff-issued tickets are not limited.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -26,13 +27,15 @@ def check_kiosk_rate(conn: sqlite3.Connection, kiosk: str | None, now: datetime,
     if kiosk is None:
         return
     since = utc_iso(now - timedelta(seconds=WINDOW_S))
-    count = conn.execute("SELECT COUNT(*) FROM tickets WHERE kiosk = ? AND issued_at > ?",
-                         (kiosk, since)).fetchone()[0]
+    count = conn.execute("SELECT COUNT(*) FROM tickets WHERE kiosk = ? AND issued_at > ?", (kiosk, since)).fetchone()[0]
     if count >= limit:
-        oldest = conn.execute("SELECT MIN(issued_at) FROM tickets WHERE kiosk = ? AND issued_at > ?",
-                              (kiosk, since)).fetchone()[0]
+        oldest = conn.execute(
+            "SELECT MIN(issued_at) FROM tickets WHERE kiosk = ? AND issued_at > ?", (kiosk, since)
+        ).fetchone()[0]
         retry = max(1, WINDOW_S - int((now - datetime.fromisoformat(oldest)).total_seconds()))
         raise KioskRateLimited(
             f"本机取号过于频繁，请 {retry} 秒后再试，或到咨询台取号",
             f"Too many tickets from this kiosk; try again in {retry} s, or ask at the help desk",
-            retry_after_s=retry, limit=limit)
+            retry_after_s=retry,
+            limit=limit,
+        )

@@ -8,12 +8,13 @@ report needs without joins: level, reasons, comment, window, clerk, matter, line
 
 Functions here write through the store like the service does (one ``BEGIN IMMEDIATE`` each); no Flask.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Iterable
 
 from . import errors
 from .store import Store, parse_iso, utc_iso
@@ -56,6 +57,7 @@ class InvalidRating(ValueError):
 @dataclass(frozen=True)
 class Pending:
     """A finished service at a window waiting for its rating."""
+
     ticket_id: int
     number: str
     matter: str | None
@@ -86,68 +88,124 @@ def check(level: object, reasons: Iterable[str] | None, comment: str | None) -> 
     return level, cleaned, comment
 
 
-def rate(store: Store, ticket_id: int, level: int, reasons: Iterable[str] | None = None, comment: str | None = None,
-         *, now: datetime, actor: str | None = None, window: int | None = None) -> dict:
+def rate(
+    store: Store,
+    ticket_id: int,
+    level: int,
+    reasons: Iterable[str] | None = None,
+    comment: str | None = None,
+    *,
+    now: datetime,
+    actor: str | None = None,
+    window: int | None = None,
+) -> dict:
     """Record a citizen's rating of a finished service; ``window`` set means "from that window's pad"."""
     level, cleaned, comment = check(level, reasons, comment)
-    return _close(store, ticket_id, now=now, actor=actor, window=window,
-                  rating={"level": level, "level_zh": LEVELS[level][0], "reasons": cleaned, "comment": comment,
-                          "rated": True})
+    return _close(
+        store,
+        ticket_id,
+        now=now,
+        actor=actor,
+        window=window,
+        rating={"level": level, "level_zh": LEVELS[level][0], "reasons": cleaned, "comment": comment, "rated": True},
+    )
 
 
-def expire_rating(store: Store, ticket_id: int, *, now: datetime, actor: str | None = "system",
-                  window: int | None = None) -> dict:
+def expire_rating(
+    store: Store, ticket_id: int, *, now: datetime, actor: str | None = "system", window: int | None = None
+) -> dict:
     """Close a finished service as not rated (the pad timed out)."""
-    return _close(store, ticket_id, now=now, actor=actor, window=window,
-                  rating={"level": None, "level_zh": NOT_RATED[0], "reasons": [], "comment": None, "rated": False})
+    return _close(
+        store,
+        ticket_id,
+        now=now,
+        actor=actor,
+        window=window,
+        rating={"level": None, "level_zh": NOT_RATED[0], "reasons": [], "comment": None, "rated": False},
+    )
 
 
-def _close(store: Store, ticket_id: int, *, now: datetime, actor: str | None, window: int | None,
-           rating: dict) -> dict:
+def _close(store: Store, ticket_id: int, *, now: datetime, actor: str | None, window: int | None, rating: dict) -> dict:
     with store.immediate() as conn:
         row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         if row is None:
             raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
         if window is not None and row["window"] != window:
-            raise errors.WrongWindow(f"{row['number']} 号不是在 {window} 号窗口办理的",
-                                     f"Ticket {row['number']} was not served at window {window}")
+            raise errors.WrongWindow(
+                f"{row['number']} 号不是在 {window} 号窗口办理的",
+                f"Ticket {row['number']} was not served at window {window}",
+            )
         if row["rated"]:
-            raise errors.AlreadyRated(f"{row['number']} 号的这次服务已经评价过", f"Ticket {row['number']} is already rated",
-                                      ticket=row["number"])
+            raise errors.AlreadyRated(
+                f"{row['number']} 号的这次服务已经评价过",
+                f"Ticket {row['number']} is already rated",
+                ticket=row["number"],
+            )
         if row["state"] != "done":
-            raise errors.IllegalTransition(f"{row['number']} 号尚未办结，不能评价",
-                                           f"Ticket {row['number']} is not finished; it cannot be rated",
-                                           state=row["state"])
-        data = {**rating, "window": row["window"], "clerk": row["clerk"], "matter": row["matter"],
-                "line": row["line"], "number": row["number"]}
+            raise errors.IllegalTransition(
+                f"{row['number']} 号尚未办结，不能评价",
+                f"Ticket {row['number']} is not finished; it cannot be rated",
+                state=row["state"],
+            )
+        data = {
+            **rating,
+            "window": row["window"],
+            "clerk": row["clerk"],
+            "matter": row["matter"],
+            "line": row["line"],
+            "number": row["number"],
+        }
         # The guard in the UPDATE is the safety net if two pads answer at the same instant.
         if conn.execute("UPDATE tickets SET rated = 1 WHERE id = ? AND rated = 0", (ticket_id,)).rowcount != 1:
-            raise errors.AlreadyRated(f"{row['number']} 号的这次服务已经评价过", f"Ticket {row['number']} is already rated",
-                                      ticket=row["number"])
-        store.add_event(action="rate", at=now, ticket_id=ticket_id, window=row["window"], from_state="done",
-                        to_state="done", actor=actor, data=data)
+            raise errors.AlreadyRated(
+                f"{row['number']} 号的这次服务已经评价过",
+                f"Ticket {row['number']} is already rated",
+                ticket=row["number"],
+            )
+        store.add_event(
+            action="rate",
+            at=now,
+            ticket_id=ticket_id,
+            window=row["window"],
+            from_state="done",
+            to_state="done",
+            actor=actor,
+            data=data,
+        )
     return {"ticket": ticket_id, **data}
 
 
 def pending(store: Store, window: int, now: datetime, *, timeout_s: float = RATING_TIMEOUT_S) -> Pending | None:
     """The newest finished, unrated service at this window still inside the pad's timeout."""
     since = utc_iso(now - timedelta(seconds=timeout_s))
-    row = store.one("SELECT id, number, matter, line, clerk, finished_at FROM tickets WHERE window = ?"
-                    " AND state = 'done' AND rated = 0 AND finished_at > ? ORDER BY finished_at DESC, id DESC"
-                    " LIMIT 1", (window, since))
+    row = store.one(
+        "SELECT id, number, matter, line, clerk, finished_at FROM tickets WHERE window = ?"
+        " AND state = 'done' AND rated = 0 AND finished_at > ? ORDER BY finished_at DESC, id DESC"
+        " LIMIT 1",
+        (window, since),
+    )
     if row is None:
         return None
     finished = parse_iso(row["finished_at"])
-    return Pending(row["id"], row["number"], row["matter"], row["line"], row["clerk"], finished,
-                   finished + timedelta(seconds=timeout_s))
+    return Pending(
+        row["id"],
+        row["number"],
+        row["matter"],
+        row["line"],
+        row["clerk"],
+        finished,
+        finished + timedelta(seconds=timeout_s),
+    )
 
 
-def expire_stale(store: Store, window: int, now: datetime, *, timeout_s: float = RATING_TIMEOUT_S,
-                 actor: str | None = "system") -> list[int]:
+def expire_stale(
+    store: Store, window: int, now: datetime, *, timeout_s: float = RATING_TIMEOUT_S, actor: str | None = "system"
+) -> list[int]:
     """Close every finished service at this window whose rating time is over; returns the ticket ids."""
     until = utc_iso(now - timedelta(seconds=timeout_s))
-    rows = store.all("SELECT id FROM tickets WHERE window = ? AND state = 'done' AND rated = 0 AND finished_at <= ?",
-                     (window, until))
+    rows = store.all(
+        "SELECT id FROM tickets WHERE window = ? AND state = 'done' AND rated = 0 AND finished_at <= ?", (window, until)
+    )
     closed = []
     for row in rows:
         try:
@@ -159,6 +217,5 @@ def expire_stale(store: Store, window: int, now: datetime, *, timeout_s: float =
 
 
 def rating_of(store: Store, ticket_id: int) -> dict | None:
-    row = store.one("SELECT data FROM events WHERE ticket_id = ? AND action = 'rate' ORDER BY id LIMIT 1",
-                    (ticket_id,))
+    row = store.one("SELECT data FROM events WHERE ticket_id = ? AND action = 'rate' ORDER BY id LIMIT 1", (ticket_id,))
     return json.loads(row["data"]) if row else None

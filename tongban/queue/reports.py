@@ -9,6 +9,7 @@ Definitions (the same on screen and in CSV):
 * a ticket counts in the line that numbered it (its prefix), even if it was transferred later;
 * satisfaction: 非常满意 + 满意 + 基本满意 over all ratings given (not-rated services left out).
 """
+
 from __future__ import annotations
 
 import csv
@@ -16,9 +17,10 @@ import io
 import json
 import math
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any
 
 from markupsafe import Markup, escape
 
@@ -45,6 +47,7 @@ def p90(values: list[float]) -> float | None:
 @dataclass
 class _Group:
     """Counters for one row of a table (a line, a matter, a window or a clerk)."""
+
     issued: int = 0
     calls: int = 0
     recalls: int = 0
@@ -66,45 +69,120 @@ class _Group:
 
 #: Columns of each table: key, 中文, English. HTML and CSV are both made from these.
 COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "lines": [("prefix", "队列", "Line"), ("name", "名称", "Name"), ("issued", "取号", "Issued"),
-              ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"), ("transfers", "转出", "Transferred out"),
-              ("wait_mean", "平均等候(分)", "Mean wait (min)"), ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
-              ("service_mean", "平均办理(分)", "Mean service (min)"), ("service_p90", "办理P90(分)", "Service p90 (min)")],
-    "matters": [("code", "事项编码", "Matter code"), ("name", "事项", "Matter"), ("line", "队列", "Line"),
-                ("issued", "取号", "Issued"), ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"),
-                ("wait_mean", "平均等候(分)", "Mean wait (min)"), ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
-                ("service_mean", "平均办理(分)", "Mean service (min)"),
-                ("service_p90", "办理P90(分)", "Service p90 (min)")],
-    "windows": [("window", "窗口", "Window"), ("calls", "叫号", "Calls"), ("recalls", "重呼", "Recalls"),
-                ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"), ("transfers", "转出", "Transfers"),
-                ("wait_mean", "平均等候(分)", "Mean wait (min)"), ("service_mean", "平均办理(分)", "Mean service (min)"),
-                ("service_p90", "办理P90(分)", "Service p90 (min)"), ("rated", "评价数", "Ratings"),
-                ("satisfaction", "满意率", "Satisfaction")],
-    "clerks": [("clerk", "工作人员", "Clerk"), ("staff_no", "工号", "Staff no."), ("calls", "叫号", "Calls"),
-               ("served", "办结", "Served"), ("no_shows", "过号", "No-shows"), ("transfers", "转出", "Transfers"),
-               ("service_mean", "平均办理(分)", "Mean service (min)"), ("service_p90", "办理P90(分)", "Service p90 (min)"),
-               ("rated", "评价数", "Ratings"), ("satisfaction", "满意率", "Satisfaction")],
+    "lines": [
+        ("prefix", "队列", "Line"),
+        ("name", "名称", "Name"),
+        ("issued", "取号", "Issued"),
+        ("served", "办结", "Served"),
+        ("no_shows", "过号", "No-shows"),
+        ("transfers", "转出", "Transferred out"),
+        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
+        ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
+        ("service_mean", "平均办理(分)", "Mean service (min)"),
+        ("service_p90", "办理P90(分)", "Service p90 (min)"),
+    ],
+    "matters": [
+        ("code", "事项编码", "Matter code"),
+        ("name", "事项", "Matter"),
+        ("line", "队列", "Line"),
+        ("issued", "取号", "Issued"),
+        ("served", "办结", "Served"),
+        ("no_shows", "过号", "No-shows"),
+        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
+        ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
+        ("service_mean", "平均办理(分)", "Mean service (min)"),
+        ("service_p90", "办理P90(分)", "Service p90 (min)"),
+    ],
+    "windows": [
+        ("window", "窗口", "Window"),
+        ("calls", "叫号", "Calls"),
+        ("recalls", "重呼", "Recalls"),
+        ("served", "办结", "Served"),
+        ("no_shows", "过号", "No-shows"),
+        ("transfers", "转出", "Transfers"),
+        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
+        ("service_mean", "平均办理(分)", "Mean service (min)"),
+        ("service_p90", "办理P90(分)", "Service p90 (min)"),
+        ("rated", "评价数", "Ratings"),
+        ("satisfaction", "满意率", "Satisfaction"),
+    ],
+    "clerks": [
+        ("clerk", "工作人员", "Clerk"),
+        ("staff_no", "工号", "Staff no."),
+        ("calls", "叫号", "Calls"),
+        ("served", "办结", "Served"),
+        ("no_shows", "过号", "No-shows"),
+        ("transfers", "转出", "Transfers"),
+        ("service_mean", "平均办理(分)", "Mean service (min)"),
+        ("service_p90", "办理P90(分)", "Service p90 (min)"),
+        ("rated", "评价数", "Ratings"),
+        ("satisfaction", "满意率", "Satisfaction"),
+    ],
     "ratings": [("level", "评价", "Rating"), ("count", "次数", "Count"), ("share", "占已评价", "Share of ratings")],
-    "bad_ratings": [("time", "时间", "Time"), ("number", "号码", "Ticket"), ("window", "窗口", "Window"),
-                    ("clerk", "工作人员", "Clerk"), ("matter", "事项", "Matter"), ("level", "评价", "Rating"),
-                    ("reasons", "原因", "Reasons"), ("comment", "意见", "Comment")],
-    "transfers": [("time", "时间", "Time"), ("number", "号码", "Ticket"), ("window", "窗口", "Window"),
-                  ("from_line", "转出队列", "From line"), ("to_line", "转入队列", "To line"), ("reason", "原因", "Reason")],
-    "hours": [("hour", "时段", "Hour"), ("issued", "取号", "Issued"), ("calls", "叫号", "Calls"),
-              ("served", "办结", "Served")],
-    "cases": [("opened", "受理", "Opened"), ("sent", "寄出", "Sent"), ("delivered", "送达群众", "Delivered"),
-              ("overdue", "超期未办结", "Overdue")],
+    "bad_ratings": [
+        ("time", "时间", "Time"),
+        ("number", "号码", "Ticket"),
+        ("window", "窗口", "Window"),
+        ("clerk", "工作人员", "Clerk"),
+        ("matter", "事项", "Matter"),
+        ("level", "评价", "Rating"),
+        ("reasons", "原因", "Reasons"),
+        ("comment", "意见", "Comment"),
+    ],
+    "transfers": [
+        ("time", "时间", "Time"),
+        ("number", "号码", "Ticket"),
+        ("window", "窗口", "Window"),
+        ("from_line", "转出队列", "From line"),
+        ("to_line", "转入队列", "To line"),
+        ("reason", "原因", "Reason"),
+    ],
+    "hours": [
+        ("hour", "时段", "Hour"),
+        ("issued", "取号", "Issued"),
+        ("calls", "叫号", "Calls"),
+        ("served", "办结", "Served"),
+    ],
+    "cases": [
+        ("opened", "受理", "Opened"),
+        ("sent", "寄出", "Sent"),
+        ("delivered", "送达群众", "Delivered"),
+        ("overdue", "超期未办结", "Overdue"),
+    ],
 }
 
 #: Columns holding text (left-aligned); the rest are numbers.
-TEXT_KEYS = frozenset({"prefix", "name", "code", "line", "clerk", "staff_no", "level", "time", "number", "matter",
-                       "reasons", "comment", "from_line", "to_line", "reason", "hour"})
+TEXT_KEYS = frozenset(
+    {
+        "prefix",
+        "name",
+        "code",
+        "line",
+        "clerk",
+        "staff_no",
+        "level",
+        "time",
+        "number",
+        "matter",
+        "reasons",
+        "comment",
+        "from_line",
+        "to_line",
+        "reason",
+        "hour",
+    }
+)
 
 TABLE_TITLES: dict[str, tuple[str, str]] = {
-    "lines": ("按队列", "By line"), "matters": ("按事项", "By matter"), "windows": ("按窗口", "By window"),
-    "clerks": ("按工作人员", "By clerk"), "ratings": ("好差评", "Ratings"),
-    "bad_ratings": ("差评明细", "Every bad rating"), "transfers": ("转移明细", "Transfers"),
-    "hours": ("按时段", "By hour"), "cases": ("代收代办与多地联办件", "Proxy and multi-place cases"),
+    "lines": ("按队列", "By line"),
+    "matters": ("按事项", "By matter"),
+    "windows": ("按窗口", "By window"),
+    "clerks": ("按工作人员", "By clerk"),
+    "ratings": ("好差评", "Ratings"),
+    "bad_ratings": ("差评明细", "Every bad rating"),
+    "transfers": ("转移明细", "Transfers"),
+    "hours": ("按时段", "By hour"),
+    "cases": ("代收代办与多地联办件", "Proxy and multi-place cases"),
 }
 
 
@@ -123,19 +201,35 @@ def _minutes(a: datetime, b: datetime) -> float:
 
 
 def _row_stats(group: _Group) -> dict[str, Any]:
-    return {"issued": group.issued, "calls": group.calls, "recalls": group.recalls, "served": group.served,
-            "no_shows": group.no_shows, "transfers": group.transfers,
-            "wait_mean": mean(group.waits), "wait_p90": p90(group.waits),
-            "service_mean": mean(group.services), "service_p90": p90(group.services),
-            "rated": group.rated(), "satisfaction": group.satisfaction()}
+    return {
+        "issued": group.issued,
+        "calls": group.calls,
+        "recalls": group.recalls,
+        "served": group.served,
+        "no_shows": group.no_shows,
+        "transfers": group.transfers,
+        "wait_mean": mean(group.waits),
+        "wait_p90": p90(group.waits),
+        "service_mean": mean(group.services),
+        "service_p90": p90(group.services),
+        "rated": group.rated(),
+        "satisfaction": group.satisfaction(),
+    }
 
 
 def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
     tz = config.hall.tz
     tickets = {r["id"]: dict(r) for r in store.all("SELECT * FROM tickets WHERE service_day = ? ORDER BY id", (day,))}
-    events = [dict(r) for r in store.all(
-        "SELECT e.* FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE t.service_day = ? ORDER BY e.id", (day,))]
-    names = {r["username"]: (r["name"], r["staff_no"]) for r in store.all("SELECT username, name, staff_no FROM accounts")}
+    events = [
+        dict(r)
+        for r in store.all(
+            "SELECT e.* FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE t.service_day = ? ORDER BY e.id",
+            (day,),
+        )
+    ]
+    names = {
+        r["username"]: (r["name"], r["staff_no"]) for r in store.all("SELECT username, name, staff_no FROM accounts")
+    }
 
     by_line: dict[str, _Group] = defaultdict(_Group)
     by_matter: dict[str | None, _Group] = defaultdict(_Group)
@@ -162,8 +256,14 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         data = json.loads(e["data"])
         action, window, actor = e["action"], e["window"], e["actor"]
         ticket_groups = (by_line[t["prefix"]], by_matter[t["matter"]], overall)
-        staff_groups = [g for g in (by_window[window] if window is not None else None,
-                                    by_clerk[actor] if actor and actor in names else None) if g is not None]
+        staff_groups = [
+            g
+            for g in (
+                by_window[window] if window is not None else None,
+                by_clerk[actor] if actor and actor in names else None,
+            )
+            if g is not None
+        ]
         if action == "call":
             by_hour[at.astimezone(tz).hour]["calls"] += 1
             for group in staff_groups + [overall]:
@@ -191,24 +291,48 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         elif action == "transfer":
             for group in (*ticket_groups, *staff_groups):
                 group.transfers += 1
-            transfers.append({"time": at.astimezone(tz).strftime("%H:%M"), "number": t["number"], "window": window,
-                              "from_line": data.get("from_line"), "to_line": data.get("to_line"),
-                              "reason": data.get("reason") or ""})
+            transfers.append(
+                {
+                    "time": at.astimezone(tz).strftime("%H:%M"),
+                    "number": t["number"],
+                    "window": window,
+                    "from_line": data.get("from_line"),
+                    "to_line": data.get("to_line"),
+                    "reason": data.get("reason") or "",
+                }
+            )
         elif action == "rate":
             rated_tickets.add(t["id"])
             level = data.get("level")
             levels[level] += 1
             clerk = data.get("clerk")
-            for group in (by_line[t["prefix"]], by_matter[t["matter"]], overall,
-                          *(g for g in (by_window[data["window"]] if data.get("window") is not None else None,
-                                        by_clerk[clerk] if clerk in names else None) if g is not None)):
+            for group in (
+                by_line[t["prefix"]],
+                by_matter[t["matter"]],
+                overall,
+                *(
+                    g
+                    for g in (
+                        by_window[data["window"]] if data.get("window") is not None else None,
+                        by_clerk[clerk] if clerk in names else None,
+                    )
+                    if g is not None
+                ),
+            ):
                 group.levels[level] += 1
             if level in BAD_LEVELS:
-                bad.append({"time": at.astimezone(tz).strftime("%H:%M"), "number": data.get("number", t["number"]),
-                            "window": data.get("window"), "clerk": _clerk_label(clerk, names),
-                            "matter": _matter_name(config, data.get("matter")), "level": LEVELS[level][0],
-                            "reasons": "、".join(REASONS[r][0] for r in data.get("reasons", []) if r in REASONS),
-                            "comment": data.get("comment") or ""})
+                bad.append(
+                    {
+                        "time": at.astimezone(tz).strftime("%H:%M"),
+                        "number": data.get("number", t["number"]),
+                        "window": data.get("window"),
+                        "clerk": _clerk_label(clerk, names),
+                        "matter": _matter_name(config, data.get("matter")),
+                        "level": LEVELS[level][0],
+                        "reasons": "、".join(REASONS[r][0] for r in data.get("reasons", []) if r in REASONS),
+                        "comment": data.get("comment") or "",
+                    }
+                )
 
     # Finished services the pad never closed count as not rated too.
     unclosed = sum(1 for t in tickets.values() if t["state"] == "done" and t["id"] not in rated_tickets)
@@ -224,21 +348,47 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         line = config.line_of_matter(code).prefix if code and _known_matter(config, code) else ""
         matters.append({"code": code or "", "name": _matter_name(config, code), "line": line, **_row_stats(group)})
     windows = [{"window": n, **_row_stats(group)} for n, group in sorted(by_window.items())]
-    clerks = [{"clerk": names[u][0], "username": u, "staff_no": names[u][1], **_row_stats(group)}
-              for u, group in sorted(by_clerk.items(), key=lambda kv: names[kv[0]][1] or kv[0])]
-    rating_rows = [{"level": LEVELS[level][0], "level_en": LEVELS[level][1], "value": level,
-                    "count": levels.get(level, 0),
-                    "share": levels.get(level, 0) / rated_total if rated_total else None} for level in LEVELS]
-    rating_rows.append({"level": NOT_RATED[0], "level_en": NOT_RATED[1], "value": None, "count": levels.get(None, 0),
-                        "share": None})
+    clerks = [
+        {"clerk": names[u][0], "username": u, "staff_no": names[u][1], **_row_stats(group)}
+        for u, group in sorted(by_clerk.items(), key=lambda kv: names[kv[0]][1] or kv[0])
+    ]
+    rating_rows = [
+        {
+            "level": LEVELS[level][0],
+            "level_en": LEVELS[level][1],
+            "value": level,
+            "count": levels.get(level, 0),
+            "share": levels.get(level, 0) / rated_total if rated_total else None,
+        }
+        for level in LEVELS
+    ]
+    rating_rows.append(
+        {"level": NOT_RATED[0], "level_en": NOT_RATED[1], "value": None, "count": levels.get(None, 0), "share": None}
+    )
     hours = [{"hour": f"{h:02d}:00", **by_hour[h]} for h in sorted(by_hour)]
 
-    totals = {**_row_stats(overall), "waiting": sum(1 for t in tickets.values() if t["state"] == "waiting"),
-              "in_service": sum(1 for t in tickets.values() if t["state"] in ("called", "serving", "suspended")),
-              "not_rated": levels.get(None, 0), "bad_ratings": len(bad)}
-    return DayReport(day, totals, {"lines": lines, "matters": matters, "windows": windows, "clerks": clerks,
-                                   "ratings": rating_rows, "bad_ratings": bad, "transfers": transfers,
-                                   "hours": hours, "cases": [case_counts(store, day)]})
+    totals = {
+        **_row_stats(overall),
+        "waiting": sum(1 for t in tickets.values() if t["state"] == "waiting"),
+        "in_service": sum(1 for t in tickets.values() if t["state"] in ("called", "serving", "suspended")),
+        "not_rated": levels.get(None, 0),
+        "bad_ratings": len(bad),
+    }
+    return DayReport(
+        day,
+        totals,
+        {
+            "lines": lines,
+            "matters": matters,
+            "windows": windows,
+            "clerks": clerks,
+            "ratings": rating_rows,
+            "bad_ratings": bad,
+            "transfers": transfers,
+            "hours": hours,
+            "cases": [case_counts(store, day)],
+        },
+    )
 
 
 def _known_matter(config: HallConfig, code: str) -> bool:
@@ -265,6 +415,7 @@ def _clerk_label(username: str | None, names: dict[str, tuple[str, str]]) -> str
 
 
 # ---------- formatting (shared by the page and the CSV) ----------
+
 
 def cell(key: str, value: Any) -> str:
     if value is None:
@@ -293,22 +444,32 @@ def csv_table(report: DayReport, name: str) -> str:
 PALETTE = ("#b71c1c", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f")
 
 
-def svg_bars(categories: list[str], series: Iterable[tuple[str, list[float | None]]], *, title: str,
-             unit: str = "", width: int = 640, height: int = 260) -> Markup:
+def svg_bars(
+    categories: list[str],
+    series: Iterable[tuple[str, list[float | None]]],
+    *,
+    title: str,
+    unit: str = "",
+    width: int = 640,
+    height: int = 260,
+) -> Markup:
     """Grouped vertical bars with axis, labels and a legend; presentation attributes only (CSP: no style)."""
     series = list(series)
     top, bottom, left, right = 34, 46, 46, 12
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([v for _name, values in series for v in values if v is not None] + [0])
     scale_max = _nice(peak)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-             f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
+        f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
     for i in range(5):
         value = scale_max * i / 4
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">'
-                     f'{_fmt(value)}</text>')
+        parts.append(
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">{_fmt(value)}</text>'
+        )
     n = max(1, len(categories))
     slot = plot_w / n
     bar_w = max(2.0, slot * 0.8 / max(1, len(series)))
@@ -320,11 +481,15 @@ def svg_bars(categories: list[str], series: Iterable[tuple[str, list[float | Non
                 continue
             h = plot_h * (value / scale_max) if scale_max else 0
             x = x0 + bar_w * s
-            parts.append(f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
-                         f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(category)} {escape(_name)}: '
-                         f'{_fmt(value)}{escape(unit)}</title></rect>')
-        parts.append(f'<text x="{left + slot * c + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-                     f'font-size="12" fill="#333">{escape(category)}</text>')
+            parts.append(
+                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
+                f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(category)} {escape(_name)}: '
+                f"{_fmt(value)}{escape(unit)}</title></rect>"
+            )
+        parts.append(
+            f'<text x="{left + slot * c + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
+            f'font-size="12" fill="#333">{escape(category)}</text>'
+        )
     parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#888"/>')
     x = left
     for s, (name, _values) in enumerate(series):
@@ -332,8 +497,9 @@ def svg_bars(categories: list[str], series: Iterable[tuple[str, list[float | Non
         parts.append(f'<text x="{x + 16}" y="18" font-size="12" fill="#333">{escape(name)}</text>')
         x += 30 + _text_width(name, 12)
     if unit:
-        parts.append(f'<text x="{width - right}" y="18" text-anchor="end" font-size="11" fill="#666">'
-                     f'{escape(unit)}</text>')
+        parts.append(
+            f'<text x="{width - right}" y="18" text-anchor="end" font-size="11" fill="#666">{escape(unit)}</text>'
+        )
     parts.append("</svg>")
     return Markup("".join(parts))
 
@@ -341,18 +507,24 @@ def svg_bars(categories: list[str], series: Iterable[tuple[str, list[float | Non
 def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 1200, height: int = 76) -> Markup:
     """One stacked bar of shares (e.g. ratings per level) with a legend underneath."""
     total = sum(n for _label, n, _color in items)
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
-             f'aria-label="{escape(title)}"><title>{escape(title)}</title>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
+    ]
     x = 0.0
     if total:
         for label, n, color in items:
             w = width * n / total
             if w > 0:
-                parts.append(f'<rect x="{x:.1f}" y="4" width="{w:.1f}" height="34" fill="{color}"><title>'
-                             f'{escape(label)}: {n}</title></rect>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="4" width="{w:.1f}" height="34" fill="{color}"><title>'
+                    f"{escape(label)}: {n}</title></rect>"
+                )
                 if w > 40:
-                    parts.append(f'<text x="{x + w / 2:.1f}" y="26" text-anchor="middle" font-size="13" '
-                                 f'fill="#fff">{n / total * 100:.0f}%</text>')
+                    parts.append(
+                        f'<text x="{x + w / 2:.1f}" y="26" text-anchor="middle" font-size="13" '
+                        f'fill="#fff">{n / total * 100:.0f}%</text>'
+                    )
             x += w
     else:
         parts.append(f'<rect x="0" y="4" width="{width}" height="34" fill="#eeeeee"/>')

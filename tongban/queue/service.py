@@ -3,20 +3,30 @@
 Routes, the devices process, keypads and the simulator all call this; none of them writes tickets,
 windows or events by itself.
 """
+
 from __future__ import annotations
 
 import json
 import secrets
 from dataclasses import asdict, dataclass
-from functools import lru_cache
 from datetime import datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
 
 from ..config import HallConfig
 from . import balancer, calendar, errors, policy
 from .clock import Clock
-from .estimates import (Estimate, Forecast, WindowPlan, busy_for, effective_windows, estimate_wait, forecast,
-                        minutes_per_call, smooth)
+from .estimates import (
+    Estimate,
+    Forecast,
+    WindowPlan,
+    busy_for,
+    effective_windows,
+    estimate_wait,
+    forecast,
+    minutes_per_call,
+    smooth,
+)
 from .ratelimit import check_kiosk_rate
 from .store import Store, parse_iso, utc_iso
 
@@ -40,8 +50,16 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "expire": (frozenset({"waiting", "called", "serving", "suspended"}), "expired"),
 }
 
-STATE_ZH = {"waiting": "等候中", "called": "已叫号", "serving": "办理中", "suspended": "暂停办理", "done": "已办结",
-            "no_show": "过号", "cancelled": "已取消", "expired": "已过期"}
+STATE_ZH = {
+    "waiting": "等候中",
+    "called": "已叫号",
+    "serving": "办理中",
+    "suspended": "暂停办理",
+    "done": "已办结",
+    "no_show": "过号",
+    "cancelled": "已取消",
+    "expired": "已过期",
+}
 
 WINDOW_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "open": (frozenset({"closed"}), "open"),
@@ -85,7 +103,7 @@ class Ticket:
     rated: bool
 
     @classmethod
-    def from_row(cls, row) -> "Ticket":
+    def from_row(cls, row) -> Ticket:
         d = dict(row)
         for key in ("issued_at", "queued_at", "appointment_at", "called_at", "started_at", "finished_at"):
             d[key] = parse_iso(d[key]) if d[key] else None
@@ -94,8 +112,9 @@ class Ticket:
         return cls(**d)
 
     def as_waiting(self) -> policy.WaitingTicket:
-        return policy.WaitingTicket(self.id, self.line, self.queued_at, self.green, self.appointment_at,
-                                    self.transferred)
+        return policy.WaitingTicket(
+            self.id, self.line, self.queued_at, self.green, self.appointment_at, self.transferred
+        )
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -115,9 +134,15 @@ class WindowState:
     clerk: str | None
 
     @classmethod
-    def from_row(cls, row) -> "WindowState":
-        return cls(row["number"], row["state"], _prefixes(row["able"]), _prefixes(row["serving"]),
-                   bool(row["pinned"]), row["clerk"])
+    def from_row(cls, row) -> WindowState:
+        return cls(
+            row["number"],
+            row["state"],
+            _prefixes(row["able"]),
+            _prefixes(row["serving"]),
+            bool(row["pinned"]),
+            row["clerk"],
+        )
 
     def view(self) -> policy.WindowView:
         return policy.WindowView(self.number, self.serving)
@@ -171,13 +196,16 @@ class HallService:
             for window in self.config.windows:
                 row = conn.execute("SELECT * FROM windows WHERE number = ?", (window.number,)).fetchone()
                 if row is None:
-                    conn.execute("INSERT INTO windows (number, state, able, serving, updated_at) VALUES (?,?,?,?,?)",
-                                 (window.number, "closed", json.dumps(window.able), json.dumps(window.serving),
-                                  utc_iso(now)))
+                    conn.execute(
+                        "INSERT INTO windows (number, state, able, serving, updated_at) VALUES (?,?,?,?,?)",
+                        (window.number, "closed", json.dumps(window.able), json.dumps(window.serving), utc_iso(now)),
+                    )
                     continue
                 serving = [p for p in json.loads(row["serving"]) if p in window.able] or list(window.serving)
-                conn.execute("UPDATE windows SET able = ?, serving = ? WHERE number = ?",
-                             (json.dumps(window.able), json.dumps(serving), window.number))
+                conn.execute(
+                    "UPDATE windows SET able = ?, serving = ? WHERE number = ?",
+                    (json.dumps(window.able), json.dumps(serving), window.number),
+                )
 
     # ---------- reading ----------
 
@@ -208,14 +236,17 @@ class HallService:
         return [Ticket.from_row(r) for r in rows]
 
     def current_ticket(self, window: int) -> Ticket | None:
-        row = self.store.one("SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') "
-                             "ORDER BY called_at DESC LIMIT 1", (window,))
+        row = self.store.one(
+            "SELECT * FROM tickets WHERE window = ? AND state IN ('called', 'serving') ORDER BY called_at DESC LIMIT 1",
+            (window,),
+        )
         return Ticket.from_row(row) if row else None
 
     def tickets_at_window(self, window: int, states: tuple[str, ...] = ("suspended",)) -> list[Ticket]:
         marks = ",".join("?" * len(states))
-        rows = self.store.all(f"SELECT * FROM tickets WHERE window = ? AND state IN ({marks}) ORDER BY id",
-                              (window, *states))
+        rows = self.store.all(
+            f"SELECT * FROM tickets WHERE window = ? AND state IN ({marks}) ORDER BY id", (window, *states)
+        )
         return [Ticket.from_row(r) for r in rows]
 
     def events(self, ticket_id: int) -> list[dict]:
@@ -262,22 +293,37 @@ class HallService:
         return self._forecast(newcomer, self._waiting_views(calendar.service_day(now, self.hall)), now)
 
     def _waiting_views(self, day: str) -> list[policy.WaitingTicket]:
-        rows = self.store.all("SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
-                              " WHERE state = 'waiting' AND service_day = ?", (day,))
-        return [policy.WaitingTicket(r[0], r[1], _instant(r[2]), bool(r[3]), _instant(r[4]) if r[4] else None,
-                                     bool(r[5])) for r in rows]
+        rows = self.store.all(
+            "SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
+            " WHERE state = 'waiting' AND service_day = ?",
+            (day,),
+        )
+        return [
+            policy.WaitingTicket(r[0], r[1], _instant(r[2]), bool(r[3]), _instant(r[4]) if r[4] else None, bool(r[5]))
+            for r in rows
+        ]
 
     def per_call_minutes(self) -> dict[str, float]:
         """Smoothed window minutes per call, per line (persisted: survives restarts)."""
         rows = {r["prefix"]: r for r in self.store.all("SELECT prefix, service_min, cycle_min FROM lines")}
-        return {line.prefix: minutes_per_call(rows[line.prefix]["cycle_min"], rows[line.prefix]["service_min"])
-                if line.prefix in rows else minutes_per_call(None, None) for line in self.config.lines}
+        return {
+            line.prefix: minutes_per_call(rows[line.prefix]["cycle_min"], rows[line.prefix]["service_min"])
+            if line.prefix in rows
+            else minutes_per_call(None, None)
+            for line in self.config.lines
+        }
 
-    def _plans(self, now: datetime, per_call: dict[str, float], reopen: float
-               ) -> tuple[list[WindowPlan], list[WindowPlan]]:
+    def _plans(
+        self, now: datetime, per_call: dict[str, float], reopen: float
+    ) -> tuple[list[WindowPlan], list[WindowPlan]]:
         """Open windows, and open plus paused ones, each with the minutes until it can call next."""
-        busy = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
-            "SELECT window, line, called_at FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")}
+        busy = {
+            r[0]: (r[1], parse_iso(r[2]))
+            for r in self.store.all(
+                "SELECT window, line, called_at FROM tickets"
+                " WHERE state IN ('called', 'serving') AND window IS NOT NULL"
+            )
+        }
         open_plans, all_plans = [], []
         for row in self.store.all("SELECT number, state, serving FROM windows ORDER BY number"):
             if row[1] == "closed":
@@ -296,13 +342,16 @@ class HallService:
         """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
         day = calendar.service_day(now, self.hall)
         since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
-        first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?",
-                               (day, since))[0]
+        first = self.store.one(
+            "SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?", (day, since)
+        )[0]
         if first is None:
             return {}
         span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
-        rows = self.store.all("SELECT line, COUNT(*) FROM tickets WHERE service_day = ? AND issued_at >= ?"
-                              " AND green = 1 GROUP BY line", (day, since))
+        rows = self.store.all(
+            "SELECT line, COUNT(*) FROM tickets WHERE service_day = ? AND issued_at >= ? AND green = 1 GROUP BY line",
+            (day, since),
+        )
         return {r[0]: r[1] / span for r in rows}
 
     def _minutes_until_open(self, now: datetime) -> float:
@@ -342,21 +391,34 @@ class HallService:
             in_line = [t for t in waiting if t.line == line.prefix]
             longest = max(((now - t.queued_at).total_seconds() / 60 for t in in_line), default=0.0)
             row = states.get(line.prefix)
-            out.append({
-                "prefix": line.prefix, "name_zh": line.name_zh, "name_en": line.name_en,
-                "waiting": len(in_line), "longest_wait_min": round(longest, 1),
-                # What a citizen taking a ticket now would be told (the same forecast as on the ticket).
-                "estimate": self.newcomer_forecast(line.prefix).estimate.as_dict(),
-                "windows": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
-                "closed": bool(row and row["closed"]),
-                "service_min": row["service_min"] if row else None,
-            })
+            out.append(
+                {
+                    "prefix": line.prefix,
+                    "name_zh": line.name_zh,
+                    "name_en": line.name_en,
+                    "waiting": len(in_line),
+                    "longest_wait_min": round(longest, 1),
+                    # What a citizen taking a ticket now would be told (the same forecast as on the ticket).
+                    "estimate": self.newcomer_forecast(line.prefix).estimate.as_dict(),
+                    "windows": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
+                    "closed": bool(row and row["closed"]),
+                    "service_min": row["service_min"] if row else None,
+                }
+            )
         return out
 
     # ---------- issuing ----------
 
-    def issue(self, *, line: str | None = None, matter: str | None = None, green: bool = False,
-              appointment_at: datetime | None = None, kiosk: str | None = None, actor: str | None = None) -> Issued:
+    def issue(
+        self,
+        *,
+        line: str | None = None,
+        matter: str | None = None,
+        green: bool = False,
+        appointment_at: datetime | None = None,
+        kiosk: str | None = None,
+        actor: str | None = None,
+    ) -> Issued:
         prefix, matter_code = self._resolve_line(line, matter)
         now = self.clock.now()
         self._check_open(now, prefix)
@@ -370,12 +432,31 @@ class HallService:
             cur = conn.execute(
                 "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
                 " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (token, day, prefix, seq, number, prefix, matter_code, "waiting", int(green),
-                 utc_iso(appointment_at) if appointment_at else None, utc_iso(now), utc_iso(now), kiosk))
+                (
+                    token,
+                    day,
+                    prefix,
+                    seq,
+                    number,
+                    prefix,
+                    matter_code,
+                    "waiting",
+                    int(green),
+                    utc_iso(appointment_at) if appointment_at else None,
+                    utc_iso(now),
+                    utc_iso(now),
+                    kiosk,
+                ),
+            )
             ticket_id = cur.lastrowid
-            self.store.add_event(action="issue", at=now, ticket_id=ticket_id, to_state="waiting", actor=actor,
-                                 data={"line": prefix, "number": number, "matter": matter_code, "green": green,
-                                       "kiosk": kiosk})
+            self.store.add_event(
+                action="issue",
+                at=now,
+                ticket_id=ticket_id,
+                to_state="waiting",
+                actor=actor,
+                data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
+            )
         ticket = self.ticket(ticket_id)
         result = self._forecast(ticket.as_waiting(), self._waiting_views(day), now)
         return Issued(ticket, result.people_ahead, result.estimate)
@@ -392,15 +473,21 @@ class HallService:
         line_cfg = self.config.line(prefix)
         row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
         if row and row["closed"]:
-            raise errors.LineClosed(f"{line_cfg.name_zh}暂停取号", f"{line_cfg.name_en} is closed for now",
-                                    reason="closed_by_manager", detail=row["closed_reason"])
-        seq = conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE prefix = ? AND service_day = ?",
-                           (prefix, day)).fetchone()[0]
+            raise errors.LineClosed(
+                f"{line_cfg.name_zh}暂停取号",
+                f"{line_cfg.name_en} is closed for now",
+                reason="closed_by_manager",
+                detail=row["closed_reason"],
+            )
+        seq = conn.execute(
+            "SELECT COALESCE(MAX(seq), 0) + 1 FROM tickets WHERE prefix = ? AND service_day = ?", (prefix, day)
+        ).fetchone()[0]
         if line_cfg.daily_quota is not None and seq > line_cfg.daily_quota:
             raise errors.QuotaReached(
                 f"今日号已取完：{line_cfg.name_zh}每日限 {line_cfg.daily_quota} 个号",
                 f"No more tickets today: {line_cfg.name_en} issues {line_cfg.daily_quota} a day",
-                quota=line_cfg.daily_quota)
+                quota=line_cfg.daily_quota,
+            )
         return seq
 
     def _resolve_line(self, line: str | None, matter: str | None) -> tuple[str, str | None]:
@@ -411,8 +498,9 @@ class HallService:
             except KeyError:
                 raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
             if line is not None and line != owner.prefix:
-                raise errors.UnknownLine(f"事项 {matter} 不在 {line} 队列", f"Matter {matter} is not in line {line}",
-                                         field="line")
+                raise errors.UnknownLine(
+                    f"事项 {matter} 不在 {line} 队列", f"Matter {matter} is not in line {line}", field="line"
+                )
             return owner.prefix, matter
         if line is None:
             raise errors.UnknownLine("请选择业务", "Choose a line or a matter", field="line")
@@ -434,12 +522,16 @@ class HallService:
         if calendar.past_last_issue(now, self.hall, line_cfg):
             raise errors.LineClosed(
                 f"{line_cfg.name_zh}今日取号已于 {line_cfg.last_issue:%H:%M} 截止，请下个工作日再来",
-                f"{line_cfg.name_en}: tickets end at {line_cfg.last_issue:%H:%M}; please come back on the next working day",
-                reason="past_last_issue")
+                f"{line_cfg.name_en}: tickets end at {line_cfg.last_issue:%H:%M};"
+                " please come back on the next working day",
+                reason="past_last_issue",
+            )
 
     # ---------- windows ----------
 
-    def window_action(self, number: int, action: str, *, clerk: str | None = None, actor: str | None = None) -> WindowState:
+    def window_action(
+        self, number: int, action: str, *, clerk: str | None = None, actor: str | None = None
+    ) -> WindowState:
         if action not in WINDOW_TRANSITIONS:
             raise errors.IllegalTransition(f"窗口不支持操作 {action}", f"Unknown window action {action!r}")
         allowed, target = WINDOW_TRANSITIONS[action]
@@ -449,42 +541,81 @@ class HallService:
             if window.state not in allowed:
                 raise errors.IllegalTransition(
                     f"{number} 号窗口当前{WINDOW_STATE_ZH[window.state]}，不能{_WINDOW_ACTION_ZH[action]}",
-                    f"Window {number} is {window.state}; it cannot {action}", state=window.state)
+                    f"Window {number} is {window.state}; it cannot {action}",
+                    state=window.state,
+                )
             if action in ("pause", "close"):
-                busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
-                                    (number,)).fetchone()
+                busy = conn.execute(
+                    "SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')", (number,)
+                ).fetchone()
                 if busy:
-                    raise errors.WindowBusy(f"{busy['number']} 号尚未办结，请先办结或标记过号",
-                                            f"Ticket {busy['number']} is still open at this window; finish it first",
-                                            ticket=busy["number"])
+                    raise errors.WindowBusy(
+                        f"{busy['number']} 号尚未办结，请先办结或标记过号",
+                        f"Ticket {busy['number']} is still open at this window; finish it first",
+                        ticket=busy["number"],
+                    )
             new_clerk = clerk if action == "open" else (None if action == "close" else window.clerk)
-            conn.execute("UPDATE windows SET state = ?, clerk = ?, updated_at = ? WHERE number = ?",
-                         (target, new_clerk, utc_iso(now), number))
-            self.store.add_event(action=f"window_{action}", at=now, window=number, from_state=window.state,
-                                 to_state=target, actor=actor or clerk, data={"clerk": new_clerk})
+            conn.execute(
+                "UPDATE windows SET state = ?, clerk = ?, updated_at = ? WHERE number = ?",
+                (target, new_clerk, utc_iso(now), number),
+            )
+            self.store.add_event(
+                action=f"window_{action}",
+                at=now,
+                window=number,
+                from_state=window.state,
+                to_state=target,
+                actor=actor or clerk,
+                data={"clerk": new_clerk},
+            )
         return self.window(number)
 
-    def set_serving(self, number: int, lines: list[str], *, actor: str | None = None, reason: str = "manager",
-                    by_balancer: bool = False, detail: dict | None = None) -> WindowState:
+    def set_serving(
+        self,
+        number: int,
+        lines: list[str],
+        *,
+        actor: str | None = None,
+        reason: str = "manager",
+        by_balancer: bool = False,
+        detail: dict | None = None,
+    ) -> WindowState:
         now = self.clock.now()
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
             if not lines:
-                raise errors.LineNotAble("窗口至少要服务一个队列", "A window must serve at least one line", field="lines")
+                raise errors.LineNotAble(
+                    "窗口至少要服务一个队列", "A window must serve at least one line", field="lines"
+                )
             unable = [p for p in lines if p not in window.able]
             if unable:
-                raise errors.LineNotAble(f"{number} 号窗口不能办理 {'、'.join(unable)} 队列",
-                                         f"Window {number} is not able to serve line(s) {', '.join(unable)}",
-                                         field="lines", lines=unable)
+                raise errors.LineNotAble(
+                    f"{number} 号窗口不能办理 {'、'.join(unable)} 队列",
+                    f"Window {number} is not able to serve line(s) {', '.join(unable)}",
+                    field="lines",
+                    lines=unable,
+                )
             if len(set(lines)) != len(lines):
                 raise errors.LineNotAble("队列重复", "A line is listed twice", field="lines")
             if by_balancer and window.pinned:
                 raise errors.IllegalTransition(f"{number} 号窗口已锁定", f"Window {number} is pinned", field="lines")
-            conn.execute("UPDATE windows SET serving = ?, updated_at = ? WHERE number = ?",
-                         (json.dumps(list(lines)), utc_iso(now), number))
-            self.store.add_event(action="window_lines", at=now, window=number, actor=actor,
-                                 data={**(detail or {}), "from": list(window.serving), "to": list(lines),
-                                       "reason": reason, "by_balancer": by_balancer})
+            conn.execute(
+                "UPDATE windows SET serving = ?, updated_at = ? WHERE number = ?",
+                (json.dumps(list(lines)), utc_iso(now), number),
+            )
+            self.store.add_event(
+                action="window_lines",
+                at=now,
+                window=number,
+                actor=actor,
+                data={
+                    **(detail or {}),
+                    "from": list(window.serving),
+                    "to": list(lines),
+                    "reason": reason,
+                    "by_balancer": by_balancer,
+                },
+            )
         return self.window(number)
 
     def set_pinned(self, number: int, pinned: bool, *, actor: str | None = None) -> WindowState:
@@ -508,14 +639,24 @@ class HallService:
         call, and each window's able and serving lines, pin and state."""
         now = self.clock.now()
         day = calendar.service_day(now, self.hall)
-        heads = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
-            "SELECT line, COUNT(*), MIN(queued_at) FROM tickets WHERE state = 'waiting' AND service_day = ?"
-            " GROUP BY line", (day,))}
+        heads = {
+            r[0]: (r[1], parse_iso(r[2]))
+            for r in self.store.all(
+                "SELECT line, COUNT(*), MIN(queued_at) FROM tickets WHERE state = 'waiting' AND service_day = ?"
+                " GROUP BY line",
+                (day,),
+            )
+        }
         per_call = self.per_call_minutes()
         since = now - timedelta(minutes=ARRIVAL_WINDOW_MIN)
-        recent = {r[0]: (r[1], parse_iso(r[2])) for r in self.store.all(
-            "SELECT line, COUNT(*), MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?"
-            " GROUP BY line", (day, utc_iso(since)))}
+        recent = {
+            r[0]: (r[1], parse_iso(r[2]))
+            for r in self.store.all(
+                "SELECT line, COUNT(*), MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?"
+                " GROUP BY line",
+                (day, utc_iso(since)),
+            )
+        }
         first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))[0]
         # Early in the day the half hour is not full yet: divide by the time tickets have been issued.
         span = ARRIVAL_WINDOW_MIN
@@ -525,8 +666,15 @@ class HallService:
         for line in self.config.lines:
             waiting, oldest = heads.get(line.prefix, (0, now))
             count = recent.get(line.prefix, (0, None))[0]
-            lines.append(balancer.LineLoad(line.prefix, waiting, max(0.0, (now - oldest).total_seconds() / 60),
-                                           count / span, per_call[line.prefix]))
+            lines.append(
+                balancer.LineLoad(
+                    line.prefix,
+                    waiting,
+                    max(0.0, (now - oldest).total_seconds() / 60),
+                    count / span,
+                    per_call[line.prefix],
+                )
+            )
         seats = []
         for w in self.windows():
             try:
@@ -543,17 +691,20 @@ class HallService:
 
     def set_auto_apply(self, value: bool, *, actor: str) -> None:
         with self.store.immediate() as conn:
-            conn.execute("INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
-                         " value = excluded.value", (AUTO_APPLY_KEY, "1" if value else "0"))
-            self.store.add_event(action="balancer_auto_apply", at=self.clock.now(), actor=actor,
-                                 data={"auto_apply": value})
+            conn.execute(
+                "INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (AUTO_APPLY_KEY, "1" if value else "0"),
+            )
+            self.store.add_event(
+                action="balancer_auto_apply", at=self.clock.now(), actor=actor, data={"auto_apply": value}
+            )
 
     def balance(self, *, actor: str = "balancer", auto_apply: bool | None = None) -> list[dict]:
         """Run the balancer once: apply its proposals, or hold them for the manager (the manager's
         auto-apply switch). Returns the proposals made, with what became of each."""
         auto = self.auto_apply() if auto_apply is None else auto_apply
         if self.store.one("SELECT 1 FROM windows WHERE state = 'open' AND pinned = 0 LIMIT 1") is None:
-            return []            # nothing the balancer may move (before opening, lunch, night)
+            return []  # nothing the balancer may move (before opening, lunch, night)
         lines, seats = self.balancer_state()
         made = balancer.propose(lines, seats, self.config.policy)
         now = self.clock.now()
@@ -563,9 +714,16 @@ class HallService:
             keep = set()
             held = []
             for p in made:
-                same = next((pid for pid, r in pending.items() if r["window"] == p.window
-                             and json.loads(r["from_lines"]) == list(p.from_lines)
-                             and json.loads(r["to_lines"]) == list(p.to_lines)), None)
+                same = next(
+                    (
+                        pid
+                        for pid, r in pending.items()
+                        if r["window"] == p.window
+                        and json.loads(r["from_lines"]) == list(p.from_lines)
+                        and json.loads(r["to_lines"]) == list(p.to_lines)
+                    ),
+                    None,
+                )
                 if same is not None and not auto:
                     keep.add(same)
                     held.append((same, p))
@@ -573,78 +731,156 @@ class HallService:
                 cur = conn.execute(
                     "INSERT INTO balancer_proposals (created_at, window, from_lines, to_lines, reason_zh, reason_en,"
                     " data, state) VALUES (?,?,?,?,?,?,?,?)",
-                    (utc_iso(now), p.window, json.dumps(list(p.from_lines)), json.dumps(list(p.to_lines)),
-                     p.reason_zh, p.reason_en, json.dumps(p.data, ensure_ascii=False), "pending"))
+                    (
+                        utc_iso(now),
+                        p.window,
+                        json.dumps(list(p.from_lines)),
+                        json.dumps(list(p.to_lines)),
+                        p.reason_zh,
+                        p.reason_en,
+                        json.dumps(p.data, ensure_ascii=False),
+                        "pending",
+                    ),
+                )
                 held.append((cur.lastrowid, p))
             # Advice is only good while it stands: what this run no longer proposes is superseded.
             for pid in pending:
                 if pid not in keep:
-                    conn.execute("UPDATE balancer_proposals SET state = 'superseded', decided_at = ? WHERE id = ?",
-                                 (utc_iso(now), pid))
+                    conn.execute(
+                        "UPDATE balancer_proposals SET state = 'superseded', decided_at = ? WHERE id = ?",
+                        (utc_iso(now), pid),
+                    )
         for pid, p in held:
             state = "pending"
             if auto:
-                state = self._apply_proposal(pid, p.window, list(p.from_lines), list(p.to_lines), p.reason_zh,
-                                             p.reason_en, actor=actor, by_balancer=True, final="applied")
-            out.append({"id": pid, "window": p.window, "from": list(p.from_lines), "to": list(p.to_lines),
-                        "reason_zh": p.reason_zh, "reason_en": p.reason_en, "state": state})
+                state = self._apply_proposal(
+                    pid,
+                    p.window,
+                    list(p.from_lines),
+                    list(p.to_lines),
+                    p.reason_zh,
+                    p.reason_en,
+                    actor=actor,
+                    by_balancer=True,
+                    final="applied",
+                )
+            out.append(
+                {
+                    "id": pid,
+                    "window": p.window,
+                    "from": list(p.from_lines),
+                    "to": list(p.to_lines),
+                    "reason_zh": p.reason_zh,
+                    "reason_en": p.reason_en,
+                    "state": state,
+                }
+            )
         return out
 
-    def _apply_proposal(self, pid: int, number: int, from_lines: list[str], to_lines: list[str], reason_zh: str,
-                        reason_en: str, *, actor: str, by_balancer: bool, final: str) -> str:
+    def _apply_proposal(
+        self,
+        pid: int,
+        number: int,
+        from_lines: list[str],
+        to_lines: list[str],
+        reason_zh: str,
+        reason_en: str,
+        *,
+        actor: str,
+        by_balancer: bool,
+        final: str,
+    ) -> str:
         now = self.clock.now()
         window = self.window(number)
         state = final
         if list(window.serving) != from_lines or window.pinned:
-            state = "stale"      # the manager changed or pinned the window since
+            state = "stale"  # the manager changed or pinned the window since
         else:
             try:
-                self.set_serving(number, to_lines, actor=actor, reason=reason_en, by_balancer=by_balancer,
-                                 detail={"reason_zh": reason_zh, "proposal": pid})
+                self.set_serving(
+                    number,
+                    to_lines,
+                    actor=actor,
+                    reason=reason_en,
+                    by_balancer=by_balancer,
+                    detail={"reason_zh": reason_zh, "proposal": pid},
+                )
             except errors.QueueError:
                 state = "stale"
         with self.store.immediate() as conn:
-            conn.execute("UPDATE balancer_proposals SET state = ?, decided_at = ?, decided_by = ? WHERE id = ?",
-                         (state, utc_iso(now), actor, pid))
+            conn.execute(
+                "UPDATE balancer_proposals SET state = ?, decided_at = ?, decided_by = ? WHERE id = ?",
+                (state, utc_iso(now), actor, pid),
+            )
         return state
 
     def proposals(self, state: str | None = "pending") -> list[dict]:
         """Balancer proposals, newest first; ``state=None`` for all of them (the manager console)."""
         sql = "SELECT * FROM balancer_proposals"
-        rows = (self.store.all(sql + " WHERE state = ? ORDER BY id DESC", (state,)) if state
-                else self.store.all(sql + " ORDER BY id DESC"))
-        return [{"id": r["id"], "created_at": r["created_at"], "window": r["window"],
-                 "from": json.loads(r["from_lines"]), "to": json.loads(r["to_lines"]), "reason_zh": r["reason_zh"],
-                 "reason_en": r["reason_en"], "data": json.loads(r["data"]), "state": r["state"],
-                 "decided_at": r["decided_at"], "decided_by": r["decided_by"]} for r in rows]
+        rows = (
+            self.store.all(sql + " WHERE state = ? ORDER BY id DESC", (state,))
+            if state
+            else self.store.all(sql + " ORDER BY id DESC")
+        )
+        return [
+            {
+                "id": r["id"],
+                "created_at": r["created_at"],
+                "window": r["window"],
+                "from": json.loads(r["from_lines"]),
+                "to": json.loads(r["to_lines"]),
+                "reason_zh": r["reason_zh"],
+                "reason_en": r["reason_en"],
+                "data": json.loads(r["data"]),
+                "state": r["state"],
+                "decided_at": r["decided_at"],
+                "decided_by": r["decided_by"],
+            }
+            for r in rows
+        ]
 
     def _pending_proposal(self, proposal_id: int):
         row = self.store.one("SELECT * FROM balancer_proposals WHERE id = ?", (proposal_id,))
         if row is None:
             raise errors.NotFound(f"没有编号为 {proposal_id} 的调度建议", f"No balancer proposal {proposal_id}")
         if row["state"] != "pending":
-            raise errors.IllegalTransition(f"调度建议 {proposal_id} 已处理（{row['state']}）",
-                                           f"Balancer proposal {proposal_id} is {row['state']}, not pending",
-                                           state=row["state"])
+            raise errors.IllegalTransition(
+                f"调度建议 {proposal_id} 已处理（{row['state']}）",
+                f"Balancer proposal {proposal_id} is {row['state']}, not pending",
+                state=row["state"],
+            )
         return row
 
     def accept_proposal(self, proposal_id: int, actor: str) -> dict:
         """The manager accepts a held proposal: applied as the manager's change, if it still fits."""
         row = self._pending_proposal(proposal_id)
-        state = self._apply_proposal(proposal_id, row["window"], json.loads(row["from_lines"]),
-                                     json.loads(row["to_lines"]), row["reason_zh"], row["reason_en"], actor=actor,
-                                     by_balancer=False, final="accepted")
+        state = self._apply_proposal(
+            proposal_id,
+            row["window"],
+            json.loads(row["from_lines"]),
+            json.loads(row["to_lines"]),
+            row["reason_zh"],
+            row["reason_en"],
+            actor=actor,
+            by_balancer=False,
+            final="accepted",
+        )
         if state == "stale":
-            raise errors.IllegalTransition(f"{row['window']} 号窗口已变化或已锁定，建议作废",
-                                           f"Window {row['window']} changed or was pinned since; the proposal is stale",
-                                           state="stale")
+            raise errors.IllegalTransition(
+                f"{row['window']} 号窗口已变化或已锁定，建议作废",
+                f"Window {row['window']} changed or was pinned since; the proposal is stale",
+                state="stale",
+            )
         return next(p for p in self.proposals(None) if p["id"] == proposal_id)
 
     def reject_proposal(self, proposal_id: int, actor: str) -> dict:
         self._pending_proposal(proposal_id)
         with self.store.immediate() as conn:
-            conn.execute("UPDATE balancer_proposals SET state = 'rejected', decided_at = ?, decided_by = ?"
-                         " WHERE id = ? AND state = 'pending'", (utc_iso(self.clock.now()), actor, proposal_id))
+            conn.execute(
+                "UPDATE balancer_proposals SET state = 'rejected', decided_at = ?, decided_by = ?"
+                " WHERE id = ? AND state = 'pending'",
+                (utc_iso(self.clock.now()), actor, proposal_id),
+            )
         return next(p for p in self.proposals(None) if p["id"] == proposal_id)
 
     # ---------- tickets ----------
@@ -655,31 +891,61 @@ class HallService:
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
             if window.state != "open":
-                raise errors.WindowNotOpen(f"{number} 号窗口{WINDOW_STATE_ZH[window.state]}，请先开启窗口",
-                                           f"Window {number} is {window.state}; open it first", state=window.state)
-            busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
-                                (number,)).fetchone()
+                raise errors.WindowNotOpen(
+                    f"{number} 号窗口{WINDOW_STATE_ZH[window.state]}，请先开启窗口",
+                    f"Window {number} is {window.state}; open it first",
+                    state=window.state,
+                )
+            busy = conn.execute(
+                "SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')", (number,)
+            ).fetchone()
             if busy:
-                raise errors.WindowBusy(f"{busy['number']} 号尚未办结，请先办结或标记过号",
-                                        f"Ticket {busy['number']} is still open at this window; finish it first",
-                                        ticket=busy["number"])
+                raise errors.WindowBusy(
+                    f"{busy['number']} 号尚未办结，请先办结或标记过号",
+                    f"Ticket {busy['number']} is still open at this window; finish it first",
+                    ticket=busy["number"],
+                )
             marks = ",".join("?" * len(window.serving))
-            rows = conn.execute(f"SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
-                                f" WHERE state = 'waiting' AND service_day = ? AND line IN ({marks})",
-                                (day, *window.serving)).fetchall()
-            waiting = [policy.WaitingTicket(r[0], r[1], _instant(r[2]), bool(r[3]),
-                                            _instant(r[4]) if r[4] else None, bool(r[5])) for r in rows]
+            rows = conn.execute(
+                f"SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
+                f" WHERE state = 'waiting' AND service_day = ? AND line IN ({marks})",
+                (day, *window.serving),
+            ).fetchall()
+            waiting = [
+                policy.WaitingTicket(
+                    r[0], r[1], _instant(r[2]), bool(r[3]), _instant(r[4]) if r[4] else None, bool(r[5])
+                )
+                for r in rows
+            ]
             choice = self.chooser(window.view(), waiting, now, self.config.policy)
             if choice is None:
                 raise errors.NothingWaiting("当前没有等候的号", "Nobody is waiting in this window's lines")
-            conn.execute("UPDATE tickets SET state = 'called', window = ?, clerk = ?, called_at = ?, recalls = 0"
-                         " WHERE id = ?", (number, clerk, utc_iso(now), choice.id))
-            self.store.add_event(action="call", at=now, ticket_id=choice.id, window=number, from_state="waiting",
-                                 to_state="called", actor=clerk, data={"line": choice.line})
+            conn.execute(
+                "UPDATE tickets SET state = 'called', window = ?, clerk = ?, called_at = ?, recalls = 0 WHERE id = ?",
+                (number, clerk, utc_iso(now), choice.id),
+            )
+            self.store.add_event(
+                action="call",
+                at=now,
+                ticket_id=choice.id,
+                window=number,
+                from_state="waiting",
+                to_state="called",
+                actor=clerk,
+                data={"line": choice.line},
+            )
         return self.ticket(choice.id)
 
-    def act(self, ticket_id: int, action: str, *, window: int | None = None, actor: str | None = None,
-            to_line: str | None = None, reason: str | None = None) -> Ticket:
+    def act(
+        self,
+        ticket_id: int,
+        action: str,
+        *,
+        window: int | None = None,
+        actor: str | None = None,
+        to_line: str | None = None,
+        reason: str | None = None,
+    ) -> Ticket:
         """Apply one lifecycle action. ``window`` set means "as the clerk at this window"."""
         if action not in TRANSITIONS or action == "call":
             raise errors.IllegalTransition(f"不支持的操作 {action}", f"Unknown action {action!r}")
@@ -694,30 +960,46 @@ class HallService:
                 raise errors.IllegalTransition(
                     f"{ticket.number} 号当前{STATE_ZH[ticket.state]}，不能{_ACTION_ZH[action]}",
                     f"Ticket {ticket.number} is {ticket.state}; it cannot {action.replace('_', ' ')}",
-                    state=ticket.state)
+                    state=ticket.state,
+                )
             # A no-show who comes back goes to whichever window is free, so any clerk may put them back in line.
             if window is not None and ticket.window not in (None, window) and action != "late_return":
-                raise errors.WrongWindow(f"{ticket.number} 号由 {ticket.window} 号窗口办理",
-                                         f"Ticket {ticket.number} belongs to window {ticket.window}")
+                raise errors.WrongWindow(
+                    f"{ticket.number} 号由 {ticket.window} 号窗口办理",
+                    f"Ticket {ticket.number} belongs to window {ticket.window}",
+                )
             if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
-                raise errors.WrongWindow(f"{ticket.number} 号不在本窗口", f"Ticket {ticket.number} is not at this window")
+                raise errors.WrongWindow(
+                    f"{ticket.number} 号不在本窗口", f"Ticket {ticket.number} is not at this window"
+                )
             updates, data = self._apply(conn, ticket, action, now, to_line=to_line, reason=reason)
             updates["state"] = target
             sets = ", ".join(f"{k} = ?" for k in updates)
             conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*updates.values(), ticket_id))
-            self.store.add_event(action=action, at=now, ticket_id=ticket_id, window=ticket.window,
-                                 from_state=ticket.state, to_state=target, actor=actor, data=data)
+            self.store.add_event(
+                action=action,
+                at=now,
+                ticket_id=ticket_id,
+                window=ticket.window,
+                from_state=ticket.state,
+                to_state=target,
+                actor=actor,
+                data=data,
+            )
         return self.ticket(ticket_id)
 
-    def _apply(self, conn, ticket: Ticket, action: str, now: datetime, *, to_line: str | None,
-               reason: str | None) -> tuple[dict, dict]:
+    def _apply(
+        self, conn, ticket: Ticket, action: str, now: datetime, *, to_line: str | None, reason: str | None
+    ) -> tuple[dict, dict]:
         """What each action changes besides the state, and what its event records."""
         data: dict[str, Any] = {"reason": reason} if reason else {}
         if action == "recall":
             if ticket.recalls >= self.hall.max_recalls:
-                raise errors.RecallLimit(f"{ticket.number} 号已重呼 {ticket.recalls} 次，请标记过号",
-                                         f"Ticket {ticket.number} was recalled {ticket.recalls} times; mark it no-show",
-                                         recalls=ticket.recalls)
+                raise errors.RecallLimit(
+                    f"{ticket.number} 号已重呼 {ticket.recalls} 次，请标记过号",
+                    f"Ticket {ticket.number} was recalled {ticket.recalls} times; mark it no-show",
+                    recalls=ticket.recalls,
+                )
             return {"recalls": ticket.recalls + 1}, {**data, "recalls": ticket.recalls + 1}
         if action == "start":
             return {"started_at": utc_iso(now)}, data
@@ -731,13 +1013,20 @@ class HallService:
         if action == "resume":
             state = conn.execute("SELECT state FROM windows WHERE number = ?", (ticket.window,)).fetchone()["state"]
             if state != "open":
-                raise errors.WindowNotOpen(f"{ticket.window} 号窗口{WINDOW_STATE_ZH[state]}，请先开启窗口",
-                                           f"Window {ticket.window} is {state}; open it first", state=state)
-            busy = conn.execute("SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')",
-                                (ticket.window,)).fetchone()
+                raise errors.WindowNotOpen(
+                    f"{ticket.window} 号窗口{WINDOW_STATE_ZH[state]}，请先开启窗口",
+                    f"Window {ticket.window} is {state}; open it first",
+                    state=state,
+                )
+            busy = conn.execute(
+                "SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving')", (ticket.window,)
+            ).fetchone()
             if busy:
-                raise errors.WindowBusy(f"{busy['number']} 号正在办理，请先办结", f"Ticket {busy['number']} is open "
-                                        "at this window; finish it first", ticket=busy["number"])
+                raise errors.WindowBusy(
+                    f"{busy['number']} 号正在办理，请先办结",
+                    f"Ticket {busy['number']} is open at this window; finish it first",
+                    ticket=busy["number"],
+                )
             return {}, data
         if action == "transfer":
             if to_line is None:
@@ -748,18 +1037,32 @@ class HallService:
                 raise errors.UnknownLine(f"没有 {to_line} 队列", f"No line {to_line!r}", field="to_line") from None
             # Not a transfer, and it would give the ticket a transfer credit for nothing.
             if to_line == ticket.line:
-                raise errors.IllegalTransition(f"{ticket.number} 号已在 {to_line} 队列",
-                                               f"Ticket {ticket.number} is already in line {to_line}")
+                raise errors.IllegalTransition(
+                    f"{ticket.number} 号已在 {to_line} 队列", f"Ticket {ticket.number} is already in line {to_line}"
+                )
             # It keeps its original issue time (DESIGN §2): queued_at is not touched.
-            return ({"line": to_line, "transferred": 1, "window": None, "clerk": None, "called_at": None,
-                     "started_at": None, "recalls": 0},
-                    {**data, "from_line": ticket.line, "to_line": to_line})
+            return (
+                {
+                    "line": to_line,
+                    "transferred": 1,
+                    "window": None,
+                    "clerk": None,
+                    "called_at": None,
+                    "started_at": None,
+                    "recalls": 0,
+                },
+                {**data, "from_line": ticket.line, "to_line": to_line},
+            )
         if action == "late_return":
             if ticket.service_day != calendar.service_day(now, self.hall):
-                raise errors.IllegalTransition(f"{ticket.number} 号不是今天的号", f"Ticket {ticket.number} is not from today")
+                raise errors.IllegalTransition(
+                    f"{ticket.number} 号不是今天的号", f"Ticket {ticket.number} is not from today"
+                )
             queued_at = self._late_return_slot(conn, ticket, now)
-            return ({"queued_at": utc_iso(queued_at), "window": None, "clerk": None, "called_at": None, "recalls": 0},
-                    {**data, "queued_at": utc_iso(queued_at)})
+            return (
+                {"queued_at": utc_iso(queued_at), "window": None, "clerk": None, "called_at": None, "recalls": 0},
+                {**data, "queued_at": utc_iso(queued_at)},
+            )
         if action in ("cancel", "expire"):
             return {"window": None} if action == "cancel" else {}, data
         return {}, data
@@ -773,8 +1076,10 @@ class HallService:
         Tickets queued in the very same instant cannot be told apart except by id: the ticket then
         goes behind that whole group.
         """
-        rows = conn.execute("SELECT * FROM tickets WHERE state = 'waiting' AND line = ? AND service_day = ?",
-                            (ticket.line, ticket.service_day)).fetchall()
+        rows = conn.execute(
+            "SELECT * FROM tickets WHERE state = 'waiting' AND line = ? AND service_day = ?",
+            (ticket.line, ticket.service_day),
+        ).fetchall()
         cfg = self.config.policy
         me = ticket.as_waiting()
         others = policy.ordered([Ticket.from_row(r).as_waiting() for r in rows], now, cfg)
@@ -814,9 +1119,11 @@ class HallService:
         mean, count = f"{measure}_min", f"{measure}_n"
         row = conn.execute(f"SELECT {mean}, {count} FROM lines WHERE prefix = ?", (line,)).fetchone()
         previous, n = (row[mean], row[count]) if row else (None, 0)
-        conn.execute(f"INSERT INTO lines (prefix, {mean}, {count}) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
-                     f" UPDATE SET {mean} = excluded.{mean}, {count} = excluded.{count}",
-                     (line, smooth(previous, n, minutes), n + 1))
+        conn.execute(
+            f"INSERT INTO lines (prefix, {mean}, {count}) VALUES (?, ?, ?) ON CONFLICT(prefix) DO"
+            f" UPDATE SET {mean} = excluded.{mean}, {count} = excluded.{count}",
+            (line, smooth(previous, n, minutes), n + 1),
+        )
 
     # ---------- the day ----------
 
@@ -828,34 +1135,67 @@ class HallService:
             done = conn.execute("SELECT result FROM job_runs WHERE job = 'rollover' AND day = ?", (today,)).fetchone()
             if done:
                 return json.loads(done["result"])
-            stale = conn.execute("SELECT * FROM tickets WHERE service_day < ? AND state IN"
-                                 " ('waiting','called','serving','suspended')", (today,)).fetchall()
+            stale = conn.execute(
+                "SELECT * FROM tickets WHERE service_day < ? AND state IN ('waiting','called','serving','suspended')",
+                (today,),
+            ).fetchall()
             for row in stale:
                 conn.execute("UPDATE tickets SET state = 'expired' WHERE id = ?", (row["id"],))
-                self.store.add_event(action="expire", at=now, ticket_id=row["id"], window=row["window"],
-                                     from_state=row["state"], to_state="expired", actor="system")
+                self.store.add_event(
+                    action="expire",
+                    at=now,
+                    ticket_id=row["id"],
+                    window=row["window"],
+                    from_state=row["state"],
+                    to_state="expired",
+                    actor="system",
+                )
             # Only windows left over from an earlier day: if the devices process starts mid-morning
             # (after a power cut), the clerks already at work today keep their windows.
             day_began = utc_iso(datetime.combine(calendar.day_start(today), time(0), tzinfo=self.hall.tz))
             for window in self.config.windows:
-                conn.execute("UPDATE windows SET serving = ? WHERE number = ? AND pinned = 0"
-                             " AND (updated_at IS NULL OR updated_at < ?)",
-                             (json.dumps(window.serving), window.number, day_began))
-            windows = conn.execute("SELECT * FROM windows WHERE state != 'closed' AND (updated_at IS NULL OR"
-                                   " updated_at < ?)", (day_began,)).fetchall()
+                conn.execute(
+                    "UPDATE windows SET serving = ? WHERE number = ? AND pinned = 0"
+                    " AND (updated_at IS NULL OR updated_at < ?)",
+                    (json.dumps(window.serving), window.number, day_began),
+                )
+            windows = conn.execute(
+                "SELECT * FROM windows WHERE state != 'closed' AND (updated_at IS NULL OR updated_at < ?)", (day_began,)
+            ).fetchall()
             for row in windows:
-                conn.execute("UPDATE windows SET state = 'closed', clerk = NULL, updated_at = ? WHERE number = ?",
-                             (utc_iso(now), row["number"]))
-                self.store.add_event(action="window_close", at=now, window=row["number"], from_state=row["state"],
-                                     to_state="closed", actor="system", data={"reason": "rollover"})
+                conn.execute(
+                    "UPDATE windows SET state = 'closed', clerk = NULL, updated_at = ? WHERE number = ?",
+                    (utc_iso(now), row["number"]),
+                )
+                self.store.add_event(
+                    action="window_close",
+                    at=now,
+                    window=row["number"],
+                    from_state=row["state"],
+                    to_state="closed",
+                    actor="system",
+                    data={"reason": "rollover"},
+                )
             result = {"expired": len(stale), "closed_windows": len(windows)}
-            conn.execute("INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
-                         (today, utc_iso(now), json.dumps(result)))
+            conn.execute(
+                "INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
+                (today, utc_iso(now), json.dumps(result)),
+            )
         return result
 
 
-_ACTION_ZH = {"recall": "重呼", "start": "开始办理", "finish": "办结", "no_show": "标记过号", "suspend": "暂停办理",
-              "resume": "恢复办理", "transfer": "转移", "cancel": "取消", "late_return": "过号重排", "expire": "过期"}
+_ACTION_ZH = {
+    "recall": "重呼",
+    "start": "开始办理",
+    "finish": "办结",
+    "no_show": "标记过号",
+    "suspend": "暂停办理",
+    "resume": "恢复办理",
+    "transfer": "转移",
+    "cancel": "取消",
+    "late_return": "过号重排",
+    "expire": "过期",
+}
 _WINDOW_ACTION_ZH = {"open": "开启", "pause": "暂停", "resume": "恢复", "close": "关闭"}
 
 

@@ -5,15 +5,17 @@ A write that reads first runs in ``BEGIN IMMEDIATE`` issued on the connection: s
 ``atomic()`` begins a deferred transaction, which in WAL mode cannot wait on the busy timeout when it
 later upgrades to a write, and fails under contention.
 """
+
 from __future__ import annotations
 
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
@@ -200,7 +202,7 @@ def m003_balancer_and_call_times(db: sqlite_utils.Database) -> None:
 
 def utc_iso(moment: datetime) -> str:
     """One timestamp format everywhere, so text order is time order."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def parse_iso(text: str) -> datetime:
@@ -215,8 +217,7 @@ class Store:
         self.path = str(path)
         # Where the copy taken before a migration goes (default: "backups" beside the database).
         self.backup_dir = backup_dir
-        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None,
-                               check_same_thread=False)
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         if self.path != ":memory:":
             mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -246,6 +247,7 @@ class Store:
         state every process last committed, and a second process starting now waits for both.
         """
         from ..ops.backup import BackupError, take_backup
+
         folder = Path(self.backup_dir) if self.backup_dir else Path(self.path).resolve().parent / "backups"
         try:
             take_backup(self.path, folder, kind="pre-migration", keep=10)
@@ -283,14 +285,32 @@ class Store:
         """Changes when another connection commits; the web watches it to push fresh state."""
         return self.conn.execute("PRAGMA data_version").fetchone()[0]
 
-    def add_event(self, *, action: str, at: datetime, ticket_id: int | None = None, window: int | None = None,
-                  from_state: str | None = None, to_state: str | None = None, actor: str | None = None,
-                  data: dict[str, Any] | None = None) -> None:
+    def add_event(
+        self,
+        *,
+        action: str,
+        at: datetime,
+        ticket_id: int | None = None,
+        window: int | None = None,
+        from_state: str | None = None,
+        to_state: str | None = None,
+        actor: str | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> None:
         self.conn.execute(
             "INSERT INTO events (ticket_id, window, action, from_state, to_state, actor, at, data)"
             " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (ticket_id, window, action, from_state, to_state, actor, utc_iso(at),
-             json.dumps(data or {}, ensure_ascii=False, sort_keys=True)))
+            (
+                ticket_id,
+                window,
+                action,
+                from_state,
+                to_state,
+                actor,
+                utc_iso(at),
+                json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+            ),
+        )
 
     def setting(self, key: str, default_factory=None) -> str | None:
         """Read a setting; with a factory, create it once (first writer wins across processes)."""
@@ -424,8 +444,10 @@ def m010_cases(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX cases_waybill ON cases (waybill_out)")
     db.execute("CREATE INDEX cases_phone ON cases (phone_last4)")
     # One live case per ticket; a withdrawn one does not block a new case.
-    db.execute("CREATE UNIQUE INDEX cases_one_per_ticket ON cases (ticket_id)"
-               " WHERE ticket_id IS NOT NULL AND state != 'withdrawn'")
+    db.execute(
+        "CREATE UNIQUE INDEX cases_one_per_ticket ON cases (ticket_id)"
+        " WHERE ticket_id IS NOT NULL AND state != 'withdrawn'"
+    )
     db.execute("""
         CREATE TABLE case_materials (
             case_id INTEGER NOT NULL REFERENCES cases(id),
@@ -464,8 +486,10 @@ def m010_cases(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX case_access_case ON case_access_log (case_id, id)")
     for table in ("case_events", "case_access_log"):
         for op in ("UPDATE", "DELETE"):
-            db.execute(f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
-                       f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END")
+            db.execute(
+                f"CREATE TRIGGER {table}_no_{op.lower()} BEFORE {op} ON {table}"
+                f" BEGIN SELECT RAISE(ABORT, '{table} is append-only'); END"
+            )
 
 
 @migrations()

@@ -25,13 +25,14 @@ File format (TOML, dates as TOML local dates)::
 A year without a file is counted with weekends only, and ``covers()`` says so, so a screen can warn
 that a due date beyond the known calendar may move.
 """
+
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Iterable
 
 from ..checking import Checker, describe
 
@@ -46,9 +47,9 @@ class CalendarError(Exception):
 
 @dataclass(frozen=True)
 class WorkCalendar:
-    holidays: dict[date, str] = field(default_factory=dict)    # day off -> "春节 / Spring Festival"
-    workdays: dict[date, str] = field(default_factory=dict)    # adjusted working weekend day -> name
-    years: frozenset[int] = frozenset()                        # years the files describe
+    holidays: dict[date, str] = field(default_factory=dict)  # day off -> "春节 / Spring Festival"
+    workdays: dict[date, str] = field(default_factory=dict)  # adjusted working weekend day -> name
+    years: frozenset[int] = frozenset()  # years the files describe
     sources: tuple[str, ...] = ()
 
     def __hash__(self) -> int:  # frozen dataclasses hash their fields; dicts are not hashable
@@ -104,16 +105,28 @@ _DATE = "a date such as 2026-10-01, without quotes"
 
 def _date(c: Checker, table: dict, path: str, key: str) -> date | None:
     # TOML local dates arrive as datetime.date; a datetime is a date too, so refuse it explicitly.
-    return c.get(table, path, key, date, expect=_DATE,
-                 check=lambda v: f"is {describe(v)} (expected {_DATE})" if isinstance(v, datetime) else None)
+    return c.get(
+        table,
+        path,
+        key,
+        date,
+        expect=_DATE,
+        check=lambda v: f"is {describe(v)} (expected {_DATE})" if isinstance(v, datetime) else None,
+    )
 
 
 def parse_calendar(doc: dict, source: str) -> tuple[int | None, dict[date, str], dict[date, str], list[str]]:
     """Check one parsed holiday file; returns (year, holidays, workdays, problems)."""
     c = Checker()
     c.unknown(doc, "", ("year", "source", "note", "holidays", "workdays"))
-    year = c.get(doc, "", "year", int, expect="the calendar year, e.g. 2026",
-                 check=lambda v: None if 2000 <= v <= 2100 else f"is {v} (expected the calendar year, e.g. 2026)")
+    year = c.get(
+        doc,
+        "",
+        "year",
+        int,
+        expect="the calendar year, e.g. 2026",
+        check=lambda v: None if 2000 <= v <= 2100 else f"is {v} (expected the calendar year, e.g. 2026)",
+    )
     holidays: dict[date, str] = {}
     workdays: dict[date, str] = {}
     for where, block in c.entries(doc, "", "holidays"):

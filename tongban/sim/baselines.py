@@ -16,6 +16,7 @@ windows serve (the simulated hall file); issuing, calling, starting and finishin
 Binding baselines see all the lines their windows are able to serve, so a bound ticket can always
 be called by its window (the strongest form of the baseline).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
@@ -29,10 +30,10 @@ POLICIES = ("static_fifo", "bind_at_issue", "jsq_at_issue", "oldest_eligible", "
 @dataclass(frozen=True)
 class Setup:
     name: str
-    serving: str            # opening | primary | able | all  (see scenarios.hall_config)
-    credits: bool           # the hall's credits, or none at all (plain oldest first)
+    serving: str  # opening | primary | able | all  (see scenarios.hall_config)
+    credits: bool  # the hall's credits, or none at all (plain oldest first)
     balancer: bool
-    binding: str | None = None   # fewest_issued | shortest_queue
+    binding: str | None = None  # fewest_issued | shortest_queue
 
 
 SETUPS = {
@@ -48,8 +49,13 @@ SETUPS = {
 def policy_config(setup: Setup, hall_policy: PolicyConfig) -> PolicyConfig:
     if setup.credits:
         return hall_policy
-    return replace(hall_policy, green_credit_min=0.0, appointment_credit_min=0.0, transfer_credit_min=0.0,
-                   primary_line_credit_min=0.0)
+    return replace(
+        hall_policy,
+        green_credit_min=0.0,
+        appointment_credit_min=0.0,
+        transfer_credit_min=0.0,
+        primary_line_credit_min=0.0,
+    )
 
 
 class Binding:
@@ -58,8 +64,8 @@ class Binding:
     def __init__(self, rule: str):
         self.rule = rule
         self.window_of: dict[int, int] = {}
-        self.issued: dict[int, int] = {}      # tickets bound to each window today
-        self.queued: dict[int, int] = {}      # bound and not yet called, plus the one at the window
+        self.issued: dict[int, int] = {}  # tickets bound to each window today
+        self.queued: dict[int, int] = {}  # bound and not yet called, plus the one at the window
 
     def bind(self, ticket_id: int, candidates: list[int]) -> int:
         if self.rule == "fewest_issued":

@@ -8,6 +8,7 @@ load ``a = lam / mu`` erlangs, utilisation ``rho = a / c`` (must be < 1).
 * ``wait_tail(c, lam, mu, t)``: P(W > t) = C · exp(−(c·mu − lam) · t).
 * ``wait_quantile(c, lam, mu, p)``: the smallest t with P(W ≤ t) ≥ p; 0 when P(W = 0) ≥ p.
 """
+
 from __future__ import annotations
 
 import math

@@ -5,6 +5,7 @@ service takes, whether they answer the call, how long they take to walk up) is d
 *before* the day is simulated, so every policy serves exactly the same citizens. The sources and
 assumptions behind the defaults are in docs/simulator.md.
 """
+
 from __future__ import annotations
 
 import math
@@ -29,22 +30,22 @@ class ScenarioError(Exception):
 class LineSpec:
     prefix: str
     name: str
-    share: float                      # of the day's tickets
+    share: float  # of the day's tickets
     service_mean_min: float
-    last_issue: str | None = None     # HH:MM, else the scenario's
+    last_issue: str | None = None  # HH:MM, else the scenario's
 
 
 @dataclass(frozen=True)
 class WindowSpec:
     number: int
     able: tuple[str, ...]
-    serving: tuple[str, ...]          # at opening, primary first
+    serving: tuple[str, ...]  # at opening, primary first
 
 
 @dataclass(frozen=True)
 class Absence:
     window: int
-    start: str                        # HH:MM
+    start: str  # HH:MM
     end: str
 
 
@@ -58,8 +59,11 @@ class Surge:
 
 # Relative arrival rate over the day (local time): a morning peak 9–11, an afternoon peak 14–16.
 DEFAULT_PROFILE: tuple[tuple[str, str, float], ...] = (
-    ("08:30", "09:00", 0.9), ("09:00", "11:00", 1.45), ("11:00", "12:00", 0.8),
-    ("14:00", "16:00", 1.3), ("16:00", "17:30", 0.6),
+    ("08:30", "09:00", 0.9),
+    ("09:00", "11:00", 1.45),
+    ("11:00", "12:00", 0.8),
+    ("14:00", "16:00", 1.3),
+    ("16:00", "17:30", 0.6),
 )
 
 # S1's lines: five lines like the demo hall's, per-line mean service 4–15 minutes.
@@ -76,27 +80,27 @@ DEFAULT_LINES: tuple[LineSpec, ...] = (
 class Scenario:
     name: str
     title: str
-    tickets: float                                    # expected tickets in the day
+    tickets: float  # expected tickets in the day
     lines: tuple[LineSpec, ...] = DEFAULT_LINES
-    windows: int | tuple[WindowSpec, ...] = 12        # a count: a long chain is built (``chain_windows``)
+    windows: int | tuple[WindowSpec, ...] = 12  # a count: a long chain is built (``chain_windows``)
     hours: tuple[tuple[str, str], ...] = (("08:30", "12:00"), ("14:00", "17:30"))
     last_issue: str | None = "17:00"
     profile: tuple[tuple[str, str, float], ...] = DEFAULT_PROFILE
-    door_share: float = 0.03           # share of the day's tickets already at the door when it opens
+    door_share: float = 0.03  # share of the day's tickets already at the door when it opens
     service_cv: float = 0.8
-    service_dist: str = "lognormal"    # or "exponential"
+    service_dist: str = "lognormal"  # or "exponential"
     no_show: float = 0.08
     green: float = 0.15
     walk_min: tuple[float, float] = (0.3, 1.2)
-    recall_after_min: float = 1.0      # a citizen who does not come: recalled after 1 min,
-    no_show_after_min: float = 1.0     # marked no-show 1 min after that
+    recall_after_min: float = 1.0  # a citizen who does not come: recalled after 1 min,
+    no_show_after_min: float = 1.0  # marked no-show 1 min after that
     absences: tuple[Absence, ...] = ()
     surges: tuple[Surge, ...] = ()
     policy: PolicyConfig = field(default_factory=PolicyConfig)
-    day: str = "2026-11-26"            # a Thursday
+    day: str = "2026-11-26"  # a Thursday
     timezone: str = "Asia/Shanghai"
-    warmup_min: float = 0.0            # tickets issued this long after opening are left out of the stats
-    history_samples: int = 40          # "yesterday": the per-line smoothed times the store starts with
+    warmup_min: float = 0.0  # tickets issued this long after opening are left out of the stats
+    history_samples: int = 40  # "yesterday": the per-line smoothed times the store starts with
 
     @property
     def tz(self) -> ZoneInfo:
@@ -154,34 +158,60 @@ S1 = Scenario("S1", "normal day: ~550 tickets, 12 windows", 550)
 BUILTIN: dict[str, Scenario] = {
     "S1": S1,
     "S2": replace(S1, name="S2", title="peak day: ~650 tickets, 12 windows", tickets=650),
-    "S3": replace(S1, name="S3", title="line B surges ×2 from 9:00 to 12:00",
-                  surges=(Surge("B", 2.0, "09:00", "12:00"),)),
-    "S4": replace(S1, name="S4", title="windows 1 and 5 absent all morning",
-                  absences=(Absence(1, "08:30", "12:00"), Absence(5, "08:30", "12:00"))),
-    "S5": replace(S1, name="S5", title="small hall: 4 windows, ~150 tickets, 3 lines", tickets=150, windows=4,
-                  lines=(LineSpec("A", "综合受理 general intake", 0.45, 7.0),
-                         LineSpec("B", "人社 social security", 0.35, 5.0),
-                         LineSpec("C", "不动产 real estate", 0.20, 12.0))),
+    "S3": replace(
+        S1, name="S3", title="line B surges ×2 from 9:00 to 12:00", surges=(Surge("B", 2.0, "09:00", "12:00"),)
+    ),
+    "S4": replace(
+        S1,
+        name="S4",
+        title="windows 1 and 5 absent all morning",
+        absences=(Absence(1, "08:30", "12:00"), Absence(5, "08:30", "12:00")),
+    ),
+    "S5": replace(
+        S1,
+        name="S5",
+        title="small hall: 4 windows, ~150 tickets, 3 lines",
+        tickets=150,
+        windows=4,
+        lines=(
+            LineSpec("A", "综合受理 general intake", 0.45, 7.0),
+            LineSpec("B", "人社 social security", 0.35, 5.0),
+            LineSpec("C", "不动产 real estate", 0.20, 12.0),
+        ),
+    ),
     "S6": replace(S1, name="S6", title="S1 with 25% green channel and 15% no-shows", green=0.25, no_show=0.15),
 }
 
 
-def pooled_exponential(c: int = 6, rho: float = 0.8, mean_min: float = 5.0, hours: float = 10.0,
-                       warmup_min: float = 60.0) -> Scenario:
+def pooled_exponential(
+    c: int = 6, rho: float = 0.8, mean_min: float = 5.0, hours: float = 10.0, warmup_min: float = 60.0
+) -> Scenario:
     """The M/M/c check against Erlang C: constant Poisson arrivals, exponential service, nothing else
     (no walk-up, no no-shows, no green channel); one line served by every window."""
     lam = rho * c / mean_min
     end = 8 * 60 + hours * 60
     close = f"{int(end // 60):02d}:{int(end % 60):02d}"
-    return Scenario("MMc", f"M/M/{c}, rho={rho}", tickets=lam * hours * 60,
-                    lines=(LineSpec("A", "all", 1.0, mean_min),),
-                    windows=tuple(WindowSpec(i, ("A",), ("A",)) for i in range(1, c + 1)),
-                    hours=(("08:00", close),), last_issue=None, profile=(("08:00", close, 1.0),), door_share=0.0,
-                    service_dist="exponential", no_show=0.0, green=0.0, walk_min=(0.0, 0.0),
-                    warmup_min=warmup_min, history_samples=0)
+    return Scenario(
+        "MMc",
+        f"M/M/{c}, rho={rho}",
+        tickets=lam * hours * 60,
+        lines=(LineSpec("A", "all", 1.0, mean_min),),
+        windows=tuple(WindowSpec(i, ("A",), ("A",)) for i in range(1, c + 1)),
+        hours=(("08:00", close),),
+        last_issue=None,
+        profile=(("08:00", close, 1.0),),
+        door_share=0.0,
+        service_dist="exponential",
+        no_show=0.0,
+        green=0.0,
+        walk_min=(0.0, 0.0),
+        warmup_min=warmup_min,
+        history_samples=0,
+    )
 
 
 # ---------- a scenario from a hall file ----------
+
 
 def from_hall(hall: HallConfig, base: Scenario = S1) -> Scenario:
     """Simulate a configured hall: its lines, windows (able and opening serving as configured), hours
@@ -191,17 +221,33 @@ def from_hall(hall: HallConfig, base: Scenario = S1) -> Scenario:
     weights = [max(1, len(line.matters)) for line in hall.lines]
     total = sum(weights)
     base_mean = sum(ln.share * ln.service_mean_min for ln in base.lines) / sum(ln.share for ln in base.lines)
-    lines = tuple(LineSpec(line.prefix, line.name_zh, w / total, round(base_mean, 2),
-                           f"{line.last_issue:%H:%M}" if line.last_issue else None)
-                  for line, w in zip(hall.lines, weights))
+    lines = tuple(
+        LineSpec(
+            line.prefix,
+            line.name_zh,
+            w / total,
+            round(base_mean, 2),
+            f"{line.last_issue:%H:%M}" if line.last_issue else None,
+        )
+        for line, w in zip(hall.lines, weights)
+    )
     windows = tuple(WindowSpec(w.number, w.able, w.serving) for w in hall.windows)
     weekday = WEEKDAYS[date.fromisoformat(base.day).weekday()]
     hours = tuple((f"{p.start:%H:%M}", f"{p.end:%H:%M}") for p in hall.hall.hours.get(weekday, ()))
     if not hours:
         raise ScenarioError([f"hall.hours.{weekday}: the hall is closed on the simulated day {base.day}"])
-    return replace(base, name=hall.hall.id, title=f"{hall.hall.name_en} ({hall.source})",
-                   tickets=base.tickets * len(windows) / 12, lines=lines, windows=windows, hours=hours,
-                   last_issue=None, policy=hall.policy, timezone=hall.hall.timezone)
+    return replace(
+        base,
+        name=hall.hall.id,
+        title=f"{hall.hall.name_en} ({hall.source})",
+        tickets=base.tickets * len(windows) / 12,
+        lines=lines,
+        windows=windows,
+        hours=hours,
+        last_issue=None,
+        policy=hall.policy,
+        timezone=hall.hall.timezone,
+    )
 
 
 def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyConfig | None = None) -> HallConfig:
@@ -210,12 +256,25 @@ def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyC
     ``all`` (every window able to serve and serving every line: the pooled hall)."""
     prefixes = tuple(line.prefix for line in scenario.lines)
     periods = tuple(Period(_time(a), _time(b)) for a, b in scenario.hours)
-    hall = Hall(id=f"sim-{scenario.name.lower()}", name_zh=f"模拟大厅 {scenario.name}", name_en=scenario.title,
-                address="-", phone="-", timezone=scenario.timezone, hours={d: periods for d in WEEKDAYS})
-    lines = tuple(Line(prefix=ln.prefix, name_zh=ln.name, name_en=ln.name, matters=(),
-                       last_issue=_time(ln.last_issue or scenario.last_issue)
-                       if (ln.last_issue or scenario.last_issue) else None)
-                  for ln in scenario.lines)
+    hall = Hall(
+        id=f"sim-{scenario.name.lower()}",
+        name_zh=f"模拟大厅 {scenario.name}",
+        name_en=scenario.title,
+        address="-",
+        phone="-",
+        timezone=scenario.timezone,
+        hours={d: periods for d in WEEKDAYS},
+    )
+    lines = tuple(
+        Line(
+            prefix=ln.prefix,
+            name_zh=ln.name,
+            name_en=ln.name,
+            matters=(),
+            last_issue=_time(ln.last_issue or scenario.last_issue) if (ln.last_issue or scenario.last_issue) else None,
+        )
+        for ln in scenario.lines
+    )
     windows = []
     for w in scenario.window_specs():
         able, lines_now = w.able, w.serving
@@ -226,10 +285,18 @@ def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyC
         elif serving == "all":
             able = w.serving[:1] + tuple(p for p in prefixes if p != w.serving[0])
             lines_now = able
-        windows.append(Window(number=w.number, name=f"{w.number}号窗口", location="-", phone="-", able=able,
-                              serving=lines_now))
-    return HallConfig(hall=hall, departments=(), matters=(), lines=lines, windows=tuple(windows),
-                      policy=policy or scenario.policy, source=f"scenario {scenario.name}")
+        windows.append(
+            Window(number=w.number, name=f"{w.number}号窗口", location="-", phone="-", able=able, serving=lines_now)
+        )
+    return HallConfig(
+        hall=hall,
+        departments=(),
+        matters=(),
+        lines=lines,
+        windows=tuple(windows),
+        policy=policy or scenario.policy,
+        source=f"scenario {scenario.name}",
+    )
 
 
 def _time(text: str) -> time:
@@ -239,10 +306,11 @@ def _time(text: str) -> time:
 
 # ---------- a day drawn from a seed ----------
 
+
 @dataclass(frozen=True)
 class Citizen:
     index: int
-    arrive_min: float        # minutes after the day's local midnight
+    arrive_min: float  # minutes after the day's local midnight
     line: str
     green: bool
     service_min: float
@@ -255,13 +323,13 @@ class Day:
     scenario: Scenario
     seed: int
     citizens: tuple[Citizen, ...]
-    history: dict[str, tuple[float, int, float, int]]   # line: (service_min, n, minutes per call, n)
+    history: dict[str, tuple[float, int, float, int]]  # line: (service_min, n, minutes per call, n)
 
 
 def _service_time(rng: random.Random, scenario: Scenario, mean: float) -> float:
     if scenario.service_dist == "exponential":
         return rng.expovariate(1.0 / mean)
-    sigma2 = math.log(1.0 + scenario.service_cv ** 2)
+    sigma2 = math.log(1.0 + scenario.service_cv**2)
     return rng.lognormvariate(math.log(mean) - sigma2 / 2, math.sqrt(sigma2))
 
 
@@ -285,8 +353,14 @@ def _rate_segments(scenario: Scenario) -> list[tuple[float, float, str, float]]:
     scale = scenario.tickets * (1 - scenario.door_share) / mass if mass > 0 else 0.0
     out = []
     for lo, hi, prefix, r in pieces:
-        cuts = sorted({lo, hi, *(hhmm(s.start) for s in scenario.surges if s.line == prefix),
-                       *(hhmm(s.end) for s in scenario.surges if s.line == prefix)})
+        cuts = sorted(
+            {
+                lo,
+                hi,
+                *(hhmm(s.start) for s in scenario.surges if s.line == prefix),
+                *(hhmm(s.end) for s in scenario.surges if s.line == prefix),
+            }
+        )
         for x, y in zip(cuts, cuts[1:]):
             if x < lo or y > hi:
                 continue
@@ -319,17 +393,28 @@ def draw_day(scenario: Scenario, seed: int) -> Day:
     means = {ln.prefix: ln.service_mean_min for ln in scenario.lines}
     citizens = []
     for i, (t, prefix) in enumerate(arrivals):
-        citizens.append(Citizen(i, t, prefix, rng.random() < scenario.green,
-                                _service_time(rng, scenario, means[prefix]), rng.random() < scenario.no_show,
-                                rng.uniform(*scenario.walk_min)))
+        citizens.append(
+            Citizen(
+                i,
+                t,
+                prefix,
+                rng.random() < scenario.green,
+                _service_time(rng, scenario, means[prefix]),
+                rng.random() < scenario.no_show,
+                rng.uniform(*scenario.walk_min),
+            )
+        )
     # "Yesterday": the smoothed times a hall's store already holds in the morning (they persist).
     history = {}
     for ln in scenario.lines:
         service = cycle = None
         for k in range(scenario.history_samples):
             s = _service_time(rng, scenario, ln.service_mean_min)
-            call = (scenario.recall_after_min + scenario.no_show_after_min if rng.random() < scenario.no_show
-                    else rng.uniform(*scenario.walk_min) + s)
+            call = (
+                scenario.recall_after_min + scenario.no_show_after_min
+                if rng.random() < scenario.no_show
+                else rng.uniform(*scenario.walk_min) + s
+            )
             service = smooth(service, k, s)
             cycle = smooth(cycle, k, call)
         if service is not None:
@@ -351,9 +436,32 @@ def _poisson(rng: random.Random, mean: float) -> int:
 
 # ---------- scenario files ----------
 
-_KEYS = {"name", "title", "base", "tickets", "lines", "windows", "hours", "last_issue", "profile", "door_share",
-         "service_cv", "service_dist", "no_show", "green", "walk_min", "recall_after_min", "no_show_after_min",
-         "absences", "surges", "policy", "day", "timezone", "warmup_min", "history_samples"}
+_KEYS = {
+    "name",
+    "title",
+    "base",
+    "tickets",
+    "lines",
+    "windows",
+    "hours",
+    "last_issue",
+    "profile",
+    "door_share",
+    "service_cv",
+    "service_dist",
+    "no_show",
+    "green",
+    "walk_min",
+    "recall_after_min",
+    "no_show_after_min",
+    "absences",
+    "surges",
+    "policy",
+    "day",
+    "timezone",
+    "warmup_min",
+    "history_samples",
+}
 
 
 def load_scenario(path: str | Path) -> Scenario:
@@ -386,9 +494,17 @@ def parse_scenario(doc: dict, source: str = "scenario") -> Scenario:
             else:
                 values[key] = float(v) if not isinstance(getattr(s, key), int) or isinstance(v, float) else v
 
-    for key, lo, hi in (("tickets", 1, 100_000), ("door_share", 0, 1), ("service_cv", 0.05, 5), ("no_show", 0, 1),
-                        ("green", 0, 1), ("recall_after_min", 0, 60), ("no_show_after_min", 0, 60),
-                        ("warmup_min", 0, 24 * 60), ("history_samples", 0, 10_000)):
+    for key, lo, hi in (
+        ("tickets", 1, 100_000),
+        ("door_share", 0, 1),
+        ("service_cv", 0.05, 5),
+        ("no_show", 0, 1),
+        ("green", 0, 1),
+        ("recall_after_min", 0, 60),
+        ("no_show_after_min", 0, 60),
+        ("warmup_min", 0, 24 * 60),
+        ("history_samples", 0, 10_000),
+    ):
         number(key, lo, hi)
     if "history_samples" in values:
         values["history_samples"] = int(values["history_samples"])
@@ -405,9 +521,16 @@ def parse_scenario(doc: dict, source: str = "scenario") -> Scenario:
         values["profile"] = tuple((p["start"], p["end"], float(p["rate"])) for p in doc["profile"])
     if "lines" in doc:
         try:
-            values["lines"] = tuple(LineSpec(ln["prefix"], ln.get("name", ln["prefix"]), float(ln["share"]),
-                                             float(ln["service_mean_min"]), ln.get("last_issue"))
-                                    for ln in doc["lines"])
+            values["lines"] = tuple(
+                LineSpec(
+                    ln["prefix"],
+                    ln.get("name", ln["prefix"]),
+                    float(ln["share"]),
+                    float(ln["service_mean_min"]),
+                    ln.get("last_issue"),
+                )
+                for ln in doc["lines"]
+            )
         except (KeyError, TypeError, ValueError) as exc:
             problems.append(f"lines: {exc!s} (expected prefix, share and service_mean_min in each [[lines]])")
     if "windows" in doc:
@@ -416,8 +539,9 @@ def parse_scenario(doc: dict, source: str = "scenario") -> Scenario:
             values["windows"] = w
         else:
             try:
-                values["windows"] = tuple(WindowSpec(int(x["number"]), tuple(x["able"]),
-                                                     tuple(x.get("serving", x["able"][:1]))) for x in w)
+                values["windows"] = tuple(
+                    WindowSpec(int(x["number"]), tuple(x["able"]), tuple(x.get("serving", x["able"][:1]))) for x in w
+                )
             except (KeyError, TypeError, ValueError) as exc:
                 problems.append(f"windows: {exc!s} (expected a count, or [[windows]] with number, able, serving)")
     if "absences" in doc:

@@ -15,6 +15,7 @@ call, and these processes:
 
 Waits, estimates and states are read back from the store at the end of the day.
 """
+
 from __future__ import annotations
 
 import math
@@ -75,13 +76,16 @@ class DaySim:
         self.clock = FakeClock(self.midnight)
         self.store = Store(store_path)
         self.binding = Binding(setup.binding) if setup.binding else None
-        self.service = HallService(self.store, self.config, self.clock,
-                                   chooser=self.binding.chooser if self.binding else None)
+        self.service = HallService(
+            self.store, self.config, self.clock, chooser=self.binding.chooser if self.binding else None
+        )
         self.service.sync_with_config()
         with self.store.immediate() as conn:
             for prefix, (service, n, cycle, m) in day.history.items():
-                conn.execute("UPDATE lines SET service_min = ?, service_n = ?, cycle_min = ?, cycle_n = ?"
-                             " WHERE prefix = ?", (service, n, cycle, m, prefix))
+                conn.execute(
+                    "UPDATE lines SET service_min = ?, service_n = ?, cycle_min = ?, cycle_n = ? WHERE prefix = ?",
+                    (service, n, cycle, m, prefix),
+                )
         self.serving = {w.number: w.serving for w in self.config.windows}
         self.primary = {w.number: w.serving[0] for w in self.config.windows}
         self.present: set[int] = set()
@@ -120,9 +124,9 @@ class DaySim:
             est = issued.estimate
             self.estimates[tid] = (est.minutes, est.low, est.high)
             if self.binding:
-                candidates = [w.number for w in self.config.windows if citizen.line in w.able
-                              and w.number in self.present] or \
-                             [w.number for w in self.config.windows if citizen.line in w.able]
+                candidates = [
+                    w.number for w in self.config.windows if citizen.line in w.able and w.number in self.present
+                ] or [w.number for w in self.config.windows if citizen.line in w.able]
                 self.wake_one([self.binding.bind(tid, candidates)])
             else:
                 self.wake_line(citizen.line)
@@ -177,7 +181,7 @@ class DaySim:
             began = env.now
             while True:
                 if env.now >= end and not period_end:
-                    break                      # an absence begins: leave after the current citizen
+                    break  # an absence begins: leave after the current citizen
                 self.sync()
                 try:
                     ticket = svc.call_next(number, clerk=clerk)
@@ -231,12 +235,13 @@ class DaySim:
                     self.balancer_changes += 1
                     self.serving[p["window"]] = tuple(p["to"])
                     if p["window"] in self.idle and any(
-                            self.line_has_work(line) for line in p["to"] if line not in p["from"]):
+                        self.line_has_work(line) for line in p["to"] if line not in p["from"]
+                    ):
                         self.wake_one([p["window"]])
             yield env.timeout(interval)
 
     def line_has_work(self, line: str) -> bool:
-        return True   # waking costs one call_next; the window goes back to sleep if nothing is there
+        return True  # waking costs one call_next; the window goes back to sleep if nothing is there
 
     # ---------- a day ----------
 
@@ -288,17 +293,28 @@ class DaySim:
         line_means = {k: statistics.fmean(v) for k, v in per_line.items() if v}
         total_open = sum(self.open_min.values())
         return DayResult(
-            scenario=s.name, policy=self.setup.name, seed=self.day.seed, tickets=len(rows), served=n,
-            no_shows=no_shows, unserved=unserved, refused=self.refused,
-            mean_wait_min=_mean(waits), p50_wait_min=quantile(waits, 0.5), p90_wait_min=quantile(waits, 0.9),
-            p95_wait_min=quantile(waits, 0.95), max_wait_min=waits[-1] if waits else 0.0,
+            scenario=s.name,
+            policy=self.setup.name,
+            seed=self.day.seed,
+            tickets=len(rows),
+            served=n,
+            no_shows=no_shows,
+            unserved=unserved,
+            refused=self.refused,
+            mean_wait_min=_mean(waits),
+            p50_wait_min=quantile(waits, 0.5),
+            p90_wait_min=quantile(waits, 0.9),
+            p95_wait_min=quantile(waits, 0.95),
+            max_wait_min=waits[-1] if waits else 0.0,
             share_over_30=sum(w > 30 for w in waits) / n if n else 0.0,
             share_over_60=sum(w > 60 for w in waits) / n if n else 0.0,
-            green_mean_wait_min=_mean(green_w), other_mean_wait_min=_mean(other_w),
+            green_mean_wait_min=_mean(green_w),
+            other_mean_wait_min=_mean(other_w),
             jain=jain(list(line_means.values())),
             utilisation=sum(self.busy_min.values()) / total_open if total_open else 0.0,
             last_served_min=last_served,
-            estimate_mae_min=_mean(errs), share_underestimated=under / n if n else 0.0,
+            estimate_mae_min=_mean(errs),
+            share_underestimated=under / n if n else 0.0,
             share_in_band=in_band / n if n else 0.0,
             line_mean_wait_min={k: round(v, 2) for k, v in line_means.items()},
             balancer_changes=self.balancer_changes,
@@ -335,15 +351,58 @@ def simulate_day(scenario: Scenario, policy_name: str, seed: int, day: Day | Non
 
 # ---------- many days ----------
 
-METRICS = ("mean_wait_min", "p50_wait_min", "p90_wait_min", "p95_wait_min", "max_wait_min", "share_over_30",
-           "share_over_60", "green_mean_wait_min", "other_mean_wait_min", "jain", "utilisation", "last_served_at",
-           "estimate_mae_min", "share_underestimated", "mean_wait_ci95")
+METRICS = (
+    "mean_wait_min",
+    "p50_wait_min",
+    "p90_wait_min",
+    "p95_wait_min",
+    "max_wait_min",
+    "share_over_30",
+    "share_over_60",
+    "green_mean_wait_min",
+    "other_mean_wait_min",
+    "jain",
+    "utilisation",
+    "last_served_at",
+    "estimate_mae_min",
+    "share_underestimated",
+    "mean_wait_ci95",
+)
 EXTRA = ("share_in_band", "balancer_changes", "primary_share", "unserved", "refused", "tickets", "seconds")
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
-_T95 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
-        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
-        2.045, 2.042)
+_T95 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def t95(df: int) -> float:
@@ -383,8 +442,12 @@ def _one(args) -> DayResult:
     return [DaySim(day, SETUPS[name]).run() for name in names]
 
 
-def run(scenario: Scenario, seeds: list[int] | int, policies: tuple[str, ...] = POLICIES, jobs: int = 1,
-        ) -> tuple[dict, dict[str, list[DayResult]]]:
+def run(
+    scenario: Scenario,
+    seeds: list[int] | int,
+    policies: tuple[str, ...] = POLICIES,
+    jobs: int = 1,
+) -> tuple[dict, dict[str, list[DayResult]]]:
     """Every policy on the same days (one day per seed). Returns the summary and the per-day results."""
     if isinstance(seeds, int):
         seeds = list(range(1, seeds + 1))
@@ -394,39 +457,66 @@ def run(scenario: Scenario, seeds: list[int] | int, policies: tuple[str, ...] = 
     work = [(scenario, seed, tuple(policies)) for seed in seeds]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
+
         with multiprocessing.get_context("fork").Pool(min(jobs, len(work))) as pool:
             days = pool.map(_one, work)
     else:
         days = [_one(w) for w in work]
     per_policy = {name: [d[i] for d in days] for i, name in enumerate(policies)}
-    summary = {"scenario": scenario.name, "seeds": len(seeds),
-               "policies": {name: aggregate(rs) for name, rs in per_policy.items()}}
+    summary = {
+        "scenario": scenario.name,
+        "seeds": len(seeds),
+        "policies": {name: aggregate(rs) for name, rs in per_policy.items()},
+    }
     return summary, per_policy
 
 
 def public_json(summary: dict) -> dict:
     """The ``--json`` object: exactly the documented keys."""
-    return {"scenario": summary["scenario"], "seeds": summary["seeds"],
-            "policies": {name: {k: agg[k] for k in METRICS} for name, agg in summary["policies"].items()}}
+    return {
+        "scenario": summary["scenario"],
+        "seeds": summary["seeds"],
+        "policies": {name: {k: agg[k] for k in METRICS} for name, agg in summary["policies"].items()},
+    }
 
 
-COLUMNS = (("mean", "mean_wait_min", "{:.1f}"), ("±95%", "mean_wait_ci95", "{:.1f}"), ("p50", "p50_wait_min", "{:.1f}"),
-           ("p90", "p90_wait_min", "{:.1f}"), ("p95", "p95_wait_min", "{:.1f}"), ("max", "max_wait_min", "{:.0f}"),
-           (">30", "share_over_30", "{:.1%}"), (">60", "share_over_60", "{:.1%}"),
-           ("green", "green_mean_wait_min", "{:.1f}"), ("others", "other_mean_wait_min", "{:.1f}"),
-           ("Jain", "jain", "{:.3f}"), ("util", "utilisation", "{:.1%}"), ("last", "last_served_at", "{}"),
-           ("est MAE", "estimate_mae_min", "{:.1f}"), ("under", "share_underestimated", "{:.0%}"),
-           ("in band", "share_in_band", "{:.0%}"), ("s/day", "seconds", "{:.2f}"))
+COLUMNS = (
+    ("mean", "mean_wait_min", "{:.1f}"),
+    ("±95%", "mean_wait_ci95", "{:.1f}"),
+    ("p50", "p50_wait_min", "{:.1f}"),
+    ("p90", "p90_wait_min", "{:.1f}"),
+    ("p95", "p95_wait_min", "{:.1f}"),
+    ("max", "max_wait_min", "{:.0f}"),
+    (">30", "share_over_30", "{:.1%}"),
+    (">60", "share_over_60", "{:.1%}"),
+    ("green", "green_mean_wait_min", "{:.1f}"),
+    ("others", "other_mean_wait_min", "{:.1f}"),
+    ("Jain", "jain", "{:.3f}"),
+    ("util", "utilisation", "{:.1%}"),
+    ("last", "last_served_at", "{}"),
+    ("est MAE", "estimate_mae_min", "{:.1f}"),
+    ("under", "share_underestimated", "{:.0%}"),
+    ("in band", "share_in_band", "{:.0%}"),
+    ("s/day", "seconds", "{:.2f}"),
+)
 
 
 def table(summary: dict, scenario: Scenario | None = None) -> str:
-    title = f"{summary['scenario']}" + (f" — {scenario.title}" if scenario else "") + \
-        f" — {summary['seeds']} seed(s); waits in minutes, issue to call"
+    title = (
+        f"{summary['scenario']}"
+        + (f" — {scenario.title}" if scenario else "")
+        + f" — {summary['seeds']} seed(s); waits in minutes, issue to call"
+    )
     head = ["policy"] + [c[0] for c in COLUMNS]
     rows = [head]
     for name, agg in summary["policies"].items():
-        rows.append([name] + [fmt.format(agg[key]) if not (isinstance(agg[key], float) and math.isnan(agg[key]))
-                              else "-" for _, key, fmt in COLUMNS])
+        rows.append(
+            [name]
+            + [
+                fmt.format(agg[key]) if not (isinstance(agg[key], float) and math.isnan(agg[key])) else "-"
+                for _, key, fmt in COLUMNS
+            ]
+        )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]
     lines = [title]
     for j, r in enumerate(rows):

@@ -3,11 +3,12 @@
 Terminals (kiosks, rating pads, display screens) are refused everywhere except the routes that name
 their kind; staff routes check the role and, for clerks, the window they signed in at.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Callable
 
 from flask import g, jsonify, request
 
@@ -58,6 +59,7 @@ class Refused(Exception):
 
 def bearer_principal() -> Principal | None:
     from .context import get_accounts
+
     header = request.headers.get("Authorization", "")
     if not header:
         return None
@@ -84,15 +86,28 @@ def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str
             except Refused as exc:
                 return jsonify(exc.body), exc.status
             if principal is None:
-                return jsonify({"error": "unauthenticated", "message_zh": "请先登录",
-                                "message_en": "Sign in or present a terminal token"}), 401
-            allowed = ((principal.terminal is not None and principal.terminal.kind in terminals)
-                       or (principal.is_staff and (principal.is_manager or (staff and not manager))))
+                return jsonify(
+                    {
+                        "error": "unauthenticated",
+                        "message_zh": "请先登录",
+                        "message_en": "Sign in or present a terminal token",
+                    }
+                ), 401
+            allowed = (principal.terminal is not None and principal.terminal.kind in terminals) or (
+                principal.is_staff and (principal.is_manager or (staff and not manager))
+            )
             if not allowed:
-                return jsonify({"error": "forbidden", "message_zh": "无权进行此操作",
-                                "message_en": "You are not allowed to do this"}), 403
+                return jsonify(
+                    {
+                        "error": "forbidden",
+                        "message_zh": "无权进行此操作",
+                        "message_en": "You are not allowed to do this",
+                    }
+                ), 403
             return view(*args, **kwargs)
+
         return wrapper
+
     return decorate
 
 
@@ -107,6 +122,7 @@ def cookie_principals() -> list[Principal]:
     from flask import session as web_session
 
     from .context import get_accounts
+
     found = []
     accounts = get_accounts()
     staff_token = web_session.get("staff_token")
@@ -148,5 +164,7 @@ def page_requires(*, staff: bool = False, manager: bool = False, terminals: tupl
                     return "", 401, {"HX-Redirect": target}
                 return redirect(target)
             return render_template("forbidden.html"), 403
+
         return wrapper
+
     return decorate

@@ -4,32 +4,35 @@ Requests only read and write the database through the store API; they never touc
 no scheduler. Each request opens its own connection (SQLite connections are not shared between
 the server's threads).
 """
+
 from __future__ import annotations
 
 import secrets
-from time import monotonic
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import time
 from pathlib import Path
-from typing import Any, Mapping
+from time import monotonic
+from typing import Any
 
 from flask import Flask, jsonify
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
 from .. import __version__
-from .auth import Accounts
-from ..config import END_OF_DAY, HallConfig, Period, WEEKDAYS, load_hall_config
+from ..config import END_OF_DAY, WEEKDAYS, HallConfig, Period, load_hall_config
+from ..ops.damage import damaged
 from ..queue.clock import SystemClock
 from ..queue.service import HallService
-from .i18n import text
-from .context import current_lang, get_store, release_store
-from .live import Broker
-from ..ops.damage import damaged
 from ..queue.store import Store, StoreError, StorePool
+from .context import current_lang, get_store, release_store
+from .i18n import text
+from .live import Broker
 
-CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
-       "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'")
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
+    "connect-src 'self'; font-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
+)
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 
@@ -41,8 +44,11 @@ def always_open(config: HallConfig) -> HallConfig:
     """The demo hall accepts tickets at any hour, so a demo run at night still shows something."""
     whole_day = (Period(time(0, 0), END_OF_DAY),)
     # Each line's last issue time too: otherwise every line reads "closed for today" in the evening.
-    return replace(config, hall=replace(config.hall, hours={day: whole_day for day in WEEKDAYS}),
-                   lines=tuple(replace(line, last_issue=None) for line in config.lines))
+    return replace(
+        config,
+        hall=replace(config.hall, hours={day: whole_day for day in WEEKDAYS}),
+        lines=tuple(replace(line, last_issue=None) for line in config.lines),
+    )
 
 
 def create_app(config: Mapping[str, Any]) -> Flask:
@@ -88,6 +94,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     from .api.routes import api
     from .signin import pages
+
     # The JSON API authenticates with bearer tokens only (never cookies), so a forged cross-site
     # request carries no credentials and needs no CSRF token.
     csrf.exempt(api)
@@ -99,10 +106,14 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     @app.context_processor
     def page_globals():
         lang = current_lang()
-        return {"lang": lang, "hall": hall.hall, "hall_config": hall,
-                "t": lambda key, **values: text(key, lang, **values),
-                "t_zh": lambda key, **values: text(key, "zh", **values),
-                "t_en": lambda key, **values: text(key, "en", **values)}
+        return {
+            "lang": lang,
+            "hall": hall.hall,
+            "hall_config": hall,
+            "t": lambda key, **values: text(key, lang, **values),
+            "t_zh": lambda key, **values: text(key, "zh", **values),
+            "t_en": lambda key, **values: text(key, "en", **values),
+        }
 
     @app.after_request
     def security_headers(response):
@@ -122,8 +133,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
             db = "ok"
         except Exception as exc:  # noqa: BLE001 - health must answer, whatever the database says
             db = f"error: {exc}"
-        return jsonify({"status": "ok" if db == "ok" else "degraded", "db": db, "version": __version__,
-                        "hall": hall.hall.id}), (200 if db == "ok" else 503)
+        return jsonify(
+            {"status": "ok" if db == "ok" else "degraded", "db": db, "version": __version__, "hall": hall.hall.id}
+        ), (200 if db == "ok" else 503)
 
     return app
 
@@ -139,10 +151,14 @@ def _refuse_when_damaged(app: Flask, database: str) -> None:
         if now - seen["at"] >= 1.0:  # one stat a second, whatever the request rate
             seen["at"], seen["message"] = now, damaged(database)
         if seen["message"]:
-            return jsonify({"error": "database_damaged",
-                            "message_zh": "数据库检查未通过，系统已停止服务，请联系信息管理员恢复备份",
-                            "message_en": "The database failed its integrity check; the hall system has stopped. "
-                                          "Ask IT to restore a backup (docs/install.md)."}), 503
+            return jsonify(
+                {
+                    "error": "database_damaged",
+                    "message_zh": "数据库检查未通过，系统已停止服务，请联系信息管理员恢复备份",
+                    "message_en": "The database failed its integrity check; the hall system has stopped. "
+                    "Ask IT to restore a backup (docs/install.md).",
+                }
+            ), 503
         return None
 
 
@@ -154,4 +170,5 @@ def _role_blueprints():
     from .kiosk.routes import kiosk
     from .manage.routes import manage
     from .window.routes import window
+
     return [kiosk, window, manage, display, info, cases]

@@ -3,6 +3,7 @@
 Passwords are argon2 hashes; session and terminal tokens are random and only their SHA-256 is
 stored, so a copied database does not let anyone in.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -76,8 +77,15 @@ def token_hash(token: str) -> str:
 
 
 def _account(row) -> Account:
-    return Account(row["id"], row["username"], row["name"], row["staff_no"], row["role"], bool(row["disabled"]),
-                   bool(row["must_change"]))
+    return Account(
+        row["id"],
+        row["username"],
+        row["name"],
+        row["staff_no"],
+        row["role"],
+        bool(row["disabled"]),
+        bool(row["must_change"]),
+    )
 
 
 class Accounts:
@@ -96,8 +104,9 @@ class Accounts:
 
     # ---- staff ----
 
-    def add(self, username: str, password: str, *, name: str, role: str, staff_no: str = "",
-            must_change: bool = False) -> Account:
+    def add(
+        self, username: str, password: str, *, name: str, role: str, staff_no: str = "", must_change: bool = False
+    ) -> Account:
         if role not in ROLES:
             raise AccountError(f"role: {role!r} is not a role (expected clerk or manager)")
         if len(password) < 8:
@@ -106,9 +115,11 @@ class Accounts:
         with self.store.immediate() as conn:
             if conn.execute("SELECT 1 FROM accounts WHERE username = ?", (username,)).fetchone():
                 raise AccountError(f"username: {username!r} exists already (expected a new name)")
-            conn.execute("INSERT INTO accounts (username, name, staff_no, role, password_hash, must_change, created_at)"
-                         " VALUES (?,?,?,?,?,?,?)", (username, name, staff_no, role, _hasher.hash(password),
-                                                      int(must_change), utc_iso(self.clock.now())))
+            conn.execute(
+                "INSERT INTO accounts (username, name, staff_no, role, password_hash, must_change, created_at)"
+                " VALUES (?,?,?,?,?,?,?)",
+                (username, name, staff_no, role, _hasher.hash(password), int(must_change), utc_iso(self.clock.now())),
+            )
         return self.get(username)
 
     def get(self, username: str) -> Account:
@@ -124,18 +135,22 @@ class Accounts:
         self.get(username)
         with self.store.immediate() as conn:
             conn.execute("UPDATE accounts SET disabled = 1 WHERE username = ?", (username,))
-            conn.execute("DELETE FROM sessions WHERE account_id = (SELECT id FROM accounts WHERE username = ?)",
-                         (username,))
+            conn.execute(
+                "DELETE FROM sessions WHERE account_id = (SELECT id FROM accounts WHERE username = ?)", (username,)
+            )
 
     def set_password(self, username: str, password: str) -> None:
         self._check_new_password(password)
         self.get(username)
         with self.store.immediate() as conn:
-            conn.execute("UPDATE accounts SET password_hash = ?, must_change = 0 WHERE username = ?",
-                         (_hasher.hash(password), username))
+            conn.execute(
+                "UPDATE accounts SET password_hash = ?, must_change = 0 WHERE username = ?",
+                (_hasher.hash(password), username),
+            )
 
-    def login(self, username: str, password: str, *, window: int | None = None,
-              new_password: str | None = None) -> tuple[str, Session]:
+    def login(
+        self, username: str, password: str, *, window: int | None = None, new_password: str | None = None
+    ) -> tuple[str, Session]:
         """Check the password and open a session; returns the session token (shown once).
 
         An account that must change its password (a demo password outside the demo, or one set with
@@ -158,8 +173,10 @@ class Accounts:
             except (VerificationError, InvalidHashError):
                 failures = row["failed_logins"] + 1
                 locked = utc_iso(now + timedelta(minutes=LOCK_MINUTES)) if failures >= LOCK_AFTER_FAILURES else None
-                conn.execute("UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                             (0 if locked else failures, locked, row["id"]))
+                conn.execute(
+                    "UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE id = ?",
+                    (0 if locked else failures, locked, row["id"]),
+                )
                 # The failure count must survive the refusal, so commit it rather than roll back.
                 conn.execute("COMMIT")
                 conn.execute("BEGIN IMMEDIATE")
@@ -169,33 +186,49 @@ class Accounts:
                     conn.execute("UPDATE accounts SET must_change = 1, failed_logins = 0 WHERE id = ?", (row["id"],))
                     conn.execute("COMMIT")
                     conn.execute("BEGIN IMMEDIATE")
-                    raise AuthError("password_change_required", "请先修改初始密码后再登录",
-                                    "Set a new password before signing in (this one is a demo or initial password)")
+                    raise AuthError(
+                        "password_change_required",
+                        "请先修改初始密码后再登录",
+                        "Set a new password before signing in (this one is a demo or initial password)",
+                    )
                 try:
                     self._check_new_password(new_password, old=password)
                 except AccountError as exc:
-                    raise AuthError("bad_new_password", "新密码不符合要求：至少 8 位，且不能是演示密码或原密码",
-                                    f"New password refused: {exc}") from None
-                conn.execute("UPDATE accounts SET password_hash = ?, must_change = 0 WHERE id = ?",
-                             (_hasher.hash(new_password), row["id"]))
+                    raise AuthError(
+                        "bad_new_password",
+                        "新密码不符合要求：至少 8 位，且不能是演示密码或原密码",
+                        f"New password refused: {exc}",
+                    ) from None
+                conn.execute(
+                    "UPDATE accounts SET password_hash = ?, must_change = 0 WHERE id = ?",
+                    (_hasher.hash(new_password), row["id"]),
+                )
                 row = conn.execute("SELECT * FROM accounts WHERE id = ?", (row["id"],)).fetchone()
             if row["role"] == "clerk" and window is None:
                 raise AuthError("window_required", "请选择窗口", "Choose the window you are signing in at")
             token = "s_" + secrets.token_urlsafe(32)
             expires = now + timedelta(hours=SESSION_HOURS)
             conn.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?", (row["id"],))
-            conn.execute("INSERT INTO sessions (token_hash, account_id, window, created_at, expires_at)"
-                         " VALUES (?,?,?,?,?)", (token_hash(token), row["id"], window, utc_iso(now), utc_iso(expires)))
+            conn.execute(
+                "INSERT INTO sessions (token_hash, account_id, window, created_at, expires_at) VALUES (?,?,?,?,?)",
+                (token_hash(token), row["id"], window, utc_iso(now), utc_iso(expires)),
+            )
         return token, Session(_account(row), window, utc_iso(expires))
 
     def session(self, token: str) -> Session:
-        row = self.store.one("SELECT s.window, s.expires_at, a.* FROM sessions s JOIN accounts a ON a.id = s.account_id"
-                             " WHERE s.token_hash = ?", (token_hash(token),))
+        row = self.store.one(
+            "SELECT s.window, s.expires_at, a.* FROM sessions s JOIN accounts a ON a.id = s.account_id"
+            " WHERE s.token_hash = ?",
+            (token_hash(token),),
+        )
         if row is None or row["disabled"] or parse_iso(row["expires_at"]) <= self.clock.now():
             raise AuthError("session_expired", "登录已过期，请重新登录", "Your session has ended; sign in again")
         if row["must_change"] and not self.allow_demo_passwords:
-            raise AuthError("password_change_required", "请先修改初始密码后再登录",
-                            "Set a new password before going on (this account still has a demo or initial password)")
+            raise AuthError(
+                "password_change_required",
+                "请先修改初始密码后再登录",
+                "Set a new password before going on (this account still has a demo or initial password)",
+            )
         return Session(_account(row), row["window"], row["expires_at"])
 
     def logout(self, token: str) -> None:
@@ -214,24 +247,31 @@ class Accounts:
         with self.store.immediate() as conn:
             if conn.execute("SELECT 1 FROM terminals WHERE id = ?", (terminal_id,)).fetchone():
                 raise AccountError(f"id: terminal {terminal_id!r} exists already (revoke it or pick a new id)")
-            conn.execute("INSERT INTO terminals (id, kind, name, window, token_hash, created_at) VALUES (?,?,?,?,?,?)",
-                         (terminal_id, kind, name, window, token_hash(token), utc_iso(self.clock.now())))
+            conn.execute(
+                "INSERT INTO terminals (id, kind, name, window, token_hash, created_at) VALUES (?,?,?,?,?,?)",
+                (terminal_id, kind, name, window, token_hash(token), utc_iso(self.clock.now())),
+            )
         return token
 
     def terminal(self, token: str) -> Terminal:
-        row = self.store.one("SELECT * FROM terminals WHERE token_hash = ? AND revoked_at IS NULL",
-                             (token_hash(token),))
+        row = self.store.one(
+            "SELECT * FROM terminals WHERE token_hash = ? AND revoked_at IS NULL", (token_hash(token),)
+        )
         if row is None:
             raise AuthError("bad_terminal", "终端未登记或已停用", "This terminal is not enrolled or was revoked")
         return Terminal(row["id"], row["kind"], row["name"], row["window"])
 
     def terminals(self) -> list[dict]:
-        return [dict(r) for r in self.store.all("SELECT id, kind, name, window, created_at, revoked_at FROM terminals"
-                                                " ORDER BY id")]
+        return [
+            dict(r)
+            for r in self.store.all("SELECT id, kind, name, window, created_at, revoked_at FROM terminals ORDER BY id")
+        ]
 
     def revoke_terminal(self, terminal_id: str) -> None:
         with self.store.immediate() as conn:
-            cur = conn.execute("UPDATE terminals SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
-                               (utc_iso(self.clock.now()), terminal_id))
+            cur = conn.execute(
+                "UPDATE terminals SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL",
+                (utc_iso(self.clock.now()), terminal_id),
+            )
             if cur.rowcount == 0:
                 raise AccountError(f"id: no active terminal {terminal_id!r}")

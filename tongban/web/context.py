@@ -1,6 +1,7 @@
 """Request-scoped helpers: the store, service, accounts, clock and broker of the request being
 served, and the language it asked for. Blueprints import these from here, never from the app factory
 (docs/architecture.md, "Web")."""
+
 from __future__ import annotations
 
 from flask import current_app, g, request
@@ -23,6 +24,7 @@ def disk_warnings() -> list[dict]:
     ``what`` ("database"/"backups"), ``path``, ``free_mb``, ``warn_mb``, ``message_zh``, ``message_en``.
     Call inside a request; thresholds come from the hall file's ``[operations]``."""
     from ..ops.disk import disk_warnings as check
+
     ops = current_app.config["HALL"].operations
     database = current_app.config["DATABASE"]
     return check(database, ops.backup_path(database), ops.disk_warn_mb)

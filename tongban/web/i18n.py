@@ -3,6 +3,7 @@
 The table is one dictionary assembled from ``texts/*.toml`` (a file per area, so people working on
 different screens do not edit the same file). A key defined twice is an error at start-up.
 """
+
 from __future__ import annotations
 
 import tomllib

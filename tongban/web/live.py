@@ -10,13 +10,14 @@ A page describes its stream as named events, each rendered from the database: on
 sent, afterwards only those whose HTML changed. Renders are cached per database version, so a
 hundred screens on the same page cost one render per change, not a hundred.
 """
+
 from __future__ import annotations
 
 import logging
 import queue
 import threading
 import time
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
 
 from flask import Response, stream_with_context
 
@@ -36,8 +37,7 @@ class Listener:
 
 
 class Broker:
-    def __init__(self, database: str, *, poll_s: float = POLL_S,
-                 release_store: Callable[[], None] = lambda: None):
+    def __init__(self, database: str, *, poll_s: float = POLL_S, release_store: Callable[[], None] = lambda: None):
         self.database = database
         self.poll_s = poll_s
         # Called after each render of a stream: a screen waiting for the next change must not hold a
@@ -58,8 +58,9 @@ class Broker:
                 # The baseline is read here, not on the new thread: a change committed between the
                 # first subscribe() and the thread's first look would otherwise never be pushed.
                 store = Store(self.database, migrate=False)
-                self._thread = threading.Thread(target=self._watch, args=(store, store.data_version()),
-                                                name="tongban-live", daemon=True)
+                self._thread = threading.Thread(
+                    target=self._watch, args=(store, store.data_version()), name="tongban-live", daemon=True
+                )
                 self._thread.start()
 
     def stop(self) -> None:
@@ -79,7 +80,7 @@ class Broker:
             while not self._stop.wait(self.poll_s):
                 try:
                     current = store.data_version()
-                except Exception:  # noqa: BLE001 - a locked or busy file must not kill the watcher
+                except Exception:
                     log.exception("data_version failed")
                     continue
                 if current != last:
@@ -153,8 +154,13 @@ def sse_events(rendered: dict[str, str]) -> dict[str, bytes]:
     return {name: sse_event(name, html) for name, html in rendered.items()}
 
 
-def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None,
-           keepalive_s: float = KEEPALIVE_S) -> Iterator[bytes]:
+def stream(
+    broker: Broker,
+    render_all: Callable[[], dict[str, str]],
+    *,
+    cache_key: str | None = None,
+    keepalive_s: float = KEEPALIVE_S,
+) -> Iterator[bytes]:
     """The body of one SSE response: full state first, then changed events, keep-alives between."""
     if broker.closing:
         return
@@ -165,8 +171,7 @@ def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_ke
         # Events are encoded once per change and page, not once per screen: a hundred screens of
         # one page then cost one render and a hundred writes of the same bytes.
         try:
-            return broker.cached(cache_key, lambda: sse_events(render_all())) if cache_key \
-                else sse_events(render_all())
+            return broker.cached(cache_key, lambda: sse_events(render_all())) if cache_key else sse_events(render_all())
         finally:
             broker.release_store()
 
@@ -198,5 +203,8 @@ def stream(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_ke
 
 def sse_response(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None):
     """The one way a page answers its SSE stream: never cached, never buffered by a proxy."""
-    return Response(stream_with_context(stream(broker, render_all, cache_key=cache_key)),
-                    mimetype="text/event-stream", headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+    return Response(
+        stream_with_context(stream(broker, render_all, cache_key=cache_key)),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

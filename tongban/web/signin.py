@@ -1,14 +1,15 @@
 """Sign-in for staff, enrolment for terminals, and the choices every page shares (language, elder mode)."""
+
 from __future__ import annotations
 
 from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
-from .context import current_lang, get_accounts, get_service
-from .auth import AuthError
 from ..queue.errors import UnknownWindow
 from .access import TERMINAL_COOKIE, TERMINAL_COOKIE_DAYS, cookie_principals
+from .auth import AuthError
+from .context import get_accounts, get_service
 from .i18n import LANGS
 
 pages = Blueprint("pages", __name__)
@@ -55,8 +56,7 @@ def enrol():
     except AuthError:
         return render_template("enrol.html", ok=False), 403
     response = redirect(terminal_home(terminal))
-    response.set_cookie(TERMINAL_COOKIE, token, max_age=TERMINAL_COOKIE_DAYS * 86400, httponly=True,
-                        samesite="Strict")
+    response.set_cookie(TERMINAL_COOKIE, token, max_age=TERMINAL_COOKIE_DAYS * 86400, httponly=True, samesite="Strict")
     return response
 
 
@@ -76,8 +76,9 @@ def login():
         changing = new_password is not None
         try:
             if new_password is not None and new_password != request.form.get("new_password_again"):
-                raise AuthError("new_password_mismatch", "两次输入的新密码不一致",
-                                "The two new passwords are not the same")
+                raise AuthError(
+                    "new_password_mismatch", "两次输入的新密码不一致", "The two new passwords are not the same"
+                )
             if window is not None:
                 get_service().window(window)
             token, info = get_accounts().login(username, password, window=window, new_password=new_password)
@@ -89,8 +90,9 @@ def login():
             session["staff_token"] = token
             session.permanent = False
             return redirect(_safe_next(request.args.get("next")) or staff_home(info))
-    return render_template("login.html", windows=windows, error=error, changing=changing, username=username,
-                           window=window), (401 if error else 200)
+    return render_template(
+        "login.html", windows=windows, error=error, changing=changing, username=username, window=window
+    ), (401 if error else 200)
 
 
 @pages.post("/logout")

@@ -15,7 +15,12 @@ from ..config import PrinterConfig, PrinterTarget
 from ..status import PrinterStatus, interpret, query
 
 _MODULES = {
-    "tcp": "tcp", "serial": "serial", "usb": "usb", "file": "file", "cups": "cups", "dummy": "dummy",
+    "tcp": "tcp",
+    "serial": "serial",
+    "usb": "usb",
+    "file": "file",
+    "cups": "cups",
+    "dummy": "dummy",
 }
 
 
@@ -28,10 +33,10 @@ class PrinterDriver(ABC):
         self.target = target
         self.timeout_s = timeout_s
 
-    def open(self) -> None:
+    def open(self) -> None:  # noqa: B027 - most transports open per job in send(); a hook, not abstract
         pass
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - likewise: only transports that hold a connection close it
         pass
 
     def __enter__(self):

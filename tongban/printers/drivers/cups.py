@@ -48,7 +48,9 @@ class CupsDriver(PrinterDriver):
             return PrinterStatus("offline", err or f"no CUPS queue {self.target.name}")
         if " disabled" in out:
             reason = out.split("\n", 1)[1].strip() if "\n" in out.strip() else ""
-            return PrinterStatus("offline", f"CUPS queue {self.target.name} disabled" + (f": {reason}" if reason else ""))
+            return PrinterStatus(
+                "offline", f"CUPS queue {self.target.name} disabled" + (f": {reason}" if reason else "")
+            )
         return PrinterStatus("unknown", f"CUPS queue {self.target.name} enabled; paper state is not reported")
 
     def exchange(self, data, answer=0, wait_s=0.0, send_s=None):

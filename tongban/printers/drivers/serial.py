@@ -19,8 +19,12 @@ class SerialDriver(PrinterDriver):
         try:
             # serial_for_url, like the display buses, so socket:// and loop:// work too
             self.port = serial.serial_for_url(
-                t.path, baudrate=t.baudrate, rtscts=t.rtscts, xonxoff=t.xonxoff,
-                timeout=self.timeout_s, write_timeout=self.timeout_s,
+                t.path,
+                baudrate=t.baudrate,
+                rtscts=t.rtscts,
+                xonxoff=t.xonxoff,
+                timeout=self.timeout_s,
+                write_timeout=self.timeout_s,
             )
             # a stale byte from before (an earlier unanswered query) would be read as the
             # answer to our first DLE EOT

@@ -28,7 +28,7 @@ class TcpDriver(PrinterDriver):
             self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except ConnectionRefusedError as e:
             raise PrinterRefused(f"{self.where} refused the connection") from e
-        except socket.timeout as e:
+        except TimeoutError as e:
             # many printers take one connection at a time: another host may be holding it
             raise PrinterTimeout(f"{self.where} did not accept a connection within {self.timeout_s:g} s") from e
         except socket.gaierror as e:
@@ -63,13 +63,13 @@ class TcpDriver(PrinterDriver):
                 self.sock.settimeout(left)
                 try:
                     chunk = self.sock.recv(answer - len(got))
-                except socket.timeout:
+                except TimeoutError:
                     break
                 if not chunk:
                     raise PrinterReset(f"{self.where} closed the connection")
                 got += chunk
             return got
-        except socket.timeout as e:
+        except TimeoutError as e:
             raise PrinterTimeout(f"{self.where} stopped taking data for {self.timeout_s:g} s") from e
         except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError) as e:
             raise PrinterReset(f"{self.where} reset the connection: {e.strerror or e}") from e

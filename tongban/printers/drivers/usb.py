@@ -42,8 +42,7 @@ class UsbDriver(PrinterDriver):
     def open(self) -> None:
         from escpos.exceptions import DeviceNotFoundError
 
-        kwargs = dict(idVendor=self.target.vendor_id, idProduct=self.target.product_id,
-                      timeout=_ms(self.timeout_s))
+        kwargs = dict(idVendor=self.target.vendor_id, idProduct=self.target.product_id, timeout=_ms(self.timeout_s))
         if self.target.in_ep is not None:
             kwargs["in_ep"] = self.target.in_ep
         if self.target.out_ep is not None:

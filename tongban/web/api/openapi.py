@@ -1,4 +1,5 @@
 """The OpenAPI 3.1 description of /api/v1, kept true by tests/test_openapi.py."""
+
 from __future__ import annotations
 
 from ... import __version__
@@ -9,94 +10,192 @@ _WINDOW_ACTIONS = ["close", "open", "pause", "resume"]
 
 SCHEMAS = {
     "Error": {
-        "type": "object", "required": ["error", "message_zh", "message_en"],
-        "properties": {"error": {"type": "string"}, "message_zh": {"type": "string"},
-                       "message_en": {"type": "string"}, "field": {"type": "string"}},
+        "type": "object",
+        "required": ["error", "message_zh", "message_en"],
+        "properties": {
+            "error": {"type": "string"},
+            "message_zh": {"type": "string"},
+            "message_en": {"type": "string"},
+            "field": {"type": "string"},
+        },
     },
     "Estimate": {
-        "type": "object", "required": ["minutes", "low", "high"], "additionalProperties": False,
-        "properties": {"minutes": {"type": "integer", "minimum": 0}, "low": {"type": "integer", "minimum": 0},
-                       "high": {"type": "integer", "minimum": 0}},
+        "type": "object",
+        "required": ["minutes", "low", "high"],
+        "additionalProperties": False,
+        "properties": {
+            "minutes": {"type": "integer", "minimum": 0},
+            "low": {"type": "integer", "minimum": 0},
+            "high": {"type": "integer", "minimum": 0},
+        },
     },
     "Ticket": {
-        "type": "object", "additionalProperties": False,
-        "required": ["id", "number", "line", "matter", "state", "green", "transferred", "window", "recalls",
-                     "service_day", "people_ahead", "estimate", "issued_at", "status_token"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "id",
+            "number",
+            "line",
+            "matter",
+            "state",
+            "green",
+            "transferred",
+            "window",
+            "recalls",
+            "service_day",
+            "people_ahead",
+            "estimate",
+            "issued_at",
+            "status_token",
+        ],
         "properties": {
-            "id": {"type": "integer"}, "number": {"type": "string", "pattern": "^[A-Z][0-9]{2,4}$"},
-            "line": {"type": "string"}, "matter": {"type": ["string", "null"]},
-            "state": {"enum": ["waiting", "called", "serving", "suspended", "done", "no_show", "cancelled",
-                               "expired"]},
-            "green": {"type": "boolean"}, "transferred": {"type": "boolean"},
-            "window": {"type": ["integer", "null"]}, "recalls": {"type": "integer"},
+            "id": {"type": "integer"},
+            "number": {"type": "string", "pattern": "^[A-Z][0-9]{2,4}$"},
+            "line": {"type": "string"},
+            "matter": {"type": ["string", "null"]},
+            "state": {"enum": ["waiting", "called", "serving", "suspended", "done", "no_show", "cancelled", "expired"]},
+            "green": {"type": "boolean"},
+            "transferred": {"type": "boolean"},
+            "window": {"type": ["integer", "null"]},
+            "recalls": {"type": "integer"},
             "service_day": {"type": "string", "format": "date"},
-            "people_ahead": {"type": "integer", "minimum": 0}, "estimate": {"$ref": "#/components/schemas/Estimate"},
+            "people_ahead": {"type": "integer", "minimum": 0},
+            "estimate": {"$ref": "#/components/schemas/Estimate"},
             "issued_at": {"type": "string", "format": "date-time"},
-            "status_token": {"type": "string", "description": "unguessable token for the public status page /t/<token>"},
+            "status_token": {
+                "type": "string",
+                "description": "unguessable token for the public status page /t/<token>",
+            },
             "events": {"type": "array", "items": {"type": "object"}, "description": "staff only"},
         },
     },
     "Window": {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "required": ["number", "name", "location", "phone", "state", "able", "serving", "pinned", "clerk", "current"],
         "properties": {
-            "number": {"type": "integer"}, "name": {"type": "string"}, "location": {"type": "string"},
-            "phone": {"type": "string"}, "state": {"enum": ["open", "paused", "closed"]},
+            "number": {"type": "integer"},
+            "name": {"type": "string"},
+            "location": {"type": "string"},
+            "phone": {"type": "string"},
+            "state": {"enum": ["open", "paused", "closed"]},
             "able": {"type": "array", "items": {"type": "string"}},
             "serving": {"type": "array", "items": {"type": "string"}},
-            "pinned": {"type": "boolean"}, "clerk": {"type": ["string", "null"]},
-            "current": {"type": ["object", "null"], "properties": {"id": {"type": "integer"},
-                                                                   "number": {"type": "string"},
-                                                                   "state": {"type": "string"}}},
+            "pinned": {"type": "boolean"},
+            "clerk": {"type": ["string", "null"]},
+            "current": {
+                "type": ["object", "null"],
+                "properties": {"id": {"type": "integer"}, "number": {"type": "string"}, "state": {"type": "string"}},
+            },
         },
     },
     "Line": {
-        "type": "object", "additionalProperties": False,
-        "required": ["prefix", "name_zh", "name_en", "waiting", "longest_wait_min", "estimate", "windows", "closed",
-                     "service_min"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "prefix",
+            "name_zh",
+            "name_en",
+            "waiting",
+            "longest_wait_min",
+            "estimate",
+            "windows",
+            "closed",
+            "service_min",
+        ],
         "properties": {
-            "prefix": {"type": "string"}, "name_zh": {"type": "string"}, "name_en": {"type": "string"},
-            "waiting": {"type": "integer", "minimum": 0}, "longest_wait_min": {"type": "number", "minimum": 0},
+            "prefix": {"type": "string"},
+            "name_zh": {"type": "string"},
+            "name_en": {"type": "string"},
+            "waiting": {"type": "integer", "minimum": 0},
+            "longest_wait_min": {"type": "number", "minimum": 0},
             "estimate": {"$ref": "#/components/schemas/Estimate"},
-            "windows": {"type": "array", "items": {"type": "integer"}}, "closed": {"type": "boolean"},
+            "windows": {"type": "array", "items": {"type": "integer"}},
+            "closed": {"type": "boolean"},
             "service_min": {"type": ["number", "null"]},
         },
     },
     "Matter": {
-        "type": "object", "additionalProperties": False,
-        "required": ["code", "name_zh", "name_en", "department", "department_zh", "batch", "mode", "line",
-                     "time_limit_days", "fee", "materials"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "code",
+            "name_zh",
+            "name_en",
+            "department",
+            "department_zh",
+            "batch",
+            "mode",
+            "line",
+            "time_limit_days",
+            "fee",
+            "materials",
+        ],
         "properties": {
-            "code": {"type": "string"}, "name_zh": {"type": "string"}, "name_en": {"type": "string"},
-            "department": {"type": "string"}, "department_zh": {"type": "string"},
-            "batch": {"enum": [1, 2, 3]}, "mode": {"enum": ["on-site", "proxy", "multi-place"]},
-            "line": {"type": "string"}, "time_limit_days": {"type": "integer"}, "fee": {"type": "string"},
+            "code": {"type": "string"},
+            "name_zh": {"type": "string"},
+            "name_en": {"type": "string"},
+            "department": {"type": "string"},
+            "department_zh": {"type": "string"},
+            "batch": {"enum": [1, 2, 3]},
+            "mode": {"enum": ["on-site", "proxy", "multi-place"]},
+            "line": {"type": "string"},
+            "time_limit_days": {"type": "integer"},
+            "fee": {"type": "string"},
             "materials": {"type": "array", "items": {"type": "string"}},
         },
     },
     "Session": {
-        "type": "object", "additionalProperties": False,
+        "type": "object",
+        "additionalProperties": False,
         "required": ["token", "role", "window", "name", "expires_at"],
-        "properties": {"token": {"type": "string"}, "role": {"enum": ["clerk", "manager"]},
-                       "window": {"type": ["integer", "null"]}, "name": {"type": "string"},
-                       "expires_at": {"type": "string", "format": "date-time"}},
+        "properties": {
+            "token": {"type": "string"},
+            "role": {"enum": ["clerk", "manager"]},
+            "window": {"type": ["integer", "null"]},
+            "name": {"type": "string"},
+            "expires_at": {"type": "string", "format": "date-time"},
+        },
     },
     "Rating": {
-        "type": "object", "additionalProperties": False,
-        "required": ["ticket", "level", "level_zh", "reasons", "comment", "rated", "window", "clerk", "matter", "line",
-                     "number"],
+        "type": "object",
+        "additionalProperties": False,
+        "required": [
+            "ticket",
+            "level",
+            "level_zh",
+            "reasons",
+            "comment",
+            "rated",
+            "window",
+            "clerk",
+            "matter",
+            "line",
+            "number",
+        ],
         "properties": {
-            "ticket": {"type": "integer"}, "level": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
-            "level_zh": {"type": "string"}, "reasons": {"type": "array", "items": {"type": "string"}},
-            "comment": {"type": ["string", "null"]}, "rated": {"type": "boolean"},
-            "window": {"type": ["integer", "null"]}, "clerk": {"type": ["string", "null"]},
-            "matter": {"type": ["string", "null"]}, "line": {"type": "string"}, "number": {"type": "string"},
+            "ticket": {"type": "integer"},
+            "level": {"type": ["integer", "null"], "minimum": 1, "maximum": 5},
+            "level_zh": {"type": "string"},
+            "reasons": {"type": "array", "items": {"type": "string"}},
+            "comment": {"type": ["string", "null"]},
+            "rated": {"type": "boolean"},
+            "window": {"type": ["integer", "null"]},
+            "clerk": {"type": ["string", "null"]},
+            "matter": {"type": ["string", "null"]},
+            "line": {"type": "string"},
+            "number": {"type": "string"},
         },
     },
     "Health": {
-        "type": "object", "required": ["status", "db", "version"],
-        "properties": {"status": {"enum": ["ok", "degraded"]}, "db": {"type": "string"},
-                       "version": {"type": "string"}, "hall": {"type": "string"}},
+        "type": "object",
+        "required": ["status", "db", "version"],
+        "properties": {
+            "status": {"enum": ["ok", "degraded"]},
+            "db": {"type": "string"},
+            "version": {"type": "string"},
+            "hall": {"type": "string"},
+        },
     },
 }
 
@@ -110,10 +209,14 @@ def _ref(name: str) -> dict:
 
 
 def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
-    texts = {"400": "Bad field, named in `field`", "401": "Not signed in, or a bad token",
-             "403": "Signed in, but not allowed (e.g. another window)", "404": "No such ticket, window or line",
-             "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)",
-             "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited; retry_after_s)"}
+    texts = {
+        "400": "Bad field, named in `field`",
+        "401": "Not signed in, or a bad token",
+        "403": "Signed in, but not allowed (e.g. another window)",
+        "404": "No such ticket, window or line",
+        "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)",
+        "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited; retry_after_s)",
+    }
     out = {ok_status: {"description": "OK", **_json(ok_schema)}}
     for status in refusals:
         out[status] = {"description": texts[status], **_json(_ERROR)}
@@ -125,92 +228,221 @@ _NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": 
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 
 PATHS = {
-    "/api/v1/openapi.json": {"get": {"summary": "This document", "security": [],
-                                     "responses": {"200": {"description": "OpenAPI 3.1", **_json({"type": "object"})}}}},
-    "/api/v1/matters": {"get": {"summary": "Public list of cross-province matters", "security": [],
-                                "responses": _responses("200", {"type": "array", "items": _ref("Matter")})}},
-    "/api/v1/login": {"post": {
-        "summary": "Staff sign-in; clerks name the window they sit at. An account still on a demo or "
-                   "initial password is refused with password_change_required until new_password is given",
-        "security": [],
-        "requestBody": {"required": True, **_json({"type": "object", "required": ["username", "password"],
-                                                  "additionalProperties": False,
-                                                  "properties": {"username": {"type": "string"},
-                                                                 "password": {"type": "string"},
-                                                                 "new_password": {"type": "string"},
-                                                                 "window": {"type": "integer"}}})},
-        "responses": _responses("200", _ref("Session"), "400", "401", "403", "404")}},
-    "/api/v1/logout": {"post": {"summary": "End this session", "security": _BEARER,
-                                "responses": _responses("200", {"type": "object"}, "401", "403")}},
-    "/api/v1/tickets": {"post": {
-        "summary": "Issue a ticket (kiosk terminals and staff; green channel by staff only)", "security": _BEARER,
-        "requestBody": {"required": True, **_json({
-            "type": "object", "additionalProperties": False,
-            "properties": {"matter": {"type": "string"}, "line": {"type": "string"}, "green": {"type": "boolean"},
-                           "appointment_at": {"type": "string", "format": "date-time"}}})},
-        "responses": _responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "429")}},
-    "/api/v1/tickets/{ticket_id}": {"get": {
-        "summary": "One ticket; staff also get its events", "security": _BEARER, "parameters": [_TICKET_ID],
-        "responses": _responses("200", _ref("Ticket"), "401", "403", "404")}},
-    "/api/v1/tickets/{ticket_id}/{action}": {"post": {
-        "summary": "A lifecycle action; clerks only on their window's tickets", "security": _BEARER,
-        "parameters": [_TICKET_ID, {"name": "action", "in": "path", "required": True,
-                                    "schema": {"enum": _TICKET_ACTIONS}}],
-        "requestBody": {"required": False, **_json({
-            "type": "object", "additionalProperties": False,
-            "properties": {"to_line": {"type": "string", "description": "required for transfer"},
-                           "reason": {"type": "string"}}})},
-        "responses": _responses("200", _ref("Ticket"), "400", "401", "403", "404", "409")}},
-    "/api/v1/tickets/{ticket_id}/rate": {"post": {
-        "summary": "好差评: the citizen rates a finished service on the window's rating pad (pad terminals only; "
-                   "one rating per service)",
-        "security": _BEARER, "parameters": [_TICKET_ID],
-        "requestBody": {"required": True, **_json({
-            "type": "object", "required": ["level"], "additionalProperties": False,
-            "properties": {"level": {"type": "integer", "minimum": 1, "maximum": 5,
-                                     "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意"},
-                           "reasons": {"type": "array", "items": {"enum": ["long_wait", "attitude", "unclear", "slow",
-                                                                           "come_back", "other"]},
-                                       "description": "only for levels 1 and 2"},
-                           "comment": {"type": "string", "maxLength": 200}}})},
-        "responses": _responses("201", _ref("Rating"), "400", "401", "403", "404", "409")}},
-    "/api/v1/windows": {"get": {"summary": "Every window with its state and current ticket", "security": _BEARER,
-                                "responses": _responses("200", {"type": "array", "items": _ref("Window")}, "401",
-                                                        "403")}},
-    "/api/v1/windows/{number}/next": {"post": {
-        "summary": "Call the next ticket for this window (the dispatch policy chooses)", "security": _BEARER,
-        "parameters": [_NUMBER], "responses": _responses("200", _ref("Ticket"), "401", "403", "404", "409")}},
-    "/api/v1/windows/{number}/{action}": {"post": {
-        "summary": "Open, pause, resume or close a window", "security": _BEARER,
-        "parameters": [_NUMBER, {"name": "action", "in": "path", "required": True, "schema": {"enum": _WINDOW_ACTIONS}}],
-        "responses": _responses("200", _ref("Window"), "400", "401", "403", "404", "409")}},
-    "/api/v1/windows/{number}/lines": {"put": {
-        "summary": "Set the lines a window serves now (managers), within what it is able to serve",
-        "security": _BEARER, "parameters": [_NUMBER],
-        "requestBody": {"required": True, **_json({
-            "type": "object", "required": ["lines"], "additionalProperties": False,
-            "properties": {"lines": {"type": "array", "items": {"type": "string"}, "minItems": 1},
-                           "pinned": {"type": "boolean"}, "reason": {"type": "string"}}})},
-        "responses": _responses("200", _ref("Window"), "400", "401", "403", "404", "409")}},
-    "/api/v1/lines": {"get": {"summary": "Waiting, longest wait and estimate per line", "security": _BEARER,
-                              "responses": _responses("200", {"type": "array", "items": _ref("Line")}, "401", "403")}},
+    "/api/v1/openapi.json": {
+        "get": {
+            "summary": "This document",
+            "security": [],
+            "responses": {"200": {"description": "OpenAPI 3.1", **_json({"type": "object"})}},
+        }
+    },
+    "/api/v1/matters": {
+        "get": {
+            "summary": "Public list of cross-province matters",
+            "security": [],
+            "responses": _responses("200", {"type": "array", "items": _ref("Matter")}),
+        }
+    },
+    "/api/v1/login": {
+        "post": {
+            "summary": "Staff sign-in; clerks name the window they sit at. An account still on a demo or "
+            "initial password is refused with password_change_required until new_password is given",
+            "security": [],
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["username", "password"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "username": {"type": "string"},
+                            "password": {"type": "string"},
+                            "new_password": {"type": "string"},
+                            "window": {"type": "integer"},
+                        },
+                    }
+                ),
+            },
+            "responses": _responses("200", _ref("Session"), "400", "401", "403", "404"),
+        }
+    },
+    "/api/v1/logout": {
+        "post": {
+            "summary": "End this session",
+            "security": _BEARER,
+            "responses": _responses("200", {"type": "object"}, "401", "403"),
+        }
+    },
+    "/api/v1/tickets": {
+        "post": {
+            "summary": "Issue a ticket (kiosk terminals and staff; green channel by staff only)",
+            "security": _BEARER,
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "matter": {"type": "string"},
+                            "line": {"type": "string"},
+                            "green": {"type": "boolean"},
+                            "appointment_at": {"type": "string", "format": "date-time"},
+                        },
+                    }
+                ),
+            },
+            "responses": _responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "429"),
+        }
+    },
+    "/api/v1/tickets/{ticket_id}": {
+        "get": {
+            "summary": "One ticket; staff also get its events",
+            "security": _BEARER,
+            "parameters": [_TICKET_ID],
+            "responses": _responses("200", _ref("Ticket"), "401", "403", "404"),
+        }
+    },
+    "/api/v1/tickets/{ticket_id}/{action}": {
+        "post": {
+            "summary": "A lifecycle action; clerks only on their window's tickets",
+            "security": _BEARER,
+            "parameters": [
+                _TICKET_ID,
+                {"name": "action", "in": "path", "required": True, "schema": {"enum": _TICKET_ACTIONS}},
+            ],
+            "requestBody": {
+                "required": False,
+                **_json(
+                    {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "to_line": {"type": "string", "description": "required for transfer"},
+                            "reason": {"type": "string"},
+                        },
+                    }
+                ),
+            },
+            "responses": _responses("200", _ref("Ticket"), "400", "401", "403", "404", "409"),
+        }
+    },
+    "/api/v1/tickets/{ticket_id}/rate": {
+        "post": {
+            "summary": "好差评: the citizen rates a finished service on the window's rating pad (pad terminals only; "
+            "one rating per service)",
+            "security": _BEARER,
+            "parameters": [_TICKET_ID],
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["level"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "level": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 5,
+                                "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意",
+                            },
+                            "reasons": {
+                                "type": "array",
+                                "items": {"enum": ["long_wait", "attitude", "unclear", "slow", "come_back", "other"]},
+                                "description": "only for levels 1 and 2",
+                            },
+                            "comment": {"type": "string", "maxLength": 200},
+                        },
+                    }
+                ),
+            },
+            "responses": _responses("201", _ref("Rating"), "400", "401", "403", "404", "409"),
+        }
+    },
+    "/api/v1/windows": {
+        "get": {
+            "summary": "Every window with its state and current ticket",
+            "security": _BEARER,
+            "responses": _responses("200", {"type": "array", "items": _ref("Window")}, "401", "403"),
+        }
+    },
+    "/api/v1/windows/{number}/next": {
+        "post": {
+            "summary": "Call the next ticket for this window (the dispatch policy chooses)",
+            "security": _BEARER,
+            "parameters": [_NUMBER],
+            "responses": _responses("200", _ref("Ticket"), "401", "403", "404", "409"),
+        }
+    },
+    "/api/v1/windows/{number}/{action}": {
+        "post": {
+            "summary": "Open, pause, resume or close a window",
+            "security": _BEARER,
+            "parameters": [
+                _NUMBER,
+                {"name": "action", "in": "path", "required": True, "schema": {"enum": _WINDOW_ACTIONS}},
+            ],
+            "responses": _responses("200", _ref("Window"), "400", "401", "403", "404", "409"),
+        }
+    },
+    "/api/v1/windows/{number}/lines": {
+        "put": {
+            "summary": "Set the lines a window serves now (managers), within what it is able to serve",
+            "security": _BEARER,
+            "parameters": [_NUMBER],
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["lines"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "lines": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+                            "pinned": {"type": "boolean"},
+                            "reason": {"type": "string"},
+                        },
+                    }
+                ),
+            },
+            "responses": _responses("200", _ref("Window"), "400", "401", "403", "404", "409"),
+        }
+    },
+    "/api/v1/lines": {
+        "get": {
+            "summary": "Waiting, longest wait and estimate per line",
+            "security": _BEARER,
+            "responses": _responses("200", {"type": "array", "items": _ref("Line")}, "401", "403"),
+        }
+    },
 }
 
 
 def openapi_document() -> dict:
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Tongban hall API", "version": __version__,
-                 "description": "Kiosks, clerk consoles, hardware keypads and managers use this API. "
-                                "Terminals send their enrolment token, staff the token from /login, both as "
-                                "`Authorization: Bearer …`."},
+        "info": {
+            "title": "Tongban hall API",
+            "version": __version__,
+            "description": "Kiosks, clerk consoles, hardware keypads and managers use this API. "
+            "Terminals send their enrolment token, staff the token from /login, both as "
+            "`Authorization: Bearer …`.",
+        },
         "servers": [{"url": "/"}],
-        "paths": {"/healthz": {"get": {"summary": "Liveness and database check", "security": [],
-                                       "responses": {"200": {"description": "OK", **_json(_ref("Health"))},
-                                                     "503": {"description": "Database trouble",
-                                                             **_json(_ref("Health"))}}}},
-                  **PATHS},
-        "components": {"schemas": SCHEMAS,
-                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+        "paths": {
+            "/healthz": {
+                "get": {
+                    "summary": "Liveness and database check",
+                    "security": [],
+                    "responses": {
+                        "200": {"description": "OK", **_json(_ref("Health"))},
+                        "503": {"description": "Database trouble", **_json(_ref("Health"))},
+                    },
+                }
+            },
+            **PATHS,
+        },
+        "components": {"schemas": SCHEMAS, "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
         "security": _BEARER,
     }

@@ -2,17 +2,18 @@
 
 Routes only translate HTTP to the service API and its named refusals to status codes.
 """
+
 from __future__ import annotations
 
 from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 
-from ..context import get_accounts, get_clock, get_service, get_store
-from ..auth import AuthError
 from ...queue import errors, ratings
 from ...queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from ..access import requires
+from ..auth import AuthError
+from ..context import get_accounts, get_clock, get_service, get_store
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -34,8 +35,14 @@ def queue_refusal(exc: errors.QueueError):
 
 @api.errorhandler(BadRequest)
 def bad_request(exc: BadRequest):
-    return jsonify({"error": "bad_request", "field": exc.field, "message_zh": f"{exc.field} 不正确",
-                    "message_en": f"{exc.field}: expected {exc.expected}"}), 400
+    return jsonify(
+        {
+            "error": "bad_request",
+            "field": exc.field,
+            "message_zh": f"{exc.field} 不正确",
+            "message_en": f"{exc.field}: expected {exc.expected}",
+        }
+    ), 400
 
 
 @api.errorhandler(404)
@@ -45,8 +52,9 @@ def not_found(_exc):
 
 @api.errorhandler(405)
 def wrong_method(_exc):
-    return jsonify({"error": "method_not_allowed", "message_zh": "不支持的请求方法",
-                    "message_en": "Method not allowed"}), 405
+    return jsonify(
+        {"error": "method_not_allowed", "message_zh": "不支持的请求方法", "message_en": "Method not allowed"}
+    ), 405
 
 
 # Found by the fuzz test (tests/fault/test_fuzz_api.py): a URL under /api/v1 that matches no route
@@ -62,7 +70,7 @@ def unmatched_api_url(exc):
 
 @api.errorhandler(OverflowError)
 def number_out_of_range(_exc):
-    if any(isinstance(v, int) and not -2**63 <= v < 2**63 for v in (request.view_args or {}).values()):
+    if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in (request.view_args or {}).values()):
         return not_found(None)  # no ticket or window has such a number
     return bad_request(BadRequest("(number)", "a whole number between -2^63 and 2^63-1"))
 
@@ -102,11 +110,20 @@ def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=Non
     if estimate is None:
         estimate = service.line_estimate(ticket.line, people_ahead)
     return {
-        "id": ticket.id, "number": ticket.number, "line": ticket.line, "matter": ticket.matter,
-        "state": ticket.state, "green": ticket.green, "transferred": ticket.transferred,
-        "window": ticket.window, "recalls": ticket.recalls, "service_day": ticket.service_day,
-        "people_ahead": people_ahead, "estimate": estimate.as_dict(),
-        "issued_at": ticket.issued_at.isoformat(), "status_token": ticket.token,
+        "id": ticket.id,
+        "number": ticket.number,
+        "line": ticket.line,
+        "matter": ticket.matter,
+        "state": ticket.state,
+        "green": ticket.green,
+        "transferred": ticket.transferred,
+        "window": ticket.window,
+        "recalls": ticket.recalls,
+        "service_day": ticket.service_day,
+        "people_ahead": people_ahead,
+        "estimate": estimate.as_dict(),
+        "issued_at": ticket.issued_at.isoformat(),
+        "status_token": ticket.token,
     }
 
 
@@ -118,13 +135,22 @@ def window_json(window) -> dict:
     service = get_service()
     current = service.current_ticket(window.number)
     cfg = service.config.window(window.number)
-    return {"number": window.number, "name": cfg.name, "location": cfg.location, "phone": cfg.phone,
-            "state": window.state, "able": list(window.able), "serving": list(window.serving),
-            "pinned": window.pinned, "clerk": window.clerk,
-            "current": {"id": current.id, "number": current.number, "state": current.state} if current else None}
+    return {
+        "number": window.number,
+        "name": cfg.name,
+        "location": cfg.location,
+        "phone": cfg.phone,
+        "state": window.state,
+        "able": list(window.able),
+        "serving": list(window.serving),
+        "pinned": window.pinned,
+        "clerk": window.clerk,
+        "current": {"id": current.id, "number": current.number, "state": current.state} if current else None,
+    }
 
 
 # ---------- public ----------
+
 
 @api.get("/openapi.json")
 def openapi():
@@ -134,15 +160,28 @@ def openapi():
 @api.get("/matters")
 def matters():
     config = get_service().config
-    return jsonify([{
-        "code": m.code, "name_zh": m.name_zh, "name_en": m.name_en, "department": m.department,
-        "department_zh": config.department(m.department).name_zh, "batch": m.batch, "mode": m.mode,
-        "line": config.line_of_matter(m.code).prefix, "time_limit_days": m.time_limit_days, "fee": m.fee,
-        "materials": list(m.materials),
-    } for m in config.matters])
+    return jsonify(
+        [
+            {
+                "code": m.code,
+                "name_zh": m.name_zh,
+                "name_en": m.name_en,
+                "department": m.department,
+                "department_zh": config.department(m.department).name_zh,
+                "batch": m.batch,
+                "mode": m.mode,
+                "line": config.line_of_matter(m.code).prefix,
+                "time_limit_days": m.time_limit_days,
+                "fee": m.fee,
+                "materials": list(m.materials),
+            }
+            for m in config.matters
+        ]
+    )
 
 
 # ---------- sessions ----------
+
 
 @api.post("/login")
 def login():
@@ -158,8 +197,15 @@ def login():
         token, session = get_accounts().login(username, password, window=window, new_password=new_password)
     except AuthError as exc:
         return jsonify(exc.as_dict()), (403 if exc.code in ("disabled", "locked") else 401)
-    return jsonify({"token": token, "role": session.account.role, "window": session.window,
-                    "name": session.account.name, "expires_at": session.expires_at})
+    return jsonify(
+        {
+            "token": token,
+            "role": session.account.role,
+            "window": session.window,
+            "name": session.account.name,
+            "expires_at": session.expires_at,
+        }
+    )
 
 
 @api.post("/logout")
@@ -170,6 +216,7 @@ def logout():
 
 
 # ---------- tickets ----------
+
 
 @api.post("/tickets")
 @requires(staff=True, terminals=("kiosk",))
@@ -184,8 +231,13 @@ def issue_ticket():
         raise BadRequest("matter", "a matter code, or a line prefix in 'line'")
     if green and not g.principal.is_staff:
         # Green-channel priority is confirmed by staff, never self-service at a kiosk.
-        return jsonify({"error": "forbidden", "message_zh": "绿色通道需工作人员确认",
-                        "message_en": "Green-channel tickets are issued by staff"}), 403
+        return jsonify(
+            {
+                "error": "forbidden",
+                "message_zh": "绿色通道需工作人员确认",
+                "message_en": "Green-channel tickets are issued by staff",
+            }
+        ), 403
     appointment_at = None
     if appointment is not None:
         try:
@@ -195,8 +247,14 @@ def issue_ticket():
         if appointment_at.tzinfo is None:
             raise BadRequest("appointment_at", "an ISO 8601 time with offset")
     terminal = g.principal.terminal
-    issued = get_service().issue(line=line, matter=matter, green=green, appointment_at=appointment_at,
-                                 kiosk=terminal.id if terminal else None, actor=g.principal.actor)
+    issued = get_service().issue(
+        line=line,
+        matter=matter,
+        green=green,
+        appointment_at=appointment_at,
+        kiosk=terminal.id if terminal else None,
+        actor=g.principal.actor,
+    )
     return jsonify(issued_json(issued)), 201
 
 
@@ -207,8 +265,10 @@ def get_ticket(ticket_id: int):
     ticket = service.ticket(ticket_id)
     body = ticket_json(ticket)
     if g.principal.is_staff:
-        body["events"] = [{k: e[k] for k in ("action", "from_state", "to_state", "window", "actor", "at", "data")}
-                          for e in service.events(ticket_id)]
+        body["events"] = [
+            {k: e[k] for k in ("action", "from_state", "to_state", "window", "actor", "at", "data")}
+            for e in service.events(ticket_id)
+        ]
     return jsonify(body)
 
 
@@ -230,8 +290,13 @@ def ticket_action(ticket_id: int, action: str):
         # learns nothing of its state (the service checks the window too, but after the state).
         ticket = service.ticket(ticket_id)
         if ticket.window is not None and ticket.window != window and action != "late_return":
-            return jsonify({"error": "wrong_window", "message_zh": f"{ticket.number} 号不是本窗口的号",
-                            "message_en": f"Ticket {ticket.number} belongs to window {ticket.window}"}), 403
+            return jsonify(
+                {
+                    "error": "wrong_window",
+                    "message_zh": f"{ticket.number} 号不是本窗口的号",
+                    "message_en": f"Ticket {ticket.number} belongs to window {ticket.window}",
+                }
+            ), 403
     ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
     return jsonify(ticket_json(ticket))
 
@@ -243,22 +308,36 @@ def rate_ticket(ticket_id: int):
     terminal = g.principal.terminal
     if terminal is None:
         # Ratings are the citizen's own: staff, managers included, cannot give them.
-        return jsonify({"error": "forbidden", "message_zh": "评价只能由办事群众在评价器上作出",
-                        "message_en": "Only the citizen can rate, on the window's rating pad"}), 403
+        return jsonify(
+            {
+                "error": "forbidden",
+                "message_zh": "评价只能由办事群众在评价器上作出",
+                "message_en": "Only the citizen can rate, on the window's rating pad",
+            }
+        ), 403
     body = _body()
     _unknown_fields(body, {"level", "reasons", "comment"})
     level = _field(body, "level", int, required=True, expected="an integer 1 (非常不满意) to 5 (非常满意)")
     reasons = _field(body, "reasons", list, expected="a list of reason codes") or []
     comment = _field(body, "comment", str, expected="text")
     try:
-        result = ratings.rate(get_store(), ticket_id, level, reasons, comment, now=get_clock().now(),
-                              actor=g.principal.actor, window=terminal.window)
+        result = ratings.rate(
+            get_store(),
+            ticket_id,
+            level,
+            reasons,
+            comment,
+            now=get_clock().now(),
+            actor=g.principal.actor,
+            window=terminal.window,
+        )
     except ratings.InvalidRating as exc:
         raise BadRequest(exc.field, exc.expected) from None
     return jsonify(result), 201
 
 
 # ---------- windows ----------
+
 
 @api.get("/windows")
 @requires(staff=True, terminals=("kiosk", "display", "pad"))
@@ -298,18 +377,26 @@ def set_lines(number: int):
         raise BadRequest("lines", "a list of line prefixes")
     pinned = _field(body, "pinned", bool, expected="true or false")
     service = get_service()
-    window = service.set_serving(number, lines, actor=g.principal.actor, reason=_field(body, "reason", str) or "manager")
+    window = service.set_serving(
+        number, lines, actor=g.principal.actor, reason=_field(body, "reason", str) or "manager"
+    )
     if pinned is not None:
         window = service.set_pinned(number, pinned, actor=g.principal.actor)
     return jsonify(window_json(window))
 
 
 def _not_your_window(number: int):
-    return jsonify({"error": "wrong_window", "message_zh": f"您未在 {number} 号窗口登录",
-                    "message_en": f"You are not signed in at window {number}"}), 403
+    return jsonify(
+        {
+            "error": "wrong_window",
+            "message_zh": f"您未在 {number} 号窗口登录",
+            "message_en": f"You are not signed in at window {number}",
+        }
+    ), 403
 
 
 # ---------- lines ----------
+
 
 @api.get("/lines")
 @requires(staff=True, terminals=("kiosk", "display", "pad"))

@@ -5,6 +5,7 @@ Each URL answers with the whole page, or with its ``_case*.html`` fragment when 
 (``HX-Request``). Personal data (ID number, phone, address) is shown in full only on the case page
 and the receipt, and every such showing is written to ``case_access_log``, as is each exported case.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,20 +16,38 @@ import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
 
-from ..context import get_clock, get_service, get_store
 from ...queue import cases as domain
 from ...queue import errors
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
 from ..access import page_requires
-from ..context import current_lang
+from ..context import current_lang, get_clock, get_service, get_store
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
 STEP_ORDER = ("received", "checked", "sent", "result_received", "delivered")
-CSV_COLUMNS = ("number", "mode", "matter", "department", "state", "opened_day", "due_day", "due_flag", "applicant",
-               "id_number", "phone", "province", "handling_dept", "waybill_out", "sent_on", "result", "returned_on",
-               "delivered_on", "window", "clerk")
+CSV_COLUMNS = (
+    "number",
+    "mode",
+    "matter",
+    "department",
+    "state",
+    "opened_day",
+    "due_day",
+    "due_flag",
+    "applicant",
+    "id_number",
+    "phone",
+    "province",
+    "handling_dept",
+    "waybill_out",
+    "sent_on",
+    "result",
+    "returned_on",
+    "delivered_on",
+    "window",
+    "clerk",
+)
 
 
 def _service() -> CaseService:
@@ -67,8 +86,10 @@ def case_link_for(ticket) -> dict | None:
 def case_flags() -> list[dict]:
     """Cases near or past due, most urgent first (``domain.flagged``), with their page's URL."""
     hall = current_app.config["HALL"].hall
-    return [{**c, "url": url_for("cases.case_page", case_id=c["id"])}
-            for c in domain.flagged(get_store(), get_clock().now(), hall.tz)]
+    return [
+        {**c, "url": url_for("cases.case_page", case_id=c["id"])}
+        for c in domain.flagged(get_store(), get_clock().now(), hall.tz)
+    ]
 
 
 @cases.app_template_filter("case_local")
@@ -83,7 +104,7 @@ def case_local(text: str | None) -> str:
 def _fragment(full: str, part: str, status: int = 200, **context):
     template = part if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted") else full
     if template == part and status >= 400:
-        status = 200   # htmx does not swap error answers; the fragment itself shows the refusal
+        status = 200  # htmx does not swap error answers; the fragment itself shows the refusal
     return render_template(template, **context), status
 
 
@@ -97,13 +118,20 @@ def _window() -> int | None:
 
 # ---------- the list and the export ----------
 
+
 def _filters() -> Filters:
     args = request.args
     page = args.get("page", "1")
-    return Filters(q=args.get("q", "").strip()[:40], state=args.get("state", ""), due=args.get("due", ""),
-                   matter=args.get("matter", ""), department=args.get("department", ""),
-                   day_from=args.get("from", ""), day_to=args.get("to", ""),
-                   page=int(page) if page.isdigit() and int(page) > 0 else 1)
+    return Filters(
+        q=args.get("q", "").strip()[:40],
+        state=args.get("state", ""),
+        due=args.get("due", ""),
+        matter=args.get("matter", ""),
+        department=args.get("department", ""),
+        day_from=args.get("from", ""),
+        day_to=args.get("to", ""),
+        page=int(page) if page.isdigit() and int(page) > 0 else 1,
+    )
 
 
 def _case_matters():
@@ -117,9 +145,18 @@ def case_list():
     rows, total = domain.search(get_store(), f)
     pages = max(1, -(-total // domain.PAGE_SIZE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
-    return _fragment("case_list.html", "_case_list.html", filters=f, rows=rows, total=total, pages=pages,
-                     args=args, matters=_case_matters(), today=_service().today().isoformat(),
-                     departments=current_app.config["HALL"].departments)
+    return _fragment(
+        "case_list.html",
+        "_case_list.html",
+        filters=f,
+        rows=rows,
+        total=total,
+        pages=pages,
+        args=args,
+        matters=_case_matters(),
+        today=_service().today().isoformat(),
+        departments=current_app.config["HALL"].departments,
+    )
 
 
 def _csv_cell(value) -> str:
@@ -137,30 +174,76 @@ def export_csv():
     hall = current_app.config["HALL"]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(["案件编号", "类型", "事项", "部门", "状态", "收件日期", "办结时限", "时限提醒", "申请人", "身份证号",
-                     "手机号", "办理地", "办理部门", "寄出运单号", "寄出日期", "办理结果", "结果返回日期", "送达日期",
-                     "窗口", "经办人"])
+    writer.writerow(
+        [
+            "案件编号",
+            "类型",
+            "事项",
+            "部门",
+            "状态",
+            "收件日期",
+            "办结时限",
+            "时限提醒",
+            "申请人",
+            "身份证号",
+            "手机号",
+            "办理地",
+            "办理部门",
+            "寄出运单号",
+            "寄出日期",
+            "办理结果",
+            "结果返回日期",
+            "送达日期",
+            "窗口",
+            "经办人",
+        ]
+    )
     for c in rows:
         try:
             dept = hall.department(c.department).name_zh
         except KeyError:
             dept = c.department
-        writer.writerow([_csv_cell(v) for v in (
-            c.number, domain.MODE_TEXT[c.mode][0], c.matter_zh, dept, domain.STATE_TEXT[c.state][0], c.opened_day,
-            c.due_day, {"near": "临近", "overdue": "超期"}.get(c.due_flag or "", ""), c.masked["name"],
-            c.masked["id_number"], c.masked["phone"], domain.PROVINCES.get(c.province or "", ("", ""))[0],
-            c.handling_dept, c.waybill_out, c.sent_on, domain.RESULTS.get(c.result or "", ("", ""))[0],
-            c.returned_on, c.delivered_on, c.window, c.clerk)])
+        writer.writerow(
+            [
+                _csv_cell(v)
+                for v in (
+                    c.number,
+                    domain.MODE_TEXT[c.mode][0],
+                    c.matter_zh,
+                    dept,
+                    domain.STATE_TEXT[c.state][0],
+                    c.opened_day,
+                    c.due_day,
+                    {"near": "临近", "overdue": "超期"}.get(c.due_flag or "", ""),
+                    c.masked["name"],
+                    c.masked["id_number"],
+                    c.masked["phone"],
+                    domain.PROVINCES.get(c.province or "", ("", ""))[0],
+                    c.handling_dept,
+                    c.waybill_out,
+                    c.sent_on,
+                    domain.RESULTS.get(c.result or "", ("", ""))[0],
+                    c.returned_on,
+                    c.delivered_on,
+                    c.window,
+                    c.clerk,
+                )
+            ]
+        )
     now = get_clock().now()
     detail = {"filters": {k: v for k, v in request.args.items() if v}, "count": len(rows)}
     domain.log_access(get_store(), [c.id for c in rows], "export", _actor(), now, detail)
     name = f"cases-{_service().today().isoformat()}.csv"
     # A BOM so that Excel, as used in halls, opens the UTF-8 file with Chinese intact.
-    return Response("\ufeff" + out.getvalue(), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"})
+    return Response(
+        "\ufeff" + out.getvalue(),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"},
+    )
 
 
 # ---------- a new case ----------
+
 
 def _ticket_context(ticket_id: int | None):
     if ticket_id is None:
@@ -197,16 +280,26 @@ def new_case():
         if existing is not None:
             return redirect(url_for("cases.case_page", case_id=existing.id))
         if ticket.state not in ("serving", "suspended", "done"):
-            refusal, status = domain.TicketNotServed(f"{ticket.number} 号尚未办理，不能开立案件",
-                                                     f"Ticket {ticket.number} has not been served yet"), 409
+            refusal, status = (
+                domain.TicketNotServed(
+                    f"{ticket.number} 号尚未办理，不能开立案件", f"Ticket {ticket.number} has not been served yet"
+                ),
+                409,
+            )
         elif not domain.opens_case(matter):
             name = matter.name_zh if matter else "该号票"
-            refusal, status = domain.NotACaseMatter(f"{name}不是代收代办或多地联办事项，无需开立案件",
-                                                    "This ticket's matter is handled on site; it needs no case"), 409
+            refusal, status = (
+                domain.NotACaseMatter(
+                    f"{name}不是代收代办或多地联办事项，无需开立案件",
+                    "This ticket's matter is handled on site; it needs no case",
+                ),
+                409,
+            )
     if request.method == "POST" and refusal is None:
         try:
-            case = _service().open(ticket_id=ticket_id, matter=matter_code, window=_window(), actor=_actor(),
-                                   form=request.form)
+            case = _service().open(
+                ticket_id=ticket_id, matter=matter_code, window=_window(), actor=_actor(), form=request.form
+            )
         except domain.InvalidInput as exc:
             problems, status = exc.problems, 422
         except domain.CaseExists as exc:
@@ -218,15 +311,33 @@ def new_case():
             if request.headers.get("HX-Request"):
                 return "", 204, {"HX-Redirect": target}
             return redirect(target, 303)
-    return _fragment("case_new.html", "_case_new_form.html", status, ticket=ticket, matter=matter,
-                     matters=_case_matters(), refusal=refusal, problems=problems,
-                     form=request.form if request.method == "POST" else {}, provinces=domain.PROVINCES)
+    return _fragment(
+        "case_new.html",
+        "_case_new_form.html",
+        status,
+        ticket=ticket,
+        matter=matter,
+        matters=_case_matters(),
+        refusal=refusal,
+        problems=problems,
+        form=request.form if request.method == "POST" else {},
+        provinces=domain.PROVINCES,
+    )
 
 
 # ---------- one case ----------
 
-def _render_case(case_id: int, *, status: int = 200, problems=None, refusal=None, open_form: str | None = None,
-                 form=None, log: bool = True):
+
+def _render_case(
+    case_id: int,
+    *,
+    status: int = 200,
+    problems=None,
+    refusal=None,
+    open_form: str | None = None,
+    form=None,
+    log: bool = True,
+):
     store = get_store()
     case = domain.get(store, case_id)
     if log:
@@ -241,12 +352,25 @@ def _render_case(case_id: int, *, status: int = 200, problems=None, refusal=None
     names = {r["username"]: r["name"] for r in store.all("SELECT username, name FROM accounts")}
     reached = {e["to_state"]: e for e in evts if e["to_state"] and e["action"] not in ("flag", "purge", "edit")}
     return _fragment(
-        "case.html", "_case.html", status, case=case, events=evts,
+        "case.html",
+        "_case.html",
+        status,
+        case=case,
+        events=evts,
         access=domain.access_log(store, case.id) if g.principal.is_manager else None,
-        problems=problems or {}, refusal=refusal, open_form=open_form, form=form or {},
-        provinces=domain.PROVINCES, window_cfg=window_cfg, today=service.today().isoformat(),
-        covered=service.calendar.covers(date.fromisoformat(case.due_day)), step_order=STEP_ORDER, reached=reached,
-        opened=request.args.get("opened") == "1", names=names)
+        problems=problems or {},
+        refusal=refusal,
+        open_form=open_form,
+        form=form or {},
+        provinces=domain.PROVINCES,
+        window_cfg=window_cfg,
+        today=service.today().isoformat(),
+        covered=service.calendar.covers(date.fromisoformat(case.due_day)),
+        step_order=STEP_ORDER,
+        reached=reached,
+        opened=request.args.get("opened") == "1",
+        names=names,
+    )
 
 
 @cases.get("/cases/<int:case_id>")
@@ -292,9 +416,15 @@ def receipt(case_id: int):
     except KeyError:
         window_cfg = None
     clerk = store.one("SELECT name, staff_no FROM accounts WHERE username = ?", (case.clerk,))
-    return render_template("case_receipt.html", case=case, window_cfg=window_cfg, clerk=clerk,
-                           status_url=_status_url(case.token), qr_svg=_qr_svg(_status_url(case.token)),
-                           department=_department_name(case.department))
+    return render_template(
+        "case_receipt.html",
+        case=case,
+        window_cfg=window_cfg,
+        clerk=clerk,
+        status_url=_status_url(case.token),
+        qr_svg=_qr_svg(_status_url(case.token)),
+        department=_department_name(case.department),
+    )
 
 
 def _department_name(code: str) -> tuple[str, str]:
@@ -306,6 +436,7 @@ def _department_name(code: str) -> tuple[str, str]:
 
 
 # ---------- public status ----------
+
 
 def _status_url(token: str) -> str:
     base = current_app.config["HALL"].hall.public_url or request.url_root
@@ -327,8 +458,9 @@ def status(token: str):
         return render_template("case_status.html", case=None), 404
     service = _service()
     evts = domain.events(get_store(), case.id)
-    return render_template("case_status.html", case=case, steps=_public_steps(case, evts),
-                           today=service.today().isoformat())
+    return render_template(
+        "case_status.html", case=case, steps=_public_steps(case, evts), today=service.today().isoformat()
+    )
 
 
 def _public_steps(case, evts) -> list[dict]:

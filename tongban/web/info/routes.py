@@ -4,17 +4,18 @@ window of the district, and the ticket status page a phone opens from the ticket
 The status page is found by the ticket's unguessable token, never by its id, and shows nothing
 personal: the number, the line, the matter, the position and the window.
 """
+
 from __future__ import annotations
 
 from itertools import groupby
 
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 
-from ..context import get_broker, get_service
 from ...config import WEEKDAYS, HallConfig
 from ...queue import calendar, errors
 from ...queue.service import HallService, Ticket
 from .. import live
+from ..context import get_broker, get_service
 from ..kiosk.routes import MatterIndex, serving_windows, split_bilingual
 
 info = Blueprint("info", __name__, template_folder="templates")
@@ -49,8 +50,10 @@ def grouped(config: HallConfig, matters: list) -> list[dict]:
         mine = [m for m in matters if m.department == dept.code]
         if not mine:
             continue
-        batches = [{"batch": batch, "matters": list(items)}
-                   for batch, items in groupby(sorted(mine, key=lambda m: m.batch), key=lambda m: m.batch)]
+        batches = [
+            {"batch": batch, "matters": list(items)}
+            for batch, items in groupby(sorted(mine, key=lambda m: m.batch), key=lambda m: m.batch)
+        ]
         out.append({"dept": dept, "batches": batches, "count": len(mine)})
     return out
 
@@ -76,18 +79,27 @@ def home():
     config = service.config
     query = request.args.get("q", "")[:40]
     matters = matching_matters(config, query)
-    context = {"groups": grouped(config, matters), "query": query, "total": len(matters),
-               "all_total": len(config.matters), "split": split_bilingual,
-               "line_of": config.line_of_matter, "hours": hours_text(service.hall),
-               "windows": config.windows, "district": config.district_windows,
-               "lang_url": url_for("pages.set_lang", lang="en" if _lang() == "zh" else "zh",
-                                   next=request.full_path.rstrip("?"))}
+    context = {
+        "groups": grouped(config, matters),
+        "query": query,
+        "total": len(matters),
+        "all_total": len(config.matters),
+        "split": split_bilingual,
+        "line_of": config.line_of_matter,
+        "hours": hours_text(service.hall),
+        "windows": config.windows,
+        "district": config.district_windows,
+        "lang_url": url_for(
+            "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
+        ),
+    }
     if request.headers.get("HX-Request") == "true":
         return _no_store(Response(render_template("_info_matters.html", **context), mimetype="text/html"))
     return _no_store(Response(render_template("info.html", **context), mimetype="text/html"))
 
 
 # ---------- ticket status for phones ----------
+
 
 def _ticket(token: str) -> Ticket:
     if not token or len(token) > 64:
@@ -104,10 +116,15 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
     ahead, estimate = service.ticket_estimate(ticket) if ticket.state == "waiting" else (0, None)
     window = service.config.window(ticket.window) if ticket.window else None
     return {
-        "number": ticket.number, "state": ticket.state, "stale": ticket.service_day != today,
-        "service_day": ticket.service_day, "line": service.config.line(ticket.line),
+        "number": ticket.number,
+        "state": ticket.state,
+        "stale": ticket.service_day != today,
+        "service_day": ticket.service_day,
+        "line": service.config.line(ticket.line),
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
-        "ahead": ahead, "estimate": estimate, "window": window,
+        "ahead": ahead,
+        "estimate": estimate,
+        "window": window,
         "windows": serving_windows(service, ticket.line) if ticket.state == "waiting" else [],
         "updated": calendar.local(service.clock.now(), service.hall),
     }
@@ -117,9 +134,13 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
 def ticket_status(token: str):
     service = get_service()
     ticket = _ticket(token)
-    context = {**status_context(service, ticket), "token": token,
-               "lang_url": url_for("pages.set_lang", lang="en" if _lang() == "zh" else "zh",
-                                   next=request.full_path.rstrip("?"))}
+    context = {
+        **status_context(service, ticket),
+        "token": token,
+        "lang_url": url_for(
+            "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
+        ),
+    }
     template = "_status_state.html" if request.headers.get("HX-Request") == "true" else "status.html"
     return _no_store(Response(render_template(template, **context), mimetype="text/html"))
 
@@ -143,6 +164,7 @@ def missing(_exc):
 
 def _lang() -> str:
     from ..context import current_lang
+
     return current_lang()
 
 

@@ -9,24 +9,25 @@ and normal mode when the idle timer takes the screen home: ``lang`` (zh/en), ``e
 text, fewer items per screen) and ``idle`` (seconds before going home, for tests; the default is the
 app's ``KIOSK_IDLE_S``, 30 s).
 """
+
 from __future__ import annotations
 
 import re
 import secrets
 import time as monotonic_time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
-from typing import Iterable
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
-from ..context import get_broker, get_clock, get_service, get_store
 from ...config import WEEKDAYS, Kiosk, Matter
 from ...queue import calendar, errors, printing
 from ...queue.service import HallService, Ticket
 from ...queue.store import parse_iso, utc_iso
 from .. import live
 from ..access import page_requires
+from ..context import get_broker, get_clock, get_service, get_store
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
@@ -43,10 +44,11 @@ MAX_QUERY = 12
 
 # ---------- pinyin initials (computed once at start) ----------
 
+
 @dataclass(frozen=True)
 class IndexedMatter:
     code: str
-    letters: tuple[frozenset[str], ...]   # the possible first letters of each character, in order
+    letters: tuple[frozenset[str], ...]  # the possible first letters of each character, in order
 
 
 class MatterIndex:
@@ -63,6 +65,7 @@ class MatterIndex:
     @staticmethod
     def letters_of(name: str) -> tuple[frozenset[str], ...]:
         from pypinyin import Style, lazy_pinyin, pinyin
+
         han = [ch for ch in name if _is_han(ch)]
         # The reading in context (phrases) plus every reading of the character alone.
         usual = lazy_pinyin("".join(han), style=Style.FIRST_LETTER)
@@ -88,8 +91,11 @@ class MatterIndex:
 
     def _starts(self, entry: IndexedMatter, query: str) -> list[int]:
         n = len(query)
-        return [start for start in range(len(entry.letters) - n + 1)
-                if all(query[i] in entry.letters[start + i] for i in range(n))]
+        return [
+            start
+            for start in range(len(entry.letters) - n + 1)
+            if all(query[i] in entry.letters[start + i] for i in range(n))
+        ]
 
     def search(self, query: str) -> list[str]:
         query = self.normalise(query)
@@ -127,6 +133,7 @@ def matter_index() -> MatterIndex:
 
 
 # ---------- kiosk state and URLs ----------
+
 
 def _idle_default() -> int:
     return int(current_app.config.get("KIOSK_IDLE_S", DEFAULT_IDLE_S))
@@ -177,6 +184,7 @@ def kiosk_config(kiosk_id: str) -> Kiosk | None:
 
 def kiosk_view(view):
     """An enrolled kiosk (or a manager previewing it); a kiosk only ever acts as itself."""
+
     @page_requires(terminals=("kiosk",))
     @wraps(view)
     def wrapper(kiosk_id: str, *args, **kwargs):
@@ -186,6 +194,7 @@ def kiosk_view(view):
         g.kiosk_id = kiosk_id
         g.kstate = kiosk_state()
         return view(kiosk_id, *args, **kwargs)
+
     return wrapper
 
 
@@ -196,7 +205,7 @@ def per_page(normal: int, elder: int) -> int:
 def paginate(items: list, page: int, size: int) -> tuple[list, int, int]:
     pages = max(1, -(-len(items) // size))
     page = min(max(page, 1), pages)
-    return items[(page - 1) * size: page * size], page, pages
+    return items[(page - 1) * size : page * size], page, pages
 
 
 def _page_arg() -> int:
@@ -205,6 +214,7 @@ def _page_arg() -> int:
 
 
 # ---------- what the screens show ----------
+
 
 def split_bilingual(text: str) -> tuple[str, str]:
     """'中文 / English' (notices, fees) or '中文 (English)' (materials) → (zh, en)."""
@@ -220,8 +230,9 @@ def split_bilingual(text: str) -> tuple[str, str]:
 @dataclass(frozen=True)
 class Refusal:
     """Why no ticket can be taken in a line now, and what the citizen can do instead."""
-    code: str                 # hall_closed, line_closed, quota_reached
-    reason: str               # not_yet_open, lunch_break, closed_for_day, closed_today, past_last_issue,
+
+    code: str  # hall_closed, line_closed, quota_reached
+    reason: str  # not_yet_open, lunch_break, closed_for_day, closed_today, past_last_issue,
     #                           closed_by_manager, quota
     message_zh: str
     message_en: str
@@ -229,11 +240,10 @@ class Refusal:
     detail: str | None = None
 
     @classmethod
-    def from_error(cls, exc: errors.QueueError) -> "Refusal":
+    def from_error(cls, exc: errors.QueueError) -> Refusal:
         details = exc.details
         reason = details.get("reason") or ("quota" if exc.code == "quota_reached" else exc.code)
-        return cls(exc.code, reason, exc.message_zh, exc.message_en, details.get("reopens_at"),
-                   details.get("detail"))
+        return cls(exc.code, reason, exc.message_zh, exc.message_en, details.get("reopens_at"), details.get("detail"))
 
     @property
     def title_key(self) -> str:
@@ -293,8 +303,10 @@ def qr_svg(data: str) -> str:
     """A QR code as inline SVG (no script, no network), sized by CSS."""
     import qrcode
     import qrcode.image.svg
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=2,
-                         image_factory=qrcode.image.svg.SvgPathImage)
+
+    code = qrcode.QRCode(
+        error_correction=qrcode.constants.ERROR_CORRECT_M, border=2, image_factory=qrcode.image.svg.SvgPathImage
+    )
     code.add_data(data.encode("utf-8"))
     code.make(fit=True)
     svg = code.make_image().to_string(encoding="unicode")
@@ -309,17 +321,25 @@ def ticket_qr_text(service: HallService, ticket: Ticket) -> str:
         return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
     line = service.config.line(ticket.line)
     issued = calendar.local(ticket.issued_at, hall)
-    return (f"{hall.name_zh}\n号码 No.: {ticket.number}\n业务 Line: {line.prefix} {line.name_zh} / {line.name_en}\n"
-            f"号票编号 Ticket id: {ticket.id}\n取号时间 Issued: {issued:%Y-%m-%d %H:%M}")
+    return (
+        f"{hall.name_zh}\n号码 No.: {ticket.number}\n业务 Line: {line.prefix} {line.name_zh} / {line.name_en}\n"
+        f"号票编号 Ticket id: {ticket.id}\n取号时间 Issued: {issued:%Y-%m-%d %H:%M}"
+    )
 
 
 def common_context() -> dict:
     state = g.kstate
     local = calendar.local(get_clock().now(), get_service().hall)
     return {
-        "k": state, "kurl": kurl, "switch_url": switch_url, "home_url": home_url, "kiosk_id": g.kiosk_id,
-        "split": split_bilingual, "idle_s": state["idle"] or _idle_default(),
-        "now_local": local, "tz_offset_min": int(local.utcoffset().total_seconds() // 60),
+        "k": state,
+        "kurl": kurl,
+        "switch_url": switch_url,
+        "home_url": home_url,
+        "kiosk_id": g.kiosk_id,
+        "split": split_bilingual,
+        "idle_s": state["idle"] or _idle_default(),
+        "now_local": local,
+        "tz_offset_min": int(local.utcoffset().total_seconds() // 60),
         "is_htmx": request.headers.get("HX-Request") == "true",
     }
 
@@ -336,6 +356,7 @@ def render_screen(screen: str, *, idle: bool = True, toggles: bool = True, statu
 
 # ---------- screens ----------
 
+
 @kiosk.get("/<kiosk_id>")
 @kiosk_view
 def home(kiosk_id: str):
@@ -346,9 +367,14 @@ def home(kiosk_id: str):
     if opening.reason == "lunch_break" and service.hall.issue_during_lunch:
         opening = calendar.Opening(True)  # tickets are issued over lunch in this hall: no banner
     at_default = state["lang"] == "zh" and not state["elder"]
-    return render_screen("_kiosk_home.html", idle=not at_default, cards=line_cards(service),
-                         notices=notices[:1] if state["elder"] else notices, opening=opening,
-                         next_open=next_opening(service))
+    return render_screen(
+        "_kiosk_home.html",
+        idle=not at_default,
+        cards=line_cards(service),
+        notices=notices[:1] if state["elder"] else notices,
+        opening=opening,
+        next_open=next_opening(service),
+    )
 
 
 @kiosk.get("/<kiosk_id>/live")
@@ -394,8 +420,14 @@ def department(kiosk_id: str, code: str):
         abort(404)
     matters = [m for m in config.matters if m.department == code]
     shown, page, pages = paginate(matters, _page_arg(), per_page(8, 5))
-    return render_screen("_kiosk_matters.html", dept=dept, matters=shown, page=page, pages=pages,
-                         lines={m.code: config.line_of_matter(m.code) for m in shown})
+    return render_screen(
+        "_kiosk_matters.html",
+        dept=dept,
+        matters=shown,
+        page=page,
+        pages=pages,
+        lines={m.code: config.line_of_matter(m.code) for m in shown},
+    )
 
 
 @kiosk.get("/<kiosk_id>/search")
@@ -407,9 +439,17 @@ def search(kiosk_id: str):
     codes = index.search(query)
     shown, page, pages = paginate(codes, _page_arg(), per_page(6, 4))
     matters = [config.matter(c) for c in shown]
-    return render_screen("_kiosk_search.html", query=query, matters=matters, total=len(codes), page=page,
-                         pages=pages, live_letters=index.next_letters(query) if query else set("abcdefghijklmnopqrstuvwxyz"),
-                         keyboard=KEYBOARD, lines={m.code: config.line_of_matter(m.code) for m in matters})
+    return render_screen(
+        "_kiosk_search.html",
+        query=query,
+        matters=matters,
+        total=len(codes),
+        page=page,
+        pages=pages,
+        live_letters=index.next_letters(query) if query else set("abcdefghijklmnopqrstuvwxyz"),
+        keyboard=KEYBOARD,
+        lines={m.code: config.line_of_matter(m.code) for m in matters},
+    )
 
 
 @kiosk.get("/<kiosk_id>/matters/<code>")
@@ -423,9 +463,16 @@ def matter(kiosk_id: str, code: str):
         abort(404)
     line = service.config.line_of_matter(code)
     summary = next(s for s in service.lines_summary() if s["prefix"] == line.prefix)
-    return render_screen("_kiosk_matter.html", matter=item, line=line, summary=summary,
-                         dept=service.config.department(item.department), refusal=refusal_for(service, line.prefix),
-                         request_key=secrets.token_urlsafe(16), back=request.args.get("back"))
+    return render_screen(
+        "_kiosk_matter.html",
+        matter=item,
+        line=line,
+        summary=summary,
+        dept=service.config.department(item.department),
+        refusal=refusal_for(service, line.prefix),
+        request_key=secrets.token_urlsafe(16),
+        back=request.args.get("back"),
+    )
 
 
 @kiosk.get("/<kiosk_id>/lines/<prefix>")
@@ -441,9 +488,13 @@ def line(kiosk_id: str, prefix: str):
     refusal = refusal_for(service, prefix)
     if refusal:
         return render_refusal(service, refusal, cfg)
-    return render_screen("_kiosk_confirm.html", line=cfg, summary=summary,
-                         matters=[service.config.matter(c) for c in cfg.matters],
-                         request_key=secrets.token_urlsafe(16))
+    return render_screen(
+        "_kiosk_confirm.html",
+        line=cfg,
+        summary=summary,
+        matters=[service.config.matter(c) for c in cfg.matters],
+        request_key=secrets.token_urlsafe(16),
+    )
 
 
 @kiosk.get("/<kiosk_id>/green")
@@ -456,11 +507,18 @@ def green(kiosk_id: str):
 def render_refusal(service: HallService, refusal: Refusal, line=None):
     public = service.hall.public_url
     info_qr = qr_svg(f"{public.rstrip('/')}/info") if public else None
-    return render_screen("_kiosk_closed.html", refusal=refusal, line=line, next_open=next_opening(service),
-                         district=service.config.district_windows[:3], info_qr=info_qr)
+    return render_screen(
+        "_kiosk_closed.html",
+        refusal=refusal,
+        line=line,
+        next_open=next_opening(service),
+        district=service.config.district_windows[:3],
+        info_qr=info_qr,
+    )
 
 
 # ---------- taking the ticket ----------
+
 
 def claim_request(kiosk_id: str, key: str) -> dict | None:
     """Reserve this confirm form's key, or return what an earlier post of the same form got.
@@ -473,13 +531,15 @@ def claim_request(kiosk_id: str, key: str) -> dict | None:
     with store.immediate() as conn:
         row = conn.execute("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key)).fetchone()
         if row is None:
-            conn.execute("INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)",
-                         (kiosk_id, key, utc_iso(now)))
+            conn.execute(
+                "INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)", (kiosk_id, key, utc_iso(now))
+            )
             return None
         if row["ticket_id"] is None and (now - parse_iso(row["created_at"])).total_seconds() > STALE_CLAIM_S:
             # The post that claimed it never finished (a crash between claim and issue): take it over.
-            conn.execute("UPDATE kiosk_requests SET created_at = ? WHERE kiosk = ? AND key = ?",
-                         (utc_iso(now), kiosk_id, key))
+            conn.execute(
+                "UPDATE kiosk_requests SET created_at = ? WHERE kiosk = ? AND key = ?", (utc_iso(now), kiosk_id, key)
+            )
             return None
         return dict(row)
 
@@ -501,8 +561,10 @@ def finish_request(kiosk_id: str, key: str, ticket_id: int | None, job_id: int |
         if ticket_id is None:
             conn.execute("DELETE FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
         else:
-            conn.execute("UPDATE kiosk_requests SET ticket_id = ?, print_job = ? WHERE kiosk = ? AND key = ?",
-                         (ticket_id, job_id, kiosk_id, key))
+            conn.execute(
+                "UPDATE kiosk_requests SET ticket_id = ?, print_job = ? WHERE kiosk = ? AND key = ?",
+                (ticket_id, job_id, kiosk_id, key),
+            )
 
 
 @kiosk.post("/<kiosk_id>/tickets")
@@ -542,8 +604,9 @@ def take_ticket(kiosk_id: str):
     cfg = kiosk_config(kiosk_id)
     try:
         if cfg is not None and cfg.printer:
-            job_id = printing.enqueue(get_store(), ticket.id, cfg.printer, get_clock().now(),
-                                      deadline_s=PRINT_DEADLINE_S)
+            job_id = printing.enqueue(
+                get_store(), ticket.id, cfg.printer, get_clock().now(), deadline_s=PRINT_DEADLINE_S
+            )
     finally:
         # The ticket is committed either way; the key now always answers with it.
         finish_request(kiosk_id, key, ticket.id, job_id)
@@ -586,18 +649,37 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
             abort(404)
     ahead, estimate = outlook or ticket_outlook(service, ticket)
     line = service.config.line(ticket.line)
-    context = {"ticket": ticket, "line": line, "ahead": ahead, "estimate": estimate,
-               "matter": service.config.matter(ticket.matter) if ticket.matter else None,
-               "windows": serving_windows(service, ticket.line), "job": job}
+    context = {
+        "ticket": ticket,
+        "line": line,
+        "ahead": ahead,
+        "estimate": estimate,
+        "matter": service.config.matter(ticket.matter) if ticket.matter else None,
+        "windows": serving_windows(service, ticket.line),
+        "job": job,
+    }
     if job is not None and job["state"] not in printing.FINAL:
-        return render_screen("_kiosk_printing.html", idle=False, toggles=False, poll_ms=PRINT_POLL_MS,
-                             poll_url=kurl("print_status", ticket_id=ticket.id, job_id=job_id), **context)
+        return render_screen(
+            "_kiosk_printing.html",
+            idle=False,
+            toggles=False,
+            poll_ms=PRINT_POLL_MS,
+            poll_url=kurl("print_status", ticket_id=ticket.id, job_id=job_id),
+            **context,
+        )
     if job is not None and job["state"] == "done":
         return render_screen("_kiosk_ticket.html", toggles=False, printed=True, **context)
     # Failed, timed out, or no printer at all: the ticket stays on screen until touched.
-    return render_screen("_kiosk_ticket.html", idle=False, toggles=False, printed=False,
-                         failed=job is not None, qr=qr_svg(ticket_qr_text(service, ticket)),
-                         qr_is_link=bool(service.hall.public_url), **context)
+    return render_screen(
+        "_kiosk_ticket.html",
+        idle=False,
+        toggles=False,
+        printed=False,
+        failed=job is not None,
+        qr=qr_svg(ticket_qr_text(service, ticket)),
+        qr_is_link=bool(service.hall.public_url),
+        **context,
+    )
 
 
 @kiosk.errorhandler(404)

@@ -5,18 +5,19 @@ within what the window is able to serve; a lock pins the window against the bala
 controls, the balancer's held proposals, the live hall and device health. The day report reads the
 events log for any date (queue/reports.py) and exports each table as CSV.
 """
+
 from __future__ import annotations
 
 from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 
-from ..context import disk_warnings, get_clock, get_service, get_store
 from ...queue import errors, printing, reports
 from ...queue.ratings import LEVELS, NOT_RATED
 from ...queue.service import HallService, Ticket
 from ...queue.store import Store, utc_iso
 from ..access import page_requires
+from ..context import disk_warnings, get_clock, get_service, get_store
 from ..i18n import both
 from ..window.routes import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
 
@@ -31,22 +32,37 @@ def _refusal(exc: errors.QueueError):
 
 # ---------- the live console ----------
 
+
 def _totals(service: HallService) -> dict:
     day = today(service)
-    counts = {r["state"]: r["n"] for r in service.store.all(
-        "SELECT state, COUNT(*) AS n FROM tickets WHERE service_day = ? GROUP BY state", (day,))}
+    counts = {
+        r["state"]: r["n"]
+        for r in service.store.all(
+            "SELECT state, COUNT(*) AS n FROM tickets WHERE service_day = ? GROUP BY state", (day,)
+        )
+    }
     wait = service.store.one(
         "SELECT AVG((julianday(e.at) - julianday(t.issued_at)) * 1440) FROM events e JOIN tickets t"
         " ON t.id = e.ticket_id WHERE t.service_day = ? AND e.action = 'call' AND e.id = (SELECT MIN(id) FROM events"
-        " WHERE ticket_id = t.id AND action = 'call')", (day,))[0]
+        " WHERE ticket_id = t.id AND action = 'call')",
+        (day,),
+    )[0]
     rated = service.store.all(
         "SELECT json_extract(e.data, '$.level') AS level FROM events e JOIN tickets t ON t.id = e.ticket_id"
-        " WHERE t.service_day = ? AND e.action = 'rate' AND json_extract(e.data, '$.level') IS NOT NULL", (day,))
+        " WHERE t.service_day = ? AND e.action = 'rate' AND json_extract(e.data, '$.level') IS NOT NULL",
+        (day,),
+    )
     good = sum(1 for r in rated if r["level"] >= 3)
-    return {"issued": sum(counts.values()), "done": counts.get("done", 0), "waiting": counts.get("waiting", 0),
-            "in_service": counts.get("called", 0) + counts.get("serving", 0) + counts.get("suspended", 0),
-            "no_show": counts.get("no_show", 0), "mean_wait": wait,
-            "satisfaction": good / len(rated) if rated else None, "rated": len(rated)}
+    return {
+        "issued": sum(counts.values()),
+        "done": counts.get("done", 0),
+        "waiting": counts.get("waiting", 0),
+        "in_service": counts.get("called", 0) + counts.get("serving", 0) + counts.get("suspended", 0),
+        "no_show": counts.get("no_show", 0),
+        "mean_wait": wait,
+        "satisfaction": good / len(rated) if rated else None,
+        "rated": len(rated),
+    }
 
 
 def _device_rows(store: Store, config) -> list[dict]:
@@ -55,25 +71,38 @@ def _device_rows(store: Store, config) -> list[dict]:
     rows = list(reported.values())
     for printer_id in printer_ids(config):
         if f"printer:{printer_id}" not in reported:
-            rows.append({"device": f"printer:{printer_id}", "kind": "printer", "state": "unknown", "detail": "",
-                         "at": None})
+            rows.append(
+                {"device": f"printer:{printer_id}", "kind": "printer", "state": "unknown", "detail": "", "at": None}
+            )
     return sorted(rows, key=lambda r: (r["kind"], r["device"]))
 
 
 def _manage_context() -> dict:
     service = get_service()
     windows = service.windows()
-    current = {row["window"]: Ticket.from_row(row) for row in service.store.all(
-        "SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")}
+    current = {
+        row["window"]: Ticket.from_row(row)
+        for row in service.store.all(
+            "SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL"
+        )
+    }
     waits = line_waits(service)
     return {
-        "windows": windows, "current": current, "lines": service.config.lines,
+        "windows": windows,
+        "current": current,
+        "lines": service.config.lines,
         "clerks": {w.number: person(w.clerk) for w in windows},
         "primary": {w.number: service.config.window(w.number).primary for w in service.config.windows},
-        "waits": [{**waits[line.prefix],
-                   "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving]}
-                  for line in service.config.lines],
-        "totals": _totals(service), "proposals": service.proposals(), "disk": disk_warnings(),
+        "waits": [
+            {
+                **waits[line.prefix],
+                "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
+            }
+            for line in service.config.lines
+        ],
+        "totals": _totals(service),
+        "proposals": service.proposals(),
+        "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
         "alerts": printing.open_alerts(service.store),
@@ -87,8 +116,10 @@ FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts")
 
 def _manage_fragments() -> dict[str, str]:
     ctx = _manage_context()
-    return {name: render_template(f"_manage_{name}.html" if name != "alerts" else "_console_alerts.html", **ctx)
-            for name in FRAGMENTS}
+    return {
+        name: render_template(f"_manage_{name}.html" if name != "alerts" else "_console_alerts.html", **ctx)
+        for name in FRAGMENTS
+    }
 
 
 @manage.get("/")
@@ -200,6 +231,7 @@ def ack_alert(alert_id: int):
 
 # ---------- the day report ----------
 
+
 def _report_day() -> str:
     service = get_service()
     text = request.args.get("day", "")
@@ -224,23 +256,45 @@ def report():
     lines = data.rows("lines")
     ratings_rows = data.rows("ratings")
     charts = {
-        "hours": reports.svg_bars([h["hour"][:2] for h in hours],
-                                  [(_label("chart_issued"), [h["issued"] for h in hours]),
-                                   (_label("chart_served"), [h["served"] for h in hours])],
-                                  title=_label("chart_hours")),
-        "waits": reports.svg_bars([line["prefix"] for line in lines],
-                                  [(_label("chart_wait_mean"), [line["wait_mean"] for line in lines]),
-                                   (_label("chart_wait_p90"), [line["wait_p90"] for line in lines]),
-                                   (_label("chart_service_mean"), [line["service_mean"] for line in lines])],
-                                  title=_label("chart_waits"), unit=_label("chart_minutes")),
-        "ratings": reports.svg_share([(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows],
-                                     title=_label("chart_ratings")),
+        "hours": reports.svg_bars(
+            [h["hour"][:2] for h in hours],
+            [
+                (_label("chart_issued"), [h["issued"] for h in hours]),
+                (_label("chart_served"), [h["served"] for h in hours]),
+            ],
+            title=_label("chart_hours"),
+        ),
+        "waits": reports.svg_bars(
+            [line["prefix"] for line in lines],
+            [
+                (_label("chart_wait_mean"), [line["wait_mean"] for line in lines]),
+                (_label("chart_wait_p90"), [line["wait_p90"] for line in lines]),
+                (_label("chart_service_mean"), [line["service_mean"] for line in lines]),
+            ],
+            title=_label("chart_waits"),
+            unit=_label("chart_minutes"),
+        ),
+        "ratings": reports.svg_share(
+            [(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows], title=_label("chart_ratings")
+        ),
     }
     previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
     following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
-    return render_template("report.html", report=data, day=day, charts=charts, columns=reports.COLUMNS,
-                           titles=reports.TABLE_TITLES, cell=reports.cell, previous=previous, following=following,
-                           me=person(g.principal.actor), levels=LEVELS, not_rated=NOT_RATED, text_keys=reports.TEXT_KEYS)
+    return render_template(
+        "report.html",
+        report=data,
+        day=day,
+        charts=charts,
+        columns=reports.COLUMNS,
+        titles=reports.TABLE_TITLES,
+        cell=reports.cell,
+        previous=previous,
+        following=following,
+        me=person(g.principal.actor),
+        levels=LEVELS,
+        not_rated=NOT_RATED,
+        text_keys=reports.TEXT_KEYS,
+    )
 
 
 @manage.get("/report/<name>.csv")
@@ -251,5 +305,8 @@ def report_csv(name: str):
     day = _report_day()
     data = reports.day_report(get_store(), get_service().config, day)
     filename = f"tongban-{day}-{name}.csv"
-    return Response(reports.csv_table(data, name), mimetype="text/csv; charset=utf-8",
-                    headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+    return Response(
+        reports.csv_table(data, name),
+        mimetype="text/csv; charset=utf-8",
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -6,20 +6,22 @@ the pad's one event is what the citizen should see (idle card, or the 好差评 
 htmx posts that answer with a toast and, for the current ticket, an out-of-band swap so the clerk
 sees the result at once; every other screen learns of it through the broker.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
-from typing import Any, Callable
+from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
-from ..context import get_accounts, get_broker, get_clock, get_service, get_store
-from ..auth import AccountError
 from ...queue import calendar, errors, printing, ratings
 from ...queue.service import HallService, Ticket
 from ...queue.store import parse_iso, utc_iso
 from ..access import page_requires
+from ..auth import AccountError
+from ..context import get_accounts, get_broker, get_clock, get_service, get_store
 from ..i18n import both
 from ..live import sse_response
 
@@ -28,12 +30,17 @@ window = Blueprint("window", __name__, template_folder="templates", url_prefix="
 TICKET_ACTIONS = ("recall", "start", "finish", "no_show", "suspend", "resume", "transfer")
 WINDOW_ACTIONS = ("open", "pause", "resume", "close")
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
-TRANSFER_REASONS = ("transfer_reason_other_dept", "transfer_reason_wrong_line", "transfer_reason_special",
-                    "transfer_reason_other")
+TRANSFER_REASONS = (
+    "transfer_reason_other_dept",
+    "transfer_reason_wrong_line",
+    "transfer_reason_special",
+    "transfer_reason_other",
+)
 SUSPEND_REASON = "suspend_reason_materials"
 
 
 # ---------- shared by the staff and screen pages ----------
+
 
 def live(cache_key: str, render_all) -> Response:
     """An SSE response for this page: the full state first, then whatever changed (live.stream),
@@ -72,16 +79,24 @@ def today(service: HallService) -> str:
 
 def line_waits(service: HallService) -> dict[str, dict]:
     """Waiting count and the oldest place in line, per line, today (one cheap query)."""
-    rows = service.store.all("SELECT line, COUNT(*) AS n, MIN(queued_at) AS oldest FROM tickets"
-                             " WHERE state = 'waiting' AND service_day = ? GROUP BY line", (today(service),))
+    rows = service.store.all(
+        "SELECT line, COUNT(*) AS n, MIN(queued_at) AS oldest FROM tickets"
+        " WHERE state = 'waiting' AND service_day = ? GROUP BY line",
+        (today(service),),
+    )
     now = service.clock.now()
     out = {}
     for line in service.config.lines:
         row = next((r for r in rows if r["line"] == line.prefix), None)
         oldest = parse_iso(row["oldest"]) if row else None
-        out[line.prefix] = {"prefix": line.prefix, "name_zh": line.name_zh, "name_en": line.name_en,
-                            "waiting": row["n"] if row else 0, "oldest": utc_iso(oldest) if oldest else None,
-                            "longest_min": int((now - oldest).total_seconds() // 60) if oldest else 0}
+        out[line.prefix] = {
+            "prefix": line.prefix,
+            "name_zh": line.name_zh,
+            "name_en": line.name_en,
+            "waiting": row["n"] if row else 0,
+            "oldest": utc_iso(oldest) if oldest else None,
+            "longest_min": int((now - oldest).total_seconds() // 60) if oldest else 0,
+        }
     return out
 
 
@@ -112,15 +127,19 @@ def _refusal(exc: errors.QueueError):
 def for_window(access: Callable[[int], Any]) -> Callable:
     """The route acts for window <number>: ``access`` refuses whoever may not act there (403) or an
     unknown window (404) before the view runs."""
+
     def decorate(view):
         @wraps(view)
         def wrapper(number: int, *args, **kwargs):
             return access(number) or view(number, *args, **kwargs)
+
         return wrapper
+
     return decorate
 
 
 # ---------- clerk console ----------
+
 
 def _known_window(number: int) -> None:
     try:
@@ -142,12 +161,20 @@ def _console_context(number: int) -> dict:
     state = service.window(number)
     current = service.current_ticket(number)
     waits = line_waits(service)
-    last_done = service.store.one("SELECT id FROM tickets WHERE window = ? AND state = 'done' AND service_day = ?"
-                                  " ORDER BY finished_at DESC LIMIT 1", (number, today(service)))
+    last_done = service.store.one(
+        "SELECT id FROM tickets WHERE window = ? AND state = 'done' AND service_day = ?"
+        " ORDER BY finished_at DESC LIMIT 1",
+        (number, today(service)),
+    )
     return {
         "last_done": service.ticket(last_done["id"]) if last_done and current is None else None,
-        "number": number, "win": state, "win_cfg": service.config.window(number), "clerk": person(state.clerk),
-        "current": current, "guide": matter_guide(service, current), "now": now,
+        "number": number,
+        "win": state,
+        "win_cfg": service.config.window(number),
+        "clerk": person(state.clerk),
+        "current": current,
+        "guide": matter_guide(service, current),
+        "now": now,
         "waited_min": minutes_since(current.issued_at, current.called_at or now) if current else 0,
         "max_recalls": service.hall.max_recalls,
         "line_name": {line.prefix: (line.name_zh, line.name_en) for line in service.config.lines},
@@ -162,8 +189,10 @@ def _console_context(number: int) -> dict:
 
 def _console_fragments(number: int) -> dict[str, str]:
     ctx = _console_context(number)
-    return {name: render_template(f"_console_{name}.html", **ctx)
-            for name in ("state", "current", "lines", "suspended", "alerts")}
+    return {
+        name: render_template(f"_console_{name}.html", **ctx)
+        for name in ("state", "current", "lines", "suspended", "alerts")
+    }
 
 
 @window.get("/<int:number>")
@@ -172,9 +201,16 @@ def _console_fragments(number: int) -> dict[str, str]:
 def console(number: int):
     service = get_service()
     ctx = _console_context(number)
-    return render_template("console.html", **ctx, me=person(g.principal.actor), lines=service.config.lines,
-                           matters=service.config.matters, printers=printer_ids(service.config),
-                           transfer_reasons=TRANSFER_REASONS, server_time=utc_iso(ctx["now"]))
+    return render_template(
+        "console.html",
+        **ctx,
+        me=person(g.principal.actor),
+        lines=service.config.lines,
+        matters=service.config.matters,
+        printers=printer_ids(service.config),
+        transfer_reasons=TRANSFER_REASONS,
+        server_time=utc_iso(ctx["now"]),
+    )
 
 
 @window.get("/<int:number>/stream")
@@ -186,8 +222,10 @@ def console_stream(number: int):
 
 def _current_oob(number: int) -> str:
     ctx = _console_context(number)
-    return (f'<div id="current" hx-swap-oob="innerHTML">{render_template("_console_current.html", **ctx)}</div>'
-            f'<div id="win-state" hx-swap-oob="innerHTML">{render_template("_console_state.html", **ctx)}</div>')
+    return (
+        f'<div id="current" hx-swap-oob="innerHTML">{render_template("_console_current.html", **ctx)}</div>'
+        f'<div id="win-state" hx-swap-oob="innerHTML">{render_template("_console_state.html", **ctx)}</div>'
+    )
 
 
 @window.post("/<int:number>/next")
@@ -218,8 +256,7 @@ def ticket_action(number: int, ticket_id: int, action: str):
     elif action == "suspend":
         reason = request.form.get("reason", "").strip() or both(SUSPEND_REASON)[0]
     try:
-        ticket = service.act(ticket_id, action, window=number, actor=g.principal.actor, to_line=to_line,
-                             reason=reason)
+        ticket = service.act(ticket_id, action, window=number, actor=g.principal.actor, to_line=to_line, reason=reason)
     except errors.QueueError as exc:
         return _refusal(exc)
     if action == "recall":
@@ -309,8 +346,9 @@ def reprint(number: int):
     printer = request.form.get("printer", "")
     if printer not in printer_ids(service.config):
         return _toast("error", *both("reprint_choose_printer"), 400)
-    row = service.store.one("SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1",
-                            (code, today(service)))
+    row = service.store.one(
+        "SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1", (code, today(service))
+    )
     if row is None:
         return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
     printing.enqueue(get_store(), row["id"], printer, get_clock().now(), reprint=True)
@@ -324,8 +362,9 @@ def late_return(number: int):
     """过号重排: a citizen whose number was passed comes back to this window; put them back in line."""
     service = get_service()
     code = request.form.get("number", "").strip().upper()
-    row = service.store.one("SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1",
-                            (code, today(service)))
+    row = service.store.one(
+        "SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1", (code, today(service))
+    )
     if row is None:
         return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
     try:
@@ -345,6 +384,7 @@ def ack_alert(number: int, alert_id: int):
 
 # ---------- rating pad ----------
 
+
 def rating_timeout_s() -> float:
     return float(current_app.config.get("RATING_TIMEOUT_S", ratings.RATING_TIMEOUT_S))
 
@@ -362,12 +402,20 @@ def _pad_context(number: int) -> dict:
     now = service.clock.now()
     state = service.window(number)
     pending = ratings.pending(service.store, number, now, timeout_s=rating_timeout_s())
-    ctx = {"number": number, "win": state, "win_cfg": service.config.window(number), "clerk": person(state.clerk),
-           "pending": pending, "levels": ratings.LEVELS, "bad_levels": ratings.BAD_LEVELS,
-           "reasons": ratings.REASONS, "comment_max": ratings.COMMENT_MAX}
+    ctx = {
+        "number": number,
+        "win": state,
+        "win_cfg": service.config.window(number),
+        "clerk": person(state.clerk),
+        "pending": pending,
+        "levels": ratings.LEVELS,
+        "bad_levels": ratings.BAD_LEVELS,
+        "reasons": ratings.REASONS,
+        "comment_max": ratings.COMMENT_MAX,
+    }
     if pending:
         ctx["served_by"] = person(pending.clerk)
-        ctx["matter"] = (service.config.matter(pending.matter) if pending.matter else None)
+        ctx["matter"] = service.config.matter(pending.matter) if pending.matter else None
         ctx["deadline"] = utc_iso(pending.deadline)
     return ctx
 
@@ -403,8 +451,16 @@ def pad_rate(number: int):
     reasons = request.form.getlist("reasons") if bad else []
     comment = (request.form.get("comment") or None) if bad else None
     try:
-        ratings.rate(get_store(), int(ticket_id), level, reasons, comment, now=get_clock().now(),
-                     actor=g.principal.actor, window=number)
+        ratings.rate(
+            get_store(),
+            int(ticket_id),
+            level,
+            reasons,
+            comment,
+            now=get_clock().now(),
+            actor=g.principal.actor,
+            window=number,
+        )
     except ratings.InvalidRating:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
     except errors.QueueError as exc:
@@ -417,8 +473,9 @@ def pad_rate(number: int):
 @for_window(_pad_access)
 def pad_timeout(number: int):
     """The pad's timer ran out: services past their rating time are recorded as not rated."""
-    closed = ratings.expire_stale(get_store(), number, get_clock().now(), timeout_s=rating_timeout_s(),
-                                  actor=g.principal.actor)
+    closed = ratings.expire_stale(
+        get_store(), number, get_clock().now(), timeout_s=rating_timeout_s(), actor=g.principal.actor
+    )
     return {"closed": closed}
 
 
