@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import small_hall_doc
+from tests.conftest import small_hall_doc, wait_for
 from tongban.config import parse_hall_config
 from tongban.queue.clock import FakeClock
 from tongban.queue.service import HallService
@@ -146,24 +146,31 @@ def test_kiosks_opening_a_new_database_at_once(tmp_path, hall_json):
 def test_kiosk_killed_mid_write_loses_nothing_it_reported(tmp_path, hall_json):
     db = tmp_path / "hall.db"
     Store(db).close()
-    proc = subprocess.Popen(
-        [sys.executable, str(ISSUER), "loop", str(db), str(hall_json), WHEN, "A"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    reported = []
+    # The kiosk's numbers go to a file, not a pipe: lines that readline() had buffered from a pipe
+    # never reached communicate(), and the test then saw fewer "reported" tickets than there were.
+    out_path = tmp_path / "reported.txt"
+    with out_path.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, str(ISSUER), "loop", str(db), str(hall_json), WHEN, "A"],
+            stdout=out,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def complete_lines() -> list[str]:
+        text = out_path.read_text()
+        return text[: text.rfind("\n") + 1].split()  # a line cut by the kill was never reported
+
     try:
-        first = proc.stdout.readline()  # started issuing
-        assert first, proc.stderr.read()
-        reported.append(first.strip())
-        time.sleep(1.0)
+        # The power goes once it has issued a few, however slow the machine is today.
+        wait_for(lambda: len(complete_lines()) >= 20 or proc.poll() is not None, timeout=120)
+        assert proc.poll() is None, proc.stderr.read()
     finally:
         proc.send_signal(signal.SIGKILL)  # the power cut: no cleanup, no rollback, no close
-        out, _ = proc.communicate(timeout=30)
+        proc.communicate(timeout=30)
     assert proc.returncode == -signal.SIGKILL
-    reported += out.split()
-    assert len(reported) >= 5, f"the kiosk issued too few tickets to test anything: {reported}"
+    reported = complete_lines()
+    assert len(reported) >= 20, f"the kiosk issued too few tickets to test anything: {reported}"
     print(f"killed after {len(reported)} reported tickets")
 
     store = Store(db)

@@ -182,7 +182,7 @@ def test_the_devices_process_stops_when_the_nightly_check_fails(store, service, 
     damage_an_index(store.path)
     monkeypatch.setattr(devices_mod, "NIGHTLY_CATCH_UP_DELAY_S", 0)
     process = DevicesProcess(hall_config, store.path, clock)
-    guard = threading.Timer(20, lambda: process.scheduler.shutdown(wait=False))
+    guard = threading.Timer(20, process.scheduler.request_stop)
     guard.start()
     try:
         with pytest.raises(SystemExit) as exc:

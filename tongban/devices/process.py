@@ -10,9 +10,11 @@ from __future__ import annotations
 import logging
 import signal
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from apscheduler.schedulers.base import STATE_STOPPED
 from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ..config import HallConfig
@@ -33,6 +35,37 @@ EXIT_DAMAGED = 3  # the units' RestartPreventExitStatus: restarting cannot fix i
 NIGHTLY_CATCH_UP_DELAY_S = 20  # after start: printers and buses first, then a missed night
 
 
+class HallScheduler(BlockingScheduler):
+    """A BlockingScheduler that is stopped by asking, from any thread, and stops in its own loop.
+
+    ``shutdown()`` called from a job's thread (the nightly check finding a damaged file) or a signal
+    handler could land while the loop was removing a finished one-off job (``sd-ready``): the job
+    store had been shut down under it and start() died with JobLookupError. Stopping between two
+    rounds of the loop leaves nothing half-done. (APScheduler 3.x's loop, which this pins.)
+    """
+
+    def __init__(self, **options) -> None:
+        super().__init__(**options)
+        self._stop_asked = threading.Event()
+
+    def request_stop(self) -> None:
+        self._stop_asked.set()
+        if self._event is not None:
+            self._event.set()
+
+    def _main_loop(self) -> None:
+        wait_seconds: float | None = threading.TIMEOUT_MAX
+        while self.state != STATE_STOPPED:
+            if self._stop_asked.is_set():
+                self.shutdown(wait=False)
+                return
+            self._event.wait(wait_seconds)
+            self._event.clear()
+            if self._stop_asked.is_set():
+                continue
+            wait_seconds = self._process_jobs()
+
+
 @dataclass
 class DevicesProcess:
     config: HallConfig
@@ -40,7 +73,7 @@ class DevicesProcess:
     clock: Clock = field(default_factory=SystemClock)
 
     def __post_init__(self) -> None:
-        self.scheduler = BlockingScheduler(timezone=self.config.hall.timezone)
+        self.scheduler = HallScheduler(timezone=self.config.hall.timezone)
         self.nightly = NightlyJobs(self.config, self.database, self.clock)
         self.exit_code = 0
         self.printers = printer_configs(self.config)
@@ -94,8 +127,7 @@ class DevicesProcess:
             log.critical("%s", exc)
             notify.status("database damaged: integrity_check failed; see the journal for how to restore")
             self.exit_code = EXIT_DAMAGED
-            if self.scheduler.running:
-                self.scheduler.shutdown(wait=False)
+            self.scheduler.request_stop()
             return None
 
     def schedule_operations(self) -> None:
@@ -233,7 +265,7 @@ class DevicesProcess:
         self.start_devices()
 
         def stop(_signum, _frame):
-            self.scheduler.shutdown(wait=False)
+            self.scheduler.request_stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
