@@ -2,9 +2,11 @@
 with simulated devices on the far end). No threads here: each test says exactly what the wire
 carries, in order."""
 
+import termios
 import time
 
 import pytest
+import serial
 
 from tongban.displays import BusWorker, DisplayError, DisplayHub, KeyEvent, parse_bus_config, poll_frame, text_frames
 from tongban.displays.fake import FakeBus
@@ -272,3 +274,43 @@ def test_a_text_the_frame_cannot_carry_is_reported_on_the_device_not_the_bus():
     run(worker, clock, 3)
     assert "text not sent: row 256 does not fit in 1 byte" in worker.status()[1].detail
     assert fake.sim.screen(2) == "B001" and worker.bus_status().state == "ok"
+
+
+class UnpluggedPort:
+    """A USB-serial port whose adapter was pulled out: every write fails the way Linux says so."""
+
+    rs485_mode = None
+
+    def write(self, data):
+        raise termios.error(5, "Input/output error")
+
+    def read(self, size=1):
+        return b""
+
+    def reset_input_buffer(self):
+        raise termios.error(5, "Input/output error")
+
+    def close(self):
+        pass
+
+
+def test_an_unplugged_port_is_one_warning_line_without_a_traceback(caplog):
+    cfg = bus(devices=[{"address": 1, "kind": "window", "window": 1}])
+    clock = Clock()
+    opened = []
+
+    def opener(*_args, **_kwargs):
+        if opened:  # once unplugged, the device node is gone too
+            raise serial.SerialException("could not open port /dev/ttyUSB0: No such file or directory")
+        opened.append(True)
+        return UnpluggedPort()
+
+    worker = BusWorker(cfg, lambda _event: None, clock=clock, opener=opener)
+    worker.show(1, "请A001到1号窗口")
+    with caplog.at_level("DEBUG", logger="tongban"):
+        for _ in range(5):  # the first outage and four retries
+            clock.t = max(clock.t, worker.run_once())
+    assert worker.bus_status().state == "offline"
+    warnings = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert len(warnings) == 1 and "b1" in warnings[0].getMessage() and warnings[0].exc_info is None
+    assert not [r for r in caplog.records if r.levelno >= 40]  # no "unexpected error"

@@ -11,6 +11,7 @@ now, so a display that lost power or a converter that rebooted catches up by its
 from __future__ import annotations
 
 import logging
+import termios
 import threading
 import time
 from collections import OrderedDict, deque
@@ -24,6 +25,11 @@ from serial.rs485 import RS485Settings
 from .config import BusConfig
 from .errors import DisplayError, FrameError
 from .frames import FrameDecoder, decode_key, is_reply, poll_frame, text_frames
+
+# What a port does when its device goes away. A USB-serial adapter pulled out mid-write fails in
+# tcsetattr/tcflush with termios.error, which is no OSError: it is an outage like the others, worth
+# one warning line, not an "unexpected error" with a traceback.
+_PORT_ERRORS = (serial.SerialException, OSError, ValueError, termios.error)
 
 log = logging.getLogger(__name__)
 
@@ -167,7 +173,7 @@ class BusWorker:
             else:
                 nxt = min(self._next_poll.values(), default=now + _IDLE_S)
                 return min(nxt, now + _IDLE_S)
-        except (serial.SerialException, OSError, ValueError) as e:
+        except _PORT_ERRORS as e:
             self._fault(e)
             return self._next_open_at
         self._next_tx_at = self._clock() + self.cfg.pacing_ms / 1000
@@ -185,7 +191,7 @@ class BusWorker:
                 # Kernel RS-485 mode: RTS high while sending, low to hear the reply. Converters
                 # that switch direction by themselves need rs485 = false.
                 port.rs485_mode = RS485Settings(rts_level_for_tx=True, rts_level_for_rx=False)
-        except (serial.SerialException, OSError, ValueError) as e:
+        except _PORT_ERRORS as e:
             if port is not None:
                 _quiet_close(port)
             self._schedule_reopen(e)
