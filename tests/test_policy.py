@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import small_hall_doc
 from tongban.config import PolicyConfig
-from tongban.queue import policy
+from tongban.queue import errors, policy
 from tongban.queue.estimates import WindowPlan, forecast
 from tongban.queue.policy import WaitingTicket, WindowView
 
@@ -60,6 +62,29 @@ def test_choose_next_is_the_smallest_order_key(waiting, window, config, later):
     assert policy.choose_next(window, waiting, now, config) == expected
     # Pure: the same inputs give the same answer, whatever order the tickets come in.
     assert policy.choose_next(window, list(reversed(waiting)), now, config) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tickets(),
+    windows,
+    st.lists(st.sampled_from(LINES), max_size=3, unique=True),
+    st.booleans(),
+    configs,
+    st.booleans(),
+    st.integers(4 * 3600, 6 * 3600),
+)
+def test_an_idle_window_takes_the_oldest_of_its_able_lines(waiting, window, extra, pinned, config, take, later):
+    """Own lines first; only when they are empty, the same order over the lines it is able to serve,
+    unless it is pinned or the hall keeps idle windows to their lines."""
+    config = replace(config, idle_windows_take_able_lines=take)
+    window = WindowView(window.number, window.serving, window.serving + tuple(extra), pinned)
+    now = T0 + timedelta(seconds=later)
+    own = [t for t in waiting if t.line in window.serving]
+    able = [t for t in waiting if t.line in window.able] if take and not pinned else []
+    pool = own or able
+    expected = min(pool, key=lambda t: policy.order_key(t, window, now, config)) if pool else None
+    assert policy.choose_next(window, waiting, now, config) == expected
 
 
 @settings(max_examples=150, deadline=None)
@@ -223,7 +248,109 @@ def test_forecast_is_pure_and_matches_the_calls_the_policy_makes():
     assert (f.people_ahead, f.wait_min) == (ahead, free[number])
 
 
+def test_forecast_plans_an_idle_window_on_the_lines_it_is_able_to_serve():
+    cfg = PolicyConfig()
+    now = T0 + timedelta(minutes=30)
+    a = [WaitingTicket(1, "A", T0), WaitingTicket(2, "A", T0 + timedelta(minutes=1))]
+    me = WaitingTicket(3, "B", T0 + timedelta(minutes=20))
+    per_call = {"A": 6.0, "B": 4.0}
+    # Window 1 serves A and is able to serve B; nobody serves B. It calls A1 and A2 first (its own
+    # line, though it could not have called me then: not people ahead), then me.
+    able = WindowPlan(WindowView(1, ("A",), ("A", "B")), 2.0)
+    f = forecast(me, a + [me], [able], now, cfg, per_call)
+    assert (f.people_ahead, f.wait_min) == (0, 2 + 6 + 6)
+    # Pinned, or with the hall's setting off, it keeps to A: no window may call me.
+    pinned = WindowPlan(WindowView(1, ("A",), ("A", "B"), pinned=True), 2.0)
+    assert forecast(me, a + [me], [pinned], now, cfg, per_call) is None
+    off = replace(cfg, idle_windows_take_able_lines=False)
+    assert forecast(me, a + [me], [able], now, off, per_call) is None
+
+
 # ---------- through the service: issue, people ahead, the lines summary ----------
+
+
+@pytest.fixture
+def make_service(tmp_path):
+    """A service over the small hall built from a modified document, on Thursday 09:00 (fake clock)."""
+    from tests.conftest import SHANGHAI
+    from tongban.config import parse_hall_config
+    from tongban.queue.clock import FakeClock
+    from tongban.queue.service import HallService
+    from tongban.queue.store import Store
+
+    stores = []
+
+    def build(doc: dict):
+        store = Store(tmp_path / f"hall-{len(stores)}.db")
+        stores.append(store)
+        clock = FakeClock(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
+        svc = HallService(store, parse_hall_config(doc), clock)
+        svc.sync_with_config()
+        return svc, clock
+
+    yield build
+    for store in stores:
+        store.close()
+
+
+def test_an_idle_window_takes_a_ticket_of_a_line_it_is_able_to_serve_own_lines_first(service, clock):
+    """Window 1 serves A and is able to serve B. It calls its own line's ticket first, though the B
+    ticket is older; with A empty it takes the B ticket instead of idling."""
+    service.window_action(1, "open", clerk="c1")
+    b = service.issue(line="B").ticket
+    clock.advance(minutes=5)
+    a = service.issue(line="A").ticket
+    assert service.call_next(1).id == a.id
+    service.act(a.id, "start", window=1)
+    service.act(a.id, "finish", window=1)
+    called = service.call_next(1)
+    assert (called.id, called.window, service.window(1).serving) == (b.id, 1, ("A",))
+
+
+def test_a_pinned_window_keeps_to_its_lines(service):
+    service.window_action(1, "open", clerk="c1")
+    service.set_pinned(1, True)
+    service.issue(line="B")
+    with pytest.raises(errors.NothingWaiting):
+        service.call_next(1)
+    service.set_pinned(1, False)
+    assert service.call_next(1).line == "B"
+
+
+def test_with_the_setting_off_an_idle_window_waits(make_service):
+    doc = small_hall_doc()
+    doc["policy"] = {"idle_windows_take_able_lines": False}
+    svc, _ = make_service(doc)
+    svc.window_action(1, "open", clerk="c1")
+    svc.issue(line="B")
+    with pytest.raises(errors.NothingWaiting):
+        svc.call_next(1)
+
+
+def test_the_forecast_gives_a_line_nobody_serves_minutes_from_a_window_able_to_serve_it(make_service):
+    """Only window 1 is open (serving A, able to serve B), busy with an A ticket, one more A waiting.
+    A B ticket gets its minutes from window 1: after the A tickets. With the setting off, no open window
+    may call it, and the forecast falls back to the hall's opening assignment (window 2 serves B)."""
+    minutes = {}
+    for take in (True, False):
+        doc = small_hall_doc()
+        doc["policy"] = {"idle_windows_take_able_lines": take}
+        svc, clock = make_service(doc)
+        svc.window_action(1, "open", clerk="c1")
+        first = svc.issue(line="A").ticket
+        svc.call_next(1)
+        svc.issue(line="A")
+        clock.advance(minutes=1)
+        issued = svc.issue(line="B")
+        per_a = svc.per_call_minutes()["A"]
+        f = svc.ticket_forecast(issued.ticket)
+        minutes[take] = f.wait_min
+        assert first.line == "A"
+        if take:
+            # window 1 is free in (per call − 1 min), then calls the waiting A, then the B ticket
+            assert f.wait_min == pytest.approx(per_a - 1 + per_a)
+            assert f.windows == 1 and issued.estimate.minutes == round(f.wait_min)
+    assert minutes[False] == 0.0 < minutes[True]
 
 
 def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, clock):

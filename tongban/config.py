@@ -124,6 +124,9 @@ class PolicyConfig:
     primary_line_credit_min: float = 0.0
     balancer_interval_s: int = 60  # 30 s and 120 s measured within noise of 60 s
     balancer_auto_apply: bool = True
+    # A window whose lines are empty calls from the other lines it is able to serve (unless pinned),
+    # instead of idling until the balancer moves it (docs/simulator.md "Dispatch").
+    idle_windows_take_able_lines: bool = True
 
 
 @dataclass(frozen=True)
@@ -504,6 +507,14 @@ def _policy(c: Checker, doc: dict) -> PolicyConfig:
     )
     values["balancer_auto_apply"] = c.get(
         t, "policy", "balancer_auto_apply", bool, required=False, default=defaults.balancer_auto_apply
+    )
+    values["idle_windows_take_able_lines"] = c.get(
+        t,
+        "policy",
+        "idle_windows_take_able_lines",
+        bool,
+        required=False,
+        default=defaults.idle_windows_take_able_lines,
     )
     return PolicyConfig(**values)
 

@@ -2,12 +2,14 @@
 
 The estimate printed on a ticket is a *forecast* made with the real dispatch policy: the windows that
 are open (each free now, or when its current citizen is expected to leave) call the waiting tickets
-one by one exactly as ``policy.choose_next`` would, each call taking the line's smoothed minutes per
-call, until the ticket itself is called. So
+one by one exactly as ``policy.choose_next`` would (its own lines first, then, when they are empty,
+the other lines it is able to serve), each call taking the line's smoothed minutes per call, until
+the ticket itself is called. So
 
 * **people ahead** is the number of tickets the policy calls before this one *at windows that could
-  have called it* (green-channel and transferred tickets, tickets of other lines a shared window
-  takes first, the primary-line credit of each window: all counted as they will really happen), and
+  have called it instead* (green-channel and transferred tickets, tickets of other lines a shared
+  window takes first, the primary-line credit of each window: all counted as they will really
+  happen; a window that takes other lines only when its own are empty counts only then), and
 * the **estimate** is the forecast time of its call: in effect people ahead × minutes per call ÷ the
   windows serving the line, but with the windows' real line sets and current work.
 
@@ -118,13 +120,17 @@ def forecast(
     per_call: Mapping[str, float],
     choose: Callable = policy.choose_next,
     green_per_min: Mapping[str, float] | None = None,
+    group: Callable[[policy.WaitingTicket], object] | None = None,
 ) -> Forecast | None:
-    """Run the policy forward until ``target`` is called. None when no window in the plan serves its line.
+    """Run the policy forward until ``target`` is called. None when no window in the plan may call
+    from its line (``policy.reach``: the lines it serves, or is able to serve when those are empty).
 
     ``waiting`` may or may not contain ``target`` (a newcomer not yet issued). Within one line the
     policy's order does not depend on the window (credits belong to the ticket; the primary-line credit
     is the same for the whole line), so each window only chooses among the heads of its lines.
-    Appointment credits are taken as they stand now.
+    Appointment credits are taken as they stand now. ``choose`` is the chooser ``call_next`` uses;
+    one that keeps a window to some tickets of a line (the simulator's bind-at-issue baselines) passes
+    ``group`` (the window a ticket is bound to), and each line is then split into one queue per group.
 
     Future arrivals matter only when their credit lets them pass the target: green-channel citizens
     who come within the green credit. ``green_per_min`` (recent green arrivals per minute, per line)
@@ -132,17 +138,30 @@ def forecast(
     can pass the target, but are not counted as people ahead (nobody is there yet).
     """
     line = target.line
-    if not any(line in w.view.serving for w in windows):
+    reach = [policy.reach(w.view, config) for w in windows]
+    if not any(line in lines for lines in reach):
         return None
-    queues: dict[str, list] = {}
+    queues: dict[object, list] = {}
+    keys: dict[str, list] = {}  # a line's queues (one, unless ``group`` splits it)
+
+    def key_of(t: policy.WaitingTicket) -> object:
+        if group is None:
+            return t.line
+        key = (t.line, group(t))
+        if key not in queues:
+            keys.setdefault(t.line, []).append(key)
+        return key
+
     seq = 0
     for t in waiting:
         if t.id != target.id:
-            queues.setdefault(t.line, []).append((policy.line_order_key(t, now, config), seq, t))
+            queues.setdefault(key_of(t), []).append((policy.line_order_key(t, now, config), seq, t))
             seq += 1
-    queues.setdefault(line, []).append((policy.line_order_key(target, now, config), seq, target))
+    queues.setdefault(key_of(target), []).append((policy.line_order_key(target, now, config), seq, target))
     for tickets in queues.values():
         heapq.heapify(tickets)
+    if group is None:
+        keys = {k: [k] for k in queues}
     # Expected green arrivals that could still pass the target (beyond the green credit none can).
     coming: list[tuple[float, str]] = []
     if green_per_min and config.green_credit_min > 0:
@@ -160,21 +179,30 @@ def forecast(
     heapq.heapify(heap)
     ahead = 0
     phantom = -1
-    serving_target = sum(1 for w in windows if line in w.view.serving)
+    serving_target = sum(1 for lines in reach if line in lines)
     while heap:
         t_min, number, i = heapq.heappop(heap)
         while next_coming < len(coming) and coming[next_coming][0] <= t_min:
             offset, prefix = coming[next_coming]
             ghost = policy.WaitingTicket(phantom, prefix, now + timedelta(minutes=offset), True)
-            heapq.heappush(queues.setdefault(prefix, []), (policy.line_order_key(ghost, now, config), seq, ghost))
+            key = key_of(ghost)
+            if group is None:
+                keys.setdefault(prefix, [prefix])
+            heapq.heappush(queues.setdefault(key, []), (policy.line_order_key(ghost, now, config), seq, ghost))
             phantom -= 1
             seq += 1
             next_coming += 1
         view = windows[i].view
-        heads = [queues[p][0][2] for p in view.serving if queues.get(p)]
+        lines = reach[i]
+        heads = [queues[k][0][2] for p in lines for k in keys.get(p, ()) if queues[k]]
+        # Could it call the target now: its line is one the window serves, or one it is able to serve
+        # while its own lines are empty.
+        could = line in view.serving or (
+            line in lines and not any(queues[k] for p in view.serving for k in keys.get(p, ()))
+        )
         if not heads:
             # Nothing for this window now; it waits for the next expected arrival in its lines.
-            later = next((c[0] for c in coming[next_coming:] if c[1] in view.serving), None)
+            later = next((c[0] for c in coming[next_coming:] if c[1] in lines), None)
             if later is not None:
                 heapq.heappush(heap, (later, number, i))
             continue
@@ -185,8 +213,8 @@ def forecast(
         if chosen.id == target.id:
             per = per_call.get(line, DEFAULT_SERVICE_MIN)
             return Forecast(ahead, t_min, ahead, serving_target, band(t_min, ahead, per, serving_target))
-        heapq.heappop(queues[chosen.line])
-        if line in view.serving and chosen.id >= 0:
+        heapq.heappop(queues[key_of(chosen)])
+        if could and chosen.id >= 0:
             ahead += 1
         heapq.heappush(heap, (t_min + per_call.get(chosen.line, DEFAULT_SERVICE_MIN), number, i))
     return None

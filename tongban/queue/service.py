@@ -145,7 +145,7 @@ class WindowState:
         )
 
     def view(self) -> policy.WindowView:
-        return policy.WindowView(self.number, self.serving)
+        return policy.WindowView(self.number, self.serving, self.able, self.pinned)
 
 
 @dataclass(frozen=True)
@@ -176,14 +176,17 @@ NEWCOMER_ID = 1 << 62
 
 
 class HallService:
-    def __init__(self, store: Store, config: HallConfig, clock: Clock, *, chooser=None):
-        """``chooser`` replaces ``policy.choose_next`` in ``call_next``; only the simulator's baselines
-        (bind-at-issue, join-shortest-queue) pass one. Production always runs the real policy."""
+    def __init__(self, store: Store, config: HallConfig, clock: Clock, *, chooser=None, ticket_group=None):
+        """``chooser`` replaces ``policy.choose_next`` in ``call_next`` and in the forecast; only the
+        simulator's baselines (bind-at-issue, join-shortest-queue) pass one, with ``ticket_group`` (the
+        window a ticket is bound to) so the forecast keeps each window's tickets apart. Production
+        always runs the real policy."""
         self.store = store
         self.config = config
         self.clock = clock
         self.hall = config.hall
         self.chooser = chooser or policy.choose_next
+        self.ticket_group = ticket_group
 
     # ---------- set-up ----------
 
@@ -325,14 +328,15 @@ class HallService:
             )
         }
         open_plans, all_plans = [], []
-        for row in self.store.all("SELECT number, state, serving FROM windows ORDER BY number"):
+        for row in self.store.all("SELECT number, state, serving, able, pinned FROM windows ORDER BY number"):
             if row[1] == "closed":
                 continue
             free = 0.0
             if row[0] in busy:
                 line, called_at = busy[row[0]]
                 free = busy_for((now - called_at).total_seconds() / 60.0, per_call.get(line, 0.0))
-            plan = WindowPlan(policy.WindowView(row[0], _prefixes(row[2])), max(free, reopen))
+            view = policy.WindowView(row[0], _prefixes(row[2]), _prefixes(row[3]), bool(row[4]))
+            plan = WindowPlan(view, max(free, reopen))
             all_plans.append(plan)
             if row[1] == "open":
                 open_plans.append(plan)
@@ -372,8 +376,12 @@ class HallService:
         # opening assignment as if every window were there (before opening, or a line nobody serves).
         for plans in (open_plans, all_plans, None):
             if plans is None:
-                plans = [WindowPlan(policy.WindowView(w.number, w.serving), reopen) for w in self.config.windows]
-            result = forecast(target, waiting, plans, now, cfg, per_call, green_per_min=green)
+                plans = [
+                    WindowPlan(policy.WindowView(w.number, w.serving, w.able), reopen) for w in self.config.windows
+                ]
+            result = forecast(
+                target, waiting, plans, now, cfg, per_call, self.chooser, green_per_min=green, group=self.ticket_group
+            )
             if result is not None:
                 return result
         # A line no window is able to serve cannot be configured (config check); be safe anyway.
@@ -905,11 +913,13 @@ class HallService:
                     f"Ticket {busy['number']} is still open at this window; finish it first",
                     ticket=busy["number"],
                 )
-            marks = ",".join("?" * len(window.serving))
+            # Its own lines, and the lines it may take when those are empty (the policy chooses).
+            lines = policy.reach(window.view(), self.config.policy)
+            marks = ",".join("?" * len(lines))
             rows = conn.execute(
                 f"SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
                 f" WHERE state = 'waiting' AND service_day = ? AND line IN ({marks})",
-                (day, *window.serving),
+                (day, *lines),
             ).fetchall()
             waiting = [
                 policy.WaitingTicket(
