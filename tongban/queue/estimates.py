@@ -214,6 +214,8 @@ def forecast(
             per = per_call.get(line, DEFAULT_SERVICE_MIN)
             return Forecast(ahead, t_min, ahead, serving_target, band(t_min, ahead, per, serving_target))
         heapq.heappop(queues[key_of(chosen)])
+        if group is not None:
+            could = group(chosen) == group(target)  # a window calls only its own group
         if could and chosen.id >= 0:
             ahead += 1
         heapq.heappush(heap, (t_min + per_call.get(chosen.line, DEFAULT_SERVICE_MIN), number, i))
