@@ -17,6 +17,7 @@ from ..config import HallConfig
 from . import balancer, calendar, errors, policy
 from .clock import Clock
 from .estimates import (
+    SPREAD_CALLS,
     Estimate,
     Forecast,
     WindowPlan,
@@ -24,6 +25,7 @@ from .estimates import (
     effective_windows,
     estimate_wait,
     forecast,
+    measured_spread,
     minutes_per_call,
     smooth,
 )
@@ -342,21 +344,51 @@ class HallService:
                 open_plans.append(plan)
         return open_plans, all_plans
 
-    def _green_per_min(self, now: datetime) -> dict[str, float]:
-        """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
+    def _arrivals_per_min(self, now: datetime) -> tuple[dict[str, float], dict[str, float]]:
+        """Tickets issued per minute in the last half hour per line, all and green-channel (for the
+        forecast)."""
         day = calendar.service_day(now, self.hall)
         since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
         first = self.store.one(
             "SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?", (day, since)
         )[0]
         if first is None:
-            return {}
+            return {}, {}
         span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
         rows = self.store.all(
-            "SELECT line, COUNT(*) FROM tickets WHERE service_day = ? AND issued_at >= ? AND green = 1 GROUP BY line",
+            "SELECT line, COUNT(*), SUM(green) FROM tickets WHERE service_day = ? AND issued_at >= ? GROUP BY line",
             (day, since),
         )
-        return {r[0]: r[1] / span for r in rows}
+        return {r[0]: r[1] / span for r in rows}, {r[0]: r[2] / span for r in rows if r[2]}
+
+    def _issuing_for(self, now: datetime) -> dict[str, float]:
+        """Minutes each line keeps issuing tickets from now: to the end of the open period, or the
+        line's last issue time if that comes first (0 when it issues none now)."""
+        if not calendar.opening(now, self.hall).open:
+            return {}
+        moment = calendar.local(now, self.hall)
+        clock = moment.time()
+        period = next(
+            p for p in self.hall.hours.get(calendar.WEEKDAYS[moment.weekday()], ()) if p.start <= clock < p.end
+        )
+        out = {}
+        for line in self.config.lines:
+            stop = period.end if line.last_issue is None else min(period.end, line.last_issue)
+            minutes = (datetime.combine(moment.date(), stop, moment.tzinfo) - moment).total_seconds() / 60
+            if minutes > 0:
+                out[line.prefix] = minutes
+        return out
+
+    def _band_spread(self) -> tuple[float, float]:
+        """The band's edges in forecast standard deviations, measured on the most recently called
+        tickets: how far their real waits fell from what they were told (``estimates.measured_spread``)."""
+        rows = self.store.all(
+            "SELECT t.issued_at, t.called_at, e.minutes, e.sd FROM tickets t"
+            " JOIN ticket_estimates e ON e.ticket_id = t.id"
+            " WHERE t.called_at IS NOT NULL AND e.sd > 0 ORDER BY t.called_at DESC LIMIT ?",
+            (SPREAD_CALLS,),
+        )
+        return measured_spread([((_instant(r[1]) - _instant(r[0])).total_seconds() / 60 - r[2]) / r[3] for r in rows])
 
     def _minutes_until_open(self, now: datetime) -> float:
         status = calendar.opening(now, self.hall)
@@ -370,7 +402,9 @@ class HallService:
         per_call = self.per_call_minutes()
         reopen = self._minutes_until_open(now)
         open_plans, all_plans = self._plans(now, per_call, reopen)
-        green = self._green_per_min(now) if reopen == 0 else {}
+        arrivals, green = self._arrivals_per_min(now) if reopen == 0 else ({}, {})
+        horizon = self._issuing_for(now)
+        spread = self._band_spread()
         cfg = self.config.policy
         # The open windows; if none serves the line, the paused ones too; if still none, the hall's
         # opening assignment as if every window were there (before opening, or a line nobody serves).
@@ -380,7 +414,18 @@ class HallService:
                     WindowPlan(policy.WindowView(w.number, w.serving, w.able), reopen) for w in self.config.windows
                 ]
             result = forecast(
-                target, waiting, plans, now, cfg, per_call, self.chooser, green_per_min=green, group=self.ticket_group
+                target,
+                waiting,
+                plans,
+                now,
+                cfg,
+                per_call,
+                self.chooser,
+                green_per_min=green,
+                group=self.ticket_group,
+                arrivals_per_min=arrivals,
+                horizon_min=horizon,
+                spread=spread,
             )
             if result is not None:
                 return result
@@ -433,6 +478,10 @@ class HallService:
         line_cfg = self.config.line(prefix)
         day = calendar.service_day(now, self.hall)
         token = secrets.token_urlsafe(12)
+        # What the ticket will be told, forecast before the write (the new ticket is the last among
+        # equals, as it will be); kept with the ticket to measure the band against its real wait.
+        newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green, appointment_at)
+        result = self._forecast(newcomer, self._waiting_views(day), now)
         with self.store.immediate() as conn:
             check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
             seq = self._next_seq(conn, prefix, day)
@@ -457,6 +506,10 @@ class HallService:
                 ),
             )
             ticket_id = cur.lastrowid
+            conn.execute(
+                "INSERT INTO ticket_estimates (ticket_id, minutes, sd) VALUES (?, ?, ?)",
+                (ticket_id, result.wait_min, result.sd),
+            )
             self.store.add_event(
                 action="issue",
                 at=now,
@@ -465,9 +518,7 @@ class HallService:
                 actor=actor,
                 data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
             )
-        ticket = self.ticket(ticket_id)
-        result = self._forecast(ticket.as_waiting(), self._waiting_views(day), now)
-        return Issued(ticket, result.people_ahead, result.estimate)
+        return Issued(self.ticket(ticket_id), result.people_ahead, result.estimate)
 
     def check_issuable(self, prefix: str) -> None:
         """Raise what ``issue`` would refuse for this line now, without issuing (kiosks explain a closed

@@ -497,3 +497,16 @@ def m011_kiosk_rate_index(db: sqlite_utils.Database) -> None:
     # The per-kiosk rate limit counts a kiosk's tickets of the last minute inside the issuing
     # transaction (tongban/queue/ratelimit.py); without this index that count scans every ticket.
     db.execute("CREATE INDEX tickets_kiosk_issued ON tickets (kiosk, issued_at)")
+
+
+@migrations()
+def m012_ticket_estimates(db: sqlite_utils.Database) -> None:
+    # What each ticket was told when it was issued: the forecast wait (unrounded) and its model's
+    # standard deviation. Comparing them with the real waits sets the band's width (estimates.py).
+    db.execute("""
+        CREATE TABLE ticket_estimates (
+            ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+            minutes REAL NOT NULL,
+            sd REAL NOT NULL
+        )""")
+    db.execute("CREATE INDEX tickets_called ON tickets (called_at)")
