@@ -220,14 +220,13 @@ def forecast(
         heapq.heapify(tickets)
     if group is None:
         keys = {k: [k] for k in queues}
-    # Expected arrivals that could still be called before the target.
-    coming: list[tuple[float, str, bool]] = []
+    # Expected arrivals that could still be called before the target: one stream per line and kind,
+    # (next arrival, line, green, gap, until), each drawn from only when the forecast gets there.
+    coming: list[tuple[float, str, bool, float, float]] = []
 
     def expect(prefix: str, rate: float, green: bool, until: float) -> None:
-        k = 0
-        while rate > 0 and (k + 0.5) / rate < until:
-            coming.append(((k + 0.5) / rate, prefix, green))
-            k += 1
+        if rate > 0 and 0.5 / rate < until:
+            coming.append((0.5 / rate, prefix, green, 1.0 / rate, until))
 
     horizon_min = horizon_min or {}
     for prefix, rate in (green_per_min or {}).items():
@@ -237,8 +236,7 @@ def forecast(
         expect(prefix, rate, True, until)
     for prefix, rate in (arrivals_per_min or {}).items():
         expect(prefix, rate - (green_per_min or {}).get(prefix, 0.0), False, horizon_min.get(prefix, 0.0))
-    coming.sort()
-    next_coming = 0
+    heapq.heapify(coming)
     heap = [(w.free_in_min, w.view.number, i) for i, w in enumerate(windows)]
     heapq.heapify(heap)
     ahead = 0
@@ -249,8 +247,12 @@ def forecast(
     ghosts = 0
     while heap:
         t_min, number, i = heapq.heappop(heap)
-        while next_coming < len(coming) and coming[next_coming][0] <= t_min:
-            offset, prefix, green = coming[next_coming]
+        while coming and coming[0][0] <= t_min:
+            offset, prefix, green, gap, until = coming[0]
+            if offset + gap < until:
+                heapq.heapreplace(coming, (offset + gap, prefix, green, gap, until))
+            else:
+                heapq.heappop(coming)
             ghost = policy.WaitingTicket(phantom, prefix, now + timedelta(minutes=offset), green)
             key = key_of(ghost)
             if group is None:
@@ -258,7 +260,6 @@ def forecast(
             heapq.heappush(queues.setdefault(key, []), (policy.line_order_key(ghost, now, config), seq, ghost))
             phantom -= 1
             seq += 1
-            next_coming += 1
         view = windows[i].view
         lines = reach[i]
         heads = [queues[k][0][2] for p in lines for k in keys.get(p, ()) if queues[k]]
@@ -269,7 +270,7 @@ def forecast(
         )
         if not heads:
             # Nothing for this window now; it waits for the next expected arrival in its lines.
-            later = next((c[0] for c in coming[next_coming:] if c[1] in lines), None)
+            later = min((c[0] for c in coming if c[1] in lines), default=None)
             if later is not None:
                 heapq.heappush(heap, (later, number, i))
             continue

@@ -189,6 +189,7 @@ class HallService:
         self.hall = config.hall
         self.chooser = chooser or policy.choose_next
         self.ticket_group = ticket_group
+        self._spread: tuple[datetime, tuple[float, float]] | None = None  # (worked out at, band spread)
 
     # ---------- set-up ----------
 
@@ -381,14 +382,20 @@ class HallService:
 
     def _band_spread(self) -> tuple[float, float]:
         """The band's edges in forecast standard deviations, measured on the most recently called
-        tickets: how far their real waits fell from what they were told (``estimates.measured_spread``)."""
+        tickets: how far their real waits fell from what they were told (``estimates.measured_spread``).
+        Worked out again once a minute at most: it moves only as tickets are called."""
+        now = self.clock.now()
+        if self._spread is not None and timedelta(0) <= now - self._spread[0] < timedelta(minutes=1):
+            return self._spread[1]
         rows = self.store.all(
-            "SELECT t.issued_at, t.called_at, e.minutes, e.sd FROM tickets t"
-            " JOIN ticket_estimates e ON e.ticket_id = t.id"
+            "SELECT ((julianday(t.called_at) - julianday(t.issued_at)) * 1440 - e.minutes) / e.sd"
+            " FROM tickets t JOIN ticket_estimates e ON e.ticket_id = t.id"
             " WHERE t.called_at IS NOT NULL AND e.sd > 0 ORDER BY t.called_at DESC LIMIT ?",
             (SPREAD_CALLS,),
         )
-        return measured_spread([((_instant(r[1]) - _instant(r[0])).total_seconds() / 60 - r[2]) / r[3] for r in rows])
+        spread = measured_spread([r[0] for r in rows])
+        self._spread = (now, spread)
+        return spread
 
     def _minutes_until_open(self, now: datetime) -> float:
         status = calendar.opening(now, self.hall)
