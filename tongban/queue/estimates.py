@@ -185,7 +185,8 @@ def forecast(
     is the same for the whole line), so each window only chooses among the heads of its lines.
     Appointment credits are taken as they stand now. ``choose`` is the chooser ``call_next`` uses;
     one that keeps a window to some tickets of a line (the simulator's bind-at-issue baselines) passes
-    ``group`` (the window a ticket is bound to), and each line is then split into one queue per group.
+    ``group`` (the number of the window a ticket is bound to): each line is then split into one queue
+    per window, and a window chooses only among its own.
 
     Future arrivals matter when they can be called before the target: green-channel citizens who
     come within the green credit, and anyone who comes to a line a window serves while the target's
@@ -262,15 +263,19 @@ def forecast(
             seq += 1
         view = windows[i].view
         lines = reach[i]
-        heads = [queues[k][0][2] for p in lines for k in keys.get(p, ()) if queues[k]]
+        if group is None:
+            heads = [queues[k][0][2] for p in lines for k in keys.get(p, ()) if queues[k]]
+        else:
+            heads = [queues[(p, number)][0][2] for p in lines if queues.get((p, number))]
         # Could it call the target now: its line is one the window serves, or one it is able to serve
         # while its own lines are empty.
         could = line in view.serving or (
             line in lines and not any(queues[k] for p in view.serving for k in keys.get(p, ()))
         )
         if not heads:
-            # Nothing for this window now; it waits for the next expected arrival in its lines.
-            later = min((c[0] for c in coming if c[1] in lines), default=None)
+            # Nothing for this window now; it waits for the next expected arrival in its lines (none
+            # is bound to a window yet).
+            later = min((c[0] for c in coming if c[1] in lines), default=None) if group is None else None
             if later is not None:
                 heapq.heappush(heap, (later, number, i))
             continue
