@@ -17,8 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .checking import Checker, between
-from .displays import parse_bus_config
-from .printers import parse_printer_config
+from .displays.config import parse_bus_config
+from .printers.config import parse_printer_config
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MODES = ("on-site", "proxy", "multi-place")
