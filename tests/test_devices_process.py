@@ -3,10 +3,9 @@ becomes a failed job and an alert, calls reach the LED displays, and keypad keys
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
+from tongban.config import parse_hall_config
 from tongban.devices.display_follower import DisplayFollower, build_hub
 from tongban.devices.print_worker import PrinterWorker, build_slip, printer_configs
 from tongban.displays.fake import FakeBus
@@ -15,7 +14,7 @@ from tongban.printers.fakes import FakeNetworkPrinter
 from tongban.queue import printing
 from tongban.queue.service import HallService
 
-from .conftest import wait_for
+from .conftest import small_hall_doc, wait_for
 
 BUS = {
     "id": "east",
@@ -34,9 +33,10 @@ BUS = {
 
 
 @pytest.fixture
-def hall_with_printer(hall_config):
+def hall_with_printer():
     def make(url):
-        return replace(hall_config, printers=({"id": "printer-1", "url": url, "paper_mm": 80},))
+        printers = [{"id": "printer-1", "url": url, "paper_mm": 80}]
+        return parse_hall_config({**small_hall_doc(), "printers": printers}, "small-hall")
 
     return make
 
@@ -79,8 +79,8 @@ def test_reprint_is_marked(store, service):
     assert slip.reprint and slip.number == "A001"
 
 
-def test_calls_reach_the_leds_and_a_keypad_calls_the_next_ticket(store, clock, hall_config):
-    config = replace(hall_config, buses=(BUS,))
+def test_calls_reach_the_leds_and_a_keypad_calls_the_next_ticket(store, clock):
+    config = parse_hall_config({**small_hall_doc(), "buses": [BUS]}, "small-hall")
     service = HallService(store, config, clock)
     service.sync_with_config()
     for _ in range(2):

@@ -12,6 +12,7 @@ from tests.conftest import small_hall_doc
 from tongban.config import parse_hall_config
 from tongban.queue import ratings, reports
 from tongban.web.auth import Accounts
+from tongban.web.manage import charts
 
 
 @pytest.fixture
@@ -145,7 +146,7 @@ def test_an_empty_day(service, store):
     report = reports.day_report(store, service.config, "2020-01-01")
     assert report.totals["issued"] == 0 and report.totals["wait_mean"] is None
     assert [r["prefix"] for r in report.rows("lines")] == ["A", "B"]
-    assert "<svg" in reports.svg_bars([], [("x", [])], title="empty")
+    assert "<svg" in charts.svg_bars([], [("x", [])], title="empty")
 
 
 def test_csv_has_the_same_rows_with_both_languages_in_the_header(day):
@@ -161,13 +162,13 @@ def test_csv_has_the_same_rows_with_both_languages_in_the_header(day):
 
 
 def test_svg_charts_are_plain_markup_without_style_attributes(day):
-    chart = reports.svg_bars(
+    chart = charts.svg_bars(
         [r["hour"] for r in day.rows("hours")],
         [("取号", [r["issued"] for r in day.rows("hours")])],
         title="按时段 <取号>",
     )
     assert chart.startswith("<svg") and "style=" not in chart and "&lt;取号&gt;" in chart
-    share = reports.svg_share([("非常满意", 1, "#2e7d32"), ("非常不满意", 1, "#b71c1c")], title="好差评")
+    share = charts.svg_share([("非常满意", 1, "#2e7d32"), ("非常不满意", 1, "#b71c1c")], title="好差评")
     assert share.count("<rect") >= 4 and "50%" in share
 
 

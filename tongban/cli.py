@@ -15,7 +15,6 @@ from pathlib import Path
 import click
 
 from .config import ConfigError, load_hall_config
-from .devices.print_worker import printer_configs
 from .displays.cli import displays
 from .printers import printer_warnings
 from .printers.cli import printers
@@ -66,7 +65,7 @@ def check_config(files: tuple[str, ...]) -> None:
             f"{path}: ok ({hall.hall.name_zh}: {len(hall.matters)} matters, {len(hall.lines)} lines, "
             f"{len(hall.windows)} windows)"
         )
-        for printer in printer_configs(hall).values():
+        for printer in hall.printers:
             for warning in printer_warnings(printer):
                 click.echo(f"{path}: warning: printers.{printer.id}: {warning}")
     sys.exit(1 if failed else 0)

@@ -17,8 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .checking import Checker, between
-from .displays import parse_bus_config
-from .printers import parse_printer_config
+from .displays.config import BusConfig, parse_bus_config
+from .printers.config import PrinterConfig, parse_printer_config
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MODES = ("on-site", "proxy", "multi-place")
@@ -177,8 +177,8 @@ class HallConfig:
     windows: tuple[Window, ...]
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     kiosks: tuple[Kiosk, ...] = ()
-    printers: tuple[dict, ...] = ()
-    buses: tuple[dict, ...] = ()  # serial buses; LED displays and keypads are their devices
+    printers: tuple[PrinterConfig, ...] = ()
+    buses: tuple[BusConfig, ...] = ()  # serial buses; LED displays and keypads are their devices
     district_windows: tuple[DistrictWindow, ...] = ()
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
@@ -586,16 +586,20 @@ def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     return out
 
 
-def _devices(c: Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]) -> list[dict]:
-    """Device tables are checked by their own drivers; the hall keeps the tables as written."""
+def _devices(
+    c: Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]
+) -> tuple[list[Any], set[str]]:
+    """Device tables are parsed by their own packages' config modules, once: the hall keeps the typed
+    settings for the devices process. Also returns the ids as written, for the tables that name them."""
     out = []
     entries = c.entries(doc, "", key)
     for path, t in entries:
-        _, problems = parse(t, path)
+        spec, problems = parse(t, path)
         c.problems.extend(problems)
-        out.append(dict(t))
+        if spec is not None:
+            out.append(spec)
     c.unique([(f"{p}.id", t.get("id")) for p, t in entries], f"{key[:-1]} id")
-    return out
+    return out, {t.get("id") for _, t in entries if isinstance(t.get("id"), str)}
 
 
 def _district_windows(c: Checker, doc: dict) -> list[DistrictWindow]:
@@ -690,9 +694,9 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     if not windows:
         c.problem("windows", "is empty (expected at least one [[windows]] table)")
     policy = _policy(c, doc)
-    printers = _devices(c, doc, "printers", parse_printer_config)
-    kiosks = _kiosks(c, doc, {p.get("id") for p in printers if isinstance(p.get("id"), str)})
-    buses = _devices(c, doc, "buses", parse_bus_config)
+    printers, printer_ids = _devices(c, doc, "printers", parse_printer_config)
+    kiosks = _kiosks(c, doc, printer_ids)
+    buses, _ = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)

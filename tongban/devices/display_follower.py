@@ -12,7 +12,7 @@ import logging
 import time
 
 from ..config import HallConfig
-from ..displays import DisplayHub, KeyEvent, load_bus_config
+from ..displays import DisplayHub, KeyEvent
 from ..queue import errors, printing
 from ..queue.clock import Clock
 from ..queue.service import HallService
@@ -135,5 +135,4 @@ class DisplayFollower:
 def build_hub(config: HallConfig, database: str, clock: Clock, **hub_kw) -> DisplayHub | None:
     if not config.buses:
         return None
-    buses = [load_bus_config(entry, f"buses[{i}]") for i, entry in enumerate(config.buses)]
-    return DisplayHub(buses, KeypadRouter(database, config, clock), clock=time.time, **hub_kw)
+    return DisplayHub(config.buses, KeypadRouter(database, config, clock), clock=time.time, **hub_kw)

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from ..config import HallConfig
-from ..printers import PrinterConfig, TicketSlip, check_status, parse_printer_config, print_ticket
+from ..printers import PrinterConfig, TicketSlip, check_status, print_ticket
 from ..queue import calendar, printing
 from ..queue.clock import Clock
 from ..queue.service import HallService, Ticket
@@ -24,13 +24,8 @@ IDLE_POLL_S = 0.1
 
 
 def printer_configs(config: HallConfig) -> dict[str, PrinterConfig]:
-    out = {}
-    for i, entry in enumerate(config.printers):
-        cfg, problems = parse_printer_config(entry, f"printers[{i}]")
-        if cfg is None:
-            raise ValueError("; ".join(problems))
-        out[cfg.id] = cfg
-    return out
+    """The hall's printers by id, as config.py parsed them."""
+    return {printer.id: printer for printer in config.printers}
 
 
 def ticket_text(config: HallConfig, ticket: Ticket) -> str:

@@ -392,27 +392,22 @@ class Doctor:
     def _printers(self, config: HallConfig, conn) -> list[Finding]:
         out = []
         try:
-            from ..printers import check_status, parse_printer_config
+            from ..printers import check_status
         except ImportError:  # pragma: no cover - the printers package ships with the hall
-            check_status = parse_printer_config = None
-        for i, entry in enumerate(config.printers):
-            pid = entry.get("id", f"printers[{i}]")
-            name = f"printer {pid}"
-            url = entry.get("url", "")
+            check_status = None
+        for printer in config.printers:
+            name = f"printer {printer.id}"
+            url = printer.url
             reach = transport_reachable(url)
-            recorded = self._recorded(conn, f"printer:{pid}")
+            recorded = self._recorded(conn, f"printer:{printer.id}")
             if reach.status == FAIL:
                 out.append(Finding(name, FAIL, f"{url}: {reach.message}", reach.fix))
                 continue
             detail = reach.message
             status = reach.status
             fix = reach.fix
-            if self.probe and parse_printer_config is not None:
-                cfg, errors = parse_printer_config(entry, f"printers[{i}]")
-                if errors:
-                    out.append(Finding(name, FAIL, "; ".join(errors), f"fix [[printers]] {pid} in the hall file"))
-                    continue
-                probe = check_status(cfg)
+            if self.probe and check_status is not None:
+                probe = check_status(printer)
                 detail += f"; DLE EOT status now: {probe.state} {probe.detail}".rstrip()
                 if probe.state not in ("ok", "paper_near_end"):
                     status, fix = WARN, _printer_fix(probe.state)
@@ -437,9 +432,9 @@ class Doctor:
 
     def _buses(self, config: HallConfig, conn) -> list[Finding]:
         out = []
-        for i, entry in enumerate(config.buses):
-            bid = entry.get("id", f"buses[{i}]")
-            url = entry.get("url", "")
+        for bus in config.buses:
+            bid = bus.id
+            url = bus.url
             reach = transport_reachable(url)
             out.append(Finding(f"bus {bid}", reach.status, f"{url}: {reach.message}", reach.fix))
             if conn is not None:

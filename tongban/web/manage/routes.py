@@ -20,6 +20,7 @@ from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
 from ..i18n import both
 from ..window.routes import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
+from .charts import svg_bars, svg_share
 
 manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
 
@@ -256,7 +257,7 @@ def report():
     lines = data.rows("lines")
     ratings_rows = data.rows("ratings")
     charts = {
-        "hours": reports.svg_bars(
+        "hours": svg_bars(
             [h["hour"][:2] for h in hours],
             [
                 (_label("chart_issued"), [h["issued"] for h in hours]),
@@ -264,7 +265,7 @@ def report():
             ],
             title=_label("chart_hours"),
         ),
-        "waits": reports.svg_bars(
+        "waits": svg_bars(
             [line["prefix"] for line in lines],
             [
                 (_label("chart_wait_mean"), [line["wait_mean"] for line in lines]),
@@ -274,7 +275,7 @@ def report():
             title=_label("chart_waits"),
             unit=_label("chart_minutes"),
         ),
-        "ratings": reports.svg_share(
+        "ratings": svg_share(
             [(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows], title=_label("chart_ratings")
         ),
     }

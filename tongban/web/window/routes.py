@@ -64,13 +64,8 @@ def person(username: str | None) -> dict | None:
 
 
 def printer_ids(config) -> list[str]:
-    """The hall's printers (config entries are dicts or objects, depending on the printers module)."""
-    out = []
-    for printer in getattr(config, "printers", ()):
-        printer_id = printer.get("id") if isinstance(printer, dict) else getattr(printer, "id", None)
-        if printer_id:
-            out.append(printer_id)
-    return out
+    """The ids of the hall's printers."""
+    return [printer.id for printer in config.printers]
 
 
 def today(service: HallService) -> str:
