@@ -6,8 +6,8 @@ import time
 
 import pytest
 
+from tests.tools.fake_displays import FakeBus
 from tongban.displays import BusWorker, DisplayError, DisplayHub, KeyEvent, parse_bus_config, poll_frame, text_frames
-from tongban.displays.fake import FakeBus
 
 
 class Clock:
