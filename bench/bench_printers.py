@@ -16,8 +16,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout
 
+from tests.tools.fake_printers import FakeNetworkPrinter
 from tongban.printers import PrinterConfig, build_ticket_bytes, demo_slip, print_ticket, transfer_seconds
-from tongban.printers.fakes import FakeNetworkPrinter
 
 RUNS = 7
 TEXT_LIMIT = 2048

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
+from tests.tools.escpos_decode import Line, QRCode, ticket_view
+from tests.tools.fake_displays import FakeBus
+from tests.tools.fake_printers import FakeNetworkPrinter
 from tongban.config import parse_hall_config
 from tongban.devices.display_follower import DisplayFollower, build_hub
 from tongban.devices.print_worker import PrinterWorker, build_slip, printer_configs
-from tongban.displays.fake import FakeBus
-from tongban.printers.decode import Line, QRCode, ticket_view
-from tongban.printers.fakes import FakeNetworkPrinter
 from tongban.queue import printing
 from tongban.queue.service import HallService
 

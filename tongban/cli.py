@@ -98,7 +98,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
         app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
     except (StoreError, sqlite3.DatabaseError) as exc:
         # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
-        from .ops.damage import restore_help
+        from .ops.backup import restore_help
 
         click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)
         sys.exit(3)

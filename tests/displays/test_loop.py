@@ -3,8 +3,8 @@ clock. The same acceptance points as test_pty, without socat, so they run everyw
 
 import time
 
+from tests.tools.fake_displays import FakeBus
 from tongban.displays import DisplayHub, KeyEvent, parse_bus_config, text_frames
-from tongban.displays.fake import FakeBus
 
 from .conftest import wait_for
 

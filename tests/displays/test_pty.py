@@ -10,8 +10,8 @@ import time
 
 import pytest
 
+from tests.tools.fake_displays import DeviceSimulator
 from tongban.displays import DisplayHub, KeyEvent, parse_bus_config, text_frames
-from tongban.displays.fake import DeviceSimulator
 
 from .conftest import PtyDevice, wait_for
 

@@ -5,8 +5,8 @@ import dataclasses
 import socket
 import threading
 
+from tests.tools.fake_displays import DeviceSimulator
 from tongban.displays import DisplayHub, KeyEvent, parse_bus_config
-from tongban.displays.fake import DeviceSimulator
 
 from .conftest import wait_for
 

@@ -8,8 +8,8 @@ import time
 import pytest
 import serial
 
+from tests.tools.fake_displays import FakeBus
 from tongban.displays import BusWorker, DisplayError, DisplayHub, KeyEvent, parse_bus_config, poll_frame, text_frames
-from tongban.displays.fake import FakeBus
 
 
 class Clock:

@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests._toml import dumps
 from tests.conftest import small_hall_doc
+from tests.tools import escpos_decode as decode
 from tongban.config import ConfigError, HallConfig, load_hall_config, parse_hall_config
 
 FUZZ = settings(
@@ -151,8 +152,6 @@ def test_config_file_loader_survives_a_truncated_or_spliced_hall(tmp_path_factor
 
 
 # ---------- byte parsers (issue 9 asks for them when they exist) ----------
-
-decode = pytest.importorskip("tongban.printers.decode")
 
 
 @FUZZ

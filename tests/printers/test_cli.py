@@ -3,10 +3,10 @@
 from click.testing import CliRunner
 from PIL import Image
 
+from tests.tools.escpos_decode import printed_text, ticket_view
+from tests.tools.fake_printers import FakeNetworkPrinter
 from tongban.printers.cli import printers
-from tongban.printers.decode import printed_text, ticket_view
 from tongban.printers.drivers.dummy import dummy_jobs
-from tongban.printers.fakes import FakeNetworkPrinter
 
 
 def run(*args):

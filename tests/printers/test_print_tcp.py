@@ -9,9 +9,9 @@ import time
 
 import pytest
 
+from tests.tools.escpos_decode import decode_escpos, printed_text, ticket_view
+from tests.tools.fake_printers import SILENT, FakeNetworkPrinter
 from tongban.printers import PrinterConfig, PrintOutcome, build_ticket_bytes, check_status, print_ticket
-from tongban.printers.decode import decode_escpos, printed_text, ticket_view
-from tongban.printers.fakes import SILENT, FakeNetworkPrinter
 
 from .conftest import config, slip, wait_for
 

@@ -19,7 +19,8 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ..config import HallConfig
 from ..ops import notify
-from ..ops.damage import damaged, restore_help
+from ..ops.backup import restore_help
+from ..ops.damage import damaged
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
 from ..queue.cases import CaseService
 from ..queue.clock import Clock, SystemClock

@@ -8,6 +8,7 @@ vendor is a config entry, not code. docs/displays.md has the field reference and
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
@@ -104,27 +105,12 @@ def xor8(data: bytes) -> int:
     return value
 
 
-def _crc16_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_CRC16 = _crc16_table()
-
-
 def crc16_ccitt(data: bytes) -> int:
     """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, not reflected, no final xor ("123456789" ->
-    0x29B1). It is what display vendors' "CRC16-CCITT" means in the protocols we have seen; a
-    device using another init would be a new algorithm name, never a silent variant."""
-    crc = 0xFFFF
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ b) & 0xFF]
-    return crc
+    0x29B1), which is `binascii.crc_hqx` started at 0xFFFF. It is what display vendors'
+    "CRC16-CCITT" means in the protocols we have seen; a device using another init would be a new
+    algorithm name, never a silent variant."""
+    return binascii.crc_hqx(data, 0xFFFF)
 
 
 _ALGORITHMS: dict[str, Callable[[bytes], int]] = {

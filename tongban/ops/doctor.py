@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..config import ConfigError, HallConfig, load_hall_config
-from .backup import check_backup_file, list_backups
-from .damage import damaged, restore_help
+from .backup import check_backup_file, list_backups, restore_help
+from .damage import damaged
 from .disk import disk_status
 
 OK, NOTE, WARN, FAIL = "ok", "note", "warn", "fail"

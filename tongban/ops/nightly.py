@@ -20,8 +20,8 @@ from pathlib import Path
 from ..config import HallConfig
 from ..queue.clock import Clock
 from ..queue.store import Store, utc_iso
-from .backup import BackupError, take_backup
-from .damage import mark_damaged, restore_help
+from .backup import BackupError, restore_help, take_backup
+from .damage import mark_damaged
 
 log = logging.getLogger("tongban.ops")
 

@@ -160,7 +160,7 @@ def page_requires(*, staff: bool = False, manager: bool = False, terminals: tupl
                     return view(*args, **kwargs)
             if not principals:
                 target = url_for("pages.login", next=request.full_path.rstrip("?"))
-                if request.headers.get("HX-Request"):
+                if request.htmx:
                     return "", 401, {"HX-Redirect": target}
                 return redirect(target)
             return render_template("forbidden.html"), 403

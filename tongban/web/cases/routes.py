@@ -102,7 +102,7 @@ def case_local(text: str | None) -> str:
 
 
 def _fragment(full: str, part: str, status: int = 200, **context):
-    template = part if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted") else full
+    template = part if request.htmx and not request.htmx.boosted else full
     if template == part and status >= 400:
         status = 200  # htmx does not swap error answers; the fragment itself shows the refusal
     return render_template(template, **context), status
@@ -308,7 +308,7 @@ def new_case():
             refusal, status = exc, exc.http_status
         else:
             target = url_for("cases.case_page", case_id=case.id, opened=1)
-            if request.headers.get("HX-Request"):
+            if request.htmx:
                 return "", 204, {"HX-Redirect": target}
             return redirect(target, 303)
     return _fragment(
@@ -395,7 +395,7 @@ def case_action(case_id: int, action: str):
         return _render_case(case_id, status=422, problems=exc.problems, open_form=action, form=request.form)
     except (domain.CaseError, errors.QueueError) as exc:
         return _render_case(case_id, status=exc.http_status, refusal=exc)
-    if request.headers.get("HX-Request"):
+    if request.htmx:
         return _render_case(case_id)
     return redirect(url_for("cases.case_page", case_id=case_id), 303)
 

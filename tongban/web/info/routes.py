@@ -93,7 +93,7 @@ def home():
             "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
         ),
     }
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         return _no_store(Response(render_template("_info_matters.html", **context), mimetype="text/html"))
     return _no_store(Response(render_template("info.html", **context), mimetype="text/html"))
 
@@ -141,7 +141,7 @@ def ticket_status(token: str):
             "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
         ),
     }
-    template = "_status_state.html" if request.headers.get("HX-Request") == "true" else "status.html"
+    template = "_status_state.html" if request.htmx else "status.html"
     return _no_store(Response(render_template(template, **context), mimetype="text/html"))
 
 

@@ -340,7 +340,7 @@ def common_context() -> dict:
         "idle_s": state["idle"] or _idle_default(),
         "now_local": local,
         "tz_offset_min": int(local.utcoffset().total_seconds() // 60),
-        "is_htmx": request.headers.get("HX-Request") == "true",
+        "is_htmx": bool(request.htmx),
     }
 
 
@@ -686,4 +686,4 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
 def kiosk_not_found(_exc):
     if getattr(g, "kiosk_id", None) is None:
         return "Not found", 404
-    return render_screen("_kiosk_missing.html", status=404 if request.headers.get("HX-Request") != "true" else 200)
+    return render_screen("_kiosk_missing.html", status=200 if request.htmx else 404)

@@ -15,10 +15,10 @@ import struct
 import threading
 import time
 
-from .config import PrinterTarget
-from .drivers import PrinterDriver
-from .errors import PrinterError
-from .status import answer_bytes
+from tongban.printers.config import PrinterTarget
+from tongban.printers.drivers import PrinterDriver
+from tongban.printers.errors import PrinterError
+from tongban.printers.status import answer_bytes
 
 SILENT = "silent"  # a printer that never answers DLE EOT (or a device that is not a printer)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import serial
 
-from .frames import FrameDecoder, FrameSpec, decode_text, is_reply, reply_frame
+from tongban.displays.frames import FrameDecoder, FrameSpec, decode_text, is_reply, reply_frame
 
 
 class DeviceSimulator:
