@@ -10,9 +10,9 @@ from datetime import datetime
 from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
+from ...queue.accounts import AuthError
 from ...queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from ..access import requires
-from ..auth import AuthError
 from ..context import get_accounts, get_clock, get_service, get_store
 from .openapi import openapi_document
 

@@ -17,10 +17,10 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
 from ...queue import calendar, errors, printing, ratings
+from ...queue.accounts import AccountError
 from ...queue.service import HallService, Ticket
 from ...queue.store import parse_iso, utc_iso
 from ..access import page_requires
-from ..auth import AccountError
 from ..context import get_accounts, get_broker, get_clock, get_service, get_store
 from ..i18n import both
 from ..live import sse_response
