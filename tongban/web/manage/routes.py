@@ -14,12 +14,13 @@ from flask import Blueprint, Response, abort, g, render_template, request, url_f
 
 from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
+from ...queue.service import WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
 from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
 from ..i18n import both
 from ..shared import live, person, toast
-from ..window.routes import WINDOW_ACTIONS, printer_ids
+from ..window.routes import printer_ids
 
 manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
 
@@ -63,6 +64,7 @@ def _manage_context() -> dict:
         "alerts": printing.open_alerts(service.store),
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
+        "window_actions": window_actions,
     }
 
 
@@ -130,7 +132,7 @@ def toggle_pin(number: int):
 @manage.post("/windows/<int:number>/state/<action>")
 @page_requires(manager=True)
 def window_state(number: int, action: str):
-    if action not in WINDOW_ACTIONS:
+    if action not in WINDOW_TRANSITIONS:
         abort(404)
     service = get_service()
     try:

@@ -17,7 +17,7 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
 from ...queue import errors, printing, ratings, views
-from ...queue.service import HallService, Ticket
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, HallService, Ticket, ticket_actions, window_actions
 from ...queue.store import parse_iso, utc_iso
 from ..access import page_requires
 from ..context import get_clock, get_service, get_store
@@ -26,8 +26,10 @@ from ..shared import live, person, toast
 
 window = Blueprint("window", __name__, template_folder="templates", url_prefix="/window")
 
-TICKET_ACTIONS = ("recall", "start", "finish", "no_show", "suspend", "resume", "transfer")
-WINDOW_ACTIONS = ("open", "pause", "resume", "close")
+# The ticket actions the console has buttons for: the domain's TICKET_ACTIONS but "cancel" (the API's,
+# for a citizen who leaves) and "late_return" (its own form, by number). Window actions are all of
+# WINDOW_TRANSITIONS. Which buttons show is what the transition tables allow from the current state.
+CONSOLE_ACTIONS = tuple(a for a in TICKET_ACTIONS if a not in ("cancel", "late_return"))
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
 TRANSFER_REASONS = (
     "transfer_reason_other_dept",
@@ -68,6 +70,11 @@ def matter_guide(service: HallService, ticket: Ticket | None) -> dict | None:
         return None
     department = service.config.department(matter.department)
     return {"matter": matter, "department": department, "mode_key": MODE_KEYS.get(matter.mode, "mode_on_site")}
+
+
+def console_actions(state: str) -> tuple[str, ...]:
+    """The console's buttons for a ticket in this state (CONSOLE_ACTIONS that TRANSITIONS allows)."""
+    return tuple(a for a in ticket_actions(state) if a in CONSOLE_ACTIONS)
 
 
 def _refusal(exc: errors.QueueError):
@@ -129,6 +136,8 @@ def _console_context(number: int) -> dict:
         "alerts": printing.open_alerts(service.store),
         "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
         "windows": service.windows(),
+        "console_actions": console_actions,
+        "window_actions": window_actions,
     }
 
 
@@ -189,7 +198,7 @@ def call_next(number: int):
 @page_requires(staff=True)
 @for_window(_console_access)
 def ticket_action(number: int, ticket_id: int, action: str):
-    if action not in TICKET_ACTIONS:
+    if action not in CONSOLE_ACTIONS:
         abort(404)
     service = get_service()
     to_line = reason = None
@@ -245,7 +254,7 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
 @page_requires(staff=True)
 @for_window(_console_access)
 def window_state(number: int, action: str):
-    if action not in WINDOW_ACTIONS:
+    if action not in WINDOW_TRANSITIONS:
         abort(404)
     clerk = g.principal.actor if action == "open" else None
     try:
