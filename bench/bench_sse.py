@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tongban.config import load_hall_config  # noqa: E402
+from tongban.queue.accounts import Accounts  # noqa: E402
 from tongban.queue.clock import SystemClock  # noqa: E402
 from tongban.queue.service import HallService  # noqa: E402
 from tongban.queue.store import Store  # noqa: E402
 from tongban.web.access import TERMINAL_COOKIE  # noqa: E402
 from tongban.web.app import always_open  # noqa: E402
-from tongban.web.auth import Accounts  # noqa: E402
 
 CONFIG = ROOT / "config" / "demo-hall.toml"
 PASSWORD = "bench-password"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from tongban.queue.accounts import Accounts
 from tongban.queue.store import Store
 from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 
 PASSWORD = "correct-horse"
 

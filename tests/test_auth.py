@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from tongban.queue.accounts import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 from tongban.queue.store import Store
-from tongban.web.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 
 PASSWORD = "correct horse 通办"
 WRONG = "correct horse 通辦"

@@ -11,9 +11,9 @@ import pytest
 
 from tongban.config import load_hall_config, parse_hall_config
 from tongban.queue import printing
+from tongban.queue.accounts import Accounts
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, utc_iso
-from tongban.web.auth import Accounts
 from tongban.web.kiosk.routes import STALE_CLAIM_S, MatterIndex, ticket_qr_text
 
 from .apiclient import make_hall_client

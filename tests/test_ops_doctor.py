@@ -17,11 +17,11 @@ from tongban.config import load_hall_config
 from tongban.ops.backup import list_backups, take_backup
 from tongban.ops.damage import mark_damaged
 from tongban.ops.doctor import FAIL, NOTE, OK, WARN, Doctor, transport_reachable
+from tongban.queue.accounts import Accounts
 from tongban.queue.clock import SystemClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
 from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 
 from .conftest import small_hall_doc
 

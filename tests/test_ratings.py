@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tongban.queue import errors, ratings
+from tongban.queue.accounts import Accounts
 from tongban.queue.service import replay
 from tongban.queue.store import Store
 from tongban.web.api.openapi import openapi_document
-from tongban.web.auth import Accounts
 
 from .apiclient import make_hall_client
 from .test_openapi import _validator

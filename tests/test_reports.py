@@ -11,7 +11,7 @@ import pytest
 from tests.conftest import small_hall_doc
 from tongban.config import parse_hall_config
 from tongban.queue import ratings, reports
-from tongban.web.auth import Accounts
+from tongban.queue.accounts import Accounts
 from tongban.web.manage import charts
 
 

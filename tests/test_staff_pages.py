@@ -15,11 +15,11 @@ import pytest
 
 from tongban.config import parse_hall_config
 from tongban.queue import ratings
+from tongban.queue.accounts import Accounts
 from tongban.queue.store import Store, utc_iso
 from tongban.voice import call_sequence
 from tongban.web.access import TERMINAL_COOKIE
 from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
 from .conftest import small_hall_doc, wait_for

@@ -18,9 +18,9 @@ from .config import ConfigError, load_hall_config
 from .displays.cli import displays
 from .printers import printer_warnings
 from .printers.cli import printers
+from .queue.accounts import AccountError, Accounts
 from .queue.clock import SystemClock
 from .queue.store import Store
-from .web.auth import AccountError, Accounts
 
 DEFAULT_DB = "var/tongban.db"
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"

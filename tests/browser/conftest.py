@@ -19,10 +19,10 @@ from unittest import mock
 
 import pytest
 
+from tongban.queue import accounts as auth
+from tongban.queue.accounts import Accounts
 from tongban.queue.clock import SystemClock
 from tongban.queue.store import Store
-from tongban.web import auth
-from tongban.web.auth import Accounts
 
 from ..conftest import CHEAP_HASHER
 

@@ -195,9 +195,9 @@ def restore(file: str | None, config_path: str | None, db: str, folder: str | No
 @click.password_option(help="at least 8 characters, not a demo password")
 def account_passwd(username: str, db: str, password: str) -> None:
     """Set a staff member's password (clears 'must change'); their open sessions stay."""
+    from ..queue.accounts import AccountError, Accounts
     from ..queue.clock import SystemClock
     from ..queue.store import Store
-    from ..web.auth import AccountError, Accounts
 
     become_owner(db)
     store = Store(db)

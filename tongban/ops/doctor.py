@@ -332,7 +332,7 @@ class Doctor:
         from argon2 import PasswordHasher
         from argon2.exceptions import InvalidHashError, VerificationError
 
-        from ..web.auth import DEMO_PASSWORDS
+        from ..queue.accounts import DEMO_PASSWORDS
 
         try:
             rows = conn.execute("SELECT username, password_hash, role, must_change, disabled FROM accounts").fetchall()

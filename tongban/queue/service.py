@@ -69,6 +69,23 @@ WINDOW_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 }
 WINDOW_STATE_ZH = {"open": "服务中", "paused": "暂停服务", "closed": "窗口关闭"}
 
+# The actions staff take on one ticket by name (the API's /tickets/<id>/<action>, the console's
+# buttons): every transition but "call", which call_next takes on whichever ticket the policy picks,
+# and "expire", which only the nightly roll-over takes. The API, its OpenAPI document and the consoles
+# derive their action names from these tables (tests/test_action_names.py).
+TICKET_ACTIONS = tuple(a for a in TRANSITIONS if a not in ("call", "expire"))
+
+
+def ticket_actions(state: str) -> tuple[str, ...]:
+    """The TICKET_ACTIONS a ticket in this state allows, in TRANSITIONS order."""
+    return tuple(a for a in TICKET_ACTIONS if state in TRANSITIONS[a][0])
+
+
+def window_actions(state: str) -> tuple[str, ...]:
+    """The window actions a window in this state allows, in WINDOW_TRANSITIONS order."""
+    return tuple(a for a, (allowed, _target) in WINDOW_TRANSITIONS.items() if state in allowed)
+
+
 _CLOSED_REASONS = {
     "closed_today": ("今日不办公", "The hall is closed today"),
     "not_yet_open": ("尚未开始办公", "The hall is not open yet"),

@@ -273,6 +273,10 @@ class Store:
     def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
+    def ping(self) -> None:
+        """Raise unless the database answers a read of the tickets table (the web's /healthz)."""
+        self.conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchone()
+
     def quick_check(self) -> None:
         result = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
         if result != ["ok"]:

@@ -12,7 +12,7 @@ from functools import wraps
 
 from flask import g, jsonify, request
 
-from .auth import AuthError, Session, Terminal
+from ..queue.accounts import AuthError, Session, Terminal
 
 
 @dataclass(frozen=True)

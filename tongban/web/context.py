@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
+from ..queue.accounts import Accounts
 from ..queue.clock import Clock
 from ..queue.service import HallService
 from ..queue.store import Store
-from .auth import Accounts
 from .i18n import LANGS
 from .live import Broker
 

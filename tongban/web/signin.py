@@ -6,9 +6,9 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
+from ..queue.accounts import AuthError
 from ..queue.errors import UnknownWindow
 from .access import TERMINAL_COOKIE, TERMINAL_COOKIE_DAYS, cookie_principals
-from .auth import AuthError
 from .context import get_accounts, get_service
 from .i18n import LANGS
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from ... import __version__
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_TICKET_ACTIONS = ["cancel", "finish", "late_return", "no_show", "recall", "resume", "start", "suspend", "transfer"]
-_WINDOW_ACTIONS = ["close", "open", "pause", "resume"]
+# The action names come from the domain's transition tables, never written out here.
+_TICKET_ACTIONS = sorted(TICKET_ACTIONS)
+_WINDOW_ACTIONS = sorted(WINDOW_TRANSITIONS)
 
 SCHEMAS = {
     "Error": {

@@ -10,15 +10,13 @@ from datetime import datetime
 from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
-from ...queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
+from ...queue.accounts import AuthError
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from ..access import requires
-from ..auth import AuthError
 from ..context import get_accounts, get_clock, get_service, get_store
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-
-TICKET_ACTIONS = sorted(a for a in TRANSITIONS if a not in ("call", "expire"))
 
 
 class BadRequest(Exception):

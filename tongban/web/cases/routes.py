@@ -21,7 +21,8 @@ from ...queue import errors
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
 from ..access import page_requires
-from ..context import current_lang, get_clock, get_service, get_store
+from ..context import current_lang, get_accounts, get_clock, get_service, get_store
+from ..shared import person
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -349,7 +350,7 @@ def _render_case(
     except KeyError:
         window_cfg = None
     evts = domain.events(store, case.id)
-    names = {r["username"]: r["name"] for r in store.all("SELECT username, name FROM accounts")}
+    names = {a.username: a.name for a in get_accounts().list()}
     reached = {e["to_state"]: e for e in evts if e["to_state"] and e["action"] not in ("flag", "purge", "edit")}
     return _fragment(
         "case.html",
@@ -415,7 +416,7 @@ def receipt(case_id: int):
         window_cfg = hall.window(case.window) if case.window else None
     except KeyError:
         window_cfg = None
-    clerk = store.one("SELECT name, staff_no FROM accounts WHERE username = ?", (case.clerk,))
+    clerk = person(case.clerk)
     return render_template(
         "case_receipt.html",
         case=case,

@@ -22,9 +22,9 @@ from functools import wraps
 from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
 
 from ...config import WEEKDAYS, Kiosk, Matter
-from ...queue import calendar, errors, printing
+from ...queue import calendar, errors, kiosk_requests, printing
+from ...queue.kiosk_requests import STALE_CLAIM_S
 from ...queue.service import HallService, Ticket
-from ...queue.store import parse_iso, utc_iso
 from .. import live
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
@@ -34,9 +34,6 @@ kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/k
 DEFAULT_IDLE_S = 30
 PRINT_DEADLINE_S = printing.DEFAULT_DEADLINE_S
 PRINT_POLL_MS = 500
-# A request key whose ticket never appeared (the process died between claiming and issuing) is taken
-# over after this long, so the citizen's retry still gets a ticket.
-STALE_CLAIM_S = 10.0
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 MAX_QUERY = 12
@@ -521,27 +518,8 @@ def render_refusal(service: HallService, refusal: Refusal, line=None):
 
 
 def claim_request(kiosk_id: str, key: str) -> dict | None:
-    """Reserve this confirm form's key, or return what an earlier post of the same form got.
-
-    Returns None when this request now owns the key (and must issue), else the existing row (its
-    ticket_id may still be None while the first post is issuing).
-    """
-    store = get_store()
-    now = get_clock().now()
-    with store.immediate() as conn:
-        row = conn.execute("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key)).fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)", (kiosk_id, key, utc_iso(now))
-            )
-            return None
-        if row["ticket_id"] is None and (now - parse_iso(row["created_at"])).total_seconds() > STALE_CLAIM_S:
-            # The post that claimed it never finished (a crash between claim and issue): take it over.
-            conn.execute(
-                "UPDATE kiosk_requests SET created_at = ? WHERE kiosk = ? AND key = ?", (utc_iso(now), kiosk_id, key)
-            )
-            return None
-        return dict(row)
+    """Reserve this confirm form's key (None: issue now), or what an earlier post of it got."""
+    return kiosk_requests.claim(get_store(), kiosk_id, key, get_clock().now())
 
 
 def wait_for_claim(kiosk_id: str, key: str, timeout_s: float = STALE_CLAIM_S + 1) -> dict | None:
@@ -549,22 +527,15 @@ def wait_for_claim(kiosk_id: str, key: str, timeout_s: float = STALE_CLAIM_S + 1
     store = get_store()
     deadline = monotonic_time.monotonic() + timeout_s
     while monotonic_time.monotonic() < deadline:
-        row = store.one("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
+        row = kiosk_requests.lookup(store, kiosk_id, key)
         if row is None or row["ticket_id"] is not None:
-            return dict(row) if row else None
+            return row
         monotonic_time.sleep(0.05)
     return None
 
 
 def finish_request(kiosk_id: str, key: str, ticket_id: int | None, job_id: int | None) -> None:
-    with get_store().immediate() as conn:
-        if ticket_id is None:
-            conn.execute("DELETE FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
-        else:
-            conn.execute(
-                "UPDATE kiosk_requests SET ticket_id = ?, print_job = ? WHERE kiosk = ? AND key = ?",
-                (ticket_id, job_id, kiosk_id, key),
-            )
+    kiosk_requests.finish(get_store(), kiosk_id, key, ticket_id, job_id)
 
 
 @kiosk.post("/<kiosk_id>/tickets")

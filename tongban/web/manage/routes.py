@@ -12,14 +12,15 @@ from datetime import date, timedelta
 
 from flask import Blueprint, Response, abort, g, render_template, request, url_for
 
-from ...queue import errors, printing, reports
+from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
-from ...queue.service import HallService, Ticket
+from ...queue.service import WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
 from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
 from ..i18n import both
-from ..window.routes import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
+from ..shared import live, person, toast
+from ..window.routes import printer_ids
 from .charts import svg_bars, svg_share
 
 manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
@@ -28,42 +29,10 @@ LEVEL_COLORS = {5: "#1b7a34", 4: "#5a9e2f", 3: "#c9a200", 2: "#e07b1f", 1: "#c62
 
 
 def _refusal(exc: errors.QueueError):
-    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return toast("error", exc.message_zh, exc.message_en, exc.http_status)
 
 
 # ---------- the live console ----------
-
-
-def _totals(service: HallService) -> dict:
-    day = today(service)
-    counts = {
-        r["state"]: r["n"]
-        for r in service.store.all(
-            "SELECT state, COUNT(*) AS n FROM tickets WHERE service_day = ? GROUP BY state", (day,)
-        )
-    }
-    wait = service.store.one(
-        "SELECT AVG((julianday(e.at) - julianday(t.issued_at)) * 1440) FROM events e JOIN tickets t"
-        " ON t.id = e.ticket_id WHERE t.service_day = ? AND e.action = 'call' AND e.id = (SELECT MIN(id) FROM events"
-        " WHERE ticket_id = t.id AND action = 'call')",
-        (day,),
-    )[0]
-    rated = service.store.all(
-        "SELECT json_extract(e.data, '$.level') AS level FROM events e JOIN tickets t ON t.id = e.ticket_id"
-        " WHERE t.service_day = ? AND e.action = 'rate' AND json_extract(e.data, '$.level') IS NOT NULL",
-        (day,),
-    )
-    good = sum(1 for r in rated if r["level"] >= 3)
-    return {
-        "issued": sum(counts.values()),
-        "done": counts.get("done", 0),
-        "waiting": counts.get("waiting", 0),
-        "in_service": counts.get("called", 0) + counts.get("serving", 0) + counts.get("suspended", 0),
-        "no_show": counts.get("no_show", 0),
-        "mean_wait": wait,
-        "satisfaction": good / len(rated) if rated else None,
-        "rated": len(rated),
-    }
 
 
 def _device_rows(store: Store, config) -> list[dict]:
@@ -80,28 +49,15 @@ def _device_rows(store: Store, config) -> list[dict]:
 
 def _manage_context() -> dict:
     service = get_service()
-    windows = service.windows()
-    current = {
-        row["window"]: Ticket.from_row(row)
-        for row in service.store.all(
-            "SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL"
-        )
-    }
-    waits = line_waits(service)
+    hall = views.live_hall(service)
     return {
-        "windows": windows,
-        "current": current,
+        "windows": hall.windows,
+        "current": hall.current,
         "lines": service.config.lines,
-        "clerks": {w.number: person(w.clerk) for w in windows},
+        "clerks": {w.number: person(w.clerk) for w in hall.windows},
         "primary": {w.number: service.config.window(w.number).primary for w in service.config.windows},
-        "waits": [
-            {
-                **waits[line.prefix],
-                "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
-            }
-            for line in service.config.lines
-        ],
-        "totals": _totals(service),
+        "waits": hall.lines,
+        "totals": views.hall_totals(service),
         "proposals": service.proposals(),
         "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
@@ -109,6 +65,7 @@ def _manage_context() -> dict:
         "alerts": printing.open_alerts(service.store),
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
+        "window_actions": window_actions,
     }
 
 
@@ -159,7 +116,7 @@ def toggle_line(number: int, prefix: str):
         service.set_serving(number, lines, actor=g.principal.actor, reason="manager")
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *message, oob=_matrix_oob())
+    return toast("ok", *message, oob=_matrix_oob())
 
 
 @manage.post("/windows/<int:number>/pin")
@@ -170,13 +127,13 @@ def toggle_pin(number: int):
         window = service.set_pinned(number, not service.window(number).pinned, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both("toast_pinned" if window.pinned else "toast_unpinned", n=number), oob=_matrix_oob())
+    return toast("ok", *both("toast_pinned" if window.pinned else "toast_unpinned", n=number), oob=_matrix_oob())
 
 
 @manage.post("/windows/<int:number>/state/<action>")
 @page_requires(manager=True)
 def window_state(number: int, action: str):
-    if action not in WINDOW_ACTIONS:
+    if action not in WINDOW_TRANSITIONS:
         abort(404)
     service = get_service()
     try:
@@ -185,7 +142,7 @@ def window_state(number: int, action: str):
         service.window_action(number, action, clerk=clerk, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both(f"toast_window_{action}", n=number), oob=_matrix_oob())
+    return toast("ok", *both(f"toast_window_{action}", n=number), oob=_matrix_oob())
 
 
 @manage.post("/proposals/<int:proposal_id>/<decision>")
@@ -201,7 +158,7 @@ def decide(proposal_id: int, decision: str):
             p = service.reject_proposal(proposal_id, g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both(f"toast_proposal_{decision}", n=p["window"]), oob=_matrix_oob())
+    return toast("ok", *both(f"toast_proposal_{decision}", n=p["window"]), oob=_matrix_oob())
 
 
 @manage.post("/balancer/run")
@@ -211,7 +168,7 @@ def run_balancer():
     if not hasattr(service, "balance"):
         abort(404)
     made = service.balance(actor=g.principal.actor)
-    return _toast("ok", *both("toast_balancer_ran", n=len(made)), oob=_matrix_oob())
+    return toast("ok", *both("toast_balancer_ran", n=len(made)), oob=_matrix_oob())
 
 
 @manage.post("/balancer/auto")
@@ -220,14 +177,14 @@ def toggle_auto():
     service = get_service()
     value = not service.auto_apply()
     service.set_auto_apply(value, actor=g.principal.actor)
-    return _toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
+    return toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
 
 
 @manage.post("/alerts/<int:alert_id>/ack")
 @page_requires(manager=True)
 def ack_alert(alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
-    return _toast("ok", *both("toast_alert_acked"))
+    return toast("ok", *both("toast_alert_acked"))
 
 
 # ---------- the day report ----------
@@ -239,7 +196,7 @@ def _report_day() -> str:
     try:
         return date.fromisoformat(text).isoformat()
     except ValueError:
-        return today(service)
+        return views.service_day(service)
 
 
 def _label(key: str) -> str:

@@ -14,21 +14,22 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
-from ...queue import calendar, errors, printing, ratings
-from ...queue.service import HallService, Ticket
+from ...queue import errors, printing, ratings, views
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, HallService, Ticket, ticket_actions, window_actions
 from ...queue.store import parse_iso, utc_iso
 from ..access import page_requires
-from ..auth import AccountError
-from ..context import get_accounts, get_broker, get_clock, get_service, get_store
+from ..context import get_clock, get_service, get_store
 from ..i18n import both
-from ..live import sse_response
+from ..shared import live, person, toast
 
 window = Blueprint("window", __name__, template_folder="templates", url_prefix="/window")
 
-TICKET_ACTIONS = ("recall", "start", "finish", "no_show", "suspend", "resume", "transfer")
-WINDOW_ACTIONS = ("open", "pause", "resume", "close")
+# The ticket actions the console has buttons for: the domain's TICKET_ACTIONS but "cancel" (the API's,
+# for a citizen who leaves) and "late_return" (its own form, by number). Window actions are all of
+# WINDOW_TRANSITIONS. Which buttons show is what the transition tables allow from the current state.
+CONSOLE_ACTIONS = tuple(a for a in TICKET_ACTIONS if a not in ("cancel", "late_return"))
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
 TRANSFER_REASONS = (
     "transfer_reason_other_dept",
@@ -42,57 +43,13 @@ SUSPEND_REASON = "suspend_reason_materials"
 # ---------- shared by the staff and screen pages ----------
 
 
-def live(cache_key: str, render_all) -> Response:
-    """An SSE response for this page: the full state first, then whatever changed (live.stream),
-    rendered once per database version and language for all its screens."""
-    return sse_response(get_broker(), render_all, cache_key=f"{cache_key}:{request.cookies.get('lang', 'zh')}")
-
-
 def forbidden():
     return render_template("forbidden.html"), 403
-
-
-def person(username: str | None) -> dict | None:
-    """A staff member as screens show them: name and staff number (halls must show both)."""
-    if not username:
-        return None
-    try:
-        account = get_accounts().get(username)
-    except AccountError:
-        return {"username": username, "name": username, "staff_no": ""}
-    return {"username": username, "name": account.name, "staff_no": account.staff_no}
 
 
 def printer_ids(config) -> list[str]:
     """The ids of the hall's printers."""
     return [printer.id for printer in config.printers]
-
-
-def today(service: HallService) -> str:
-    return calendar.service_day(service.clock.now(), service.hall)
-
-
-def line_waits(service: HallService) -> dict[str, dict]:
-    """Waiting count and the oldest place in line, per line, today (one cheap query)."""
-    rows = service.store.all(
-        "SELECT line, COUNT(*) AS n, MIN(queued_at) AS oldest FROM tickets"
-        " WHERE state = 'waiting' AND service_day = ? GROUP BY line",
-        (today(service),),
-    )
-    now = service.clock.now()
-    out = {}
-    for line in service.config.lines:
-        row = next((r for r in rows if r["line"] == line.prefix), None)
-        oldest = parse_iso(row["oldest"]) if row else None
-        out[line.prefix] = {
-            "prefix": line.prefix,
-            "name_zh": line.name_zh,
-            "name_en": line.name_en,
-            "waiting": row["n"] if row else 0,
-            "oldest": utc_iso(oldest) if oldest else None,
-            "longest_min": int((now - oldest).total_seconds() // 60) if oldest else 0,
-        }
-    return out
 
 
 def minutes_since(moment: datetime | None, now: datetime) -> int:
@@ -110,13 +67,13 @@ def matter_guide(service: HallService, ticket: Ticket | None) -> dict | None:
     return {"matter": matter, "department": department, "mode_key": MODE_KEYS.get(matter.mode, "mode_on_site")}
 
 
-def _toast(kind: str, zh: str, en: str, status: int = 200, *, oob: str = ""):
-    html = render_template("_console_toast.html", kind=kind, zh=zh, en=en) + oob
-    return html, status
+def console_actions(state: str) -> tuple[str, ...]:
+    """The console's buttons for a ticket in this state (CONSOLE_ACTIONS that TRANSITIONS allows)."""
+    return tuple(a for a in ticket_actions(state) if a in CONSOLE_ACTIONS)
 
 
 def _refusal(exc: errors.QueueError):
-    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return toast("error", exc.message_zh, exc.message_en, exc.http_status)
 
 
 def for_window(access: Callable[[int], Any]) -> Callable:
@@ -155,14 +112,9 @@ def _console_context(number: int) -> dict:
     now = service.clock.now()
     state = service.window(number)
     current = service.current_ticket(number)
-    waits = line_waits(service)
-    last_done = service.store.one(
-        "SELECT id FROM tickets WHERE window = ? AND state = 'done' AND service_day = ?"
-        " ORDER BY finished_at DESC LIMIT 1",
-        (number, today(service)),
-    )
+    waits = views.line_waits(service)
     return {
-        "last_done": service.ticket(last_done["id"]) if last_done and current is None else None,
+        "last_done": views.last_done(service, number) if current is None else None,
         "number": number,
         "win": state,
         "win_cfg": service.config.window(number),
@@ -179,6 +131,8 @@ def _console_context(number: int) -> dict:
         "alerts": printing.open_alerts(service.store),
         "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
         "windows": service.windows(),
+        "console_actions": console_actions,
+        "window_actions": window_actions,
     }
 
 
@@ -232,14 +186,14 @@ def call_next(number: int):
     except errors.QueueError as exc:
         return _refusal(exc)
     zh, en = both("toast_called", number=ticket.number)
-    return _toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number))
 
 
 @window.post("/<int:number>/ticket/<int:ticket_id>/<action>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def ticket_action(number: int, ticket_id: int, action: str):
-    if action not in TICKET_ACTIONS:
+    if action not in CONSOLE_ACTIONS:
         abort(404)
     service = get_service()
     to_line = reason = None
@@ -260,7 +214,7 @@ def ticket_action(number: int, ticket_id: int, action: str):
         zh, en = both("toast_transferred", number=ticket.number, line=ticket.line)
     else:
         zh, en = both(f"toast_{action}", number=ticket.number)
-    return _toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number))
 
 
 @window.post("/<int:number>/transfer")
@@ -269,7 +223,7 @@ def transfer(number: int):
     """The transfer dialog: the ticket id comes in the form (one dialog serves whatever is current)."""
     ticket_id = request.form.get("ticket", "")
     if not ticket_id.isdigit():
-        return _toast("error", *both("transfer_no_ticket"), 400)
+        return toast("error", *both("transfer_no_ticket"), 400)
     return ticket_action(number, int(ticket_id), "transfer")
 
 
@@ -295,7 +249,7 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
 @page_requires(staff=True)
 @for_window(_console_access)
 def window_state(number: int, action: str):
-    if action not in WINDOW_ACTIONS:
+    if action not in WINDOW_TRANSITIONS:
         abort(404)
     clerk = g.principal.actor if action == "open" else None
     try:
@@ -303,7 +257,7 @@ def window_state(number: int, action: str):
     except errors.QueueError as exc:
         return _refusal(exc)
     zh, en = both(f"toast_window_{action}", n=number)
-    return _toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number))
 
 
 @window.post("/<int:number>/green")
@@ -312,7 +266,7 @@ def window_state(number: int, action: str):
 def green_ticket(number: int):
     """A green-channel ticket issued by the clerk, who has checked the citizen's eligibility."""
     if request.form.get("confirmed") != "yes":
-        return _toast("error", *both("green_confirm_needed"), 400)
+        return toast("error", *both("green_confirm_needed"), 400)
     matter = request.form.get("matter") or None
     line = None
     if matter and matter.startswith("line:"):
@@ -328,7 +282,7 @@ def green_ticket(number: int):
         zh, en = both("toast_green_printed", number=issued.ticket.number, printer=printer)
     else:
         zh, en = both("toast_green", number=issued.ticket.number)
-    return _toast("ok", zh, en)
+    return toast("ok", zh, en)
 
 
 @window.post("/<int:number>/reprint")
@@ -340,14 +294,12 @@ def reprint(number: int):
     code = request.form.get("number", "").strip().upper()
     printer = request.form.get("printer", "")
     if printer not in printer_ids(service.config):
-        return _toast("error", *both("reprint_choose_printer"), 400)
-    row = service.store.one(
-        "SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1", (code, today(service))
-    )
-    if row is None:
-        return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
-    printing.enqueue(get_store(), row["id"], printer, get_clock().now(), reprint=True)
-    return _toast("ok", *both("toast_reprinted", number=code, printer=printer))
+        return toast("error", *both("reprint_choose_printer"), 400)
+    ticket = views.ticket_numbered(service, code)
+    if ticket is None:
+        return toast("error", *both("reprint_unknown", number=code or "—"), 404)
+    printing.enqueue(get_store(), ticket.id, printer, get_clock().now(), reprint=True)
+    return toast("ok", *both("toast_reprinted", number=code, printer=printer))
 
 
 @window.post("/<int:number>/late-return")
@@ -357,16 +309,14 @@ def late_return(number: int):
     """过号重排: a citizen whose number was passed comes back to this window; put them back in line."""
     service = get_service()
     code = request.form.get("number", "").strip().upper()
-    row = service.store.one(
-        "SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1", (code, today(service))
-    )
-    if row is None:
-        return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
+    found = views.ticket_numbered(service, code)
+    if found is None:
+        return toast("error", *both("reprint_unknown", number=code or "—"), 404)
     try:
-        ticket = service.act(row["id"], "late_return", window=number, actor=g.principal.actor)
+        ticket = service.act(found.id, "late_return", window=number, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
+    return toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
 
 
 @window.post("/<int:number>/alerts/<int:alert_id>/ack")
@@ -374,7 +324,7 @@ def late_return(number: int):
 @for_window(_console_access)
 def ack_alert(number: int, alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
-    return _toast("ok", *both("toast_alert_acked"))
+    return toast("ok", *both("toast_alert_acked"))
 
 
 # ---------- rating pad ----------

@@ -14,8 +14,8 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..queue.clock import Clock
-from ..queue.store import Store, parse_iso, utc_iso
+from .clock import Clock
+from .store import Store, parse_iso, utc_iso
 
 SESSION_HOURS = 12
 LOCK_AFTER_FAILURES = 5
