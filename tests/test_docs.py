@@ -205,3 +205,48 @@ def test_the_link_checker_sees_links_and_skips_code(tmp_path):
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: str(p.relative_to(ROOT)))
 def test_every_relative_link_reaches_its_file_and_heading(page):
     assert broken_links(page) == []
+
+
+# ---------- comments cite the repository's design ----------
+
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
+CITATION = re.compile(r"docs/architecture\.md\s+§([^,);.`\n]+)((?:,\s*§[^,);.`\n]+)*)")
+BRIEF = re.compile("DESIGN" + r"(?:\s*§|\.md)")
+SOURCE_DIRS = ("tongban", "tests", "bench", "scripts", "systemd", "config", "docs")
+SKIP = {ARCHITECTURE, Path(__file__).resolve()}
+
+
+def source_texts() -> list[tuple[Path, str]]:
+    """Every text file of the project that may hold a comment (code, templates, units, pages)."""
+    paths = [ROOT / "README.md", ROOT / "pyproject.toml", ROOT / "Makefile"]
+    for folder in SOURCE_DIRS:
+        paths += [p for p in (ROOT / folder).rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    out = []
+    for path in sorted(paths):
+        if path.resolve() in SKIP or path.stat().st_size > 1_000_000:
+            continue
+        try:
+            out.append((path, path.read_text(encoding="utf-8")))
+        except UnicodeDecodeError:
+            continue  # images, sounds, the database
+    return out
+
+
+def level2_headings(page: Path) -> set[str]:
+    matches = (HEADING.match(line) for line in prose_lines(page.read_text(encoding="utf-8")))
+    return {m.group(2) for m in matches if m and m.group(1) == "##"}
+
+
+def test_cited_sections_of_the_architecture_page_exist():
+    sections = level2_headings(ARCHITECTURE)
+    cited = []
+    for path, text in source_texts():
+        for match in CITATION.finditer(text):
+            names = [match.group(1), *re.findall(r"§([^,);.`\n]+)", match.group(2))]
+            cited += [(shown(path), name.strip()) for name in names]
+    assert len(cited) > 50  # the comments are found: not an empty list that passes by testing nothing
+    assert [c for c in cited if c[1] not in sections] == []
+
+
+def test_nothing_cites_the_team_brief():
+    assert [shown(path) for path, text in source_texts() if BRIEF.search(text)] == []
