@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load benchmark (issue 9): a busy hall on this box, all on 127.0.0.1.
+"""Load benchmark: a busy hall on this box, all on 127.0.0.1.
 
 `tongban serve` (gunicorn, one gthread worker, threads for the screens) and `tongban devices` run as
 on a hall box. 50 clients work for 60 s: 25 kiosks issue tickets and 25 clerks call, start and

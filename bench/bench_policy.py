@@ -1,4 +1,4 @@
-"""Issue 3 benchmark: Tongban's policy and balancer against the baselines on S1 and S2 (20 seeds).
+"""Policy benchmark: Tongban's policy and balancer against the baselines on S1 and S2 (20 seeds).
 
     .venv/bin/python bench/bench_policy.py [--seeds 20] [--jobs 2] [--scenarios S1,S2] [--out FILE.json]
 

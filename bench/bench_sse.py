@@ -1,4 +1,4 @@
-"""SSE fan-out benchmark (issue 5): how long after a call's API response does the event reach a screen?
+"""SSE fan-out benchmark: how long after a call's API response does the event reach a screen?
 
 Starts a real ``tongban serve`` (gunicorn, one gthread worker) on 127.0.0.1 with a fresh database,
 connects N listeners to the hall display's stream (``/display/stream``, as an enrolled display

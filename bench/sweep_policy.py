@@ -3,7 +3,7 @@
     .venv/bin/python bench/sweep_policy.py [--seeds 21-30] [--scenarios S1,S2] [--green 5,10,30]
         [--primary 0,5] [--interval 60] [--balancer ADD_MARGIN_MIN=3 ...] [--jobs 1] [--out FILE.json]
 
-Runs the baselines the issue-3 targets refer to (oldest_eligible, pooled, bind_at_issue) once per
+Runs the baselines the policy's targets refer to (oldest_eligible, pooled, bind_at_issue) once per
 scenario, then Tongban for every (green_credit_min, primary_line_credit_min) in the grid, all on the
 same drawn days (paired), and prints per scenario one row per setting with the numbers each target
 looks at. ``--balancer NAME=VALUE`` overrides a threshold constant of ``tongban/queue/balancer.py``

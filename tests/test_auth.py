@@ -1,4 +1,4 @@
-"""Staff sign-in and enrolled terminals (DESIGN §8): what a clerk, a manager and a kiosk experience,
+"""Staff sign-in and enrolled terminals (docs/architecture.md §Web): what a clerk, a manager and a kiosk experience,
 and what a copied database file would give away (nothing usable)."""
 
 from __future__ import annotations

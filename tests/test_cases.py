@@ -1,4 +1,4 @@
-"""Case domain (issue 8): validators, the state machine, due dates and the daily flags on the 2026
+"""Case domain (docs/cases.md): validators, the state machine, due dates and the daily flags on the 2026
 calendar with a fake clock, the retention purge, the day report's counts and the consoles' list."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Several kiosks press at the same instant, and a kiosk dies mid-write (DESIGN §3, §6).
+"""Several kiosks press at the same instant, and a kiosk dies mid-write (docs/architecture.md §Numbering, §Storage).
 
 Each kiosk is a separate OS process with its own Store on one database file, released together
 through a file barrier. The clock inside each process is a FakeClock at an open hour passed in on

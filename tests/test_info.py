@@ -1,4 +1,4 @@
-"""Public pages without login (issue 4): /info (matters and windows directory) and /t/<token>."""
+"""Public pages without login (docs/kiosk.md): /info (matters and windows directory) and /t/<token>."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The citizens' kiosk through Flask's test client (issue 4): screens, the single-use confirm form,
+"""The citizens' kiosk through Flask's test client (docs/kiosk.md): screens, the single-use confirm form,
 printing and its fallback, closed states, pinyin search. The browser behaviour is in tests/browser."""
 
 from __future__ import annotations

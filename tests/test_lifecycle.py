@@ -1,4 +1,5 @@
-"""The ticket lifecycle and numbering as a clerk and a citizen see them (DESIGN §2, §3, §4)."""
+"""The ticket lifecycle and numbering as a clerk and a citizen see them (docs/architecture.md §Ticket lifecycle,
+§Numbering, §Dispatch)."""
 
 from __future__ import annotations
 

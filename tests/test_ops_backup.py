@@ -1,4 +1,4 @@
-"""Issue 9, keeping data: online backups (while others write), keeping N, the backup before a
+"""Keeping data: online backups (while others write), keeping N, the backup before a
 migration, and restore with the check first."""
 
 from __future__ import annotations

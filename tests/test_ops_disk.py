@@ -1,4 +1,4 @@
-"""Issue 9, disk nearly full: issuing tickets keeps working (no log file or report stands in its way),
+"""Disk nearly full: issuing tickets keeps working (no log file or report stands in its way),
 the manager console gets a warning (tongban.web.context.disk_warnings), backups keep out of the last
 megabytes, and even a completely full disk loses nothing already issued.
 

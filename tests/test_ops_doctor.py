@@ -1,4 +1,4 @@
-"""Issue 9: `tongban doctor` checks a running install and says what to do for every finding; and the
+"""`tongban doctor` checks a running install and says what to do for every finding; and the
 backup/restore commands an IT person types."""
 
 from __future__ import annotations

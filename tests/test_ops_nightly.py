@@ -1,4 +1,4 @@
-"""Issue 9, keeping data: the nightly integrity check and backup (recorded in job_runs, caught up
+"""Keeping data: the nightly integrity check and backup (recorded in job_runs, caught up
 after a night the box was off), and what a failed check does: the devices process stops with a
 message saying how to restore, and the web refuses to serve from the damaged file."""
 

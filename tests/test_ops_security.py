@@ -1,4 +1,4 @@
-"""Issue 9, hardening: passwords, lockout, sessions, demo passwords, terminal tokens on staff routes
+"""Hardening: passwords, lockout, sessions, demo passwords, terminal tokens on staff routes
 (every /api/v1 route, found by walking the app's url_map), CSRF on every form route, security
 headers, button mashing at a kiosk, and no secrets in the repository."""
 

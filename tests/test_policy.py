@@ -1,4 +1,4 @@
-"""Issue 3: the dispatch policy (DESIGN §4) and the wait forecast built on it."""
+"""The dispatch policy and the wait forecast built on it (docs/architecture.md §Dispatch, §Forecast)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 3: the simulator runs the real service on seeded days; scenarios, baselines, output."""
+"""The simulator runs the real service on seeded days; scenarios, baselines, output."""
 
 from __future__ import annotations
 

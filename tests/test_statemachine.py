@@ -1,9 +1,10 @@
-"""Random days in the hall against an independent model (DESIGN §2, §3, §9).
+"""Random days in the hall against an independent model.
 
 Hypothesis drives kiosks, clerks, the manager and the clock in any order. The model below knows the
-rules from DESIGN.md and the small hall's config, not from the service's code: what state each
-ticket must be in, which number the next ticket gets, and which refusals an action may get. After
-every step the database must agree with the model, and each ticket's events must replay to its row.
+rules (docs/architecture.md §Ticket lifecycle, §Numbering) and the small hall's config, not the
+service's code: what state each ticket must be in, which number the next ticket gets, and which
+refusals an action may get. After every step the database must agree with the model, and each
+ticket's events must replay to its row.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CREDIT_GREEN, CREDIT_TRANSFER, CREDIT_PRIMARY = (
 )
 WINDOWS = {1: (("A", "B"), ("A",)), 2: (("A", "B"), ("B", "A")), 3: (("B",), ("B",))}  # able, serving
 
-# action: states it is allowed from (DESIGN §2)
+# action: states it is allowed from (docs/architecture.md §Ticket lifecycle)
 ALLOWED = {
     "recall": {"called"},
     "start": {"called"},

@@ -1,4 +1,4 @@
-"""Issue 9, installation: the units in systemd/ pass `systemd-analyze verify`, the two services rate
+"""Installation: the units in systemd/ pass `systemd-analyze verify`, the two services rate
 OK or better in `systemd-analyze security --offline=true`, and the kiosk launcher, the Chromium
 policy, the udev rules and the sysusers file do what docs/install.md says.
 

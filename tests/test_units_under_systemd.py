@@ -1,4 +1,4 @@
-"""The two service units under a real systemd as PID 1 (issue 9), not just `systemd-analyze verify`.
+"""The two service units under a real systemd as PID 1, not just `systemd-analyze verify`.
 
 A throwaway container boots this machine's own /usr with an empty /etc and /var (systemd-nspawn
 --volatile=yes, Debian's systemd-container), sharing the host's network. Inside it the units are

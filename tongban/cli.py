@@ -72,7 +72,7 @@ def check_config(files: tuple[str, ...]) -> None:
 
 
 def threads_for(screens: int) -> int:
-    """Every SSE stream holds a thread: 1.5 × screens + 16, and at least 64 (DESIGN §5)."""
+    """Every SSE stream holds a thread: 1.5 × screens + 16, and at least 64 (docs/architecture.md §Processes)."""
     return max(64, int(1.5 * screens) + 16)
 
 
@@ -84,7 +84,7 @@ def threads_for(screens: int) -> int:
 @click.option("--screens", default=32, show_default=True, type=int, help="expected screens (sizes the thread pool)")
 @click.option("--always-open", is_flag=True, help="ignore opening hours (demo)")
 def serve(config_path: str, db: str, host: str, port: int, screens: int, always_open: bool) -> None:
-    """Run the web under gunicorn: one worker, gthread (DESIGN §5)."""
+    """Run the web under gunicorn: one worker, gthread (docs/architecture.md §Processes)."""
     import sqlite3
 
     from gunicorn.app.base import BaseApplication
@@ -140,7 +140,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
 @click.option("--config", "config_path", required=True, type=click.Path(exists=True), help="hall TOML file")
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
 def devices(config_path: str, db: str) -> None:
-    """Run the devices process: scheduler, printers, serial buses (DESIGN §5)."""
+    """Run the devices process: scheduler, printers, serial buses (docs/architecture.md §Processes)."""
     from .devices.process import DevicesProcess
 
     DevicesProcess(_hall_or_exit(config_path), _db_path(db)).run()
@@ -341,7 +341,7 @@ main.add_command(restore)
 account.add_command(account_passwd)
 
 
-# ---------- the simulator and the balancer (issue 3) ----------
+# ---------- the simulator and the balancer ----------
 
 
 @main.command()

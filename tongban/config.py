@@ -113,10 +113,11 @@ class Window:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    # Minutes added to a ticket's age (DESIGN §4). green 15 and primary line 0 were chosen by measurement
-    # (bench/sweep_policy.py, docs/simulator.md "How the defaults were chosen"): the smallest green credit
-    # that keeps green waits well under half the others' on the normal and the peak day; every extra
-    # minute of it lengthens the others' tail, and a primary-line credit only lengthened waits.
+    # Minutes added to a ticket's age (docs/architecture.md §Dispatch). green 15 and primary line 0 were
+    # chosen by measurement (bench/sweep_policy.py, docs/simulator.md "How the defaults were chosen"):
+    # the smallest green credit that keeps green waits well under half the others' on the normal and
+    # the peak day; every extra minute of it lengthens the others' tail, and a primary-line credit only
+    # lengthened waits.
     # Appointment and transfer credits are not simulated (no appointments or transfers in the scenarios).
     green_credit_min: float = 15.0
     appointment_credit_min: float = 20.0

@@ -1,6 +1,6 @@
 """Browser tests: a real `tongban serve` (gunicorn) on 127.0.0.1 and Debian's chromium via Playwright.
 
-Launch flags follow DESIGN §9 (Chromium 156 with Playwright 1.65: headless=False plus --headless=new).
+Launch flags (Chromium 156 with Playwright 1.65: headless=False plus --headless=new).
 Screenshots go to test-artifacts/ (and the README's ones are copied to docs/ by the tests that own them).
 """
 

@@ -1,4 +1,4 @@
-"""Hall display and voice in chromium against a real server (issue 5, DESIGN §7).
+"""Hall display and voice in chromium against a real server (docs/architecture.md §Devices).
 
 A clerk calls the next ticket: the hall display shows it within a second and requests the clips of
 ``tongban.voice.call_sequence`` in order; a recall is announced again; calls arriving together are

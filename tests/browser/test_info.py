@@ -1,4 +1,4 @@
-"""The public pages on a phone-sized chromium (issue 4): /info and a ticket's live status page."""
+"""The public pages on a phone-sized chromium (docs/kiosk.md): /info and a ticket's live status page."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The kiosk in chromium at 1080×1920 with touch (issue 4), against one live hall for the module.
+"""The kiosk in chromium at 1080×1920 with touch (docs/kiosk.md), against one live hall for the module.
 
 The hall is the demo hall with two changes: line E issues only 3 tickets a day (the quota test) and
 a third kiosk has no printer. No devices process runs, so kiosk-1's print jobs time out unless a

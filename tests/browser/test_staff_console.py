@@ -1,6 +1,6 @@
 """Clerk console, rating pad, manager console and day report in chromium against a real server.
 
-Acceptance (issue 5): recall, no-show, transfer and suspend/resume through the console; a rating given
+What a clerk and a manager do: recall, no-show, transfer and suspend/resume through the console; a rating given
 on the pad appears in the day report; a manager changes a window's lines and the next call follows;
 a clerk cannot open /manage or another window's console. Screenshots go to docs/screenshots/.
 """

@@ -1,9 +1,9 @@
 """The worker thread on a real tty: a socat pty pair, displays and keypads on the far end.
 
-These are the acceptance tests of the issue: a display update reaches its address; a keypad's
-"next" becomes a key event for its window and the display and keypad LED follow; pulling the cable
-(killing socat) never blocks an update, and plugging it back (socat again on the same path) gets
-every display its current text within the backoff.
+These are the acceptance tests of the serial displays (docs/displays.md): a display update
+reaches its address; a keypad's "next" becomes a key event for its window and the display and
+keypad LED follow; pulling the cable (killing socat) never blocks an update, and plugging it back
+(socat again on the same path) gets every display its current text within the backoff.
 """
 
 import time

@@ -1,4 +1,4 @@
-"""Issue 9, fuzzing the JSON API: schemathesis generates requests (valid and invalid) for every
+"""Fuzzing the JSON API: schemathesis generates requests (valid and invalid) for every
 operation in /api/v1/openapi.json and sends them to a live `tongban serve` on 127.0.0.1, once as the
 manager and once as a kiosk. No answer may be a 500, and every answer must be one the document
 describes, in the shape it describes. Bounded: a fixed number of examples per operation.

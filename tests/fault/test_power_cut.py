@@ -1,4 +1,4 @@
-"""Issue 9, power cuts: the web and devices processes, issuing and calling under load from several
+"""Power cuts: the web and devices processes, issuing and calling under load from several
 kiosks and clerks, are killed with SIGKILL at random moments, 20 times. After each cut the database
 passes integrity_check; at the end every ticket a client saw answered 201 is in the database with
 the number it was given, no number is used twice, and each line's numbering for the day runs on

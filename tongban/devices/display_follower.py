@@ -1,4 +1,4 @@
-"""Serial displays and keypads in the devices process (DESIGN §7).
+"""Serial displays and keypads in the devices process (docs/architecture.md §Devices).
 
 Displays follow the events log: every call, recall, start, finish and window change is an event,
 whichever process wrote it (a clerk's browser, a keypad, the balancer), so reading new events by id

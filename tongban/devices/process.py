@@ -1,8 +1,8 @@
-"""The devices process (DESIGN §5): the hall's only scheduler, and the owner of printers and buses.
+"""The devices process: the hall's only scheduler, and the owner of printers and buses.
 
 It runs APScheduler's BlockingScheduler, so each job runs once per hall however the web is served.
 Daily jobs record themselves in ``job_runs`` and are caught up at start, instead of relying on the
-scheduler's misfire handling across a power cut.
+scheduler's misfire handling across a power cut (docs/architecture.md §Processes).
 """
 
 from __future__ import annotations
@@ -108,7 +108,7 @@ class DevicesProcess:
         return result
 
     def balance(self) -> list[dict]:
-        """The balancer (DESIGN §4): runs here, the hall's only scheduler, so once per hall."""
+        """The balancer (docs/architecture.md §Balancer): runs here, the hall's only scheduler, so once per hall."""
         store = Store(self.database)
         try:
             made = self.service(store).balance(actor="balancer")
@@ -132,7 +132,7 @@ class DevicesProcess:
             return None
 
     def schedule_operations(self) -> None:
-        """Nightly integrity check and backup, systemd readiness and watchdog (issue 9)."""
+        """Nightly integrity check and backup, systemd readiness and watchdog (docs/architecture.md §Operations)."""
         # At the configured time; also shortly after start and every hour, which only does something
         # when a night was missed (box switched off, power cut) or a backup failed (job_runs).
         at = self.config.operations.backup_time

@@ -1,4 +1,4 @@
-"""Online backups of the hall database, and restoring one (DESIGN §6, docs/install.md).
+"""Online backups of the hall database, and restoring one (docs/architecture.md §Storage, docs/install.md).
 
 A backup is taken with the sqlite3 backup API from a separate read connection, so in WAL mode the
 web and the devices process keep writing while it runs. Each copy is written to ``*.partial``,

@@ -1,11 +1,12 @@
-"""The nightly jobs of the devices process: ``integrity_check``, then an online backup (DESIGN §5, §6).
+"""The nightly jobs of the devices process: ``integrity_check``, then an online backup.
 
 Both record themselves in ``job_runs`` under the hall-local day their ``backup_time`` last came
 round, so running them again (at start, or every hour) does nothing once they have run: a night
 missed because the box was switched off is caught up when it comes back. A failed backup is not
 recorded (it is retried the next hour) but raised as an alert for the manager console. A failed
 integrity check marks the database damaged (``damage.py``) and raises ``DatabaseDamaged``: the
-devices process stops with a message saying how to restore, and the web refuses to serve.
+devices process stops with a message saying how to restore, and the web refuses to serve
+(docs/architecture.md §Processes, §Storage).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Ticket printers (DESIGN §7): ESC/POS tickets in text or image mode, status over DLE EOT,
+"""Ticket printers (docs/architecture.md §Devices): ESC/POS tickets in text or image mode, status over DLE EOT,
 transports picked by URL (tcp, serial, usb, file, cups, dummy). See docs/printers.md.
 
 The hall config reads [[printers]] through ``printers.config`` and must not load Pillow, qrcode,

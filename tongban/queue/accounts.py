@@ -23,7 +23,7 @@ LOCK_MINUTES = 15
 ROLES = ("clerk", "manager")
 TERMINAL_KINDS = ("kiosk", "pad", "display")
 # The passwords `tongban demo` gives its accounts (tongban/cli.py). Outside the demo they sign in
-# only to be changed: a hall that started from the demo database must not keep them (issue 9).
+# only to be changed: a hall that started from the demo database must not keep them.
 DEMO_PASSWORDS = frozenset({"demo-manager", "demo-clerk"})
 
 _hasher = PasswordHasher()

@@ -1,4 +1,4 @@
-"""The balancer (DESIGN §4): which lines each open window serves, within what it is able to serve.
+"""The balancer (docs/architecture.md §Balancer): which lines each open window serves, within what it is able to serve.
 
 The dispatch policy already takes the oldest ticket (with credits) among the lines a window serves;
 what it cannot do is reach a line the window does not serve. The balancer widens a window to a line

@@ -1,4 +1,4 @@
-"""Proxy (代收代办) and multi-place (多地联办) cases: from the ticket to the citizen (issue 8, docs/cases.md).
+"""Proxy (代收代办) and multi-place (多地联办) cases: from the ticket to the citizen (docs/cases.md).
 
 The window receives the materials, checks their form and the applicant's identity, sends them to the
 handling department in the other province (EMS, or online for joint handling), records the result
@@ -145,7 +145,7 @@ PROVINCES = {
 #: permits of Hong Kong (81), Macao (82) and Taiwan (83) residents, which follow the same scheme.
 ID_REGIONS = set(PROVINCES) | {"71", "81", "82", "83"}
 
-#: The columns the retention job clears (DESIGN §6): the applicant, and the free text a clerk typed.
+#: The columns the retention job clears (docs/architecture.md §Cases): the applicant, and the free text a clerk typed.
 PERSONAL_FIELDS = (
     "applicant_name",
     "id_number",
@@ -463,7 +463,7 @@ def access_log(store: Store, case_id: int) -> list[dict]:
 def log_access(
     store: Store, case_ids: Iterable[int], action: str, actor: str, now: datetime, detail: dict | None = None
 ) -> None:
-    """One row per case whose personal data was shown (page, receipt) or exported (DESIGN §6)."""
+    """One row per case whose personal data was shown (page, receipt) or exported (docs/architecture.md §Cases)."""
     ids = list(case_ids)
     if not ids:
         return

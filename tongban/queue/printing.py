@@ -1,4 +1,4 @@
-"""Print jobs between the web and the devices process (DESIGN §5, §7).
+"""Print jobs between the web and the devices process (docs/architecture.md §Print jobs).
 
 The ticket is committed before anything is printed. The web inserts a job with a deadline; the
 devices process claims it, prints, and writes the outcome. A job not finished by its deadline is

@@ -1,4 +1,4 @@
-"""Button mashing at a kiosk (issue 9): at most N tickets per kiosk in any 60 seconds.
+"""Button mashing at a kiosk (docs/architecture.md §Numbering): at most N tickets per kiosk in any 60 seconds.
 
 Called from ``HallService.issue`` inside its ``BEGIN IMMEDIATE`` transaction, so two presses that
 arrive together are counted one after the other and the limit holds exactly. The kiosk page's

@@ -1,4 +1,4 @@
-"""好差评: one rating per service event, written to the events log (DESIGN §2).
+"""好差评: one rating per service event, written to the events log (docs/architecture.md §Ticket lifecycle).
 
 A citizen rates a finished service on the rating pad at the window (five levels, the national
 好差评 scale). A bad rating (不满意, 非常不满意) may carry reasons from a short list and a comment.

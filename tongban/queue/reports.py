@@ -1,8 +1,8 @@
-"""The day report (issue 5): what happened on one service day, from the events log alone.
+"""The day report: what happened on one service day, from the events log alone.
 
-Nothing is ever deleted (DESIGN §2), so any past day can be reported. Pure over the store: no Flask,
-no clock. The manager console shows the tables with SVG charts (drawn by web/manage/charts.py from
-these rows), and exports each table as CSV.
+Nothing is ever deleted (docs/architecture.md §Ticket lifecycle), so any past day can be reported. Pure
+over the store: no Flask, no clock. The manager console shows the tables with SVG charts (drawn by
+web/manage/charts.py from these rows), and exports each table as CSV.
 
 Definitions (the same on screen and in CSV):
 * wait: from issue to the ticket's first call (what the citizen waited before being called);

@@ -1,7 +1,7 @@
-"""The hall's service API: every ticket and window action, one transaction each (DESIGN §2, §3, §6).
+"""The hall's service API: every ticket and window action, one transaction each.
 
 Routes, the devices process, keypads and the simulator all call this; none of them writes tickets,
-windows or events by itself.
+windows or events by itself (docs/architecture.md §Ticket lifecycle, §Numbering, §Storage).
 """
 
 from __future__ import annotations
@@ -649,7 +649,7 @@ class HallService:
             raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
         return WindowState.from_row(row)
 
-    # ---------- the balancer (DESIGN §4) ----------
+    # ---------- the balancer (docs/architecture.md §Balancer) ----------
 
     def balancer_state(self) -> tuple[list[balancer.LineLoad], list[balancer.Seat]]:
         """What the balancer looks at: each line's waiting count, head wait, arrival rate and minutes per
@@ -1057,7 +1057,7 @@ class HallService:
                 raise errors.IllegalTransition(
                     f"{ticket.number} 号已在 {to_line} 队列", f"Ticket {ticket.number} is already in line {to_line}"
                 )
-            # It keeps its original issue time (DESIGN §2): queued_at is not touched.
+            # It keeps its original issue time (docs/architecture.md §Ticket lifecycle): queued_at is not touched.
             return (
                 {
                     "line": to_line,
@@ -1145,7 +1145,7 @@ class HallService:
     # ---------- the day ----------
 
     def roll_over(self) -> dict:
-        """Close the books on past service days; safe to run any number of times (DESIGN §5)."""
+        """Close the books on past service days; safe to run any number of times (docs/architecture.md §Processes)."""
         now = self.clock.now()
         today = calendar.service_day(now, self.hall)
         with self.store.immediate() as conn:
@@ -1217,7 +1217,8 @@ _WINDOW_ACTION_ZH = {"open": "开启", "pause": "暂停", "resume": "恢复", "c
 
 
 def replay(events: list[dict]) -> dict[str, Any]:
-    """Rebuild a ticket's state from its events alone (nothing is ever deleted, DESIGN §2)."""
+    """Rebuild a ticket's state from its events alone: nothing is ever deleted
+    (docs/architecture.md §Ticket lifecycle)."""
     state: dict[str, Any] = {"state": None, "line": None, "window": None, "recalls": 0}
     for event in events:
         if event["from_state"] != state["state"] and event["action"] != "issue":

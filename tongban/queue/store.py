@@ -1,4 +1,4 @@
-"""The one SQLite database both processes share (DESIGN §6).
+"""The one SQLite database both processes share (docs/architecture.md §Storage).
 
 Every connection gets the same pragmas (``synchronous`` is per connection, not stored in the file).
 A write that reads first runs in ``BEGIN IMMEDIATE`` issued on the connection: sqlite-utils'
@@ -55,7 +55,7 @@ def m001_hall_core(db: sqlite_utils.Database) -> None:
             finished_at TEXT,
             kiosk TEXT,
             rated INTEGER NOT NULL DEFAULT 0,
-            UNIQUE (prefix, service_day, seq)    -- the safety net under numbering (DESIGN §6)
+            UNIQUE (prefix, service_day, seq)    -- the safety net under numbering
         )""")
     db.execute("CREATE INDEX tickets_waiting ON tickets (state, line, service_day)")
     db.execute("CREATE INDEX tickets_window ON tickets (window, state)")
@@ -176,7 +176,7 @@ def m002_settings(db: sqlite_utils.Database) -> None:
 @migrations()
 def m003_balancer_and_call_times(db: sqlite_utils.Database) -> None:
     # Window minutes per call (call to free again: walk-up and service, or recalls before a no-show),
-    # smoothed per line: what the wait forecast charges for each ticket ahead (DESIGN §4).
+    # smoothed per line: what the wait forecast charges for each ticket ahead (docs/architecture.md §Forecast).
     db.execute("ALTER TABLE lines ADD COLUMN cycle_min REAL")
     db.execute("ALTER TABLE lines ADD COLUMN cycle_n INTEGER NOT NULL DEFAULT 0")
     # Arrival rates per line for the balancer: tickets issued in the last half hour.
@@ -241,7 +241,7 @@ class Store:
             migrations.apply(self.db)
 
     def _backup_before_migration(self) -> None:
-        """A verified copy of the database as it was, before any migration touches it (issue 9).
+        """A verified copy of the database as it was, before any migration touches it (docs/architecture.md §Storage).
 
         Taken from a separate read connection: this one holds the write lock, so the copy is the
         state every process last committed, and a second process starting now waits for both.
@@ -256,7 +256,7 @@ class Store:
 
     @contextmanager
     def immediate(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front (DESIGN §6)."""
+        """A write transaction that takes the write lock up front (docs/architecture.md §Storage)."""
         with self._lock:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
@@ -386,8 +386,8 @@ def m004_kiosk_requests(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m010_cases(db: sqlite_utils.Database) -> None:
-    # Proxy (代收代办) and multi-place (多地联办) cases, issue 8 (docs/cases.md). Personal fields are
-    # nullable: the retention job clears them and keeps the rest for statistics (DESIGN §6).
+    # Proxy (代收代办) and multi-place (多地联办) cases (docs/cases.md). Personal fields are
+    # nullable: the retention job clears them and keeps the rest for statistics (docs/architecture.md §Cases).
     db.execute("""
         CREATE TABLE cases (
             id INTEGER PRIMARY KEY,

@@ -1,4 +1,4 @@
-"""Who is asking: a staff session, an enrolled terminal, or the public (DESIGN §8).
+"""Who is asking: a staff session, an enrolled terminal, or the public (docs/architecture.md §Web).
 
 Terminals (kiosks, rating pads, display screens) are refused everywhere except the routes that name
 their kind; staff routes check the role and, for clerks, the window they signed in at.

@@ -1,8 +1,8 @@
-"""The web process: ``create_app(config)`` (DESIGN §5, §8).
+"""The web process: ``create_app(config)`` (docs/architecture.md §Processes, §Web).
 
 Requests only read and write the database through the store API; they never touch a device and run
-no scheduler. Each request opens its own connection (SQLite connections are not shared between
-the server's threads).
+no scheduler. Each request borrows a connection from the StorePool and hands it back at the end
+(docs/architecture.md §Storage).
 """
 
 from __future__ import annotations
@@ -69,7 +69,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     database = str(Path(app.config["DATABASE"]))
     app.config["DATABASE"] = database
 
-    # Start-up checks (DESIGN §6): a damaged file stops the web here rather than serving from it.
+    # Start-up checks (docs/architecture.md §Storage): a damaged file stops the web here rather than serving from it.
     marked = damaged(database)
     if marked:
         raise StoreError(f"{database} is marked damaged ({database}.damaged):\n{marked}")
@@ -117,7 +117,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     @app.after_request
     def security_headers(response):
-        # No inline scripts and nothing from another host: halls run offline (DESIGN §8).
+        # No inline scripts and nothing from another host: halls run offline (docs/architecture.md §Web).
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -163,7 +163,7 @@ def _refuse_when_damaged(app: Flask, database: str) -> None:
 
 
 def _role_blueprints():
-    """One blueprint per role (DESIGN §8)."""
+    """One blueprint per role (docs/architecture.md §Web)."""
     from .cases.routes import cases
     from .display.routes import display
     from .info.routes import info

@@ -1,4 +1,4 @@
-"""Live screens over Server-Sent Events (DESIGN §5, §8).
+"""Live screens over Server-Sent Events (docs/architecture.md §Processes, §Web).
 
 One watcher thread per web process polls ``PRAGMA data_version`` (~100 ms). It changes when any
 other connection commits, whichever process wrote, so every worker pushes fresh state to its own

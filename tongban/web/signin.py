@@ -71,7 +71,7 @@ def login():
         password = request.form.get("password", "")
         window_text = request.form.get("window", "").strip()
         window = int(window_text) if window_text.isdigit() else None
-        # An account still on a demo or initial password signs in only by setting its own (issue 9).
+        # An account still on a demo or initial password signs in only by setting its own.
         new_password = request.form.get("new_password") or None
         changing = new_password is not None
         try:

@@ -1,4 +1,4 @@
-"""Proxy and multi-place cases for staff (issue 8): list, new case, case page, receipt; public status.
+"""Proxy and multi-place cases for staff (docs/cases.md): list, new case, case page, receipt; public status.
 
 Staff only (clerks and managers) except ``/c/<token>``, the status page behind the receipt's QR.
 Each URL answers with the whole page, or with its ``_case*.html`` fragment when htmx asks

@@ -1,6 +1,6 @@
-"""Hall display (``/display``, 1920×1080) and per-window screens (``/display/window/<n>``) (issue 5).
+"""Hall display (``/display``, 1920×1080) and per-window screens (``/display/window/<n>``).
 
-One SSE stream per screen (DESIGN §8): window tiles, the last calls, waiting per line, and the
+One SSE stream per screen (docs/architecture.md §Web): window tiles, the last calls, waiting per line, and the
 announcements. Every call and recall event in the events log is one announcement (so a recall is
 announced again); its clips come from ``tongban.voice.call_sequence`` and the page plays them in
 order, one announcement at a time (static/js/display.js).

@@ -1,4 +1,4 @@
-"""Public pages, no login (issue 4): the cross-province matters with their guides, every cross-province
+"""Public pages, no login (docs/kiosk.md): the cross-province matters with their guides, every cross-province
 window of the district, and the ticket status page a phone opens from the ticket's QR code.
 
 The status page is found by the ticket's unguessable token, never by its id, and shows nothing

@@ -1,4 +1,4 @@
-"""Citizens' touchscreen kiosk (issue 4): lines and matters, the one-time notice, tickets, closed states.
+"""Citizens' touchscreen kiosk (docs/kiosk.md): lines and matters, the one-time notice, tickets, closed states.
 
 Every screen is one URL that answers with the whole page, or with just the ``#kiosk`` element when htmx
 asks (``HX-Request``). Screens are swapped into the page, never reloaded, so a dropped network shows

@@ -1,4 +1,4 @@
-"""Hall manager console (``/manage``) and the day report (``/manage/report``) (issue 5).
+"""Hall manager console (``/manage``) and the day report (``/manage/report``).
 
 The console is one SSE page: the windows × lines matrix (one touch per cell toggles "serving now",
 within what the window is able to serve; a lock pins the window against the balancer), window

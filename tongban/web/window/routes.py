@@ -1,6 +1,6 @@
-"""Clerk console (``/window/<n>``) and rating pad (``/window/<n>/pad``) (issue 5).
+"""Clerk console (``/window/<n>``) and rating pad (``/window/<n>/pad``).
 
-Both pages hold one SSE stream (DESIGN §8): the console's named events are the window's state, the
+Both pages hold one SSE stream (docs/architecture.md §Web): the console's named events are the window's state, the
 current ticket with its matter's guide, the window's lines, suspended tickets and the hall's alerts;
 the pad's one event is what the citizen should see (idle card, or the 好差评 question). Actions are
 htmx posts that answer with a toast and, for the current ticket, an out-of-band swap so the clerk
@@ -228,8 +228,8 @@ def transfer(number: int):
 
 
 def _transfer_target(service: HallService) -> tuple[str, str]:
-    """To a line, or to a window: the pull policy binds no ticket to a window (DESIGN §4), so a
-    transfer to a window puts the ticket in the line that window serves first, and says so."""
+    """To a line, or to a window: the pull policy binds no ticket to a window (docs/architecture.md §Dispatch),
+    so a transfer to a window puts the ticket in the line that window serves first, and says so."""
     target = request.form.get("target", "")
     kind, _, value = target.partition(":")
     reason_key = request.form.get("reason_key", "")
