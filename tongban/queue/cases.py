@@ -193,7 +193,6 @@ class InvalidInput(CaseError):
     """One or more fields are wrong; ``problems`` maps each field to (中文, English)."""
 
     code = "invalid_input"
-    http_status = 400
 
     def __init__(self, problems: dict[str, tuple[str, str]]):
         self.problems = problems

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 class QueueError(Exception):
     code = "queue_error"
-    http_status = 409
 
     def __init__(self, message_zh: str, message_en: str, **details):
         self.message_zh = message_zh
@@ -23,7 +22,6 @@ class QueueError(Exception):
 
 class NotFound(QueueError):
     code = "not_found"
-    http_status = 404
 
 
 class UnknownLine(NotFound):
@@ -72,7 +70,6 @@ class NothingWaiting(QueueError):
 
 class WrongWindow(QueueError):
     code = "wrong_window"
-    http_status = 403
 
 
 class LineNotAble(QueueError):

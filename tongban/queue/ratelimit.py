@@ -19,7 +19,6 @@ WINDOW_S = 60
 
 class KioskRateLimited(QueueError):
     code = "kiosk_rate_limited"
-    http_status = 429
 
 
 def check_kiosk_rate(conn: sqlite3.Connection, kiosk: str | None, now: datetime, limit: int) -> None:

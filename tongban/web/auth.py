@@ -32,6 +32,8 @@ _hasher = PasswordHasher()
 class AuthError(Exception):
     """Refused: wrong password, locked account, unknown or revoked token."""
 
+    code = "unauthenticated"  # each refusal names its own; web/errors.py gives them their statuses
+
     def __init__(self, code: str, message_zh: str, message_en: str):
         self.code = code
         self.message_zh = message_zh

@@ -14,6 +14,7 @@ from ...queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from ..access import requires
 from ..auth import AuthError
 from ..context import get_accounts, get_clock, get_service, get_store
+from ..errors import status_for
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -30,7 +31,7 @@ class BadRequest(Exception):
 
 @api.errorhandler(errors.QueueError)
 def queue_refusal(exc: errors.QueueError):
-    return jsonify(exc.as_dict()), exc.http_status
+    return jsonify(exc.as_dict()), status_for(exc)
 
 
 @api.errorhandler(BadRequest)
@@ -196,7 +197,7 @@ def login():
     try:
         token, session = get_accounts().login(username, password, window=window, new_password=new_password)
     except AuthError as exc:
-        return jsonify(exc.as_dict()), (403 if exc.code in ("disabled", "locked") else 401)
+        return jsonify(exc.as_dict()), status_for(exc)
     return jsonify(
         {
             "token": token,

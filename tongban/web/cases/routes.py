@@ -22,6 +22,7 @@ from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
 from ..access import page_requires
 from ..context import current_lang, get_clock, get_service, get_store
+from ..errors import status_for
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -274,26 +275,20 @@ def new_case():
     problems: dict = {}
     status = 200
     if ticket_text and ticket is None:
-        refusal, status = errors.UnknownTicket(f"没有编号为 {ticket_text} 的号票", f"No ticket {ticket_text}"), 404
+        refusal = errors.UnknownTicket(f"没有编号为 {ticket_text} 的号票", f"No ticket {ticket_text}")
     elif ticket is not None:
         existing = domain.case_for_ticket(get_store(), ticket.id)
         if existing is not None:
             return redirect(url_for("cases.case_page", case_id=existing.id))
         if ticket.state not in ("serving", "suspended", "done"):
-            refusal, status = (
-                domain.TicketNotServed(
-                    f"{ticket.number} 号尚未办理，不能开立案件", f"Ticket {ticket.number} has not been served yet"
-                ),
-                409,
+            refusal = domain.TicketNotServed(
+                f"{ticket.number} 号尚未办理，不能开立案件", f"Ticket {ticket.number} has not been served yet"
             )
         elif not domain.opens_case(matter):
             name = matter.name_zh if matter else "该号票"
-            refusal, status = (
-                domain.NotACaseMatter(
-                    f"{name}不是代收代办或多地联办事项，无需开立案件",
-                    "This ticket's matter is handled on site; it needs no case",
-                ),
-                409,
+            refusal = domain.NotACaseMatter(
+                f"{name}不是代收代办或多地联办事项，无需开立案件",
+                "This ticket's matter is handled on site; it needs no case",
             )
     if request.method == "POST" and refusal is None:
         try:
@@ -302,15 +297,15 @@ def new_case():
             )
         except domain.InvalidInput as exc:
             problems, status = exc.problems, 422
-        except domain.CaseExists as exc:
-            refusal, status = exc, 409
         except (domain.CaseError, errors.QueueError) as exc:
-            refusal, status = exc, exc.http_status
+            refusal = exc
         else:
             target = url_for("cases.case_page", case_id=case.id, opened=1)
             if request.headers.get("HX-Request"):
                 return "", 204, {"HX-Redirect": target}
             return redirect(target, 303)
+    if refusal is not None:
+        status = status_for(refusal)
     return _fragment(
         "case_new.html",
         "_case_new_form.html",
@@ -394,7 +389,7 @@ def case_action(case_id: int, action: str):
     except domain.InvalidInput as exc:
         return _render_case(case_id, status=422, problems=exc.problems, open_form=action, form=request.form)
     except (domain.CaseError, errors.QueueError) as exc:
-        return _render_case(case_id, status=exc.http_status, refusal=exc)
+        return _render_case(case_id, status=status_for(exc), refusal=exc)
     if request.headers.get("HX-Request"):
         return _render_case(case_id)
     return redirect(url_for("cases.case_page", case_id=case_id), 303)

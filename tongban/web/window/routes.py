@@ -22,6 +22,7 @@ from ...queue.store import parse_iso, utc_iso
 from ..access import page_requires
 from ..auth import AccountError
 from ..context import get_accounts, get_broker, get_clock, get_service, get_store
+from ..errors import status_for
 from ..i18n import both
 from ..live import sse_response
 
@@ -121,7 +122,7 @@ def _toast(kind: str, zh: str, en: str, status: int = 200, *, oob: str = ""):
 
 
 def _refusal(exc: errors.QueueError):
-    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return _toast("error", exc.message_zh, exc.message_en, status_for(exc))
 
 
 def for_window(access: Callable[[int], Any]) -> Callable:
@@ -464,7 +465,7 @@ def pad_rate(number: int):
     except ratings.InvalidRating:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
     except errors.QueueError as exc:
-        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), exc.http_status
+        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), status_for(exc)
     return render_template("_pad_thanks.html", ok=True, message=both("pad_thanks"))
 
 
