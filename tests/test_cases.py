@@ -68,7 +68,7 @@ def test_id_numbers(text, ok):
 
 def test_id_number_born_in_the_future_is_refused():
     _value, problem = domain.check_id_number(valid_id("33010620300101123"), date(2026, 11, 26))
-    assert problem[1].endswith("not a plausible birth date")
+    assert problem.en.endswith("not a plausible birth date")
 
 
 def test_id_regions_include_hong_kong_macao_taiwan_permits():

@@ -129,22 +129,19 @@ def _close(store: Store, ticket_id: int, *, now: datetime, actor: str | None, wi
     with store.immediate() as conn:
         row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         if row is None:
-            raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+            raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
         if window is not None and row["window"] != window:
-            raise errors.WrongWindow(
-                f"{row['number']} 号不是在 {window} 号窗口办理的",
-                f"Ticket {row['number']} was not served at window {window}",
-            )
+            raise errors.WrongWindow("err_not_served_here", {"number": row["number"], "window": window})
         if row["rated"]:
             raise errors.AlreadyRated(
-                f"{row['number']} 号的这次服务已经评价过",
-                f"Ticket {row['number']} is already rated",
+                "err_already_rated",
+                {"number": row["number"]},
                 ticket=row["number"],
             )
         if row["state"] != "done":
             raise errors.IllegalTransition(
-                f"{row['number']} 号尚未办结，不能评价",
-                f"Ticket {row['number']} is not finished; it cannot be rated",
+                "err_rate_unfinished",
+                {"number": row["number"]},
                 state=row["state"],
             )
         data = {
@@ -158,8 +155,8 @@ def _close(store: Store, ticket_id: int, *, now: datetime, actor: str | None, wi
         # The guard in the UPDATE is the safety net if two pads answer at the same instant.
         if conn.execute("UPDATE tickets SET rated = 1 WHERE id = ? AND rated = 0", (ticket_id,)).rowcount != 1:
             raise errors.AlreadyRated(
-                f"{row['number']} 号的这次服务已经评价过",
-                f"Ticket {row['number']} is already rated",
+                "err_already_rated",
+                {"number": row["number"]},
                 ticket=row["number"],
             )
         store.add_event(

@@ -12,7 +12,7 @@ refusal can say "window 3 is 暂停服务" in Chinese and "window 3 is paused" i
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from pathlib import Path
 
@@ -56,6 +56,11 @@ def text(key: str, lang: str = "zh", **values) -> str:
 
 def both(key: str, **values) -> tuple[str, str]:
     return text(key, "zh", **values), text(key, "en", **values)
+
+
+def labels(prefix: str, names: Iterable[object]) -> dict:
+    """``{name: (zh, en)}`` from the keys ``prefix + name``: the words for each of a set of codes."""
+    return {name: both(f"{prefix}{name}") for name in names}
 
 
 class Msg:

@@ -13,7 +13,7 @@ from functools import wraps
 from flask import g, jsonify, request
 
 from .auth import AuthError, Session, Terminal
-from .errors import STATUS, status_for
+from .errors import refusal, status_for
 
 
 @dataclass(frozen=True)
@@ -59,7 +59,7 @@ def bearer_principal() -> Principal | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise AuthError("bad_authorization", "认证信息格式错误", "Authorization must be 'Bearer <token>'")
+        raise AuthError("bad_authorization")
     accounts = get_accounts()
     if token.startswith("t_"):
         return Principal(terminal=accounts.terminal(token))
@@ -77,24 +77,12 @@ def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str
             except AuthError as exc:
                 return jsonify(exc.as_dict()), status_for(exc)
             if principal is None:
-                return jsonify(
-                    {
-                        "error": "unauthenticated",
-                        "message_zh": "请先登录",
-                        "message_en": "Sign in or present a terminal token",
-                    }
-                ), STATUS["unauthenticated"]
+                return refusal("unauthenticated")
             allowed = (principal.terminal is not None and principal.terminal.kind in terminals) or (
                 principal.is_staff and (principal.is_manager or (staff and not manager))
             )
             if not allowed:
-                return jsonify(
-                    {
-                        "error": "forbidden",
-                        "message_zh": "无权进行此操作",
-                        "message_en": "You are not allowed to do this",
-                    }
-                ), STATUS["forbidden"]
+                return refusal("forbidden")
             return view(*args, **kwargs)
 
         return wrapper

@@ -6,6 +6,12 @@ web's business, decided here for the JSON API and the pages alike.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from flask import jsonify
+
+from ..texts import both
+
 #: Refusal code -> HTTP status. A refusal whose own code is not listed takes the status of the first
 #: code listed along its class's ancestry (UnknownTicket is a NotFound, so 404; any other QueueError 409).
 STATUS = {
@@ -33,3 +39,10 @@ def status_for(exc: Exception) -> int:
         if code in STATUS:
             return STATUS[code]
     raise KeyError(f"no HTTP status for {type(exc).__name__} ({codes[0]!r}) in tongban/web/errors.py")
+
+
+def refusal(code: str, key: str | None = None, /, details: Mapping | None = None, **values):
+    """A JSON refusal the web makes itself: ``{"error": code, **details, "message_zh", "message_en"}``
+    worded by ``key`` (``err_<code>`` unless given) and its ``values``, with the code's status."""
+    zh, en = both(key or f"err_{code}", **values)
+    return jsonify({"error": code, **(details or {}), "message_zh": zh, "message_en": en}), STATUS[code]

@@ -20,6 +20,7 @@ from ...queue import cases as domain
 from ...queue import errors
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
+from ...texts import Msg
 from ..access import page_requires
 from ..context import current_lang, get_clock, get_service, get_store
 from ..errors import status_for
@@ -275,21 +276,16 @@ def new_case():
     problems: dict = {}
     status = 200
     if ticket_text and ticket is None:
-        refusal = errors.UnknownTicket(f"没有编号为 {ticket_text} 的号票", f"No ticket {ticket_text}")
+        refusal = errors.UnknownTicket("err_case_no_ticket", {"ticket": ticket_text})
     elif ticket is not None:
         existing = domain.case_for_ticket(get_store(), ticket.id)
         if existing is not None:
             return redirect(url_for("cases.case_page", case_id=existing.id))
         if ticket.state not in ("serving", "suspended", "done"):
-            refusal = domain.TicketNotServed(
-                f"{ticket.number} 号尚未办理，不能开立案件", f"Ticket {ticket.number} has not been served yet"
-            )
+            refusal = domain.TicketNotServed("err_case_ticket_not_served_yet", {"number": ticket.number})
         elif not domain.opens_case(matter):
-            name = matter.name_zh if matter else "该号票"
-            refusal = domain.NotACaseMatter(
-                f"{name}不是代收代办或多地联办事项，无需开立案件",
-                "This ticket's matter is handled on site; it needs no case",
-            )
+            name = matter.name_zh if matter else Msg("err_case_this_ticket")
+            refusal = domain.NotACaseMatter("err_case_not_a_case_matter", {"name": name})
     if request.method == "POST" and refusal is None:
         try:
             case = _service().open(

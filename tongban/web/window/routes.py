@@ -294,7 +294,7 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
         other = service.window(int(value))
         prefix = other.serving[0]
         return prefix, f"转至{other.number}号窗口" + (f"：{reason}" if reason else "")
-    raise errors.UnknownLine("请选择转入的队列或窗口", "Choose the line or window to transfer to", field="target")
+    raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
 @window.post("/<int:number>/state/<action>")
