@@ -29,6 +29,7 @@ STATUS = {
     # the JSON API's own (web/api/routes.py)
     "bad_request": 400,
     "method_not_allowed": 405,
+    "database_damaged": 503,  # web/app.py: the nightly check failed, nothing is served (ops/damage.py)
 }
 
 

@@ -293,7 +293,7 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
     if kind == "window" and value.isdigit():
         other = service.window(int(value))
         prefix = other.serving[0]
-        return prefix, f"转至{other.number}号窗口" + (f"：{reason}" if reason else "")
+        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else "")
     raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
