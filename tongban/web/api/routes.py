@@ -291,7 +291,7 @@ def rate_ticket(ticket_id: int):
         return refusal("forbidden", "err_rating_by_citizen")
     body = _body()
     _unknown_fields(body, {"level", "reasons", "comment"})
-    level = _field(body, "level", int, required=True, expected="an integer 1 (非常不满意) to 5 (非常满意)")
+    level = _field(body, "level", int, required=True, expected=ratings.LEVEL_EXPECTED)
     reasons = _field(body, "reasons", list, expected="a list of reason codes") or []
     comment = _field(body, "comment", str, expected="text")
     try:
