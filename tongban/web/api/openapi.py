@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ... import __version__
+from ...queue import ratings
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _TICKET_ACTIONS = ["cancel", "finish", "late_return", "no_show", "recall", "resume", "start", "suspend", "transfer"]
@@ -345,7 +346,9 @@ PATHS = {
                                 "type": "integer",
                                 "minimum": 1,
                                 "maximum": 5,
-                                "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意",
+                                "description": ", ".join(
+                                    f"{level} {zh}" for level, (zh, _en) in ratings.LEVELS.items()
+                                ),
                             },
                             "reasons": {
                                 "type": "array",
