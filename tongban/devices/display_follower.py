@@ -70,14 +70,14 @@ class KeypadRouter:
         elif key == "pause":
             service.window_action(event.window, "resume" if window.state == "paused" else "pause", actor=clerk)
         elif current is None:
-            raise errors.NothingWaiting("本窗口没有当前号", "No ticket at this window")
+            raise errors.NothingWaiting("err_keypad_no_ticket")
         elif key in ("recall", "no_show", "start", "finish"):
             service.act(current.id, key, window=event.window, actor=clerk)
         elif key == "transfer":
             lines = self.config.lines
             index = int(event.arg) - 1 if event.arg and event.arg.isdigit() else -1
             if not 0 <= index < len(lines):
-                raise errors.UnknownLine(f"没有第 {event.arg} 号队列", f"No line number {event.arg}")
+                raise errors.UnknownLine("err_keypad_no_line", {"n": event.arg})
             service.act(current.id, "transfer", window=event.window, actor=clerk, to_line=lines[index].prefix)
 
 

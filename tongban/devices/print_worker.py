@@ -16,6 +16,7 @@ from ..queue import calendar, printing
 from ..queue.clock import Clock
 from ..queue.service import HallService, Ticket
 from ..queue.store import Store
+from ..texts import both
 from .loop import StoreLoop
 
 log = logging.getLogger("tongban.printing")
@@ -62,11 +63,7 @@ def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -
         issued_at_local=calendar.local(ticket.issued_at, config.hall).strftime("%Y-%m-%d %H:%M"),
         windows=serving,
         qr_text=f"{public.rstrip('/')}/t/{ticket.token}" if public else ticket_text(config, ticket),
-        reminders=[
-            "请留意叫号，过号请到服务台。",
-            "Please watch for your number; if you miss it, ask at the desk.",
-            "本票当日有效。Valid today only.",
-        ],
+        reminders=[*both("slip_reminder_missed"), "".join(both("slip_reminder_today"))],
         reprint=reprint,
     )
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from ..config import HallConfig
 from ..queue.clock import Clock
 from ..queue.store import Store, utc_iso
+from ..texts import both
 from .backup import BackupError, restore_help, take_backup
 from .damage import mark_damaged
 
@@ -125,8 +126,7 @@ class NightlyJobs:
             _alert_once(
                 store,
                 "backup_failed",
-                f"数据备份失败，请联系信息管理员：{exc}",
-                f"The nightly backup failed; ask IT: {exc}",
+                *both("ops_backup_failed", error=exc),
                 now,
             )
             return None

@@ -14,6 +14,7 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from ..texts import both
 from .clock import Clock
 from .store import Store, parse_iso, utc_iso
 
@@ -32,11 +33,13 @@ _hasher = PasswordHasher()
 class AuthError(Exception):
     """Refused: wrong password, locked account, unknown or revoked token."""
 
-    def __init__(self, code: str, message_zh: str, message_en: str):
+    code = "unauthenticated"  # each refusal names its own; web/errors.py gives them their statuses
+
+    def __init__(self, code: str, key: str | None = None, /, **values):
+        """``key`` names the words in the text table; it defaults to ``err_<code>``."""
         self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
-        super().__init__(message_en)
+        self.message_zh, self.message_en = both(key or f"err_{code}", **values)
+        super().__init__(self.message_en)
 
     def as_dict(self) -> dict:
         return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
@@ -158,16 +161,16 @@ class Accounts:
         which then replaces the password before the session opens.
         """
         now = self.clock.now()
-        refused = AuthError("bad_login", "用户名或密码错误", "Wrong user name or password")
+        refused = AuthError("bad_login")
         with self.store.immediate() as conn:
             row = conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
             if row is None:
                 _hasher.hash(password)  # same work as a real check, so timing does not reveal names
                 raise refused
             if row["disabled"]:
-                raise AuthError("disabled", "账号已停用", "This account is disabled")
+                raise AuthError("disabled")
             if row["locked_until"] and parse_iso(row["locked_until"]) > now:
-                raise AuthError("locked", "密码错误次数过多，请稍后再试", "Too many wrong passwords; try again later")
+                raise AuthError("locked")
             try:
                 _hasher.verify(row["password_hash"], password)
             except (VerificationError, InvalidHashError):
@@ -186,26 +189,18 @@ class Accounts:
                     conn.execute("UPDATE accounts SET must_change = 1, failed_logins = 0 WHERE id = ?", (row["id"],))
                     conn.execute("COMMIT")
                     conn.execute("BEGIN IMMEDIATE")
-                    raise AuthError(
-                        "password_change_required",
-                        "请先修改初始密码后再登录",
-                        "Set a new password before signing in (this one is a demo or initial password)",
-                    )
+                    raise AuthError("password_change_required")
                 try:
                     self._check_new_password(new_password, old=password)
                 except AccountError as exc:
-                    raise AuthError(
-                        "bad_new_password",
-                        "新密码不符合要求：至少 8 位，且不能是演示密码或原密码",
-                        f"New password refused: {exc}",
-                    ) from None
+                    raise AuthError("bad_new_password", why=exc) from None
                 conn.execute(
                     "UPDATE accounts SET password_hash = ?, must_change = 0 WHERE id = ?",
                     (_hasher.hash(new_password), row["id"]),
                 )
                 row = conn.execute("SELECT * FROM accounts WHERE id = ?", (row["id"],)).fetchone()
             if row["role"] == "clerk" and window is None:
-                raise AuthError("window_required", "请选择窗口", "Choose the window you are signing in at")
+                raise AuthError("window_required")
             token = "s_" + secrets.token_urlsafe(32)
             expires = now + timedelta(hours=SESSION_HOURS)
             conn.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?", (row["id"],))
@@ -222,13 +217,9 @@ class Accounts:
             (token_hash(token),),
         )
         if row is None or row["disabled"] or parse_iso(row["expires_at"]) <= self.clock.now():
-            raise AuthError("session_expired", "登录已过期，请重新登录", "Your session has ended; sign in again")
+            raise AuthError("session_expired")
         if row["must_change"] and not self.allow_demo_passwords:
-            raise AuthError(
-                "password_change_required",
-                "请先修改初始密码后再登录",
-                "Set a new password before going on (this account still has a demo or initial password)",
-            )
+            raise AuthError("password_change_required", "err_password_change_required_session")
         return Session(_account(row), row["window"], row["expires_at"])
 
     def logout(self, token: str) -> None:
@@ -258,7 +249,7 @@ class Accounts:
             "SELECT * FROM terminals WHERE token_hash = ? AND revoked_at IS NULL", (token_hash(token),)
         )
         if row is None:
-            raise AuthError("bad_terminal", "终端未登记或已停用", "This terminal is not enrolled or was revoked")
+            raise AuthError("bad_terminal")
         return Terminal(row["id"], row["kind"], row["name"], row["window"])
 
     def terminals(self) -> list[dict]:

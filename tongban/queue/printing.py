@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from ..texts import both
 from .store import Store, parse_iso, utc_iso
 
 DEFAULT_DEADLINE_S = 5.0
@@ -64,8 +65,7 @@ def claim_next(store: Store, now: datetime, *, printer: str | None = None) -> di
                     f"printer:{row['printer']}",
                     "print_failed",
                     now,
-                    "号票未能及时打印，请留意取号机",
-                    "A ticket was not printed in time; check the kiosk",
+                    *both("dev_print_late"),
                 )
                 continue
             conn.execute("UPDATE print_jobs SET state = 'printing' WHERE id = ?", (row["id"],))
@@ -85,8 +85,7 @@ def complete(store: Store, job_id: int, now: datetime, *, ok: bool, status: str,
                 f"printer:{row['printer']}",
                 "print_failed",
                 now,
-                f"打印机 {row['printer']} 打印失败（{status}），请检查并补打",
-                f"Printer {row['printer']} failed ({status}); check it and reprint",
+                *both("dev_print_failed", printer=row["printer"], status=status),
             )
 
 
@@ -106,8 +105,7 @@ def record_device_status(store: Store, device: str, kind: str, state: str, detai
                 device,
                 f"device_{state}",
                 now,
-                f"设备 {device} 状态异常：{state}",
-                f"Device {device} reports {state}: {detail}",
+                *both("dev_device_bad", device=device, state=state, detail=detail),
             )
 
 

@@ -23,11 +23,12 @@ from datetime import datetime
 from typing import Any
 
 from ..config import HallConfig
+from ..texts import both, labels
 from .cases import case_counts
 from .ratings import BAD_LEVELS, LEVELS, NOT_RATED, REASONS
 from .store import Store, parse_iso
 
-NO_MATTER = ("（未选事项）", "(no matter chosen)")
+NO_MATTER = both("report_no_matter")
 
 
 def mean(values: list[float]) -> float | None:
@@ -65,88 +66,72 @@ class _Group:
         return good / rated if rated else None
 
 
+#: The columns of each table, titled by report_col_<column> in the text table (queue.toml), or by
+#: report_<table>_<column> where that table titles the column its own way (_OWN_TITLES).
+_COLUMN_KEYS: dict[str, tuple[str, ...]] = {
+    "lines": (
+        "prefix",
+        "name",
+        "issued",
+        "served",
+        "no_shows",
+        "transfers",
+        "wait_mean",
+        "wait_p90",
+        "service_mean",
+        "service_p90",
+    ),
+    "matters": (
+        "code",
+        "name",
+        "line",
+        "issued",
+        "served",
+        "no_shows",
+        "wait_mean",
+        "wait_p90",
+        "service_mean",
+        "service_p90",
+    ),
+    "windows": (
+        "window",
+        "calls",
+        "recalls",
+        "served",
+        "no_shows",
+        "transfers",
+        "wait_mean",
+        "service_mean",
+        "service_p90",
+        "rated",
+        "satisfaction",
+    ),
+    "clerks": (
+        "clerk",
+        "staff_no",
+        "calls",
+        "served",
+        "no_shows",
+        "transfers",
+        "service_mean",
+        "service_p90",
+        "rated",
+        "satisfaction",
+    ),
+    "ratings": ("level", "count", "share"),
+    "bad_ratings": ("time", "number", "window", "clerk", "matter", "level", "reasons", "comment"),
+    "transfers": ("time", "number", "window", "from_line", "to_line", "reason"),
+    "hours": ("hour", "issued", "calls", "served"),
+    "cases": ("opened", "sent", "delivered", "overdue"),
+}
+
+
+_OWN_TITLES = {("lines", "transfers"), ("matters", "name")}
+
 #: Columns of each table: key, 中文, English. HTML and CSV are both made from these.
 COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "lines": [
-        ("prefix", "队列", "Line"),
-        ("name", "名称", "Name"),
-        ("issued", "取号", "Issued"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("transfers", "转出", "Transferred out"),
-        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
-        ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-    ],
-    "matters": [
-        ("code", "事项编码", "Matter code"),
-        ("name", "事项", "Matter"),
-        ("line", "队列", "Line"),
-        ("issued", "取号", "Issued"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
-        ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-    ],
-    "windows": [
-        ("window", "窗口", "Window"),
-        ("calls", "叫号", "Calls"),
-        ("recalls", "重呼", "Recalls"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("transfers", "转出", "Transfers"),
-        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-        ("rated", "评价数", "Ratings"),
-        ("satisfaction", "满意率", "Satisfaction"),
-    ],
-    "clerks": [
-        ("clerk", "工作人员", "Clerk"),
-        ("staff_no", "工号", "Staff no."),
-        ("calls", "叫号", "Calls"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("transfers", "转出", "Transfers"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-        ("rated", "评价数", "Ratings"),
-        ("satisfaction", "满意率", "Satisfaction"),
-    ],
-    "ratings": [("level", "评价", "Rating"), ("count", "次数", "Count"), ("share", "占已评价", "Share of ratings")],
-    "bad_ratings": [
-        ("time", "时间", "Time"),
-        ("number", "号码", "Ticket"),
-        ("window", "窗口", "Window"),
-        ("clerk", "工作人员", "Clerk"),
-        ("matter", "事项", "Matter"),
-        ("level", "评价", "Rating"),
-        ("reasons", "原因", "Reasons"),
-        ("comment", "意见", "Comment"),
-    ],
-    "transfers": [
-        ("time", "时间", "Time"),
-        ("number", "号码", "Ticket"),
-        ("window", "窗口", "Window"),
-        ("from_line", "转出队列", "From line"),
-        ("to_line", "转入队列", "To line"),
-        ("reason", "原因", "Reason"),
-    ],
-    "hours": [
-        ("hour", "时段", "Hour"),
-        ("issued", "取号", "Issued"),
-        ("calls", "叫号", "Calls"),
-        ("served", "办结", "Served"),
-    ],
-    "cases": [
-        ("opened", "受理", "Opened"),
-        ("sent", "寄出", "Sent"),
-        ("delivered", "送达群众", "Delivered"),
-        ("overdue", "超期未办结", "Overdue"),
-    ],
+    name: [(key, *both(f"report_{name}_{key}" if (name, key) in _OWN_TITLES else f"report_col_{key}")) for key in keys]
+    for name, keys in _COLUMN_KEYS.items()
 }
 
 #: Columns holding text (left-aligned); the rest are numbers.
@@ -171,17 +156,7 @@ TEXT_KEYS = frozenset(
     }
 )
 
-TABLE_TITLES: dict[str, tuple[str, str]] = {
-    "lines": ("按队列", "By line"),
-    "matters": ("按事项", "By matter"),
-    "windows": ("按窗口", "By window"),
-    "clerks": ("按工作人员", "By clerk"),
-    "ratings": ("好差评", "Ratings"),
-    "bad_ratings": ("差评明细", "Every bad rating"),
-    "transfers": ("转移明细", "Transfers"),
-    "hours": ("按时段", "By hour"),
-    "cases": ("代收代办与多地联办件", "Proxy and multi-place cases"),
-}
+TABLE_TITLES: dict[str, tuple[str, str]] = labels("report_title_", _COLUMN_KEYS)
 
 
 @dataclass

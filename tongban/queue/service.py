@@ -14,6 +14,7 @@ from functools import lru_cache
 from typing import Any
 
 from ..config import HallConfig
+from ..texts import Msg
 from . import balancer, calendar, errors, policy
 from .clock import Clock
 from .estimates import (
@@ -50,25 +51,12 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "expire": (frozenset({"waiting", "called", "serving", "suspended"}), "expired"),
 }
 
-STATE_ZH = {
-    "waiting": "等候中",
-    "called": "已叫号",
-    "serving": "办理中",
-    "suspended": "暂停办理",
-    "done": "已办结",
-    "no_show": "过号",
-    "cancelled": "已取消",
-    "expired": "已过期",
-}
-
 WINDOW_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "open": (frozenset({"closed"}), "open"),
     "pause": (frozenset({"open"}), "paused"),
     "resume": (frozenset({"paused"}), "open"),
     "close": (frozenset({"open", "paused"}), "closed"),
 }
-WINDOW_STATE_ZH = {"open": "服务中", "paused": "暂停服务", "closed": "窗口关闭"}
-
 # The actions staff take on one ticket by name (the API's /tickets/<id>/<action>, the console's
 # buttons): every transition but "call", which call_next takes on whichever ticket the policy picks,
 # and "expire", which only the nightly roll-over takes. The API, its OpenAPI document and the consoles
@@ -84,14 +72,6 @@ def ticket_actions(state: str) -> tuple[str, ...]:
 def window_actions(state: str) -> tuple[str, ...]:
     """The window actions a window in this state allows, in WINDOW_TRANSITIONS order."""
     return tuple(a for a, (allowed, _target) in WINDOW_TRANSITIONS.items() if state in allowed)
-
-
-_CLOSED_REASONS = {
-    "closed_today": ("今日不办公", "The hall is closed today"),
-    "not_yet_open": ("尚未开始办公", "The hall is not open yet"),
-    "lunch_break": ("午间休息", "Lunch break"),
-    "closed_for_day": ("今日办公已结束", "The hall has closed for today"),
-}
 
 
 @dataclass(frozen=True)
@@ -229,19 +209,19 @@ class HallService:
     def ticket(self, ticket_id: int) -> Ticket:
         row = self.store.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
         if row is None:
-            raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+            raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
         return Ticket.from_row(row)
 
     def ticket_by_token(self, token: str) -> Ticket:
         row = self.store.one("SELECT * FROM tickets WHERE token = ?", (token,))
         if row is None:
-            raise errors.UnknownTicket("没有这张号票", "No such ticket")
+            raise errors.UnknownTicket("err_no_such_ticket")
         return Ticket.from_row(row)
 
     def window(self, number: int) -> WindowState:
         row = self.store.one("SELECT * FROM windows WHERE number = ?", (number,))
         if row is None:
-            raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
+            raise errors.UnknownWindow("err_no_window", {"number": number})
         return WindowState.from_row(row)
 
     def windows(self) -> list[WindowState]:
@@ -491,8 +471,8 @@ class HallService:
         row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
         if row and row["closed"]:
             raise errors.LineClosed(
-                f"{line_cfg.name_zh}暂停取号",
-                f"{line_cfg.name_en} is closed for now",
+                "err_line_closed_by_manager",
+                {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en},
                 reason="closed_by_manager",
                 detail=row["closed_reason"],
             )
@@ -501,8 +481,8 @@ class HallService:
         ).fetchone()[0]
         if line_cfg.daily_quota is not None and seq > line_cfg.daily_quota:
             raise errors.QuotaReached(
-                f"今日号已取完：{line_cfg.name_zh}每日限 {line_cfg.daily_quota} 个号",
-                f"No more tickets today: {line_cfg.name_en} issues {line_cfg.daily_quota} a day",
+                "err_quota_reached",
+                {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en, "quota": line_cfg.daily_quota},
                 quota=line_cfg.daily_quota,
             )
         return seq
@@ -513,34 +493,31 @@ class HallService:
                 self.config.matter(matter)
                 owner = self.config.line_of_matter(matter)
             except KeyError:
-                raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
+                raise errors.UnknownMatter("err_no_matter", {"matter": matter}, field="matter") from None
             if line is not None and line != owner.prefix:
-                raise errors.UnknownLine(
-                    f"事项 {matter} 不在 {line} 队列", f"Matter {matter} is not in line {line}", field="line"
-                )
+                raise errors.UnknownLine("err_matter_not_in_line", {"matter": matter, "line": line}, field="line")
             return owner.prefix, matter
         if line is None:
-            raise errors.UnknownLine("请选择业务", "Choose a line or a matter", field="line")
+            raise errors.UnknownLine("err_choose_line", field="line")
         try:
             self.config.line(line)
         except KeyError:
-            raise errors.UnknownLine(f"没有 {line} 队列", f"No line {line!r}", field="line") from None
+            raise errors.UnknownLine("err_no_line", {"line": line}, field="line") from None
         return line, None
 
     def _check_open(self, now: datetime, prefix: str) -> None:
         status = calendar.opening(now, self.hall)
         lunch_ok = status.reason == "lunch_break" and self.hall.issue_during_lunch
         if not status.open and not lunch_ok:
-            zh, en = _CLOSED_REASONS[status.reason]
+            key, values = f"err_hall_{status.reason}", {}
             if status.reopens_at:
-                zh, en = f"{zh}，{status.reopens_at} 开始取号", f"{en}; tickets from {status.reopens_at}"
-            raise errors.HallClosed(zh, en, reason=status.reason, reopens_at=status.reopens_at)
+                key, values = "err_hall_reopens", {"closed": Msg(key), "reopens_at": status.reopens_at}
+            raise errors.HallClosed(key, values, reason=status.reason, reopens_at=status.reopens_at)
         line_cfg = self.config.line(prefix)
         if calendar.past_last_issue(now, self.hall, line_cfg):
             raise errors.LineClosed(
-                f"{line_cfg.name_zh}今日取号已于 {line_cfg.last_issue:%H:%M} 截止，请下个工作日再来",
-                f"{line_cfg.name_en}: tickets end at {line_cfg.last_issue:%H:%M};"
-                " please come back on the next working day",
+                "err_line_past_last_issue",
+                {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en, "last_issue": line_cfg.last_issue},
                 reason="past_last_issue",
             )
 
@@ -550,15 +527,21 @@ class HallService:
         self, number: int, action: str, *, clerk: str | None = None, actor: str | None = None
     ) -> WindowState:
         if action not in WINDOW_TRANSITIONS:
-            raise errors.IllegalTransition(f"窗口不支持操作 {action}", f"Unknown window action {action!r}")
+            raise errors.IllegalTransition("err_unknown_window_action", {"action": action})
         allowed, target = WINDOW_TRANSITIONS[action]
         now = self.clock.now()
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
             if window.state not in allowed:
                 raise errors.IllegalTransition(
-                    f"{number} 号窗口当前{WINDOW_STATE_ZH[window.state]}，不能{_WINDOW_ACTION_ZH[action]}",
-                    f"Window {number} is {window.state}; it cannot {action}",
+                    "err_window_cannot",
+                    {
+                        "number": number,
+                        "state": window.state,
+                        "state_name": Msg(f"window_state_{window.state}"),
+                        "action": action,
+                        "action_name": Msg(f"q_window_action_{action}"),
+                    },
                     state=window.state,
                 )
             if action in ("pause", "close"):
@@ -567,8 +550,8 @@ class HallService:
                 ).fetchone()
                 if busy:
                     raise errors.WindowBusy(
-                        f"{busy['number']} 号尚未办结，请先办结或标记过号",
-                        f"Ticket {busy['number']} is still open at this window; finish it first",
+                        "err_window_busy",
+                        {"ticket": busy["number"]},
                         ticket=busy["number"],
                     )
             new_clerk = clerk if action == "open" else (None if action == "close" else window.clerk)
@@ -601,21 +584,19 @@ class HallService:
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
             if not lines:
-                raise errors.LineNotAble(
-                    "窗口至少要服务一个队列", "A window must serve at least one line", field="lines"
-                )
+                raise errors.LineNotAble("err_window_needs_a_line", field="lines")
             unable = [p for p in lines if p not in window.able]
             if unable:
                 raise errors.LineNotAble(
-                    f"{number} 号窗口不能办理 {'、'.join(unable)} 队列",
-                    f"Window {number} is not able to serve line(s) {', '.join(unable)}",
+                    "err_window_unable",
+                    {"number": number, "lines_zh": "、".join(unable), "lines_en": ", ".join(unable)},
                     field="lines",
                     lines=unable,
                 )
             if len(set(lines)) != len(lines):
-                raise errors.LineNotAble("队列重复", "A line is listed twice", field="lines")
+                raise errors.LineNotAble("err_line_twice", field="lines")
             if by_balancer and window.pinned:
-                raise errors.IllegalTransition(f"{number} 号窗口已锁定", f"Window {number} is pinned", field="lines")
+                raise errors.IllegalTransition("err_window_pinned", {"number": number}, field="lines")
             conn.execute(
                 "UPDATE windows SET serving = ?, updated_at = ? WHERE number = ?",
                 (json.dumps(list(lines)), utc_iso(now), number),
@@ -646,7 +627,7 @@ class HallService:
     def _window_row(self, conn, number: int) -> WindowState:
         row = conn.execute("SELECT * FROM windows WHERE number = ?", (number,)).fetchone()
         if row is None:
-            raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
+            raise errors.UnknownWindow("err_no_window", {"number": number})
         return WindowState.from_row(row)
 
     # ---------- the balancer (docs/architecture.md §Balancer) ----------
@@ -859,11 +840,11 @@ class HallService:
     def _pending_proposal(self, proposal_id: int):
         row = self.store.one("SELECT * FROM balancer_proposals WHERE id = ?", (proposal_id,))
         if row is None:
-            raise errors.NotFound(f"没有编号为 {proposal_id} 的调度建议", f"No balancer proposal {proposal_id}")
+            raise errors.NotFound("err_no_proposal", {"proposal_id": proposal_id})
         if row["state"] != "pending":
             raise errors.IllegalTransition(
-                f"调度建议 {proposal_id} 已处理（{row['state']}）",
-                f"Balancer proposal {proposal_id} is {row['state']}, not pending",
+                "err_proposal_decided",
+                {"proposal_id": proposal_id, "state": row["state"]},
                 state=row["state"],
             )
         return row
@@ -884,8 +865,8 @@ class HallService:
         )
         if state == "stale":
             raise errors.IllegalTransition(
-                f"{row['window']} 号窗口已变化或已锁定，建议作废",
-                f"Window {row['window']} changed or was pinned since; the proposal is stale",
+                "err_proposal_stale",
+                {"window": row["window"]},
                 state="stale",
             )
         return next(p for p in self.proposals(None) if p["id"] == proposal_id)
@@ -909,8 +890,8 @@ class HallService:
             window = self._window_row(conn, number)
             if window.state != "open":
                 raise errors.WindowNotOpen(
-                    f"{number} 号窗口{WINDOW_STATE_ZH[window.state]}，请先开启窗口",
-                    f"Window {number} is {window.state}; open it first",
+                    "err_window_not_open",
+                    {"number": number, "state": window.state, "state_name": Msg(f"window_state_{window.state}")},
                     state=window.state,
                 )
             busy = conn.execute(
@@ -918,8 +899,8 @@ class HallService:
             ).fetchone()
             if busy:
                 raise errors.WindowBusy(
-                    f"{busy['number']} 号尚未办结，请先办结或标记过号",
-                    f"Ticket {busy['number']} is still open at this window; finish it first",
+                    "err_window_busy",
+                    {"ticket": busy["number"]},
                     ticket=busy["number"],
                 )
             marks = ",".join("?" * len(window.serving))
@@ -936,7 +917,7 @@ class HallService:
             ]
             choice = self.chooser(window.view(), waiting, now, self.config.policy)
             if choice is None:
-                raise errors.NothingWaiting("当前没有等候的号", "Nobody is waiting in this window's lines")
+                raise errors.NothingWaiting("err_nothing_waiting")
             conn.execute(
                 "UPDATE tickets SET state = 'called', window = ?, clerk = ?, called_at = ?, recalls = 0 WHERE id = ?",
                 (number, clerk, utc_iso(now), choice.id),
@@ -965,30 +946,31 @@ class HallService:
     ) -> Ticket:
         """Apply one lifecycle action. ``window`` set means "as the clerk at this window"."""
         if action not in TRANSITIONS or action == "call":
-            raise errors.IllegalTransition(f"不支持的操作 {action}", f"Unknown action {action!r}")
+            raise errors.IllegalTransition("err_unknown_action", {"action": action})
         allowed, target = TRANSITIONS[action]
         now = self.clock.now()
         with self.store.immediate() as conn:
             row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
             if row is None:
-                raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+                raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
             ticket = Ticket.from_row(row)
             if ticket.state not in allowed:
                 raise errors.IllegalTransition(
-                    f"{ticket.number} 号当前{STATE_ZH[ticket.state]}，不能{_ACTION_ZH[action]}",
-                    f"Ticket {ticket.number} is {ticket.state}; it cannot {action.replace('_', ' ')}",
+                    "err_ticket_cannot",
+                    {
+                        "number": ticket.number,
+                        "state": ticket.state,
+                        "state_name": Msg(f"q_state_{ticket.state}"),
+                        "action": action.replace("_", " "),
+                        "action_name": Msg(f"q_action_{action}"),
+                    },
                     state=ticket.state,
                 )
             # A no-show who comes back goes to whichever window is free, so any clerk may put them back in line.
             if window is not None and ticket.window not in (None, window) and action != "late_return":
-                raise errors.WrongWindow(
-                    f"{ticket.number} 号由 {ticket.window} 号窗口办理",
-                    f"Ticket {ticket.number} belongs to window {ticket.window}",
-                )
+                raise errors.WrongWindow("err_ticket_other_window", {"number": ticket.number, "window": ticket.window})
             if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
-                raise errors.WrongWindow(
-                    f"{ticket.number} 号不在本窗口", f"Ticket {ticket.number} is not at this window"
-                )
+                raise errors.WrongWindow("err_ticket_not_here", {"number": ticket.number})
             updates, data = self._apply(conn, ticket, action, now, to_line=to_line, reason=reason)
             updates["state"] = target
             sets = ", ".join(f"{k} = ?" for k in updates)
@@ -1013,8 +995,8 @@ class HallService:
         if action == "recall":
             if ticket.recalls >= self.hall.max_recalls:
                 raise errors.RecallLimit(
-                    f"{ticket.number} 号已重呼 {ticket.recalls} 次，请标记过号",
-                    f"Ticket {ticket.number} was recalled {ticket.recalls} times; mark it no-show",
+                    "err_recall_limit",
+                    {"number": ticket.number, "recalls": ticket.recalls},
                     recalls=ticket.recalls,
                 )
             return {"recalls": ticket.recalls + 1}, {**data, "recalls": ticket.recalls + 1}
@@ -1031,8 +1013,8 @@ class HallService:
             state = conn.execute("SELECT state FROM windows WHERE number = ?", (ticket.window,)).fetchone()["state"]
             if state != "open":
                 raise errors.WindowNotOpen(
-                    f"{ticket.window} 号窗口{WINDOW_STATE_ZH[state]}，请先开启窗口",
-                    f"Window {ticket.window} is {state}; open it first",
+                    "err_window_not_open",
+                    {"number": ticket.window, "state": state, "state_name": Msg(f"window_state_{state}")},
                     state=state,
                 )
             busy = conn.execute(
@@ -1040,23 +1022,21 @@ class HallService:
             ).fetchone()
             if busy:
                 raise errors.WindowBusy(
-                    f"{busy['number']} 号正在办理，请先办结",
-                    f"Ticket {busy['number']} is open at this window; finish it first",
+                    "err_window_serving",
+                    {"ticket": busy["number"]},
                     ticket=busy["number"],
                 )
             return {}, data
         if action == "transfer":
             if to_line is None:
-                raise errors.UnknownLine("请选择转入的队列", "Choose the line to transfer to", field="to_line")
+                raise errors.UnknownLine("err_choose_transfer_line", field="to_line")
             try:
                 self.config.line(to_line)
             except KeyError:
-                raise errors.UnknownLine(f"没有 {to_line} 队列", f"No line {to_line!r}", field="to_line") from None
+                raise errors.UnknownLine("err_no_line", {"line": to_line}, field="to_line") from None
             # Not a transfer, and it would give the ticket a transfer credit for nothing.
             if to_line == ticket.line:
-                raise errors.IllegalTransition(
-                    f"{ticket.number} 号已在 {to_line} 队列", f"Ticket {ticket.number} is already in line {to_line}"
-                )
+                raise errors.IllegalTransition("err_already_in_line", {"number": ticket.number, "line": to_line})
             # It keeps its original issue time (docs/architecture.md §Ticket lifecycle): queued_at is not touched.
             return (
                 {
@@ -1072,9 +1052,7 @@ class HallService:
             )
         if action == "late_return":
             if ticket.service_day != calendar.service_day(now, self.hall):
-                raise errors.IllegalTransition(
-                    f"{ticket.number} 号不是今天的号", f"Ticket {ticket.number} is not from today"
-                )
+                raise errors.IllegalTransition("err_not_today", {"number": ticket.number})
             queued_at = self._late_return_slot(conn, ticket, now)
             return (
                 {"queued_at": utc_iso(queued_at), "window": None, "clerk": None, "called_at": None, "recalls": 0},
@@ -1199,21 +1177,6 @@ class HallService:
                 (today, utc_iso(now), json.dumps(result)),
             )
         return result
-
-
-_ACTION_ZH = {
-    "recall": "重呼",
-    "start": "开始办理",
-    "finish": "办结",
-    "no_show": "标记过号",
-    "suspend": "暂停办理",
-    "resume": "恢复办理",
-    "transfer": "转移",
-    "cancel": "取消",
-    "late_return": "过号重排",
-    "expire": "过期",
-}
-_WINDOW_ACTION_ZH = {"open": "开启", "pause": "暂停", "resume": "恢复", "close": "关闭"}
 
 
 def replay(events: list[dict]) -> dict[str, Any]:

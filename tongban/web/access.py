@@ -13,6 +13,7 @@ from functools import wraps
 from flask import g, jsonify, request
 
 from ..queue.accounts import AuthError, Session, Terminal
+from .errors import refusal, status_for
 
 
 @dataclass(frozen=True)
@@ -50,13 +51,6 @@ class Principal:
         return self.is_manager or (self.role == "clerk" and self.session.window == number)
 
 
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message_zh: str, message_en: str):
-        self.status = status
-        self.body = {"error": code, "message_zh": message_zh, "message_en": message_en}
-        super().__init__(message_en)
-
-
 def bearer_principal() -> Principal | None:
     from .context import get_accounts
 
@@ -65,14 +59,11 @@ def bearer_principal() -> Principal | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Refused(401, "bad_authorization", "认证信息格式错误", "Authorization must be 'Bearer <token>'")
+        raise AuthError("bad_authorization")
     accounts = get_accounts()
-    try:
-        if token.startswith("t_"):
-            return Principal(terminal=accounts.terminal(token))
-        return Principal(session=accounts.session(token))
-    except AuthError as exc:
-        raise Refused(401, exc.code, exc.message_zh, exc.message_en) from None
+    if token.startswith("t_"):
+        return Principal(terminal=accounts.terminal(token))
+    return Principal(session=accounts.session(token))
 
 
 def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str, ...] = ()) -> Callable:
@@ -83,27 +74,15 @@ def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str
         def wrapper(*args, **kwargs):
             try:
                 principal = g.principal = bearer_principal()
-            except Refused as exc:
-                return jsonify(exc.body), exc.status
+            except AuthError as exc:
+                return jsonify(exc.as_dict()), status_for(exc)
             if principal is None:
-                return jsonify(
-                    {
-                        "error": "unauthenticated",
-                        "message_zh": "请先登录",
-                        "message_en": "Sign in or present a terminal token",
-                    }
-                ), 401
+                return refusal("unauthenticated")
             allowed = (principal.terminal is not None and principal.terminal.kind in terminals) or (
                 principal.is_staff and (principal.is_manager or (staff and not manager))
             )
             if not allowed:
-                return jsonify(
-                    {
-                        "error": "forbidden",
-                        "message_zh": "无权进行此操作",
-                        "message_en": "You are not allowed to do this",
-                    }
-                ), 403
+                return refusal("forbidden")
             return view(*args, **kwargs)
 
         return wrapper

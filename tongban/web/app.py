@@ -26,6 +26,7 @@ from ..queue.clock import SystemClock
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError, StorePool
 from .context import current_lang, get_store, release_store
+from .errors import refusal
 from .i18n import text
 from .live import Broker
 
@@ -151,14 +152,7 @@ def _refuse_when_damaged(app: Flask, database: str) -> None:
         if now - seen["at"] >= 1.0:  # one stat a second, whatever the request rate
             seen["at"], seen["message"] = now, damaged(database)
         if seen["message"]:
-            return jsonify(
-                {
-                    "error": "database_damaged",
-                    "message_zh": "数据库检查未通过，系统已停止服务，请联系信息管理员恢复备份",
-                    "message_en": "The database failed its integrity check; the hall system has stopped. "
-                    "Ask IT to restore a backup (docs/install.md).",
-                }
-            ), 503
+            return refusal("database_damaged")
         return None
 
 

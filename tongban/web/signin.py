@@ -76,9 +76,7 @@ def login():
         changing = new_password is not None
         try:
             if new_password is not None and new_password != request.form.get("new_password_again"):
-                raise AuthError(
-                    "new_password_mismatch", "两次输入的新密码不一致", "The two new passwords are not the same"
-                )
+                raise AuthError("new_password_mismatch")
             if window is not None:
                 get_service().window(window)
             token, info = get_accounts().login(username, password, window=window, new_password=new_password)

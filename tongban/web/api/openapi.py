@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ... import __version__
+from ...queue import ratings
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -347,7 +348,9 @@ PATHS = {
                                 "type": "integer",
                                 "minimum": 1,
                                 "maximum": 5,
-                                "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意",
+                                "description": ", ".join(
+                                    f"{level} {zh}" for level, (zh, _en) in ratings.LEVELS.items()
+                                ),
                             },
                             "reasons": {
                                 "type": "array",

@@ -14,6 +14,7 @@ from ...queue.accounts import AuthError
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from ..access import requires
 from ..context import get_accounts, get_clock, get_service, get_store
+from ..errors import refusal, status_for
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -28,31 +29,22 @@ class BadRequest(Exception):
 
 @api.errorhandler(errors.QueueError)
 def queue_refusal(exc: errors.QueueError):
-    return jsonify(exc.as_dict()), exc.http_status
+    return jsonify(exc.as_dict()), status_for(exc)
 
 
 @api.errorhandler(BadRequest)
 def bad_request(exc: BadRequest):
-    return jsonify(
-        {
-            "error": "bad_request",
-            "field": exc.field,
-            "message_zh": f"{exc.field} 不正确",
-            "message_en": f"{exc.field}: expected {exc.expected}",
-        }
-    ), 400
+    return refusal("bad_request", field=exc.field, expected=exc.expected, details={"field": exc.field})
 
 
 @api.errorhandler(404)
 def not_found(_exc):
-    return jsonify({"error": "not_found", "message_zh": "没有这个地址", "message_en": "No such endpoint"}), 404
+    return refusal("not_found", "err_no_endpoint")
 
 
 @api.errorhandler(405)
 def wrong_method(_exc):
-    return jsonify(
-        {"error": "method_not_allowed", "message_zh": "不支持的请求方法", "message_en": "Method not allowed"}
-    ), 405
+    return refusal("method_not_allowed")
 
 
 # Found by the fuzz test (tests/fault/test_fuzz_api.py): a URL under /api/v1 that matches no route
@@ -194,7 +186,7 @@ def login():
     try:
         token, session = get_accounts().login(username, password, window=window, new_password=new_password)
     except AuthError as exc:
-        return jsonify(exc.as_dict()), (403 if exc.code in ("disabled", "locked") else 401)
+        return jsonify(exc.as_dict()), status_for(exc)
     return jsonify(
         {
             "token": token,
@@ -229,13 +221,7 @@ def issue_ticket():
         raise BadRequest("matter", "a matter code, or a line prefix in 'line'")
     if green and not g.principal.is_staff:
         # Green-channel priority is confirmed by staff, never self-service at a kiosk.
-        return jsonify(
-            {
-                "error": "forbidden",
-                "message_zh": "绿色通道需工作人员确认",
-                "message_en": "Green-channel tickets are issued by staff",
-            }
-        ), 403
+        return refusal("forbidden", "err_green_by_staff")
     appointment_at = None
     if appointment is not None:
         try:
@@ -288,13 +274,7 @@ def ticket_action(ticket_id: int, action: str):
         # learns nothing of its state (the service checks the window too, but after the state).
         ticket = service.ticket(ticket_id)
         if ticket.window is not None and ticket.window != window and action != "late_return":
-            return jsonify(
-                {
-                    "error": "wrong_window",
-                    "message_zh": f"{ticket.number} 号不是本窗口的号",
-                    "message_en": f"Ticket {ticket.number} belongs to window {ticket.window}",
-                }
-            ), 403
+            return refusal("wrong_window", "err_not_this_windows_ticket", number=ticket.number, window=ticket.window)
     ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
     return jsonify(ticket_json(ticket))
 
@@ -306,16 +286,10 @@ def rate_ticket(ticket_id: int):
     terminal = g.principal.terminal
     if terminal is None:
         # Ratings are the citizen's own: staff, managers included, cannot give them.
-        return jsonify(
-            {
-                "error": "forbidden",
-                "message_zh": "评价只能由办事群众在评价器上作出",
-                "message_en": "Only the citizen can rate, on the window's rating pad",
-            }
-        ), 403
+        return refusal("forbidden", "err_rating_by_citizen")
     body = _body()
     _unknown_fields(body, {"level", "reasons", "comment"})
-    level = _field(body, "level", int, required=True, expected="an integer 1 (非常不满意) to 5 (非常满意)")
+    level = _field(body, "level", int, required=True, expected=ratings.LEVEL_EXPECTED)
     reasons = _field(body, "reasons", list, expected="a list of reason codes") or []
     comment = _field(body, "comment", str, expected="text")
     try:
@@ -384,13 +358,7 @@ def set_lines(number: int):
 
 
 def _not_your_window(number: int):
-    return jsonify(
-        {
-            "error": "wrong_window",
-            "message_zh": f"您未在 {number} 号窗口登录",
-            "message_en": f"You are not signed in at window {number}",
-        }
-    ), 403
+    return refusal("wrong_window", "err_not_signed_in_here", number=number)
 
 
 # ---------- lines ----------

@@ -22,6 +22,8 @@ from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
 from ..access import page_requires
 from ..context import current_lang, get_accounts, get_clock, get_service, get_store
+from ..errors import status_for
+from ..i18n import Msg, text
 from ..shared import person
 
 cases = Blueprint("cases", __name__, template_folder="templates")
@@ -166,6 +168,31 @@ def _csv_cell(value) -> str:
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
+#: The export's columns, titled by the keys case_csv_<column> (in Chinese: the file goes to offices).
+CSV_COLUMNS = (
+    "number",
+    "mode",
+    "matter",
+    "department",
+    "state",
+    "opened_day",
+    "due_day",
+    "due_flag",
+    "applicant",
+    "id_number",
+    "phone",
+    "province",
+    "handling_dept",
+    "waybill_out",
+    "sent_on",
+    "result",
+    "returned_on",
+    "delivered_on",
+    "window",
+    "clerk",
+)
+
+
 @cases.get("/cases/export.csv")
 @page_requires(staff=True)
 def export_csv():
@@ -175,30 +202,7 @@ def export_csv():
     hall = current_app.config["HALL"]
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "案件编号",
-            "类型",
-            "事项",
-            "部门",
-            "状态",
-            "收件日期",
-            "办结时限",
-            "时限提醒",
-            "申请人",
-            "身份证号",
-            "手机号",
-            "办理地",
-            "办理部门",
-            "寄出运单号",
-            "寄出日期",
-            "办理结果",
-            "结果返回日期",
-            "送达日期",
-            "窗口",
-            "经办人",
-        ]
-    )
+    writer.writerow([text(f"case_csv_{column}") for column in CSV_COLUMNS])
     for c in rows:
         try:
             dept = hall.department(c.department).name_zh
@@ -215,7 +219,7 @@ def export_csv():
                     domain.STATE_TEXT[c.state][0],
                     c.opened_day,
                     c.due_day,
-                    {"near": "临近", "overdue": "超期"}.get(c.due_flag or "", ""),
+                    text(f"case_csv_due_{c.due_flag}") if c.due_flag else "",
                     c.masked["name"],
                     c.masked["id_number"],
                     c.masked["phone"],
@@ -275,27 +279,16 @@ def new_case():
     problems: dict = {}
     status = 200
     if ticket_text and ticket is None:
-        refusal, status = errors.UnknownTicket(f"没有编号为 {ticket_text} 的号票", f"No ticket {ticket_text}"), 404
+        refusal = errors.UnknownTicket("err_case_no_ticket", {"ticket": ticket_text})
     elif ticket is not None:
         existing = domain.case_for_ticket(get_store(), ticket.id)
         if existing is not None:
             return redirect(url_for("cases.case_page", case_id=existing.id))
         if ticket.state not in ("serving", "suspended", "done"):
-            refusal, status = (
-                domain.TicketNotServed(
-                    f"{ticket.number} 号尚未办理，不能开立案件", f"Ticket {ticket.number} has not been served yet"
-                ),
-                409,
-            )
+            refusal = domain.TicketNotServed("err_case_ticket_not_served_yet", {"number": ticket.number})
         elif not domain.opens_case(matter):
-            name = matter.name_zh if matter else "该号票"
-            refusal, status = (
-                domain.NotACaseMatter(
-                    f"{name}不是代收代办或多地联办事项，无需开立案件",
-                    "This ticket's matter is handled on site; it needs no case",
-                ),
-                409,
-            )
+            name = matter.name_zh if matter else Msg("err_case_this_ticket")
+            refusal = domain.NotACaseMatter("err_case_not_a_case_matter", {"name": name})
     if request.method == "POST" and refusal is None:
         try:
             case = _service().open(
@@ -303,15 +296,15 @@ def new_case():
             )
         except domain.InvalidInput as exc:
             problems, status = exc.problems, 422
-        except domain.CaseExists as exc:
-            refusal, status = exc, 409
         except (domain.CaseError, errors.QueueError) as exc:
-            refusal, status = exc, exc.http_status
+            refusal = exc
         else:
             target = url_for("cases.case_page", case_id=case.id, opened=1)
             if request.htmx:
                 return "", 204, {"HX-Redirect": target}
             return redirect(target, 303)
+    if refusal is not None:
+        status = status_for(refusal)
     return _fragment(
         "case_new.html",
         "_case_new_form.html",
@@ -395,7 +388,7 @@ def case_action(case_id: int, action: str):
     except domain.InvalidInput as exc:
         return _render_case(case_id, status=422, problems=exc.problems, open_form=action, form=request.form)
     except (domain.CaseError, errors.QueueError) as exc:
-        return _render_case(case_id, status=exc.http_status, refusal=exc)
+        return _render_case(case_id, status=status_for(exc), refusal=exc)
     if request.htmx:
         return _render_case(case_id)
     return redirect(url_for("cases.case_page", case_id=case_id), 303)

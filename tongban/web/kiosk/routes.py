@@ -28,6 +28,7 @@ from ...queue.service import HallService, Ticket
 from .. import live
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
+from ..i18n import text
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
@@ -318,10 +319,13 @@ def ticket_qr_text(service: HallService, ticket: Ticket) -> str:
         return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
     line = service.config.line(ticket.line)
     issued = calendar.local(ticket.issued_at, hall)
-    return (
-        f"{hall.name_zh}\n号码 No.: {ticket.number}\n业务 Line: {line.prefix} {line.name_zh} / {line.name_en}\n"
-        f"号票编号 Ticket id: {ticket.id}\n取号时间 Issued: {issued:%Y-%m-%d %H:%M}"
+    rows = (
+        ("k_qr_number", ticket.number),
+        ("k_qr_line", f"{line.prefix} {line.name_zh} / {line.name_en}"),
+        ("k_qr_ticket_id", ticket.id),
+        ("k_qr_issued", f"{issued:%Y-%m-%d %H:%M}"),
     )
+    return "\n".join([hall.name_zh, *(f"{text(key, 'zh')} {text(key, 'en')}: {value}" for key, value in rows)])
 
 
 def common_context() -> dict:

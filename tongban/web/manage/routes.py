@@ -18,6 +18,7 @@ from ...queue.service import WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
 from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
+from ..errors import status_for
 from ..i18n import both
 from ..shared import live, person, toast
 from ..window.routes import printer_ids
@@ -29,7 +30,7 @@ LEVEL_COLORS = {5: "#1b7a34", 4: "#5a9e2f", 3: "#c9a200", 2: "#e07b1f", 1: "#c62
 
 
 def _refusal(exc: errors.QueueError):
-    return toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return toast("error", exc.message_zh, exc.message_en, status_for(exc))
 
 
 # ---------- the live console ----------

@@ -21,6 +21,7 @@ from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, HallService, Ti
 from ...queue.store import parse_iso, utc_iso
 from ..access import page_requires
 from ..context import get_clock, get_service, get_store
+from ..errors import status_for
 from ..i18n import both
 from ..shared import live, person, toast
 
@@ -73,7 +74,7 @@ def console_actions(state: str) -> tuple[str, ...]:
 
 
 def _refusal(exc: errors.QueueError):
-    return toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return toast("error", exc.message_zh, exc.message_en, status_for(exc))
 
 
 def for_window(access: Callable[[int], Any]) -> Callable:
@@ -241,8 +242,8 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
     if kind == "window" and value.isdigit():
         other = service.window(int(value))
         prefix = other.serving[0]
-        return prefix, f"转至{other.number}号窗口" + (f"：{reason}" if reason else "")
-    raise errors.UnknownLine("请选择转入的队列或窗口", "Choose the line or window to transfer to", field="target")
+        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else "")
+    raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
 @window.post("/<int:number>/state/<action>")
@@ -409,7 +410,7 @@ def pad_rate(number: int):
     except ratings.InvalidRating:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
     except errors.QueueError as exc:
-        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), exc.http_status
+        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), status_for(exc)
     return render_template("_pad_thanks.html", ok=True, message=both("pad_thanks"))
 
 
