@@ -359,9 +359,11 @@ class HallService:
         """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
         day = calendar.service_day(now, self.hall)
         since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
-        first = self.store.one(
+        first_row = self.store.one(
             "SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?", (day, since)
-        )[0]
+        )
+        assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
+        first = first_row[0]
         if first is None:
             return {}
         span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
@@ -466,6 +468,7 @@ class HallService:
                 ),
             )
             ticket_id = cur.lastrowid
+            assert ticket_id is not None  # set by the INSERT just above
             self.store.add_event(
                 action="issue",
                 at=now,
@@ -531,6 +534,7 @@ class HallService:
         status = calendar.opening(now, self.hall)
         lunch_ok = status.reason == "lunch_break" and self.hall.issue_during_lunch
         if not status.open and not lunch_ok:
+            assert status.reason is not None  # calendar.opening gives a reason whenever the hall is closed
             zh, en = _CLOSED_REASONS[status.reason]
             if status.reopens_at:
                 zh, en = f"{zh}，{status.reopens_at} 开始取号", f"{en}; tickets from {status.reopens_at}"
@@ -674,7 +678,9 @@ class HallService:
                 (day, utc_iso(since)),
             )
         }
-        first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))[0]
+        first_row = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))
+        assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
+        first = first_row[0]
         # Early in the day the half hour is not full yet: divide by the time tickets have been issued.
         span = ARRIVAL_WINDOW_MIN
         if first is not None:
