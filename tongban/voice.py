@@ -196,7 +196,7 @@ def _clip(lang: str, name: str) -> str:
 def _check_lang(lang: object) -> str:
     if lang not in LANGS:
         raise VoiceError(f"no voice for language {lang!r}; have {', '.join(LANGS)}")
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 def _check_window(window: object) -> int:
