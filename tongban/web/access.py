@@ -10,9 +10,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import g, jsonify
 
 from ..queue.accounts import AuthError, Session, Terminal
+from .htmx import request
 
 
 @dataclass(frozen=True)

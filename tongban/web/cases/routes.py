@@ -14,7 +14,7 @@ from datetime import date
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ...queue import cases as domain
 from ...queue import errors
@@ -22,6 +22,7 @@ from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
 from ..access import page_requires
 from ..context import current_lang, get_accounts, get_clock, get_service, get_store
+from ..htmx import request
 from ..shared import person
 
 cases = Blueprint("cases", __name__, template_folder="templates")

@@ -19,7 +19,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk, Matter
 from ...queue import calendar, errors, kiosk_requests, printing
@@ -28,6 +28,7 @@ from ...queue.service import HallService, Ticket
 from .. import live
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
+from ..htmx import request
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
