@@ -48,7 +48,7 @@ class Principal:
         return "public"
 
     def may_act_for_window(self, number: int) -> bool:
-        return self.is_manager or (self.role == "clerk" and self.session.window == number)
+        return self.is_manager or (self.session is not None and self.role == "clerk" and self.session.window == number)
 
 
 class Refused(Exception):
