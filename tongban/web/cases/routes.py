@@ -272,7 +272,7 @@ def new_case():
             matter = hall.matter(matter_code)
         except KeyError:
             matter = None
-    refusal = None
+    refusal: errors.QueueError | None = None
     problems: dict = {}
     status = 200
     if ticket_text and ticket is None:
