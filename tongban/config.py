@@ -487,7 +487,7 @@ def _policy(c: Checker, doc: dict) -> PolicyConfig:
         return PolicyConfig()
     defaults = PolicyConfig()
     c.unknown(t, "policy", set(PolicyConfig.__dataclass_fields__))
-    values = {}
+    values: dict[str, Any] = {}
     for name in ("green_credit_min", "appointment_credit_min", "transfer_credit_min", "primary_line_credit_min"):
         values[name] = float(
             c.get(
@@ -536,7 +536,7 @@ def _operations(c: Checker, doc: dict) -> Operations:
             check=lambda v: None if v.strip() else "is empty (expected a folder path)",
         ),
         keep=c.get(t, "operations", "keep", int, required=False, default=d.keep, check=between(1)),
-        backup_time=_parse_hhmm(backup_time) if backup_time else d.backup_time,
+        backup_time=(_parse_hhmm(backup_time) if backup_time else None) or d.backup_time,  # checked above
         disk_warn_mb=c.get(
             t, "operations", "disk_warn_mb", int, required=False, default=d.disk_warn_mb, check=between(1)
         ),
@@ -600,7 +600,7 @@ def _devices(
         if spec is not None:
             out.append(spec)
     c.unique([(f"{p}.id", t.get("id")) for p, t in entries], f"{key[:-1]} id")
-    return out, {t.get("id") for _, t in entries if isinstance(t.get("id"), str)}
+    return out, {t["id"] for _, t in entries if isinstance(t.get("id"), str)}
 
 
 def _district_windows(c: Checker, doc: dict) -> list[DistrictWindow]:

@@ -194,9 +194,9 @@ def _clip(lang: str, name: str) -> str:
 
 
 def _check_lang(lang: object) -> str:
-    if lang not in LANGS:
+    if not isinstance(lang, str) or lang not in LANGS:  # isinstance: so every mypy sees a str
         raise VoiceError(f"no voice for language {lang!r}; have {', '.join(LANGS)}")
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 def _check_window(window: object) -> int:

@@ -95,7 +95,9 @@ class DisplayFollower:
     def start(self) -> None:
         store = Store(self.database, migrate=False)
         try:
-            self.last_event = store.one("SELECT COALESCE(MAX(id), 0) FROM events")[0]
+            row = store.one("SELECT COALESCE(MAX(id), 0) FROM events")
+            assert row is not None  # an aggregate without GROUP BY returns exactly one row
+            self.last_event = row[0]
             service = HallService(store, self.config, self.clock)
             for window in self.config.windows:  # what every display should show now
                 self.hub.window_changed(window.number, *display_state(service, window.number))

@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable
 
 from ..config import HallConfig
-from ..printers import PrinterConfig, TicketSlip, check_status, print_ticket
+from ..printers import PrinterConfig, PrinterStatus, PrintOutcome, TicketSlip, check_status, print_ticket
 from ..queue import calendar, printing
 from ..queue.clock import Clock
 from ..queue.service import HallService, Ticket
@@ -75,7 +75,7 @@ class PrinterWorker:
         database: str,
         config: HallConfig,
         clock: Clock,
-        printer_fn: Callable[[PrinterConfig, TicketSlip], object] = print_ticket,
+        printer_fn: Callable[[PrinterConfig, TicketSlip], PrintOutcome] = print_ticket,
     ):
         self.printer = printer
         self.database = database
@@ -109,7 +109,7 @@ def check_printers(
     printers: dict[str, PrinterConfig],
     database: str,
     clock: Clock,
-    status_fn: Callable[[PrinterConfig], object] = check_status,
+    status_fn: Callable[[PrinterConfig], PrinterStatus] = check_status,
 ) -> None:
     """The 30-second health job: each printer's DLE EOT status, for the consoles and alerts."""
     store = Store(database, migrate=False)

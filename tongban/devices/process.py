@@ -229,14 +229,14 @@ class DevicesProcess:
     def start_devices(self) -> None:
         for worker in self.printer_workers:
             worker.start()
-        if self.hub:
+        if self.hub and self.follower:  # there is a follower exactly when there is a hub
             self.hub.start()
             self.follower.start()
 
     def stop_devices(self) -> None:
         for worker in self.printer_workers:
             worker.stop()
-        if self.hub:
+        if self.hub and self.follower:
             self.follower.stop()
             self.hub.stop()
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import binascii
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .errors import FrameError
 
@@ -30,7 +31,7 @@ class Field:
 
     offset: int
     width: int = 1
-    byteorder: str = "big"
+    byteorder: Literal["big", "little"] = "big"  # checked below: it comes from config files
 
     def __post_init__(self):
         if self.offset < 0:
@@ -73,7 +74,7 @@ class Checksum:
 
     algorithm: str = "none"
     start: int = 0
-    byteorder: str = "big"
+    byteorder: Literal["big", "little"] = "big"  # checked below: it comes from config files
 
     def __post_init__(self):
         if self.algorithm not in CHECKSUMS:
@@ -233,7 +234,7 @@ class FrameSpec:
 
     @property
     def fixed_positions(self) -> tuple[int, ...]:
-        taken = set()
+        taken: set[int] = set()
         for f in (self.address, self.command, self.row, self.length):
             if f is not None:
                 taken.update(range(f.offset, f.end))
@@ -396,7 +397,7 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         self.buf += data
-        out = []
+        out: list[Frame] = []
         while True:
             frame, consumed = self._next()
             if consumed:
@@ -452,9 +453,9 @@ class FrameDecoder:
                 return None
             end = i + hl + n + tail
             return "more" if len(self.buf) < end else [end]
-        n = self.payload_lens.get(command)
-        if n is not None:
-            end = i + hl + n + tail
+        fixed_len = self.payload_lens.get(command)
+        if fixed_len is not None:
+            end = i + hl + fixed_len + tail
             return "more" if len(self.buf) < end else [end]
         ends = []
         t = spec.trailer

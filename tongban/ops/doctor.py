@@ -475,6 +475,7 @@ class Doctor:
         return out
 
     def _web(self) -> Finding:
+        assert self.url is not None  # run() checks the web only when there is a URL
         url = self.url.rstrip("/") + "/healthz"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:

@@ -17,6 +17,7 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..config import HallConfig
 from ..queue.clock import Clock
@@ -89,7 +90,7 @@ class NightlyJobs:
         except sqlite3.DatabaseError as exc:
             problems = [f"integrity_check could not run: {exc}"]
         ok = problems == ["ok"]
-        result = {"ok": ok, "seconds": round((datetime.now() - started).total_seconds(), 2)}
+        result: dict[str, Any] = {"ok": ok, "seconds": round((datetime.now() - started).total_seconds(), 2)}
         if not ok:
             result["problems"] = problems[:20]
             message = (

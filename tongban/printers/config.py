@@ -175,6 +175,7 @@ def parse_printer_url(url: str) -> PrinterTarget:
         target = None
     if errors:
         raise PrinterConfigError(errors)
+    assert target is not None  # only an unsupported scheme leaves it None, and that is an error
     return target
 
 

@@ -6,6 +6,7 @@ stored, so a copied database does not let anyone in.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
 import secrets
 from dataclasses import dataclass
@@ -252,7 +253,7 @@ class Accounts:
             raise AuthError("bad_terminal")
         return Terminal(row["id"], row["kind"], row["name"], row["window"])
 
-    def terminals(self) -> list[dict]:
+    def terminals(self) -> builtins.list[dict]:  # `list` in this class is Accounts.list
         return [
             dict(r)
             for r in self.store.all("SELECT id, kind, name, window, created_at, revoked_at FROM terminals ORDER BY id")

@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -50,7 +51,7 @@ FINAL_STATES = ("delivered", "withdrawn")
 RUNNING = ("received", "checked", "sent")
 
 #: action: (states it is allowed from, the states it may lead to)
-STEPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+STEPS: dict[str, tuple[frozenset[str | None], frozenset[str]]] = {
     "open": (frozenset({None}), frozenset({"received"})),
     "check": (frozenset({"received"}), frozenset({"checked", "needs_materials", "received"})),
     "send": (frozenset({"checked"}), frozenset({"sent"})),
@@ -243,7 +244,7 @@ def mask_name(value: str | None) -> str:
 class Case:
     """A case row with its materials; attribute access to columns, masked views for lists."""
 
-    def __init__(self, row: Mapping[str, Any], materials: list[dict] | None = None):
+    def __init__(self, row: Mapping[str, Any] | sqlite3.Row, materials: list[dict] | None = None):
         self._row = dict(row)
         self.materials = materials or []
 
@@ -319,9 +320,9 @@ def _search_sql(f: Filters) -> tuple[str, list]:
         if len(digits) in (4, 11) and digits == q.lstrip("+"):
             alternatives.append("c.phone_last4 = ?")
             params.append(digits[-4:])
-        if _day(q):
+        if day := _day(q):
             alternatives.append("c.opened_day = ?")
-            params.append(_day(q))
+            params.append(day)
         where.append("(" + " OR ".join(alternatives) + ")")
     if f.state == "open":
         where.append(f"c.state IN ({','.join('?' * len(OPEN_STATES))})")
@@ -341,19 +342,21 @@ def _search_sql(f: Filters) -> tuple[str, list]:
     if f.department:
         where.append("c.department = ?")
         params.append(f.department)
-    if _day(f.day_from):
+    if day_from := _day(f.day_from):
         where.append("c.opened_day >= ?")
-        params.append(_day(f.day_from))
-    if _day(f.day_to):
+        params.append(day_from)
+    if day_to := _day(f.day_to):
         where.append("c.opened_day <= ?")
-        params.append(_day(f.day_to))
+        params.append(day_to)
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
 def search(store: Store, f: Filters, *, limit: int | None = PAGE_SIZE) -> tuple[list[Case], int]:
     """Cases matching the filters, newest first, and how many match in all."""
     where, params = _search_sql(f)
-    total = store.one(f"SELECT COUNT(*) FROM cases c{where}", params)[0]
+    count = store.one(f"SELECT COUNT(*) FROM cases c{where}", params)
+    assert count is not None  # an aggregate without GROUP BY returns exactly one row
+    total = count[0]
     sql = f"SELECT c.* FROM cases c{where} ORDER BY c.id DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(limit) * (max(f.page, 1) - 1)}"
@@ -439,11 +442,14 @@ def replay(evts: list[dict]) -> dict[str, Any]:
 def case_counts(store: Store, day: str) -> dict[str, int]:
     """For the day report: cases opened, sent and delivered on ``day`` (hall-local YYYY-MM-DD), and
     cases overdue at the end of that day (time limit running, due day before ``day``)."""
-    opened = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))[0]
-    sent = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))[0]
-    delivered = store.one(
+    opened_row = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))
+    sent_row = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))
+    delivered_row = store.one(
         "SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day = ?", (day,)
-    )[0]
+    )
+    # Aggregates without GROUP BY return exactly one row.
+    assert opened_row is not None and sent_row is not None and delivered_row is not None
+    opened, sent, delivered = opened_row[0], sent_row[0], delivered_row[0]
     overdue = 0
     candidates = store.all(
         "SELECT id FROM cases WHERE opened_day <= ? AND (closed_day IS NULL OR closed_day >= ?)", (day, day)
@@ -568,6 +574,7 @@ class CaseService:
         token = secrets.token_urlsafe(18)
         with self.store.immediate() as conn:
             if ticket_id is not None:
+                assert ticket is not None  # loaded (or raised UnknownTicket) above when ticket_id is given
                 existing = conn.execute(
                     "SELECT number FROM cases WHERE ticket_id = ? AND state != 'withdrawn'", (ticket_id,)
                 ).fetchone()
@@ -609,6 +616,7 @@ class CaseService:
                 tuple(columns.values()),
             )
             case_id = cur.lastrowid
+            assert case_id is not None  # set by the INSERT just above
             conn.executemany(
                 "INSERT INTO case_materials (case_id, idx, name, received, copies) VALUES (?,?,?,?,?)",
                 [(case_id, i, name, int(copies > 0), copies) for i, (name, copies) in enumerate(materials)],

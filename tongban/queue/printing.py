@@ -31,6 +31,7 @@ def enqueue(
             "INSERT INTO print_jobs (ticket_id, printer, reprint, created_at, deadline) VALUES (?,?,?,?,?)",
             (ticket_id, printer, int(reprint), utc_iso(now), utc_iso(now + timedelta(seconds=deadline_s))),
         )
+        assert cur.lastrowid is not None  # set by the INSERT just above
         return cur.lastrowid
 
 

@@ -318,8 +318,8 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         lines.append({"prefix": line.prefix, "name": line.name_zh, "name_en": line.name_en, **_row_stats(group)})
     matters = []
     for code, group in sorted(by_matter.items(), key=lambda kv: (-kv[1].issued, kv[0] or "")):
-        line = config.line_of_matter(code).prefix if code and _known_matter(config, code) else ""
-        matters.append({"code": code or "", "name": _matter_name(config, code), "line": line, **_row_stats(group)})
+        prefix = config.line_of_matter(code).prefix if code and _known_matter(config, code) else ""
+        matters.append({"code": code or "", "name": _matter_name(config, code), "line": prefix, **_row_stats(group)})
     windows = [{"window": n, **_row_stats(group)} for n, group in sorted(by_window.items())]
     clerks = [
         {"clerk": names[u][0], "username": u, "staff_no": names[u][1], **_row_stats(group)}

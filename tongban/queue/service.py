@@ -339,9 +339,11 @@ class HallService:
         """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
         day = calendar.service_day(now, self.hall)
         since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
-        first = self.store.one(
+        first_row = self.store.one(
             "SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?", (day, since)
-        )[0]
+        )
+        assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
+        first = first_row[0]
         if first is None:
             return {}
         span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
@@ -446,6 +448,7 @@ class HallService:
                 ),
             )
             ticket_id = cur.lastrowid
+            assert ticket_id is not None  # set by the INSERT just above
             self.store.add_event(
                 action="issue",
                 at=now,
@@ -655,7 +658,9 @@ class HallService:
                 (day, utc_iso(since)),
             )
         }
-        first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))[0]
+        first_row = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))
+        assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
+        first = first_row[0]
         # Early in the day the half hour is not full yet: divide by the time tickets have been issued.
         span = ARRIVAL_WINDOW_MIN
         if first is not None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -267,10 +267,10 @@ class Store:
             else:
                 self.conn.execute("COMMIT")
 
-    def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+    def one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
-    def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
 
     def ping(self) -> None:
@@ -323,7 +323,9 @@ class Store:
             return row["value"] if row else None
         with self.immediate() as conn:
             conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, default_factory()))
-        return self.one("SELECT value FROM settings WHERE key = ?", (key,))["value"]
+        row = self.one("SELECT value FROM settings WHERE key = ?", (key,))
+        assert row is not None  # inserted just above if it was missing
+        return row["value"]
 
     def close(self) -> None:
         self.conn.close()

@@ -82,12 +82,14 @@ def hall_totals(service: HallService) -> dict:
             "SELECT state, COUNT(*) AS n FROM tickets WHERE service_day = ? GROUP BY state", (day,)
         )
     }
-    wait = service.store.one(
+    wait_row = service.store.one(
         "SELECT AVG((julianday(e.at) - julianday(t.issued_at)) * 1440) FROM events e JOIN tickets t"
         " ON t.id = e.ticket_id WHERE t.service_day = ? AND e.action = 'call' AND e.id = (SELECT MIN(id) FROM events"
         " WHERE ticket_id = t.id AND action = 'call')",
         (day,),
-    )[0]
+    )
+    assert wait_row is not None  # an aggregate without GROUP BY returns exactly one row
+    wait = wait_row[0]
     rated = service.store.all(
         "SELECT json_extract(e.data, '$.level') AS level FROM events e JOIN tickets t ON t.id = e.ticket_id"
         " WHERE t.service_day = ? AND e.action = 'rate' AND json_extract(e.data, '$.level') IS NOT NULL",

@@ -146,7 +146,7 @@ class DaySim:
 
     def presence(self, number: int) -> list[tuple[float, float, bool]]:
         """(start, end, is the end of a period) for each stretch the window is staffed."""
-        out = []
+        out: list[tuple[float, float, bool]] = []
         for a, b in self.scenario.hours:
             start, end = hhmm(a), hhmm(b)
             cuts = [(start, end)]
@@ -263,6 +263,8 @@ class DaySim:
         s = self.scenario
         rows = self.store.all("SELECT id, line, green, issued_at, called_at, finished_at, state FROM tickets")
         opening = hhmm(s.hours[0][0])
+        green_w: list[float]
+        other_w: list[float]
         waits, green_w, other_w, errs, under, in_band = [], [], [], [], 0, 0
         per_line: dict[str, list[float]] = {ln.prefix: [] for ln in s.lines}
         last_served = 0.0
@@ -436,7 +438,7 @@ def _round(x: float) -> float:
     return x if math.isnan(x) else round(x, 4)
 
 
-def _one(args) -> DayResult:
+def _one(args) -> list[DayResult]:
     scenario, seed, names = args
     day = draw_day(scenario, seed)
     return [DaySim(day, SETUPS[name]).run() for name in names]

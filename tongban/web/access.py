@@ -10,10 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import g, jsonify
 
 from ..queue.accounts import AuthError, Session, Terminal
 from .errors import refusal, status_for
+from .htmx import request
 
 
 @dataclass(frozen=True)
@@ -48,7 +49,7 @@ class Principal:
         return "public"
 
     def may_act_for_window(self, number: int) -> bool:
-        return self.is_manager or (self.role == "clerk" and self.session.window == number)
+        return self.is_manager or (self.session is not None and self.role == "clerk" and self.session.window == number)
 
 
 def bearer_principal() -> Principal | None:

@@ -16,6 +16,7 @@ from time import monotonic
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
 
@@ -85,6 +86,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("JSON_AS_ASCII", False)
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own; we set no other provider
     app.json.ensure_ascii = False
 
     csrf.init_app(app)
@@ -144,7 +146,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 def _refuse_when_damaged(app: Flask, database: str) -> None:
     """A failed nightly integrity_check marks the file damaged (tongban/ops/damage.py): from then on
     every request is answered 503 with what to do, instead of reading or writing a damaged file."""
-    seen = {"at": -10.0, "message": None}
+    seen: dict[str, Any] = {"at": -10.0, "message": None}
 
     @app.before_request
     def damaged_database():

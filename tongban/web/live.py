@@ -18,12 +18,15 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import TypeVar, cast
 
 from flask import Response, stream_with_context
 
 from ..queue.store import Store
 
 log = logging.getLogger("tongban.live")
+
+T = TypeVar("T")
 
 POLL_S = 0.1
 KEEPALIVE_S = 10.0
@@ -126,7 +129,7 @@ class Broker:
         with self._lock:
             return len(self._listeners)
 
-    def cached(self, key: str, render: Callable[[], object]) -> object:
+    def cached(self, key: str, render: Callable[[], T]) -> T:
         """One render per (page, database version), shared by all listeners of that page.
 
         Single-flight: when a change wakes a hundred screens of one page at once, one thread renders
@@ -138,7 +141,7 @@ class Broker:
             with self._lock:
                 hit = self._cache.get(key)
             if hit and hit[0] == version:
-                return hit[1]
+                return cast(T, hit[1])  # a key is always rendered by the same page's function
             value = render()
             with self._lock:
                 self._cache[key] = (version, value)

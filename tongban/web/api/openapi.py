@@ -226,7 +226,7 @@ def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
     return out
 
 
-_BEARER = [{"bearer": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}
 

@@ -14,7 +14,7 @@ from datetime import date
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ...queue import cases as domain
 from ...queue import errors
@@ -23,6 +23,7 @@ from ...queue.store import parse_iso
 from ..access import page_requires
 from ..context import current_lang, get_accounts, get_clock, get_service, get_store
 from ..errors import status_for
+from ..htmx import request
 from ..i18n import Msg, text
 from ..shared import person
 
@@ -275,7 +276,7 @@ def new_case():
             matter = hall.matter(matter_code)
         except KeyError:
             matter = None
-    refusal = None
+    refusal: errors.QueueError | None = None
     problems: dict = {}
     status = 200
     if ticket_text and ticket is None:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
 
 from ...config import WEEKDAYS, HallConfig
 from ...queue import calendar, errors
 from ...queue.service import HallService, Ticket
 from .. import live
 from ..context import get_broker, get_service
+from ..htmx import request
 from ..kiosk.routes import MatterIndex, serving_windows, split_bilingual
 
 info = Blueprint("info", __name__, template_folder="templates")

@@ -18,8 +18,9 @@ import time as monotonic_time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk, Matter
 from ...queue import calendar, errors, kiosk_requests, printing
@@ -28,6 +29,7 @@ from ...queue.service import HallService, Ticket
 from .. import live
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
+from ..htmx import request
 from ..i18n import text
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
@@ -168,7 +170,8 @@ def kurl(endpoint: str, **values) -> str:
 
 def switch_url(**override) -> str:
     """This screen again with another language or mode."""
-    args = {k: v for k, v in request.args.items() if k not in ("lang", "elder", "idle")}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("lang", "elder", "idle")}
+    assert request.endpoint is not None and request.view_args is not None  # set for a routed request
     return url_for(request.endpoint, **request.view_args, **args, **state_args(**override))
 
 
@@ -331,6 +334,8 @@ def ticket_qr_text(service: HallService, ticket: Ticket) -> str:
 def common_context() -> dict:
     state = g.kstate
     local = calendar.local(get_clock().now(), get_service().hall)
+    offset = local.utcoffset()
+    assert offset is not None  # calendar.local gives the hall's aware local time
     return {
         "k": state,
         "kurl": kurl,
@@ -340,7 +345,7 @@ def common_context() -> dict:
         "split": split_bilingual,
         "idle_s": state["idle"] or _idle_default(),
         "now_local": local,
-        "tz_offset_min": int(local.utcoffset().total_seconds() // 60),
+        "tz_offset_min": int(offset.total_seconds() // 60),
         "is_htmx": bool(request.htmx),
     }
 
@@ -569,6 +574,7 @@ def take_ticket(kiosk_id: str):
         finish_request(kiosk_id, key, None, None)
         prefix = line_prefix
         if prefix is None:
+            assert matter_code is not None  # a form with neither a line nor a matter was refused above
             prefix = service.config.line_of_matter(matter_code).prefix
         return render_refusal(service, Refusal.from_error(exc), service.config.line(prefix))
     except BaseException:

@@ -34,11 +34,11 @@ def svg_bars(
         f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
     for i in range(5):
-        value = scale_max * i / 4
+        tick = scale_max * i / 4
         y = top + plot_h - plot_h * i / 4
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
         parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">{_fmt(value)}</text>'
+            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">{_fmt(tick)}</text>'
         )
     n = max(1, len(categories))
     slot = plot_w / n
@@ -98,7 +98,7 @@ def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 120
             x += w
     else:
         parts.append(f'<rect x="0" y="4" width="{width}" height="34" fill="#eeeeee"/>')
-    lx = 0
+    lx: float = 0
     for label, n, color in items:
         parts.append(f'<rect x="{lx}" y="56" width="12" height="12" fill="{color}"/>')
         parts.append(f'<text x="{lx + 16}" y="66" font-size="12" fill="#333">{escape(label)} {n}</text>')

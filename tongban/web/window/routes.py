@@ -388,10 +388,10 @@ def pad_rate(number: int):
     if g.principal.terminal is None:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_staff_cannot_rate")), 403
     ticket_id = request.form.get("ticket", "")
-    level = request.form.get("level", "")
-    if not ticket_id.isdigit() or not level.isdigit():
+    level_text = request.form.get("level", "")
+    if not ticket_id.isdigit() or not level_text.isdigit():
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
-    level = int(level)
+    level = int(level_text)
     bad = level in ratings.BAD_LEVELS
     # Reasons and a comment belong to a bad rating only; a good tap after opening them drops them.
     reasons = request.form.getlist("reasons") if bad else []
