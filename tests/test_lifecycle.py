@@ -679,7 +679,7 @@ def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, cl
     clock.set(at(27, 7, 0))
     result = service.roll_over()
     open_ids = {w[3].id, b[0].id, b[1].id, suspended.id, serving.id}  # called is one of them
-    assert result == {"expired": len(open_ids), "closed_windows": 2}
+    assert result == {"expired": len(open_ids), "closed_windows": 2, "request_keys_forgotten": 0}
     states = {r["id"]: r["state"] for r in service.store.all("SELECT id, state FROM tickets")}
     assert {i for i, s in states.items() if s == "expired"} == open_ids
     assert states[done.id] == "done" and states[cancelled.id] == "cancelled"
@@ -702,7 +702,7 @@ def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, cl
 
 def test_roll_over_on_a_quiet_day_does_nothing_to_today(service, clock):
     t = service.take_ticket(line="A").ticket
-    assert service.roll_over() == {"expired": 0, "closed_windows": 0}
+    assert service.roll_over() == {"expired": 0, "closed_windows": 0, "request_keys_forgotten": 0}
     assert service.ticket(t.id).state == "waiting"
 
 

@@ -209,3 +209,13 @@ def test_the_same_key_after_a_power_cut_between_commit_and_answer_gets_the_same_
         assert counts(store)[:3] == (1, 1, 1)  # and still one ticket, one slip
     finally:
         store.close()
+
+
+def test_the_roll_over_forgets_request_keys_once_no_kiosk_can_retry_them(service, store, clock):
+    service.take_ticket(line="A", kiosk="kiosk-1", request_key="yesterdays-key")
+    clock.advance(days=1)
+    assert service.roll_over()["request_keys_forgotten"] == 0  # a day is not yet past for a key of 09:00
+    clock.advance(hours=1)
+    store.conn.execute("DELETE FROM job_runs")  # let the next night's roll-over run today
+    assert service.roll_over()["request_keys_forgotten"] == 1
+    assert counts(store) == (1, 2, 0, 0)  # the ticket and its history stay (issue, expire)

@@ -1219,7 +1219,11 @@ class HallService:
                     actor="system",
                     data={"reason": "rollover"},
                 )
-            result = {"expired": len(stale), "closed_windows": len(windows)}
+            # A request key only matters while its kiosk may still retry: yesterday's are done with.
+            forgotten = conn.execute(
+                "DELETE FROM take_requests WHERE created_at < ?", (utc_iso(now - timedelta(days=1)),)
+            ).rowcount
+            result = {"expired": len(stale), "closed_windows": len(windows), "request_keys_forgotten": forgotten}
             conn.execute(
                 "INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
                 (today, utc_iso(now), json.dumps(result)),
