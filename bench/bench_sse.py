@@ -82,7 +82,7 @@ class Hall:
         for n in self.windows:
             line = service.window(n).serving[0]
             for _ in range(per_window):
-                service.issue(line=line)
+                service.take_ticket(line=line)
             service.window_action(n, "open", clerk=f"clerk{n}")
         store.close()
         self.proc: subprocess.Popen | None = None

@@ -132,7 +132,7 @@ def make(tmp_path):
 
 def backlog(svc, clock):
     for _ in range(10):
-        svc.issue(line="A")
+        svc.take_ticket(line="A")
         clock.advance(minutes=2)
 
 

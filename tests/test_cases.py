@@ -200,7 +200,7 @@ def test_events_and_the_access_log_are_append_only(cases, store):
 
 def test_a_ticket_opens_one_live_case(cases, service, clock):
     service.window_action(2, "open", clerk="clerk2")
-    t = service.issue(matter="M3").ticket
+    t = service.take_ticket(matter="M3").ticket
     with pytest.raises(domain.TicketNotServed):
         cases.open(ticket_id=t.id, matter=None, window=2, actor="clerk2", form=APPLICANT)
     service.call_next(2, clerk="clerk2")

@@ -46,7 +46,7 @@ def test_a_kiosk_ticket_is_printed_with_its_number_and_qr(tmp_path, store, clock
         config = hall_with_printer(printer.url)
         service = HallService(store, config, clock)
         service.sync_with_config()
-        ticket = service.issue(matter="M1", kiosk="kiosk-1").ticket
+        ticket = service.take_ticket(matter="M1", kiosk="kiosk-1").ticket
         job_id = printing.enqueue(store, ticket.id, "printer-1", clock.now())
         worker = PrinterWorker(printer_configs(config)["printer-1"], store.path, config, clock)
         assert worker.run_once(store) is True
@@ -65,7 +65,7 @@ def test_paper_out_fails_the_job_keeps_the_ticket_and_alerts(tmp_path, store, cl
         config = hall_with_printer(printer.url)
         service = HallService(store, config, clock)
         service.sync_with_config()
-        ticket = service.issue(line="A", kiosk="kiosk-1").ticket
+        ticket = service.take_ticket(line="A", kiosk="kiosk-1").ticket
         job_id = printing.enqueue(store, ticket.id, "printer-1", clock.now())
         PrinterWorker(printer_configs(config)["printer-1"], store.path, config, clock).run_once(store)
         job = printing.job(store, job_id, clock.now())
@@ -75,7 +75,7 @@ def test_paper_out_fails_the_job_keeps_the_ticket_and_alerts(tmp_path, store, cl
 
 
 def test_reprint_is_marked(store, service):
-    slip = build_slip(service, service.issue(line="A").ticket, reprint=True)
+    slip = build_slip(service, service.take_ticket(line="A").ticket, reprint=True)
     assert slip.reprint and slip.number == "A001"
 
 
@@ -84,7 +84,7 @@ def test_calls_reach_the_leds_and_a_keypad_calls_the_next_ticket(store, clock):
     service = HallService(store, config, clock)
     service.sync_with_config()
     for _ in range(2):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     service.window_action(1, "open", clerk="clerk1")
     hub = build_hub(config, store.path, clock)
     fake = FakeBus(hub.workers["east"].cfg.frame, keypads={11})

@@ -4,7 +4,7 @@ printing and its fallback, closed states, pinyin search. The browser behaviour i
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 
 import pytest
@@ -13,8 +13,8 @@ from tongban.config import load_hall_config, parse_hall_config
 from tongban.queue import printing
 from tongban.queue.accounts import Accounts
 from tongban.queue.service import HallService
-from tongban.queue.store import Store, utc_iso
-from tongban.web.kiosk.routes import STALE_CLAIM_S, MatterIndex, ticket_qr_text
+from tongban.queue.store import Store
+from tongban.web.kiosk.routes import MatterIndex, ticket_qr_text
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
@@ -110,8 +110,8 @@ def test_home_shows_every_line_with_its_waiting_count_estimate_and_notices(tmp_p
     hall = make_hall_client(tmp_path, DEMO, clock)
     client = kiosk(hall)
     service = service_of(hall)
-    service.issue(line="A")
-    service.issue(line="A")
+    service.take_ticket(line="A")
+    service.take_ticket(line="A")
     html = text(client.get("/kiosk/kiosk-1"))
     for line in DEMO.lines:
         assert f'data-line="{line.prefix}"' in html and line.name_zh in html and escape(line.name_en) in html
@@ -184,21 +184,6 @@ def test_the_same_confirm_form_posted_twice_gives_the_same_ticket(printer_hall):
     assert number_on(take(client, {**fields2, "line": "A"})) == "A002"
 
 
-def test_a_key_left_by_a_post_that_died_is_taken_over(hall):
-    client = kiosk(hall)
-    fields = confirm_form(client, "/kiosk/kiosk-1/lines/A")
-    clock = hall.app.config["CLOCK"]
-    store = store_of(hall)
-    with store.immediate() as conn:
-        conn.execute(
-            "INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)",
-            ("kiosk-1", fields["key"], utc_iso(clock.now() - timedelta(seconds=STALE_CLAIM_S + 5))),
-        )
-    assert number_on(take(client, {**fields, "line": "A"})) == "A001"
-    row = store.one("SELECT ticket_id FROM kiosk_requests WHERE key = ?", (fields["key"],))
-    assert row["ticket_id"] is not None
-
-
 def test_taking_a_ticket_needs_the_csrf_token_and_a_key(hall):
     client = kiosk(hall)
     fields = confirm_form(client, "/kiosk/kiosk-1/lines/A")
@@ -256,7 +241,7 @@ def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):
 
 def test_the_qr_holds_number_line_hall_and_id_or_the_status_link(hall):
     service = service_of(hall)
-    ticket = service.issue(line="B").ticket
+    ticket = service.take_ticket(line="B").ticket
     offline = ticket_qr_text(service, ticket)
     assert "B001" in offline and "公积金" in offline and "测试大厅" in offline and f"{ticket.id}" in offline
     doc = small_hall_doc()
@@ -270,7 +255,7 @@ def test_a_kiosk_acts_only_as_itself(hall):
     Accounts(store, hall.app.config["CLOCK"]).add_terminal("kiosk-2", "kiosk", "2号取号机")
     client = kiosk(hall)
     assert client.get("/kiosk/kiosk-2").status_code == 403
-    ticket = service_of(hall).issue(line="A", kiosk="kiosk-2").ticket
+    ticket = service_of(hall).take_ticket(line="A", kiosk="kiosk-2").ticket
     assert client.get(f"/kiosk/kiosk-1/tickets/{ticket.id}").status_code == 404
     assert hall.app.test_client().get("/kiosk/kiosk-1").status_code == 302  # not enrolled: to the login
 
@@ -333,7 +318,7 @@ def test_closed_states_are_explained_with_what_to_do_instead(hall, when, title, 
     refused = take(client, fields)
     assert refused.status_code == 200 and title in text(refused) and 'id="k-number"' not in text(refused)
     assert store_of(hall).one("SELECT COUNT(*) FROM tickets")[0] == 0
-    assert store_of(hall).one("SELECT COUNT(*) FROM kiosk_requests")[0] == 0  # the key can be used later
+    assert store_of(hall).one("SELECT COUNT(*) FROM take_requests")[0] == 0  # the key can be used later
     home = text(client.get("/kiosk/kiosk-1"))
     assert 'class="k-line unavailable"' in home
     assert ('id="k-hall-closed"' in home) == (title != "今日取号已截止")  # the hall, not one line, is closed
@@ -357,7 +342,7 @@ def test_quota_reached_says_so_and_where_else_to_go(tmp_path, clock):
     fields = confirm_form(client, "/kiosk/kiosk-1/lines/B")
     service = service_of(hall)
     for _ in range(5):  # line B issues 5 a day
-        service.issue(line="B")
+        service.take_ticket(line="B")
     html = text(client.get("/kiosk/kiosk-1/lines/B"))
     assert "今日号已取完" in html and "每日限 5 个号" in html and "明天 08:30 起取号" in html
     assert "东苑街道便民服务中心" in html and "0571-12345678" in html

@@ -31,7 +31,7 @@ def _tickets(path) -> int:
 
 def test_backup_while_another_connection_writes(tmp_path, service, store, clock):
     for _ in range(5):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     stop = threading.Event()
     written = []
 
@@ -39,7 +39,7 @@ def test_backup_while_another_connection_writes(tmp_path, service, store, clock)
         own = Store(store.path, migrate=False)
         svc = HallService(own, service.config, clock)
         while not stop.is_set() and len(written) < 40:
-            written.append(svc.issue(line="A").ticket.number)
+            written.append(svc.take_ticket(line="A").ticket.number)
         own.close()
 
     thread = threading.Thread(target=writer)
@@ -122,10 +122,10 @@ def test_check_refuses_a_sqlite_file_of_something_else(tmp_path):
 
 def test_restore_puts_the_backup_back_and_keeps_the_old_file(tmp_path, service, store):
     for _ in range(3):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b", kind="manual")
     for _ in range(4):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     store.close()
     mark_damaged(store.path, "test")
     result = restore(good, store.path, tmp_path / "b")
@@ -139,9 +139,9 @@ def test_restore_puts_the_backup_back_and_keeps_the_old_file(tmp_path, service, 
 
 
 def test_restore_drops_the_old_wal(tmp_path, service, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b")
-    service.issue(line="A")
+    service.take_ticket(line="A")
     store.close()
     # A WAL left by a crash belongs to the old file; replayed onto the restored one it would corrupt it.
     stale = sqlite3.connect(store.path, isolation_level=None)
@@ -159,7 +159,7 @@ def test_restore_drops_the_old_wal(tmp_path, service, store):
 
 
 def test_restore_refuses_a_bad_file_and_changes_nothing(tmp_path, service, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     bad = tmp_path / "bad.db"
     good = take_backup(store.path, tmp_path / "b")
     data = bytearray(good.read_bytes())
@@ -174,7 +174,7 @@ def test_restore_refuses_a_bad_file_and_changes_nothing(tmp_path, service, store
 
 
 def test_restore_refuses_while_a_connection_is_open(tmp_path, service, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b")
     with pytest.raises(RestoreError, match="in use.*systemctl stop tongban-web tongban-devices"):
         restore(good, store.path, tmp_path / "b")  # `store` is still open

@@ -422,7 +422,7 @@ def test_a_burst_of_presses_at_once_is_counted_exactly(store, hall_config, clock
     def press():
         own = Store(store.path, migrate=False)
         try:
-            HallService(own, hall_config, clock).issue(line="A", kiosk="kiosk-1")
+            HallService(own, hall_config, clock).take_ticket(line="A", kiosk="kiosk-1")
             results.append("ok")
         except KioskRateLimited:
             results.append("limited")
@@ -443,7 +443,7 @@ def test_kiosk_limit_is_per_kiosk(store, hall_config, clock):
     service.sync_with_config()
     limit = hall_config.operations.kiosk_max_per_minute
     for _ in range(limit):
-        service.issue(line="A", kiosk="kiosk-1")
+        service.take_ticket(line="A", kiosk="kiosk-1")
     with pytest.raises(KioskRateLimited):
-        service.issue(line="A", kiosk="kiosk-1")
-    assert service.issue(line="A", kiosk="kiosk-2").ticket.kiosk == "kiosk-2"
+        service.take_ticket(line="A", kiosk="kiosk-1")
+    assert service.take_ticket(line="A", kiosk="kiosk-2").ticket.kiosk == "kiosk-2"

@@ -230,11 +230,11 @@ def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, c
     """Small hall: window 1 serves A, window 2 serves B then A. Only window 2 is open: an A ticket
     has ahead of it the older B tickets window 2 takes first, not just the A tickets."""
     service.window_action(2, "open", clerk="c2")
-    service.issue(line="B")
+    service.take_ticket(line="B")
     clock.advance(minutes=1)
-    service.issue(line="B")
+    service.take_ticket(line="B")
     clock.advance(minutes=1)
-    issued = service.issue(line="A")
+    issued = service.take_ticket(line="A")
     assert issued.people_ahead == 2
     # The lines summary gives a newcomer the same forecast as the kiosk would print.
     summary = {line["prefix"]: line for line in service.lines_summary()}
@@ -246,7 +246,7 @@ def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, c
 def test_minutes_per_call_are_smoothed_and_survive_a_restart(service, clock, store, hall_config, tmp_path):
     service.window_action(1, "open", clerk="c1")
     for minutes in (4, 8):
-        t = service.issue(line="A").ticket
+        t = service.take_ticket(line="A").ticket
         service.call_next(1)
         clock.advance(minutes=1)
         service.act(t.id, "start", window=1)

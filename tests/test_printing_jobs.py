@@ -6,7 +6,7 @@ from tongban.queue import printing
 
 
 def test_job_past_its_deadline_reads_failed_and_is_never_printed_late(store, service, clock):
-    ticket = service.issue(line="A").ticket
+    ticket = service.take_ticket(line="A").ticket
     job_id = printing.enqueue(store, ticket.id, "printer-1", clock.now(), deadline_s=5)
     assert printing.job(store, job_id, clock.now())["state"] == "pending"
     clock.advance(seconds=6)
@@ -17,7 +17,7 @@ def test_job_past_its_deadline_reads_failed_and_is_never_printed_late(store, ser
 
 
 def test_claim_then_complete_records_the_outcome(store, service, clock):
-    ticket = service.issue(line="A").ticket
+    ticket = service.take_ticket(line="A").ticket
     job_id = printing.enqueue(store, ticket.id, "printer-1", clock.now())
     claimed = printing.claim_next(store, clock.now())
     assert claimed["id"] == job_id and printing.claim_next(store, clock.now()) is None

@@ -32,13 +32,13 @@ def day(service, store, clock):
     accounts.add("clerk2", "password-2", name="李强", role="clerk", staff_no="C002")
     service.window_action(1, "open", clerk="clerk1")
     service.window_action(2, "open", clerk="clerk2")
-    t1 = service.issue(matter="M1").ticket  # 09:00
+    t1 = service.take_ticket(matter="M1").ticket  # 09:00
     clock.advance(minutes=1)
-    t2 = service.issue(matter="M2").ticket  # 09:01
+    t2 = service.take_ticket(matter="M2").ticket  # 09:01
     clock.advance(minutes=1)
-    t3 = service.issue(matter="M3").ticket  # 09:02, line B
+    t3 = service.take_ticket(matter="M3").ticket  # 09:02, line B
     clock.advance(minutes=1)
-    t4 = service.issue(matter="M1").ticket  # 09:03
+    t4 = service.take_ticket(matter="M1").ticket  # 09:03
     clock.advance(minutes=7)  # 09:10
     assert service.call_next(1, clerk="clerk1").id == t1.id
     service.act(t1.id, "start", window=1, actor="clerk1")
@@ -67,7 +67,7 @@ def day(service, store, clock):
     service.act(t4.id, "finish", window=2, actor="clerk2")
     clock.advance(minutes=2)
     ratings.expire_stale(store, 2, clock.now(), timeout_s=60)
-    service.issue(matter="M2")  # still waiting at report time
+    service.take_ticket(matter="M2")  # still waiting at report time
     return reports.day_report(store, service.config, "2026-11-26")
 
 
@@ -134,7 +134,7 @@ def test_by_hour_uses_the_halls_local_time(day):
 
 def test_a_finished_service_the_pad_never_closed_counts_as_not_rated(service, store, clock):
     service.window_action(1, "open", clerk="clerk1")
-    t = service.issue(matter="M1").ticket
+    t = service.take_ticket(matter="M1").ticket
     service.call_next(1)
     service.act(t.id, "start", window=1)
     service.act(t.id, "finish", window=1)

@@ -201,7 +201,7 @@ class HallMachine(RuleBasedStateMachine):
                 expected.add(errors.LineClosed)
             if self.next_seq.get(key, 1) > QUOTA[prefix]:
                 expected.add(errors.QuotaReached)
-        issued = self.attempt(expected, lambda: self.svc.issue(line=line, matter=matter, green=green), "issue")
+        issued = self.attempt(expected, lambda: self.svc.take_ticket(line=line, matter=matter, green=green), "issue")
         if issued is None:
             return
         seq = self.next_seq.get(key, 1)
@@ -461,7 +461,7 @@ class HallMachine(RuleBasedStateMachine):
                 w.touched = today
             if not w.pinned:
                 w.serving = WINDOWS[n][1]
-        assert result == {"expired": len(expired), "closed_windows": len(closed)}
+        assert result == {"expired": len(expired), "closed_windows": len(closed), "request_keys_forgotten": 0}
 
     # ----- invariants
 

@@ -209,6 +209,10 @@ class HallConfig:
                 return dept
         raise KeyError(code)
 
+    def kiosk_printer(self, kiosk_id: str | None) -> str | None:
+        """The printer a kiosk's tickets print on (None: no kiosk, or a kiosk without a printer)."""
+        return next((k.printer for k in self.kiosks if k.id == kiosk_id), None)
+
     def line_of_matter(self, code: str) -> Line:
         for line in self.lines:
             if code in line.matters:

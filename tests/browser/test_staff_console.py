@@ -79,12 +79,12 @@ def busy_hall(hall, windows=(2, 4, 5, 7, 8, 10), start=(4, 8, 10)) -> None:
         for n in windows:
             svc.window_action(n, "open", clerk=f"clerk{n}")
             line = svc.window(n).serving[0]
-            svc.issue(line=line)
+            svc.take_ticket(line=line)
             ticket = svc.call_next(n, clerk=f"clerk{n}")
             if n in start:
                 svc.act(ticket.id, "start", window=n, actor=f"clerk{n}")
         for line in "AABBBCDDE":
-            svc.issue(line=line)
+            svc.take_ticket(line=line)
     finally:
         svc.store.close()
 
@@ -123,7 +123,7 @@ def seed_history(hall, day: date, *, seed: int = 7) -> None:
             while arrivals and arrivals[0] <= minute:
                 arrivals.pop(0)
                 line = rng.choices(list(weights), list(weights.values()))[0]
-                svc.issue(matter=rng.choice(config.line(line).matters), kiosk="kiosk-1")
+                svc.take_ticket(matter=rng.choice(config.line(line).matters), kiosk="kiosk-1")
             for n in windows:
                 clerk = f"clerk{n}"
                 if n in busy and busy[n][1] <= minute:

@@ -74,6 +74,12 @@ class NothingWaiting(QueueError):
     code = "nothing_waiting"
 
 
+class RequestKeyReused(QueueError):
+    """A repeat-safe key sent again with a different request: a client bug, never a second ticket."""
+
+    code = "request_key_reused"
+
+
 class WrongWindow(QueueError):
     code = "wrong_window"
 

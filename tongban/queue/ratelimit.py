@@ -1,6 +1,6 @@
 """Button mashing at a kiosk (docs/architecture.md §Numbering): at most N tickets per kiosk in any 60 seconds.
 
-Called from ``HallService.issue`` inside its ``BEGIN IMMEDIATE`` transaction, so two presses that
+Called from ``HallService.take_ticket`` inside its ``BEGIN IMMEDIATE`` transaction, so two presses that
 arrive together are counted one after the other and the limit holds exactly. The kiosk page's
 idempotency key makes one press burst one ticket; this limit is the backstop behind it, so a child
 hammering the screen cannot empty a line's daily quota. Staff-issued tickets are not limited.

@@ -15,7 +15,7 @@ from typing import Any
 
 from ..config import HallConfig
 from ..texts import Msg
-from . import balancer, calendar, errors, policy
+from . import balancer, calendar, errors, policy, printing
 from .clock import Clock
 from .estimates import (
     Estimate,
@@ -150,6 +150,8 @@ class Issued:
     ticket: Ticket
     people_ahead: int
     estimate: Estimate
+    print_job: int | None = None  # the slip's job on the kiosk's printer, if it has one
+    repeated: bool = False  # a repeat of an earlier request with the same key: the same ticket again
 
 
 @lru_cache(maxsize=1024)
@@ -408,7 +410,7 @@ class HallService:
 
     # ---------- issuing ----------
 
-    def issue(
+    def take_ticket(
         self,
         *,
         line: str | None = None,
@@ -417,53 +419,98 @@ class HallService:
         appointment_at: datetime | None = None,
         kiosk: str | None = None,
         actor: str | None = None,
+        request_key: str | None = None,
     ) -> Issued:
-        prefix, matter_code = self._resolve_line(line, matter)
+        """Take a ticket: one user action, one transaction (docs/architecture.md §Numbering).
+
+        In one BEGIN IMMEDIATE: the repeat-safe key, the opening, quota and rate checks, the number,
+        the ticket, its event, the print job for the kiosk's printer, and the key's record. A crash
+        either keeps all of it or none; the same ``request_key`` from the same kiosk (or staff
+        account) answers with the same ticket and print job, whether the first answer was lost or
+        the box lost power in between.
+        """
         now = self.clock.now()
+        day = calendar.service_day(now, self.hall)
+        requester = kiosk or actor or "public"
+        asked = json.dumps([line, matter, green, utc_iso(appointment_at) if appointment_at else None])
+        with self.store.immediate() as conn:
+            earlier = None
+            if request_key is not None:
+                earlier = conn.execute(
+                    "SELECT ticket_id, print_job, fingerprint FROM take_requests WHERE requester = ? AND key = ?",
+                    (requester, request_key),
+                ).fetchone()
+                if earlier is not None and earlier["fingerprint"] != asked:
+                    raise errors.RequestKeyReused("err_request_key_reused")
+            if earlier is not None:
+                ticket_id, job_id = earlier["ticket_id"], earlier["print_job"]
+            else:
+                ticket_id = self._insert_ticket(conn, now, day, line, matter, green, appointment_at, kiosk, actor)
+                printer = self.config.kiosk_printer(kiosk)
+                job_id = printing.enqueue(self.store, ticket_id, printer, now) if printer else None
+                if request_key is not None:
+                    conn.execute(
+                        "INSERT INTO take_requests (requester, key, fingerprint, ticket_id, print_job, created_at)"
+                        " VALUES (?,?,?,?,?,?)",
+                        (requester, request_key, asked, ticket_id, job_id, utc_iso(now)),
+                    )
+        ticket = self.ticket(ticket_id)
+        people_ahead, estimate = self.ticket_estimate(ticket)
+        return Issued(ticket, people_ahead, estimate, print_job=job_id, repeated=earlier is not None)
+
+    def _insert_ticket(
+        self,
+        conn,
+        now: datetime,
+        day: str,
+        line: str | None,
+        matter: str | None,
+        green: bool,
+        appointment_at: datetime | None,
+        kiosk: str | None,
+        actor: str | None,
+    ) -> int:
+        """The checks and the ticket with its issue event, inside take_ticket's transaction."""
+        prefix, matter_code = self._resolve_line(line, matter)
         self._check_open(now, prefix)
         line_cfg = self.config.line(prefix)
-        day = calendar.service_day(now, self.hall)
-        token = secrets.token_urlsafe(12)
-        with self.store.immediate() as conn:
-            check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
-            seq = self._next_seq(conn, prefix, day)
-            number = f"{prefix}{seq:0{line_cfg.number_width}d}"
-            cur = conn.execute(
-                "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
-                " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    token,
-                    day,
-                    prefix,
-                    seq,
-                    number,
-                    prefix,
-                    matter_code,
-                    "waiting",
-                    int(green),
-                    utc_iso(appointment_at) if appointment_at else None,
-                    utc_iso(now),
-                    utc_iso(now),
-                    kiosk,
-                ),
-            )
-            ticket_id = cur.lastrowid
-            assert ticket_id is not None  # set by the INSERT just above
-            self.store.add_event(
-                action="issue",
-                at=now,
-                ticket_id=ticket_id,
-                to_state="waiting",
-                actor=actor,
-                data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
-            )
-        ticket = self.ticket(ticket_id)
-        result = self._forecast(ticket.as_waiting(), self._waiting_views(day), now)
-        return Issued(ticket, result.people_ahead, result.estimate)
+        check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
+        seq = self._next_seq(conn, prefix, day)
+        number = f"{prefix}{seq:0{line_cfg.number_width}d}"
+        cur = conn.execute(
+            "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
+            " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                secrets.token_urlsafe(12),
+                day,
+                prefix,
+                seq,
+                number,
+                prefix,
+                matter_code,
+                "waiting",
+                int(green),
+                utc_iso(appointment_at) if appointment_at else None,
+                utc_iso(now),
+                utc_iso(now),
+                kiosk,
+            ),
+        )
+        ticket_id = cur.lastrowid
+        assert ticket_id is not None  # an INSERT's rowid
+        self.store.add_event(
+            action="issue",
+            at=now,
+            ticket_id=ticket_id,
+            to_state="waiting",
+            actor=actor,
+            data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
+        )
+        return ticket_id
 
     def check_issuable(self, prefix: str) -> None:
-        """Raise what ``issue`` would refuse for this line now, without issuing (kiosks explain a closed
-        line before anyone taps). ``issue`` checks again inside its own transaction."""
+        """Raise what ``take_ticket`` would refuse for this line now, without issuing (kiosks explain a
+        closed line before anyone taps). ``take_ticket`` checks again inside its own transaction."""
         now = self.clock.now()
         self._check_open(now, prefix)
         self._next_seq(self.store.conn, prefix, calendar.service_day(now, self.hall))
@@ -1176,7 +1223,11 @@ class HallService:
                     actor="system",
                     data={"reason": "rollover"},
                 )
-            result = {"expired": len(stale), "closed_windows": len(windows)}
+            # A request key only matters while its kiosk may still retry: yesterday's are done with.
+            forgotten = conn.execute(
+                "DELETE FROM take_requests WHERE created_at < ?", (utc_iso(now - timedelta(days=1)),)
+            ).rowcount
+            result = {"expired": len(stale), "closed_windows": len(windows), "request_keys_forgotten": forgotten}
             conn.execute(
                 "INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
                 (today, utc_iso(now), json.dumps(result)),

@@ -1,6 +1,6 @@
 """The hall simulator: SimPy drives the real ``HallService`` through a fake clock.
 
-One simulated day = one in-memory store, one ``HallService`` (the production class: issue, call_next,
+One simulated day = one in-memory store, one ``HallService`` (the production class: take_ticket, call_next,
 act, window actions, the balancer's ``balance``), a ``FakeClock`` set to SimPy's time before every
 call, and these processes:
 
@@ -115,7 +115,7 @@ class DaySim:
                 yield env.timeout(citizen.arrive_min - env.now)
             self.sync()
             try:
-                issued = self.service.issue(line=citizen.line, green=citizen.green, kiosk="sim")
+                issued = self.service.take_ticket(line=citizen.line, green=citizen.green, kiosk="sim")
             except errors.QueueError:
                 self.refused += 1
                 continue

@@ -21,6 +21,7 @@ STATUS = {
     "wrong_window": 403,  # another window's ticket
     "invalid_input": 400,  # a case form's fields (the case pages answer 422: they redraw the form)
     "kiosk_rate_limited": 429,
+    "request_key_reused": 422,  # an Idempotency-Key (or kiosk form key) sent again with another request
     # who is asking (web/auth.py, web/access.py)
     "unauthenticated": 401,  # AuthError: wrong password, expired session, unknown terminal...
     "disabled": 403,

@@ -69,6 +69,10 @@ SCHEMAS = {
                 "type": "string",
                 "description": "unguessable token for the public status page /t/<token>",
             },
+            "print_job": {
+                "type": ["integer", "null"],
+                "description": "on issue: the slip's print job on the kiosk's printer (null: no printer)",
+            },
             "events": {"type": "array", "items": {"type": "object"}, "description": "staff only"},
         },
     },
@@ -218,6 +222,7 @@ def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
         "403": "Signed in, but not allowed (e.g. another window)",
         "404": "No such ticket, window or line",
         "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)",
+        "422": "This Idempotency-Key was sent before with a different request (request_key_reused)",
         "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited; retry_after_s)",
     }
     out = {ok_status: {"description": "OK", **_json(ok_schema)}}
@@ -279,7 +284,17 @@ PATHS = {
     "/api/v1/tickets": {
         "post": {
             "summary": "Issue a ticket (kiosk terminals and staff; green channel by staff only)",
+            "description": "Send an Idempotency-Key with each new request and the same key when retrying it: "
+            "a repeat is answered 200 with the ticket the first one took (201 means a new ticket).",
             "security": _BEARER,
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,128}$"},
+                }
+            ],
             "requestBody": {
                 "required": True,
                 **_json(
@@ -295,7 +310,13 @@ PATHS = {
                     }
                 ),
             },
-            "responses": _responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "429"),
+            "responses": {
+                **_responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "422", "429"),
+                "200": {
+                    "description": "A repeat of an earlier request with this Idempotency-Key",
+                    **_json(_ref("Ticket")),
+                },
+            },
         }
     },
     "/api/v1/tickets/{ticket_id}": {

@@ -5,6 +5,7 @@ Routes only translate HTTP to the service API and its named refusals to status c
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
@@ -25,6 +26,10 @@ class BadRequest(Exception):
         self.field = field
         self.expected = expected
         super().__init__(f"{field}: {expected}")
+
+
+# A client's repeat-safe key for POST /tickets: a UUID or any token of that kind.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 
 
 @api.errorhandler(errors.QueueError)
@@ -118,7 +123,9 @@ def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=Non
 
 
 def issued_json(issued: Issued) -> dict:
-    return ticket_json(issued.ticket, people_ahead=issued.people_ahead, estimate=issued.estimate)
+    body = ticket_json(issued.ticket, people_ahead=issued.people_ahead, estimate=issued.estimate)
+    body["print_job"] = issued.print_job
+    return body
 
 
 def window_json(window) -> dict:
@@ -230,16 +237,21 @@ def issue_ticket():
             raise BadRequest("appointment_at", "an ISO 8601 time with offset") from None
         if appointment_at.tzinfo is None:
             raise BadRequest("appointment_at", "an ISO 8601 time with offset")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest("Idempotency-Key", "8 to 128 letters, digits or - _ . :")
     terminal = g.principal.terminal
-    issued = get_service().issue(
+    issued = get_service().take_ticket(
         line=line,
         matter=matter,
         green=green,
         appointment_at=appointment_at,
         kiosk=terminal.id if terminal else None,
         actor=g.principal.actor,
+        request_key=key,
     )
-    return jsonify(issued_json(issued)), 201
+    # The same key again (the first answer was lost): the same ticket, and 200 says it is not new.
+    return jsonify(issued_json(issued)), 200 if issued.repeated else 201
 
 
 @api.get("/tickets/<int:ticket_id>")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import time as monotonic_time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
@@ -23,8 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk, Matter
-from ...queue import calendar, errors, kiosk_requests, printing
-from ...queue.kiosk_requests import STALE_CLAIM_S
+from ...queue import calendar, errors, printing
 from ...queue.service import HallService, Ticket
 from .. import live
 from ..access import page_requires
@@ -35,7 +33,6 @@ from ..i18n import text
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
 DEFAULT_IDLE_S = 30
-PRINT_DEADLINE_S = printing.DEFAULT_DEADLINE_S
 PRINT_POLL_MS = 500
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -256,7 +253,7 @@ class Refusal:
 
 
 def refusal_for(service: HallService, prefix: str) -> Refusal | None:
-    """What ``issue`` would refuse for this line now, without issuing."""
+    """What ``take_ticket`` would refuse for this line now, without issuing."""
     try:
         service.check_issuable(prefix)
     except errors.QueueError as exc:
@@ -526,31 +523,13 @@ def render_refusal(service: HallService, refusal: Refusal, line=None):
 # ---------- taking the ticket ----------
 
 
-def claim_request(kiosk_id: str, key: str) -> dict | None:
-    """Reserve this confirm form's key (None: issue now), or what an earlier post of it got."""
-    return kiosk_requests.claim(get_store(), kiosk_id, key, get_clock().now())
-
-
-def wait_for_claim(kiosk_id: str, key: str, timeout_s: float = STALE_CLAIM_S + 1) -> dict | None:
-    """A second post while the first is still issuing: wait for its ticket."""
-    store = get_store()
-    deadline = monotonic_time.monotonic() + timeout_s
-    while monotonic_time.monotonic() < deadline:
-        row = kiosk_requests.lookup(store, kiosk_id, key)
-        if row is None or row["ticket_id"] is not None:
-            return row
-        monotonic_time.sleep(0.05)
-    return None
-
-
-def finish_request(kiosk_id: str, key: str, ticket_id: int | None, job_id: int | None) -> None:
-    kiosk_requests.finish(get_store(), kiosk_id, key, ticket_id, job_id)
-
-
 @kiosk.post("/<kiosk_id>/tickets")
 @kiosk_view
 def take_ticket(kiosk_id: str):
-    """Issue once per confirm form (its key), queue the print job, answer with the next screen."""
+    """Take the ticket once per confirm form (its one-time key) and answer with the next screen.
+
+    A double tap or a retried post of the same form is answered with the ticket the first one took:
+    the key is recorded in the ticket's own transaction (HallService.take_ticket)."""
     service = get_service()
     form = request.form
     line_prefix = form.get("line") or None
@@ -558,40 +537,21 @@ def take_ticket(kiosk_id: str):
     key = form.get("key", "")
     if not KEY_RE.match(key) or (line_prefix is None and matter_code is None):
         abort(400)
-    existing = claim_request(kiosk_id, key)
-    if existing is not None and existing["ticket_id"] is None:
-        existing = wait_for_claim(kiosk_id, key)
-        if existing is None:
-            existing = claim_request(kiosk_id, key)  # the first post gave up or failed: try ourselves
-    if existing is not None and existing["ticket_id"] is not None:
-        return ticket_screen(service, service.ticket(existing["ticket_id"]), existing["print_job"])
     try:
-        issued = service.issue(line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor)
+        issued = service.take_ticket(
+            line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor, request_key=key
+        )
     except errors.NotFound:
-        finish_request(kiosk_id, key, None, None)
         abort(404)
+    except errors.RequestKeyReused:
+        abort(400)
     except errors.QueueError as exc:
-        finish_request(kiosk_id, key, None, None)
         prefix = line_prefix
         if prefix is None:
             assert matter_code is not None  # a form with neither a line nor a matter was refused above
             prefix = service.config.line_of_matter(matter_code).prefix
         return render_refusal(service, Refusal.from_error(exc), service.config.line(prefix))
-    except BaseException:
-        finish_request(kiosk_id, key, None, None)
-        raise
-    ticket = issued.ticket
-    job_id = None
-    cfg = kiosk_config(kiosk_id)
-    try:
-        if cfg is not None and cfg.printer:
-            job_id = printing.enqueue(
-                get_store(), ticket.id, cfg.printer, get_clock().now(), deadline_s=PRINT_DEADLINE_S
-            )
-    finally:
-        # The ticket is committed either way; the key now always answers with it.
-        finish_request(kiosk_id, key, ticket.id, job_id)
-    return ticket_screen(service, ticket, job_id, outlook=(issued.people_ahead, issued.estimate))
+    return ticket_screen(service, issued.ticket, issued.print_job, outlook=(issued.people_ahead, issued.estimate))
 
 
 @kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>/print/<int:job_id>")

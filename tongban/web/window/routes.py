@@ -274,7 +274,7 @@ def green_ticket(number: int):
         line, matter = matter[5:], None
     service = get_service()
     try:
-        issued = service.issue(line=line, matter=matter, green=True, actor=g.principal.actor)
+        issued = service.take_ticket(line=line, matter=matter, green=True, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
     printer = request.form.get("printer", "")
