@@ -68,6 +68,8 @@ def test_info_search_by_pinyin_or_name_answers_a_fragment_to_htmx(demo):
 
 def test_status_page_shows_place_and_estimate_but_no_id_or_personal_data(demo):
     service = service_of(demo)
+    for window in service.config.windows:
+        service.window_action(window.number, "open", clerk=f"clerk{window.number}")
     tickets = [service.take_ticket(line="B", kiosk="kiosk-1").ticket for _ in range(3)]
     third = tickets[2]
     client = demo.app.test_client()

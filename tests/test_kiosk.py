@@ -14,7 +14,7 @@ from tongban.queue import printing
 from tongban.queue.accounts import Accounts
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
-from tongban.web.kiosk.routes import MatterIndex, ticket_qr_text
+from tongban.web.kiosk.routes import MatterIndex
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
@@ -110,6 +110,8 @@ def test_home_shows_every_line_with_its_waiting_count_estimate_and_notices(tmp_p
     hall = make_hall_client(tmp_path, DEMO, clock)
     client = kiosk(hall)
     service = service_of(hall)
+    for window in DEMO.windows:  # every window at work: every line has minutes to tell
+        service.window_action(window.number, "open", clerk=f"clerk{window.number}")
     service.take_ticket(line="A")
     service.take_ticket(line="A")
     html = text(client.get("/kiosk/kiosk-1"))
@@ -204,6 +206,8 @@ def test_by_matter_the_ticket_names_the_matter(hall):
 
 def test_printing_polls_the_job_then_shows_the_ticket_and_goes_home_after_idle(printer_hall):
     client = kiosk(printer_hall)
+    for number in (1, 2):
+        service_of(printer_hall).window_action(number, "open", clerk=f"clerk{number}")
     response = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
     html = text(response)
     assert "正在打印" in html and 'hx-trigger="load delay:500ms"' in html
@@ -242,12 +246,12 @@ def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):
 def test_the_qr_holds_number_line_hall_and_id_or_the_status_link(hall):
     service = service_of(hall)
     ticket = service.take_ticket(line="B").ticket
-    offline = ticket_qr_text(service, ticket)
+    offline = service.qr_text(ticket)
     assert "B001" in offline and "公积金" in offline and "测试大厅" in offline and f"{ticket.id}" in offline
     doc = small_hall_doc()
     doc["hall"]["public_url"] = "http://10.0.0.5:8000/"
     online = HallService(service.store, parse_hall_config(doc, "x"), service.clock)
-    assert ticket_qr_text(online, ticket) == f"http://10.0.0.5:8000/t/{ticket.token}"
+    assert online.qr_text(ticket) == f"http://10.0.0.5:8000/t/{ticket.token}"
 
 
 def test_a_kiosk_acts_only_as_itself(hall):

@@ -100,6 +100,8 @@ def test_number_width_from_config(make):
 
 
 def test_people_ahead_on_the_ticket(service, make):
+    for number in (1, 2):  # the people ahead are counted at the windows that will call them
+        service.window_action(number, "open", clerk=f"clerk{number}")
     assert [service.take_ticket(line="A").people_ahead for _ in range(3)] == [0, 1, 2]
     # Window 1 serves A, window 2 B then A. With no primary-line credit (the default) window 2 takes
     # the oldest: A002, issued in the same second as B001 with a lower number, so B001 has one ahead.
@@ -108,6 +110,8 @@ def test_people_ahead_on_the_ticket(service, make):
     doc = small_hall_doc()
     doc["policy"] = {"primary_line_credit_min": 5}
     svc, _ = make(doc)
+    for number in (1, 2):
+        svc.window_action(number, "open", clerk=f"clerk{number}")
     assert [svc.take_ticket(line="A").people_ahead for _ in range(3)] == [0, 1, 2]
     assert svc.take_ticket(line="B").people_ahead == 0
 

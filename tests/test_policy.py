@@ -238,9 +238,9 @@ def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, c
     assert issued.people_ahead == 2
     # The lines summary gives a newcomer the same forecast as the kiosk would print.
     summary = {line["prefix"]: line for line in service.lines_summary()}
-    assert summary["A"]["estimate"] == service.newcomer_forecast("A").estimate.as_dict()
-    ahead, estimate = service.ticket_estimate(issued.ticket)
-    assert ahead == 2 and estimate == issued.estimate and estimate.minutes > 0
+    assert summary["A"]["estimate"] == service.newcomer_outlook("A").estimate.as_dict()
+    outlook = service.ticket_outlook(issued.ticket)
+    assert outlook == issued.outlook and outlook.people_ahead == 2 and outlook.estimate.minutes > 0
 
 
 def test_minutes_per_call_are_smoothed_and_survive_a_restart(service, clock, store, hall_config, tmp_path):

@@ -29,26 +29,13 @@ def printer_configs(config: HallConfig) -> dict[str, PrinterConfig]:
     return {printer.id: printer for printer in config.printers}
 
 
-def ticket_text(config: HallConfig, ticket: Ticket) -> str:
-    """What the QR holds when the hall has no public address: readable by any phone camera."""
-    line = config.line(ticket.line)
-    return (
-        f"{config.hall.name_zh} {ticket.number} {line.name_zh}\n{config.hall.name_en} No. {ticket.number} "
-        f"{line.name_en}\n{ticket.service_day} id {ticket.id}"
-    )
-
-
 def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -> TicketSlip:
     config = service.config
     line = config.line(ticket.line)
     matter = config.matter(ticket.matter) if ticket.matter else None
-    ahead = service.people_ahead(ticket)
-    estimate = service.line_estimate(ticket.line, ahead)
-    windows = service.windows()
-    serving = [w.number for w in windows if ticket.line in w.serving and w.state == "open"] or [
-        w.number for w in config.windows if ticket.line in w.serving
-    ]
-    public = config.hall.public_url
+    # The same outlook as the kiosk's screen, the API and the status page (docs/architecture.md §Forecast).
+    outlook = service.ticket_outlook(ticket)
+    estimate = outlook.estimate
     return TicketSlip(
         hall_name_zh=config.hall.name_zh,
         hall_name_en=config.hall.name_en,
@@ -57,12 +44,13 @@ def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -
         line_name_en=line.name_en,
         matter_name_zh=matter.name_zh if matter else None,
         matter_name_en=matter.name_en if matter else None,
-        people_ahead=ahead,
-        estimate_low_min=estimate.low,
-        estimate_high_min=estimate.high,
+        people_ahead=outlook.people_ahead,
+        estimate_low_min=estimate.low if estimate else None,
+        estimate_high_min=estimate.high if estimate else None,
+        opens_at=outlook.opens_at,
         issued_at_local=calendar.local(ticket.issued_at, config.hall).strftime("%Y-%m-%d %H:%M"),
-        windows=serving,
-        qr_text=f"{public.rstrip('/')}/t/{ticket.token}" if public else ticket_text(config, ticket),
+        windows=list(outlook.windows),
+        qr_text=service.qr_text(ticket),
         reminders=[*both("slip_reminder_missed"), "".join(both("slip_reminder_today"))],
         reprint=reprint,
     )

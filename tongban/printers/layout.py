@@ -59,6 +59,10 @@ def _windows(windows: list[int], t: Callable[..., tuple[str, str]]) -> tuple[str
 
 
 def _wait(slip: TicketSlip, t: Callable[..., tuple[str, str]]) -> list[Pair]:
+    if slip.estimate_low_min is None or slip.estimate_high_min is None:
+        # Nobody is promised minutes, nor "you are next", while no window serves the line.
+        nobody = t("no_window_opens", at=slip.opens_at) if slip.opens_at else t("no_window")
+        return ([Pair(*t("ahead", n=slip.people_ahead))] if slip.people_ahead > 0 else []) + [Pair(*nobody)]
     if slip.people_ahead <= 0:
         return [Pair(*t("next"))]
     low, high = sorted((max(0, slip.estimate_low_min), max(0, slip.estimate_high_min)))

@@ -14,16 +14,13 @@ from functools import lru_cache
 from typing import Any
 
 from ..config import HallConfig
-from ..texts import Msg
+from ..texts import Msg, text
 from . import balancer, calendar, errors, policy, printing
 from .clock import Clock
 from .estimates import (
     Estimate,
-    Forecast,
     WindowPlan,
     busy_for,
-    effective_windows,
-    estimate_wait,
     forecast,
     minutes_per_call,
     smooth,
@@ -146,12 +143,41 @@ class WindowState:
 
 
 @dataclass(frozen=True)
+class Outlook:
+    """What a citizen is told about a waiting ticket, the same on every surface (one forecast).
+
+    ``estimate`` is None when no open, staffed window serves or can serve the line now: then nobody
+    is promised minutes; ``opens_at`` ('HH:MM') says when the hall opens again if it is closed now.
+    ``windows`` are the windows the forecast expects to call it."""
+
+    people_ahead: int
+    estimate: Estimate | None
+    windows: tuple[int, ...]
+    opens_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "people_ahead": self.people_ahead,
+            "estimate": self.estimate.as_dict() if self.estimate else None,
+            "windows": list(self.windows),
+            "opens_at": self.opens_at,
+        }
+
+
+@dataclass(frozen=True)
 class Issued:
     ticket: Ticket
-    people_ahead: int
-    estimate: Estimate
+    outlook: Outlook
     print_job: int | None = None  # the slip's job on the kiosk's printer, if it has one
     repeated: bool = False  # a repeat of an earlier request with the same key: the same ticket again
+
+    @property
+    def people_ahead(self) -> int:
+        return self.outlook.people_ahead
+
+    @property
+    def estimate(self) -> Estimate | None:
+        return self.outlook.estimate
 
 
 @lru_cache(maxsize=1024)
@@ -252,44 +278,41 @@ class HallService:
         rows = self.store.all("SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
-    def people_ahead(self, ticket: Ticket, waiting: list[Ticket] | None = None) -> int:
+    def people_ahead(self, ticket: Ticket) -> int:
         """How many tickets the policy will call before this one at the windows that could call it:
         its own line in the policy's order, and other lines' tickets a shared window takes first."""
-        if ticket.state != "waiting":
-            return 0
-        return self.ticket_forecast(ticket).people_ahead
+        return self.ticket_outlook(ticket).people_ahead
 
-    def ticket_estimate(self, ticket: Ticket) -> tuple[int, Estimate]:
-        """People ahead and the wait estimate of a ticket, from one forecast (what the ticket shows)."""
+    def ticket_outlook(self, ticket: Ticket) -> Outlook:
+        """What every surface tells about a ticket now: the kiosk, the slip, the API, /t/<token>, the
+        consoles (docs/architecture.md §Forecast). Only a waiting ticket has one to tell."""
         if ticket.state != "waiting":
-            return 0, Estimate(0, 0, 0)
-        result = self.ticket_forecast(ticket)
-        return result.people_ahead, result.estimate
-
-    def ticket_forecast(self, ticket: Ticket) -> Forecast:
+            return Outlook(0, None, ())
         now = self.clock.now()
-        return self._forecast(ticket.as_waiting(), self._waiting_views(ticket.service_day), now)
+        return self._outlook(ticket.as_waiting(), self._waiting_views(ticket.service_day), now)
 
-    def line_estimate(self, prefix: str, people_ahead: int, windows: list[WindowState] | None = None) -> Estimate:
-        """An estimate from a count alone (people ahead × minutes per call ÷ effective windows).
+    def qr_text(self, ticket: Ticket) -> str:
+        """What a ticket's QR code holds, on the slip and on the kiosk's screen alike: a link to its
+        status page when phones can reach the hall, else the ticket itself, readable by any camera."""
+        hall = self.hall
+        if hall.public_url:
+            return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
+        line = self.config.line(ticket.line)
+        issued = calendar.local(ticket.issued_at, hall)
+        rows = (
+            ("k_qr_number", ticket.number),
+            ("k_qr_line", f"{line.prefix} {line.name_zh} / {line.name_en}"),
+            ("k_qr_ticket_id", ticket.id),
+            ("k_qr_issued", f"{issued:%Y-%m-%d %H:%M}"),
+        )
+        return "\n".join([hall.name_zh, *(f"{text(key, 'zh')} {text(key, 'en')}: {value}" for key, value in rows)])
 
-        Prefer ``ticket_estimate`` for a ticket and ``lines_summary`` for a line: they forecast with the
-        real policy. This stays for callers that only have a count."""
-        windows = windows if windows is not None else self.windows()
-        open_serving = [w.serving for w in windows if w.state == "open"]
-        if not open_serving:
-            # Before the windows open, plan with the hall's opening assignment.
-            open_serving = [w.serving for w in self.config.windows]
-        row = self.store.one("SELECT service_min, cycle_min FROM lines WHERE prefix = ?", (prefix,))
-        per_call = minutes_per_call(row["cycle_min"], row["service_min"]) if row else None
-        return estimate_wait(people_ahead, per_call, effective_windows(prefix, open_serving))
-
-    def newcomer_forecast(self, prefix: str, *, green: bool = False) -> Forecast:
-        """The forecast for someone who takes a ticket in ``prefix`` now (the kiosk's and the lines
-        summary's estimate)."""
+    def newcomer_outlook(self, prefix: str, *, green: bool = False) -> Outlook:
+        """The outlook of someone who takes a ticket in ``prefix`` now (the kiosk before the tap, the
+        lines summary)."""
         now = self.clock.now()
         newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green)
-        return self._forecast(newcomer, self._waiting_views(calendar.service_day(now, self.hall)), now)
+        return self._outlook(newcomer, self._waiting_views(calendar.service_day(now, self.hall)), now)
 
     def _waiting_views(self, day: str) -> list[policy.WaitingTicket]:
         rows = self.store.all(
@@ -312,10 +335,9 @@ class HallService:
             for line in self.config.lines
         }
 
-    def _plans(
-        self, now: datetime, per_call: dict[str, float], reopen: float
-    ) -> tuple[list[WindowPlan], list[WindowPlan]]:
-        """Open windows, and open plus paused ones, each with the minutes until it can call next."""
+    def _plans(self, now: datetime, per_call: dict[str, float]) -> list[WindowPlan]:
+        """The windows that will call tickets: open and with a clerk signed in (a window the manager
+        opened with nobody at it calls no one), each with the minutes until it can call next."""
         busy = {
             r[0]: (r[1], parse_iso(r[2]))
             for r in self.store.all(
@@ -323,19 +345,16 @@ class HallService:
                 " WHERE state IN ('called', 'serving') AND window IS NOT NULL"
             )
         }
-        open_plans, all_plans = [], []
-        for row in self.store.all("SELECT number, state, serving FROM windows ORDER BY number"):
-            if row[1] == "closed":
-                continue
+        plans = []
+        for row in self.store.all(
+            "SELECT number, serving FROM windows WHERE state = 'open' AND clerk IS NOT NULL ORDER BY number"
+        ):
             free = 0.0
             if row[0] in busy:
                 line, called_at = busy[row[0]]
                 free = busy_for((now - called_at).total_seconds() / 60.0, per_call.get(line, 0.0))
-            plan = WindowPlan(policy.WindowView(row[0], _prefixes(row[2])), max(free, reopen))
-            all_plans.append(plan)
-            if row[1] == "open":
-                open_plans.append(plan)
-        return open_plans, all_plans
+            plans.append(WindowPlan(policy.WindowView(row[0], _prefixes(row[1])), free))
+        return plans
 
     def _green_per_min(self, now: datetime) -> dict[str, float]:
         """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
@@ -355,43 +374,37 @@ class HallService:
         )
         return {r[0]: r[1] / span for r in rows}
 
-    def _minutes_until_open(self, now: datetime) -> float:
-        status = calendar.opening(now, self.hall)
-        if status.open or not status.reopens_at or status.reason not in ("lunch_break", "not_yet_open"):
-            return 0.0
-        hh, mm = map(int, status.reopens_at.split(":"))
-        local = calendar.local(now, self.hall)
-        return max(0.0, (local.replace(hour=hh, minute=mm, second=0, microsecond=0) - local).total_seconds() / 60)
-
-    def _forecast(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Forecast:
+    def _outlook(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Outlook:
         per_call = self.per_call_minutes()
-        reopen = self._minutes_until_open(now)
-        open_plans, all_plans = self._plans(now, per_call, reopen)
-        green = self._green_per_min(now) if reopen == 0 else {}
-        cfg = self.config.policy
-        # The open windows; if none serves the line, the paused ones too; if still none, the hall's
-        # opening assignment as if every window were there (before opening, or a line nobody serves).
-        for plans in (open_plans, all_plans, None):
-            if plans is None:
-                plans = [WindowPlan(policy.WindowView(w.number, w.serving), reopen) for w in self.config.windows]
-            result = forecast(target, waiting, plans, now, cfg, per_call, green_per_min=green)
-            if result is not None:
-                return result
-        # A line no window is able to serve cannot be configured (config check); be safe anyway.
-        ahead = sum(1 for t in waiting if t.line == target.line and t.id != target.id)
-        est = estimate_wait(ahead, per_call.get(target.line), 0)
-        return Forecast(ahead, float(est.minutes), ahead, 0, est)
+        plans = self._plans(now, per_call)
+        result = forecast(
+            target, waiting, plans, now, self.config.policy, per_call, green_per_min=self._green_per_min(now)
+        )
+        if result is not None:
+            numbers = tuple(p.view.number for p in plans if target.line in p.view.serving)
+            return Outlook(result.people_ahead, result.estimate, numbers)
+        # No open, staffed window serves the line: no minutes are promised. The place in line is
+        # still true, and so is when the hall opens again if it is closed now.
+        key = policy.line_order_key(target, now, self.config.policy)
+        ahead = sum(
+            1
+            for t in waiting
+            if t.line == target.line and t.id != target.id and policy.line_order_key(t, now, self.config.policy) < key
+        )
+        status = calendar.opening(now, self.hall)
+        return Outlook(ahead, None, (), None if status.open else status.reopens_at)
 
     def lines_summary(self) -> list[dict]:
         now = self.clock.now()
         waiting = self.waiting()
-        windows = self.windows()
         states = {r["prefix"]: r for r in self.store.all("SELECT * FROM lines")}
         out = []
         for line in self.config.lines:
             in_line = [t for t in waiting if t.line == line.prefix]
             longest = max(((now - t.queued_at).total_seconds() / 60 for t in in_line), default=0.0)
             row = states.get(line.prefix)
+            # What a citizen taking a ticket now would be told (the same outlook as on the ticket).
+            outlook = self.newcomer_outlook(line.prefix)
             out.append(
                 {
                     "prefix": line.prefix,
@@ -399,9 +412,9 @@ class HallService:
                     "name_en": line.name_en,
                     "waiting": len(in_line),
                     "longest_wait_min": round(longest, 1),
-                    # What a citizen taking a ticket now would be told (the same forecast as on the ticket).
-                    "estimate": self.newcomer_forecast(line.prefix).estimate.as_dict(),
-                    "windows": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
+                    "estimate": outlook.estimate.as_dict() if outlook.estimate else None,
+                    "windows": list(outlook.windows),
+                    "opens_at": outlook.opens_at,
                     "closed": bool(row and row["closed"]),
                     "service_min": row["service_min"] if row else None,
                 }
@@ -455,8 +468,7 @@ class HallService:
                         (requester, request_key, asked, ticket_id, job_id, utc_iso(now)),
                     )
         ticket = self.ticket(ticket_id)
-        people_ahead, estimate = self.ticket_estimate(ticket)
-        return Issued(ticket, people_ahead, estimate, print_job=job_id, repeated=earlier is not None)
+        return Issued(ticket, self.ticket_outlook(ticket), print_job=job_id, repeated=earlier is not None)
 
     def _insert_ticket(
         self,

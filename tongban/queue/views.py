@@ -66,7 +66,7 @@ def live_hall(service: HallService) -> LiveHall:
         lines=[
             {
                 **waits[line.prefix],
-                "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
+                "serving": [w.number for w in windows if w.state == "open" and w.clerk and line.prefix in w.serving],
             }
             for line in service.config.lines
         ],

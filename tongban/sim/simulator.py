@@ -122,7 +122,8 @@ class DaySim:
             tid = issued.ticket.id
             self.citizen_of[tid] = citizen.index
             est = issued.estimate
-            self.estimates[tid] = (est.minutes, est.low, est.high)
+            if est is not None:  # None: no window served the line then, and nobody was promised minutes
+                self.estimates[tid] = (est.minutes, est.low, est.high)
             if self.binding:
                 candidates = [
                     w.number for w in self.config.windows if citizen.line in w.able and w.number in self.present
@@ -286,6 +287,8 @@ class DaySim:
             waits.append(w)
             per_line[r["line"]].append(w)
             (green_w if r["green"] else other_w).append(w)
+            if r["id"] not in self.estimates:
+                continue
             est, low, high = self.estimates[r["id"]]
             errs.append(abs(w - est))
             under += w > est
@@ -316,8 +319,8 @@ class DaySim:
             utilisation=sum(self.busy_min.values()) / total_open if total_open else 0.0,
             last_served_min=last_served,
             estimate_mae_min=_mean(errs),
-            share_underestimated=under / n if n else 0.0,
-            share_in_band=in_band / n if n else 0.0,
+            share_underestimated=under / len(errs) if errs else 0.0,
+            share_in_band=in_band / len(errs) if errs else 0.0,
             line_mean_wait_min={k: round(v, 2) for k, v in line_means.items()},
             balancer_changes=self.balancer_changes,
             primary_share=self.primary_calls / self.calls if self.calls else 0.0,

@@ -63,7 +63,15 @@ SCHEMAS = {
             "recalls": {"type": "integer"},
             "service_day": {"type": "string", "format": "date"},
             "people_ahead": {"type": "integer", "minimum": 0},
-            "estimate": {"$ref": "#/components/schemas/Estimate"},
+            "estimate": {
+                "oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}],
+                "description": "null: no open, staffed window serves this line now, so no minutes are promised",
+            },
+            "windows": {"type": "array", "items": {"type": "integer"}, "description": "windows expected to call it"},
+            "opens_at": {
+                "type": ["string", "null"],
+                "description": "with no estimate: HH:MM when the hall opens again, if it is closed now",
+            },
             "issued_at": {"type": "string", "format": "date-time"},
             "status_token": {
                 "type": "string",
@@ -116,7 +124,11 @@ SCHEMAS = {
             "name_en": {"type": "string"},
             "waiting": {"type": "integer", "minimum": 0},
             "longest_wait_min": {"type": "number", "minimum": 0},
-            "estimate": {"$ref": "#/components/schemas/Estimate"},
+            "estimate": {
+                "oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}],
+                "description": "what a ticket taken now is told; null while no open, staffed window serves the line",
+            },
+            "opens_at": {"type": ["string", "null"], "description": "with no estimate: HH:MM the hall opens again"},
             "windows": {"type": "array", "items": {"type": "integer"}},
             "closed": {"type": "boolean"},
             "service_min": {"type": ["number", "null"]},

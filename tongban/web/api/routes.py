@@ -12,7 +12,7 @@ from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
 from ...queue.accounts import AuthError
-from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Ticket
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
 from ..access import requires
 from ..context import get_accounts, get_clock, get_service, get_store
 from ..errors import refusal, status_for
@@ -98,12 +98,9 @@ def _unknown_fields(body: dict, known: set[str]) -> None:
             raise BadRequest(key, f"no such field (expected {', '.join(sorted(known))})")
 
 
-def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=None) -> dict:
-    service = get_service()
-    if people_ahead is None:
-        people_ahead = service.people_ahead(ticket)
-    if estimate is None:
-        estimate = service.line_estimate(ticket.line, people_ahead)
+def ticket_json(ticket: Ticket, *, outlook: Outlook | None = None) -> dict:
+    # The same outlook as the kiosk's screen, the slip and /t/<token> (docs/architecture.md §Forecast).
+    outlook = outlook or get_service().ticket_outlook(ticket)
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -115,15 +112,14 @@ def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=Non
         "window": ticket.window,
         "recalls": ticket.recalls,
         "service_day": ticket.service_day,
-        "people_ahead": people_ahead,
-        "estimate": estimate.as_dict(),
+        **outlook.as_dict(),
         "issued_at": ticket.issued_at.isoformat(),
         "status_token": ticket.token,
     }
 
 
 def issued_json(issued: Issued) -> dict:
-    body = ticket_json(issued.ticket, people_ahead=issued.people_ahead, estimate=issued.estimate)
+    body = ticket_json(issued.ticket, outlook=issued.outlook)
     body["print_job"] = issued.print_job
     return body
 

@@ -17,7 +17,7 @@ from ...queue.service import HallService, Ticket
 from .. import live
 from ..context import get_broker, get_service
 from ..htmx import request
-from ..kiosk.routes import MatterIndex, serving_windows, split_bilingual
+from ..kiosk.routes import MatterIndex, split_bilingual, window_groups
 
 info = Blueprint("info", __name__, template_folder="templates")
 
@@ -114,7 +114,7 @@ def _ticket(token: str) -> Ticket:
 def status_context(service: HallService, ticket: Ticket) -> dict:
     """What the status page shows: position and estimate, or the window that calls it. Nothing personal."""
     today = calendar.service_day(service.clock.now(), service.hall)
-    ahead, estimate = service.ticket_estimate(ticket) if ticket.state == "waiting" else (0, None)
+    outlook = service.ticket_outlook(ticket)  # the same as the kiosk, the slip and the API
     window = service.config.window(ticket.window) if ticket.window else None
     return {
         "number": ticket.number,
@@ -123,10 +123,11 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
         "service_day": ticket.service_day,
         "line": service.config.line(ticket.line),
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
-        "ahead": ahead,
-        "estimate": estimate,
+        "ahead": outlook.people_ahead,
+        "estimate": outlook.estimate,
+        "opens_at": outlook.opens_at,
         "window": window,
-        "windows": serving_windows(service, ticket.line) if ticket.state == "waiting" else [],
+        "windows": window_groups(service, outlook.windows),
         "updated": calendar.local(service.clock.now(), service.hall),
     }
 

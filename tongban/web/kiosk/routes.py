@@ -23,12 +23,11 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, u
 
 from ...config import WEEKDAYS, Kiosk, Matter
 from ...queue import calendar, errors, printing
-from ...queue.service import HallService, Ticket
+from ...queue.service import HallService, Outlook, Ticket
 from .. import live
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
 from ..htmx import request
-from ..i18n import text
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
@@ -272,21 +271,12 @@ def next_opening(service: HallService) -> tuple[str, str] | None:
     return None
 
 
-def serving_windows(service: HallService, prefix: str) -> list[dict]:
-    """The windows that serve a line now (open ones; before they open, the hall's opening plan)."""
-    states = service.windows()
-    numbers = [w.number for w in states if w.state == "open" and prefix in w.serving]
-    if not numbers:
-        numbers = [w.number for w in service.config.windows if prefix in w.serving]
+def window_groups(service: HallService, numbers: Iterable[int]) -> list[dict]:
+    """Windows grouped by where they are, for "3、5 号窗口（二楼）"."""
     groups: dict[str, list[int]] = {}
     for number in numbers:
         groups.setdefault(service.config.window(number).location, []).append(number)
     return [{"location": loc, "numbers": nums} for loc, nums in groups.items()]
-
-
-def ticket_outlook(service: HallService, ticket: Ticket):
-    """People ahead and the wait estimate (the same forecast as at issue)."""
-    return service.ticket_estimate(ticket)
 
 
 def line_cards(service: HallService) -> list[dict]:
@@ -310,22 +300,6 @@ def qr_svg(data: str) -> str:
     svg = code.make_image().to_string(encoding="unicode")
     svg = re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg class="qr-svg" role="img"', svg)
     return svg
-
-
-def ticket_qr_text(service: HallService, ticket: Ticket) -> str:
-    """What the QR holds: a link to the status page when phones can reach the hall, else the ticket."""
-    hall = service.hall
-    if hall.public_url:
-        return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
-    line = service.config.line(ticket.line)
-    issued = calendar.local(ticket.issued_at, hall)
-    rows = (
-        ("k_qr_number", ticket.number),
-        ("k_qr_line", f"{line.prefix} {line.name_zh} / {line.name_en}"),
-        ("k_qr_ticket_id", ticket.id),
-        ("k_qr_issued", f"{issued:%Y-%m-%d %H:%M}"),
-    )
-    return "\n".join([hall.name_zh, *(f"{text(key, 'zh')} {text(key, 'en')}: {value}" for key, value in rows)])
 
 
 def common_context() -> dict:
@@ -551,7 +525,7 @@ def take_ticket(kiosk_id: str):
             assert matter_code is not None  # a form with neither a line nor a matter was refused above
             prefix = service.config.line_of_matter(matter_code).prefix
         return render_refusal(service, Refusal.from_error(exc), service.config.line(prefix))
-    return ticket_screen(service, issued.ticket, issued.print_job, outlook=(issued.people_ahead, issued.estimate))
+    return ticket_screen(service, issued.ticket, issued.print_job, outlook=issued.outlook)
 
 
 @kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>/print/<int:job_id>")
@@ -581,22 +555,23 @@ def _own_ticket(service: HallService, kiosk_id: str, ticket_id: int) -> Ticket:
     return ticket
 
 
-def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, outlook=None):
+def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, outlook: Outlook | None = None):
     """Printing → printed (back home after the idle time) or the full-screen fallback with a QR code."""
     job = None
     if job_id is not None:
         job = printing.job(get_store(), job_id, get_clock().now())
         if job is None or job["ticket_id"] != ticket.id:
             abort(404)
-    ahead, estimate = outlook or ticket_outlook(service, ticket)
+    outlook = outlook or service.ticket_outlook(ticket)
     line = service.config.line(ticket.line)
-    context = {
+    context: dict[str, Any] = {
         "ticket": ticket,
         "line": line,
-        "ahead": ahead,
-        "estimate": estimate,
+        "outlook": outlook,
+        "ahead": outlook.people_ahead,
+        "estimate": outlook.estimate,
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
-        "windows": serving_windows(service, ticket.line),
+        "windows": window_groups(service, outlook.windows),
         "job": job,
     }
     if job is not None and job["state"] not in printing.FINAL:
@@ -617,7 +592,7 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
         toggles=False,
         printed=False,
         failed=job is not None,
-        qr=qr_svg(ticket_qr_text(service, ticket)),
+        qr=qr_svg(service.qr_text(ticket)),
         qr_is_link=bool(service.hall.public_url),
         **context,
     )
