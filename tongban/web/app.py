@@ -29,6 +29,7 @@ from ..queue.store import Store, StoreError, StorePool
 from .context import current_lang, get_store, release_store
 from .errors import refusal
 from .i18n import text
+from .limits import install_limits
 from .live import Broker
 
 CSP = (
@@ -88,6 +89,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.config.setdefault("JSON_AS_ASCII", False)
     assert isinstance(app.json, DefaultJSONProvider)  # Flask's own; we set no other provider
     app.json.ensure_ascii = False
+    install_limits(app)
 
     csrf.init_app(app)
     htmx.init_app(app)

@@ -31,6 +31,9 @@ STATUS = {
     "bad_request": 400,
     "method_not_allowed": 405,
     "database_damaged": 503,  # web/app.py: the nightly check failed, nothing is served (ops/damage.py)
+    # what one request may carry (web/limits.py)
+    "body_too_large": 413,
+    "json_too_deep": 400,
 }
 
 
