@@ -66,7 +66,8 @@ def test_accounts_and_terminals(tmp_path):
 
 
 def test_thread_pool_grows_with_screens():
-    assert threads_for(10) == 64 and threads_for(100) == 166
+    # 1.5 per screen, 48 capped phone streams, 16 for requests.
+    assert threads_for(10) == 79 and threads_for(100) == 214
 
 
 def _wait_healthy(url: str, seconds: float = 20) -> dict:

@@ -72,8 +72,14 @@ def check_config(files: tuple[str, ...]) -> None:
 
 
 def threads_for(screens: int) -> int:
-    """Every SSE stream holds a thread: 1.5 × screens + 16, and at least 64 (docs/architecture.md §Processes)."""
-    return max(64, int(1.5 * screens) + 16)
+    """Every SSE stream holds a thread (docs/architecture.md §Processes): 1.5 × screens (kiosks,
+    pads, displays, consoles, with spare), the phone streams of ticket status pages (capped at
+    live.PUBLIC_STREAMS; beyond that the pages poll), and 16 for ordinary requests. The front server
+    caps both kinds of stream at the same numbers (tongban/front.py), so those 16 stay free whatever
+    the streams do."""
+    from .web.live import PUBLIC_STREAMS
+
+    return int(1.5 * screens) + PUBLIC_STREAMS + 16
 
 
 @main.command()

@@ -7,7 +7,7 @@ their kind; staff routes check the role and, for clerks, the window they signed 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 
 from flask import g, jsonify
@@ -21,6 +21,8 @@ from .htmx import request
 class Principal:
     session: Session | None = None
     terminal: Terminal | None = None
+    # The token it was let in with, to look it up again (live streams: still_signed_in).
+    token: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def role(self) -> str | None:
@@ -63,8 +65,26 @@ def bearer_principal() -> Principal | None:
         raise AuthError("bad_authorization")
     accounts = get_accounts()
     if token.startswith("t_"):
-        return Principal(terminal=accounts.terminal(token))
-    return Principal(session=accounts.session(token))
+        return Principal(terminal=accounts.terminal(token), token=token)
+    return Principal(session=accounts.session(token), token=token)
+
+
+def still_signed_in(principal: Principal) -> bool:
+    """Is the session or terminal token a request was let in with still good (not ended, expired,
+    disabled or revoked)? Live streams ask on every change and keep-alive: one indexed lookup."""
+    from .context import get_accounts
+
+    if principal.token is None:
+        return True
+    accounts = get_accounts()
+    try:
+        if principal.terminal is not None:
+            accounts.terminal(principal.token)
+        else:
+            accounts.session(principal.token)
+    except AuthError:
+        return False
+    return True
 
 
 def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str, ...] = ()) -> Callable:
@@ -108,13 +128,13 @@ def cookie_principals() -> list[Principal]:
     staff_token = web_session.get("staff_token")
     if staff_token:
         try:
-            found.append(Principal(session=accounts.session(staff_token)))
+            found.append(Principal(session=accounts.session(staff_token), token=staff_token))
         except AuthError:
             web_session.pop("staff_token", None)
     terminal_token = request.cookies.get(TERMINAL_COOKIE)
     if terminal_token:
         try:
-            found.append(Principal(terminal=accounts.terminal(terminal_token)))
+            found.append(Principal(terminal=accounts.terminal(terminal_token), token=terminal_token))
         except AuthError:
             pass
     return found

@@ -26,6 +26,7 @@ from ..ops.damage import damaged
 from ..queue.clock import SystemClock
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError, StorePool
+from .access import still_signed_in
 from .context import current_lang, get_store, release_store
 from .errors import refusal
 from .i18n import text
@@ -94,7 +95,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     app.extensions["tongban.stores"] = StorePool(database)
-    app.extensions["tongban.broker"] = Broker(database, release_store=release_store)
+    app.extensions["tongban.broker"] = Broker(database, release_store=release_store, signed_in=still_signed_in)
     _refuse_when_damaged(app, database)
 
     from .api.routes import api

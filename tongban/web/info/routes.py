@@ -132,13 +132,31 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
     }
 
 
+# Set by the front server (nginx, tongban/front.py) when its own cap on public streams refused one.
+STREAMS_FULL_HEADER = "X-Tongban-Streams-Full"
+
+
+def _public_slot(token: str) -> live.Slot:
+    config = current_app.config
+    return live.Slot(
+        "public",
+        token,
+        config.get("PUBLIC_STREAMS", live.PUBLIC_STREAMS),
+        config.get("PUBLIC_STREAMS_PER_TICKET", live.PUBLIC_STREAMS_PER_TICKET),
+    )
+
+
 @info.get("/t/<token>")
 def ticket_status(token: str):
     service = get_service()
     ticket = _ticket(token)
+    # Past the caps on phone streams the page asks again every 10 s instead of holding a stream
+    # (a thread of the server); ?poll=1 is that question.
+    poll = request.args.get("poll") == "1" or not get_broker().has_room(_public_slot(token))
     context = {
         **status_context(service, ticket),
         "token": token,
+        "poll": poll,
         "lang_url": url_for(
             "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
         ),
@@ -149,14 +167,21 @@ def ticket_status(token: str):
 
 @info.get("/t/<token>/live")
 def ticket_status_live(token: str):
-    """One SSE stream: the ticket's state whenever anything in the hall changes."""
+    """One SSE stream: the ticket's state whenever anything in the hall changes. Beyond the caps, the
+    state once with polling switched on, then ``fallback``, which closes the page's stream."""
     _ticket(token)
 
     def render_all() -> dict[str, str]:
         service = get_service()
         return {"status": render_template("_status_state.html", **status_context(service, _ticket(token)))}
 
-    return live.sse_response(get_broker(), render_all)
+    def overflow() -> dict[str, str]:
+        context = status_context(get_service(), _ticket(token))
+        return {"status": render_template("_status_state.html", **context, token=token, poll=True), "fallback": ""}
+
+    if request.headers.get(STREAMS_FULL_HEADER):
+        return live.overflow_response(get_broker(), overflow)
+    return live.sse_response(get_broker(), render_all, slot=_public_slot(token), overflow=overflow)
 
 
 @info.errorhandler(404)
