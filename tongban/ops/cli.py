@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 DEFAULT_DB = "var/tongban.db"
+DEFAULT_BIND = "unix:/run/tongban/web.sock"  # tongban-web.service, behind nginx
 DEVICE_GROUPS = ("dialout", "lp")  # as the units' SupplementaryGroups=
 ENV_FILE = Path("/etc/tongban/tongban.env")
 
@@ -94,6 +95,60 @@ def _backup_folder(config_path: str | None, db: str, folder: str | None) -> Path
                 f"{config_path}: {'; '.join(exc.problems[:3])} (or give the backup folder with --to/--folder)"
             ) from None
     return Path(db).resolve().parent / "backups"
+
+
+def _front_options(command):
+    """Where nginx listens and where the web does, as tongban.env says (the units and nginx's site)."""
+    for option in reversed(
+        [
+            click.option(
+                "--host",
+                envvar="TONGBAN_HOST",
+                default=lambda: installed("TONGBAN_HOST", "0.0.0.0"),
+                show_default="0.0.0.0",
+                help="where nginx listens [env TONGBAN_HOST]",
+            ),
+            click.option(
+                "--port",
+                envvar="TONGBAN_PORT",
+                type=int,
+                default=lambda: installed("TONGBAN_PORT", "8000"),
+                show_default="8000",
+                help="[env TONGBAN_PORT]",
+            ),
+            click.option(
+                "--bind",
+                envvar="TONGBAN_BIND",
+                default=lambda: installed("TONGBAN_BIND", DEFAULT_BIND),
+                show_default=DEFAULT_BIND,
+                help="where the web listens [env TONGBAN_BIND]",
+            ),
+            click.option(
+                "--screens",
+                envvar="TONGBAN_SCREENS",
+                type=int,
+                default=lambda: installed("TONGBAN_SCREENS", "32"),
+                show_default="32",
+                help="screens the web has threads for [env TONGBAN_SCREENS]",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _site(host: str, port: int, bind: str, screens: int) -> str:
+    from ..front import listen_address, site_config
+
+    return site_config(listen=listen_address(host, port), upstream=bind, screens=screens)
+
+
+@click.command("nginx-site")
+@_front_options
+def nginx_site(host: str, port: int, bind: str, screens: int) -> None:
+    """Print nginx's site file for this box: nginx on TONGBAN_HOST:TONGBAN_PORT in front of the web
+    on TONGBAN_BIND (docs/install.md, section 4; `tongban doctor` checks the installed copy)."""
+    click.echo(_site(host, port, bind, screens), nl=False)
 
 
 @click.command()
