@@ -269,3 +269,99 @@ def test_an_installed_box_needs_no_options(install, tmp_path, monkeypatch):
     result = CliRunner().invoke(main, ["doctor", "--url", ""])
     assert f"[ok  ] database: {db}" in result.output
     assert CliRunner().invoke(main, ["backup"]).exit_code == 0
+
+
+# ---------- nginx in front of the web ----------
+
+
+@pytest.fixture
+def fronted(install):
+    """The web on a unix socket with nginx in front, from the site file, as on a box (short paths:
+    a socket's path is at most 108 bytes)."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    from tongban.front import Front
+
+    if shutil.which("nginx") is None:
+        pytest.skip("needs Debian's nginx (scripts/setup --test)")
+    config, db = install
+    folder = Path(tempfile.mkdtemp(prefix="tb-doctor-"))
+    sock = folder / "web.sock"
+    server = make_server(f"unix://{sock}", 0, create_app({"HALL": load_hall_config(config), "DATABASE": str(db)}))
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    front = Front(folder / "nginx", host="127.0.0.1", port=_closed_port(), upstream=f"unix:{sock}", screens=8)
+    front.start(log=open(folder / "nginx.log", "wb"))
+    front.wait_ready()
+    yield config, db, front, sock
+    front.stop()
+    server.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _front_doctor(config, db, front, sock, **kw) -> dict:
+    args = {
+        "url": f"http://127.0.0.1:{front.port}",
+        "site": front.site.read_text(),
+        "site_path": front.site,
+        "socket": str(sock),
+        **kw,
+    }
+    return _by_check(Doctor(str(config), str(db), **args).run())
+
+
+def test_nginx_in_front_of_the_web_is_checked(fronted):
+    checks = _front_doctor(*fronted)
+    assert checks["nginx site"][0].status == OK
+    assert checks["web socket"][0].status == OK and "/healthz" in checks["web socket"][0].message
+    assert checks["web"][0].status == OK and "through nginx" in checks["web"][0].message
+
+
+def test_a_changed_or_missing_site_file_says_how_to_install_it(fronted):
+    config, db, front, sock = fronted
+    edited = front.site.read_text().replace("client_max_body_size", "client_max_body_size 100m; #")
+    changed = _front_doctor(config, db, front, sock, site=edited)["nginx site"][0]
+    assert changed.status == WARN and "differs" in changed.message
+    assert "tongban nginx-site | diff" in changed.fix and "systemctl reload nginx" in changed.fix
+    missing = _front_doctor(config, db, front, sock, site_path=front.prefix / "none.conf")["nginx site"][0]
+    assert missing.status == FAIL and "sites-enabled/tongban" in missing.fix
+
+
+def test_a_stopped_nginx_or_web_fails(fronted):
+    config, db, front, sock = fronted
+    front.stop()
+    web = _front_doctor(config, db, front, sock)["web"][0]
+    assert web.status == FAIL and "systemctl status tongban-web" in web.fix
+    gone = _front_doctor(config, db, front, sock, socket=str(sock) + ".old")["web socket"][0]
+    assert gone.status == FAIL and "TONGBAN_BIND" in gone.fix
+
+
+def test_a_web_answering_without_nginx_is_a_warning(install, fronted):
+    config, db, front, sock = fronted
+    app = create_app({"HALL": load_hall_config(config), "DATABASE": str(db)})
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        web = _front_doctor(config, db, front, sock, url=f"http://127.0.0.1:{server.server_port}")["web"][0]
+    finally:
+        server.shutdown()
+    assert web.status == WARN and "not nginx" in web.message and "TONGBAN_BIND" in web.fix
+
+
+def test_doctor_checks_the_front_when_the_web_listens_on_a_socket(fronted, tmp_path, monkeypatch):
+    config, db, front, sock = fronted
+    from tongban.ops import cli as ops_cli
+
+    env = tmp_path / "tongban.env"
+    env.write_text(
+        f"TONGBAN_CONFIG={config}\nTONGBAN_DB={db}\nTONGBAN_HOST=127.0.0.1\nTONGBAN_PORT={front.port}\n"
+        f"TONGBAN_BIND=unix:{sock}\nTONGBAN_SCREENS=8\n"
+    )
+    monkeypatch.setattr(ops_cli, "ENV_FILE", env)
+    for name in ("TONGBAN_CONFIG", "TONGBAN_DB", "TONGBAN_HOST", "TONGBAN_PORT", "TONGBAN_BIND", "TONGBAN_SCREENS"):
+        monkeypatch.delenv(name, raising=False)
+    out = CliRunner().invoke(main, ["doctor", "--nginx-site", str(front.site)]).output
+    assert "[ok  ] nginx site" in out and "[ok  ] web socket" in out and "through nginx" in out
+    plain = CliRunner().invoke(main, ["doctor", "--bind", "127.0.0.1:8001", "--url", ""]).output
+    assert "nginx site" not in plain and "web socket" not in plain

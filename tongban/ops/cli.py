@@ -157,20 +157,35 @@ def nginx_site(host: str, port: int, bind: str, screens: int) -> None:
 @click.option(
     "--url",
     envvar="TONGBAN_URL",
-    default="http://127.0.0.1:8000",
-    show_default=True,
+    default=lambda: f"http://127.0.0.1:{installed('TONGBAN_PORT', '8000')}",
+    show_default="http://127.0.0.1:TONGBAN_PORT",
     help="the web to ask for /healthz ('' to skip)",
 )
 @click.option("--probe", is_flag=True, help="also ask each printer for its DLE EOT status (stop tongban-devices first)")
-def doctor(config_path: str, db: str, url: str, probe: bool) -> None:
-    """Check a running install: config, database, disk, backups, clock, accounts, devices, services.
+@_front_options
+@click.option(
+    "--nginx-site",
+    "site_path",
+    default="/etc/nginx/sites-enabled/tongban",
+    show_default=True,
+    type=click.Path(),
+    help="the site file nginx reads (checked when the web listens on a unix: socket)",
+)
+def doctor(
+    config_path: str, db: str, url: str, probe: bool, host: str, port: int, bind: str, screens: int, site_path: str
+) -> None:
+    """Check a running install: config, database, disk, backups, clock, accounts, devices, services,
+    and nginx in front of the web.
 
     Every finding says what to do. Exit status 1 when something fails, else 0.
     """
     from .doctor import FAIL, Doctor, worst
 
     become_owner(db)
-    findings = Doctor(config_path, db, url=url or None, probe=probe).run()
+    checks = Doctor(config_path, db, url=url or None, probe=probe)
+    if bind.startswith("unix:"):  # behind nginx
+        checks.site, checks.site_path, checks.socket = _site(host, port, bind, screens), Path(site_path), bind[5:]
+    findings = checks.run()
     for finding in findings:
         click.echo(finding.line())
     level = worst(findings)
