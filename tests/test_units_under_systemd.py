@@ -120,7 +120,8 @@ systemd-sysusers
 ln -sfn {ROOT}/.venv /opt/tongban/venv
 cp {ROOT}/config/demo-hall.toml /etc/tongban/hall.toml
 printf '%s\\n' TONGBAN_CONFIG=/etc/tongban/hall.toml TONGBAN_DB=/var/lib/tongban/tongban.db \\
-  TONGBAN_HOST=127.0.0.1 TONGBAN_PORT={self.port} TONGBAN_SCREENS=16 > /etc/tongban/tongban.env
+  TONGBAN_HOST=127.0.0.1 TONGBAN_PORT={self.port} TONGBAN_BIND=127.0.0.1:{self.port} TONGBAN_SCREENS=16 \\
+  > /etc/tongban/tongban.env
 install -m 0644 {ROOT}/systemd/tongban-web.service {ROOT}/systemd/tongban-devices.service /etc/systemd/system/
 for unit in tongban-web tongban-devices; do
   mkdir -p /etc/systemd/system/$unit.service.d
@@ -175,6 +176,8 @@ def test_both_services_start_as_notify_units_as_the_tongban_user(box):
         assert box.sh(f"ps -o user= -p {pid}").stdout.strip() == "tongban"
     assert wait_for(box.healthy, timeout=10)
     assert box.sh("stat -c %U /var/lib/tongban/tongban.db").stdout.strip() == "tongban"
+    # Where the web's socket goes behind nginx (here the web listens on TCP itself: no nginx inside).
+    assert box.sh("stat -c %U:%a /run/tongban").stdout.strip() == "tongban:755"
 
 
 def test_the_watchdog_restarts_a_hung_devices_process(box):
