@@ -38,6 +38,7 @@ class FrontDemo:
     folder: Path
     doc: dict = field(default_factory=front_hall_doc)
     port: int = field(default_factory=free_port)
+    front: bool = True  # False: plain `tongban demo`, gunicorn on TCP (bench/bench_front.py --direct)
     proc: subprocess.Popen | None = None
     tokens: dict[str, str] = field(default_factory=dict)
     prefix: Path | None = None
@@ -55,7 +56,8 @@ class FrontDemo:
 
     def start(self, timeout: float = 60) -> None:
         env = {**os.environ, "TONGBAN_LOG": "WARNING"}
-        cmd = ["demo", "--front", "--config", str(self.config), "--db", str(self.db), "--port", str(self.port)]
+        cmd = ["demo", "--config", str(self.config), "--db", str(self.db), "--port", str(self.port)]
+        cmd += ["--front"] if self.front else []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "tongban", *cmd],
             cwd=ROOT,
@@ -75,7 +77,8 @@ class FrontDemo:
             raise RuntimeError(f"tongban demo --front not up in {timeout} s: {self.log()[-2000:]}")
         log = self.log()
         self.tokens = dict(re.findall(r"terminal (\S+)\s+\S+/enrol\?token=(t_\S+)", log))
-        self.prefix = Path(re.search(r"front server .*\((\S+)/nginx\.conf\)", log).group(1))
+        if self.front:
+            self.prefix = Path(re.search(r"front server .*\((\S+)/nginx\.conf\)", log).group(1))
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
