@@ -71,7 +71,8 @@ def test_paper_out_fails_the_job_keeps_the_ticket_and_alerts(tmp_path, store, cl
         job = printing.job(store, job_id, clock.now())
         assert (job["state"], job["status"]) == ("failed", "paper_end")
         assert service.ticket(ticket.id).state == "waiting"
-        assert any("paper_end" in a["message_en"] for a in printing.open_alerts(store))
+        alerts = [a["message_en"] for a in printing.open_alerts(store)]
+        assert alerts == ["Printer printer-1: out of paper; reprint A001"]
 
 
 def test_reprint_is_marked(store, service):

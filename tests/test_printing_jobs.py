@@ -25,7 +25,7 @@ def test_claim_then_complete_records_the_outcome(store, service, clock):
     job = printing.job(store, job_id, clock.now())
     assert (job["state"], job["status"]) == ("failed", "paper_end")
     alert = printing.open_alerts(store)[0]
-    assert "paper_end" in alert["message_en"]
+    assert alert["message_zh"] == "打印机 printer-1 缺纸，A001 号需补打"
     printing.ack_alert(store, alert["id"], "clerk1", clock.now())
     assert printing.open_alerts(store) == []
 
