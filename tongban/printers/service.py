@@ -62,15 +62,17 @@ def print_ticket(
         budget = Deadline(cfg.timeout_s + wire)
         if deadline is not None:
             if deadline.left() <= wire:
+                needs = f", the ticket needs {wire:.1f} s on the wire" if wire else ""
                 return _fail(
-                    cfg, "timeout", f"not sent: it needs {wire:.1f} s on the wire, past its deadline", warnings
+                    cfg, "timeout", f"not sent: {deadline.left():.1f} s left before its deadline{needs}", warnings
                 )
             budget = min(budget, deadline, key=lambda d: d.end)
 
         def left(step: str) -> float:
             s = budget.left()
             if s <= 0:
-                raise PrinterTimeout(f"no answer within {cfg.timeout_s:g} s (stuck at {step})")
+                limit = "before its deadline" if budget is deadline else f"within {cfg.timeout_s:g} s"
+                raise PrinterTimeout(f"no answer {limit} (stuck at {step})")
             return s
 
         if deadline is not None:
