@@ -169,7 +169,8 @@ def claim_next(
     devices process). Reads first, so an idle printer's poll takes no write lock."""
     only = " AND printer = :printer" if printer else ""
     params = _window(now, margin_s, printer)
-    if store.one(f"SELECT 1 FROM print_jobs WHERE state IN ('pending', 'printing'){only} LIMIT 1", params) is None:
+    waiting = f"(state = 'pending' OR {_OVERDUE}){only}"
+    if store.one(f"SELECT 1 FROM print_jobs WHERE {waiting} LIMIT 1", params) is None:
         return None
     with store.immediate() as conn:
         _sweep(conn, now, names or {}, printer=printer, margin_s=margin_s)
