@@ -130,13 +130,13 @@ def test_a_slow_printer_never_prints_after_the_deadline_and_the_kiosk_never_says
             screens.append(client.get(poll, headers={"HX-Request": "true"}).get_data(as_text=True))
             return "号票未能打印" in screens[-1]
 
+        assert not fallback_shown() and "正在打印" in screens[-1]
         worker.start()
         try:
             assert wait_for(fallback_shown, timeout=20)
         finally:
             worker.stop()
         assert not any("请取走号票" in screen for screen in screens)
-        assert any("正在打印" in screen for screen in screens)
     assert all(item.cmd == "DLE EOT" for item in decode_escpos(printer.received))  # no ticket reached it
     store = Store(hall.app.config["DATABASE"])
     assert store.one("SELECT state FROM print_jobs")[0] == "failed"
@@ -157,6 +157,22 @@ def test_a_slip_finished_after_the_deadline_is_not_reported_printed(store, clock
 
     PrinterWorker(printer_configs(config)["printer-1"], store.path, config, clock, slow_print).run_once(store)
     assert printing.job(store, job_id, clock.now())["state"] == "failed"
+    assert "A001 号需补打" in printing.open_alerts(store)[0]["message_zh"]
+
+
+def test_a_job_whose_printing_raised_is_failed_at_once_not_left_to_its_lease(store, clock, hall_with_printer):
+    config = hall_with_printer("dummy://")
+    service = HallService(store, config, clock)
+    service.sync_with_config()
+    ticket = service.take_ticket(line="A", kiosk="kiosk-1").ticket
+    job_id = printing.enqueue(store, ticket.id, "printer-1", clock.now())
+
+    def broken(printer, slip, *, deadline):
+        raise RuntimeError("a bug")
+
+    PrinterWorker(printer_configs(config)["printer-1"], store.path, config, clock, broken).run_once(store)
+    job = printing.job(store, job_id, clock.now())
+    assert (job["state"], job["status"], job["error"]) == ("failed", "error", "not printed: RuntimeError: a bug")
     assert "A001 号需补打" in printing.open_alerts(store)[0]["message_zh"]
 
 

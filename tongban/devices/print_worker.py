@@ -120,10 +120,14 @@ class PrinterWorker:
         )
         if job is None:
             return False
-        service = HallService(store, self.config, self.clock)
-        slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
-        left = (parse_iso(job["deadline"]) - self.clock.now()).total_seconds()
-        outcome = self.printer_fn(self.printer, slip, deadline=Deadline(left))
+        try:
+            service = HallService(store, self.config, self.clock)
+            slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
+            left = (parse_iso(job["deadline"]) - self.clock.now()).total_seconds()
+            outcome = self.printer_fn(self.printer, slip, deadline=Deadline(left))
+        except Exception as exc:  # a bug here must not leave the job to its lease: the kiosk would wait it out
+            log.exception("printer %s: job %s", self.printer.id, job["id"])
+            outcome = PrintOutcome(False, "error", f"not printed: {type(exc).__name__}: {exc}")
         state = printing.complete(
             store,
             job["id"],
