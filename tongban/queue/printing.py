@@ -197,10 +197,10 @@ def complete(
 ) -> str:
     """Record a worker's outcome at ``now``, when it knew it; returns the job's state.
 
-    ``done`` only for a print that succeeded by the deadline: the kiosk reads a job past its
-    deadline as the fallback, so a slip that finished later is a failure (``timeout``), never a
-    success the kiosk did not show. A job no longer ``printing`` (taken back when its lease ran
-    out) keeps what it has. ``printer_state`` is the printer's DLE EOT state as the job left it
+    ``done`` only for a print that succeeded by the deadline, the time the citizen was promised: a
+    slip that finished later is a failure (``timeout``), shown on the kiosk as the fallback and
+    never as printed. A job no longer ``printing`` (taken back when its lease ran out) keeps what
+    it has. ``printer_state`` is the printer's DLE EOT state as the job left it
     (default: ``ok`` for a print, the failure's status otherwise); it goes to ``device_status``,
     and the one alert names the ticket when it must be reprinted."""
     with store.immediate() as conn:
