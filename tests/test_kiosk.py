@@ -18,6 +18,7 @@ from tongban.web.kiosk.routes import MatterIndex
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
+from .test_staff_pages import staff
 
 DEMO = load_hall_config("config/demo-hall.toml")
 
@@ -234,6 +235,53 @@ def test_a_print_job_past_its_deadline_gives_the_full_screen_ticket_with_a_qr_co
     assert "号票未能打印" in failed and "拍下" in failed and "B001" in failed
     assert '<svg class="qr-svg"' in failed and 'data-idle-s="0"' in failed  # stays until touched
     assert "我已拍照" in failed
+
+
+def test_with_no_devices_process_the_kiosk_poll_fails_the_job_and_the_console_gets_the_alert(printer_hall):
+    """No worker runs: the kiosk's poll past the deadline shows the fallback and fails the job, and
+    a clerk's console names the ticket to reprint (docs/architecture.md §Print jobs)."""
+    client = kiosk(printer_hall)
+    html = text(take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/B"), "line": "B"}))
+    poll = re.search(r'hx-get="(/kiosk/kiosk-1/tickets/\d+/print/(\d+))"', html)
+    printer_hall.app.config["CLOCK"].advance(seconds=printing.DEFAULT_DEADLINE_S)
+    assert "号票未能打印" in text(client.get(poll.group(1), headers={"HX-Request": "true"}))
+    store = store_of(printer_hall)
+    job = store.one("SELECT state, status FROM print_jobs WHERE id = ?", (int(poll.group(2)),))
+    assert tuple(job) == ("failed", "timeout")
+    console = staff(printer_hall, "clerk1", window=1)
+    page = text(console.get("/window/1"))
+    assert "打印机 1号取号机 未能按时出票，B001 号需补打" in page
+    assert len(printing.open_alerts(store)) == 1  # the poll and the console each looked: one alert
+
+
+def test_a_job_its_worker_holds_stays_printing_on_the_kiosk_until_the_lease_runs_out(printer_hall):
+    client = kiosk(printer_hall)
+    html = text(take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"}))
+    poll = re.search(r'hx-get="(/kiosk/kiosk-1/tickets/\d+/print/\d+)"', html).group(1)
+    store = store_of(printer_hall)
+    clock = printer_hall.app.config["CLOCK"]
+    assert printing.claim_next(store, clock.now(), timeout_s=3) is not None  # then the devices process dies
+    clock.advance(seconds=printing.DEFAULT_DEADLINE_S + 1)
+    assert "正在打印" in text(client.get(poll, headers={"HX-Request": "true"}))  # the worker may yet answer
+    clock.advance(seconds=3)
+    failed = text(client.get(poll, headers={"HX-Request": "true"}))
+    assert "号票未能打印" in failed and '<svg class="qr-svg"' in failed
+    assert [a["message_zh"] for a in printing.open_alerts(store)] == [
+        "打印机 1号取号机 打印中断（设备进程已停止），A001 号需补打"
+    ]
+
+
+def test_the_console_alone_notices_a_reprint_nobody_printed(printer_hall):
+    console = staff(printer_hall, "clerk1", window=1)
+    client = kiosk(printer_hall)
+    take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
+    store = store_of(printer_hall)
+    clock = printer_hall.app.config["CLOCK"]
+    kiosk_job = printing.claim_next(store, clock.now())
+    printing.complete(store, kiosk_job["id"], clock.now(), ok=True, status="ok")
+    assert "已发送补打" in text(console.post("/window/1/reprint", {"number": "A001", "printer": "printer-1"}))
+    clock.advance(seconds=printing.DEFAULT_DEADLINE_S + 1)  # no kiosk polls a reprint
+    assert "A001 号需补打" in text(console.get("/window/1"))
 
 
 def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):

@@ -10,8 +10,9 @@ import time
 import pytest
 
 from tests.tools.escpos_decode import decode_escpos, printed_text, ticket_view
-from tests.tools.fake_printers import SILENT, FakeNetworkPrinter
+from tests.tools.fake_printers import SILENT, FakeNetworkPrinter, RecordingDriver
 from tongban.printers import PrinterConfig, PrintOutcome, build_ticket_bytes, check_status, print_ticket
+from tongban.printers.drivers import Deadline
 
 from .conftest import config, slip, wait_for
 
@@ -122,6 +123,28 @@ def test_printer_that_runs_out_during_the_job_fails_the_ticket():
     with FakeNetworkPrinter("ok", state_after=(job_end, "paper_end")) as printer:
         out = print_ticket(config(printer.url), slip())
     assert (out.ok, out.status, out.error) == (False, "paper_end", "sent, but then: paper end")
+
+
+def test_a_slow_printer_is_not_sent_a_ticket_it_could_not_print_before_the_deadline():
+    # 0.1 s over each answer: the status check takes at least 0.4 s of the 1 s left, and taking
+    # the ticket and confirming it would take as long again, past the deadline
+    with FakeNetworkPrinter("ok", slow_s=0.1) as printer:
+        out = print_ticket(config(printer.url, timeout_s=3), slip(), deadline=Deadline(1.0))
+    assert not out.ok and out.status in ("timeout", "unknown")  # unknown: the status itself ran out
+    assert all(it.cmd == "DLE EOT" for it in decode_escpos(printer.received))  # no ticket reached it
+
+
+def test_a_printer_a_little_slow_prints_within_the_deadline():
+    with FakeNetworkPrinter("ok", slow_s=0.02) as printer:
+        out = print_ticket(config(printer.url, timeout_s=3), slip(), deadline=Deadline(5.0))
+    assert out == PrintOutcome(True, "ok", None)
+
+
+def test_a_deadline_already_past_opens_nothing_and_sends_nothing():
+    driver = RecordingDriver("ok")
+    out = print_ticket(config(), slip(), driver=driver, deadline=Deadline(0))
+    assert (out.ok, out.status) == (False, "timeout")
+    assert driver.opened == 0 and driver.calls == []
 
 
 def test_check_status_reports_every_state():

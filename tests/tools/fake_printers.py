@@ -2,7 +2,8 @@
 
 - `FakeNetworkPrinter`: a real TCP server on 127.0.0.1 (ephemeral port) that stores what it
   receives and answers DLE EOT the way a printer in a chosen state would. It can go mute,
-  reset the connection mid-job, or hold its only connection slot so connects time out.
+  reset the connection mid-job, hold its only connection slot so connects time out, or be slow:
+  take each chunk (a status query, the ticket) only `slow_s` after it came.
 - `FakeSerialPrinter`: the same printer behind a serial port (e.g. one end of a socat pty pair).
 - `RecordingDriver`: an in-memory driver that records every exchange.
 """
@@ -64,8 +65,10 @@ class FakeNetworkPrinter:
         reset_after: int | None = None,
         busy: bool = False,
         state_after: tuple[int, str] | None = None,
+        slow_s: float = 0.0,
     ):
         self.brain = _PrinterBrain(state, answers)
+        self.slow_s = slow_s  # each chunk received is taken (and answered) only this long after it came
         self.state_after = state_after  # (bytes, state): e.g. paper runs out during the job
         self.reset_after = reset_after  # bytes received on a connection before it drops it (RST)
         self.busy = busy  # hold the only connection slot: every connect times out
@@ -139,6 +142,8 @@ class FakeNetworkPrinter:
                 except OSError:
                     return
                 if not chunk:
+                    return
+                if self.slow_s and self._stop.wait(self.slow_s):  # a printer busy with what came before
                     return
                 if self.reset_after is not None and len(store) + len(chunk) >= self.reset_after:
                     with self._lock:

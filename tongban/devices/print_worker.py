@@ -12,10 +12,12 @@ from collections.abc import Callable
 
 from ..config import HallConfig
 from ..printers import PrinterConfig, PrinterStatus, PrintOutcome, TicketSlip, check_status, print_ticket
+from ..printers.drivers import Deadline
+from ..printers.ticket import start_margin_s
 from ..queue import calendar, printing
 from ..queue.clock import Clock
 from ..queue.service import HallService, Ticket
-from ..queue.store import Store
+from ..queue.store import Store, parse_iso
 from ..texts import both
 from .loop import StoreLoop
 
@@ -56,20 +58,36 @@ def build_slip(service: HallService, ticket: Ticket, *, reprint: bool = False) -
     )
 
 
+#: print_ticket's shape: the printer, the slip, and the job's deadline (nothing printed past it).
+PrintFn = Callable[..., PrintOutcome]
+
+
+def printer_state(outcome: PrintOutcome) -> str:
+    """The printer's state as a job left it, for device_status: a good print may warn of paper near end."""
+    if not outcome.ok:
+        return outcome.status
+    return "paper_near_end" if "paper near end" in outcome.warnings else "ok"
+
+
 class PrinterWorker:
+    """One printer's jobs (docs/architecture.md §Print jobs): claims a job only with the printer's
+    start margin left before its deadline, prints within that deadline, and records the outcome."""
+
     def __init__(
         self,
         printer: PrinterConfig,
         database: str,
         config: HallConfig,
         clock: Clock,
-        printer_fn: Callable[[PrinterConfig, TicketSlip], PrintOutcome] = print_ticket,
+        printer_fn: PrintFn = print_ticket,
     ):
         self.printer = printer
         self.database = database
         self.config = config
         self.clock = clock
         self.printer_fn = printer_fn
+        self.margin_s = start_margin_s(printer)
+        self.names = printing.printer_names(config)
         self.loop = StoreLoop(f"printer-{printer.id}", database, self.run_once, idle_s=IDLE_POLL_S)
 
     def start(self) -> None:
@@ -80,16 +98,35 @@ class PrinterWorker:
 
     def run_once(self, store: Store) -> bool:
         """Print one job if there is one; True when a job was taken."""
-        job = printing.claim_next(store, self.clock.now(), printer=self.printer.id)
+        job = printing.claim_next(
+            store,
+            self.clock.now(),
+            printer=self.printer.id,
+            margin_s=self.margin_s,
+            timeout_s=self.printer.timeout_s,
+            names=self.names,
+        )
         if job is None:
             return False
-        service = HallService(store, self.config, self.clock)
-        slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
-        outcome = self.printer_fn(self.printer, slip)
-        printing.complete(store, job["id"], self.clock.now(), ok=outcome.ok, status=outcome.status, error=outcome.error)
-        if outcome.ok:
-            printing.record_device_status(store, f"printer:{self.printer.id}", "printer", "ok", "", self.clock.now())
-        log.info("printer %s: job %s %s", self.printer.id, job["id"], outcome.status)
+        try:
+            service = HallService(store, self.config, self.clock)
+            slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
+            left = (parse_iso(job["deadline"]) - self.clock.now()).total_seconds()
+            outcome = self.printer_fn(self.printer, slip, deadline=Deadline(left))
+        except Exception as exc:  # a bug here must not leave the job to its lease: the kiosk would wait it out
+            log.exception("printer %s: job %s", self.printer.id, job["id"])
+            outcome = PrintOutcome(False, "error", f"not printed: {type(exc).__name__}: {exc}")
+        state = printing.complete(
+            store,
+            job["id"],
+            self.clock.now(),
+            ok=outcome.ok,
+            status=outcome.status,
+            error=outcome.error,
+            printer_state=printer_state(outcome),
+            names=self.names,
+        )
+        log.info("printer %s: job %s %s (%s)", self.printer.id, job["id"], state, outcome.error or outcome.status)
         return True
 
 
@@ -98,6 +135,8 @@ def check_printers(
     database: str,
     clock: Clock,
     status_fn: Callable[[PrinterConfig], PrinterStatus] = check_status,
+    *,
+    names: printing.Names | None = None,
 ) -> None:
     """The 30-second health job: each printer's DLE EOT status, for the consoles and alerts."""
     store = Store(database, migrate=False)
@@ -105,7 +144,7 @@ def check_printers(
         for printer in printers.values():
             status = status_fn(printer)
             printing.record_device_status(
-                store, f"printer:{printer.id}", "printer", status.state, status.detail, clock.now()
+                store, f"printer:{printer.id}", "printer", status.state, status.detail, clock.now(), names=names
             )
     finally:
         store.close()

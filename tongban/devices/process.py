@@ -22,6 +22,7 @@ from ..ops import notify
 from ..ops.backup import restore_help
 from ..ops.damage import damaged
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
+from ..queue import printing
 from ..queue.cases import CaseService
 from ..queue.clock import Clock, SystemClock
 from ..queue.service import HallService
@@ -218,7 +219,7 @@ class DevicesProcess:
     def check_devices(self) -> None:
         """Printers' DLE EOT and the buses' device states, for the consoles' device health and alerts."""
         if self.printers:
-            check_printers(self.printers, self.database, self.clock)
+            check_printers(self.printers, self.database, self.clock, names=printing.printer_names(self.config))
         if self.follower:
             store = Store(self.database, migrate=False)
             try:
@@ -254,6 +255,9 @@ class DevicesProcess:
         try:
             store.quick_check()
             self.service(store).sync_with_config()
+            # Jobs this process held when it was killed are taken back once their leases run out
+            # (docs/architecture.md §Print jobs); those already past it, now.
+            printing.sweep(store, self.clock.now(), names=printing.printer_names(self.config))
         except (StoreError, sqlite3.DatabaseError) as exc:
             log.critical("not starting: %s\n%s", exc, restore_help(self.database, folder))
             raise SystemExit(EXIT_DAMAGED) from None

@@ -559,3 +559,18 @@ def m012_take_requests(db: sqlite_utils.Database) -> None:
         )""")
     db.execute("CREATE INDEX take_requests_created ON take_requests (created_at)")
     db.execute("DROP TABLE kiosk_requests")
+
+
+@migrations()
+def m013_print_leases(db: sqlite_utils.Database) -> None:
+    # A claimed job records until when its worker holds it (docs/architecture.md §Print jobs): a job
+    # left 'printing' by a killed devices process is taken back once that time has passed.
+    db.execute("ALTER TABLE print_jobs ADD COLUMN lease_until TEXT")
+    # The tickets an alert asks the clerks to reprint: one open alert per printer state gathers them.
+    db.execute("ALTER TABLE alerts ADD COLUMN tickets TEXT NOT NULL DEFAULT ''")
+    # Jobs the old code left unfinished had no lease and were failed only in the kiosk's reading:
+    # they are over, and alerting for them now would name tickets of days gone by.
+    db.execute(
+        "UPDATE print_jobs SET state = 'failed', status = 'timeout', finished_at = deadline,"
+        " error = 'not printed before the deadline' WHERE state IN ('pending', 'printing')"
+    )

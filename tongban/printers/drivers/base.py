@@ -44,13 +44,18 @@ class PrinterDriver(ABC):
         """
 
     def status(self, wait_s: float | None = None) -> PrinterStatus:
-        """Ask DLE EOT 1-4, waiting at most `wait_s` (default timeout_s) for each answer."""
+        """Ask DLE EOT 1-4, waiting at most `wait_s` (default timeout_s) for all four answers.
+
+        One wait for the four, not one each: a printer that answers slowly must not stretch a
+        print past its deadline (docs/printers.md, Time)."""
         if not self.two_way:
             return PrinterStatus("unknown", f"{self.target.scheme}:// is one-way; status cannot be read")
-        w = self.timeout_s if wait_s is None else wait_s
+        wait = Deadline(self.timeout_s if wait_s is None else wait_s)
         answers: dict[int, int] = {}
         for n in (1, 2, 3, 4):
-            got = self.exchange(query(n), answer=1, wait_s=w)
+            if wait.left() <= 0:
+                break
+            got = self.exchange(query(n), answer=1, wait_s=wait.left())
             if not got:
                 break
             answers[n] = got[-1]

@@ -559,7 +559,8 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
     """Printing → printed (back home after the idle time) or the full-screen fallback with a QR code."""
     job = None
     if job_id is not None:
-        job = printing.job(get_store(), job_id, get_clock().now())
+        # A job past its deadline is failed here if nobody did yet (docs/architecture.md §Print jobs).
+        job = printing.job(get_store(), job_id, get_clock().now(), names=printing.printer_names(service.config))
         if job is None or job["ticket_id"] != ticket.id:
             abort(404)
     outlook = outlook or service.ticket_outlook(ticket)

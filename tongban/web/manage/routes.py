@@ -63,7 +63,9 @@ def _manage_context() -> dict:
         "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
-        "alerts": printing.open_alerts(service.store),
+        "alerts": printing.open_alerts(
+            service.store, service.clock.now(), names=printing.printer_names(service.config)
+        ),
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
         "window_actions": window_actions,

@@ -129,7 +129,8 @@ def _console_context(number: int) -> dict:
         "my_lines": [waits[p] for p in state.serving],
         "other_able": [waits[p] for p in state.able if p not in state.serving],
         "suspended": service.tickets_at_window(number, ("suspended",)),
-        "alerts": printing.open_alerts(service.store),
+        # Overdue print jobs become alerts here too, with or without a devices process (§Print jobs).
+        "alerts": printing.open_alerts(service.store, now, names=printing.printer_names(service.config)),
         "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
         "windows": service.windows(),
         "console_actions": console_actions,
