@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tongban.config import parse_hall_config
 from tongban.queue.accounts import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
 from tongban.queue.ratelimit import KioskRateLimited
 from tongban.queue.service import HallService
@@ -20,6 +21,7 @@ from tongban.queue.store import Store
 from tongban.web.app import create_app
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
+from .conftest import small_hall_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -204,6 +206,145 @@ def test_account_passwd_command_clears_must_change(tmp_path, clock):
     assert r.exit_code == 0, r.output
     assert store.one("SELECT must_change FROM accounts")[0] == 0
     store.close()
+
+
+# ---------- clerks act within their window's lines ----------
+
+
+@pytest.fixture
+def lined_hall(tmp_path, clock):
+    """The small hall with a third line E that only window 3 is able to serve: windows 1 and 2 serve A and B."""
+    doc = small_hall_doc()
+    doc["matters"].append({**doc["matters"][0], "code": "M9", "name_zh": "综合事项", "name_en": "General matter"})
+    doc["lines"].append({"prefix": "E", "name_zh": "综合业务", "name_en": "General", "matters": ["M9"]})
+    doc["windows"].append({**doc["windows"][0], "number": 3, "name": "3号窗口", "able": ["E"], "serving": ["E"]})
+    hall = make_hall_client(tmp_path, parse_hall_config(doc, "lined-hall"), clock)
+    store = Store(tmp_path / "api.db")
+    Accounts(store, clock).add("clerk3", PASSWORD, name="3号窗口", role="clerk")
+    store.close()
+    return hall
+
+
+def _take(hall, line: str, token: str | None = None, **body) -> dict:
+    r = hall.call("POST", "/tickets", token or hall.kiosk, json={"line": line, **body})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def _served_at(hall, window: int, token: str) -> dict:
+    """Open the window and call its next ticket."""
+    hall.call("POST", f"/windows/{window}/open", token)
+    r = hall.call("POST", f"/windows/{window}/next", token)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def _no_show_in_e(hall) -> dict:
+    clerk3 = hall.login("clerk3", window=3)
+    _take(hall, "E")
+    called = _served_at(hall, 3, clerk3)
+    r = hall.call("POST", f"/tickets/{called['id']}/no_show", clerk3)
+    assert r.status_code == 200
+    return r.get_json()
+
+
+#: (what, the request's line and body, what the clerk at window 1 gets, what the manager gets).
+LINE_MATRIX = [
+    ("cancel a waiting E ticket", "E", "cancel", {}, 403),
+    ("transfer a waiting E ticket into A", "E", "transfer", {"to_line": "A"}, 403),
+    ("transfer a waiting A ticket into E", "A", "transfer", {"to_line": "E"}, 403),
+    ("put an E no-show back in line", "E-no-show", "late_return", {}, 403),
+    ("cancel a waiting A ticket", "A", "cancel", {}, 200),
+    ("transfer a waiting A ticket into B", "A", "transfer", {"to_line": "B"}, 200),
+]
+
+
+@pytest.mark.parametrize("who", ["clerk1", "manager"])
+@pytest.mark.parametrize(
+    ("what", "line", "action", "body", "clerk_status"), LINE_MATRIX, ids=[m[0] for m in LINE_MATRIX]
+)
+def test_a_clerk_acts_only_on_the_lines_of_their_window_over_the_api(
+    lined_hall, who, what, line, action, body, clerk_status
+):
+    hall = lined_hall
+    ticket = _no_show_in_e(hall) if line == "E-no-show" else _take(hall, line)
+    token = hall.login(who, window=1 if who == "clerk1" else None)
+    r = hall.call("POST", f"/tickets/{ticket['id']}/{action}", token, json=body)
+    expected = clerk_status if who == "clerk1" else 200  # the manager is not limited
+    assert r.status_code == expected, (what, r.get_json())
+    after = hall.call("GET", f"/tickets/{ticket['id']}", hall.login("manager")).get_json()
+    if expected == 403:
+        body = r.get_json()
+        assert body["error"] == "wrong_line" and body["message_zh"] and body["message_en"]
+        assert (after["state"], after["line"], after["transferred"]) == (ticket["state"], ticket["line"], False)
+    else:
+        assert after["state"] != ticket["state"] or after["line"] != ticket["line"]
+
+
+def test_a_clerk_may_send_the_citizen_at_their_own_window_to_any_line(lined_hall):
+    """The counter case a transfer is for: the citizen in front of window 1 belongs to line E."""
+    hall = lined_hall
+    clerk1 = hall.login("clerk1", window=1)
+    _take(hall, "A")
+    at_counter = _served_at(hall, 1, clerk1)
+    r = hall.call("POST", f"/tickets/{at_counter['id']}/transfer", clerk1, json={"to_line": "E"})
+    assert r.status_code == 200 and (r.get_json()["line"], r.get_json()["transferred"]) == ("E", True)
+
+
+def test_a_clerks_green_ticket_is_for_their_windows_lines_over_the_api(lined_hall):
+    hall = lined_hall
+    clerk1 = hall.login("clerk1", window=1)
+    r = hall.call("POST", "/tickets", clerk1, json={"line": "E", "green": True})
+    assert r.status_code == 403 and r.get_json()["error"] == "wrong_line"
+    assert _take(hall, "A", clerk1, green=True)["green"] is True
+    assert _take(hall, "E", hall.login("clerk3", window=3), green=True)["green"] is True
+    assert _take(hall, "E", hall.login("manager"), green=True)["green"] is True
+    # The refused one took no number.
+    store = Store(hall.app.config["DATABASE"], migrate=False)
+    assert [r[0] for r in store.all("SELECT number FROM tickets ORDER BY id")] == ["A001", "E001", "E002"]
+    store.close()
+
+
+def _console(hall, username: str, window: int | None):
+    client = hall.app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "username": username, "password": PASSWORD, "window": str(window or "")}
+    assert client.post("/login", data=form).status_code == 302
+    page = client.get("/window/1").get_data(as_text=True)
+    return client, {"X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1), "HX-Request": "true"}
+
+
+@pytest.mark.parametrize("who", ["clerk1", "manager"])
+def test_a_clerk_acts_only_on_the_lines_of_their_window_on_the_console(lined_hall, who):
+    hall = lined_hall
+    no_show_e = _no_show_in_e(hall)
+    waiting_e = _take(hall, "E")
+    client, headers = _console(hall, who, 1 if who == "clerk1" else None)
+    limited = who == "clerk1"
+
+    r = client.post("/window/1/transfer", data={"ticket": waiting_e["id"], "target": "line:A"}, headers=headers)
+    assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
+    r = client.post("/window/1/late-return", data={"number": no_show_e["number"]}, headers=headers)
+    assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
+    r = client.post("/window/1/green", data={"confirmed": "yes", "matter": "line:E"}, headers=headers)
+    assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
+    if limited:
+        assert "3号窗口" not in r.get_data(as_text=True) and "E" in r.get_data(as_text=True)
+    # The console has no cancel button: a citizen who leaves is cancelled through the API.
+    assert client.post(f"/window/1/ticket/{waiting_e['id']}/cancel", headers=headers).status_code == 404
+    # Within window 1's lines the clerk's console works as before.
+    assert (
+        client.post("/window/1/green", data={"confirmed": "yes", "matter": "line:B"}, headers=headers).status_code
+        == 200
+    )
+
+    manager = hall.login("manager")
+    after = {t: hall.call("GET", f"/tickets/{t}", manager).get_json() for t in (waiting_e["id"], no_show_e["id"])}
+    if limited:
+        assert (after[waiting_e["id"]]["line"], after[waiting_e["id"]]["transferred"]) == ("E", False)
+        assert after[no_show_e["id"]]["state"] == "no_show"
+    else:
+        assert after[waiting_e["id"]]["line"] == "A" and after[no_show_e["id"]]["state"] == "waiting"
 
 
 # ---------- terminal tokens on every staff route ----------

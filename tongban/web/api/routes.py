@@ -248,6 +248,7 @@ def issue_ticket():
         appointment_at=appointment_at,
         kiosk=terminal.id if terminal else None,
         actor=g.principal.actor,
+        window=g.principal.clerk_window,
         request_key=key,
     )
     # The same key again (the first answer was lost): the same ticket, and 200 says it is not new.
@@ -279,9 +280,8 @@ def ticket_action(ticket_id: int, action: str):
     reason = _field(body, "reason", str, expected="text")
     principal = g.principal
     service = get_service()
-    window = None
-    if not principal.is_manager:
-        window = principal.window
+    window = principal.clerk_window  # the domain holds a clerk to this window and its lines
+    if window is not None:
         # Refuse another window's ticket before the service judges the action: a clerk elsewhere
         # learns nothing of its state (the service checks the window too, but after the state).
         ticket = service.ticket(ticket_id)
