@@ -14,7 +14,14 @@ import pytest
 from click.testing import CliRunner
 
 from tongban.config import parse_hall_config
-from tongban.queue.accounts import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
+from tongban.queue.accounts import (
+    DEMO_PASSWORDS,
+    LOCK_AFTER_FAILURES,
+    SOURCE_MAX_FAILURES,
+    AccountError,
+    Accounts,
+    AuthError,
+)
 from tongban.queue.ratelimit import KioskRateLimited
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
@@ -53,17 +60,74 @@ def test_lockout_after_repeated_failures_and_release_after_the_wait(accounts, cl
         assert exc.value.code == "bad_login"
     with pytest.raises(AuthError) as exc:
         accounts.login("li", "a-long-password")  # even the right password, while locked
-    assert exc.value.code == "locked"
+    # The answer of a wrong password: "locked" would confirm the name is real (docs/architecture.md §Web).
+    assert exc.value.code == "bad_login"
     clock.advance(minutes=16)
     token, _ = accounts.login("li", "a-long-password")
     assert accounts.session(token).account.username == "li"
 
 
-def test_lockout_over_the_api_is_403_with_a_message(hall):
+def _api_login(hall, username: str, password: str, window: int | None = None, source: str = "10.0.0.1"):
+    body = {"username": username, "password": password, **({"window": window} if window else {})}
+    return hall.http.post("/api/v1/login", json=body, environ_base={"REMOTE_ADDR": source})
+
+
+def _page_login(hall, username: str, password: str, window: int | None = None, source: str = "10.0.0.1"):
+    client = hall.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = source
+    form = {"username": username, "password": password, "window": str(window or "")}
+    form["csrf_token"] = csrf_token(client.get("/login").get_data(as_text=True))
+    r = client.post("/login", data=form)
+    # The page's CSRF tokens differ from one answer to the next; nothing else may.
+    body = re.sub(r'(csrf_token" value="|"X-CSRFToken": ")[^"]+', r"\1…", r.get_data(as_text=True))
+    return r.status_code, body.replace(f'value="{username}"', 'value="…"')
+
+
+def test_unknown_names_wrong_passwords_and_locked_names_get_one_answer(hall):
+    """Before, a real name answered 403 "locked" after five failures while an unknown one kept
+    answering 401: a guesser could confirm names. Now all three get the same status and body, on the
+    API and on the sign-in page, and the page keeps no trace of which it was."""
     for _ in range(LOCK_AFTER_FAILURES):
-        assert hall.http.post("/api/v1/login", json={"username": "manager", "password": "nope"}).status_code == 401
-    r = hall.http.post("/api/v1/login", json={"username": "manager", "password": PASSWORD})
-    assert r.status_code == 403 and r.get_json()["error"] == "locked" and r.get_json()["message_zh"]
+        assert _api_login(hall, "manager", "nope", source="10.0.0.66").status_code == 401
+        assert _api_login(hall, "clerk9", "nope", source="10.0.0.66").status_code == 401
+    answers = {
+        "unknown name": _api_login(hall, "clerk7", "nope", source="10.0.0.66"),
+        "unknown name, locked": _api_login(hall, "clerk9", PASSWORD, source="10.0.0.66"),
+        "wrong password": _api_login(hall, "clerk1", "nope", window=1, source="10.0.0.66"),
+        "locked, right password": _api_login(hall, "manager", PASSWORD, source="10.0.0.66"),
+    }
+    seen = {(r.status_code, r.get_data(as_text=True)) for r in answers.values()}
+    assert len(seen) == 1, seen
+    status, body = seen.pop()
+    assert status == 401 and '"error":"bad_login"' in body.replace(" ", "")
+    # The page: the same for the three as well.
+    pages = {
+        _page_login(hall, "clerk7", "nope", source="10.0.0.66"),
+        _page_login(hall, "clerk1", "nope", source="10.0.0.66"),
+        _page_login(hall, "manager", PASSWORD, source="10.0.0.66"),
+    }
+    assert len(pages) == 1 and pages.pop()[0] == 401
+    # From the manager's own computer the right password still works.
+    assert _api_login(hall, "manager", PASSWORD).status_code == 200
+
+
+def test_an_attacker_failing_for_every_clerk_does_not_stop_the_clerks(hall):
+    """One address tries every name until it is refused itself (429); each clerk still signs in from
+    their own window's computer, on the page and over the API, and nobody is locked out."""
+    names = ["manager", "clerk1", "clerk2"] + [f"clerk{n}" for n in range(3, 20)]
+    statuses = []
+    for name in names:
+        for _ in range(LOCK_AFTER_FAILURES):
+            statuses.append(_api_login(hall, name, "guess", source="10.0.0.66").status_code)
+    assert set(statuses) == {401, 429} and statuses.index(429) == SOURCE_MAX_FAILURES
+    refused = _api_login(hall, "clerk1", PASSWORD, window=1, source="10.0.0.66")
+    assert refused.status_code == 429 and refused.get_json()["error"] == "login_rate_limited"
+    assert refused.get_json()["retry_after_s"] > 0 and refused.get_json()["message_zh"]
+    assert _page_login(hall, "clerk2", PASSWORD, window=2, source="10.0.0.66")[0] == 429
+    for n in (1, 2):
+        assert _api_login(hall, f"clerk{n}", PASSWORD, window=n, source=f"10.0.0.{n}").status_code == 200
+        assert _page_login(hall, f"clerk{n}", PASSWORD, window=n, source=f"10.0.0.{n}")[0] == 302
+    assert _api_login(hall, "manager", PASSWORD, source="10.0.0.100").status_code == 200
 
 
 def test_sessions_expire(hall, clock):

@@ -559,3 +559,22 @@ def m012_take_requests(db: sqlite_utils.Database) -> None:
         )""")
     db.execute("CREATE INDEX take_requests_created ON take_requests (created_at)")
     db.execute("DROP TABLE kiosk_requests")
+
+
+@migrations()
+def m013_login_failures(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins per (name, source address), so one address cannot lock every clerk out and an
+    # address that fails too often is refused itself (queue/accounts.py). Rows older than the lock
+    # window are deleted as new ones come; names are kept as SHA-256 only, because a clerk may type a
+    # password into the name field. accounts.failed_logins and locked_until are no longer used.
+    db.execute("""
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            name_hash TEXT NOT NULL,             -- SHA-256 of the name as typed, known or not
+            source TEXT NOT NULL,                -- the client's address
+            at TEXT NOT NULL,
+            counted INTEGER NOT NULL DEFAULT 1   -- 0: tried while the name was locked from this source
+        )""")
+    db.execute("CREATE INDEX login_failures_source ON login_failures (source, at)")
+    db.execute("CREATE INDEX login_failures_name ON login_failures (name_hash, source, at)")
+    db.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL")

@@ -25,8 +25,8 @@ STATUS = {
     "request_key_reused": 422,  # an Idempotency-Key (or kiosk form key) sent again with another request
     # who is asking (web/auth.py, web/access.py)
     "unauthenticated": 401,  # AuthError: wrong password, expired session, unknown terminal...
-    "disabled": 403,
-    "locked": 403,
+    "disabled": 403,  # told only after the right password (docs/architecture.md §Web)
+    "login_rate_limited": 429,  # too many failed sign-ins from one address, whatever the names
     "forbidden": 403,
     # the JSON API's own (web/api/routes.py)
     "bad_request": 400,

@@ -14,7 +14,7 @@ from ...queue import errors, ratings
 from ...queue.accounts import AuthError
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Ticket
 from ..access import requires
-from ..context import get_accounts, get_clock, get_service, get_store
+from ..context import client_address, get_accounts, get_clock, get_service, get_store
 from ..errors import refusal, status_for
 from .openapi import openapi_document
 
@@ -191,7 +191,9 @@ def login():
     if window is not None:
         get_service().window(window)  # an unknown window is refused before any session opens
     try:
-        token, session = get_accounts().login(username, password, window=window, new_password=new_password)
+        token, session = get_accounts().login(
+            username, password, window=window, new_password=new_password, source=client_address()
+        )
     except AuthError as exc:
         return jsonify(exc.as_dict()), status_for(exc)
     return jsonify(
