@@ -46,6 +46,9 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("TONGBAN_LOG", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    from .logmask import mask_handlers
+
+    mask_handlers(logging.getLogger())  # no ID or mobile number reaches a log (docs/architecture.md §Web)
 
 
 @main.command("check-config")
@@ -123,6 +126,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
                 "graceful_timeout": 5,
                 "timeout": 30,
                 "accesslog": "-",
+                "logger_class": "tongban.logmask.AccessLogger",  # paths only, numbers masked
                 "proc_name": "tongban-web",
                 # Type=notify: ready once the socket is bound (tongban-web.service).
                 "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}"),

@@ -21,6 +21,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .masking import mask_personal
+
 BUSY_TIMEOUT_MS = 10_000
 
 migrations = Migrations("tongban")
@@ -348,7 +350,8 @@ class Store:
                 to_state,
                 actor,
                 utc_iso(at),
-                json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+                # Never purged: no full ID or mobile number in free text (a reason, a rating's comment).
+                mask_personal(json.dumps(data or {}, ensure_ascii=False, sort_keys=True)),
             ),
         )
 
