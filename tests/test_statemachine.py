@@ -397,7 +397,14 @@ class HallMachine(RuleBasedStateMachine):
 
     def _act(self, t: T, action: str, as_window: int | None, to_line: str) -> None:
         expected: set[type] = set()
-        if t.state not in ALLOWED[action]:
+        able = WINDOWS[as_window][0] if as_window is not None else LINES
+        # A clerk cancels, transfers and puts back only tickets of their window's able lines, and
+        # moves a waiting ticket only into them; refused before the state is looked at.
+        if action in ("cancel", "transfer", "late_return") and (
+            t.line not in able or (action == "transfer" and to_line not in able and t.window != as_window)
+        ):
+            expected.add(errors.WrongLine)
+        elif t.state not in ALLOWED[action]:
             expected.add(errors.IllegalTransition)
         else:
             # A returning no-show may be put back in line by whichever window they reach.

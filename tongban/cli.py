@@ -47,6 +47,9 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("TONGBAN_LOG", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    from .logmask import mask_handlers
+
+    mask_handlers(logging.getLogger())  # no ID or mobile number reaches a log (docs/architecture.md §Web)
 
 
 @main.command("check-config")
@@ -137,6 +140,7 @@ def serve(config_path: str, db: str, host: str, port: int, bind: str | None, scr
                 "graceful_timeout": 5,
                 "timeout": 30,
                 "accesslog": "-",
+                "logger_class": "tongban.logmask.AccessLogger",  # paths only, numbers masked
                 "proc_name": "tongban-web",
                 # Type=notify: ready once the socket is bound (tongban-web.service).
                 "when_ready": lambda _server: notify.ready(f"listening on {bind}"),

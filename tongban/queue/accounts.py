@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import builtins
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,8 +21,12 @@ from .clock import Clock
 from .store import Store, parse_iso, utc_iso
 
 SESSION_HOURS = 12
+# Failed sign-ins count per (name, source address): this many in LOCK_MINUTES lock that name from
+# that address only, so a guesser elsewhere cannot lock a clerk out of their own window's computer.
 LOCK_AFTER_FAILURES = 5
 LOCK_MINUTES = 15
+# An address that fails this often in LOCK_MINUTES, across names, is refused whatever it asks.
+SOURCE_MAX_FAILURES = 20
 ROLES = ("clerk", "manager")
 TERMINAL_KINDS = ("kiosk", "pad", "display")
 # The passwords `tongban demo` gives its accounts (tongban/cli.py). Outside the demo they sign in
@@ -36,14 +41,16 @@ class AuthError(Exception):
 
     code = "unauthenticated"  # each refusal names its own; web/errors.py gives them their statuses
 
-    def __init__(self, code: str, key: str | None = None, /, **values):
-        """``key`` names the words in the text table; it defaults to ``err_<code>``."""
+    def __init__(self, code: str, key: str | None = None, /, details: dict | None = None, **values):
+        """``key`` names the words in the text table; it defaults to ``err_<code>``. ``details`` go
+        into the JSON body as they are (``retry_after_s``)."""
         self.code = code
+        self.details = details or {}
         self.message_zh, self.message_en = both(key or f"err_{code}", **values)
         super().__init__(self.message_en)
 
     def as_dict(self) -> dict:
-        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en, **self.details}
 
 
 class AccountError(ValueError):
@@ -153,41 +160,73 @@ class Accounts:
             )
 
     def login(
-        self, username: str, password: str, *, window: int | None = None, new_password: str | None = None
+        self,
+        username: str,
+        password: str,
+        *,
+        window: int | None = None,
+        new_password: str | None = None,
+        source: str = "-",
     ) -> tuple[str, Session]:
         """Check the password and open a session; returns the session token (shown once).
+
+        ``source`` is the client's address (the web passes it). A refusal does not tell names apart
+        (docs/architecture.md §Web): an unknown name, a wrong password and a name locked from this
+        source all get the same ``bad_login``, and a locked name does not even have its password
+        looked at. Only the right password, from a source where the name is not locked, hears more:
+        ``disabled``, ``password_change_required``, ``window_required``. A source that has failed
+        SOURCE_MAX_FAILURES times in LOCK_MINUTES, for any names, gets ``login_rate_limited``.
 
         An account that must change its password (a demo password outside the demo, or one set with
         must_change) is refused with ``password_change_required`` unless ``new_password`` is given,
         which then replaces the password before the session opens.
         """
         now = self.clock.now()
-        refused = AuthError("bad_login")
+        since = utc_iso(now - timedelta(minutes=LOCK_MINUTES))
+        # Names as typed are never stored: someone may type a password into the name field.
+        name = token_hash(username)
+        refused = AuthError("bad_login", tries=LOCK_AFTER_FAILURES, minutes=LOCK_MINUTES)
         with self.store.immediate() as conn:
+            failed, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE source = ? AND at > ?", (source, since)
+            ).fetchone()
+            if failed >= SOURCE_MAX_FAILURES:
+                wait = parse_iso(oldest) + timedelta(minutes=LOCK_MINUTES) - now
+                retry = max(1, math.ceil(wait.total_seconds()))
+                raise AuthError("login_rate_limited", details={"retry_after_s": retry}, minutes=-(-retry // 60))
+            locked = (
+                conn.execute(
+                    "SELECT COUNT(*) FROM login_failures WHERE name_hash = ? AND source = ? AND at > ? AND counted = 1",
+                    (name, source, since),
+                ).fetchone()[0]
+                >= LOCK_AFTER_FAILURES
+            )
             row = conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
-            if row is None:
-                _hasher.hash(password)  # same work as a real check, so timing does not reveal names
+            right = False
+            if row is None or locked:
+                _hasher.hash(password)  # the same work as a real check, so timing does not tell them apart
+            else:
+                try:
+                    right = _hasher.verify(row["password_hash"], password)
+                except (VerificationError, InvalidHashError):
+                    right = False
+            if not right:
+                # Counted against the name from this source unless it is locked there already (so the
+                # lock ends LOCK_MINUTES after it began); against the source either way.
+                conn.execute("DELETE FROM login_failures WHERE at <= ?", (since,))
+                conn.execute(
+                    "INSERT INTO login_failures (name_hash, source, at, counted) VALUES (?,?,?,?)",
+                    (name, source, utc_iso(now), int(not locked)),
+                )
+                # The failure must survive the refusal, so commit it rather than roll back.
+                conn.execute("COMMIT")
+                conn.execute("BEGIN IMMEDIATE")
                 raise refused
             if row["disabled"]:
                 raise AuthError("disabled")
-            if row["locked_until"] and parse_iso(row["locked_until"]) > now:
-                raise AuthError("locked")
-            try:
-                _hasher.verify(row["password_hash"], password)
-            except (VerificationError, InvalidHashError):
-                failures = row["failed_logins"] + 1
-                locked = utc_iso(now + timedelta(minutes=LOCK_MINUTES)) if failures >= LOCK_AFTER_FAILURES else None
-                conn.execute(
-                    "UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                    (0 if locked else failures, locked, row["id"]),
-                )
-                # The failure count must survive the refusal, so commit it rather than roll back.
-                conn.execute("COMMIT")
-                conn.execute("BEGIN IMMEDIATE")
-                raise refused from None
             if not self.allow_demo_passwords and (row["must_change"] or password in DEMO_PASSWORDS):
                 if new_password is None:
-                    conn.execute("UPDATE accounts SET must_change = 1, failed_logins = 0 WHERE id = ?", (row["id"],))
+                    conn.execute("UPDATE accounts SET must_change = 1 WHERE id = ?", (row["id"],))
                     conn.execute("COMMIT")
                     conn.execute("BEGIN IMMEDIATE")
                     raise AuthError("password_change_required")
@@ -204,7 +243,9 @@ class Accounts:
                 raise AuthError("window_required")
             token = "s_" + secrets.token_urlsafe(32)
             expires = now + timedelta(hours=SESSION_HOURS)
-            conn.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?", (row["id"],))
+            conn.execute(
+                "DELETE FROM login_failures WHERE (name_hash = ? AND source = ?) OR at <= ?", (name, source, since)
+            )
             conn.execute(
                 "INSERT INTO sessions (token_hash, account_id, window, created_at, expires_at) VALUES (?,?,?,?,?)",
                 (token_hash(token), row["id"], window, utc_iso(now), utc_iso(expires)),

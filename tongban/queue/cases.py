@@ -40,6 +40,7 @@ from ..config import HallConfig, Matter
 from ..texts import Msg, labels, table
 from . import calendar, errors
 from .clock import Clock
+from .masking import mask_id, mask_name, mask_personal, mask_phone
 from .store import Store, utc_iso
 from .workdays import WEEKENDS_ONLY, WorkCalendar
 
@@ -222,22 +223,6 @@ def check_waybill(text: str) -> tuple[str | None, Msg | None]:
     return value, None
 
 
-def mask_id(value: str | None) -> str:
-    return (
-        f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
-        if value and len(value) > 8
-        else ("" if not value else "****")
-    )
-
-
-def mask_phone(value: str | None) -> str:
-    return f"{value[:3]}****{value[-4:]}" if value and len(value) == 11 else ("" if not value else "****")
-
-
-def mask_name(value: str | None) -> str:
-    return (value[0] + "*" * (len(value) - 1)) if value else ""
-
-
 # ---------- reading ----------
 
 
@@ -405,11 +390,14 @@ def access_log(store: Store, case_id: int) -> list[dict]:
 def log_access(
     store: Store, case_ids: Iterable[int], action: str, actor: str, now: datetime, detail: dict | None = None
 ) -> None:
-    """One row per case whose personal data was shown (page, receipt) or exported (docs/architecture.md §Cases)."""
+    """One row per case whose personal data was shown (page, receipt) or exported (docs/architecture.md §Cases).
+
+    The log is append-only, so nothing personal may go in: ID and mobile numbers in ``detail`` (an
+    export's search filters) are masked."""
     ids = list(case_ids)
     if not ids:
         return
-    text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+    text = mask_personal(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True))
     with store.immediate() as conn:
         conn.executemany(
             "INSERT INTO case_access_log (case_id, action, actor, at, detail) VALUES (?,?,?,?,?)",

@@ -84,6 +84,12 @@ class WrongWindow(QueueError):
     code = "wrong_window"
 
 
+class WrongLine(QueueError):
+    """A clerk acting on a line their window is not able to serve (docs/architecture.md §Ticket lifecycle)."""
+
+    code = "wrong_line"
+
+
 class LineNotAble(QueueError):
     code = "line_not_able"
 

@@ -59,6 +59,8 @@ WINDOW_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 # and "expire", which only the nightly roll-over takes. The API, its OpenAPI document and the consoles
 # derive their action names from these tables (tests/test_action_names.py).
 TICKET_ACTIONS = tuple(a for a in TRANSITIONS if a not in ("call", "expire"))
+# What a clerk may do only within the lines their window is able to serve (HallService.act).
+LINE_BOUND_ACTIONS = ("cancel", "transfer", "late_return")
 
 
 def ticket_actions(state: str) -> tuple[str, ...]:
@@ -432,9 +434,13 @@ class HallService:
         appointment_at: datetime | None = None,
         kiosk: str | None = None,
         actor: str | None = None,
+        window: int | None = None,
         request_key: str | None = None,
     ) -> Issued:
         """Take a ticket: one user action, one transaction (docs/architecture.md §Numbering).
+
+        ``window`` is the window of the clerk issuing (None for a kiosk or a manager): a clerk's green
+        ticket must be for a line that window is able to serve.
 
         In one BEGIN IMMEDIATE: the repeat-safe key, the opening, quota and rate checks, the number,
         the ticket, its event, the print job for the kiosk's printer, and the key's record. A crash
@@ -458,7 +464,9 @@ class HallService:
             if earlier is not None:
                 ticket_id, job_id = earlier["ticket_id"], earlier["print_job"]
             else:
-                ticket_id = self._insert_ticket(conn, now, day, line, matter, green, appointment_at, kiosk, actor)
+                ticket_id = self._insert_ticket(
+                    conn, now, day, line, matter, green, appointment_at, kiosk, actor, window
+                )
                 printer = self.config.kiosk_printer(kiosk)
                 job_id = printing.enqueue(self.store, ticket_id, printer, now) if printer else None
                 if request_key is not None:
@@ -481,9 +489,18 @@ class HallService:
         appointment_at: datetime | None,
         kiosk: str | None,
         actor: str | None,
+        window: int | None = None,
     ) -> int:
         """The checks and the ticket with its issue event, inside take_ticket's transaction."""
         prefix, matter_code = self._resolve_line(line, matter)
+        if green and window is not None:
+            able = self._window_row(conn, window).able
+            if prefix not in able:
+                raise errors.WrongLine(
+                    "err_green_wrong_line",
+                    {"window": window, "line": prefix, "lines_zh": "、".join(able), "lines_en": ", ".join(able)},
+                    line=prefix,
+                )
         self._check_open(now, prefix)
         line_cfg = self.config.line(prefix)
         check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
@@ -1008,7 +1025,9 @@ class HallService:
         to_line: str | None = None,
         reason: str | None = None,
     ) -> Ticket:
-        """Apply one lifecycle action. ``window`` set means "as the clerk at this window"."""
+        """Apply one lifecycle action by ``actor``. ``window`` set means "as the clerk at this window":
+        the ticket must be that window's, and cancel, transfer and late return stay within the lines the
+        window is able to serve. ``window=None`` is a manager (or the system), limited by neither."""
         if action not in TRANSITIONS or action == "call":
             raise errors.IllegalTransition("err_unknown_action", {"action": action})
         allowed, target = TRANSITIONS[action]
@@ -1018,6 +1037,9 @@ class HallService:
             if row is None:
                 raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
             ticket = Ticket.from_row(row)
+            # Before the state: a clerk learns nothing about tickets of lines beyond their window.
+            if window is not None and action in LINE_BOUND_ACTIONS:
+                self._check_window_lines(conn, window, ticket, to_line if action == "transfer" else None)
             if ticket.state not in allowed:
                 raise errors.IllegalTransition(
                     "err_ticket_cannot",
@@ -1050,6 +1072,21 @@ class HallService:
                 data=data,
             )
         return self.ticket(ticket_id)
+
+    def _check_window_lines(self, conn, window: int, ticket: Ticket, to_line: str | None) -> None:
+        """A clerk cancels, transfers and puts back in line only tickets of the lines their window is
+        able to serve (docs/architecture.md §Ticket lifecycle). A transfer goes into one of those
+        lines too, except for the citizen standing at the clerk's own window (called or serving
+        there): sending them on to another department's line is what a transfer is for."""
+        able = self._window_row(conn, window).able
+        names = {"window": window, "lines_zh": "、".join(able), "lines_en": ", ".join(able)}
+        if ticket.line not in able:
+            raise errors.WrongLine(
+                "err_wrong_line", {"number": ticket.number, "line": ticket.line, **names}, line=ticket.line
+            )
+        known = to_line is not None and any(line.prefix == to_line for line in self.config.lines)
+        if known and to_line not in able and ticket.window != window:
+            raise errors.WrongLine("err_wrong_line_to", {"line": to_line, **names}, line=to_line, field="to_line")
 
     def _apply(
         self, conn, ticket: Ticket, action: str, now: datetime, *, to_line: str | None, reason: str | None

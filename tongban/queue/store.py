@@ -21,6 +21,8 @@ from typing import Any
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
 
+from .masking import mask_personal
+
 BUSY_TIMEOUT_MS = 10_000
 
 migrations = Migrations("tongban")
@@ -348,7 +350,8 @@ class Store:
                 to_state,
                 actor,
                 utc_iso(at),
-                json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+                # Never purged: no full ID or mobile number in free text (a reason, a rating's comment).
+                mask_personal(json.dumps(data or {}, ensure_ascii=False, sort_keys=True)),
             ),
         )
 
@@ -574,3 +577,22 @@ def m013_print_leases(db: sqlite_utils.Database) -> None:
         "UPDATE print_jobs SET state = 'failed', status = 'timeout', finished_at = deadline,"
         " error = 'not printed before the deadline' WHERE state IN ('pending', 'printing')"
     )
+
+
+@migrations()
+def m014_login_failures(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins per (name, source address), so one address cannot lock every clerk out and an
+    # address that fails too often is refused itself (queue/accounts.py). Rows older than the lock
+    # window are deleted as new ones come; names are kept as SHA-256 only, because a clerk may type a
+    # password into the name field. accounts.failed_logins and locked_until are no longer used.
+    db.execute("""
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            name_hash TEXT NOT NULL,             -- SHA-256 of the name as typed, known or not
+            source TEXT NOT NULL,                -- the client's address
+            at TEXT NOT NULL,
+            counted INTEGER NOT NULL DEFAULT 1   -- 0: tried while the name was locked from this source
+        )""")
+    db.execute("CREATE INDEX login_failures_source ON login_failures (source, at)")
+    db.execute("CREATE INDEX login_failures_name ON login_failures (name_hash, source, at)")
+    db.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL")

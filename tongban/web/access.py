@@ -43,6 +43,12 @@ class Principal:
         return self.terminal.window if self.terminal else None
 
     @property
+    def clerk_window(self) -> int | None:
+        """The window a clerk acts for, which the domain holds their actions to (its tickets, the lines
+        it is able to serve); None for a manager, who is not limited (docs/architecture.md §Ticket lifecycle)."""
+        return self.session.window if self.session is not None and self.role == "clerk" else None
+
+    @property
     def actor(self) -> str:
         if self.session:
             return self.session.account.username

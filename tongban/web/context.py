@@ -14,6 +14,13 @@ from .i18n import LANGS
 from .live import Broker
 
 
+def client_address() -> str:
+    """Where the request comes from, for the sign-in limits (docs/architecture.md §Web): the peer's
+    address as the WSGI server saw it. Behind a reverse proxy that is the proxy, unless the app is
+    configured to trust its forwarding headers; this is the one place that reads it."""
+    return request.remote_addr or "-"
+
+
 def current_lang() -> str:
     lang = request.args.get("lang") or request.cookies.get("lang") or "zh"
     return lang if lang in LANGS else "zh"

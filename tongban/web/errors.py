@@ -19,13 +19,14 @@ STATUS = {
     "queue_error": 409,  # the hall's rules refuse it now: closed, quota reached, illegal transition...
     "not_found": 404,  # no such ticket, window, line, matter, case, balancer proposal
     "wrong_window": 403,  # another window's ticket
+    "wrong_line": 403,  # a clerk acting on a line their window is not able to serve
     "invalid_input": 400,  # a case form's fields (the case pages answer 422: they redraw the form)
     "kiosk_rate_limited": 429,
     "request_key_reused": 422,  # an Idempotency-Key (or kiosk form key) sent again with another request
     # who is asking (web/auth.py, web/access.py)
     "unauthenticated": 401,  # AuthError: wrong password, expired session, unknown terminal...
-    "disabled": 403,
-    "locked": 403,
+    "disabled": 403,  # told only after the right password (docs/architecture.md §Web)
+    "login_rate_limited": 429,  # too many failed sign-ins from one address, whatever the names
     "forbidden": 403,
     # the JSON API's own (web/api/routes.py)
     "bad_request": 400,

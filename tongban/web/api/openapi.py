@@ -235,7 +235,8 @@ def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
         "404": "No such ticket, window or line",
         "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)",
         "422": "This Idempotency-Key was sent before with a different request (request_key_reused)",
-        "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited; retry_after_s)",
+        "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited), or too many failed"
+        " sign-ins from this address (login_rate_limited); retry_after_s",
     }
     out = {ok_status: {"description": "OK", **_json(ok_schema)}}
     for status in refusals:
@@ -266,6 +267,9 @@ PATHS = {
         "post": {
             "summary": "Staff sign-in; clerks name the window they sit at. An account still on a demo or "
             "initial password is refused with password_change_required until new_password is given",
+            "description": "An unknown name, a wrong password and a name locked from this address all get the "
+            "same 401 bad_login; disabled, password_change_required and window_required follow only the right "
+            "password. An address with too many failed sign-ins gets 429 login_rate_limited.",
             "security": [],
             "requestBody": {
                 "required": True,
@@ -283,7 +287,7 @@ PATHS = {
                     }
                 ),
             },
-            "responses": _responses("200", _ref("Session"), "400", "401", "403", "404"),
+            "responses": _responses("200", _ref("Session"), "400", "401", "403", "404", "429"),
         }
     },
     "/api/v1/logout": {

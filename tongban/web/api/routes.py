@@ -14,7 +14,7 @@ from ...queue import errors, ratings
 from ...queue.accounts import AuthError
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
 from ..access import requires
-from ..context import get_accounts, get_clock, get_service, get_store
+from ..context import client_address, get_accounts, get_clock, get_service, get_store
 from ..errors import refusal, status_for
 from .openapi import openapi_document
 
@@ -187,7 +187,9 @@ def login():
     if window is not None:
         get_service().window(window)  # an unknown window is refused before any session opens
     try:
-        token, session = get_accounts().login(username, password, window=window, new_password=new_password)
+        token, session = get_accounts().login(
+            username, password, window=window, new_password=new_password, source=client_address()
+        )
     except AuthError as exc:
         return jsonify(exc.as_dict()), status_for(exc)
     return jsonify(
@@ -244,6 +246,7 @@ def issue_ticket():
         appointment_at=appointment_at,
         kiosk=terminal.id if terminal else None,
         actor=g.principal.actor,
+        window=g.principal.clerk_window,
         request_key=key,
     )
     # The same key again (the first answer was lost): the same ticket, and 200 says it is not new.
@@ -275,9 +278,8 @@ def ticket_action(ticket_id: int, action: str):
     reason = _field(body, "reason", str, expected="text")
     principal = g.principal
     service = get_service()
-    window = None
-    if not principal.is_manager:
-        window = principal.window
+    window = principal.clerk_window  # the domain holds a clerk to this window and its lines
+    if window is not None:
         # Refuse another window's ticket before the service judges the action: a clerk elsewhere
         # learns nothing of its state (the service checks the window too, but after the state).
         ticket = service.ticket(ticket_id)

@@ -207,7 +207,9 @@ def ticket_action(number: int, ticket_id: int, action: str):
     elif action == "suspend":
         reason = request.form.get("reason", "").strip() or both(SUSPEND_REASON)[0]
     try:
-        ticket = service.act(ticket_id, action, window=number, actor=g.principal.actor, to_line=to_line, reason=reason)
+        ticket = service.act(
+            ticket_id, action, window=g.principal.clerk_window, actor=g.principal.actor, to_line=to_line, reason=reason
+        )
     except errors.QueueError as exc:
         return _refusal(exc)
     if action == "recall":
@@ -275,7 +277,9 @@ def green_ticket(number: int):
         line, matter = matter[5:], None
     service = get_service()
     try:
-        issued = service.take_ticket(line=line, matter=matter, green=True, actor=g.principal.actor)
+        issued = service.take_ticket(
+            line=line, matter=matter, green=True, actor=g.principal.actor, window=g.principal.clerk_window
+        )
     except errors.QueueError as exc:
         return _refusal(exc)
     printer = request.form.get("printer", "")
@@ -315,7 +319,7 @@ def late_return(number: int):
     if found is None:
         return toast("error", *both("reprint_unknown", number=code or "—"), 404)
     try:
-        ticket = service.act(found.id, "late_return", window=number, actor=g.principal.actor)
+        ticket = service.act(found.id, "late_return", window=g.principal.clerk_window, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
     return toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
