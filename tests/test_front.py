@@ -29,6 +29,7 @@ from tongban.web.limits import MAX_BODY_BYTES
 from tongban.web.live import PUBLIC_STREAMS
 
 from .apiclient import make_hall_client
+from .conftest import wait_for
 from .fault.hall import free_port
 
 pytestmark = pytest.mark.skipif(shutil.which("nginx") is None, reason="needs Debian's nginx (scripts/setup --test)")
@@ -213,3 +214,40 @@ def test_screen_streams_are_capped_in_all(fronted):
     finally:
         for s in held:
             s.close()
+
+
+def test_nginx_logs_paths_without_their_query_strings(fronted):
+    request(fronted, "GET", "/info?q=13812345678&id=320102199001011234").read()
+    log = fronted.front.prefix / "access.log"
+    assert wait_for(lambda: log.exists() and "/info" in log.read_text(), timeout=10)
+    written = log.read_text()
+    assert "13812345678" not in written and "320102199001011234" not in written and "?" not in written
+
+
+def test_behind_nginx_the_client_is_the_address_nginx_saw_not_one_it_was_told(tmp_path, clock):
+    from flask import Flask
+
+    from tongban.config import parse_hall_config
+    from tongban.web.app import create_app
+    from tongban.web.context import client_address
+
+    from .conftest import small_hall_doc
+
+    seen: list[str] = []
+    for behind in (False, True):
+        app: Flask = create_app(
+            {
+                "HALL": parse_hall_config(small_hall_doc(), "small"),
+                "DATABASE": str(tmp_path / f"proxy-{behind}.db"),
+                "CLOCK": clock,
+                "TESTING": True,
+                "BEHIND_PROXY": behind,
+            }
+        )
+        app.add_url_rule("/whoami", "whoami", client_address)
+        # A client that claims to be 6.6.6.6; nginx appends the address it really saw.
+        answer = app.test_client().get(
+            "/whoami", headers={"X-Forwarded-For": "6.6.6.6, 10.1.2.3"}, environ_base={"REMOTE_ADDR": "127.0.0.1"}
+        )
+        seen.append(answer.get_data(as_text=True))
+    assert seen == ["127.0.0.1", "10.1.2.3"]

@@ -112,7 +112,9 @@ def serve(config_path: str, db: str, host: str, port: int, bind: str | None, scr
     hall = _hall_or_exit(config_path)
     bind = bind or f"{host}:{port}"
     try:
-        app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+        # On a unix socket the web stands behind nginx (docs/install.md), which says who the client is.
+        behind = bind.startswith("unix:")
+        app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open, "BEHIND_PROXY": behind})
     except (StoreError, sqlite3.DatabaseError) as exc:
         # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
         from .ops.backup import restore_help

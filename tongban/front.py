@@ -42,10 +42,18 @@ def listen_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def site_config(*, listen: str, upstream: str = f"unix:{SOCKET}", screens: int = 32, static: Path = STATIC) -> str:
+def site_config(
+    *,
+    listen: str,
+    upstream: str = f"unix:{SOCKET}",
+    screens: int = 32,
+    static: Path = STATIC,
+    access_log: str = "/var/log/nginx/access.log",
+) -> str:
     """The site file: nginx on ``listen`` (host:port) in front of the web at ``upstream`` (what
     ``tongban serve --bind`` was given: unix:/path or host:port)."""
     values = {
+        "ACCESS_LOG": access_log,
         "LISTEN": listen,
         "UPSTREAM": upstream,
         "STATIC": str(static),
@@ -126,7 +134,12 @@ class Front:
     def write(self) -> Path:
         (self.prefix / "tmp").mkdir(parents=True, exist_ok=True)
         self.site.write_text(
-            site_config(listen=listen_address(self.host, self.port), upstream=self.upstream, screens=self.screens),
+            site_config(
+                listen=listen_address(self.host, self.port),
+                upstream=self.upstream,
+                screens=self.screens,
+                access_log=str(self.prefix / "access.log"),
+            ),
             encoding="utf-8",
         )
         soft, _hard = resource.getrlimit(resource.RLIMIT_NOFILE)

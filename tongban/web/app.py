@@ -19,6 +19,7 @@ from flask import Flask, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import __version__
 from ..config import END_OF_DAY, WEEKDAYS, HallConfig, Period, load_hall_config
@@ -59,7 +60,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     """Build the web app.
 
     ``config`` keys: ``HALL`` (a HallConfig or a path to a hall TOML file), ``DATABASE`` (path),
-    optional ``CLOCK`` (anything with ``now()``), ``SECRET_KEY``, ``TESTING``, ``ALWAYS_OPEN``.
+    optional ``CLOCK`` (anything with ``now()``), ``SECRET_KEY``, ``TESTING``, ``ALWAYS_OPEN``,
+    ``BEHIND_PROXY`` (nginx in front: the client is the last X-Forwarded-For address nginx added).
     """
     app = Flask(__name__, static_folder=str(STATIC), template_folder="templates")
     app.config.update(config)
@@ -92,6 +94,10 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.json.ensure_ascii = False
     install_limits(app)
 
+    if app.config.get("BEHIND_PROXY"):
+        # Behind nginx every request comes from the socket; the sign-in limits count per client
+        # address, so trust the one address nginx appends (x_for=1: never what a client sent).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]  # as Flask documents it
     csrf.init_app(app)
     htmx.init_app(app)
     app.extensions["tongban.stores"] = StorePool(database)
