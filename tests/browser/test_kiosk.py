@@ -16,8 +16,10 @@ from contextlib import contextmanager
 
 import pytest
 
+from tongban.config import load_hall_config
 from tongban.queue import printing
 from tongban.queue.clock import SystemClock
+from tongban.queue.service import HallService
 from tongban.queue.store import Store
 
 from .conftest import DEMO_CONFIG, make_live_hall, screenshot
@@ -38,6 +40,13 @@ def kiosk_hall(tmp_path_factory):
     path = tmp / "kiosk-hall.toml"
     path.write_text(config, encoding="utf-8")
     hall = make_live_hall(tmp, path)
+    # A hall at work: every window open with its clerk, so every line has minutes to tell
+    # (a window nobody staffs promises none).
+    store = Store(hall.db, migrate=False)
+    service = HallService(store, load_hall_config(path), SystemClock())
+    for window in service.config.windows:
+        service.window_action(window.number, "open", clerk=f"clerk{window.number}")
+    store.close()
     yield hall
     hall.stop()
 
