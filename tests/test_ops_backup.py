@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections import namedtuple
 from datetime import datetime, timedelta
 
@@ -19,6 +18,8 @@ from tongban.ops.backup import BackupError, RestoreError, check_backup_file, lis
 from tongban.ops.damage import damaged, mark_damaged
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, StoreError, migrations
+
+from .conftest import wait_for
 
 
 def _tickets(path) -> int:
@@ -173,6 +174,14 @@ def test_restore_refuses_a_bad_file_and_changes_nothing(tmp_path, service, store
     assert [b.kind for b in list_backups(tmp_path / "b")] == ["manual"]
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def test_restore_refuses_while_a_connection_is_open(tmp_path, service, store):
     service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b")
@@ -189,7 +198,8 @@ def test_restore_refuses_while_tongban_serve_runs_on_the_file(tmp_path, service,
         [sys.executable, "-c", "import time; time.sleep(30)", "tongban", "serve", "--db", store.path]
     )
     try:
-        time.sleep(0.2)
+        # Until it has exec'd, the child's command line is still this test's.
+        assert wait_for(lambda: _cmdline(fake.pid)[-4:] == ["tongban", "serve", "--db", str(store.path)])
         with pytest.raises(RestoreError, match=f"pid {fake.pid}"):
             restore(good, store.path, tmp_path / "b")
     finally:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import socket
 import threading
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,7 +25,7 @@ from tongban.queue.service import HallService
 from tongban.queue.store import Store
 from tongban.web.app import create_app
 
-from .conftest import small_hall_doc
+from .conftest import small_hall_doc, wait_for
 
 
 @pytest.fixture
@@ -34,6 +36,16 @@ def printer_port():
     server.listen(8)
     yield server.getsockname()[1]
     server.close()
+
+
+def _http_status(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as exc:
+        return exc.code
+    except OSError:
+        return 0
 
 
 def _closed_port() -> int:
@@ -200,9 +212,8 @@ def test_the_web_is_asked_for_its_health(install):
         url = f"http://127.0.0.1:{server.server_port}"
         assert _by_check(Doctor(str(config), str(db), url=url).run())["web"][0].status == OK
         mark_damaged(db, "bad")
-        import time
-
-        time.sleep(1.1)
+        # The web looks at the marker once a second: wait until it has seen it, then ask the doctor.
+        assert wait_for(lambda: _http_status(f"{url}/healthz") == 503, timeout=10, interval=0.1)
         web = _by_check(Doctor(str(config), str(db), url=url).run())["web"][0]
         assert web.status == FAIL and "503" in web.message
     finally:

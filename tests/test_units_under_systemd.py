@@ -210,19 +210,29 @@ def test_the_web_stops_within_seconds_with_screens_connected(box):
     token = re.search(r"\bt_\S+", made).group(0)
     screens = []
     for _ in range(5):
-        s = socket.create_connection(("127.0.0.1", box.port), timeout=5)
+        s = socket.create_connection(("127.0.0.1", box.port), timeout=30)
         s.sendall(
             f"GET /display/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tongban_terminal={token}\r\n\r\n".encode()
         )
-        assert b"200 OK" in s.recv(4096)
-        screens.append(s)
+        first = s.recv(4096)
+        assert b"200 OK" in first and b"Transfer-Encoding: chunked" in first
+        screens.append((s, bytearray(first)))
     started = time.monotonic()
     box.sh("systemctl stop tongban-web")
     took = time.monotonic() - started
     assert box.show("tongban-web", "ActiveState") == "inactive"
-    # gunicorn's graceful timeout is 5 s; open streams must not hold the stop that long.
-    assert took < 4, f"stop took {took:.1f} s"
-    for s in screens:
+    for s, body in screens:
+        while chunk := s.recv(4096):
+            body += chunk
         s.close()
+    # The server ended every stream itself (the chunked body's last chunk is there): it did not
+    # leave them for gunicorn to cut at its graceful timeout (5 s), which is what held a stop.
+    assert all(body.endswith(b"\r\n0\r\n\r\n") for _, body in screens), [bytes(b[-40:]) for _, b in screens]
+    # And the stop an operator waits for stays under the required 4 s, kept as a bound because it
+    # is the requirement (a restart must not leave the hall's screens dark for long). With the
+    # streams ended it takes about 2.6 s, 2.9 s on a busy 2-core box: most of it is gunicorn
+    # keeping the screens' now idle kept-alive connections open for 2 s. A stop that waited for
+    # the streams would take the graceful timeout, 5 s.
+    assert took < 4, f"stop took {took:.1f} s"
     box.sh("systemctl start tongban-web")
     assert wait_for(box.healthy, timeout=10)

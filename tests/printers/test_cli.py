@@ -24,9 +24,9 @@ def test_test_command_prints_a_test_ticket_on_a_dummy_printer():
 
 def test_test_command_over_tcp_and_its_failure_exit_code():
     with FakeNetworkPrinter("ok") as printer:
-        assert run("test", printer.url, "--timeout", "1").exit_code == 0
+        assert run("test", printer.url, "--timeout", "5").exit_code == 0
     with FakeNetworkPrinter("cover_open") as printer:
-        r = run("test", printer.url, "--timeout", "1")
+        r = run("test", printer.url, "--timeout", "5")
     assert r.exit_code == 1
     assert "status: cover_open (cover open)" in r.output
     assert "not printed: cover_open: not printed: cover open" in r.output

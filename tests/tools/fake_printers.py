@@ -73,6 +73,7 @@ class FakeNetworkPrinter:
         self.reset_after = reset_after  # bytes received on a connection before it drops it (RST)
         self.busy = busy  # hold the only connection slot: every connect times out
         self.connections: list[bytearray] = []
+        self._ended = 0  # connections over (closed by the driver, dropped, or stopped)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -93,6 +94,27 @@ class FakeNetworkPrinter:
 
     def set_state(self, state: str, answers: dict[int, int] | None = None) -> None:
         self.brain.set_state(state, answers)
+
+    def wait_for(self, nbytes: int, timeout_s: float = 5.0) -> bytes:
+        """`received` once it holds at least `nbytes` (or whatever came within `timeout_s`)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and len(self.received) < nbytes:
+            time.sleep(0.01)
+        return self.received
+
+    def wait_closed(self, connections: int = 1, timeout_s: float = 5.0) -> bytes:
+        """`received` once `connections` connections were accepted and all of them are over: then it
+        holds everything the driver sent. A driver's connect can return before this printer's
+        thread has accepted, let alone read, so `received` right after a print may still be short.
+        Raises TimeoutError if that does not happen within `timeout_s`."""
+        end = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                if len(self.connections) >= connections and self._ended >= len(self.connections):
+                    return b"".join(bytes(c) for c in self.connections)
+            if time.monotonic() >= end:
+                raise TimeoutError(f"{len(self.connections)} connection(s), {self._ended} over, in {timeout_s} s")
+            time.sleep(0.01)
 
     def start(self) -> FakeNetworkPrinter:
         if self.busy:
@@ -132,6 +154,13 @@ class FakeNetworkPrinter:
             self._threads.append(t)
 
     def _serve(self, conn: socket.socket, store: bytearray) -> None:
+        try:
+            self._converse(conn, store)
+        finally:
+            with self._lock:
+                self._ended += 1
+
+    def _converse(self, conn: socket.socket, store: bytearray) -> None:
         with conn:
             while not self._stop.is_set():
                 r, _, _ = select.select([conn], [], [], 0.05)
