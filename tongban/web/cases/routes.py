@@ -20,6 +20,7 @@ from ...queue import cases as domain
 from ...queue import errors
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
+from .. import params
 from ..access import page_requires
 from ..context import current_lang, get_accounts, get_clock, get_service, get_store
 from ..errors import status_for
@@ -125,16 +126,16 @@ def _window() -> int | None:
 
 def _filters() -> Filters:
     args = request.args
-    page = args.get("page", "1")
+    day_from, day_to = params.arg_day("from", default=None), params.arg_day("to", default=None)
     return Filters(
         q=args.get("q", "").strip()[:40],
         state=args.get("state", ""),
         due=args.get("due", ""),
         matter=args.get("matter", ""),
         department=args.get("department", ""),
-        day_from=args.get("from", ""),
-        day_to=args.get("to", ""),
-        page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        day_from=day_from.isoformat() if day_from else "",
+        day_to=day_to.isoformat() if day_to else "",
+        page=params.arg_page(),
     )
 
 
@@ -266,7 +267,7 @@ def new_case():
     """Opened from the clerk console as /cases/new?ticket=<id>; without a ticket, pick the matter."""
     source = request.form if request.method == "POST" else request.args
     ticket_text = source.get("ticket", "")
-    ticket_id = int(ticket_text) if ticket_text.isdigit() else None
+    ticket_id = params.whole(ticket_text, "ticket") if ticket_text.strip() else None
     ticket = _ticket_context(ticket_id)
     matter_code = source.get("matter") or (ticket.matter if ticket else None)
     hall = current_app.config["HALL"]
@@ -368,7 +369,7 @@ def _render_case(
     )
 
 
-@cases.get("/cases/<int:case_id>")
+@cases.get("/cases/<id:case_id>")
 @page_requires(staff=True)
 def case_page(case_id: int):
     try:
@@ -377,7 +378,7 @@ def case_page(case_id: int):
         abort(404)
 
 
-@cases.post("/cases/<int:case_id>/<action>")
+@cases.post("/cases/<id:case_id>/<action>")
 @page_requires(staff=True)
 def case_action(case_id: int, action: str):
     if action not in domain.ACTIONS:
@@ -395,7 +396,7 @@ def case_action(case_id: int, action: str):
     return redirect(url_for("cases.case_page", case_id=case_id), 303)
 
 
-@cases.get("/cases/<int:case_id>/receipt")
+@cases.get("/cases/<id:case_id>/receipt")
 @page_requires(staff=True)
 def receipt(case_id: int):
     """受理回执 for an A4 printer (print CSS); the QR opens the public status page."""
