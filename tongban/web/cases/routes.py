@@ -8,14 +8,13 @@ and the receipt, and every such showing is written to ``case_access_log``, as is
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
+from ... import csvout
 from ...queue import cases as domain
 from ...queue import errors
 from ...queue.cases import CaseService, Filters
@@ -26,7 +25,7 @@ from ..context import current_lang, get_accounts, get_clock, get_service, get_st
 from ..errors import status_for
 from ..htmx import request
 from ..i18n import Msg, text
-from ..shared import person
+from ..shared import csv_download, person
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -164,12 +163,6 @@ def case_list():
     )
 
 
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would be run as a formula by a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
 #: The export's columns, titled by the keys case_csv_<column> (in Chinese: the file goes to offices).
 CSV_COLUMNS = (
     "number",
@@ -202,51 +195,41 @@ def export_csv():
     f = _filters()
     rows, _total = domain.search(get_store(), f, limit=None)
     hall = current_app.config["HALL"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([text(f"case_csv_{column}") for column in CSV_COLUMNS])
-    for c in rows:
+
+    def values(c):
         try:
             dept = hall.department(c.department).name_zh
         except KeyError:
             dept = c.department
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    c.number,
-                    domain.MODE_TEXT[c.mode][0],
-                    c.matter_zh,
-                    dept,
-                    domain.STATE_TEXT[c.state][0],
-                    c.opened_day,
-                    c.due_day,
-                    text(f"case_csv_due_{c.due_flag}") if c.due_flag else "",
-                    c.masked["name"],
-                    c.masked["id_number"],
-                    c.masked["phone"],
-                    domain.PROVINCES.get(c.province or "", ("", ""))[0],
-                    c.handling_dept,
-                    c.waybill_out,
-                    c.sent_on,
-                    domain.RESULTS.get(c.result or "", ("", ""))[0],
-                    c.returned_on,
-                    c.delivered_on,
-                    c.window,
-                    c.clerk,
-                )
-            ]
+        return (
+            c.number,
+            domain.MODE_TEXT[c.mode][0],
+            c.matter_zh,
+            dept,
+            domain.STATE_TEXT[c.state][0],
+            c.opened_day,
+            c.due_day,
+            text(f"case_csv_due_{c.due_flag}") if c.due_flag else "",
+            c.masked["name"],
+            c.masked["id_number"],
+            c.masked["phone"],
+            domain.PROVINCES.get(c.province or "", ("", ""))[0],
+            c.handling_dept,
+            c.waybill_out,
+            c.sent_on,
+            domain.RESULTS.get(c.result or "", ("", ""))[0],
+            c.returned_on,
+            c.delivered_on,
+            c.window,
+            c.clerk,
         )
+
+    body = csvout.document([text(f"case_csv_{column}") for column in CSV_COLUMNS], (values(c) for c in rows))
     now = get_clock().now()
     detail = {"filters": {k: v for k, v in request.args.items() if v}, "count": len(rows)}
     domain.log_access(get_store(), [c.id for c in rows], "export", _actor(), now, detail)
-    name = f"cases-{_service().today().isoformat()}.csv"
-    # A BOM so that Excel, as used in halls, opens the UTF-8 file with Chinese intact.
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"},
-    )
+    # csvout: a BOM for Excel as used in halls, and cells a spreadsheet would run as formulas neutralised.
+    return csv_download(body, f"cases-{_service().today().isoformat()}.csv")
 
 
 # ---------- a new case ----------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, g, render_template, url_for
+from flask import Blueprint, abort, g, render_template, url_for
 
 from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
@@ -21,7 +21,7 @@ from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
 from ..errors import status_for
 from ..i18n import both
-from ..shared import live, person, toast
+from ..shared import csv_download, live, person, toast
 from ..window.routes import printer_ids
 from .charts import svg_bars, svg_share
 
@@ -261,9 +261,4 @@ def report_csv(name: str):
         abort(404)
     day = _report_day()
     data = reports.day_report(get_store(), get_service().config, day)
-    filename = f"tongban-{day}-{name}.csv"
-    return Response(
-        reports.csv_table(data, name),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(reports.csv_table(data, name), f"tongban-{day}-{name}.csv")
