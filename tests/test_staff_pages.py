@@ -436,7 +436,11 @@ def test_a_rating_given_on_the_pad_appears_in_the_day_report_and_its_csv(hall):
     rows = list(csv.reader(io.StringIO(text(r).lstrip("\ufeff"))))
     assert rows[1][1] == t["number"] and rows[1][6] == "材料要求没有一次讲清"
     assert manager.get("/manage/report/nothing.csv").status_code == 404
-    assert "2026-11-25" in text(manager.get("/manage/report?day=not-a-day"))  # today, with yesterday's link
+    assert "2026-11-25" in text(manager.get("/manage/report?day="))  # today, with yesterday's link
+    # A day that is not one, or one whose neighbours are not dates, is a 400 naming the field.
+    for day in ("not-a-day", "2026-02-30", "9999-12-31", "0001-01-01", "２０２６-11-26"):
+        r = manager.get(f"/manage/report?day={day}")
+        assert r.status_code == 400 and "day: expected a date YYYY-MM-DD" in text(r), day
 
 
 # ---------- hall display ----------

@@ -980,7 +980,8 @@ class CaseService:
             if received:
                 if not raw:
                     copies = 1
-                elif raw.isdigit() and 1 <= int(raw) <= 99:
+                # ASCII digits only, as web/params.py reads numbers: "²".isdigit() is true, int("²") raises.
+                elif re.fullmatch(r"[0-9]{1,2}", raw) and 1 <= int(raw) <= 99:
                     copies = int(raw)
                 else:
                     p.add(f"copies_{i}", "err_case_copies", name=name, n=i + 1)

@@ -65,7 +65,8 @@ def check(level: object, reasons: Iterable[str] | None, comment: str | None) -> 
         raise InvalidRating("level", LEVEL_EXPECTED)
     cleaned: list[str] = []
     for reason in reasons or ():
-        if reason not in REASONS:
+        # A code, never a list or an object (those are not hashable: a lookup would raise TypeError).
+        if not isinstance(reason, str) or reason not in REASONS:
             raise InvalidRating("reasons", f"reason codes from {', '.join(REASONS)}")
         if reason not in cleaned:
             cleaned.append(reason)

@@ -13,8 +13,6 @@ Definitions (the same on screen and in CSV):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections import defaultdict
@@ -22,6 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from .. import csvout
 from ..config import HallConfig
 from ..texts import both, labels
 from .cases import case_counts
@@ -400,13 +399,18 @@ def cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def csv_cell(key: str, value: Any) -> Any:
+    """A value for the CSV: a number stays a number (one decimal, as on screen), a share stays a
+    percentage, the rest is what the page shows; csvout neutralises text a spreadsheet would run."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and key not in ("satisfaction", "share"):
+        return round(value, 1) if isinstance(value, float) else value
+    return cell(key, value)
+
+
 def csv_table(report: DayReport, name: str) -> str:
-    """One table as CSV, headers in Chinese and English; a BOM so spreadsheet programs read it as UTF-8."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
+    """One table as CSV (tongban/csvout.py: BOM, formulas neutralised), headers in Chinese and English."""
     columns = COLUMNS[name]
-    writer.writerow([f"{zh} / {en}" for _key, zh, en in columns])
-    for row in report.rows(name):
-        writer.writerow([cell(key, row.get(key)) for key, _zh, _en in columns])
-    return out.getvalue()
+    return csvout.document(
+        [f"{zh} / {en}" for _key, zh, en in columns],
+        ([csv_cell(key, row.get(key)) for key, _zh, _en in columns] for row in report.rows(name)),
+    )

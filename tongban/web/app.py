@@ -29,10 +29,12 @@ from ..queue.service import HallService
 from ..queue.store import Store, StoreError, StorePool
 from .access import still_signed_in
 from .context import current_lang, get_store, release_store
+from .errors import install as install_error_answers
 from .errors import refusal
 from .i18n import text
 from .limits import install_limits
 from .live import Broker
+from .params import IdConverter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
@@ -103,6 +105,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.extensions["tongban.stores"] = StorePool(database)
     app.extensions["tongban.broker"] = Broker(database, release_store=release_store, signed_in=still_signed_in)
     _refuse_when_damaged(app, database)
+    # Ids in paths are <id:…>, and every error under /api is JSON (web/params.py, web/errors.py).
+    app.url_map.converters["id"] = IdConverter
+    install_error_answers(app)
 
     from .api.routes import api
     from .signin import pages

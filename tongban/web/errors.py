@@ -1,16 +1,22 @@
-"""The HTTP status of every refusal the web answers, in one table.
+"""The HTTP status of every refusal the web answers, in one table, and the answers for errors no
+route answers itself.
 
 The queue domain names its refusals (``code``) and words them; what a refusal is in HTTP is the
-web's business, decided here for the JSON API and the pages alike.
+web's business, decided here for the JSON API and the pages alike. ``install`` makes every error
+under /api a JSON body, werkzeug's own (no such URL, wrong method, body too large) and a crash
+included, and turns a bad request value (``params.BadValue``) into a 400 that says what the field takes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from flask import jsonify
+from flask import Flask, jsonify, render_template
+from werkzeug.exceptions import HTTPException, InternalServerError
 
 from ..texts import both
+from .htmx import request
+from .params import BadValue
 
 #: Refusal code -> HTTP status. A refusal whose own code is not listed takes the status of the first
 #: code listed along its class's ancestry (UnknownTicket is a NotFound, so 404; any other QueueError 409).
@@ -31,6 +37,8 @@ STATUS = {
     # the JSON API's own (web/api/routes.py)
     "bad_request": 400,
     "method_not_allowed": 405,
+    "too_large": 413,  # werkzeug's RequestEntityTooLarge (MAX_CONTENT_LENGTH)
+    "server_error": 500,  # a crash: under /api still a JSON body (install below)
     "database_damaged": 503,  # web/app.py: the nightly check failed, nothing is served (ops/damage.py)
     # what one request may carry (web/limits.py)
     "body_too_large": 413,
@@ -52,3 +60,57 @@ def refusal(code: str, key: str | None = None, /, details: Mapping | None = None
     worded by ``key`` (``err_<code>`` unless given) and its ``values``, with the code's status."""
     zh, en = both(key or f"err_{code}", **values)
     return jsonify({"error": code, **(details or {}), "message_zh": zh, "message_en": en}), STATUS[code]
+
+
+# ---------- errors no route answers itself ----------
+
+#: werkzeug's errors under /api, as the API's codes and their words (anything else is "http_error").
+HTTP_CODES = {
+    400: ("bad_request", "err_http_error"),
+    401: ("unauthenticated", None),
+    403: ("forbidden", None),
+    404: ("not_found", "err_no_endpoint"),
+    405: ("method_not_allowed", None),
+    413: ("too_large", None),
+}
+
+
+def install(app: Flask) -> None:
+    """Register the app-wide error answers (app.py calls this before the blueprints are registered)."""
+    app.register_error_handler(BadValue, bad_value)
+    app.register_error_handler(HTTPException, http_error)
+    app.register_error_handler(InternalServerError, server_error)
+
+
+def under_api() -> bool:
+    return request.path == "/api" or request.path.startswith("/api/")
+
+
+def bad_value(exc: BadValue):
+    """A value its field does not take: JSON under /api, a toast for htmx, else a page; always 400."""
+    if under_api():
+        return jsonify(exc.as_dict()), 400
+    if request.htmx:
+        return render_template("_console_toast.html", kind="error", zh=exc.message_zh, en=exc.message_en), 400
+    return render_template("bad_value.html", error=exc), 400
+
+
+def http_error(exc: HTTPException):
+    """werkzeug's errors: under /api as JSON with the API's code; pages keep werkzeug's own answer."""
+    if not under_api() or exc.code is None:
+        return exc
+    code, key = HTTP_CODES.get(exc.code, ("http_error", "err_http_error"))
+    zh, en = both(key or f"err_{code}", status=exc.code, name=exc.name)
+    response = jsonify({"error": code, "message_zh": zh, "message_en": en})
+    response.status_code = exc.code
+    for name, value in exc.get_headers():
+        if name.lower() != "content-type":  # Allow (405), Retry-After (429)…
+            response.headers[name] = value
+    return response
+
+
+def server_error(exc: InternalServerError):
+    """A crash (already logged by Flask): a JSON 500 under /api, so a client never parses an HTML page."""
+    if not under_api():
+        return exc
+    return refusal("server_error")

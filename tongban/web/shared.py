@@ -1,10 +1,11 @@
 """What the role pages share: a page's live stream, a staff member as screens show them, the
-consoles' toast. Blueprints import these from here, not from one another."""
+consoles' toast, a CSV download. Blueprints import these from here, not from one another."""
 
 from __future__ import annotations
 
 from flask import Response, render_template, request
 
+from .. import csvout
 from ..queue.accounts import AccountError
 from .context import get_accounts, get_broker
 from .live import sse_response
@@ -31,3 +32,13 @@ def toast(kind: str, zh: str, en: str, status: int = 200, *, oob: str = ""):
     """The consoles' answer to an action: a toast, and ``oob`` (out-of-band swaps) after it."""
     html = render_template("_console_toast.html", kind=kind, zh=zh, en=en) + oob
     return html, status
+
+
+def csv_download(body: str, filename: str) -> Response:
+    """A CSV file (written by tongban/csvout.py) to save: ``text/csv; charset=utf-8``, the charset said
+    once (werkzeug adds it to a text/ type), and not kept by caches (exports may hold personal data)."""
+    return Response(
+        body,
+        mimetype=csvout.MEDIA_TYPE,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )

@@ -8,6 +8,7 @@ from flask import Blueprint, abort, g, redirect, render_template, request, sessi
 
 from ..queue.accounts import AuthError
 from ..queue.errors import UnknownWindow
+from . import params
 from .access import TERMINAL_COOKIE, TERMINAL_COOKIE_DAYS, cookie_principals
 from .context import client_address, get_accounts, get_service
 from .i18n import LANGS
@@ -69,8 +70,7 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        window_text = request.form.get("window", "").strip()
-        window = int(window_text) if window_text.isdigit() else None
+        window = params.form_int("window", default=None)
         # An account still on a demo or initial password signs in only by setting its own.
         new_password = request.form.get("new_password") or None
         changing = new_password is not None

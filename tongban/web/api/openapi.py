@@ -5,6 +5,7 @@ from __future__ import annotations
 from ... import __version__
 from ...queue import ratings
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
+from ..params import MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 # The action names come from the domain's transition tables, never written out here.
@@ -245,8 +246,10 @@ def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
 
 
 _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
-_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
-_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+# Ids in paths are 1 to 18 ASCII digits (web/params.py); a longer number names nothing: 404.
+_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": _ID}
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": _ID}
 
 PATHS = {
     "/api/v1/openapi.json": {
@@ -282,7 +285,7 @@ PATHS = {
                             "username": {"type": "string"},
                             "password": {"type": "string"},
                             "new_password": {"type": "string"},
-                            "window": {"type": "integer"},
+                            "window": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                         },
                     }
                 ),

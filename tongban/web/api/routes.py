@@ -6,13 +6,13 @@ Routes only translate HTTP to the service API and its named refusals to status c
 from __future__ import annotations
 
 import re
-from datetime import datetime
 
 from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
 from ...queue.accounts import AuthError
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
+from .. import params
 from ..access import requires
 from ..context import client_address, get_accounts, get_clock, get_service, get_store
 from ..errors import refusal, status_for
@@ -42,36 +42,20 @@ def bad_request(exc: BadRequest):
     return refusal("bad_request", field=exc.field, expected=exc.expected, details={"field": exc.field})
 
 
-@api.errorhandler(404)
 def not_found(_exc):
     return refusal("not_found", "err_no_endpoint")
 
 
-@api.errorhandler(405)
-def wrong_method(_exc):
-    return refusal("method_not_allowed")
-
-
-# Found by the fuzz test (tests/fault/test_fuzz_api.py): a URL under /api/v1 that matches no route
-# (/api/v1/tickets/abc) is answered by the app, not this blueprint, so it got Flask's HTML page; and
-# a number beyond SQLite's 64-bit integers raised OverflowError, a 500.
-@api.app_errorhandler(404)
-@api.app_errorhandler(405)
-def unmatched_api_url(exc):
-    if request.path.startswith(f"{api.url_prefix}/"):
-        return not_found(exc) if exc.code == 404 else wrong_method(exc)
-    return exc
-
-
-@api.errorhandler(OverflowError)
-def number_out_of_range(_exc):
-    if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in (request.view_args or {}).values()):
-        return not_found(None)  # no ticket or window has such a number
-    return bad_request(BadRequest("(number)", "a whole number between -2^63 and 2^63-1"))
+# Anything else under /api/v1 that no view answers (no such URL, a wrong method, a value a field does
+# not take, a crash) is answered as JSON by web/errors.py; ids in paths are <id:…> (web/params.py),
+# so a number beyond SQLite's integers matches no route.
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes
+        raise BadRequest("(body)", "a JSON object") from None
     if body is None:
         if request.get_data():
             raise BadRequest("(body)", "a JSON object")
@@ -183,7 +167,7 @@ def login():
     username = _field(body, "username", str, required=True, expected="a user name")
     password = _field(body, "password", str, required=True, expected="the password")
     new_password = _field(body, "new_password", str, expected="the new password (when password_change_required)")
-    window = _field(body, "window", int, expected="a window number")
+    window = params.json_int(body, "window")
     if window is not None:
         get_service().window(window)  # an unknown window is refused before any session opens
     try:
@@ -221,20 +205,14 @@ def issue_ticket():
     matter = _field(body, "matter", str, expected="a matter code")
     line = _field(body, "line", str, expected="a line prefix")
     green = _field(body, "green", bool, expected="true or false") or False
-    appointment = _field(body, "appointment_at", str, expected="an ISO 8601 time with offset")
     if matter is None and line is None:
         raise BadRequest("matter", "a matter code, or a line prefix in 'line'")
     if green and not g.principal.is_staff:
         # Green-channel priority is confirmed by staff, never self-service at a kiosk.
         return refusal("forbidden", "err_green_by_staff")
     appointment_at = None
-    if appointment is not None:
-        try:
-            appointment_at = datetime.fromisoformat(appointment)
-        except ValueError:
-            raise BadRequest("appointment_at", "an ISO 8601 time with offset") from None
-        if appointment_at.tzinfo is None:
-            raise BadRequest("appointment_at", "an ISO 8601 time with offset")
+    if body.get("appointment_at") is not None:
+        appointment_at = params.moment(body["appointment_at"], "appointment_at")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise BadRequest("Idempotency-Key", "8 to 128 letters, digits or - _ . :")
@@ -253,7 +231,7 @@ def issue_ticket():
     return jsonify(issued_json(issued)), 200 if issued.repeated else 201
 
 
-@api.get("/tickets/<int:ticket_id>")
+@api.get("/tickets/<id:ticket_id>")
 @requires(staff=True, terminals=("kiosk", "display", "pad"))
 def get_ticket(ticket_id: int):
     service = get_service()
@@ -267,7 +245,7 @@ def get_ticket(ticket_id: int):
     return jsonify(body)
 
 
-@api.post("/tickets/<int:ticket_id>/<action>")
+@api.post("/tickets/<id:ticket_id>/<action>")
 @requires(staff=True)
 def ticket_action(ticket_id: int, action: str):
     if action not in TICKET_ACTIONS:
@@ -289,7 +267,7 @@ def ticket_action(ticket_id: int, action: str):
     return jsonify(ticket_json(ticket))
 
 
-@api.post("/tickets/<int:ticket_id>/rate")
+@api.post("/tickets/<id:ticket_id>/rate")
 @requires(terminals=("pad",))
 def rate_ticket(ticket_id: int):
     """好差评 from the rating pad of the window that served the ticket; one rating per service."""
@@ -300,7 +278,7 @@ def rate_ticket(ticket_id: int):
     body = _body()
     _unknown_fields(body, {"level", "reasons", "comment"})
     level = _field(body, "level", int, required=True, expected=ratings.LEVEL_EXPECTED)
-    reasons = _field(body, "reasons", list, expected="a list of reason codes") or []
+    reasons = params.json_items(body, "reasons", str)
     comment = _field(body, "comment", str, expected="text")
     try:
         result = ratings.rate(
@@ -327,7 +305,7 @@ def list_windows():
     return jsonify([window_json(w) for w in get_service().windows()])
 
 
-@api.post("/windows/<int:number>/next")
+@api.post("/windows/<id:number>/next")
 @requires(staff=True)
 def call_next(number: int):
     if not g.principal.may_act_for_window(number):
@@ -336,7 +314,7 @@ def call_next(number: int):
     return jsonify(ticket_json(ticket))
 
 
-@api.post("/windows/<int:number>/<action>")
+@api.post("/windows/<id:number>/<action>")
 @requires(staff=True)
 def window_action(number: int, action: str):
     if action not in WINDOW_TRANSITIONS:
@@ -349,14 +327,12 @@ def window_action(number: int, action: str):
     return jsonify(window_json(window))
 
 
-@api.put("/windows/<int:number>/lines")
+@api.put("/windows/<id:number>/lines")
 @requires(manager=True)
 def set_lines(number: int):
     body = _body()
     _unknown_fields(body, {"lines", "pinned", "reason"})
-    lines = _field(body, "lines", list, required=True, expected="a list of line prefixes")
-    if not all(isinstance(p, str) for p in lines):
-        raise BadRequest("lines", "a list of line prefixes")
+    lines = params.json_items(body, "lines", str, required=True)
     pinned = _field(body, "pinned", bool, expected="true or false")
     service = get_service()
     window = service.set_serving(

@@ -8,24 +8,24 @@ and the receipt, and every such showing is written to ``case_access_log``, as is
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import qrcode
 import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
+from ... import csvout
 from ...queue import cases as domain
 from ...queue import errors
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
+from .. import params
 from ..access import page_requires
 from ..context import current_lang, get_accounts, get_clock, get_service, get_store
 from ..errors import status_for
 from ..htmx import request
 from ..i18n import Msg, text
-from ..shared import person
+from ..shared import csv_download, person
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -125,16 +125,16 @@ def _window() -> int | None:
 
 def _filters() -> Filters:
     args = request.args
-    page = args.get("page", "1")
+    day_from, day_to = params.arg_day("from", default=None), params.arg_day("to", default=None)
     return Filters(
         q=args.get("q", "").strip()[:40],
         state=args.get("state", ""),
         due=args.get("due", ""),
         matter=args.get("matter", ""),
         department=args.get("department", ""),
-        day_from=args.get("from", ""),
-        day_to=args.get("to", ""),
-        page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        day_from=day_from.isoformat() if day_from else "",
+        day_to=day_to.isoformat() if day_to else "",
+        page=params.arg_page(),
     )
 
 
@@ -161,12 +161,6 @@ def case_list():
         today=_service().today().isoformat(),
         departments=current_app.config["HALL"].departments,
     )
-
-
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would be run as a formula by a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 #: The export's columns, titled by the keys case_csv_<column> (in Chinese: the file goes to offices).
@@ -201,51 +195,41 @@ def export_csv():
     f = _filters()
     rows, _total = domain.search(get_store(), f, limit=None)
     hall = current_app.config["HALL"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([text(f"case_csv_{column}") for column in CSV_COLUMNS])
-    for c in rows:
+
+    def values(c):
         try:
             dept = hall.department(c.department).name_zh
         except KeyError:
             dept = c.department
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    c.number,
-                    domain.MODE_TEXT[c.mode][0],
-                    c.matter_zh,
-                    dept,
-                    domain.STATE_TEXT[c.state][0],
-                    c.opened_day,
-                    c.due_day,
-                    text(f"case_csv_due_{c.due_flag}") if c.due_flag else "",
-                    c.masked["name"],
-                    c.masked["id_number"],
-                    c.masked["phone"],
-                    domain.PROVINCES.get(c.province or "", ("", ""))[0],
-                    c.handling_dept,
-                    c.waybill_out,
-                    c.sent_on,
-                    domain.RESULTS.get(c.result or "", ("", ""))[0],
-                    c.returned_on,
-                    c.delivered_on,
-                    c.window,
-                    c.clerk,
-                )
-            ]
+        return (
+            c.number,
+            domain.MODE_TEXT[c.mode][0],
+            c.matter_zh,
+            dept,
+            domain.STATE_TEXT[c.state][0],
+            c.opened_day,
+            c.due_day,
+            text(f"case_csv_due_{c.due_flag}") if c.due_flag else "",
+            c.masked["name"],
+            c.masked["id_number"],
+            c.masked["phone"],
+            domain.PROVINCES.get(c.province or "", ("", ""))[0],
+            c.handling_dept,
+            c.waybill_out,
+            c.sent_on,
+            domain.RESULTS.get(c.result or "", ("", ""))[0],
+            c.returned_on,
+            c.delivered_on,
+            c.window,
+            c.clerk,
         )
+
+    body = csvout.document([text(f"case_csv_{column}") for column in CSV_COLUMNS], (values(c) for c in rows))
     now = get_clock().now()
     detail = {"filters": {k: v for k, v in request.args.items() if v}, "count": len(rows)}
     domain.log_access(get_store(), [c.id for c in rows], "export", _actor(), now, detail)
-    name = f"cases-{_service().today().isoformat()}.csv"
-    # A BOM so that Excel, as used in halls, opens the UTF-8 file with Chinese intact.
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"},
-    )
+    # csvout: a BOM for Excel as used in halls, and cells a spreadsheet would run as formulas neutralised.
+    return csv_download(body, f"cases-{_service().today().isoformat()}.csv")
 
 
 # ---------- a new case ----------
@@ -266,7 +250,7 @@ def new_case():
     """Opened from the clerk console as /cases/new?ticket=<id>; without a ticket, pick the matter."""
     source = request.form if request.method == "POST" else request.args
     ticket_text = source.get("ticket", "")
-    ticket_id = int(ticket_text) if ticket_text.isdigit() else None
+    ticket_id = params.whole(ticket_text, "ticket") if ticket_text.strip() else None
     ticket = _ticket_context(ticket_id)
     matter_code = source.get("matter") or (ticket.matter if ticket else None)
     hall = current_app.config["HALL"]
@@ -368,7 +352,7 @@ def _render_case(
     )
 
 
-@cases.get("/cases/<int:case_id>")
+@cases.get("/cases/<id:case_id>")
 @page_requires(staff=True)
 def case_page(case_id: int):
     try:
@@ -377,7 +361,7 @@ def case_page(case_id: int):
         abort(404)
 
 
-@cases.post("/cases/<int:case_id>/<action>")
+@cases.post("/cases/<id:case_id>/<action>")
 @page_requires(staff=True)
 def case_action(case_id: int, action: str):
     if action not in domain.ACTIONS:
@@ -395,7 +379,7 @@ def case_action(case_id: int, action: str):
     return redirect(url_for("cases.case_page", case_id=case_id), 303)
 
 
-@cases.get("/cases/<int:case_id>/receipt")
+@cases.get("/cases/<id:case_id>/receipt")
 @page_requires(staff=True)
 def receipt(case_id: int):
     """受理回执 for an A4 printer (print CSS); the QR opens the public status page."""

@@ -119,7 +119,7 @@ def _window_context(number: int) -> dict:
     }
 
 
-@display.get("/window/<int:number>")
+@display.get("/window/<id:number>")
 @page_requires(staff=True, terminals=("display",))
 def window_screen(number: int):
     # Small screens over a window usually have no speaker: voice only when asked for (?voice=1).
@@ -131,7 +131,7 @@ def window_screen(number: int):
     )
 
 
-@display.get("/window/<int:number>/stream")
+@display.get("/window/<id:number>/stream")
 @page_requires(staff=True, terminals=("display",))
 def window_stream(number: int):
     _window_context(number)  # 404 for an unknown window before the stream starts

@@ -24,7 +24,7 @@ from flask import Blueprint, Response, abort, current_app, g, render_template, u
 from ...config import WEEKDAYS, Kiosk, Matter
 from ...queue import calendar, errors, printing
 from ...queue.service import HallService, Outlook, Ticket
-from .. import live
+from .. import live, params
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
 from ..htmx import request
@@ -140,10 +140,9 @@ def kiosk_state() -> dict:
     args = request.values
     lang = "en" if args.get("lang") == "en" else "zh"
     elder = args.get("elder") == "1"
-    idle = None
-    raw = args.get("idle", "")
-    if raw.isdigit():
-        idle = min(max(int(raw), 2), 3600)
+    idle = params.value_int("idle", 0, 86400, default=None)  # seconds; a value outside a day is a 400
+    if idle is not None:
+        idle = min(max(idle, 2), 3600)
     return {"lang": lang, "elder": elder, "idle": idle}
 
 
@@ -206,8 +205,7 @@ def paginate(items: list, page: int, size: int) -> tuple[list, int, int]:
 
 
 def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() else 1
+    return params.arg_page()
 
 
 # ---------- what the screens show ----------
@@ -528,7 +526,7 @@ def take_ticket(kiosk_id: str):
     return ticket_screen(service, issued.ticket, issued.print_job, outlook=issued.outlook)
 
 
-@kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>/print/<int:job_id>")
+@kiosk.get("/<kiosk_id>/tickets/<id:ticket_id>/print/<id:job_id>")
 @kiosk_view
 def print_status(kiosk_id: str, ticket_id: int, job_id: int):
     """Polled while the slip prints: the printing screen again, or the ticket / the fallback."""
@@ -537,7 +535,7 @@ def print_status(kiosk_id: str, ticket_id: int, job_id: int):
     return ticket_screen(service, ticket, job_id)
 
 
-@kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>")
+@kiosk.get("/<kiosk_id>/tickets/<id:ticket_id>")
 @kiosk_view
 def ticket_page(kiosk_id: str, ticket_id: int):
     """The on-screen ticket with its QR again (what a no-printer kiosk shows)."""

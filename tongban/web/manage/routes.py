@@ -10,17 +10,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, url_for
 
 from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
 from ...queue.service import WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
+from .. import params
 from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
 from ..errors import status_for
 from ..i18n import both
-from ..shared import live, person, toast
+from ..shared import csv_download, live, person, toast
 from ..window.routes import printer_ids
 from .charts import svg_bars, svg_share
 
@@ -101,7 +102,7 @@ def _matrix_oob() -> str:
     return f'<div id="matrix" hx-swap-oob="innerHTML">{render_template("_manage_matrix.html", **ctx)}</div>'
 
 
-@manage.post("/windows/<int:number>/lines/<prefix>")
+@manage.post("/windows/<id:number>/lines/<prefix>")
 @page_requires(manager=True)
 def toggle_line(number: int, prefix: str):
     """One touch on a matrix cell: serve this line now, or stop serving it (primary stays first)."""
@@ -122,7 +123,7 @@ def toggle_line(number: int, prefix: str):
     return toast("ok", *message, oob=_matrix_oob())
 
 
-@manage.post("/windows/<int:number>/pin")
+@manage.post("/windows/<id:number>/pin")
 @page_requires(manager=True)
 def toggle_pin(number: int):
     service = get_service()
@@ -133,7 +134,7 @@ def toggle_pin(number: int):
     return toast("ok", *both("toast_pinned" if window.pinned else "toast_unpinned", n=number), oob=_matrix_oob())
 
 
-@manage.post("/windows/<int:number>/state/<action>")
+@manage.post("/windows/<id:number>/state/<action>")
 @page_requires(manager=True)
 def window_state(number: int, action: str):
     if action not in WINDOW_TRANSITIONS:
@@ -148,7 +149,7 @@ def window_state(number: int, action: str):
     return toast("ok", *both(f"toast_window_{action}", n=number), oob=_matrix_oob())
 
 
-@manage.post("/proposals/<int:proposal_id>/<decision>")
+@manage.post("/proposals/<id:proposal_id>/<decision>")
 @page_requires(manager=True)
 def decide(proposal_id: int, decision: str):
     service = get_service()
@@ -183,7 +184,7 @@ def toggle_auto():
     return toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
 
 
-@manage.post("/alerts/<int:alert_id>/ack")
+@manage.post("/alerts/<id:alert_id>/ack")
 @page_requires(manager=True)
 def ack_alert(alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
@@ -194,12 +195,9 @@ def ack_alert(alert_id: int):
 
 
 def _report_day() -> str:
-    service = get_service()
-    text = request.args.get("day", "")
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        return views.service_day(service)
+    """``?day=YYYY-MM-DD`` (within params.FIRST_DAY..LAST_DAY, so its neighbours are dates too), else today."""
+    day = params.arg_day("day", default=None)
+    return day.isoformat() if day else views.service_day(get_service())
 
 
 def _label(key: str) -> str:
@@ -265,9 +263,4 @@ def report_csv(name: str):
         abort(404)
     day = _report_day()
     data = reports.day_report(get_store(), get_service().config, day)
-    filename = f"tongban-{day}-{name}.csv"
-    return Response(
-        reports.csv_table(data, name),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(reports.csv_table(data, name), f"tongban-{day}-{name}.csv")

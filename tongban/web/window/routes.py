@@ -19,6 +19,7 @@ from flask import Blueprint, abort, current_app, g, render_template, request, ur
 from ...queue import errors, printing, ratings, views
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, HallService, Ticket, ticket_actions, window_actions
 from ...queue.store import parse_iso, utc_iso
+from .. import params
 from ..access import page_requires
 from ..context import get_clock, get_service, get_store
 from ..errors import status_for
@@ -146,7 +147,7 @@ def _console_fragments(number: int) -> dict[str, str]:
     }
 
 
-@window.get("/<int:number>")
+@window.get("/<id:number>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def console(number: int):
@@ -164,7 +165,7 @@ def console(number: int):
     )
 
 
-@window.get("/<int:number>/stream")
+@window.get("/<id:number>/stream")
 @page_requires(staff=True)
 @for_window(_console_access)
 def console_stream(number: int):
@@ -179,7 +180,7 @@ def _current_oob(number: int) -> str:
     )
 
 
-@window.post("/<int:number>/next")
+@window.post("/<id:number>/next")
 @page_requires(staff=True)
 @for_window(_console_access)
 def call_next(number: int):
@@ -191,7 +192,7 @@ def call_next(number: int):
     return toast("ok", zh, en, oob=_current_oob(number))
 
 
-@window.post("/<int:number>/ticket/<int:ticket_id>/<action>")
+@window.post("/<id:number>/ticket/<id:ticket_id>/<action>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def ticket_action(number: int, ticket_id: int, action: str):
@@ -221,14 +222,15 @@ def ticket_action(number: int, ticket_id: int, action: str):
     return toast("ok", zh, en, oob=_current_oob(number))
 
 
-@window.post("/<int:number>/transfer")
+@window.post("/<id:number>/transfer")
 @page_requires(staff=True)
 def transfer(number: int):
     """The transfer dialog: the ticket id comes in the form (one dialog serves whatever is current)."""
-    ticket_id = request.form.get("ticket", "")
-    if not ticket_id.isdigit():
+    try:
+        ticket_id = params.form_int("ticket")
+    except params.BadValue:
         return toast("error", *both("transfer_no_ticket"), 400)
-    return ticket_action(number, int(ticket_id), "transfer")
+    return ticket_action(number, ticket_id, "transfer")
 
 
 def _transfer_target(service: HallService) -> tuple[str, str]:
@@ -242,14 +244,14 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
     reason = "：".join(p for p in (reason, note) if p)
     if kind == "line" and value:
         return value, reason or both("transfer_reason_other")[0]
-    if kind == "window" and value.isdigit():
-        other = service.window(int(value))
+    if kind == "window" and value:
+        other = service.window(params.whole(value, "target"))
         prefix = other.serving[0]
         return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else "")
     raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
-@window.post("/<int:number>/state/<action>")
+@window.post("/<id:number>/state/<action>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def window_state(number: int, action: str):
@@ -264,7 +266,7 @@ def window_state(number: int, action: str):
     return toast("ok", zh, en, oob=_current_oob(number))
 
 
-@window.post("/<int:number>/green")
+@window.post("/<id:number>/green")
 @page_requires(staff=True)
 @for_window(_console_access)
 def green_ticket(number: int):
@@ -291,7 +293,7 @@ def green_ticket(number: int):
     return toast("ok", zh, en)
 
 
-@window.post("/<int:number>/reprint")
+@window.post("/<id:number>/reprint")
 @page_requires(staff=True)
 @for_window(_console_access)
 def reprint(number: int):
@@ -308,7 +310,7 @@ def reprint(number: int):
     return toast("ok", *both("toast_reprinted", number=code, printer=printer))
 
 
-@window.post("/<int:number>/late-return")
+@window.post("/<id:number>/late-return")
 @page_requires(staff=True)
 @for_window(_console_access)
 def late_return(number: int):
@@ -325,7 +327,7 @@ def late_return(number: int):
     return toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
 
 
-@window.post("/<int:number>/alerts/<int:alert_id>/ack")
+@window.post("/<id:number>/alerts/<id:alert_id>/ack")
 @page_requires(staff=True)
 @for_window(_console_access)
 def ack_alert(number: int, alert_id: int):
@@ -371,7 +373,7 @@ def _pad_context(number: int) -> dict:
     return ctx
 
 
-@window.get("/<int:number>/pad")
+@window.get("/<id:number>/pad")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad(number: int):
@@ -379,24 +381,24 @@ def pad(number: int):
     return render_template("pad.html", **ctx, server_time=utc_iso(get_clock().now()))
 
 
-@window.get("/<int:number>/pad/stream")
+@window.get("/<id:number>/pad/stream")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad_stream(number: int):
     return live(f"pad:{number}", lambda: {"pad": render_template("_pad_state.html", **_pad_context(number))})
 
 
-@window.post("/<int:number>/pad/rate")
+@window.post("/<id:number>/pad/rate")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad_rate(number: int):
     if g.principal.terminal is None:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_staff_cannot_rate")), 403
-    ticket_id = request.form.get("ticket", "")
-    level_text = request.form.get("level", "")
-    if not ticket_id.isdigit() or not level_text.isdigit():
+    try:
+        ticket_id = params.form_int("ticket")
+        level = params.form_int("level", min(ratings.LEVELS), max(ratings.LEVELS))
+    except params.BadValue:  # the citizen sees the pad's own words, not a field name
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
-    level = int(level_text)
     bad = level in ratings.BAD_LEVELS
     # Reasons and a comment belong to a bad rating only; a good tap after opening them drops them.
     reasons = request.form.getlist("reasons") if bad else []
@@ -404,7 +406,7 @@ def pad_rate(number: int):
     try:
         ratings.rate(
             get_store(),
-            int(ticket_id),
+            ticket_id,
             level,
             reasons,
             comment,
@@ -419,7 +421,7 @@ def pad_rate(number: int):
     return render_template("_pad_thanks.html", ok=True, message=both("pad_thanks"))
 
 
-@window.post("/<int:number>/pad/timeout")
+@window.post("/<id:number>/pad/timeout")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad_timeout(number: int):
