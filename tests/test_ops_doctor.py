@@ -372,7 +372,10 @@ def test_doctor_checks_the_front_when_the_web_listens_on_a_socket(fronted, tmp_p
     monkeypatch.setattr(ops_cli, "ENV_FILE", env)
     for name in ("TONGBAN_CONFIG", "TONGBAN_DB", "TONGBAN_HOST", "TONGBAN_PORT", "TONGBAN_BIND", "TONGBAN_SCREENS"):
         monkeypatch.delenv(name, raising=False)
-    out = CliRunner().invoke(main, ["doctor", "--nginx-site", str(front.site)]).output
+    # Installed as docs/install.md says: what `tongban nginx-site` prints for this box.
+    installed = tmp_path / "sites-available-tongban"
+    installed.write_text(CliRunner().invoke(main, ["nginx-site"]).output, encoding="utf-8")
+    out = CliRunner().invoke(main, ["doctor", "--nginx-site", str(installed)]).output
     assert "[ok  ] nginx site" in out and "[ok  ] web socket" in out and "through nginx" in out
     plain = CliRunner().invoke(main, ["doctor", "--bind", "127.0.0.1:8001", "--url", ""]).output
     assert "nginx site" not in plain and "web socket" not in plain

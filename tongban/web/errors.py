@@ -37,7 +37,6 @@ STATUS = {
     # the JSON API's own (web/api/routes.py)
     "bad_request": 400,
     "method_not_allowed": 405,
-    "too_large": 413,  # werkzeug's RequestEntityTooLarge (MAX_CONTENT_LENGTH)
     "server_error": 500,  # a crash: under /api still a JSON body (install below)
     "database_damaged": 503,  # web/app.py: the nightly check failed, nothing is served (ops/damage.py)
     # what one request may carry (web/limits.py)
@@ -71,7 +70,7 @@ HTTP_CODES = {
     403: ("forbidden", None),
     404: ("not_found", "err_no_endpoint"),
     405: ("method_not_allowed", None),
-    413: ("too_large", None),
+    413: ("body_too_large", "err_too_large"),
 }
 
 
