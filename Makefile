@@ -14,6 +14,7 @@ test:
 lint:
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+	.venv/bin/mypy
 
 # Without the browser tests, for a quick loop while editing.
 test-fast:

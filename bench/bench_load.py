@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Load benchmark (issue 9): a busy hall on this box, all on 127.0.0.1.
+"""Load benchmark: a busy hall on this box, all on 127.0.0.1.
 
 `tongban serve` (gunicorn, one gthread worker, threads for the screens) and `tongban devices` run as
 on a hall box. 50 clients work for 60 s: 25 kiosks issue tickets and 25 clerks call, start and
@@ -166,9 +166,9 @@ def run(args) -> dict:
     # The web runs with the environment its unit gives it on a box (systemd/tongban-web.service).
     hall = HallProcesses(folder, doc=load_hall_doc(windows=clerk_count), screens=args.screens, env=unit_environment())
     kiosks = hall.seed(kiosks=kiosk_count)
+    from tongban.queue.accounts import Accounts
     from tongban.queue.clock import SystemClock
     from tongban.queue.store import Store
-    from tongban.web.auth import Accounts
 
     store = Store(hall.db)
     display_token = Accounts(store, SystemClock()).add_terminal("hall-display", "display", "综合屏")

@@ -1,4 +1,4 @@
-"""SSE fan-out benchmark (issue 5): how long after a call's API response does the event reach a screen?
+"""SSE fan-out benchmark: how long after a call's API response does the event reach a screen?
 
 Starts a real ``tongban serve`` (gunicorn, one gthread worker) on 127.0.0.1 with a fresh database,
 connects N listeners to the hall display's stream (``/display/stream``, as an enrolled display
@@ -40,12 +40,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tongban.config import load_hall_config  # noqa: E402
+from tongban.queue.accounts import Accounts  # noqa: E402
 from tongban.queue.clock import SystemClock  # noqa: E402
 from tongban.queue.service import HallService  # noqa: E402
 from tongban.queue.store import Store  # noqa: E402
 from tongban.web.access import TERMINAL_COOKIE  # noqa: E402
 from tongban.web.app import always_open  # noqa: E402
-from tongban.web.auth import Accounts  # noqa: E402
 
 CONFIG = ROOT / "config" / "demo-hall.toml"
 PASSWORD = "bench-password"
@@ -82,7 +82,7 @@ class Hall:
         for n in self.windows:
             line = service.window(n).serving[0]
             for _ in range(per_window):
-                service.issue(line=line)
+                service.take_ticket(line=line)
             service.window_action(n, "open", clerk=f"clerk{n}")
         store.close()
         self.proc: subprocess.Popen | None = None

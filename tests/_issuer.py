@@ -50,13 +50,13 @@ def main(argv: list[str]) -> None:
         (sync / f"{name}.ready").touch()
         wait_for(sync / "go")
         for line in lines:
-            print(svc.issue(line=line).ticket.number, flush=True)
+            print(svc.take_ticket(line=line).ticket.number, flush=True)
         svc.store.close()
     elif mode == "loop":
         svc = service(db, hall_json, when)
         line = argv[4]
         while True:
-            print(svc.issue(line=line).ticket.number, flush=True)
+            print(svc.take_ticket(line=line).ticket.number, flush=True)
     else:
         raise SystemExit(f"unknown mode {mode!r}")
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
+from tongban.queue.accounts import Accounts
 from tongban.queue.store import Store
 from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 
 PASSWORD = "correct-horse"
 
@@ -30,8 +30,8 @@ class HallClient:
         assert r.status_code == 200, r.get_json()
         return r.get_json()["token"]
 
-    def call(self, method: str, path: str, token: str | None = None, **kw):
-        headers = {"Authorization": f"Bearer {token}"} if token else {}
+    def call(self, method: str, path: str, token: str | None = None, *, headers: dict | None = None, **kw):
+        headers = {**({"Authorization": f"Bearer {token}"} if token else {}), **(headers or {})}
         return self.http.open(f"/api/v1{path}", method=method, headers=headers, **kw)
 
 

@@ -11,10 +11,10 @@ import pytest
 from argon2 import PasswordHasher
 
 from tongban.config import parse_hall_config
+from tongban.queue import accounts as auth
 from tongban.queue.clock import FakeClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
-from tongban.web import auth
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)

@@ -1,4 +1,4 @@
-"""Issue 2 acceptance 4: a whole morning through the JSON API alone, and who may do what."""
+"""A whole morning through the JSON API alone, and who may do what."""
 
 from __future__ import annotations
 

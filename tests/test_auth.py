@@ -1,4 +1,4 @@
-"""Staff sign-in and enrolled terminals (DESIGN §8): what a clerk, a manager and a kiosk experience,
+"""Staff sign-in and enrolled terminals (docs/architecture.md §Web): what a clerk, a manager and a kiosk experience,
 and what a copied database file would give away (nothing usable)."""
 
 from __future__ import annotations
@@ -9,8 +9,17 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
+from tongban.queue.accounts import (
+    LOCK_AFTER_FAILURES,
+    LOCK_MINUTES,
+    SESSION_HOURS,
+    SOURCE_MAX_FAILURES,
+    AccountError,
+    Accounts,
+    AuthError,
+    token_hash,
+)
 from tongban.queue.store import Store
-from tongban.web.auth import LOCK_AFTER_FAILURES, LOCK_MINUTES, SESSION_HOURS, AccountError, Accounts, AuthError
 
 PASSWORD = "correct horse 通办"
 WRONG = "correct horse 通辦"
@@ -45,12 +54,15 @@ def refused(code: str, do) -> AuthError:
     return info.value
 
 
-def failures_on_disk(store: Store, username: str) -> tuple[int, str | None]:
-    """Read the account from a second connection: only what was committed counts."""
+def failures_on_disk(store: Store, username: str, source: str = "-") -> int:
+    """The failures counted against a name from a source, read from a second connection: only what
+    was committed counts. Failed sign-ins are kept per (name, source), not on the account."""
     other = Store(store.path)
     try:
-        row = other.one("SELECT failed_logins, locked_until FROM accounts WHERE username = ?", (username,))
-        return row["failed_logins"], row["locked_until"]
+        return other.one(
+            "SELECT COUNT(*) FROM login_failures WHERE name_hash = ? AND source = ? AND counted = 1",
+            (token_hash(username), source),
+        )[0]
     finally:
         other.close()
 
@@ -114,28 +126,33 @@ def test_new_password_replaces_the_old(accounts, manager):
 
 def test_lockout_after_five_failures(accounts, manager, store, clock):
     assert LOCK_AFTER_FAILURES == 5
-    for attempt in range(1, LOCK_AFTER_FAILURES):
+    for attempt in range(1, LOCK_AFTER_FAILURES + 1):
         refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
         # The count survives the refusal: it is committed, not rolled back with the failed login.
-        assert failures_on_disk(store, "zhang.wei") == (attempt, None)
-    refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
-    _, locked_until = failures_on_disk(store, "zhang.wei")
-    assert locked_until is not None
-    # Locked: even the right password is refused, with a message that says why.
-    refused("locked", lambda: accounts.login("zhang.wei", PASSWORD))
+        assert failures_on_disk(store, "zhang.wei") == attempt
+    # Locked: even the right password is refused, and with the same answer as a wrong one or an
+    # unknown name (it used to say "locked", which told a guesser the name was real).
+    wrong = refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
+    locked = refused("bad_login", lambda: accounts.login("zhang.wei", PASSWORD))
+    unknown = refused("bad_login", lambda: accounts.login("nobody", PASSWORD))
+    assert {(e.code, e.message_zh, e.message_en) for e in (wrong, locked, unknown)} == {
+        (locked.code, locked.message_zh, locked.message_en)
+    }
+    # Tries while locked do not stretch the lock.
+    assert failures_on_disk(store, "zhang.wei") == LOCK_AFTER_FAILURES
     clock.advance(minutes=LOCK_MINUTES - 1)
-    refused("locked", lambda: accounts.login("zhang.wei", PASSWORD))
+    refused("bad_login", lambda: accounts.login("zhang.wei", PASSWORD))
     clock.advance(minutes=1, seconds=1)
     token, _ = accounts.login("zhang.wei", PASSWORD)
     assert accounts.session(token).account.username == "zhang.wei"
-    assert failures_on_disk(store, "zhang.wei") == (0, None)
+    assert failures_on_disk(store, "zhang.wei") == 0
 
 
 def test_a_good_login_clears_earlier_failures(accounts, manager, store):
     for _ in range(LOCK_AFTER_FAILURES - 1):
         refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
     accounts.login("zhang.wei", PASSWORD)
-    assert failures_on_disk(store, "zhang.wei")[0] == 0
+    assert failures_on_disk(store, "zhang.wei") == 0
     for _ in range(LOCK_AFTER_FAILURES - 1):
         refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
     assert accounts.login("zhang.wei", PASSWORD)[1].account.username == "zhang.wei"
@@ -144,8 +161,43 @@ def test_a_good_login_clears_earlier_failures(accounts, manager, store):
 def test_lockout_is_per_account(accounts, clerk, manager):
     for _ in range(LOCK_AFTER_FAILURES):
         refused("bad_login", lambda: accounts.login("zhang.wei", WRONG))
-    refused("locked", lambda: accounts.login("zhang.wei", PASSWORD))
+    refused("bad_login", lambda: accounts.login("zhang.wei", PASSWORD))
     assert accounts.login("wang.li", PASSWORD, window=2)[1].window == 2
+
+
+def test_lockout_is_per_source_address(accounts, clerk, store):
+    """Five failures from the hall's lobby do not lock the clerk out of their own window's computer."""
+    for _ in range(LOCK_AFTER_FAILURES):
+        refused("bad_login", lambda: accounts.login("wang.li", WRONG, window=1, source="10.0.0.66"))
+    refused("bad_login", lambda: accounts.login("wang.li", PASSWORD, window=1, source="10.0.0.66"))
+    assert accounts.login("wang.li", PASSWORD, window=1, source="10.0.0.1")[1].window == 1
+    # Signing in at the window clears nothing of the other address's lock.
+    assert failures_on_disk(store, "wang.li", "10.0.0.66") == LOCK_AFTER_FAILURES
+
+
+def test_an_address_failing_for_many_names_is_refused_itself(accounts, clerk, store, clock):
+    assert SOURCE_MAX_FAILURES > LOCK_AFTER_FAILURES
+    names = [f"guess{i}" for i in range(SOURCE_MAX_FAILURES)]
+    for name in names:
+        refused("bad_login", lambda name=name: accounts.login(name, WRONG, source="10.0.0.66"))
+    limited = refused("login_rate_limited", lambda: accounts.login("wang.li", PASSWORD, window=1, source="10.0.0.66"))
+    assert 0 < limited.details["retry_after_s"] <= LOCK_MINUTES * 60
+    # An unknown name is refused the same way: the limit looks at the address, never the name.
+    assert refused("login_rate_limited", lambda: accounts.login("nobody", WRONG, source="10.0.0.66")).details
+    # No argon2 work and no new row while refused: the table cannot be flooded from one address.
+    assert store.one("SELECT COUNT(*) FROM login_failures WHERE source = '10.0.0.66'")[0] == SOURCE_MAX_FAILURES
+    assert accounts.login("wang.li", PASSWORD, window=1, source="10.0.0.1")[1].window == 1
+    clock.advance(minutes=LOCK_MINUTES, seconds=1)
+    assert accounts.login("wang.li", PASSWORD, window=1, source="10.0.0.66")[1].window == 1
+    # Old failures are dropped as new ones come, so the table stays as small as the lock window.
+    refused("bad_login", lambda: accounts.login("nobody", WRONG, source="10.0.0.66"))
+    assert store.one("SELECT COUNT(*) FROM login_failures")[0] == 1
+
+
+def test_names_as_typed_are_not_stored(accounts, clerk, store):
+    """A clerk who types the password into the name field leaves no trace of it on disk."""
+    refused("bad_login", lambda: accounts.login(PASSWORD, PASSWORD))
+    assert PASSWORD.encode() not in db_bytes(store)
 
 
 # ---------- clerks and windows ----------
@@ -154,7 +206,7 @@ def test_lockout_is_per_account(accounts, clerk, manager):
 def test_clerk_needs_a_window(accounts, clerk, store):
     refused("window_required", lambda: accounts.login("wang.li", PASSWORD))
     assert store.one("SELECT COUNT(*) FROM sessions")[0] == 0
-    assert failures_on_disk(store, "wang.li")[0] == 0  # the password was right: not a failure
+    assert failures_on_disk(store, "wang.li") == 0  # the password was right: not a failure
     token, session = accounts.login("wang.li", PASSWORD, window=3)
     assert session.window == 3
     assert accounts.session(token).window == 3
@@ -182,6 +234,8 @@ def test_logout_and_disable_end_sessions(accounts, clerk, manager):
     clerk_token, _ = accounts.login("wang.li", PASSWORD, window=1)
     accounts.disable("wang.li")
     refused("session_expired", lambda: accounts.session(clerk_token))
+    # "Disabled" is said only to someone who knows the password; a guess hears what any guess hears.
+    refused("bad_login", lambda: accounts.login("wang.li", WRONG, window=1))
     refused("disabled", lambda: accounts.login("wang.li", PASSWORD, window=1))
 
 

@@ -1,4 +1,4 @@
-"""Issue 3: the balancer (DESIGN §4): proposals within able sets, pinned windows untouched, every
+"""The balancer (docs/architecture.md §Balancer): proposals within able sets, pinned windows untouched, every
 applied change an event with its reason, held proposals for the manager, the devices job."""
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def make(tmp_path):
 
 def backlog(svc, clock):
     for _ in range(10):
-        svc.issue(line="A")
+        svc.take_ticket(line="A")
         clock.advance(minutes=2)
 
 

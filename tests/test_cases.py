@@ -1,4 +1,4 @@
-"""Case domain (issue 8): validators, the state machine, due dates and the daily flags on the 2026
+"""Case domain (docs/cases.md): validators, the state machine, due dates and the daily flags on the 2026
 calendar with a fake clock, the retention purge, the day report's counts and the consoles' list."""
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from tongban.config import CasesConfig
 from tongban.queue import cases as domain
 from tongban.queue.cases import CaseService
 from tongban.queue.workdays import load_calendar
+from tongban.web.errors import status_for
 
 CN_2026 = Path(__file__).resolve().parent.parent / "config" / "holidays-cn-2026.toml"
 
@@ -67,7 +68,7 @@ def test_id_numbers(text, ok):
 
 def test_id_number_born_in_the_future_is_refused():
     _value, problem = domain.check_id_number(valid_id("33010620300101123"), date(2026, 11, 26))
-    assert problem[1].endswith("not a plausible birth date")
+    assert problem.en.endswith("not a plausible birth date")
 
 
 def test_id_regions_include_hong_kong_macao_taiwan_permits():
@@ -158,7 +159,7 @@ def test_illegal_steps_are_refused_with_named_errors(cases):
     case = open_case(cases)
     with pytest.raises(domain.IllegalCaseStep) as info:
         cases.act(case.id, "send", actor="clerk2", window=2, form=SEND)
-    assert info.value.code == "illegal_case_step" and info.value.http_status == 409
+    assert info.value.code == "illegal_case_step" and status_for(info.value) == 409
     assert "不能寄出" in info.value.message_zh and "cannot send" in info.value.message_en
     for action in ("result", "deliver", "supplement"):
         with pytest.raises(domain.IllegalCaseStep):
@@ -199,7 +200,7 @@ def test_events_and_the_access_log_are_append_only(cases, store):
 
 def test_a_ticket_opens_one_live_case(cases, service, clock):
     service.window_action(2, "open", clerk="clerk2")
-    t = service.issue(matter="M3").ticket
+    t = service.take_ticket(matter="M3").ticket
     with pytest.raises(domain.TicketNotServed):
         cases.open(ticket_id=t.id, matter=None, window=2, actor="clerk2", form=APPLICANT)
     service.call_next(2, clerk="clerk2")

@@ -1,4 +1,4 @@
-"""Cases through the staff pages (issue 8 acceptance): a signed-in clerk walks a proxy case and
+"""Cases through the staff pages: a signed-in clerk walks a proxy case and
 multi-place cases through every state with the forms' CSRF token, including a "needs more materials"
 loop from the handling province and a withdrawal; illegal steps are refused; lists, the CSV export
 and the public status page carry no full ID number or phone; every view and export is logged."""

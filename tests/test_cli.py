@@ -66,7 +66,8 @@ def test_accounts_and_terminals(tmp_path):
 
 
 def test_thread_pool_grows_with_screens():
-    assert threads_for(10) == 64 and threads_for(100) == 166
+    # 1.5 per screen, 48 capped phone streams, 16 for requests.
+    assert threads_for(10) == 79 and threads_for(100) == 214
 
 
 def _wait_healthy(url: str, seconds: float = 20) -> dict:
@@ -141,10 +142,11 @@ def test_serve_ends_live_streams_when_it_stops(tmp_path):
         assert stream.status == 200 and stream.getheader("Content-Type").startswith("text/event-stream")
         assert stream.readline().startswith(b"retry:")
         hall.proc.send_signal(signal.SIGTERM)
-        sent_term = time.monotonic()
-        while stream.readline():  # the rest of the state, then a clean end of the chunked body
-            pass
-        assert time.monotonic() - sent_term < 2.5
+        # The rest of the state, then the chunked body's last chunk: the server ended the stream
+        # itself. Left to gunicorn, the worker would exit at the graceful timeout with the stream
+        # still open, and read() would raise IncompleteRead (how soon it ends is not timed here: on a
+        # loaded machine any bound is a guess).
+        assert b"event: lines" in stream.read()
         assert hall.proc.wait(10) == 0
     finally:
         hall.stop()

@@ -1,4 +1,4 @@
-"""Several kiosks press at the same instant, and a kiosk dies mid-write (DESIGN §3, §6).
+"""Several kiosks press at the same instant, and a kiosk dies mid-write (docs/architecture.md §Numbering, §Storage).
 
 Each kiosk is a separate OS process with its own Store on one database file, released together
 through a file barrier. The clock inside each process is a FakeClock at an open hour passed in on
@@ -187,7 +187,7 @@ def test_kiosk_killed_mid_write_loses_nothing_it_reported(tmp_path, hall_json):
         # Issuing resumes where it stopped, without a gap or a repeat.
         config = parse_hall_config(json.loads(hall_json.read_text(encoding="utf-8")), "test-hall")
         svc = HallService(store, config, FakeClock(datetime.fromisoformat(WHEN)))
-        assert [svc.issue(line="A").ticket.number for _ in range(2)] == [f"A{count + 1:04d}", f"A{count + 2:04d}"]
+        assert [svc.take_ticket(line="A").ticket.number for _ in range(2)] == [f"A{count + 1:04d}", f"A{count + 2:04d}"]
         assert store.one("SELECT COUNT(*) FROM events WHERE action = 'issue'")[0] == count + 2
     finally:
         store.close()

@@ -1,4 +1,4 @@
-"""The clerk console and the manager's pages lead to case work (issue 8 meets issue 5): a served
+"""The clerk console and the manager's pages lead to case work: a served
 proxy ticket offers "open a case", a just-finished one still does, flagged cases show on both
 consoles, the day report counts cases, and a returning no-show is put back in line from the console."""
 

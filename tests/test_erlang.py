@@ -1,4 +1,4 @@
-"""Issue 3: Erlang C, its tail and quantiles; the simulator's pooled exponential case agrees with it."""
+"""Erlang C, its tail and quantiles; the simulator's pooled exponential case agrees with it."""
 
 from __future__ import annotations
 

@@ -15,7 +15,7 @@ from .conftest import SHANGHAI, small_hall_doc
 
 
 def _served(service, window=1):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     if service.window(window).state == "closed":
         service.window_action(window, "open", clerk=f"clerk{window}")
     ticket = service.call_next(window)
@@ -50,7 +50,7 @@ def test_a_suspended_ticket_cannot_resume_at_a_closed_window(service):
 def test_transfer_into_its_own_line_is_refused(service, state):
     ticket = _served(service) if state == "serving" else None
     if ticket is None:
-        service.issue(line="A")
+        service.take_ticket(line="A")
         service.window_action(1, "open", clerk="clerk1")
         ticket = service.call_next(1)
     with pytest.raises(errors.IllegalTransition):
@@ -92,7 +92,7 @@ def test_a_hall_open_to_midnight_issues_at_one_minute_to(store, clock):
     service = HallService(store, parse_hall_config(doc), clock)
     service.sync_with_config()
     clock.set(datetime(2026, 11, 26, 23, 59, 30, tzinfo=SHANGHAI))
-    assert service.issue(line="A").ticket.number == "A001"
+    assert service.take_ticket(line="A").ticket.number == "A001"
 
 
 def test_duplicate_codes_say_what_was_expected():

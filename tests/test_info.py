@@ -1,4 +1,4 @@
-"""Public pages without login (issue 4): /info (matters and windows directory) and /t/<token>."""
+"""Public pages without login (docs/kiosk.md): /info (matters and windows directory) and /t/<token>."""
 
 from __future__ import annotations
 
@@ -68,7 +68,9 @@ def test_info_search_by_pinyin_or_name_answers_a_fragment_to_htmx(demo):
 
 def test_status_page_shows_place_and_estimate_but_no_id_or_personal_data(demo):
     service = service_of(demo)
-    tickets = [service.issue(line="B", kiosk="kiosk-1").ticket for _ in range(3)]
+    for window in service.config.windows:
+        service.window_action(window.number, "open", clerk=f"clerk{window.number}")
+    tickets = [service.take_ticket(line="B", kiosk="kiosk-1").ticket for _ in range(3)]
     third = tickets[2]
     client = demo.app.test_client()
     response = client.get(f"/t/{third.token}")
@@ -83,7 +85,7 @@ def test_status_page_shows_place_and_estimate_but_no_id_or_personal_data(demo):
 
 def test_status_page_follows_the_ticket_to_the_window(demo):
     service = service_of(demo)
-    ticket = service.issue(line="B").ticket
+    ticket = service.take_ticket(line="B").ticket
     service.window_action(4, "open", clerk="clerk4")
     service.call_next(4, clerk="clerk4")
     client = demo.app.test_client()
@@ -106,7 +108,7 @@ def test_a_bad_or_missing_token_is_404_with_a_readable_page(demo):
 
 
 def test_status_stream_sends_the_state_first(demo):
-    ticket = service_of(demo).issue(line="A").ticket
+    ticket = service_of(demo).take_ticket(line="A").ticket
     response = demo.app.test_client().get(f"/t/{ticket.token}/live", buffered=False)
     chunks = iter(response.response)
     assert next(chunks).decode().startswith("retry:")

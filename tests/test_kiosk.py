@@ -1,23 +1,24 @@
-"""The citizens' kiosk through Flask's test client (issue 4): screens, the single-use confirm form,
+"""The citizens' kiosk through Flask's test client (docs/kiosk.md): screens, the single-use confirm form,
 printing and its fallback, closed states, pinyin search. The browser behaviour is in tests/browser."""
 
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import datetime
 from html import escape
 
 import pytest
 
 from tongban.config import load_hall_config, parse_hall_config
 from tongban.queue import printing
+from tongban.queue.accounts import Accounts
 from tongban.queue.service import HallService
-from tongban.queue.store import Store, utc_iso
-from tongban.web.auth import Accounts
-from tongban.web.kiosk.routes import STALE_CLAIM_S, MatterIndex, ticket_qr_text
+from tongban.queue.store import Store
+from tongban.web.kiosk.routes import MatterIndex
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
+from .test_staff_pages import staff
 
 DEMO = load_hall_config("config/demo-hall.toml")
 
@@ -110,8 +111,10 @@ def test_home_shows_every_line_with_its_waiting_count_estimate_and_notices(tmp_p
     hall = make_hall_client(tmp_path, DEMO, clock)
     client = kiosk(hall)
     service = service_of(hall)
-    service.issue(line="A")
-    service.issue(line="A")
+    for window in DEMO.windows:  # every window at work: every line has minutes to tell
+        service.window_action(window.number, "open", clerk=f"clerk{window.number}")
+    service.take_ticket(line="A")
+    service.take_ticket(line="A")
     html = text(client.get("/kiosk/kiosk-1"))
     for line in DEMO.lines:
         assert f'data-line="{line.prefix}"' in html and line.name_zh in html and escape(line.name_en) in html
@@ -184,21 +187,6 @@ def test_the_same_confirm_form_posted_twice_gives_the_same_ticket(printer_hall):
     assert number_on(take(client, {**fields2, "line": "A"})) == "A002"
 
 
-def test_a_key_left_by_a_post_that_died_is_taken_over(hall):
-    client = kiosk(hall)
-    fields = confirm_form(client, "/kiosk/kiosk-1/lines/A")
-    clock = hall.app.config["CLOCK"]
-    store = store_of(hall)
-    with store.immediate() as conn:
-        conn.execute(
-            "INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)",
-            ("kiosk-1", fields["key"], utc_iso(clock.now() - timedelta(seconds=STALE_CLAIM_S + 5))),
-        )
-    assert number_on(take(client, {**fields, "line": "A"})) == "A001"
-    row = store.one("SELECT ticket_id FROM kiosk_requests WHERE key = ?", (fields["key"],))
-    assert row["ticket_id"] is not None
-
-
 def test_taking_a_ticket_needs_the_csrf_token_and_a_key(hall):
     client = kiosk(hall)
     fields = confirm_form(client, "/kiosk/kiosk-1/lines/A")
@@ -219,6 +207,8 @@ def test_by_matter_the_ticket_names_the_matter(hall):
 
 def test_printing_polls_the_job_then_shows_the_ticket_and_goes_home_after_idle(printer_hall):
     client = kiosk(printer_hall)
+    for number in (1, 2):
+        service_of(printer_hall).window_action(number, "open", clerk=f"clerk{number}")
     response = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
     html = text(response)
     assert "正在打印" in html and 'hx-trigger="load delay:500ms"' in html
@@ -247,6 +237,53 @@ def test_a_print_job_past_its_deadline_gives_the_full_screen_ticket_with_a_qr_co
     assert "我已拍照" in failed
 
 
+def test_with_no_devices_process_the_kiosk_poll_fails_the_job_and_the_console_gets_the_alert(printer_hall):
+    """No worker runs: the kiosk's poll past the deadline shows the fallback and fails the job, and
+    a clerk's console names the ticket to reprint (docs/architecture.md §Print jobs)."""
+    client = kiosk(printer_hall)
+    html = text(take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/B"), "line": "B"}))
+    poll = re.search(r'hx-get="(/kiosk/kiosk-1/tickets/\d+/print/(\d+))"', html)
+    printer_hall.app.config["CLOCK"].advance(seconds=printing.DEFAULT_DEADLINE_S)
+    assert "号票未能打印" in text(client.get(poll.group(1), headers={"HX-Request": "true"}))
+    store = store_of(printer_hall)
+    job = store.one("SELECT state, status FROM print_jobs WHERE id = ?", (int(poll.group(2)),))
+    assert tuple(job) == ("failed", "timeout")
+    console = staff(printer_hall, "clerk1", window=1)
+    page = text(console.get("/window/1"))
+    assert "打印机 1号取号机 未能按时出票，B001 号需补打" in page
+    assert len(printing.open_alerts(store)) == 1  # the poll and the console each looked: one alert
+
+
+def test_a_job_its_worker_holds_stays_printing_on_the_kiosk_until_the_lease_runs_out(printer_hall):
+    client = kiosk(printer_hall)
+    html = text(take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"}))
+    poll = re.search(r'hx-get="(/kiosk/kiosk-1/tickets/\d+/print/\d+)"', html).group(1)
+    store = store_of(printer_hall)
+    clock = printer_hall.app.config["CLOCK"]
+    assert printing.claim_next(store, clock.now(), timeout_s=3) is not None  # then the devices process dies
+    clock.advance(seconds=printing.DEFAULT_DEADLINE_S + 1)
+    assert "正在打印" in text(client.get(poll, headers={"HX-Request": "true"}))  # the worker may yet answer
+    clock.advance(seconds=3)
+    failed = text(client.get(poll, headers={"HX-Request": "true"}))
+    assert "号票未能打印" in failed and '<svg class="qr-svg"' in failed
+    assert [a["message_zh"] for a in printing.open_alerts(store)] == [
+        "打印机 1号取号机 打印中断（设备进程已停止），A001 号需补打"
+    ]
+
+
+def test_the_console_alone_notices_a_reprint_nobody_printed(printer_hall):
+    console = staff(printer_hall, "clerk1", window=1)
+    client = kiosk(printer_hall)
+    take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
+    store = store_of(printer_hall)
+    clock = printer_hall.app.config["CLOCK"]
+    kiosk_job = printing.claim_next(store, clock.now())
+    printing.complete(store, kiosk_job["id"], clock.now(), ok=True, status="ok")
+    assert "已发送补打" in text(console.post("/window/1/reprint", {"number": "A001", "printer": "printer-1"}))
+    clock.advance(seconds=printing.DEFAULT_DEADLINE_S + 1)  # no kiosk polls a reprint
+    assert "A001 号需补打" in text(console.get("/window/1"))
+
+
 def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):
     client = kiosk(hall)
     html = text(take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"}))
@@ -256,13 +293,13 @@ def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):
 
 def test_the_qr_holds_number_line_hall_and_id_or_the_status_link(hall):
     service = service_of(hall)
-    ticket = service.issue(line="B").ticket
-    offline = ticket_qr_text(service, ticket)
+    ticket = service.take_ticket(line="B").ticket
+    offline = service.qr_text(ticket)
     assert "B001" in offline and "公积金" in offline and "测试大厅" in offline and f"{ticket.id}" in offline
     doc = small_hall_doc()
     doc["hall"]["public_url"] = "http://10.0.0.5:8000/"
     online = HallService(service.store, parse_hall_config(doc, "x"), service.clock)
-    assert ticket_qr_text(online, ticket) == f"http://10.0.0.5:8000/t/{ticket.token}"
+    assert online.qr_text(ticket) == f"http://10.0.0.5:8000/t/{ticket.token}"
 
 
 def test_a_kiosk_acts_only_as_itself(hall):
@@ -270,7 +307,7 @@ def test_a_kiosk_acts_only_as_itself(hall):
     Accounts(store, hall.app.config["CLOCK"]).add_terminal("kiosk-2", "kiosk", "2号取号机")
     client = kiosk(hall)
     assert client.get("/kiosk/kiosk-2").status_code == 403
-    ticket = service_of(hall).issue(line="A", kiosk="kiosk-2").ticket
+    ticket = service_of(hall).take_ticket(line="A", kiosk="kiosk-2").ticket
     assert client.get(f"/kiosk/kiosk-1/tickets/{ticket.id}").status_code == 404
     assert hall.app.test_client().get("/kiosk/kiosk-1").status_code == 302  # not enrolled: to the login
 
@@ -333,7 +370,7 @@ def test_closed_states_are_explained_with_what_to_do_instead(hall, when, title, 
     refused = take(client, fields)
     assert refused.status_code == 200 and title in text(refused) and 'id="k-number"' not in text(refused)
     assert store_of(hall).one("SELECT COUNT(*) FROM tickets")[0] == 0
-    assert store_of(hall).one("SELECT COUNT(*) FROM kiosk_requests")[0] == 0  # the key can be used later
+    assert store_of(hall).one("SELECT COUNT(*) FROM take_requests")[0] == 0  # the key can be used later
     home = text(client.get("/kiosk/kiosk-1"))
     assert 'class="k-line unavailable"' in home
     assert ('id="k-hall-closed"' in home) == (title != "今日取号已截止")  # the hall, not one line, is closed
@@ -357,7 +394,7 @@ def test_quota_reached_says_so_and_where_else_to_go(tmp_path, clock):
     fields = confirm_form(client, "/kiosk/kiosk-1/lines/B")
     service = service_of(hall)
     for _ in range(5):  # line B issues 5 a day
-        service.issue(line="B")
+        service.take_ticket(line="B")
     html = text(client.get("/kiosk/kiosk-1/lines/B"))
     assert "今日号已取完" in html and "每日限 5 个号" in html and "明天 08:30 起取号" in html
     assert "东苑街道便民服务中心" in html and "0571-12345678" in html

@@ -1,4 +1,5 @@
-"""The ticket lifecycle and numbering as a clerk and a citizen see them (DESIGN §2, §3, §4)."""
+"""The ticket lifecycle and numbering as a clerk and a citizen see them (docs/architecture.md §Ticket lifecycle,
+§Numbering, §Dispatch)."""
 
 from __future__ import annotations
 
@@ -44,7 +45,7 @@ def all_day_doc() -> dict:
 
 
 def numbers(svc: HallService, line: str, n: int) -> list[str]:
-    return [svc.issue(line=line).ticket.number for _ in range(n)]
+    return [svc.take_ticket(line=line).ticket.number for _ in range(n)]
 
 
 def snapshot(svc: HallService) -> tuple:
@@ -77,16 +78,16 @@ def test_numbers_run_per_line(service):
 
 
 def test_issue_by_matter_uses_its_line(service):
-    t = service.issue(matter="M3").ticket
+    t = service.take_ticket(matter="M3").ticket
     assert (t.number, t.line, t.matter) == ("B001", "B", "M3")
     with pytest.raises(errors.UnknownMatter):
-        service.issue(matter="M9")
+        service.take_ticket(matter="M9")
     with pytest.raises(errors.UnknownLine):
-        service.issue(line="A", matter="M3")
+        service.take_ticket(line="A", matter="M3")
     with pytest.raises(errors.UnknownLine):
-        service.issue(line="Z")
+        service.take_ticket(line="Z")
     # Refusals do not use up numbers.
-    assert service.issue(matter="M1").ticket.number == "A001"
+    assert service.take_ticket(matter="M1").ticket.number == "A001"
 
 
 def test_number_width_from_config(make):
@@ -99,29 +100,33 @@ def test_number_width_from_config(make):
 
 
 def test_people_ahead_on_the_ticket(service, make):
-    assert [service.issue(line="A").people_ahead for _ in range(3)] == [0, 1, 2]
+    for number in (1, 2):  # the people ahead are counted at the windows that will call them
+        service.window_action(number, "open", clerk=f"clerk{number}")
+    assert [service.take_ticket(line="A").people_ahead for _ in range(3)] == [0, 1, 2]
     # Window 1 serves A, window 2 B then A. With no primary-line credit (the default) window 2 takes
     # the oldest: A002, issued in the same second as B001 with a lower number, so B001 has one ahead.
-    assert service.issue(line="B").people_ahead == 1
+    assert service.take_ticket(line="B").people_ahead == 1
     # With a primary-line credit window 2 takes its own line's B001 first: nobody ahead.
     doc = small_hall_doc()
     doc["policy"] = {"primary_line_credit_min": 5}
     svc, _ = make(doc)
-    assert [svc.issue(line="A").people_ahead for _ in range(3)] == [0, 1, 2]
-    assert svc.issue(line="B").people_ahead == 0
+    for number in (1, 2):
+        svc.window_action(number, "open", clerk=f"clerk{number}")
+    assert [svc.take_ticket(line="A").people_ahead for _ in range(3)] == [0, 1, 2]
+    assert svc.take_ticket(line="B").people_ahead == 0
 
 
 def test_numbering_restarts_at_the_halls_local_midnight(make):
     # 23:59 in Shanghai is 15:59 UTC; 00:01 is 16:01 UTC, still the 26th in UTC.
     # (Periods end exclusive, so a hall open "00:00-23:59" takes its last ticket at 23:58:59.)
     svc, clock = make(all_day_doc(), datetime(2026, 11, 26, 15, 58, 59, tzinfo=UTC))
-    late = [svc.issue(line="A").ticket for _ in range(3)]
+    late = [svc.take_ticket(line="A").ticket for _ in range(3)]
     assert [t.number for t in late] == ["A001", "A002", "A003"]
     assert {t.service_day for t in late} == {"2026-11-26"}
     clock.set(datetime(2026, 11, 26, 16, 1, tzinfo=UTC))
-    early = svc.issue(line="A").ticket
+    early = svc.take_ticket(line="A").ticket
     assert (early.number, early.service_day) == ("A001", "2026-11-27")
-    assert svc.issue(line="A").ticket.number == "A002"
+    assert svc.take_ticket(line="A").ticket.number == "A002"
     # Yesterday's tickets are not called today: the window gets today's A001.
     svc.window_action(1, "open", clerk="c1")
     assert svc.call_next(1).id == early.id
@@ -134,42 +139,42 @@ def test_local_midnight_in_another_time_zone(make):
     doc = all_day_doc()
     doc["hall"]["timezone"] = "Asia/Urumqi"
     svc, clock = make(doc, datetime(2026, 11, 26, 17, 58, 59, tzinfo=UTC))
-    assert svc.issue(line="B").ticket.number == "B001"
+    assert svc.take_ticket(line="B").ticket.number == "B001"
     clock.set(datetime(2026, 11, 26, 18, 1, tzinfo=UTC))
-    t = svc.issue(line="B").ticket
+    t = svc.take_ticket(line="B").ticket
     assert (t.number, t.service_day) == ("B001", "2026-11-27")
 
 
 def test_quota_refuses_the_sixth_and_resets_next_day(service, clock):
     assert numbers(service, "B", 5) == ["B001", "B002", "B003", "B004", "B005"]
     with pytest.raises(errors.QuotaReached) as info:
-        service.issue(line="B")
+        service.take_ticket(line="B")
     assert info.value.details["quota"] == 5
     assert "今日号已取完" in info.value.message_zh
     # Line A has its own quota, untouched.
-    assert service.issue(line="A").ticket.number == "A001"
+    assert service.take_ticket(line="A").ticket.number == "A001"
     assert service.store.one("SELECT COUNT(*) FROM tickets WHERE prefix = 'B'")[0] == 5
     clock.set(at(27, 9))  # Friday
     assert numbers(service, "B", 1) == ["B001"]
 
 
 def test_cancelled_tickets_still_count_against_the_quota(service):
-    tickets = [service.issue(line="B").ticket for _ in range(5)]
+    tickets = [service.take_ticket(line="B").ticket for _ in range(5)]
     service.act(tickets[0].id, "cancel")
     with pytest.raises(errors.QuotaReached):
-        service.issue(line="B")
+        service.take_ticket(line="B")
 
 
 def test_last_issue_time_closes_the_line(service, clock):
     clock.set(at(26, 16, 29))
-    assert service.issue(line="A").ticket.number == "A001"
+    assert service.take_ticket(line="A").ticket.number == "A001"
     clock.set(at(26, 16, 30))
     with pytest.raises(errors.LineClosed) as info:
-        service.issue(line="A")
+        service.take_ticket(line="A")
     assert info.value.details["reason"] == "past_last_issue"
     assert "16:30" in info.value.message_zh
     # Line B has no last-issue time: it still issues until the hall closes.
-    assert service.issue(line="B").ticket.number == "B001"
+    assert service.take_ticket(line="B").ticket.number == "B001"
 
 
 @pytest.mark.parametrize(
@@ -188,7 +193,7 @@ def test_last_issue_time_closes_the_line(service, clock):
 def test_hall_closed_with_its_reason(service, clock, when, reason, reopens):
     clock.set(when)
     with pytest.raises(errors.HallClosed) as info:
-        service.issue(line="B")
+        service.take_ticket(line="B")
     assert info.value.details == {"reason": reason, "reopens_at": reopens}
     assert service.store.one("SELECT COUNT(*) FROM tickets")[0] == 0
 
@@ -196,21 +201,21 @@ def test_hall_closed_with_its_reason(service, clock, when, reason, reopens):
 @pytest.mark.parametrize("when", [at(26, 8, 30), at(26, 11, 59), at(26, 14, 0), at(26, 17, 29)])
 def test_hall_open_at_the_edges_of_its_hours(service, clock, when):
     clock.set(when)
-    assert service.issue(line="B").ticket.number == "B001"
+    assert service.take_ticket(line="B").ticket.number == "B001"
 
 
 def test_lunch_issuing_when_the_hall_allows_it(make):
     doc = small_hall_doc()
     doc["hall"]["issue_during_lunch"] = True
     svc, _ = make(doc, at(26, 12, 30))
-    assert svc.issue(line="A").ticket.number == "A001"
+    assert svc.take_ticket(line="A").ticket.number == "A001"
 
 
 # ---------- transitions ----------
 
 
 def test_full_lifecycle_writes_one_event_per_transition(service, clock):
-    t = service.issue(line="A").ticket
+    t = service.take_ticket(line="A").ticket
     service.window_action(1, "open", clerk="c1")
     assert service.call_next(1, clerk="c1").id == t.id
     service.act(t.id, "recall", window=1)
@@ -235,11 +240,11 @@ def test_full_lifecycle_writes_one_event_per_transition(service, clock):
 
 
 def _waiting(svc, w):
-    return svc.issue(line="A").ticket
+    return svc.take_ticket(line="A").ticket
 
 
 def _called(svc, w):
-    t = svc.issue(line="A").ticket
+    t = svc.take_ticket(line="A").ticket
     svc.call_next(w)
     return svc.ticket(t.id)
 
@@ -306,7 +311,7 @@ def test_illegal_transition_is_refused_and_changes_nothing(service, state, actio
 
 
 def test_unknown_action_is_refused(service):
-    t = service.issue(line="A").ticket
+    t = service.take_ticket(line="A").ticket
     for action in ("call", "fly", "expire_now"):
         with pytest.raises(errors.IllegalTransition):
             service.act(t.id, action)
@@ -336,7 +341,7 @@ def test_window_transitions(service):
 
 
 def test_window_busy_when_calling_with_an_open_ticket(service):
-    first, second = (service.issue(line="A").ticket for _ in range(2))
+    first, second = (service.take_ticket(line="A").ticket for _ in range(2))
     service.window_action(1, "open", clerk="c1")
     assert service.call_next(1).id == first.id
     with pytest.raises(errors.WindowBusy) as info:
@@ -361,7 +366,7 @@ def test_window_busy_when_calling_with_an_open_ticket(service):
 
 
 def test_window_not_open(service):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     with pytest.raises(errors.WindowNotOpen) as info:
         service.call_next(1)
     assert info.value.details["state"] == "closed"
@@ -381,7 +386,7 @@ def test_nothing_waiting_in_the_windows_lines(service):
     # Window 1 serves only A and is pinned to it: a B ticket waiting does not help it (unpinned, it
     # would take it: tests/test_policy.py).
     service.set_pinned(1, True)
-    b = service.issue(line="B").ticket
+    b = service.take_ticket(line="B").ticket
     with pytest.raises(errors.NothingWaiting):
         service.call_next(1)
     service.window_action(2, "open", clerk="c2")
@@ -389,7 +394,7 @@ def test_nothing_waiting_in_the_windows_lines(service):
 
 
 def test_recall_limit(service):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     service.window_action(1, "open", clerk="c1")
     t = service.call_next(1)
     assert service.act(t.id, "recall", window=1).recalls == 1
@@ -403,8 +408,8 @@ def test_recall_limit(service):
 
 
 def test_wrong_window(service):
-    a = service.issue(line="A").ticket
-    w = service.issue(line="A").ticket
+    a = service.take_ticket(line="A").ticket
+    w = service.take_ticket(line="A").ticket
     service.window_action(1, "open", clerk="c1")
     service.window_action(2, "open", clerk="c2")
     assert service.call_next(1).id == a.id
@@ -437,8 +442,8 @@ def test_set_serving_only_within_able(make):
     assert svc.window(1).serving == ("A",)
     assert svc.set_serving(2, ["A"]).serving == ("A",)
     # The change is what the window calls from: its own line first, the older B ticket only after.
-    svc.issue(line="B")
-    a = svc.issue(line="A").ticket
+    svc.take_ticket(line="B")
+    a = svc.take_ticket(line="A").ticket
     svc.window_action(2, "open", clerk="c2")
     assert svc.call_next(2).id == a.id
 
@@ -455,11 +460,11 @@ def test_pinned_window_refuses_the_balancer_not_the_manager(service):
 
 
 def test_transfer_keeps_issue_time_and_goes_before_later_tickets(service, clock):
-    a = service.issue(line="A").ticket  # 09:00
+    a = service.take_ticket(line="A").ticket  # 09:00
     clock.set(at(26, 9, 20))
-    b1 = service.issue(line="B").ticket
+    b1 = service.take_ticket(line="B").ticket
     clock.set(at(26, 9, 25))
-    b2 = service.issue(line="B").ticket
+    b2 = service.take_ticket(line="B").ticket
     clock.set(at(26, 10, 25))
     service.window_action(1, "open", clerk="c1")
     assert service.call_next(1).id == a.id
@@ -480,7 +485,7 @@ def test_transfer_keeps_issue_time_and_goes_before_later_tickets(service, clock)
 
 
 def test_transfer_to_the_same_line_while_waiting_is_refused(service):
-    t = service.issue(line="A").ticket
+    t = service.take_ticket(line="A").ticket
     with pytest.raises(errors.IllegalTransition):
         service.act(t.id, "transfer", to_line="A")
     with pytest.raises(errors.UnknownLine):
@@ -494,7 +499,7 @@ def test_late_return_goes_two_places_behind_its_slot(service, clock):
     tickets = []
     for i in range(6):
         clock.set(at(26, 9, i))
-        tickets.append(service.issue(line="A").ticket)
+        tickets.append(service.take_ticket(line="A").ticket)
     service.window_action(1, "open", clerk="c1")
     clock.set(at(26, 9, 10))
     first = service.call_next(1)
@@ -515,12 +520,12 @@ def test_green_ticket_late_return_is_still_two_places_behind(service, clock):
     # late, it goes two places behind that slot, not straight back to the head.
     for i in range(2):
         clock.set(at(26, 9, i))
-        service.issue(line="A")  # A001, A002
+        service.take_ticket(line="A")  # A001, A002
     clock.set(at(26, 9, 2))
-    green = service.issue(line="A", green=True).ticket  # A003
+    green = service.take_ticket(line="A", green=True).ticket  # A003
     for i in range(3, 7):
         clock.set(at(26, 9, i))
-        service.issue(line="A")  # A004..A007
+        service.take_ticket(line="A")  # A004..A007
     service.window_action(1, "open", clerk="c1")
     clock.set(at(26, 9, 10))
     assert service.call_next(1).id == green.id
@@ -535,15 +540,15 @@ def test_green_ticket_late_return_is_still_two_places_behind(service, clock):
 def test_late_return_counts_places_in_call_order(service, clock):
     # A001 misses its call; meanwhile a green ticket came. The green one is ahead of A001's slot, so
     # A001 comes back two places behind the slot after it: behind A002 (green), A003, A004.
-    a1 = service.issue(line="A").ticket  # 09:00
+    a1 = service.take_ticket(line="A").ticket  # 09:00
     service.window_action(1, "open", clerk="c1")
     service.call_next(1)
     service.act(a1.id, "no_show", window=1)
     clock.set(at(26, 9, 5))
-    service.issue(line="A", green=True)  # A002
+    service.take_ticket(line="A", green=True)  # A002
     for i in range(6, 10):
         clock.set(at(26, 9, i))
-        service.issue(line="A")  # A003..A006
+        service.take_ticket(line="A")  # A003..A006
     clock.set(at(26, 9, 12))
     back = service.act(a1.id, "late_return", window=1)
     assert service.people_ahead(back) == 3
@@ -551,7 +556,7 @@ def test_late_return_counts_places_in_call_order(service, clock):
 
 
 def test_late_return_to_an_empty_line(service, clock):
-    a1 = service.issue(line="A").ticket
+    a1 = service.take_ticket(line="A").ticket
     service.window_action(1, "open", clerk="c1")
     service.call_next(1)
     service.act(a1.id, "no_show", window=1)
@@ -562,9 +567,9 @@ def test_late_return_to_an_empty_line(service, clock):
 
 
 def test_late_return_with_fewer_waiting_than_places_goes_last(service, clock):
-    a1 = service.issue(line="A").ticket
+    a1 = service.take_ticket(line="A").ticket
     clock.advance(minutes=1)
-    service.issue(line="A")
+    service.take_ticket(line="A")
     service.window_action(1, "open", clerk="c1")
     service.call_next(1)
     service.act(a1.id, "no_show", window=1)
@@ -576,10 +581,10 @@ def test_late_return_with_fewer_waiting_than_places_goes_last(service, clock):
 
 def test_late_return_of_a_ticket_issued_in_the_same_instant_as_others(service, clock):
     # A kiosk burst: several tickets issued within one clock tick. Two places behind is still two.
-    first = service.issue(line="A").ticket
+    first = service.take_ticket(line="A").ticket
     clock.advance(seconds=30)
     for _ in range(5):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     service.window_action(1, "open", clerk="c1")
     clock.advance(minutes=1)
     assert service.call_next(1).id == first.id
@@ -594,7 +599,7 @@ def test_late_return_of_a_ticket_issued_in_the_same_instant_as_others(service, c
 
 def test_late_return_refused_for_yesterdays_ticket(make):
     svc, clock = make(all_day_doc(), at(26, 20))
-    t = svc.issue(line="A").ticket
+    t = svc.take_ticket(line="A").ticket
     svc.window_action(1, "open", clerk="c1")
     svc.call_next(1)
     svc.act(t.id, "no_show", window=1)
@@ -606,13 +611,13 @@ def test_late_return_refused_for_yesterdays_ticket(make):
 
 def test_oldest_first_across_the_windows_lines(service, clock):
     # Window 2 serves B (primary) and A. Tickets more than the primary credit (5 min) apart: oldest first.
-    a1 = service.issue(line="A").ticket  # 09:00
+    a1 = service.take_ticket(line="A").ticket  # 09:00
     clock.set(at(26, 9, 10))
-    service.issue(line="B")  # 09:10
+    service.take_ticket(line="B")  # 09:10
     clock.set(at(26, 9, 20))
-    service.issue(line="A")  # 09:20
+    service.take_ticket(line="A")  # 09:20
     clock.set(at(26, 9, 30))
-    service.issue(line="B")  # 09:30
+    service.take_ticket(line="B")  # 09:30
     clock.set(at(26, 10, 0))
     service.window_action(2, "open", clerk="c2")
     assert serve_all(service, 2) == ["A001", "B001", "A002", "B002"]
@@ -625,13 +630,13 @@ def test_primary_line_credit_is_bounded(make):
     doc = small_hall_doc()
     doc["policy"] = {"primary_line_credit_min": 5}  # the shipped default is 0
     service, clock = make(doc)
-    service.issue(line="A")  # A001 09:00
+    service.take_ticket(line="A")  # A001 09:00
     clock.set(at(26, 9, 3))
-    service.issue(line="B")  # B001 09:03
+    service.take_ticket(line="B")  # B001 09:03
     clock.set(at(26, 9, 30))
-    service.issue(line="A")  # A002 09:30
+    service.take_ticket(line="A")  # A002 09:30
     clock.set(at(26, 9, 38))
-    service.issue(line="B")  # B002 09:38
+    service.take_ticket(line="B")  # B002 09:38
     clock.set(at(26, 10, 0))
     service.window_action(2, "open", clerk="c2")
     assert serve_all(service, 2) == ["B001", "A001", "A002", "B002"]
@@ -641,12 +646,12 @@ def test_green_channel_credit_is_bounded(make):
     doc = small_hall_doc()
     doc["policy"] = {"green_credit_min": 30}  # the shipped default is 15
     service, clock = make(doc)
-    service.issue(line="A")  # A001 09:00
+    service.take_ticket(line="A")  # A001 09:00
     clock.set(at(26, 9, 20))
-    green = service.issue(line="A", green=True).ticket  # A002 09:20, 30 min credit
+    green = service.take_ticket(line="A", green=True).ticket  # A002 09:20, 30 min credit
     assert green.green and service.people_ahead(green) == 0
     clock.set(at(26, 9, 40))
-    service.issue(line="A", green=True)  # A003 09:40: 40 min younger than A001
+    service.take_ticket(line="A", green=True)  # A003 09:40: 40 min younger than A001
     clock.set(at(26, 9, 45))
     service.window_action(1, "open", clerk="c1")
     # A002 (25 + 30) > A001 (45) > A003 (5 + 30): the credit lifts a green ticket over 30 minutes of
@@ -658,8 +663,8 @@ def test_green_channel_credit_is_bounded(make):
 
 
 def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, clock):
-    w = [service.issue(line="A").ticket for _ in range(4)]
-    b = [service.issue(line="B").ticket for _ in range(3)]
+    w = [service.take_ticket(line="A").ticket for _ in range(4)]
+    b = [service.take_ticket(line="B").ticket for _ in range(3)]
     service.window_action(1, "open", clerk="c1")
     service.window_action(2, "open", clerk="c2")
     done = service.call_next(1)
@@ -680,7 +685,7 @@ def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, cl
     clock.set(at(27, 7, 0))
     result = service.roll_over()
     open_ids = {w[3].id, b[0].id, b[1].id, suspended.id, serving.id}  # called is one of them
-    assert result == {"expired": len(open_ids), "closed_windows": 2}
+    assert result == {"expired": len(open_ids), "closed_windows": 2, "request_keys_forgotten": 0}
     states = {r["id"]: r["state"] for r in service.store.all("SELECT id, state FROM tickets")}
     assert {i for i, s in states.items() if s == "expired"} == open_ids
     assert states[done.id] == "done" and states[cancelled.id] == "cancelled"
@@ -697,13 +702,13 @@ def test_roll_over_expires_yesterdays_open_tickets_and_is_idempotent(service, cl
     assert snapshot(service) == before
     # The new day starts at A001 and the windows open afresh.
     clock.set(at(27, 9, 0))
-    assert service.issue(line="A").ticket.number == "A001"
+    assert service.take_ticket(line="A").ticket.number == "A001"
     assert service.roll_over() == result
 
 
 def test_roll_over_on_a_quiet_day_does_nothing_to_today(service, clock):
-    t = service.issue(line="A").ticket
-    assert service.roll_over() == {"expired": 0, "closed_windows": 0}
+    t = service.take_ticket(line="A").ticket
+    assert service.roll_over() == {"expired": 0, "closed_windows": 0, "request_keys_forgotten": 0}
     assert service.ticket(t.id).state == "waiting"
 
 
@@ -716,8 +721,8 @@ def _row_view(svc: HallService, tid: int) -> dict:
 
 
 def test_replay_matches_the_row_at_every_step(service, clock):
-    t = service.issue(line="A").ticket
-    service.issue(line="A")
+    t = service.take_ticket(line="A").ticket
+    service.take_ticket(line="A")
     service.window_action(1, "open", clerk="c1")
     service.window_action(2, "open", clerk="c2")
     steps = [
@@ -742,7 +747,7 @@ def test_replay_matches_the_row_at_every_step(service, clock):
 
 
 def test_replay_notices_a_missing_event(service):
-    t = service.issue(line="A").ticket
+    t = service.take_ticket(line="A").ticket
     service.window_action(1, "open", clerk="c1")
     service.call_next(1)
     service.act(t.id, "start", window=1)
@@ -754,7 +759,7 @@ def test_replay_notices_a_missing_event(service):
 
 
 def test_nothing_is_deleted(service, clock):
-    t = service.issue(line="A").ticket
+    t = service.take_ticket(line="A").ticket
     service.act(t.id, "cancel")
     clock.set(at(27, 9))
     service.roll_over()
@@ -765,7 +770,7 @@ def test_nothing_is_deleted(service, clock):
 def test_the_clock_is_the_halls_not_the_machines(make):
     # The fake clock says 01:30 UTC = 09:30 Shanghai on Thursday: open, whatever the test machine's zone.
     svc, _ = make(None, datetime(2026, 11, 26, 1, 30, tzinfo=UTC))
-    t = svc.issue(line="A").ticket
+    t = svc.take_ticket(line="A").ticket
     assert t.service_day == "2026-11-26"
     assert t.issued_at == datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
     assert t.issued_at.utcoffset() == timedelta(0)

@@ -1,4 +1,4 @@
-"""Issue 9, keeping data: online backups (while others write), keeping N, the backup before a
+"""Keeping data: online backups (while others write), keeping N, the backup before a
 migration, and restore with the check first."""
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import threading
-import time
 from collections import namedtuple
 from datetime import datetime, timedelta
 
@@ -19,6 +18,8 @@ from tongban.ops.backup import BackupError, RestoreError, check_backup_file, lis
 from tongban.ops.damage import damaged, mark_damaged
 from tongban.queue.service import HallService
 from tongban.queue.store import Store, StoreError, migrations
+
+from .conftest import wait_for
 
 
 def _tickets(path) -> int:
@@ -31,7 +32,7 @@ def _tickets(path) -> int:
 
 def test_backup_while_another_connection_writes(tmp_path, service, store, clock):
     for _ in range(5):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     stop = threading.Event()
     written = []
 
@@ -39,7 +40,7 @@ def test_backup_while_another_connection_writes(tmp_path, service, store, clock)
         own = Store(store.path, migrate=False)
         svc = HallService(own, service.config, clock)
         while not stop.is_set() and len(written) < 40:
-            written.append(svc.issue(line="A").ticket.number)
+            written.append(svc.take_ticket(line="A").ticket.number)
         own.close()
 
     thread = threading.Thread(target=writer)
@@ -122,10 +123,10 @@ def test_check_refuses_a_sqlite_file_of_something_else(tmp_path):
 
 def test_restore_puts_the_backup_back_and_keeps_the_old_file(tmp_path, service, store):
     for _ in range(3):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b", kind="manual")
     for _ in range(4):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     store.close()
     mark_damaged(store.path, "test")
     result = restore(good, store.path, tmp_path / "b")
@@ -139,9 +140,9 @@ def test_restore_puts_the_backup_back_and_keeps_the_old_file(tmp_path, service, 
 
 
 def test_restore_drops_the_old_wal(tmp_path, service, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b")
-    service.issue(line="A")
+    service.take_ticket(line="A")
     store.close()
     # A WAL left by a crash belongs to the old file; replayed onto the restored one it would corrupt it.
     stale = sqlite3.connect(store.path, isolation_level=None)
@@ -159,7 +160,7 @@ def test_restore_drops_the_old_wal(tmp_path, service, store):
 
 
 def test_restore_refuses_a_bad_file_and_changes_nothing(tmp_path, service, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     bad = tmp_path / "bad.db"
     good = take_backup(store.path, tmp_path / "b")
     data = bytearray(good.read_bytes())
@@ -173,8 +174,16 @@ def test_restore_refuses_a_bad_file_and_changes_nothing(tmp_path, service, store
     assert [b.kind for b in list_backups(tmp_path / "b")] == ["manual"]
 
 
+def _cmdline(pid: int) -> list[str]:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return f.read().decode(errors="replace").split("\0")[:-1]
+    except OSError:
+        return []
+
+
 def test_restore_refuses_while_a_connection_is_open(tmp_path, service, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     good = take_backup(store.path, tmp_path / "b")
     with pytest.raises(RestoreError, match="in use.*systemctl stop tongban-web tongban-devices"):
         restore(good, store.path, tmp_path / "b")  # `store` is still open
@@ -189,7 +198,8 @@ def test_restore_refuses_while_tongban_serve_runs_on_the_file(tmp_path, service,
         [sys.executable, "-c", "import time; time.sleep(30)", "tongban", "serve", "--db", store.path]
     )
     try:
-        time.sleep(0.2)
+        # Until it has exec'd, the child's command line is still this test's.
+        assert wait_for(lambda: _cmdline(fake.pid)[-4:] == ["tongban", "serve", "--db", str(store.path)])
         with pytest.raises(RestoreError, match=f"pid {fake.pid}"):
             restore(good, store.path, tmp_path / "b")
     finally:

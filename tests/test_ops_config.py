@@ -1,4 +1,4 @@
-"""Issue 9: the hall file's [operations] table (docs/config.md) is checked like every other table."""
+"""The hall file's [operations] table (docs/config.md) is checked like every other table."""
 
 from __future__ import annotations
 

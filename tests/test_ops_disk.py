@@ -1,4 +1,4 @@
-"""Issue 9, disk nearly full: issuing tickets keeps working (no log file or report stands in its way),
+"""Disk nearly full: issuing tickets keeps working (no log file or report stands in its way),
 the manager console gets a warning (tongban.web.context.disk_warnings), backups keep out of the last
 megabytes, and even a completely full disk loses nothing already issued.
 
@@ -101,7 +101,7 @@ def test_tickets_keep_issuing_on_a_nearly_full_disk_while_log_files_cannot_be_wr
     store = Store(data / "tongban.db")
     service = HallService(store, hall_config, clock)
     service.sync_with_config()
-    numbers = [service.issue(line="A").ticket.number for _ in range(5)]
+    numbers = [service.take_ticket(line="A").ticket.number for _ in range(5)]
     _fill(data, 12 * 2**20)  # below any sensible warning, far from the last byte
     _fill(logs, 0)  # the log folder is completely full
     handler = logging.FileHandler(logs / "tongban.log")
@@ -110,7 +110,7 @@ def test_tickets_keep_issuing_on_a_nearly_full_disk_while_log_files_cannot_be_wr
         warnings = [s for s in disk_status(store.path, data / "backups", 500) if not s.ok]
         assert warnings and warnings[0].free_mb < 500
         for _ in range(40):
-            numbers.append(service.issue(line="A").ticket.number)
+            numbers.append(service.take_ticket(line="A").ticket.number)
             logging.getLogger("tongban.test").warning("issued %s", numbers[-1])  # fails to write, harmlessly
     finally:
         logging.getLogger().removeHandler(handler)
@@ -122,7 +122,7 @@ def test_tickets_keep_issuing_on_a_nearly_full_disk_while_log_files_cannot_be_wr
     # A nightly backup on the same disk refuses rather than eat the space tickets need.
     with pytest.raises(BackupError, match="kept for the tickets"):
         take_backup(store.path, data / "backups", reserve_mb=250)
-    assert service.issue(line="A").ticket.number == "A046"
+    assert service.take_ticket(line="A").ticket.number == "A046"
     assert store.integrity_check() == ["ok"]
     store.close()
 
@@ -132,19 +132,19 @@ def test_a_completely_full_disk_loses_nothing_already_issued(tmpfs, hall_config,
     store = Store(data / "tongban.db")
     service = HallService(store, hall_config, clock)
     service.sync_with_config()
-    issued = [service.issue(line="A").ticket.number for _ in range(10)]
+    issued = [service.take_ticket(line="A").ticket.number for _ in range(10)]
     filler = _fill(data, 0)
     refused = 0
     for _ in range(35):  # line A issues 50 a day
         try:
-            issued.append(service.issue(line="A").ticket.number)
+            issued.append(service.take_ticket(line="A").ticket.number)
         except sqlite3.OperationalError as exc:
             assert "full" in str(exc)
             refused += 1
             break
     assert refused == 1, "the disk never filled up"
     filler.unlink()  # the IT person frees space
-    issued.append(service.issue(line="A").ticket.number)
+    issued.append(service.take_ticket(line="A").ticket.number)
     assert issued == [f"A{i:03d}" for i in range(1, len(issued) + 1)]
     assert store.integrity_check() == ["ok"]
     rows = store.all("SELECT number FROM tickets ORDER BY id")

@@ -1,4 +1,4 @@
-"""Issue 9, keeping data: the nightly integrity check and backup (recorded in job_runs, caught up
+"""Keeping data: the nightly integrity check and backup (recorded in job_runs, caught up
 after a night the box was off), and what a failed check does: the devices process stops with a
 message saying how to restore, and the web refuses to serve from the damaged file."""
 
@@ -65,7 +65,7 @@ def test_due_day_is_the_last_backup_time_in_the_hall_zone(hall_config):
 
 
 def test_nightly_checks_then_backs_up_once_per_night(jobs, service, clock, store):
-    service.issue(line="A")
+    service.take_ticket(line="A")
     first = jobs.run()
     assert first["integrity"]["ok"] is True
     assert Path(first["backup"]["file"]).exists()
@@ -114,7 +114,7 @@ def test_a_failed_backup_alerts_once_and_is_retried(jobs, store, clock, monkeypa
 
 def test_failed_integrity_check_marks_the_file_and_says_how_to_restore(jobs, service, store, clock):
     for _ in range(3):
-        service.issue(line="A")
+        service.take_ticket(line="A")
     jobs.run()  # a good backup first
     clock.advance(days=1)
     store.close()
@@ -176,8 +176,8 @@ def test_the_devices_process_refuses_a_file_that_fails_quick_check(tmp_path, hal
 def test_the_devices_process_stops_when_the_nightly_check_fails(store, service, hall_config, clock, monkeypatch):
     from tongban.devices import process as devices_mod
 
-    service.issue(line="A")
-    service.issue(line="A")
+    service.take_ticket(line="A")
+    service.take_ticket(line="A")
     store.close()
     damage_an_index(store.path)
     monkeypatch.setattr(devices_mod, "NIGHTLY_CATCH_UP_DELAY_S", 0)

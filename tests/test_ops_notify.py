@@ -1,4 +1,4 @@
-"""Issue 9, installation: Type=notify readiness for `tongban serve` (gunicorn's when_ready hook) and
+"""Installation: Type=notify readiness for `tongban serve` (gunicorn's when_ready hook) and
 `tongban devices` (READY from the running scheduler, then WATCHDOG pings), without systemd: a unix
 datagram socket stands in for the service manager, as NOTIFY_SOCKET names it."""
 

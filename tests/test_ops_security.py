@@ -1,4 +1,4 @@
-"""Issue 9, hardening: passwords, lockout, sessions, demo passwords, terminal tokens on staff routes
+"""Hardening: passwords, lockout, sessions, demo passwords, terminal tokens on staff routes
 (every /api/v1 route, found by walking the app's url_map), CSRF on every form route, security
 headers, button mashing at a kiosk, and no secrets in the repository."""
 
@@ -13,13 +13,22 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from tongban.config import parse_hall_config
+from tongban.queue.accounts import (
+    DEMO_PASSWORDS,
+    LOCK_AFTER_FAILURES,
+    SOURCE_MAX_FAILURES,
+    AccountError,
+    Accounts,
+    AuthError,
+)
 from tongban.queue.ratelimit import KioskRateLimited
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
 from tongban.web.app import create_app
-from tongban.web.auth import DEMO_PASSWORDS, LOCK_AFTER_FAILURES, AccountError, Accounts, AuthError
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
+from .conftest import small_hall_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -51,17 +60,74 @@ def test_lockout_after_repeated_failures_and_release_after_the_wait(accounts, cl
         assert exc.value.code == "bad_login"
     with pytest.raises(AuthError) as exc:
         accounts.login("li", "a-long-password")  # even the right password, while locked
-    assert exc.value.code == "locked"
+    # The answer of a wrong password: "locked" would confirm the name is real (docs/architecture.md §Web).
+    assert exc.value.code == "bad_login"
     clock.advance(minutes=16)
     token, _ = accounts.login("li", "a-long-password")
     assert accounts.session(token).account.username == "li"
 
 
-def test_lockout_over_the_api_is_403_with_a_message(hall):
+def _api_login(hall, username: str, password: str, window: int | None = None, source: str = "10.0.0.1"):
+    body = {"username": username, "password": password, **({"window": window} if window else {})}
+    return hall.http.post("/api/v1/login", json=body, environ_base={"REMOTE_ADDR": source})
+
+
+def _page_login(hall, username: str, password: str, window: int | None = None, source: str = "10.0.0.1"):
+    client = hall.app.test_client()
+    client.environ_base["REMOTE_ADDR"] = source
+    form = {"username": username, "password": password, "window": str(window or "")}
+    form["csrf_token"] = csrf_token(client.get("/login").get_data(as_text=True))
+    r = client.post("/login", data=form)
+    # The page's CSRF tokens differ from one answer to the next; nothing else may.
+    body = re.sub(r'(csrf_token" value="|"X-CSRFToken": ")[^"]+', r"\1…", r.get_data(as_text=True))
+    return r.status_code, body.replace(f'value="{username}"', 'value="…"')
+
+
+def test_unknown_names_wrong_passwords_and_locked_names_get_one_answer(hall):
+    """Before, a real name answered 403 "locked" after five failures while an unknown one kept
+    answering 401: a guesser could confirm names. Now all three get the same status and body, on the
+    API and on the sign-in page, and the page keeps no trace of which it was."""
     for _ in range(LOCK_AFTER_FAILURES):
-        assert hall.http.post("/api/v1/login", json={"username": "manager", "password": "nope"}).status_code == 401
-    r = hall.http.post("/api/v1/login", json={"username": "manager", "password": PASSWORD})
-    assert r.status_code == 403 and r.get_json()["error"] == "locked" and r.get_json()["message_zh"]
+        assert _api_login(hall, "manager", "nope", source="10.0.0.66").status_code == 401
+        assert _api_login(hall, "clerk9", "nope", source="10.0.0.66").status_code == 401
+    answers = {
+        "unknown name": _api_login(hall, "clerk7", "nope", source="10.0.0.66"),
+        "unknown name, locked": _api_login(hall, "clerk9", PASSWORD, source="10.0.0.66"),
+        "wrong password": _api_login(hall, "clerk1", "nope", window=1, source="10.0.0.66"),
+        "locked, right password": _api_login(hall, "manager", PASSWORD, source="10.0.0.66"),
+    }
+    seen = {(r.status_code, r.get_data(as_text=True)) for r in answers.values()}
+    assert len(seen) == 1, seen
+    status, body = seen.pop()
+    assert status == 401 and '"error":"bad_login"' in body.replace(" ", "")
+    # The page: the same for the three as well.
+    pages = {
+        _page_login(hall, "clerk7", "nope", source="10.0.0.66"),
+        _page_login(hall, "clerk1", "nope", source="10.0.0.66"),
+        _page_login(hall, "manager", PASSWORD, source="10.0.0.66"),
+    }
+    assert len(pages) == 1 and pages.pop()[0] == 401
+    # From the manager's own computer the right password still works.
+    assert _api_login(hall, "manager", PASSWORD).status_code == 200
+
+
+def test_an_attacker_failing_for_every_clerk_does_not_stop_the_clerks(hall):
+    """One address tries every name until it is refused itself (429); each clerk still signs in from
+    their own window's computer, on the page and over the API, and nobody is locked out."""
+    names = ["manager", "clerk1", "clerk2"] + [f"clerk{n}" for n in range(3, 20)]
+    statuses = []
+    for name in names:
+        for _ in range(LOCK_AFTER_FAILURES):
+            statuses.append(_api_login(hall, name, "guess", source="10.0.0.66").status_code)
+    assert set(statuses) == {401, 429} and statuses.index(429) == SOURCE_MAX_FAILURES
+    refused = _api_login(hall, "clerk1", PASSWORD, window=1, source="10.0.0.66")
+    assert refused.status_code == 429 and refused.get_json()["error"] == "login_rate_limited"
+    assert refused.get_json()["retry_after_s"] > 0 and refused.get_json()["message_zh"]
+    assert _page_login(hall, "clerk2", PASSWORD, window=2, source="10.0.0.66")[0] == 429
+    for n in (1, 2):
+        assert _api_login(hall, f"clerk{n}", PASSWORD, window=n, source=f"10.0.0.{n}").status_code == 200
+        assert _page_login(hall, f"clerk{n}", PASSWORD, window=n, source=f"10.0.0.{n}")[0] == 302
+    assert _api_login(hall, "manager", PASSWORD, source="10.0.0.100").status_code == 200
 
 
 def test_sessions_expire(hall, clock):
@@ -204,6 +270,145 @@ def test_account_passwd_command_clears_must_change(tmp_path, clock):
     assert r.exit_code == 0, r.output
     assert store.one("SELECT must_change FROM accounts")[0] == 0
     store.close()
+
+
+# ---------- clerks act within their window's lines ----------
+
+
+@pytest.fixture
+def lined_hall(tmp_path, clock):
+    """The small hall with a third line E that only window 3 is able to serve: windows 1 and 2 serve A and B."""
+    doc = small_hall_doc()
+    doc["matters"].append({**doc["matters"][0], "code": "M9", "name_zh": "综合事项", "name_en": "General matter"})
+    doc["lines"].append({"prefix": "E", "name_zh": "综合业务", "name_en": "General", "matters": ["M9"]})
+    doc["windows"].append({**doc["windows"][0], "number": 3, "name": "3号窗口", "able": ["E"], "serving": ["E"]})
+    hall = make_hall_client(tmp_path, parse_hall_config(doc, "lined-hall"), clock)
+    store = Store(tmp_path / "api.db")
+    Accounts(store, clock).add("clerk3", PASSWORD, name="3号窗口", role="clerk")
+    store.close()
+    return hall
+
+
+def _take(hall, line: str, token: str | None = None, **body) -> dict:
+    r = hall.call("POST", "/tickets", token or hall.kiosk, json={"line": line, **body})
+    assert r.status_code == 201, r.get_json()
+    return r.get_json()
+
+
+def _served_at(hall, window: int, token: str) -> dict:
+    """Open the window and call its next ticket."""
+    hall.call("POST", f"/windows/{window}/open", token)
+    r = hall.call("POST", f"/windows/{window}/next", token)
+    assert r.status_code == 200, r.get_json()
+    return r.get_json()
+
+
+def _no_show_in_e(hall) -> dict:
+    clerk3 = hall.login("clerk3", window=3)
+    _take(hall, "E")
+    called = _served_at(hall, 3, clerk3)
+    r = hall.call("POST", f"/tickets/{called['id']}/no_show", clerk3)
+    assert r.status_code == 200
+    return r.get_json()
+
+
+#: (what, the request's line and body, what the clerk at window 1 gets, what the manager gets).
+LINE_MATRIX = [
+    ("cancel a waiting E ticket", "E", "cancel", {}, 403),
+    ("transfer a waiting E ticket into A", "E", "transfer", {"to_line": "A"}, 403),
+    ("transfer a waiting A ticket into E", "A", "transfer", {"to_line": "E"}, 403),
+    ("put an E no-show back in line", "E-no-show", "late_return", {}, 403),
+    ("cancel a waiting A ticket", "A", "cancel", {}, 200),
+    ("transfer a waiting A ticket into B", "A", "transfer", {"to_line": "B"}, 200),
+]
+
+
+@pytest.mark.parametrize("who", ["clerk1", "manager"])
+@pytest.mark.parametrize(
+    ("what", "line", "action", "body", "clerk_status"), LINE_MATRIX, ids=[m[0] for m in LINE_MATRIX]
+)
+def test_a_clerk_acts_only_on_the_lines_of_their_window_over_the_api(
+    lined_hall, who, what, line, action, body, clerk_status
+):
+    hall = lined_hall
+    ticket = _no_show_in_e(hall) if line == "E-no-show" else _take(hall, line)
+    token = hall.login(who, window=1 if who == "clerk1" else None)
+    r = hall.call("POST", f"/tickets/{ticket['id']}/{action}", token, json=body)
+    expected = clerk_status if who == "clerk1" else 200  # the manager is not limited
+    assert r.status_code == expected, (what, r.get_json())
+    after = hall.call("GET", f"/tickets/{ticket['id']}", hall.login("manager")).get_json()
+    if expected == 403:
+        body = r.get_json()
+        assert body["error"] == "wrong_line" and body["message_zh"] and body["message_en"]
+        assert (after["state"], after["line"], after["transferred"]) == (ticket["state"], ticket["line"], False)
+    else:
+        assert after["state"] != ticket["state"] or after["line"] != ticket["line"]
+
+
+def test_a_clerk_may_send_the_citizen_at_their_own_window_to_any_line(lined_hall):
+    """The counter case a transfer is for: the citizen in front of window 1 belongs to line E."""
+    hall = lined_hall
+    clerk1 = hall.login("clerk1", window=1)
+    _take(hall, "A")
+    at_counter = _served_at(hall, 1, clerk1)
+    r = hall.call("POST", f"/tickets/{at_counter['id']}/transfer", clerk1, json={"to_line": "E"})
+    assert r.status_code == 200 and (r.get_json()["line"], r.get_json()["transferred"]) == ("E", True)
+
+
+def test_a_clerks_green_ticket_is_for_their_windows_lines_over_the_api(lined_hall):
+    hall = lined_hall
+    clerk1 = hall.login("clerk1", window=1)
+    r = hall.call("POST", "/tickets", clerk1, json={"line": "E", "green": True})
+    assert r.status_code == 403 and r.get_json()["error"] == "wrong_line"
+    assert _take(hall, "A", clerk1, green=True)["green"] is True
+    assert _take(hall, "E", hall.login("clerk3", window=3), green=True)["green"] is True
+    assert _take(hall, "E", hall.login("manager"), green=True)["green"] is True
+    # The refused one took no number.
+    store = Store(hall.app.config["DATABASE"], migrate=False)
+    assert [r[0] for r in store.all("SELECT number FROM tickets ORDER BY id")] == ["A001", "E001", "E002"]
+    store.close()
+
+
+def _console(hall, username: str, window: int | None):
+    client = hall.app.test_client()
+    page = client.get("/login").get_data(as_text=True)
+    form = {"csrf_token": csrf_token(page), "username": username, "password": PASSWORD, "window": str(window or "")}
+    assert client.post("/login", data=form).status_code == 302
+    page = client.get("/window/1").get_data(as_text=True)
+    return client, {"X-CSRFToken": re.search(r'"X-CSRFToken": "([^"]+)"', page).group(1), "HX-Request": "true"}
+
+
+@pytest.mark.parametrize("who", ["clerk1", "manager"])
+def test_a_clerk_acts_only_on_the_lines_of_their_window_on_the_console(lined_hall, who):
+    hall = lined_hall
+    no_show_e = _no_show_in_e(hall)
+    waiting_e = _take(hall, "E")
+    client, headers = _console(hall, who, 1 if who == "clerk1" else None)
+    limited = who == "clerk1"
+
+    r = client.post("/window/1/transfer", data={"ticket": waiting_e["id"], "target": "line:A"}, headers=headers)
+    assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
+    r = client.post("/window/1/late-return", data={"number": no_show_e["number"]}, headers=headers)
+    assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
+    r = client.post("/window/1/green", data={"confirmed": "yes", "matter": "line:E"}, headers=headers)
+    assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
+    if limited:
+        assert "3号窗口" not in r.get_data(as_text=True) and "E" in r.get_data(as_text=True)
+    # The console has no cancel button: a citizen who leaves is cancelled through the API.
+    assert client.post(f"/window/1/ticket/{waiting_e['id']}/cancel", headers=headers).status_code == 404
+    # Within window 1's lines the clerk's console works as before.
+    assert (
+        client.post("/window/1/green", data={"confirmed": "yes", "matter": "line:B"}, headers=headers).status_code
+        == 200
+    )
+
+    manager = hall.login("manager")
+    after = {t: hall.call("GET", f"/tickets/{t}", manager).get_json() for t in (waiting_e["id"], no_show_e["id"])}
+    if limited:
+        assert (after[waiting_e["id"]]["line"], after[waiting_e["id"]]["transferred"]) == ("E", False)
+        assert after[no_show_e["id"]]["state"] == "no_show"
+    else:
+        assert after[waiting_e["id"]]["line"] == "A" and after[no_show_e["id"]]["state"] == "waiting"
 
 
 # ---------- terminal tokens on every staff route ----------
@@ -422,7 +627,7 @@ def test_a_burst_of_presses_at_once_is_counted_exactly(store, hall_config, clock
     def press():
         own = Store(store.path, migrate=False)
         try:
-            HallService(own, hall_config, clock).issue(line="A", kiosk="kiosk-1")
+            HallService(own, hall_config, clock).take_ticket(line="A", kiosk="kiosk-1")
             results.append("ok")
         except KioskRateLimited:
             results.append("limited")
@@ -443,7 +648,7 @@ def test_kiosk_limit_is_per_kiosk(store, hall_config, clock):
     service.sync_with_config()
     limit = hall_config.operations.kiosk_max_per_minute
     for _ in range(limit):
-        service.issue(line="A", kiosk="kiosk-1")
+        service.take_ticket(line="A", kiosk="kiosk-1")
     with pytest.raises(KioskRateLimited):
-        service.issue(line="A", kiosk="kiosk-1")
-    assert service.issue(line="A", kiosk="kiosk-2").ticket.kiosk == "kiosk-2"
+        service.take_ticket(line="A", kiosk="kiosk-1")
+    assert service.take_ticket(line="A", kiosk="kiosk-2").ticket.kiosk == "kiosk-2"

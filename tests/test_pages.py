@@ -90,7 +90,7 @@ def test_stream_sends_state_first_then_each_change(tmp_path, store, service):
     got = []
     reading = threading.Thread(target=lambda: got.append(next(events)))
     reading.start()
-    service.issue(line="A")
+    service.take_ticket(line="A")
     reading.join(timeout=3)
     assert got == [b"event: waiting\ndata: 1\n\n"]
     broker.stop()

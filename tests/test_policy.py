@@ -1,4 +1,4 @@
-"""Issue 3: the dispatch policy (DESIGN §4) and the wait forecast built on it."""
+"""The dispatch policy and the wait forecast built on it (docs/architecture.md §Dispatch, §Forecast)."""
 
 from __future__ import annotations
 
@@ -328,9 +328,9 @@ def test_an_idle_window_takes_a_ticket_of_a_line_it_is_able_to_serve_own_lines_f
     """Window 1 serves A and is able to serve B. It calls its own line's ticket first, though the B
     ticket is older; with A empty it takes the B ticket instead of idling."""
     service.window_action(1, "open", clerk="c1")
-    b = service.issue(line="B").ticket
+    b = service.take_ticket(line="B").ticket
     clock.advance(minutes=5)
-    a = service.issue(line="A").ticket
+    a = service.take_ticket(line="A").ticket
     assert service.call_next(1).id == a.id
     service.act(a.id, "start", window=1)
     service.act(a.id, "finish", window=1)
@@ -341,7 +341,7 @@ def test_an_idle_window_takes_a_ticket_of_a_line_it_is_able_to_serve_own_lines_f
 def test_a_pinned_window_keeps_to_its_lines(service):
     service.window_action(1, "open", clerk="c1")
     service.set_pinned(1, True)
-    service.issue(line="B")
+    service.take_ticket(line="B")
     with pytest.raises(errors.NothingWaiting):
         service.call_next(1)
     service.set_pinned(1, False)
@@ -353,59 +353,57 @@ def test_with_the_setting_off_an_idle_window_waits(make_service):
     doc["policy"] = {"idle_windows_take_able_lines": False}
     svc, _ = make_service(doc)
     svc.window_action(1, "open", clerk="c1")
-    svc.issue(line="B")
+    svc.take_ticket(line="B")
     with pytest.raises(errors.NothingWaiting):
         svc.call_next(1)
 
 
 def test_the_forecast_gives_a_line_nobody_serves_minutes_from_a_window_able_to_serve_it(make_service):
     """Only window 1 is open (serving A, able to serve B), busy with an A ticket, one more A waiting.
-    A B ticket gets its minutes from window 1: after the A tickets. With the setting off, no open window
-    may call it, and the forecast falls back to the hall's opening assignment (window 2 serves B)."""
-    minutes = {}
+    A B ticket gets its minutes from window 1: after the A tickets. With the setting off no open,
+    staffed window may call it, and nobody is promised minutes."""
     for take in (True, False):
         doc = small_hall_doc()
         doc["policy"] = {"idle_windows_take_able_lines": take}
         svc, clock = make_service(doc)
         svc.window_action(1, "open", clerk="c1")
-        first = svc.issue(line="A").ticket
+        svc.take_ticket(line="A")
         svc.call_next(1)
-        svc.issue(line="A")
+        svc.take_ticket(line="A")
         clock.advance(minutes=1)
-        issued = svc.issue(line="B")
+        issued = svc.take_ticket(line="B")
         per_a = svc.per_call_minutes()["A"]
-        f = svc.ticket_forecast(issued.ticket)
-        minutes[take] = f.wait_min
-        assert first.line == "A"
+        outlook = svc.ticket_outlook(issued.ticket)
         if take:
             # window 1 is free in (per call − 1 min), calls the waiting A (and any A expected to come
-            # meanwhile: its own line goes first), then the B ticket
-            assert f.wait_min >= per_a - 1 + per_a
-            assert f.windows == 1 and issued.estimate.minutes == round(f.wait_min)
-    assert minutes[False] == 0.0 < minutes[True]
+            # meanwhile: its own line goes first), then the B ticket; nobody is ahead of it at window 1
+            assert outlook.windows == (1,) and outlook.people_ahead == 0
+            assert outlook.estimate.minutes >= round(per_a - 1 + per_a) and outlook == issued.outlook
+        else:
+            assert outlook.estimate is None and outlook.windows == ()
 
 
 def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, clock):
     """Small hall: window 1 serves A, window 2 serves B then A. Only window 2 is open: an A ticket
     has ahead of it the older B tickets window 2 takes first, not just the A tickets."""
     service.window_action(2, "open", clerk="c2")
-    service.issue(line="B")
+    service.take_ticket(line="B")
     clock.advance(minutes=1)
-    service.issue(line="B")
+    service.take_ticket(line="B")
     clock.advance(minutes=1)
-    issued = service.issue(line="A")
+    issued = service.take_ticket(line="A")
     assert issued.people_ahead == 2
     # The lines summary gives a newcomer the same forecast as the kiosk would print.
     summary = {line["prefix"]: line for line in service.lines_summary()}
-    assert summary["A"]["estimate"] == service.newcomer_forecast("A").estimate.as_dict()
-    ahead, estimate = service.ticket_estimate(issued.ticket)
-    assert ahead == 2 and estimate == issued.estimate and estimate.minutes > 0
+    assert summary["A"]["estimate"] == service.newcomer_outlook("A").estimate.as_dict()
+    outlook = service.ticket_outlook(issued.ticket)
+    assert outlook == issued.outlook and outlook.people_ahead == 2 and outlook.estimate.minutes > 0
 
 
 def test_minutes_per_call_are_smoothed_and_survive_a_restart(service, clock, store, hall_config, tmp_path):
     service.window_action(1, "open", clerk="c1")
     for minutes in (4, 8):
-        t = service.issue(line="A").ticket
+        t = service.take_ticket(line="A").ticket
         service.call_next(1)
         clock.advance(minutes=1)
         service.act(t.id, "start", window=1)
@@ -438,7 +436,7 @@ def test_each_ticket_keeps_its_forecast_and_the_band_follows_the_real_waits(serv
     """Issue keeps what the ticket was told; once enough tickets have been called, the band spans
     how far their real waits fell from it."""
     service.window_action(1, "open", clerk="c1")
-    first = service.issue(line="A")
+    first = service.take_ticket(line="A")
     row = service.store.one("SELECT minutes, sd FROM ticket_estimates WHERE ticket_id = ?", (first.ticket.id,))
     assert row["minutes"] == 0.0 and row["sd"] == 0.0  # window 1 is free: called at once
     wide = service._band_spread()
@@ -461,6 +459,6 @@ def test_each_ticket_keeps_its_forecast_and_the_band_follows_the_real_waits(serv
     assert wide == (-1.28, 1.28) and service._band_spread() == wide  # worked out once a minute
     clock.advance(minutes=1)
     assert service._band_spread() == pytest.approx((0.0, 5.0))
-    issued = service.issue(line="A")
+    issued = service.take_ticket(line="A")
     est = issued.estimate  # from the forecast down to it (rounded), and far above it
     assert est.minutes - 1 <= est.low <= est.minutes and est.high - est.minutes > 3 * (est.minutes - est.low)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from tongban.queue import errors, ratings
+from tongban.queue.accounts import Accounts
 from tongban.queue.service import replay
 from tongban.queue.store import Store
 from tongban.web.api.openapi import openapi_document
-from tongban.web.auth import Accounts
 
 from .apiclient import make_hall_client
 from .test_openapi import _validator
@@ -16,7 +16,7 @@ from .test_openapi import _validator
 
 def _served(service, clock, window=1, clerk="clerk1"):
     service.window_action(window, "open", clerk=clerk)
-    ticket = service.issue(matter="M1").ticket
+    ticket = service.take_ticket(matter="M1").ticket
     service.call_next(window, clerk=clerk)
     service.act(ticket.id, "start", window=window, actor=clerk)
     clock.advance(minutes=6)
@@ -69,7 +69,7 @@ def test_a_second_rating_for_the_same_service_is_refused(service, store, clock):
 
 def test_only_finished_services_can_be_rated_and_only_from_their_window(service, store, clock):
     service.window_action(1, "open", clerk="clerk1")
-    ticket = service.issue(matter="M1").ticket
+    ticket = service.take_ticket(matter="M1").ticket
     with pytest.raises(errors.IllegalTransition):
         ratings.rate(store, ticket.id, 5, now=clock.now())
     service.call_next(1, clerk="clerk1")

@@ -11,7 +11,8 @@ import pytest
 from tests.conftest import small_hall_doc
 from tongban.config import parse_hall_config
 from tongban.queue import ratings, reports
-from tongban.web.auth import Accounts
+from tongban.queue.accounts import Accounts
+from tongban.web.manage import charts
 
 
 @pytest.fixture
@@ -31,13 +32,13 @@ def day(service, store, clock):
     accounts.add("clerk2", "password-2", name="李强", role="clerk", staff_no="C002")
     service.window_action(1, "open", clerk="clerk1")
     service.window_action(2, "open", clerk="clerk2")
-    t1 = service.issue(matter="M1").ticket  # 09:00
+    t1 = service.take_ticket(matter="M1").ticket  # 09:00
     clock.advance(minutes=1)
-    t2 = service.issue(matter="M2").ticket  # 09:01
+    t2 = service.take_ticket(matter="M2").ticket  # 09:01
     clock.advance(minutes=1)
-    t3 = service.issue(matter="M3").ticket  # 09:02, line B
+    t3 = service.take_ticket(matter="M3").ticket  # 09:02, line B
     clock.advance(minutes=1)
-    t4 = service.issue(matter="M1").ticket  # 09:03
+    t4 = service.take_ticket(matter="M1").ticket  # 09:03
     clock.advance(minutes=7)  # 09:10
     assert service.call_next(1, clerk="clerk1").id == t1.id
     service.act(t1.id, "start", window=1, actor="clerk1")
@@ -66,7 +67,7 @@ def day(service, store, clock):
     service.act(t4.id, "finish", window=2, actor="clerk2")
     clock.advance(minutes=2)
     ratings.expire_stale(store, 2, clock.now(), timeout_s=60)
-    service.issue(matter="M2")  # still waiting at report time
+    service.take_ticket(matter="M2")  # still waiting at report time
     return reports.day_report(store, service.config, "2026-11-26")
 
 
@@ -133,7 +134,7 @@ def test_by_hour_uses_the_halls_local_time(day):
 
 def test_a_finished_service_the_pad_never_closed_counts_as_not_rated(service, store, clock):
     service.window_action(1, "open", clerk="clerk1")
-    t = service.issue(matter="M1").ticket
+    t = service.take_ticket(matter="M1").ticket
     service.call_next(1)
     service.act(t.id, "start", window=1)
     service.act(t.id, "finish", window=1)
@@ -145,7 +146,7 @@ def test_an_empty_day(service, store):
     report = reports.day_report(store, service.config, "2020-01-01")
     assert report.totals["issued"] == 0 and report.totals["wait_mean"] is None
     assert [r["prefix"] for r in report.rows("lines")] == ["A", "B"]
-    assert "<svg" in reports.svg_bars([], [("x", [])], title="empty")
+    assert "<svg" in charts.svg_bars([], [("x", [])], title="empty")
 
 
 def test_csv_has_the_same_rows_with_both_languages_in_the_header(day):
@@ -161,13 +162,13 @@ def test_csv_has_the_same_rows_with_both_languages_in_the_header(day):
 
 
 def test_svg_charts_are_plain_markup_without_style_attributes(day):
-    chart = reports.svg_bars(
+    chart = charts.svg_bars(
         [r["hour"] for r in day.rows("hours")],
         [("取号", [r["issued"] for r in day.rows("hours")])],
         title="按时段 <取号>",
     )
     assert chart.startswith("<svg") and "style=" not in chart and "&lt;取号&gt;" in chart
-    share = reports.svg_share([("非常满意", 1, "#2e7d32"), ("非常不满意", 1, "#b71c1c")], title="好差评")
+    share = charts.svg_share([("非常满意", 1, "#2e7d32"), ("非常不满意", 1, "#b71c1c")], title="好差评")
     assert share.count("<rect") >= 4 and "50%" in share
 
 

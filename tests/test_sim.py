@@ -1,4 +1,4 @@
-"""Issue 3: the simulator runs the real service on seeded days; scenarios, baselines, output."""
+"""The simulator runs the real service on seeded days; scenarios, baselines, output."""
 
 from __future__ import annotations
 
@@ -298,13 +298,13 @@ def test_a_bound_ticket_is_forecast_with_its_windows_own_queue():
     svc.sync_with_config()
     svc.window_action(1, "open", clerk="c1")
     svc.window_action(2, "open", clerk="c2")
-    tickets = [svc.issue(line="A").ticket for _ in range(3)]
+    tickets = [svc.take_ticket(line="A").ticket for _ in range(3)]
     for t, window in zip(tickets, (1, 1, 2)):
         binding.window_of[t.id] = window
     first = svc.call_next(1)
     assert first.id == tickets[0].id
-    ahead, estimate = svc.ticket_estimate(tickets[2])
-    assert (ahead, estimate.minutes) == (0, 0)
-    ahead, estimate = svc.ticket_estimate(tickets[1])
-    assert ahead == 0 and estimate.minutes > 0  # after window 1's current citizen
+    outlook = svc.ticket_outlook(tickets[2])
+    assert (outlook.people_ahead, outlook.estimate.minutes) == (0, 0)
+    outlook = svc.ticket_outlook(tickets[1])
+    assert outlook.people_ahead == 0 and outlook.estimate.minutes > 0  # after window 1's current citizen
     store.close()

@@ -15,11 +15,11 @@ import pytest
 
 from tongban.config import parse_hall_config
 from tongban.queue import ratings
+from tongban.queue.accounts import Accounts
 from tongban.queue.store import Store, utc_iso
 from tongban.voice import call_sequence
 from tongban.web.access import TERMINAL_COOKIE
 from tongban.web.app import create_app
-from tongban.web.auth import Accounts
 
 from .apiclient import PASSWORD, csrf_token, make_hall_client
 from .conftest import small_hall_doc, wait_for
@@ -436,7 +436,11 @@ def test_a_rating_given_on_the_pad_appears_in_the_day_report_and_its_csv(hall):
     rows = list(csv.reader(io.StringIO(text(r).lstrip("\ufeff"))))
     assert rows[1][1] == t["number"] and rows[1][6] == "材料要求没有一次讲清"
     assert manager.get("/manage/report/nothing.csv").status_code == 404
-    assert "2026-11-25" in text(manager.get("/manage/report?day=not-a-day"))  # today, with yesterday's link
+    assert "2026-11-25" in text(manager.get("/manage/report?day="))  # today, with yesterday's link
+    # A day that is not one, or one whose neighbours are not dates, is a 400 naming the field.
+    for day in ("not-a-day", "2026-02-30", "9999-12-31", "0001-01-01", "２０２６-11-26"):
+        r = manager.get(f"/manage/report?day={day}")
+        assert r.status_code == 400 and "day: expected a date YYYY-MM-DD" in text(r), day
 
 
 # ---------- hall display ----------
@@ -494,7 +498,7 @@ class Listener:
         except Exception:  # noqa: BLE001 - the test ends the stream by stopping the broker
             pass
 
-    def until(self, predicate, timeout=2.0) -> list[str]:
+    def until(self, predicate, timeout=10.0) -> list[str]:
         got, deadline = [], time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
@@ -523,7 +527,7 @@ def test_screens_waiting_for_the_next_change_hold_no_database_connection(hall):
     for listener in listeners:
         listener.until(lambda s: "event: announce" in s)
     stores = hall.app.extensions["tongban.stores"]
-    assert wait_for(lambda: stores.lent == 0, timeout=2.0), f"{stores.lent} connections held"
+    assert wait_for(lambda: stores.lent == 0), f"{stores.lent} connections held"
     hall.app.extensions["tongban.broker"].stop()
 
 
@@ -537,10 +541,10 @@ def test_a_second_web_process_on_the_same_file_pushes_a_call_made_through_the_fi
     clerk = staff(hall, "clerk1", window=1)  # through the first app
     clerk.post("/window/1/state/open")
     t = _ticket(hall)
-    start = time.monotonic()
     clerk.post("/window/1/next")
-    got = listener.until(lambda s: f'data-number="{t["number"]}"' in s and "event: announce" in s, timeout=1.0)
-    assert time.monotonic() - start < 1.0
+    # Pushed: this stream sent its full state before the call, so only a push can bring the call.
+    # (How soon is measured by bench/bench_sse.py.)
+    got = listener.until(lambda s: f'data-number="{t["number"]}"' in s and "event: announce" in s)
     assert {"windows", "announce"} <= {name for name, _ in _events(got)}
     other.extensions["tongban.broker"].stop()
     hall.app.extensions["tongban.broker"].stop()

@@ -1,9 +1,10 @@
-"""Random days in the hall against an independent model (DESIGN §2, §3, §9).
+"""Random days in the hall against an independent model.
 
 Hypothesis drives kiosks, clerks, the manager and the clock in any order. The model below knows the
-rules from DESIGN.md and the small hall's config, not from the service's code: what state each
-ticket must be in, which number the next ticket gets, and which refusals an action may get. After
-every step the database must agree with the model, and each ticket's events must replay to its row.
+rules (docs/architecture.md §Ticket lifecycle, §Numbering) and the small hall's config, not the
+service's code: what state each ticket must be in, which number the next ticket gets, and which
+refusals an action may get. After every step the database must agree with the model, and each
+ticket's events must replay to its row.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ CREDIT_GREEN, CREDIT_TRANSFER, CREDIT_PRIMARY = (
 )
 WINDOWS = {1: (("A", "B"), ("A",)), 2: (("A", "B"), ("B", "A")), 3: (("B",), ("B",))}  # able, serving
 
-# action: states it is allowed from (DESIGN §2)
+# action: states it is allowed from (docs/architecture.md §Ticket lifecycle)
 ALLOWED = {
     "recall": {"called"},
     "start": {"called"},
@@ -200,7 +201,7 @@ class HallMachine(RuleBasedStateMachine):
                 expected.add(errors.LineClosed)
             if self.next_seq.get(key, 1) > QUOTA[prefix]:
                 expected.add(errors.QuotaReached)
-        issued = self.attempt(expected, lambda: self.svc.issue(line=line, matter=matter, green=green), "issue")
+        issued = self.attempt(expected, lambda: self.svc.take_ticket(line=line, matter=matter, green=green), "issue")
         if issued is None:
             return
         seq = self.next_seq.get(key, 1)
@@ -267,7 +268,8 @@ class HallMachine(RuleBasedStateMachine):
         w = self.windows[number]
         today, now = self.today(), self.clock.now()
         waiting = [t for t in self.tickets.values() if t.state == "waiting" and t.day == today]
-        # Its own lines first; when they are empty, the lines it is able to serve, unless pinned (DESIGN §4).
+        # Its own lines first; when they are empty, the lines it is able to serve, unless pinned
+        # (docs/architecture.md §Dispatch).
         eligible = [t for t in waiting if t.line in w.serving]
         if not eligible and not w.pinned:
             eligible = [t for t in waiting if t.line in w.able]
@@ -400,7 +402,14 @@ class HallMachine(RuleBasedStateMachine):
 
     def _act(self, t: T, action: str, as_window: int | None, to_line: str) -> None:
         expected: set[type] = set()
-        if t.state not in ALLOWED[action]:
+        able = WINDOWS[as_window][0] if as_window is not None else LINES
+        # A clerk cancels, transfers and puts back only tickets of their window's able lines, and
+        # moves a waiting ticket only into them; refused before the state is looked at.
+        if action in ("cancel", "transfer", "late_return") and (
+            t.line not in able or (action == "transfer" and to_line not in able and t.window != as_window)
+        ):
+            expected.add(errors.WrongLine)
+        elif t.state not in ALLOWED[action]:
             expected.add(errors.IllegalTransition)
         else:
             # A returning no-show may be put back in line by whichever window they reach.
@@ -464,7 +473,7 @@ class HallMachine(RuleBasedStateMachine):
                 w.touched = today
             if not w.pinned:
                 w.serving = WINDOWS[n][1]
-        assert result == {"expired": len(expired), "closed_windows": len(closed)}
+        assert result == {"expired": len(expired), "closed_windows": len(closed), "request_keys_forgotten": 0}
 
     # ----- invariants
 

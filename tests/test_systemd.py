@@ -1,4 +1,4 @@
-"""Issue 9, installation: the units in systemd/ pass `systemd-analyze verify`, the two services rate
+"""Installation: the units in systemd/ pass `systemd-analyze verify`, the two services rate
 OK or better in `systemd-analyze security --offline=true`, and the kiosk launcher, the Chromium
 policy, the udev rules and the sysusers file do what docs/install.md says.
 
@@ -134,6 +134,9 @@ def test_web_runs_tongban_serve_and_devices_has_a_watchdog():
     devices = dict(_unit("tongban-devices.service")["Service"])
     assert web["ExecStart"].startswith("/opt/tongban/venv/bin/tongban serve ")
     assert "--screens ${TONGBAN_SCREENS}" in web["ExecStart"]
+    # Behind nginx: the web listens on a unix socket in its runtime directory, not on the network.
+    assert "--bind ${TONGBAN_BIND}" in web["ExecStart"] and "--host" not in web["ExecStart"]
+    assert web["RuntimeDirectory"] == "tongban" and web["RuntimeDirectoryMode"] == "0755"
     assert devices["ExecStart"].startswith("/opt/tongban/venv/bin/tongban devices ")
     assert int(devices["WatchdogSec"]) >= 30 and "WatchdogSec" not in web
     assert devices["DevicePolicy"] == "closed" and web["PrivateDevices"] == "yes"
@@ -150,6 +153,8 @@ def test_env_example_names_what_the_units_use():
         used |= set(re.findall(r"\$\{(\w+)\}", dict(_unit(unit)["Service"])["ExecStart"]))
     assert used <= set(env)
     assert env["TONGBAN_DB"] == "/var/lib/tongban/tongban.db"
+    assert env["TONGBAN_BIND"] == "unix:/run/tongban/web.sock"
+    assert {"TONGBAN_HOST", "TONGBAN_PORT"} <= set(env)  # where nginx listens (tongban nginx-site)
 
 
 def test_kiosk_unit_runs_chromium_under_cage_and_restarts():

@@ -1,4 +1,4 @@
-"""The two service units under a real systemd as PID 1 (issue 9), not just `systemd-analyze verify`.
+"""The two service units under a real systemd as PID 1, not just `systemd-analyze verify`.
 
 A throwaway container boots this machine's own /usr with an empty /etc and /var (systemd-nspawn
 --volatile=yes, Debian's systemd-container), sharing the host's network. Inside it the units are
@@ -120,7 +120,8 @@ systemd-sysusers
 ln -sfn {ROOT}/.venv /opt/tongban/venv
 cp {ROOT}/config/demo-hall.toml /etc/tongban/hall.toml
 printf '%s\\n' TONGBAN_CONFIG=/etc/tongban/hall.toml TONGBAN_DB=/var/lib/tongban/tongban.db \\
-  TONGBAN_HOST=127.0.0.1 TONGBAN_PORT={self.port} TONGBAN_SCREENS=16 > /etc/tongban/tongban.env
+  TONGBAN_HOST=127.0.0.1 TONGBAN_PORT={self.port} TONGBAN_BIND=127.0.0.1:{self.port} TONGBAN_SCREENS=16 \\
+  > /etc/tongban/tongban.env
 install -m 0644 {ROOT}/systemd/tongban-web.service {ROOT}/systemd/tongban-devices.service /etc/systemd/system/
 for unit in tongban-web tongban-devices; do
   mkdir -p /etc/systemd/system/$unit.service.d
@@ -175,6 +176,8 @@ def test_both_services_start_as_notify_units_as_the_tongban_user(box):
         assert box.sh(f"ps -o user= -p {pid}").stdout.strip() == "tongban"
     assert wait_for(box.healthy, timeout=10)
     assert box.sh("stat -c %U /var/lib/tongban/tongban.db").stdout.strip() == "tongban"
+    # Where the web's socket goes behind nginx (here the web listens on TCP itself: no nginx inside).
+    assert box.sh("stat -c %U:%a /run/tongban").stdout.strip() == "tongban:755"
 
 
 def test_the_watchdog_restarts_a_hung_devices_process(box):
@@ -207,19 +210,29 @@ def test_the_web_stops_within_seconds_with_screens_connected(box):
     token = re.search(r"\bt_\S+", made).group(0)
     screens = []
     for _ in range(5):
-        s = socket.create_connection(("127.0.0.1", box.port), timeout=5)
+        s = socket.create_connection(("127.0.0.1", box.port), timeout=30)
         s.sendall(
             f"GET /display/stream HTTP/1.1\r\nHost: 127.0.0.1\r\nCookie: tongban_terminal={token}\r\n\r\n".encode()
         )
-        assert b"200 OK" in s.recv(4096)
-        screens.append(s)
+        first = s.recv(4096)
+        assert b"200 OK" in first and b"Transfer-Encoding: chunked" in first
+        screens.append((s, bytearray(first)))
     started = time.monotonic()
     box.sh("systemctl stop tongban-web")
     took = time.monotonic() - started
     assert box.show("tongban-web", "ActiveState") == "inactive"
-    # gunicorn's graceful timeout is 5 s; open streams must not hold the stop that long.
-    assert took < 4, f"stop took {took:.1f} s"
-    for s in screens:
+    for s, body in screens:
+        while chunk := s.recv(4096):
+            body += chunk
         s.close()
+    # The server ended every stream itself (the chunked body's last chunk is there): it did not
+    # leave them for gunicorn to cut at its graceful timeout (5 s), which is what held a stop.
+    assert all(body.endswith(b"\r\n0\r\n\r\n") for _, body in screens), [bytes(b[-40:]) for _, b in screens]
+    # And the stop an operator waits for stays under the required 4 s, kept as a bound because it
+    # is the requirement (a restart must not leave the hall's screens dark for long). With the
+    # streams ended it takes about 2.6 s, 2.9 s on a busy 2-core box: most of it is gunicorn
+    # keeping the screens' now idle kept-alive connections open for 2 s. A stop that waited for
+    # the streams would take the graceful timeout, 5 s.
+    assert took < 4, f"stop took {took:.1f} s"
     box.sh("systemctl start tongban-web")
     assert wait_for(box.healthy, timeout=10)

@@ -1,4 +1,4 @@
-"""Voice announcements: clip order, refusals, and that every clip is shipped (DESIGN §7)."""
+"""Voice announcements: clip order, refusals, and that every clip is shipped (docs/architecture.md §Devices)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -15,13 +16,12 @@ from pathlib import Path
 import click
 
 from .config import ConfigError, load_hall_config
-from .devices.print_worker import printer_configs
 from .displays.cli import displays
 from .printers import printer_warnings
 from .printers.cli import printers
+from .queue.accounts import AccountError, Accounts
 from .queue.clock import SystemClock
 from .queue.store import Store
-from .web.auth import AccountError, Accounts
 
 DEFAULT_DB = "var/tongban.db"
 DEMO_CONFIG = Path(__file__).resolve().parent.parent / "config" / "demo-hall.toml"
@@ -47,6 +47,9 @@ def main() -> None:
     logging.basicConfig(
         level=os.environ.get("TONGBAN_LOG", "INFO"), format="%(asctime)s %(name)s %(levelname)s %(message)s"
     )
+    from .logmask import mask_handlers
+
+    mask_handlers(logging.getLogger())  # no ID or mobile number reaches a log (docs/architecture.md §Web)
 
 
 @main.command("check-config")
@@ -66,15 +69,22 @@ def check_config(files: tuple[str, ...]) -> None:
             f"{path}: ok ({hall.hall.name_zh}: {len(hall.matters)} matters, {len(hall.lines)} lines, "
             f"{len(hall.windows)} windows)"
         )
-        for printer in printer_configs(hall).values():
+        for printer in hall.printers:
             for warning in printer_warnings(printer):
                 click.echo(f"{path}: warning: printers.{printer.id}: {warning}")
     sys.exit(1 if failed else 0)
 
 
 def threads_for(screens: int) -> int:
-    """Every SSE stream holds a thread: 1.5 × screens + 16, and at least 64 (DESIGN §5)."""
-    return max(64, int(1.5 * screens) + 16)
+    """Every SSE stream holds a thread (docs/architecture.md §Processes): 1.5 × screens (kiosks,
+    pads, displays, consoles, with spare), the phone streams of ticket status pages (capped at
+    live.PUBLIC_STREAMS; beyond that the pages poll), and 16 for ordinary requests. The front server
+    caps both kinds of stream at the same numbers (tongban/front.py), so those 16 stay free whatever
+    the streams do."""
+    from .front import screen_streams
+    from .web.live import PUBLIC_STREAMS
+
+    return screen_streams(screens) + PUBLIC_STREAMS + 16
 
 
 @main.command()
@@ -82,10 +92,15 @@ def threads_for(screens: int) -> int:
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
+@click.option(
+    "--bind",
+    help="where to listen instead of --host/--port: HOST:PORT, or unix:PATH behind nginx "
+    "(tongban-web.service: unix:/run/tongban/web.sock)",
+)
 @click.option("--screens", default=32, show_default=True, type=int, help="expected screens (sizes the thread pool)")
 @click.option("--always-open", is_flag=True, help="ignore opening hours (demo)")
-def serve(config_path: str, db: str, host: str, port: int, screens: int, always_open: bool) -> None:
-    """Run the web under gunicorn: one worker, gthread (DESIGN §5)."""
+def serve(config_path: str, db: str, host: str, port: int, bind: str | None, screens: int, always_open: bool) -> None:
+    """Run the web under gunicorn: one worker, gthread (docs/architecture.md §Processes)."""
     import sqlite3
 
     from gunicorn.app.base import BaseApplication
@@ -95,11 +110,14 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
     from .web.app import create_app
 
     hall = _hall_or_exit(config_path)
+    bind = bind or f"{host}:{port}"
     try:
-        app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open})
+        # On a unix socket the web stands behind nginx (docs/install.md), which says who the client is.
+        behind = bind.startswith("unix:")
+        app = create_app({"HALL": hall, "DATABASE": _db_path(db), "ALWAYS_OPEN": always_open, "BEHIND_PROXY": behind})
     except (StoreError, sqlite3.DatabaseError) as exc:
         # A damaged or unmigratable file: say so and stay down (exit 3 is RestartPreventExitStatus).
-        from .ops.damage import restore_help
+        from .ops.backup import restore_help
 
         click.echo(f"tongban-web not starting: {exc}\n{restore_help(db, hall.operations.backup_path(db))}", err=True)
         sys.exit(3)
@@ -117,16 +135,17 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
     class Gunicorn(BaseApplication):
         def load_config(self):
             for key, value in {
-                "bind": f"{host}:{port}",
+                "bind": bind,
                 "workers": 1,
                 "worker_class": "gthread",
                 "threads": threads_for(screens),
                 "graceful_timeout": 5,
                 "timeout": 30,
                 "accesslog": "-",
+                "logger_class": "tongban.logmask.AccessLogger",  # paths only, numbers masked
                 "proc_name": "tongban-web",
                 # Type=notify: ready once the socket is bound (tongban-web.service).
-                "when_ready": lambda _server: notify.ready(f"listening on {host}:{port}"),
+                "when_ready": lambda _server: notify.ready(f"listening on {bind}"),
                 "post_worker_init": end_streams_on_exit,
             }.items():
                 self.cfg.set(key, value)
@@ -141,7 +160,7 @@ def serve(config_path: str, db: str, host: str, port: int, screens: int, always_
 @click.option("--config", "config_path", required=True, type=click.Path(exists=True), help="hall TOML file")
 @click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
 def devices(config_path: str, db: str) -> None:
-    """Run the devices process: scheduler, printers, serial buses (DESIGN §5)."""
+    """Run the devices process: scheduler, printers, serial buses (docs/architecture.md §Processes)."""
     from .devices.process import DevicesProcess
 
     DevicesProcess(_hall_or_exit(config_path), _db_path(db)).run()
@@ -196,30 +215,33 @@ def _fresh_terminal(
 @click.option("--db", default="var/demo.db", show_default=True)
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def demo(config_path: str, db: str, host: str, port: int) -> None:
+@click.option(
+    "--front",
+    is_flag=True,
+    help="put nginx in front, as on a hall box: the same site file on a temporary prefix, run as you",
+)
+def demo(config_path: str, db: str, host: str, port: int, front: bool) -> None:
     """Run the demo hall: web and devices together, with demo logins; Ctrl-C stops both."""
+    import tempfile
+
+    from .front import Front, FrontError
+
     hall = _hall_or_exit(config_path)
     db = _db_path(db)
     tokens = seed_demo(db, hall)
     base = f"http://{host}:{port}"
     exe = [sys.executable, "-m", "tongban"]
+    prefix = Path(tempfile.mkdtemp(prefix="tongban-front-")) if front else None
+    web = ["--bind", f"unix:{prefix / 'web.sock'}"] if prefix else ["--host", host, "--port", str(port)]
     procs = [
-        subprocess.Popen(
-            [*exe, "serve", "--config", config_path, "--db", db, "--host", host, "--port", str(port), "--always-open"]
-        ),
+        subprocess.Popen([*exe, "serve", "--config", config_path, "--db", db, *web, "--always-open"]),
         subprocess.Popen([*exe, "devices", "--config", config_path, "--db", db]),
     ]
-    click.echo(f"\nTongban demo: {hall.hall.name_zh} / {hall.hall.name_en}")
-    click.echo(f"  health           {base}/healthz")
-    click.echo(f"  public info      {base}/info")
-    click.echo(f"  API description  {base}/api/v1/openapi.json")
-    for terminal_id, token in tokens.items():
-        click.echo(f"  terminal {terminal_id:<14}{base}/enrol?token={token}")
-    click.echo(f"  manager login    {base}/login   user {DEMO_MANAGER[0]} / password {DEMO_MANAGER[1]}")
-    click.echo(f"  clerk logins     user clerk1 … clerk{len(hall.windows)} / password {DEMO_CLERK_PASSWORD}")
-    click.echo("Press Ctrl-C to stop.\n")
+    nginx = Front(prefix, host=host, port=port, upstream=f"unix:{prefix / 'web.sock'}") if prefix else None
 
     def stop(*_):
+        if nginx:
+            nginx.stop()  # first: it holds the streams, and its SIGTERM closes them at once
         for proc in procs:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGTERM)
@@ -229,16 +251,50 @@ def demo(config_path: str, db: str, host: str, port: int) -> None:
                 proc.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
                 proc.kill()
+        if prefix:
+            shutil.rmtree(prefix, ignore_errors=True)
 
     signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    if nginx:
+        try:
+            _wait_for_socket(nginx.prefix / "web.sock", procs[0])
+            procs.append(nginx.start(new_session=False))
+            nginx.wait_ready()
+        except FrontError as exc:
+            click.echo(f"tongban demo --front: {exc}", err=True)
+            stop()
+            sys.exit(1)
+    click.echo(f"\nTongban demo: {hall.hall.name_zh} / {hall.hall.name_en}")
+    if nginx:
+        click.echo(f"  front server     nginx on {host}:{port} ({nginx.conf}), the web on {nginx.upstream}")
+    click.echo(f"  health           {base}/healthz")
+    click.echo(f"  public info      {base}/info")
+    click.echo(f"  API description  {base}/api/v1/openapi.json")
+    for terminal_id, token in tokens.items():
+        click.echo(f"  terminal {terminal_id:<14}{base}/enrol?token={token}")
+    click.echo(f"  manager login    {base}/login   user {DEMO_MANAGER[0]} / password {DEMO_MANAGER[1]}")
+    click.echo(f"  clerk logins     user clerk1 … clerk{len(hall.windows)} / password {DEMO_CLERK_PASSWORD}")
+    click.echo("Press Ctrl-C to stop.\n")
+
     try:
         while all(proc.poll() is None for proc in procs):
             time.sleep(0.5)
-        click.echo("a demo process stopped; stopping the other", err=True)
+        click.echo("a demo process stopped; stopping the others", err=True)
     except KeyboardInterrupt:
         pass
     finally:
         stop()
+
+
+def _wait_for_socket(path: Path, web: subprocess.Popen, timeout: float = 60) -> None:
+    """Until the web has bound its unix socket (nginx answers 502 before that)."""
+    from .front import FrontError
+
+    deadline = time.monotonic() + timeout
+    while not path.is_socket():
+        if web.poll() is not None or time.monotonic() > deadline:
+            raise FrontError(f"the web did not listen on {path}")
+        time.sleep(0.05)
 
 
 # ---------- accounts and terminals ----------
@@ -334,15 +390,16 @@ main.add_command(printers)
 main.add_command(displays)
 
 # Keeping an installed hall box running (docs/install.md).
-from .ops.cli import account_passwd, backup, doctor, restore  # noqa: E402
+from .ops.cli import account_passwd, backup, doctor, nginx_site, restore  # noqa: E402
 
 main.add_command(doctor)
+main.add_command(nginx_site)
 main.add_command(backup)
 main.add_command(restore)
 account.add_command(account_passwd)
 
 
-# ---------- the simulator and the balancer (issue 3) ----------
+# ---------- the simulator and the balancer ----------
 
 
 @main.command()

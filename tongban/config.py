@@ -17,8 +17,8 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .checking import Checker, between
-from .displays import parse_bus_config
-from .printers import parse_printer_config
+from .displays.config import BusConfig, parse_bus_config
+from .printers.config import PrinterConfig, parse_printer_config
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 MODES = ("on-site", "proxy", "multi-place")
@@ -113,10 +113,11 @@ class Window:
 
 @dataclass(frozen=True)
 class PolicyConfig:
-    # Minutes added to a ticket's age (DESIGN §4). green 15 and primary line 0 were chosen by measurement
-    # (bench/sweep_policy.py, docs/simulator.md "How the defaults were chosen"): the smallest green credit
-    # that keeps green waits under half the others' on all six simulated layouts (the ~93% day needs 15);
-    # every extra minute of it lengthens the others' tail, and a primary-line credit only lengthened waits.
+    # Minutes added to a ticket's age (docs/architecture.md §Dispatch). green 15 and primary line 0 were
+    # chosen by measurement (bench/sweep_policy.py, docs/simulator.md "How the defaults were chosen"):
+    # the smallest green credit that keeps green waits under half the others' on all six simulated
+    # layouts (the ~93% day needs 15); every extra minute of it lengthens the others' tail, and a
+    # primary-line credit only lengthened waits.
     # Appointment and transfer credits are not simulated (no appointments or transfers in the scenarios).
     green_credit_min: float = 15.0
     appointment_credit_min: float = 20.0
@@ -180,8 +181,8 @@ class HallConfig:
     windows: tuple[Window, ...]
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     kiosks: tuple[Kiosk, ...] = ()
-    printers: tuple[dict, ...] = ()
-    buses: tuple[dict, ...] = ()  # serial buses; LED displays and keypads are their devices
+    printers: tuple[PrinterConfig, ...] = ()
+    buses: tuple[BusConfig, ...] = ()  # serial buses; LED displays and keypads are their devices
     district_windows: tuple[DistrictWindow, ...] = ()
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
@@ -210,6 +211,10 @@ class HallConfig:
             if dept.code == code:
                 return dept
         raise KeyError(code)
+
+    def kiosk_printer(self, kiosk_id: str | None) -> str | None:
+        """The printer a kiosk's tickets print on (None: no kiosk, or a kiosk without a printer)."""
+        return next((k.printer for k in self.kiosks if k.id == kiosk_id), None)
 
     def line_of_matter(self, code: str) -> Line:
         for line in self.lines:
@@ -489,7 +494,7 @@ def _policy(c: Checker, doc: dict) -> PolicyConfig:
         return PolicyConfig()
     defaults = PolicyConfig()
     c.unknown(t, "policy", set(PolicyConfig.__dataclass_fields__))
-    values = {}
+    values: dict[str, Any] = {}
     for name in ("green_credit_min", "appointment_credit_min", "transfer_credit_min", "primary_line_credit_min"):
         values[name] = float(
             c.get(
@@ -546,7 +551,7 @@ def _operations(c: Checker, doc: dict) -> Operations:
             check=lambda v: None if v.strip() else "is empty (expected a folder path)",
         ),
         keep=c.get(t, "operations", "keep", int, required=False, default=d.keep, check=between(1)),
-        backup_time=_parse_hhmm(backup_time) if backup_time else d.backup_time,
+        backup_time=(_parse_hhmm(backup_time) if backup_time else None) or d.backup_time,  # checked above
         disk_warn_mb=c.get(
             t, "operations", "disk_warn_mb", int, required=False, default=d.disk_warn_mb, check=between(1)
         ),
@@ -597,16 +602,20 @@ def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     return out
 
 
-def _devices(c: Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]) -> list[dict]:
-    """Device tables are checked by their own drivers; the hall keeps the tables as written."""
+def _devices(
+    c: Checker, doc: dict, key: str, parse: Callable[[dict, str], tuple[Any, list[str]]]
+) -> tuple[list[Any], set[str]]:
+    """Device tables are parsed by their own packages' config modules, once: the hall keeps the typed
+    settings for the devices process. Also returns the ids as written, for the tables that name them."""
     out = []
     entries = c.entries(doc, "", key)
     for path, t in entries:
-        _, problems = parse(t, path)
+        spec, problems = parse(t, path)
         c.problems.extend(problems)
-        out.append(dict(t))
+        if spec is not None:
+            out.append(spec)
     c.unique([(f"{p}.id", t.get("id")) for p, t in entries], f"{key[:-1]} id")
-    return out
+    return out, {t["id"] for _, t in entries if isinstance(t.get("id"), str)}
 
 
 def _district_windows(c: Checker, doc: dict) -> list[DistrictWindow]:
@@ -701,9 +710,9 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     if not windows:
         c.problem("windows", "is empty (expected at least one [[windows]] table)")
     policy = _policy(c, doc)
-    printers = _devices(c, doc, "printers", parse_printer_config)
-    kiosks = _kiosks(c, doc, {p.get("id") for p in printers if isinstance(p.get("id"), str)})
-    buses = _devices(c, doc, "buses", parse_bus_config)
+    printers, printer_ids = _devices(c, doc, "printers", parse_printer_config)
+    kiosks = _kiosks(c, doc, printer_ids)
+    buses, _ = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)

@@ -1,4 +1,4 @@
-"""Spoken call announcements assembled from shipped clips (DESIGN §7).
+"""Spoken call announcements assembled from shipped clips (docs/architecture.md §Devices).
 
 Halls have no internet and no TTS service, so every word the hall display may
 say is a short recorded clip under ``static/voice/<lang>/``, generated once by
@@ -56,7 +56,7 @@ MAX_WINDOW = 30
 #: A ticket number is letters and digits only, at most this long.
 MAX_NUMBER_LENGTH = 8
 
-#: How many times the display says a call (DESIGN §7).
+#: How many times the display says a call.
 CALL_REPEATS = 2
 
 _NUMBER_RE = re.compile(r"[A-Za-z0-9]+")
@@ -194,9 +194,9 @@ def _clip(lang: str, name: str) -> str:
 
 
 def _check_lang(lang: object) -> str:
-    if lang not in LANGS:
+    if not isinstance(lang, str) or lang not in LANGS:  # isinstance: so every mypy sees a str
         raise VoiceError(f"no voice for language {lang!r}; have {', '.join(LANGS)}")
-    return lang  # type: ignore[return-value]
+    return lang
 
 
 def _check_window(window: object) -> int:

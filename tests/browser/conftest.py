@@ -1,6 +1,6 @@
 """Browser tests: a real `tongban serve` (gunicorn) on 127.0.0.1 and Debian's chromium via Playwright.
 
-Launch flags follow DESIGN §9 (Chromium 156 with Playwright 1.65: headless=False plus --headless=new).
+Launch flags (Chromium 156 with Playwright 1.65: headless=False plus --headless=new).
 Screenshots go to test-artifacts/ (and the README's ones are copied to docs/ by the tests that own them).
 """
 
@@ -19,10 +19,10 @@ from unittest import mock
 
 import pytest
 
+from tongban.queue import accounts as auth
+from tongban.queue.accounts import Accounts
 from tongban.queue.clock import SystemClock
 from tongban.queue.store import Store
-from tongban.web import auth
-from tongban.web.auth import Accounts
 
 from ..conftest import CHEAP_HASHER
 

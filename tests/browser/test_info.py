@@ -1,4 +1,4 @@
-"""The public pages on a phone-sized chromium (issue 4): /info and a ticket's live status page."""
+"""The public pages on a phone-sized chromium (docs/kiosk.md): /info and a ticket's live status page."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def test_ticket_status_page_follows_the_ticket_live(public_hall, new_page):
     api(public_hall, "POST", "/windows/4/open", clerk)
     api(public_hall, "POST", "/windows/4/next", clerk)
     # Pushed by the stream, no reload (had the stream not been open yet, its first event is the state).
-    page.wait_for_selector("#s-card[data-state=called]", timeout=5000)
+    page.wait_for_selector("#s-card[data-state=called]")
     assert "请到 4 号窗口办理" in page.inner_text("#s-box")
     screenshot(page, "kiosk-status-phone", docs=True)
     assert page.goto(f"{public_hall.url}/t/not-a-real-token").status == 404

@@ -22,7 +22,8 @@ from tongban.queue.clock import SystemClock
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
 
-from .conftest import CHROMIUM, DEMO_CONFIG, ROOT, LiveHall
+from ..conftest import wait_for
+from .conftest import CHROMIUM, DEMO_CONFIG, ROOT, LiveHall, free_port
 
 NEEDED = ("cage", "Xwayland", "curl")
 pytestmark = pytest.mark.skipif(
@@ -41,7 +42,19 @@ def _log_has(hall: LiveHall, pattern: str, timeout: float) -> bool:
     return False
 
 
-def test_a_screen_booted_before_the_server_waits_then_opens_the_kiosk_page(tmp_path):
+def _tries(home: Path) -> int:
+    try:
+        return len((home / "probes").read_text().splitlines())
+    except OSError:
+        return 0
+
+
+def _kiosk_page(browser):
+    pages = [page for context in browser.contexts for page in context.pages]
+    return next((page for page in pages if "/kiosk/kiosk-1" in page.url), None)
+
+
+def test_a_screen_booted_before_the_server_waits_then_opens_the_kiosk_page(tmp_path, browser):
     hall = LiveHall(config=DEMO_CONFIG, db=tmp_path / "live.db")
     store = Store(hall.db)
     HallService(store, load_hall_config(DEMO_CONFIG), SystemClock()).sync_with_config()
@@ -55,8 +68,15 @@ def test_a_screen_booted_before_the_server_waits_then_opens_the_kiosk_page(tmp_p
     shutil.copy(ROOT / "systemd" / "tongban-kiosk", launcher)
     chromium = home / "chromium"
     # No GPU and no user namespaces in a test box; on a hall screen the unit runs Chromium as is.
-    chromium.write_text(f'#!/bin/sh\nexec {CHROMIUM} --no-sandbox --disable-gpu "$@"\n')
-    for path in (launcher, chromium):
+    # The debugging port lets the test look at the page the screen shows.
+    debug_port = free_port()
+    chromium.write_text(
+        f'#!/bin/sh\nexec {CHROMIUM} --no-sandbox --disable-gpu --remote-debugging-port={debug_port} "$@"\n'
+    )
+    # What the launcher checks the server with: curl, as on a hall screen, counting each try.
+    probe = home / "probe"
+    probe.write_text('#!/bin/sh\necho tried >> "$HOME/probes"\nexec curl "$@"\n')
+    for path in (launcher, chromium, probe):
         path.chmod(0o755)
     shutil.chown(home, "nobody")
     shutil.chown(home / "run", "nobody")
@@ -71,6 +91,7 @@ def test_a_screen_booted_before_the_server_waits_then_opens_the_kiosk_page(tmp_p
         "STATE_DIRECTORY": str(home / "state"),
         "TONGBAN_CHROMIUM": str(chromium),
         "TONGBAN_KIOSK_RETRY_S": "0.5",
+        "TONGBAN_KIOSK_PROBE": str(probe),
         "TONGBAN_KIOSK_URL": f"{hall.url}/enrol?token={hall.tokens['kiosk-1']}",
     }
     screen = subprocess.Popen(
@@ -84,14 +105,22 @@ def test_a_screen_booted_before_the_server_waits_then_opens_the_kiosk_page(tmp_p
         stderr=subprocess.PIPE,
     )
     try:
-        time.sleep(2)  # the screen is up and asking; the server is not
+        # The screen is up and asking, more than once: the server is not there yet.
+        assert wait_for(lambda: _tries(home) >= 2 or screen.poll() is not None, timeout=60)
         assert screen.poll() is None, screen.stderr.read().decode(errors="replace")[-2000:]
         hall.start()
         assert _log_has(hall, r'"GET /healthz HTTP/1\.1" 200 .*curl', 15), "the launcher never asked the server"
-        assert _log_has(hall, r'"GET /enrol\?token=t_\S+ HTTP/1\.1" 302', 20), "Chromium never opened the link"
+        # The access log keeps paths only: the enrolment token is not written down.
+        assert _log_has(hall, r'"GET /enrol HTTP/1\.1" 302', 20), "Chromium never opened the link"
         assert _log_has(hall, r'"GET /kiosk/kiosk-1 HTTP/1\.1" 200', 20), "the kiosk page never loaded"
         assert _log_has(hall, r'"GET /static/js/kiosk\.js HTTP/1\.1" 200', 20)
-        time.sleep(2)  # let the page open its live stream
+        # The page the screen shows opens its live stream (kiosk.js marks it when it is open).
+        shown = browser.browser_type.connect_over_cdp(f"http://127.0.0.1:{debug_port}")
+        try:
+            assert wait_for(lambda: _kiosk_page(shown) is not None, timeout=30), "no kiosk page on the screen"
+            _kiosk_page(shown).wait_for_selector("[sse-connect][data-sse-open]")
+        finally:
+            shown.close()  # only the connection: the screen's Chromium keeps running
     finally:
         screen.terminate()
         try:

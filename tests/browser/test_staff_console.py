@@ -1,6 +1,6 @@
 """Clerk console, rating pad, manager console and day report in chromium against a real server.
 
-Acceptance (issue 5): recall, no-show, transfer and suspend/resume through the console; a rating given
+What a clerk and a manager do: recall, no-show, transfer and suspend/resume through the console; a rating given
 on the pad appears in the day report; a manager changes a window's lines and the next call follows;
 a clerk cannot open /manage or another window's console. Screenshots go to docs/screenshots/.
 """
@@ -79,12 +79,12 @@ def busy_hall(hall, windows=(2, 4, 5, 7, 8, 10), start=(4, 8, 10)) -> None:
         for n in windows:
             svc.window_action(n, "open", clerk=f"clerk{n}")
             line = svc.window(n).serving[0]
-            svc.issue(line=line)
+            svc.take_ticket(line=line)
             ticket = svc.call_next(n, clerk=f"clerk{n}")
             if n in start:
                 svc.act(ticket.id, "start", window=n, actor=f"clerk{n}")
         for line in "AABBBCDDE":
-            svc.issue(line=line)
+            svc.take_ticket(line=line)
     finally:
         svc.store.close()
 
@@ -123,7 +123,7 @@ def seed_history(hall, day: date, *, seed: int = 7) -> None:
             while arrivals and arrivals[0] <= minute:
                 arrivals.pop(0)
                 line = rng.choices(list(weights), list(weights.values()))[0]
-                svc.issue(matter=rng.choice(config.line(line).matters), kiosk="kiosk-1")
+                svc.take_ticket(matter=rng.choice(config.line(line).matters), kiosk="kiosk-1")
             for n in windows:
                 clerk = f"clerk{n}"
                 if n in busy and busy[n][1] <= minute:
@@ -177,7 +177,7 @@ def live_page(new_page, width: int, height: int):
 
 
 def wait_live(page) -> None:
-    page.wait_for_function("() => (window.__sseOpen || 0) > 0", timeout=5000)
+    page.wait_for_function("() => (window.__sseOpen || 0) > 0")
 
 
 def enrol(page, hall, name: str) -> None:
@@ -195,7 +195,7 @@ def console(new_page, hall, window: int):
 
 
 def current_number(page) -> str:
-    return page.locator("[data-current-number]").inner_text(timeout=3000)
+    return page.locator("[data-current-number]").inner_text()
 
 
 def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hall, new_page):
@@ -287,7 +287,7 @@ def test_a_rating_given_on_the_pad_appears_in_the_day_report(live_hall, new_page
     page.wait_for_selector(".ticket-card.state-serving")
     page.keyboard.press("f")
 
-    pad.wait_for_selector("form.rate", timeout=2000)
+    pad.wait_for_selector("form.rate")
     assert ticket["number"] in pad.locator(".served").inner_text()
     screenshot(pad, "pad-rate", docs=True)
     pad.click("[data-bad-level='2']")
@@ -297,7 +297,7 @@ def test_a_rating_given_on_the_pad_appears_in_the_day_report(live_hall, new_page
     pad.click("[data-bad-submit]")
     pad.wait_for_selector(".thanks.ok")
     screenshot(pad, "pad-thanks", docs=True)
-    pad.wait_for_selector(".idle", timeout=3000)
+    pad.wait_for_selector(".idle")
 
     manager = new_page(1440, 2200)
     login(manager, live_hall.url, "manager")
@@ -340,7 +340,7 @@ def test_a_manager_changes_a_windows_lines_and_the_next_call_follows(live_hall, 
     # Oldest first across the window's lines: without the change it would have been an A ticket.
     assert called.startswith("B") and api.ticket(older_a["id"])["state"] == "waiting"
     # The manager's live hall shows the call without reloading.
-    manager.wait_for_selector(f"tr[data-window='1'] .now:text-is('{called}')", timeout=2000)
+    manager.wait_for_selector(f"tr[data-window='1'] .now:text-is('{called}')")
     screenshot(manager, "manage-live", docs=True)
 
 

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from tongban.displays.fake import DeviceSimulator
+from tests.tools.fake_displays import DeviceSimulator
 
 from ..conftest import wait_for  # noqa: F401 - shared with this folder's tests
 

@@ -7,9 +7,9 @@ import time
 
 from click.testing import CliRunner
 
+from tests.tools.fake_displays import DeviceSimulator
 from tongban.displays import get_preset, reply_frame
 from tongban.displays.cli import displays
-from tongban.displays.fake import DeviceSimulator
 
 from .conftest import PtyDevice
 

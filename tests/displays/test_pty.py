@@ -1,17 +1,17 @@
 """The worker thread on a real tty: a socat pty pair, displays and keypads on the far end.
 
-These are the acceptance tests of the issue: a display update reaches its address; a keypad's
-"next" becomes a key event for its window and the display and keypad LED follow; pulling the cable
-(killing socat) never blocks an update, and plugging it back (socat again on the same path) gets
-every display its current text within the backoff.
+These are the acceptance tests of the serial displays (docs/displays.md): a display update
+reaches its address; a keypad's "next" becomes a key event for its window and the display and
+keypad LED follow; pulling the cable (killing socat) never blocks an update, and plugging it back
+(socat again on the same path) gets every display its current text within the backoff.
 """
 
-import time
+import threading
 
 import pytest
 
+from tests.tools.fake_displays import DeviceSimulator, WatchedOpener
 from tongban.displays import DisplayHub, KeyEvent, parse_bus_config, text_frames
-from tongban.displays.fake import DeviceSimulator
 
 from .conftest import PtyDevice, wait_for
 
@@ -21,7 +21,10 @@ def bus(url, preset, **extra):
         "id": "east",
         "url": url,
         "preset": preset,
-        "timeout_s": 0.1,
+        # How long the worker waits for a keypad's reply. The far end answers on a thread and through
+        # socat, which a loaded machine may not run for a while; a reply later than this is dropped
+        # with the key in it, so generous here: only a dead bus makes the worker wait it out.
+        "timeout_s": 1.0,
         "baudrate": 115200,
         "poll_interval_ms": 50,
         "backoff_min_ms": 100,
@@ -93,7 +96,8 @@ def test_unplugged_bus_never_blocks_and_replays_every_display_when_back(socat):
     cfg = bus(socat.a, "sum8-ff")
     sim = DeviceSimulator(cfg.frame, keypads={15})
     device = PtyDevice(socat.b, sim)
-    hub = DisplayHub([cfg], on_key=lambda e: None)
+    port = WatchedOpener()
+    hub = DisplayHub([cfg], on_key=lambda e: None, opener=port)
     worker = hub.workers["east"]
     hub.start()
     try:
@@ -102,29 +106,28 @@ def test_unplugged_bus_never_blocks_and_replays_every_display_when_back(socat):
         assert wait_for(lambda: sim.screen(13) == "请A012到3号窗口" and sim.screen(11) == "请B001到1号窗口")
 
         socat.kill()
-        assert device.gone.wait(2)
+        assert device.gone.wait(5)
         device.close()
-        # Updates keep coming while the bus is dead; none may wait on it.
-        slowest = 0.0
+        # Updates keep coming while the bus is dead; none may wait on it: none touches it.
         for i in range(200):
-            t = time.perf_counter()
             hub.window_changed(3, "called", f"A{100 + i:03}")
-            slowest = max(slowest, time.perf_counter() - t)
-        assert slowest < 0.05
-        assert wait_for(lambda: worker.bus_status().state == "offline", timeout=3)
+        assert wait_for(lambda: worker.bus_status().state == "offline")
         assert hub.status()[("east", 13)].state == "offline"
         hub.window_changed(1, "paused", None)
-        time.sleep(0.5)  # a few failed reopen attempts, backing off
+        assert threading.get_ident() not in port.threads
+        # A few failed reopen attempts, backing off up to its ceiling (backoff_max_ms) and no further:
+        # the cable plugged back in is tried again within 0.4 s (test_worker times the backoff).
+        attempts = port.attempts
+        assert wait_for(lambda: port.attempts >= attempts + 4)
+        assert worker.bus_status().detail.endswith("retry in 0.4s"), worker.bus_status()
 
         socat.start()
-        back = time.monotonic()
         sim2 = DeviceSimulator(cfg.frame, keypads={15})
         device = PtyDevice(socat.b, sim2)
-        # Reconnected within the backoff ceiling (0.4 s) plus slack for a loaded machine, and every
-        # display got what it should show now, not what it showed when the cable came out.
-        assert wait_for(lambda: worker.bus_status().state == "ok", timeout=3)
-        assert time.monotonic() - back < 0.4 + 1.0
-        assert wait_for(lambda: sim2.screen(13) == "请A299到3号窗口", timeout=3)
+        # Reconnected, and every display got what it should show now, not what it showed when the
+        # cable came out.
+        assert wait_for(lambda: worker.bus_status().state == "ok")
+        assert wait_for(lambda: sim2.screen(13) == "请A299到3号窗口")
         assert wait_for(lambda: sim2.screen(11) == "暂停服务")
         assert wait_for(lambda: sim2.screen(15) == "A299")
         assert wait_for(lambda: sim2.screen(30) == "A299 请到3号窗口\n")

@@ -79,10 +79,10 @@ class HallProcesses:
     def seed(self, kiosks: int = 4) -> dict[str, str]:
         """A manager, a clerk per window, kiosk terminals; returns the kiosk tokens."""
         from tongban.config import load_hall_config
+        from tongban.queue.accounts import Accounts
         from tongban.queue.clock import SystemClock
         from tongban.queue.service import HallService
         from tongban.queue.store import Store
-        from tongban.web.auth import Accounts
 
         store = Store(self.db)
         try:

@@ -1,4 +1,4 @@
-"""Issue 9, fuzzing the parsers that read what the outside world sends: the hall file loader (a
+"""Fuzzing the parsers that read what the outside world sends: the hall file loader (a
 person edits it by hand), the ESC/POS decoder and the serial frame decoder (bytes off a wire).
 Random input may be refused, with the parser's own named error, but never crash it with anything
 else, and never hang it."""
@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from tests._toml import dumps
 from tests.conftest import small_hall_doc
+from tests.tools import escpos_decode as decode
 from tongban.config import ConfigError, HallConfig, load_hall_config, parse_hall_config
 
 FUZZ = settings(
@@ -150,9 +151,7 @@ def test_config_file_loader_survives_a_truncated_or_spliced_hall(tmp_path_factor
         assert exc.problems
 
 
-# ---------- byte parsers (issue 9 asks for them when they exist) ----------
-
-decode = pytest.importorskip("tongban.printers.decode")
+# ---------- byte parsers ----------
 
 
 @FUZZ

@@ -18,7 +18,10 @@ def slip(**changes):
 
 
 def config(url: str = "dummy://", **kw) -> PrinterConfig:
-    kw.setdefault("timeout_s", 0.5)  # faults must fail fast for the suite to stay quick
+    # timeout_s is the product's default (3 s), not a short one: a fake printer answers on its own
+    # thread, which a loaded machine may not run for a while, and a late answer would turn "paper
+    # end" into "unknown". A test of a printer that never answers sets a short timeout_s itself, so
+    # that the fault still fails fast.
     return PrinterConfig(id="kiosk-1", url=url, **kw)
 
 

@@ -3,10 +3,10 @@
 from click.testing import CliRunner
 from PIL import Image
 
+from tests.tools.escpos_decode import printed_text, ticket_view
+from tests.tools.fake_printers import FakeNetworkPrinter
 from tongban.printers.cli import printers
-from tongban.printers.decode import printed_text, ticket_view
 from tongban.printers.drivers.dummy import dummy_jobs
-from tongban.printers.fakes import FakeNetworkPrinter
 
 
 def run(*args):
@@ -24,9 +24,9 @@ def test_test_command_prints_a_test_ticket_on_a_dummy_printer():
 
 def test_test_command_over_tcp_and_its_failure_exit_code():
     with FakeNetworkPrinter("ok") as printer:
-        assert run("test", printer.url, "--timeout", "1").exit_code == 0
+        assert run("test", printer.url, "--timeout", "5").exit_code == 0
     with FakeNetworkPrinter("cover_open") as printer:
-        r = run("test", printer.url, "--timeout", "1")
+        r = run("test", printer.url, "--timeout", "5")
     assert r.exit_code == 1
     assert "status: cover_open (cover open)" in r.output
     assert "not printed: cover_open: not printed: cover open" in r.output

@@ -54,7 +54,8 @@ def test_every_problem_is_reported_at_once():
         "printers[2]",
     )
     assert errors == [
-        "printers[2].papermm: unknown key (expected one of id, url, paper_mm, encoding, cut, mode, timeout_s)",
+        "printers[2].papermm: unknown key"
+        " (expected one of id, url, paper_mm, encoding, cut, mode, timeout_s, start_margin_s)",
         "printers[2].id: 'Kiosk 1' is not allowed (expected [a-z0-9-]+)",
         "printers[2].url: 'zz' is not VID:PID in hex (expected usb://0416:5011)",
         "printers[2].paper_mm: is a boolean (true) (expected 58 or 80)",

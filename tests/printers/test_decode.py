@@ -2,7 +2,7 @@
 
 import pytest
 
-from tongban.printers.decode import Cut, DecodeError, Feed, Item, Line, QRCode, decode_escpos, ticket_view
+from tests.tools.escpos_decode import Cut, DecodeError, Feed, Item, Line, QRCode, decode_escpos, ticket_view
 
 
 def test_commands_and_text_items():

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.tools.escpos_decode import decode_escpos
+from tests.tools.fake_printers import RecordingDriver
 from tongban.printers import build_ticket_bytes, check_status, parse_printer_url, print_ticket
-from tongban.printers.decode import decode_escpos
 from tongban.printers.drivers import open_driver
 from tongban.printers.drivers.cups import CupsDriver
 from tongban.printers.drivers.dummy import dummy_jobs
 from tongban.printers.drivers.usb import UsbDriver
 from tongban.printers.errors import PrinterReset
-from tongban.printers.fakes import RecordingDriver
 from tongban.printers.status import answer_bytes
 
 from .conftest import config, slip

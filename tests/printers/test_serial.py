@@ -1,9 +1,9 @@
 """A serial printer through a socat pty pair: the driver opens one end as if it were
 /dev/ttyUSB0, a FakeSerialPrinter answers on the other."""
 
+from tests.tools.escpos_decode import decode_escpos, printed_text, ticket_view
+from tests.tools.fake_printers import SILENT, FakeSerialPrinter
 from tongban.printers import build_ticket_bytes, check_status, print_ticket
-from tongban.printers.decode import decode_escpos, printed_text, ticket_view
-from tongban.printers.fakes import SILENT, FakeSerialPrinter
 
 from .conftest import config, slip
 

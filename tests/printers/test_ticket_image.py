@@ -3,10 +3,10 @@
 import pytest
 from PIL import Image, ImageChops
 
+from tests.tools.escpos_decode import Cut, Feed, Line, Raster, decode_escpos, ticket_view
+from tests.tools.fake_printers import RecordingDriver
 from tongban.printers import build_ticket_bytes, find_cjk_font, print_ticket, render_ticket_image
-from tongban.printers.decode import Cut, Feed, Line, Raster, decode_escpos, ticket_view
 from tongban.printers.errors import PrinterFontError
-from tongban.printers.fakes import RecordingDriver
 
 from .conftest import config, slip
 

@@ -1,7 +1,7 @@
 """Text-mode tickets, asserted through the decoder: what the printer would put on paper."""
 
+from tests.tools.escpos_decode import Cut, Feed, Item, Line, QRCode, decode_escpos, printed_text, ticket_view
 from tongban.printers import build_ticket_bytes
-from tongban.printers.decode import Cut, Feed, Item, Line, QRCode, decode_escpos, printed_text, ticket_view
 from tongban.printers.encoding import TextEncoder
 
 from .conftest import config, slip

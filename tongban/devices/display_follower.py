@@ -1,4 +1,4 @@
-"""Serial displays and keypads in the devices process (DESIGN §7).
+"""Serial displays and keypads in the devices process (docs/architecture.md §Devices).
 
 Displays follow the events log: every call, recall, start, finish and window change is an event,
 whichever process wrote it (a clerk's browser, a keypad, the balancer), so reading new events by id
@@ -12,7 +12,7 @@ import logging
 import time
 
 from ..config import HallConfig
-from ..displays import DisplayHub, KeyEvent, load_bus_config
+from ..displays import DisplayHub, KeyEvent
 from ..queue import errors, printing
 from ..queue.clock import Clock
 from ..queue.service import HallService
@@ -70,14 +70,14 @@ class KeypadRouter:
         elif key == "pause":
             service.window_action(event.window, "resume" if window.state == "paused" else "pause", actor=clerk)
         elif current is None:
-            raise errors.NothingWaiting("本窗口没有当前号", "No ticket at this window")
+            raise errors.NothingWaiting("err_keypad_no_ticket")
         elif key in ("recall", "no_show", "start", "finish"):
             service.act(current.id, key, window=event.window, actor=clerk)
         elif key == "transfer":
             lines = self.config.lines
             index = int(event.arg) - 1 if event.arg and event.arg.isdigit() else -1
             if not 0 <= index < len(lines):
-                raise errors.UnknownLine(f"没有第 {event.arg} 号队列", f"No line number {event.arg}")
+                raise errors.UnknownLine("err_keypad_no_line", {"n": event.arg})
             service.act(current.id, "transfer", window=event.window, actor=clerk, to_line=lines[index].prefix)
 
 
@@ -95,7 +95,9 @@ class DisplayFollower:
     def start(self) -> None:
         store = Store(self.database, migrate=False)
         try:
-            self.last_event = store.one("SELECT COALESCE(MAX(id), 0) FROM events")[0]
+            row = store.one("SELECT COALESCE(MAX(id), 0) FROM events")
+            assert row is not None  # an aggregate without GROUP BY returns exactly one row
+            self.last_event = row[0]
             service = HallService(store, self.config, self.clock)
             for window in self.config.windows:  # what every display should show now
                 self.hub.window_changed(window.number, *display_state(service, window.number))
@@ -135,5 +137,4 @@ class DisplayFollower:
 def build_hub(config: HallConfig, database: str, clock: Clock, **hub_kw) -> DisplayHub | None:
     if not config.buses:
         return None
-    buses = [load_bus_config(entry, f"buses[{i}]") for i, entry in enumerate(config.buses)]
-    return DisplayHub(buses, KeypadRouter(database, config, clock), clock=time.time, **hub_kw)
+    return DisplayHub(config.buses, KeypadRouter(database, config, clock), clock=time.time, **hub_kw)

@@ -1,8 +1,8 @@
-"""The devices process (DESIGN §5): the hall's only scheduler, and the owner of printers and buses.
+"""The devices process: the hall's only scheduler, and the owner of printers and buses.
 
 It runs APScheduler's BlockingScheduler, so each job runs once per hall however the web is served.
 Daily jobs record themselves in ``job_runs`` and are caught up at start, instead of relying on the
-scheduler's misfire handling across a power cut.
+scheduler's misfire handling across a power cut (docs/architecture.md §Processes).
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from apscheduler.schedulers.blocking import BlockingScheduler
 
 from ..config import HallConfig
 from ..ops import notify
-from ..ops.damage import damaged, restore_help
+from ..ops.backup import restore_help
+from ..ops.damage import damaged
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
+from ..queue import printing
 from ..queue.cases import CaseService
 from ..queue.clock import Clock, SystemClock
 from ..queue.service import HallService
@@ -107,7 +109,7 @@ class DevicesProcess:
         return result
 
     def balance(self) -> list[dict]:
-        """The balancer (DESIGN §4): runs here, the hall's only scheduler, so once per hall."""
+        """The balancer (docs/architecture.md §Balancer): runs here, the hall's only scheduler, so once per hall."""
         store = Store(self.database)
         try:
             made = self.service(store).balance(actor="balancer")
@@ -131,7 +133,7 @@ class DevicesProcess:
             return None
 
     def schedule_operations(self) -> None:
-        """Nightly integrity check and backup, systemd readiness and watchdog (issue 9)."""
+        """Nightly integrity check and backup, systemd readiness and watchdog (docs/architecture.md §Operations)."""
         # At the configured time; also shortly after start and every hour, which only does something
         # when a night was missed (box switched off, power cut) or a backup failed (job_runs).
         at = self.config.operations.backup_time
@@ -217,7 +219,7 @@ class DevicesProcess:
     def check_devices(self) -> None:
         """Printers' DLE EOT and the buses' device states, for the consoles' device health and alerts."""
         if self.printers:
-            check_printers(self.printers, self.database, self.clock)
+            check_printers(self.printers, self.database, self.clock, names=printing.printer_names(self.config))
         if self.follower:
             store = Store(self.database, migrate=False)
             try:
@@ -228,14 +230,14 @@ class DevicesProcess:
     def start_devices(self) -> None:
         for worker in self.printer_workers:
             worker.start()
-        if self.hub:
+        if self.hub and self.follower:  # there is a follower exactly when there is a hub
             self.hub.start()
             self.follower.start()
 
     def stop_devices(self) -> None:
         for worker in self.printer_workers:
             worker.stop()
-        if self.hub:
+        if self.hub and self.follower:
             self.follower.stop()
             self.hub.stop()
 
@@ -253,6 +255,9 @@ class DevicesProcess:
         try:
             store.quick_check()
             self.service(store).sync_with_config()
+            # Jobs this process held when it was killed are taken back once their leases run out
+            # (docs/architecture.md §Print jobs); those already past it, now.
+            printing.sweep(store, self.clock.now(), names=printing.printer_names(self.config))
         except (StoreError, sqlite3.DatabaseError) as exc:
             log.critical("not starting: %s\n%s", exc, restore_help(self.database, folder))
             raise SystemExit(EXIT_DAMAGED) from None

@@ -2,7 +2,12 @@
 
 The core calls `DisplayHub.window_changed()` (or `BusWorker.show()` per address) and routes
 `KeyEvent`s from keypads to the service as the clerk signed in at that window. See docs/displays.md.
+
+The hall config reads [[buses]] through ``displays.config`` and must not load pyserial on the way
+(tests/test_domain_purity.py), so the serial workers load on first use of their names.
 """
+
+import importlib
 
 from .config import BusConfig, DeviceConfig, load_bus_config, parse_bus_config, parse_frame_spec
 from .errors import BusConfigError, DisplayError, FrameError
@@ -26,10 +31,17 @@ from .frames import (
     text_frames,
     xor8,
 )
-from .hub import DisplayHub
 from .presets import PRESETS, get_preset
-from .worker import BusWorker, DeviceStatus, KeyEvent
 from .world import WINDOW_STATES, DisplayWorld
+
+_LAZY = {"DisplayHub": "hub", "BusWorker": "worker", "DeviceStatus": "worker", "KeyEvent": "worker"}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "BusConfig",

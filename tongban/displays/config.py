@@ -248,6 +248,7 @@ def parse_bus_config(entry: dict, path: str) -> tuple[BusConfig | None, list[str
     if c.problems:
         return None, c.problems
     out = {k: v for k, v in out.items() if v is not None}
+    assert spec is not None  # a missing or bad frame was reported as a problem above
     return BusConfig(frame=spec, devices=tuple(d for _, d in devices), **out), []
 
 
@@ -256,6 +257,7 @@ def load_bus_config(entry: dict, path: str) -> BusConfig:
     cfg, errors = parse_bus_config(entry, path)
     if errors:
         raise BusConfigError(errors)
+    assert cfg is not None  # parse_bus_config gives a config exactly when there are no errors
     return cfg
 
 

@@ -8,8 +8,10 @@ vendor is a config entry, not code. docs/displays.md has the field reference and
 
 from __future__ import annotations
 
+import binascii
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Literal
 
 from .errors import FrameError
 
@@ -29,7 +31,7 @@ class Field:
 
     offset: int
     width: int = 1
-    byteorder: str = "big"
+    byteorder: Literal["big", "little"] = "big"  # checked below: it comes from config files
 
     def __post_init__(self):
         if self.offset < 0:
@@ -72,7 +74,7 @@ class Checksum:
 
     algorithm: str = "none"
     start: int = 0
-    byteorder: str = "big"
+    byteorder: Literal["big", "little"] = "big"  # checked below: it comes from config files
 
     def __post_init__(self):
         if self.algorithm not in CHECKSUMS:
@@ -104,27 +106,12 @@ def xor8(data: bytes) -> int:
     return value
 
 
-def _crc16_table() -> list[int]:
-    table = []
-    for i in range(256):
-        crc = i << 8
-        for _ in range(8):
-            crc = ((crc << 1) ^ 0x1021) if crc & 0x8000 else (crc << 1)
-        table.append(crc & 0xFFFF)
-    return table
-
-
-_CRC16 = _crc16_table()
-
-
 def crc16_ccitt(data: bytes) -> int:
     """CRC-16/CCITT-FALSE: poly 0x1021, init 0xFFFF, not reflected, no final xor ("123456789" ->
-    0x29B1). It is what display vendors' "CRC16-CCITT" means in the protocols we have seen; a
-    device using another init would be a new algorithm name, never a silent variant."""
-    crc = 0xFFFF
-    for b in data:
-        crc = ((crc << 8) & 0xFFFF) ^ _CRC16[((crc >> 8) ^ b) & 0xFF]
-    return crc
+    0x29B1), which is `binascii.crc_hqx` started at 0xFFFF. It is what display vendors'
+    "CRC16-CCITT" means in the protocols we have seen; a device using another init would be a new
+    algorithm name, never a silent variant."""
+    return binascii.crc_hqx(data, 0xFFFF)
 
 
 _ALGORITHMS: dict[str, Callable[[bytes], int]] = {
@@ -247,7 +234,7 @@ class FrameSpec:
 
     @property
     def fixed_positions(self) -> tuple[int, ...]:
-        taken = set()
+        taken: set[int] = set()
         for f in (self.address, self.command, self.row, self.length):
             if f is not None:
                 taken.update(range(f.offset, f.end))
@@ -410,7 +397,7 @@ class FrameDecoder:
 
     def feed(self, data: bytes) -> list[Frame]:
         self.buf += data
-        out = []
+        out: list[Frame] = []
         while True:
             frame, consumed = self._next()
             if consumed:
@@ -466,9 +453,9 @@ class FrameDecoder:
                 return None
             end = i + hl + n + tail
             return "more" if len(self.buf) < end else [end]
-        n = self.payload_lens.get(command)
-        if n is not None:
-            end = i + hl + n + tail
+        fixed_len = self.payload_lens.get(command)
+        if fixed_len is not None:
+            end = i + hl + fixed_len + tail
             return "more" if len(self.buf) < end else [end]
         ends = []
         t = spec.trailer

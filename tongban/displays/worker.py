@@ -302,6 +302,8 @@ class BusWorker:
         if key is None:
             return
         dev = self.cfg.device(address)
+        # Only the configured keypads are polled, and a keypad's window is required by the config.
+        assert dev is not None and dev.window is not None
         event = KeyEvent(self.cfg.id, address, dev.window, key, arg)
         try:
             self._on_key(event)

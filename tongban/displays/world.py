@@ -10,6 +10,7 @@ import string
 from collections.abc import Iterable
 from dataclasses import dataclass, fields
 
+from ..texts import text
 from .errors import DisplayError
 
 # The window states the core reports. "called" and "serving" both show the ticket: the citizen who
@@ -33,14 +34,14 @@ _FIELDS_ALLOWED = {
 @dataclass(frozen=True)
 class DisplayWorld:
     """Text templates (str.format with {number} and {window}); the defaults are the usual hall
-    wording. A hall changes them through `from_config`."""
+    wording, led_* in the text table (devices.toml). A hall changes them through `from_config`."""
 
-    called: str = "请{number}到{window}号窗口"
-    serving: str = "请{number}到{window}号窗口"
-    idle: str = "{window}号窗口"
-    paused: str = "暂停服务"
-    closed: str = "窗口关闭"
-    hall_line: str = "{number} 请到{window}号窗口"
+    called: str = text("led_called")
+    serving: str = text("led_serving")
+    idle: str = text("led_idle")
+    paused: str = text("led_paused")
+    closed: str = text("led_closed")
+    hall_line: str = text("led_hall_line")
     # A keypad's LED is a few seven-segment digits: the ticket, or a short code for the state.
     keypad_number: str = "{number}"
     keypad_idle: str = "----"

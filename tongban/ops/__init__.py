@@ -1,4 +1,4 @@
-"""Keeping a hall box running for years (issue 9, docs/install.md).
+"""Keeping a hall box running for years (docs/architecture.md §Operations, docs/install.md).
 
 - ``notify``: systemd readiness and watchdog pings (sd_notify over the unix datagram socket).
 - ``backup``: online backups with the sqlite3 backup API, pruning, and restore with a check first.

@@ -1,4 +1,4 @@
-"""Online backups of the hall database, and restoring one (DESIGN §6, docs/install.md).
+"""Online backups of the hall database, and restoring one (docs/architecture.md §Storage, docs/install.md).
 
 A backup is taken with the sqlite3 backup API from a separate read connection, so in WAL mode the
 web and the devices process keep writing while it runs. Each copy is written to ``*.partial``,
@@ -336,3 +336,27 @@ def restore(source: str | Path, database: str | Path, folder: str | Path, *, now
     _fsync_path(database.parent, directory=True)
     clear_damaged(database)
     return Restored(source, database, saved)
+
+
+def restore_help(database: str | Path, backup_folder: str | Path) -> str:
+    """What to do, in commands, with the newest backup that still passes its check."""
+    good = next(
+        (b for b in list_backups(backup_folder) if b.kind != "before-restore" and not check_backup_file(b.path)), None
+    )
+    lines = ["How to restore:", "  1. sudo systemctl stop tongban-web tongban-devices"]
+    if good is not None:
+        lines.append(
+            f"  2. sudo -u tongban tongban restore {good.path} --db {database}"
+            f"   (newest good backup, taken {good.taken_at:%Y-%m-%d %H:%M})"
+        )
+    else:
+        lines.append(
+            f"  2. sudo -u tongban tongban restore BACKUP_FILE --db {database}"
+            f"   (no good backup found in {backup_folder}; look on the backup disk)"
+        )
+    lines += [
+        "  3. sudo systemctl start tongban-web tongban-devices",
+        "  Tickets issued after that backup are lost; the damaged file is kept in the backup folder.",
+        "  See docs/install.md, 'Restoring a backup'.",
+    ]
+    return "\n".join(lines)

@@ -17,6 +17,7 @@ from pathlib import Path
 import click
 
 DEFAULT_DB = "var/tongban.db"
+DEFAULT_BIND = "unix:/run/tongban/web.sock"  # tongban-web.service, behind nginx
 DEVICE_GROUPS = ("dialout", "lp")  # as the units' SupplementaryGroups=
 ENV_FILE = Path("/etc/tongban/tongban.env")
 
@@ -96,26 +97,95 @@ def _backup_folder(config_path: str | None, db: str, folder: str | None) -> Path
     return Path(db).resolve().parent / "backups"
 
 
+def _front_options(command):
+    """Where nginx listens and where the web does, as tongban.env says (the units and nginx's site)."""
+    for option in reversed(
+        [
+            click.option(
+                "--host",
+                envvar="TONGBAN_HOST",
+                default=lambda: installed("TONGBAN_HOST", "0.0.0.0"),
+                show_default="0.0.0.0",
+                help="where nginx listens [env TONGBAN_HOST]",
+            ),
+            click.option(
+                "--port",
+                envvar="TONGBAN_PORT",
+                type=int,
+                default=lambda: installed("TONGBAN_PORT", "8000"),
+                show_default="8000",
+                help="[env TONGBAN_PORT]",
+            ),
+            click.option(
+                "--bind",
+                envvar="TONGBAN_BIND",
+                default=lambda: installed("TONGBAN_BIND", DEFAULT_BIND),
+                show_default=DEFAULT_BIND,
+                help="where the web listens [env TONGBAN_BIND]",
+            ),
+            click.option(
+                "--screens",
+                envvar="TONGBAN_SCREENS",
+                type=int,
+                default=lambda: installed("TONGBAN_SCREENS", "32"),
+                show_default="32",
+                help="screens the web has threads for [env TONGBAN_SCREENS]",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+def _site(host: str, port: int, bind: str, screens: int) -> str:
+    from ..front import listen_address, site_config
+
+    return site_config(listen=listen_address(host, port), upstream=bind, screens=screens)
+
+
+@click.command("nginx-site")
+@_front_options
+def nginx_site(host: str, port: int, bind: str, screens: int) -> None:
+    """Print nginx's site file for this box: nginx on TONGBAN_HOST:TONGBAN_PORT in front of the web
+    on TONGBAN_BIND (docs/install.md, section 4; `tongban doctor` checks the installed copy)."""
+    click.echo(_site(host, port, bind, screens), nl=False)
+
+
 @click.command()
 @_config_option()
 @_db_option()
 @click.option(
     "--url",
     envvar="TONGBAN_URL",
-    default="http://127.0.0.1:8000",
-    show_default=True,
+    default=lambda: f"http://127.0.0.1:{installed('TONGBAN_PORT', '8000')}",
+    show_default="http://127.0.0.1:TONGBAN_PORT",
     help="the web to ask for /healthz ('' to skip)",
 )
 @click.option("--probe", is_flag=True, help="also ask each printer for its DLE EOT status (stop tongban-devices first)")
-def doctor(config_path: str, db: str, url: str, probe: bool) -> None:
-    """Check a running install: config, database, disk, backups, clock, accounts, devices, services.
+@_front_options
+@click.option(
+    "--nginx-site",
+    "site_path",
+    default="/etc/nginx/sites-enabled/tongban",
+    show_default=True,
+    type=click.Path(),
+    help="the site file nginx reads (checked when the web listens on a unix: socket)",
+)
+def doctor(
+    config_path: str, db: str, url: str, probe: bool, host: str, port: int, bind: str, screens: int, site_path: str
+) -> None:
+    """Check a running install: config, database, disk, backups, clock, accounts, devices, services,
+    and nginx in front of the web.
 
     Every finding says what to do. Exit status 1 when something fails, else 0.
     """
     from .doctor import FAIL, Doctor, worst
 
     become_owner(db)
-    findings = Doctor(config_path, db, url=url or None, probe=probe).run()
+    checks = Doctor(config_path, db, url=url or None, probe=probe)
+    if bind.startswith("unix:"):  # behind nginx
+        checks.site, checks.site_path, checks.socket = _site(host, port, bind, screens), Path(site_path), bind[5:]
+    findings = checks.run()
     for finding in findings:
         click.echo(finding.line())
     level = worst(findings)
@@ -195,9 +265,9 @@ def restore(file: str | None, config_path: str | None, db: str, folder: str | No
 @click.password_option(help="at least 8 characters, not a demo password")
 def account_passwd(username: str, db: str, password: str) -> None:
     """Set a staff member's password (clears 'must change'); their open sessions stay."""
+    from ..queue.accounts import AccountError, Accounts
     from ..queue.clock import SystemClock
     from ..queue.store import Store
-    from ..web.auth import AccountError, Accounts
 
     become_owner(db)
     store = Store(db)

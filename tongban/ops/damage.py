@@ -34,29 +34,3 @@ def damaged(database: str | Path) -> str | None:
 
 def clear_damaged(database: str | Path) -> None:
     marker_path(database).unlink(missing_ok=True)
-
-
-def restore_help(database: str | Path, backup_folder: str | Path) -> str:
-    """What to do, in commands, with the newest backup that still passes its check."""
-    from .backup import check_backup_file, list_backups
-
-    good = next(
-        (b for b in list_backups(backup_folder) if b.kind != "before-restore" and not check_backup_file(b.path)), None
-    )
-    lines = ["How to restore:", "  1. sudo systemctl stop tongban-web tongban-devices"]
-    if good is not None:
-        lines.append(
-            f"  2. sudo -u tongban tongban restore {good.path} --db {database}"
-            f"   (newest good backup, taken {good.taken_at:%Y-%m-%d %H:%M})"
-        )
-    else:
-        lines.append(
-            f"  2. sudo -u tongban tongban restore BACKUP_FILE --db {database}"
-            f"   (no good backup found in {backup_folder}; look on the backup disk)"
-        )
-    lines += [
-        "  3. sudo systemctl start tongban-web tongban-devices",
-        "  Tickets issued after that backup are lost; the damaged file is kept in the backup folder.",
-        "  See docs/install.md, 'Restoring a backup'.",
-    ]
-    return "\n".join(lines)

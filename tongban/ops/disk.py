@@ -11,6 +11,8 @@ import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from ..texts import Msg, both, table
+
 
 @dataclass(frozen=True)
 class DiskStatus:
@@ -35,7 +37,7 @@ def _existing(path: Path) -> Path:
 
 def check_path(what: str, path: str | Path, warn_mb: int) -> DiskStatus:
     path = Path(path)
-    label_zh = {"database": "数据库", "backups": "备份"}.get(what, what)
+    label = Msg(f"ops_disk_{what}") if f"ops_disk_{what}" in table() else what
     try:
         usage = shutil.disk_usage(_existing(path))
     except OSError as exc:
@@ -46,19 +48,11 @@ def check_path(what: str, path: str | Path, warn_mb: int) -> DiskStatus:
             0,
             warn_mb,
             False,
-            f"{label_zh}所在磁盘无法读取：{exc.strerror}",
-            f"cannot read the {what} disk: {exc.strerror}",
+            *both("ops_disk_unreadable", label=label, what=what, error=exc.strerror),
         )
     free_mb, total_mb = usage.free // 2**20, usage.total // 2**20
     ok = free_mb >= warn_mb
-    if ok:
-        zh, en = f"{label_zh}磁盘剩余 {free_mb} MB", f"{free_mb} MB free on the {what} disk"
-    else:
-        zh = f"{label_zh}磁盘空间不足：仅剩 {free_mb} MB（低于 {warn_mb} MB），请联系信息管理员清理磁盘"
-        en = (
-            f"{what} disk nearly full: {free_mb} MB free (below {warn_mb} MB); ask IT to free space "
-            f"(old logs, old backups) or add a disk"
-        )
+    zh, en = both("ops_disk_free" if ok else "ops_disk_low", label=label, what=what, free_mb=free_mb, warn_mb=warn_mb)
     return DiskStatus(what, str(path), free_mb, total_mb, warn_mb, ok, zh, en)
 
 

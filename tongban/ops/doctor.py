@@ -23,8 +23,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..config import ConfigError, HallConfig, load_hall_config
-from .backup import check_backup_file, list_backups
-from .damage import damaged, restore_help
+from .backup import check_backup_file, list_backups, restore_help
+from .damage import damaged
 from .disk import disk_status
 
 OK, NOTE, WARN, FAIL = "ok", "note", "warn", "fail"
@@ -55,6 +55,11 @@ class Doctor:
     url: str | None = "http://127.0.0.1:8000"
     probe: bool = False
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # The front server, when the web listens on a unix socket behind nginx (TONGBAN_BIND=unix:…):
+    # the site file as `tongban nginx-site` makes it, where nginx reads it, and the web's socket.
+    site: str | None = None
+    site_path: Path = Path("/etc/nginx/sites-enabled/tongban")
+    socket: str | None = None
 
     def run(self) -> list[Finding]:
         findings: list[Finding] = []
@@ -73,6 +78,8 @@ class Doctor:
             findings += self._printers(config, conn)
             findings += self._buses(config, conn)
         findings += self._services()
+        if self.site is not None:
+            findings += self._front(self.site)
         if self.url:
             findings.append(self._web())
         if conn is not None:
@@ -332,7 +339,7 @@ class Doctor:
         from argon2 import PasswordHasher
         from argon2.exceptions import InvalidHashError, VerificationError
 
-        from ..web.auth import DEMO_PASSWORDS
+        from ..queue.accounts import DEMO_PASSWORDS
 
         try:
             rows = conn.execute("SELECT username, password_hash, role, must_change, disabled FROM accounts").fetchall()
@@ -392,27 +399,22 @@ class Doctor:
     def _printers(self, config: HallConfig, conn) -> list[Finding]:
         out = []
         try:
-            from ..printers import check_status, parse_printer_config
+            from ..printers import check_status
         except ImportError:  # pragma: no cover - the printers package ships with the hall
-            check_status = parse_printer_config = None
-        for i, entry in enumerate(config.printers):
-            pid = entry.get("id", f"printers[{i}]")
-            name = f"printer {pid}"
-            url = entry.get("url", "")
+            check_status = None
+        for printer in config.printers:
+            name = f"printer {printer.id}"
+            url = printer.url
             reach = transport_reachable(url)
-            recorded = self._recorded(conn, f"printer:{pid}")
+            recorded = self._recorded(conn, f"printer:{printer.id}")
             if reach.status == FAIL:
                 out.append(Finding(name, FAIL, f"{url}: {reach.message}", reach.fix))
                 continue
             detail = reach.message
             status = reach.status
             fix = reach.fix
-            if self.probe and parse_printer_config is not None:
-                cfg, errors = parse_printer_config(entry, f"printers[{i}]")
-                if errors:
-                    out.append(Finding(name, FAIL, "; ".join(errors), f"fix [[printers]] {pid} in the hall file"))
-                    continue
-                probe = check_status(cfg)
+            if self.probe and check_status is not None:
+                probe = check_status(printer)
                 detail += f"; DLE EOT status now: {probe.state} {probe.detail}".rstrip()
                 if probe.state not in ("ok", "paper_near_end"):
                     status, fix = WARN, _printer_fix(probe.state)
@@ -437,9 +439,9 @@ class Doctor:
 
     def _buses(self, config: HallConfig, conn) -> list[Finding]:
         out = []
-        for i, entry in enumerate(config.buses):
-            bid = entry.get("id", f"buses[{i}]")
-            url = entry.get("url", "")
+        for bus in config.buses:
+            bid = bus.id
+            url = bus.url
             reach = transport_reachable(url)
             out.append(Finding(f"bus {bid}", reach.status, f"{url}: {reach.message}", reach.fix))
             if conn is not None:
@@ -467,7 +469,8 @@ class Doctor:
         if not Path("/run/systemd/system").is_dir() or not shutil.which("systemctl"):
             return [Finding("services", NOTE, "systemd is not running here; service states not checked")]
         out = []
-        for unit in ("tongban-web.service", "tongban-devices.service"):
+        units = ("tongban-web.service", "tongban-devices.service")
+        for unit in (*units, "nginx.service") if self.site is not None else units:
             state = _run(["systemctl", "is-active", unit]) or "unknown"
             if state == "active":
                 out.append(Finding(unit, OK, "active"))
@@ -480,11 +483,22 @@ class Doctor:
         return out
 
     def _web(self) -> Finding:
+        assert self.url is not None  # run() checks the web only when there is a URL
         url = self.url.rstrip("/") + "/healthz"
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 body = json.loads(response.read() or b"{}")
-                return Finding("web", OK, f"{url}: {body.get('status', 'ok')} (version {body.get('version', '?')})")
+                server = response.headers.get("Server", "")
+            said = f"{url}: {body.get('status', 'ok')} (version {body.get('version', '?')})"
+            if self.site is not None and not server.startswith("nginx"):
+                return Finding(
+                    "web",
+                    WARN,
+                    f"{said}, but answered by {server or 'an unknown server'}, not nginx",
+                    "the web must listen only on its socket (TONGBAN_BIND=unix:/run/tongban/web.sock in "
+                    "/etc/tongban/tongban.env) and nginx on TONGBAN_PORT; then systemctl restart tongban-web nginx",
+                )
+            return Finding("web", OK, said + (" through nginx" if self.site is not None else ""))
         except urllib.error.HTTPError as exc:
             try:
                 body = json.loads(exc.read() or b"{}")
@@ -503,6 +517,64 @@ class Doctor:
                 f"{url}: {getattr(exc, 'reason', exc)}",
                 "sudo systemctl status tongban-web; journalctl -u tongban-web -n 50",
             )
+
+    # ---- the front server (nginx) ----
+
+    def _front(self, site: str) -> list[Finding]:
+        from ..front import nginx_binary
+
+        install = (
+            "tongban nginx-site > /etc/nginx/sites-available/tongban && "
+            "ln -sf /etc/nginx/sites-available/tongban /etc/nginx/sites-enabled/tongban && "
+            "rm -f /etc/nginx/sites-enabled/default && nginx -t && systemctl reload nginx"
+        )
+        out = []
+        if nginx_binary() is None:
+            out.append(Finding("nginx", FAIL, "nginx is not installed", "apt-get install nginx; then\n" + install))
+        try:
+            installed = self.site_path.read_text(encoding="utf-8")
+        except OSError as exc:
+            out.append(
+                Finding("nginx site", FAIL, f"{self.site_path}: {exc.strerror or exc}", f"install it:\n{install}")
+            )
+        else:
+            if installed == site:
+                out.append(Finding("nginx site", OK, f"{self.site_path} is what `tongban nginx-site` makes"))
+            else:
+                ours, theirs = site.splitlines(), installed.splitlines()
+                line = next((i for i, (a, b) in enumerate(zip(ours, theirs)) if a != b), min(len(ours), len(theirs)))
+                out.append(
+                    Finding(
+                        "nginx site",
+                        WARN,
+                        f"{self.site_path} differs from what `tongban nginx-site` makes (from line {line + 1}: "
+                        f"after an upgrade, a change of tongban.env, or an edit by hand)",
+                        f"see the difference: tongban nginx-site | diff {self.site_path} -\ninstall it again:\n"
+                        + install,
+                    )
+                )
+        if self.socket:
+            out.append(self._web_socket(Path(self.socket)))
+        return out
+
+    def _web_socket(self, path: Path) -> Finding:
+        fix = (
+            "is tongban-web running? systemctl status tongban-web; it listens on TONGBAN_BIND "
+            "(unix:/run/tongban/web.sock) from /etc/tongban/tongban.env"
+        )
+        if not path.is_socket():
+            return Finding("web socket", FAIL, f"{path}: {'not a socket' if path.exists() else 'no such socket'}", fix)
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+                conn.settimeout(5)
+                conn.connect(str(path))
+                conn.sendall(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")
+                head = conn.recv(4096).split(b"\r\n", 1)[0].decode("latin-1")
+        except OSError as exc:
+            return Finding("web socket", FAIL, f"{path}: {exc.strerror or exc}", fix)
+        if " 200 " not in f"{head} ":
+            return Finding("web socket", FAIL, f"{path}: /healthz answered {head or 'nothing'}", fix)
+        return Finding("web socket", OK, f"{path}: the web answers /healthz")
 
 
 def _printer_fix(state: str) -> str:

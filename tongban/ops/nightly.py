@@ -1,11 +1,12 @@
-"""The nightly jobs of the devices process: ``integrity_check``, then an online backup (DESIGN §5, §6).
+"""The nightly jobs of the devices process: ``integrity_check``, then an online backup.
 
 Both record themselves in ``job_runs`` under the hall-local day their ``backup_time`` last came
 round, so running them again (at start, or every hour) does nothing once they have run: a night
 missed because the box was switched off is caught up when it comes back. A failed backup is not
 recorded (it is retried the next hour) but raised as an alert for the manager console. A failed
 integrity check marks the database damaged (``damage.py``) and raises ``DatabaseDamaged``: the
-devices process stops with a message saying how to restore, and the web refuses to serve.
+devices process stops with a message saying how to restore, and the web refuses to serve
+(docs/architecture.md §Processes, §Storage).
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ import sqlite3
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..config import HallConfig
 from ..queue.clock import Clock
 from ..queue.store import Store, utc_iso
-from .backup import BackupError, take_backup
-from .damage import mark_damaged, restore_help
+from ..texts import both
+from .backup import BackupError, restore_help, take_backup
+from .damage import mark_damaged
 
 log = logging.getLogger("tongban.ops")
 
@@ -87,7 +90,7 @@ class NightlyJobs:
         except sqlite3.DatabaseError as exc:
             problems = [f"integrity_check could not run: {exc}"]
         ok = problems == ["ok"]
-        result = {"ok": ok, "seconds": round((datetime.now() - started).total_seconds(), 2)}
+        result: dict[str, Any] = {"ok": ok, "seconds": round((datetime.now() - started).total_seconds(), 2)}
         if not ok:
             result["problems"] = problems[:20]
             message = (
@@ -124,8 +127,7 @@ class NightlyJobs:
             _alert_once(
                 store,
                 "backup_failed",
-                f"数据备份失败，请联系信息管理员：{exc}",
-                f"The nightly backup failed; ask IT: {exc}",
+                *both("ops_backup_failed", error=exc),
                 now,
             )
             return None

@@ -1,5 +1,12 @@
-"""Ticket printers (DESIGN §7): ESC/POS tickets in text or image mode, status over DLE EOT,
-transports picked by URL (tcp, serial, usb, file, cups, dummy). See docs/printers.md."""
+"""Ticket printers (docs/architecture.md §Devices): ESC/POS tickets in text or image mode, status over DLE EOT,
+transports picked by URL (tcp, serial, usb, file, cups, dummy). See docs/printers.md.
+
+The hall config reads [[printers]] through ``printers.config`` and must not load Pillow, qrcode,
+python-escpos or pyserial on the way (tests/test_domain_purity.py), so only the light modules are
+imported here; the names that print or check a printer load their modules on first use.
+"""
+
+import importlib
 
 from .config import PrinterConfig, PrinterTarget, parse_printer_config, parse_printer_url
 from .errors import (
@@ -11,11 +18,25 @@ from .errors import (
     PrinterReset,
     PrinterTimeout,
 )
-from .image_mode import find_cjk_font, render_ticket_image
-from .service import check_status, print_ticket
 from .slip import TicketSlip, demo_slip
 from .status import PrinterStatus, PrintOutcome
-from .ticket import build_ticket_bytes, printer_warnings, transfer_seconds
+
+_LAZY = {
+    "find_cjk_font": "image_mode",
+    "render_ticket_image": "image_mode",
+    "check_status": "service",
+    "print_ticket": "service",
+    "build_ticket_bytes": "ticket",
+    "printer_warnings": "ticket",
+    "transfer_seconds": "ticket",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "PrinterConfig",

@@ -18,7 +18,7 @@ BAUDRATES = (1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400)
 MAX_TIMEOUT_S = 120
 _ID_RE = re.compile(r"[a-z0-9-]+")
 _CUPS_NAME_RE = re.compile(r"[A-Za-z0-9_.@-]+")
-_KEYS = ("id", "url", "paper_mm", "encoding", "cut", "mode", "timeout_s")
+_KEYS = ("id", "url", "paper_mm", "encoding", "cut", "mode", "timeout_s", "start_margin_s")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,7 @@ class PrinterConfig:
     cut: bool = True
     mode: str = "text"  # "text": the printer has a Chinese font ROM; "image": it does not
     timeout_s: float = 3.0  # inside the kiosk's 5 s print deadline (queue/printing.py)
+    start_margin_s: float = 1.0  # a job is started only with this long (plus wire time) left before its deadline
 
     @property
     def dots(self) -> int:
@@ -175,6 +176,7 @@ def parse_printer_url(url: str) -> PrinterTarget:
         target = None
     if errors:
         raise PrinterConfigError(errors)
+    assert target is not None  # only an unsupported scheme leaves it None, and that is an error
     return target
 
 
@@ -216,9 +218,13 @@ def parse_printer_config(entry: dict, path: str) -> tuple[PrinterConfig | None, 
         "timeout_s": c.get(
             entry, path, "timeout_s", (int, float), required=False, check=between(0, MAX_TIMEOUT_S, " s", above=True)
         ),
+        "start_margin_s": c.get(
+            entry, path, "start_margin_s", (int, float), required=False, check=between(0, MAX_TIMEOUT_S, " s")
+        ),
     }
     if c.problems:
         return None, c.problems
-    if values["timeout_s"] is not None:
-        values["timeout_s"] = float(values["timeout_s"])
+    for key in ("timeout_s", "start_margin_s"):
+        if values[key] is not None:
+            values[key] = float(values[key])
     return PrinterConfig(**{k: v for k, v in values.items() if v is not None}), []

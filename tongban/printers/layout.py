@@ -10,30 +10,16 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..texts import both
 from .slip import TicketSlip
 
-# The fixed Chinese on a ticket. Big5 has no simplified characters, so a Big5 printer gets
-# the traditional forms; hall-supplied names and reminders are printed as configured.
-LABELS = {
-    "hans": {
-        "reprint": "补打",
-        "window_none": "办理窗口：请留意叫号屏",
-        "window": "办理窗口：{n} 号",
-        "next": "前面没有人，请留意叫号",
-        "ahead": "前面还有 {n} 人",
-        "wait": "预计等候 {span} 分钟",
-        "issued": "取号时间：{at}",
-    },
-    "hant": {
-        "reprint": "補打",
-        "window_none": "辦理窗口：請留意叫號屏",
-        "window": "辦理窗口：{n} 號",
-        "next": "前面沒有人，請留意叫號",
-        "ahead": "前面還有 {n} 人",
-        "wait": "預計等候 {span} 分鐘",
-        "issued": "取號時間：{at}",
-    },
-}
+
+def _labels(traditional: bool) -> Callable[..., tuple[str, str]]:
+    """The fixed words on a ticket, (中文, English), from the text table (devices.toml). Big5 has no
+    simplified characters, so a Big5 printer gets the traditional forms (slip_*_hant); hall-supplied
+    names and reminders are printed as configured."""
+    suffix = "_hant" if traditional else ""
+    return lambda key, **values: both(f"slip_{key}{suffix}", **values)
 
 
 @dataclass(frozen=True)
@@ -65,36 +51,34 @@ class QR:
 Block = Text | Pair | Rule | QR
 
 
-def _windows(windows: list[int], t: dict) -> tuple[str, str]:
+def _windows(windows: list[int], t: Callable[..., tuple[str, str]]) -> tuple[str, str]:
     if not windows:
-        return t["window_none"], "Window: see the call screen"
-    nums = sorted(set(windows))
-    return (
-        t["window"].format(n="、".join(str(n) for n in nums)),
-        ("Window " if len(nums) == 1 else "Windows ") + ", ".join(str(n) for n in nums),
-    )
+        return t("window_none")
+    nums = [str(n) for n in sorted(set(windows))]
+    return t("window" if len(nums) == 1 else "windows", n_zh="、".join(nums), n_en=", ".join(nums))
 
 
-def _wait(slip: TicketSlip, t: dict) -> list[Pair]:
+def _wait(slip: TicketSlip, t: Callable[..., tuple[str, str]]) -> list[Pair]:
+    if slip.estimate_low_min is None or slip.estimate_high_min is None:
+        # Nobody is promised minutes, nor "you are next", while no window serves the line.
+        nobody = t("no_window_opens", at=slip.opens_at) if slip.opens_at else t("no_window")
+        return ([Pair(*t("ahead", n=slip.people_ahead))] if slip.people_ahead > 0 else []) + [Pair(*nobody)]
     if slip.people_ahead <= 0:
-        return [Pair(t["next"], "You are next")]
+        return [Pair(*t("next"))]
     low, high = sorted((max(0, slip.estimate_low_min), max(0, slip.estimate_high_min)))
     span = f"{low}" if low == high else f"{low}-{high}"
-    return [
-        Pair(t["ahead"].format(n=slip.people_ahead), f"{slip.people_ahead} ahead of you"),
-        Pair(t["wait"].format(span=span), f"about {span} min"),
-    ]
+    return [Pair(*t("ahead", n=slip.people_ahead)), Pair(*t("wait", span=span))]
 
 
 def ticket_layout(slip: TicketSlip, traditional: bool = False) -> list[Block]:
-    t = LABELS["hant" if traditional else "hans"]
+    t = _labels(traditional)
     blocks: list[Block] = [
         Text(slip.hall_name_zh, "title", "center"),
         Text(slip.hall_name_en, "subtitle", "center"),
         Rule(),
     ]
     if slip.reprint:
-        blocks.append(Text(t["reprint"] + " REPRINT", "banner", "center"))
+        blocks.append(Text(" ".join(t("reprint")), "banner", "center"))
     blocks += [
         Text(slip.number, "number", "center"),
         Text(slip.line_name_zh, "heading", "center"),
@@ -106,7 +90,7 @@ def ticket_layout(slip: TicketSlip, traditional: bool = False) -> list[Block]:
         blocks.append(Text(slip.matter_name_en, "body", "center"))
     blocks.append(Rule())
     blocks += _wait(slip, t)
-    blocks.append(Pair(t["issued"].format(at=slip.issued_at_local), f"Issued {slip.issued_at_local}"))
+    blocks.append(Pair(*t("issued", at=slip.issued_at_local)))
     blocks.append(Pair(*_windows(slip.windows, t)))
     if slip.qr_text:
         blocks.append(QR(slip.qr_text))

@@ -8,6 +8,7 @@ outcome must say *why* in words staff can act on.
 from __future__ import annotations
 
 import logging
+import time
 
 from .config import PrinterConfig
 from .drivers import Deadline, PrinterDriver, open_driver
@@ -36,8 +37,16 @@ def _fail(cfg: PrinterConfig, status: str, reason: str, warnings: list[str]) -> 
     return PrintOutcome(False, status, reason, tuple(warnings))
 
 
-def print_ticket(cfg: PrinterConfig, slip: TicketSlip, *, driver: PrinterDriver | None = None) -> PrintOutcome:
-    """Check status, send the ticket, and confirm the printer is still there afterwards."""
+def print_ticket(
+    cfg: PrinterConfig, slip: TicketSlip, *, driver: PrinterDriver | None = None, deadline: Deadline | None = None
+) -> PrintOutcome:
+    """Check status, send the ticket, and confirm the printer is still there afterwards.
+
+    With a `deadline` (the print job's: docs/architecture.md §Print jobs) nothing is printed that
+    could not finish before it. The whole print, connecting included, is bounded by it, and the
+    ticket is not sent when what is left is less than its wire time plus twice what the status
+    check took: a printer that answers slowly takes as long again to take the job and confirm it.
+    """
     warnings: list[str] = []
     try:
         data = build_ticket_bytes(cfg, slip)  # PrinterFontError when image mode has no CJK font
@@ -51,15 +60,27 @@ def print_ticket(cfg: PrinterConfig, slip: TicketSlip, *, driver: PrinterDriver 
         # One budget for the whole job, so the devices process answers the kiosk within
         # about timeout_s (plus wire time on serial) whatever mix of slow steps happens.
         budget = Deadline(cfg.timeout_s + wire)
+        if deadline is not None:
+            if deadline.left() <= wire:
+                needs = f", the ticket needs {wire:.1f} s on the wire" if wire else ""
+                return _fail(
+                    cfg, "timeout", f"not sent: {deadline.left():.1f} s left before its deadline{needs}", warnings
+                )
+            budget = min(budget, deadline, key=lambda d: d.end)
 
         def left(step: str) -> float:
             s = budget.left()
             if s <= 0:
-                raise PrinterTimeout(f"no answer within {cfg.timeout_s:g} s (stuck at {step})")
+                limit = "before its deadline" if budget is deadline else f"within {cfg.timeout_s:g} s"
+                raise PrinterTimeout(f"no answer {limit} (stuck at {step})")
             return s
 
+        if deadline is not None:
+            drv.timeout_s = min(drv.timeout_s, left("connecting"))  # the transports' own waits too
         with drv:
+            asked = time.monotonic()
             before = drv.status(wait_s=left("status"))
+            asked = time.monotonic() - asked
             if before.state == "paper_near_end":
                 warnings.append("paper near end")
             if drv.two_way and not before.printable:
@@ -70,6 +91,9 @@ def print_ticket(cfg: PrinterConfig, slip: TicketSlip, *, driver: PrinterDriver 
                 if before.state == "unknown":
                     warnings.append(before.detail)
 
+            if deadline is not None and deadline.left() < wire + 2 * asked:
+                reason = f"not sent: the printer took {asked:.1f} s to answer, too slow to print before the deadline"
+                return _fail(cfg, "timeout", reason, warnings)
             drv.exchange(data, send_s=left("sending"))
 
             if drv.two_way:

@@ -15,13 +15,14 @@ class TicketSlip:
     matter_name_zh: str | None
     matter_name_en: str | None
     people_ahead: int
-    estimate_low_min: int
-    estimate_high_min: int
+    estimate_low_min: int | None  # None (both): no window serves the line now, so no minutes are promised
+    estimate_high_min: int | None
     issued_at_local: str  # "2026-11-26 09:12", already in the hall's time zone
     windows: list[int] = field(default_factory=list)
     qr_text: str = ""  # status link, or (offline hall) the ticket text itself
     reminders: list[str] = field(default_factory=list)
     reprint: bool = False
+    opens_at: str | None = None  # with no estimate: 'HH:MM' when the hall opens again, if it is closed now
 
 
 def demo_slip() -> TicketSlip:

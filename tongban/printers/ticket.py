@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..queue.printing import DEFAULT_DEADLINE_S
 from .config import PrinterConfig
+from .errors import PrinterError
 from .slip import TicketSlip, demo_slip
 
 SLOW_LINK_S = 5.0  # a citizen at a kiosk will not wait longer than this for a ticket
@@ -42,16 +43,33 @@ def link_warning(cfg: PrinterConfig, nbytes: int) -> str | None:
     )
 
 
+def start_margin_s(cfg: PrinterConfig) -> float:
+    """How long before its deadline a print job must still have for this printer to start it
+    (docs/architecture.md §Print jobs): `start_margin_s`, plus a ticket's wire time on a serial link."""
+    baud = cfg.target.baud_for_estimate
+    if baud is None:
+        return cfg.start_margin_s
+    try:
+        nbytes = len(build_ticket_bytes(cfg, demo_slip()))
+    except PrinterError:  # image mode without a CJK font: every print fails anyway, and says why
+        nbytes = 0
+    return cfg.start_margin_s + transfer_seconds(nbytes, baud)
+
+
 def printer_warnings(cfg: PrinterConfig) -> list[str]:
     """Problems that are not errors, for `check-config`: e.g. image mode on a slow serial link."""
     warnings = []
     if cfg.timeout_s >= DEFAULT_DEADLINE_S:
         warnings.append(
             f"timeout_s {cfg.timeout_s:g} s is not inside the kiosk's {DEFAULT_DEADLINE_S:g} s print "
-            f"deadline: a slow but good print would show the on-screen ticket as well"
+            f"deadline: a print that needs longer is stopped at the deadline and shown on screen instead"
         )
-    if cfg.target.baud_for_estimate is not None:
-        w = link_warning(cfg, len(build_ticket_bytes(cfg, demo_slip())))
-        if w:
-            warnings.append(w)
+    slow = link_warning(cfg, len(build_ticket_bytes(cfg, demo_slip()))) if cfg.target.baud_for_estimate else None
+    if slow:
+        warnings.append(slow)
+    elif start_margin_s(cfg) >= DEFAULT_DEADLINE_S:
+        warnings.append(
+            f"start_margin_s {cfg.start_margin_s:g} s (plus the wire time) leaves no time inside the kiosk's "
+            f"{DEFAULT_DEADLINE_S:g} s print deadline: no ticket would ever be started"
+        )
     return warnings

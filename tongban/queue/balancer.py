@@ -1,4 +1,4 @@
-"""The balancer (DESIGN §4): which lines each open window serves, within what it is able to serve.
+"""The balancer (docs/architecture.md §Balancer): which lines each open window serves, within what it is able to serve.
 
 The dispatch policy already takes the oldest ticket (with credits) among the lines a window serves;
 what it cannot do is reach a line the window does not serve. The balancer widens a window to a line
@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..config import PolicyConfig
+from ..texts import both
 
 MIN_PRESSURE_MIN = 2.0  # below this nobody waits long enough to be worth moving a window
 ADD_MARGIN_MIN = 2.0  # a line must be this much further behind than the window's own lines
@@ -145,10 +146,7 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
                 changed.add(number)
                 reasons.setdefault(number, []).append(
                     (
-                        f"{prefix} 队列已跟上（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟），"
-                        "回到本窗口主要业务",
-                        f"line {prefix} has caught up ({line.waiting} waiting, longest {line.head_wait_min:.0f} min); "
-                        f"back to this window's own lines",
+                        *both("q_balancer_drop", line=prefix, waiting=line.waiting, head_wait=line.head_wait_min),
                         {"dropped": prefix, "waiting": line.waiting, "head_wait_min": round(line.head_wait_min, 1)},
                     )
                 )
@@ -179,11 +177,14 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
         changed.add(number)
         reasons.setdefault(number, []).append(
             (
-                f"{prefix} 队列积压（等候 {line.waiting} 人，最久 {line.head_wait_min:.0f} 分钟，"
-                f"预计 {p_line:.0f} 分钟），"
-                f"本窗口业务预计 {p_own:.0f} 分钟，增办 {prefix}",
-                f"line {prefix} is behind ({line.waiting} waiting, longest {line.head_wait_min:.0f} min, pressure "
-                f"{p_line:.0f} min) while this window's lines are at {p_own:.0f} min: also serve {prefix}",
+                *both(
+                    "q_balancer_add",
+                    line=prefix,
+                    waiting=line.waiting,
+                    head_wait=line.head_wait_min,
+                    pressure=p_line,
+                    own=p_own,
+                ),
                 {
                     "added": prefix,
                     "waiting": line.waiting,

@@ -13,7 +13,7 @@ def local(now: datetime, hall: Hall) -> datetime:
 
 
 def service_day(now: datetime, hall: Hall) -> str:
-    """The day rolls over at the hall's local midnight, not the machine's (DESIGN §3)."""
+    """The day rolls over at the hall's local midnight, not the machine's (docs/architecture.md §Numbering)."""
     return local(now, hall).date().isoformat()
 
 

@@ -1,4 +1,4 @@
-"""Proxy (代收代办) and multi-place (多地联办) cases: from the ticket to the citizen (issue 8, docs/cases.md).
+"""Proxy (代收代办) and multi-place (多地联办) cases: from the ticket to the citizen (docs/cases.md).
 
 The window receives the materials, checks their form and the applicant's identity, sends them to the
 handling department in the other province (EMS, or online for joint handling), records the result
@@ -29,6 +29,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+import sqlite3
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -36,8 +37,10 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from ..config import HallConfig, Matter
+from ..texts import Msg, labels, table
 from . import calendar, errors
 from .clock import Clock
+from .masking import mask_id, mask_name, mask_personal, mask_phone
 from .store import Store, utc_iso
 from .workdays import WEEKENDS_ONLY, WorkCalendar
 
@@ -49,7 +52,7 @@ FINAL_STATES = ("delivered", "withdrawn")
 RUNNING = ("received", "checked", "sent")
 
 #: action: (states it is allowed from, the states it may lead to)
-STEPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
+STEPS: dict[str, tuple[frozenset[str | None], frozenset[str]]] = {
     "open": (frozenset({None}), frozenset({"received"})),
     "check": (frozenset({"received"}), frozenset({"checked", "needs_materials", "received"})),
     "send": (frozenset({"checked"}), frozenset({"sent"})),
@@ -61,91 +64,28 @@ STEPS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
 }
 ACTIONS = ("check", "send", "result", "supplement", "deliver", "withdraw", "edit")
 
-STATE_TEXT = {
-    "received": ("已收件", "Received"),
-    "checked": ("已审核", "Checked"),
-    "sent": ("已寄出", "Sent"),
-    "needs_materials": ("待补正材料", "Needs more materials"),
-    "result_received": ("结果已返回", "Result back"),
-    "delivered": ("已送达", "Delivered"),
-    "withdrawn": ("已撤回", "Withdrawn"),
-}
-ACTION_TEXT = {
-    "open": ("收件", "receive"),
-    "check": ("审核", "check"),
-    "send": ("寄出", "send"),
-    "result": ("登记结果", "record the result"),
-    "supplement": ("补正收件", "receive the supplement"),
-    "deliver": ("送达", "deliver"),
-    "withdraw": ("撤回", "withdraw"),
-    "edit": ("修改", "edit"),
-    "flag": ("时限提醒", "due flag"),
-    "purge": ("删除个人信息", "purge personal data"),
-}
-MODE_TEXT = {"proxy": ("代收代办", "Proxy receiving"), "multi-place": ("多地联办", "Multi-place handling")}
-IDENTITY_METHODS = {
-    "card_reader": ("身份证读卡器", "ID card reader"),
-    "face": ("人证比对", "Face match"),
-    "manual": ("人工核验原件", "Original checked by hand"),
-}
-IDENTITY_OUTCOMES = {"yes": ("身份核验通过", "Identity verified"), "no": ("身份核验未通过", "Identity not verified")}
-REVIEW_OUTCOMES = {"pass": ("形式审查通过", "Passed"), "incomplete": ("材料不全，需补正", "Incomplete")}
-SEND_CHANNELS = {"ems": ("EMS 邮寄", "EMS mail"), "online": ("平台流转（线上）", "Online via the platform")}
-RESULTS = {
-    "approved": ("准予办理", "Approved"),
-    "refused": ("不予办理", "Refused"),
-    "more_materials": ("需补正材料", "Needs more materials"),
-}
-RETURN_CHANNELS = {"mail": ("邮寄寄回", "Returned by mail"), "online": ("线上返回", "Returned online")}
-DELIVERY_CHANNELS = {
-    "window": ("窗口领取", "Collected at the window"),
-    "mail": ("邮寄给申请人", "Mailed to the applicant"),
-    "online": ("线上送达（电子证照）", "Delivered online"),
-}
-WITHDRAW_REASONS = {
-    "applicant": ("申请人申请撤回", "The applicant withdrew"),
-    "identity": ("身份核验未通过", "Identity not verified"),
-    "other": ("其他", "Other"),
-}
+#: (中文, English) for each code, from the text table (tongban/texts/cases.toml).
+STATE_TEXT = labels("case_st_", STATES)
+ACTION_TEXT = labels("case_act_", ("open", *ACTIONS, "flag", "purge"))
+MODE_TEXT = labels("case_mode_", CASE_MODES)
+IDENTITY_METHODS = labels("case_id_method_", ("card_reader", "face", "manual"))
+IDENTITY_OUTCOMES = labels("case_id_outcome_", ("yes", "no"))
+REVIEW_OUTCOMES = labels("case_review_", ("pass", "incomplete"))
+SEND_CHANNELS = labels("case_send_via_", ("ems", "online"))
+RESULTS = labels("case_result_is_", ("approved", "refused", "more_materials"))
+RETURN_CHANNELS = labels("case_return_via_", ("mail", "online"))
+DELIVERY_CHANNELS = labels("case_deliver_via_", ("window", "mail", "online"))
+WITHDRAW_REASONS = labels("case_withdraw_why_", ("applicant", "identity", "other"))
 #: 省级行政区划代码 (GB/T 2260) of the places a case can be handled in.
-PROVINCES = {
-    "11": ("北京市", "Beijing"),
-    "12": ("天津市", "Tianjin"),
-    "13": ("河北省", "Hebei"),
-    "14": ("山西省", "Shanxi"),
-    "15": ("内蒙古自治区", "Inner Mongolia"),
-    "21": ("辽宁省", "Liaoning"),
-    "22": ("吉林省", "Jilin"),
-    "23": ("黑龙江省", "Heilongjiang"),
-    "31": ("上海市", "Shanghai"),
-    "32": ("江苏省", "Jiangsu"),
-    "33": ("浙江省", "Zhejiang"),
-    "34": ("安徽省", "Anhui"),
-    "35": ("福建省", "Fujian"),
-    "36": ("江西省", "Jiangxi"),
-    "37": ("山东省", "Shandong"),
-    "41": ("河南省", "Henan"),
-    "42": ("湖北省", "Hubei"),
-    "43": ("湖南省", "Hunan"),
-    "44": ("广东省", "Guangdong"),
-    "45": ("广西壮族自治区", "Guangxi"),
-    "46": ("海南省", "Hainan"),
-    "50": ("重庆市", "Chongqing"),
-    "51": ("四川省", "Sichuan"),
-    "52": ("贵州省", "Guizhou"),
-    "53": ("云南省", "Yunnan"),
-    "54": ("西藏自治区", "Tibet"),
-    "61": ("陕西省", "Shaanxi"),
-    "62": ("甘肃省", "Gansu"),
-    "63": ("青海省", "Qinghai"),
-    "64": ("宁夏回族自治区", "Ningxia"),
-    "65": ("新疆维吾尔自治区", "Xinjiang"),
-}
+PROVINCES = labels(
+    "province_",
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 50 51 52 53 54 61 62 63 64 65".split(),
+)
 #: First two digits of a resident ID number: the provinces, plus Taiwan (71) and the residence
 #: permits of Hong Kong (81), Macao (82) and Taiwan (83) residents, which follow the same scheme.
 ID_REGIONS = set(PROVINCES) | {"71", "81", "82", "83"}
 
-#: The columns the retention job clears (DESIGN §6): the applicant, and the free text a clerk typed.
+#: The columns the retention job clears (docs/architecture.md §Cases): the applicant, and the free text a clerk typed.
 PERSONAL_FIELDS = (
     "applicant_name",
     "id_number",
@@ -193,22 +133,26 @@ class InvalidInput(CaseError):
     """One or more fields are wrong; ``problems`` maps each field to (中文, English)."""
 
     code = "invalid_input"
-    http_status = 400
 
-    def __init__(self, problems: dict[str, tuple[str, str]]):
-        self.problems = problems
-        field = next(iter(problems))
-        zh = "；".join(f"{v[0]}" for v in problems.values())
-        en = "; ".join(f"{k}: {v[1]}" for k, v in problems.items())
-        super().__init__(zh, en, field=field, fields=sorted(problems))
+    def __init__(self, problems: Mapping[str, Msg]):
+        self.problems = {field: msg.both() for field, msg in problems.items()}
+        zh = "；".join(zh for zh, _en in self.problems.values())
+        en = "; ".join(f"{k}: {en}" for k, (_zh, en) in self.problems.items())
+        super().__init__(
+            "err_invalid_input",
+            {"problems_zh": zh, "problems_en": en},
+            field=next(iter(problems)),
+            fields=sorted(problems),
+        )
 
 
 class _Problems:
     def __init__(self) -> None:
-        self.found: dict[str, tuple[str, str]] = {}
+        self.found: dict[str, Msg] = {}
 
-    def add(self, field: str, zh: str, en: str) -> None:
-        self.found.setdefault(field, (zh, en))
+    def add(self, field: str, problem: str | Msg, /, **values) -> None:
+        """The first problem of ``field``: a text key and its values, or a Msg (a validator's answer)."""
+        self.found.setdefault(field, problem if isinstance(problem, Msg) else Msg(problem, values))
 
     def raise_if_any(self) -> None:
         if self.found:
@@ -226,32 +170,32 @@ def id_check_digit(first17: str) -> str:
     return _ID_CHECK[sum(int(d) * w for d, w in zip(first17, _ID_WEIGHTS)) % 11]
 
 
-def check_id_number(text: str, today: date | None = None) -> tuple[str | None, tuple[str, str] | None]:
+def check_id_number(text: str, today: date | None = None) -> tuple[str | None, Msg | None]:
     """18 characters: 6-digit region (first two a province, or 71/81/82/83), birth date YYYYMMDD,
     3-digit sequence, check character (0-9 or X). Spaces are dropped and x becomes X."""
     value = re.sub(r"\s", "", text or "").upper()
     if not re.fullmatch(r"\d{17}[\dX]", value):
-        return None, ("身份证号码应为18位（最后一位可为X）", "expected 18 characters: 17 digits, then a digit or X")
+        return None, Msg("err_id_length")
     if value[:2] not in ID_REGIONS:
-        return None, ("身份证号码前两位不是有效的省级代码", "the first two digits are not a province code")
+        return None, Msg("err_id_region")
     try:
         born = date(int(value[6:10]), int(value[10:12]), int(value[12:14]))
     except ValueError:
-        return None, ("身份证号码中的出生日期无效", "digits 7-14 are not a valid birth date")
+        return None, Msg("err_id_birth_invalid")
     if born.year < 1900 or (today is not None and born > today):
-        return None, ("身份证号码中的出生日期无效", "digits 7-14 are not a plausible birth date")
+        return None, Msg("err_id_birth_implausible")
     if id_check_digit(value[:17]) != value[17]:
-        return None, ("身份证号码校验位不正确，请核对", "the check character (ISO 7064 MOD 11-2) does not match")
+        return None, Msg("err_id_check")
     return value, None
 
 
-def check_phone(text: str) -> tuple[str | None, tuple[str, str] | None]:
+def check_phone(text: str) -> tuple[str | None, Msg | None]:
     """A mainland mobile number: 11 digits starting 1[3-9]; spaces, dashes and a +86 prefix are dropped."""
     value = re.sub(r"[\s-]", "", text or "")
     if value.startswith("+86"):
         value = value[3:]
     if not re.fullmatch(r"1[3-9]\d{9}", value):
-        return None, ("手机号码应为以1开头的11位数字", "expected an 11-digit mobile number starting with 1")
+        return None, Msg("err_mobile")
     return value, None
 
 
@@ -264,7 +208,7 @@ def s10_check_digit(serial8: str) -> int:
     return {10: 0, 11: 5}.get(check, check)
 
 
-def check_waybill(text: str) -> tuple[str | None, tuple[str, str] | None]:
+def check_waybill(text: str) -> tuple[str | None, Msg | None]:
     """An EMS waybill: either UPU S10 (2 letters, 8 digits and a check digit, 2 letters, e.g.
     EA123456785CN; the check digit is verified) or 13 digits (domestic EMS, e.g. 1012345678901).
     Spaces are dropped, letters upper-cased."""
@@ -273,29 +217,10 @@ def check_waybill(text: str) -> tuple[str | None, tuple[str, str] | None]:
         return value, None
     m = re.fullmatch(r"[A-Z]{2}(\d{8})(\d)[A-Z]{2}", value)
     if not m:
-        return None, (
-            "运单号应为13位：2个字母+9位数字+2个字母，或13位数字",
-            "expected 13 characters: 2 letters, 9 digits, 2 letters (EA123456785CN), or 13 digits",
-        )
+        return None, Msg("err_waybill_format")
     if s10_check_digit(m.group(1)) != int(m.group(2)):
-        return None, ("运单号校验位不正确，请核对", "the S10 check digit (9th digit) does not match")
+        return None, Msg("err_waybill_check")
     return value, None
-
-
-def mask_id(value: str | None) -> str:
-    return (
-        f"{value[:4]}{'*' * (len(value) - 8)}{value[-4:]}"
-        if value and len(value) > 8
-        else ("" if not value else "****")
-    )
-
-
-def mask_phone(value: str | None) -> str:
-    return f"{value[:3]}****{value[-4:]}" if value and len(value) == 11 else ("" if not value else "****")
-
-
-def mask_name(value: str | None) -> str:
-    return (value[0] + "*" * (len(value) - 1)) if value else ""
 
 
 # ---------- reading ----------
@@ -304,7 +229,7 @@ def mask_name(value: str | None) -> str:
 class Case:
     """A case row with its materials; attribute access to columns, masked views for lists."""
 
-    def __init__(self, row: Mapping[str, Any], materials: list[dict] | None = None):
+    def __init__(self, row: Mapping[str, Any] | sqlite3.Row, materials: list[dict] | None = None):
         self._row = dict(row)
         self.materials = materials or []
 
@@ -380,9 +305,9 @@ def _search_sql(f: Filters) -> tuple[str, list]:
         if len(digits) in (4, 11) and digits == q.lstrip("+"):
             alternatives.append("c.phone_last4 = ?")
             params.append(digits[-4:])
-        if _day(q):
+        if day := _day(q):
             alternatives.append("c.opened_day = ?")
-            params.append(_day(q))
+            params.append(day)
         where.append("(" + " OR ".join(alternatives) + ")")
     if f.state == "open":
         where.append(f"c.state IN ({','.join('?' * len(OPEN_STATES))})")
@@ -402,19 +327,21 @@ def _search_sql(f: Filters) -> tuple[str, list]:
     if f.department:
         where.append("c.department = ?")
         params.append(f.department)
-    if _day(f.day_from):
+    if day_from := _day(f.day_from):
         where.append("c.opened_day >= ?")
-        params.append(_day(f.day_from))
-    if _day(f.day_to):
+        params.append(day_from)
+    if day_to := _day(f.day_to):
         where.append("c.opened_day <= ?")
-        params.append(_day(f.day_to))
+        params.append(day_to)
     return (" WHERE " + " AND ".join(where)) if where else "", params
 
 
 def search(store: Store, f: Filters, *, limit: int | None = PAGE_SIZE) -> tuple[list[Case], int]:
     """Cases matching the filters, newest first, and how many match in all."""
     where, params = _search_sql(f)
-    total = store.one(f"SELECT COUNT(*) FROM cases c{where}", params)[0]
+    count = store.one(f"SELECT COUNT(*) FROM cases c{where}", params)
+    assert count is not None  # an aggregate without GROUP BY returns exactly one row
+    total = count[0]
     sql = f"SELECT c.* FROM cases c{where} ORDER BY c.id DESC"
     if limit is not None:
         sql += f" LIMIT {int(limit)} OFFSET {int(limit) * (max(f.page, 1) - 1)}"
@@ -424,7 +351,7 @@ def search(store: Store, f: Filters, *, limit: int | None = PAGE_SIZE) -> tuple[
 def get(store: Store, case_id: int) -> Case:
     row = store.one("SELECT * FROM cases WHERE id = ?", (case_id,))
     if row is None:
-        raise UnknownCase(f"没有编号为 {case_id} 的案件", f"No case with id {case_id}")
+        raise UnknownCase("err_no_case_id", {"case_id": case_id})
     materials = [dict(m) for m in store.all("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx", (case_id,))]
     return Case(row, materials)
 
@@ -432,7 +359,7 @@ def get(store: Store, case_id: int) -> Case:
 def by_token(store: Store, token: str) -> Case:
     row = store.one("SELECT id FROM cases WHERE token = ?", (token,))
     if row is None:
-        raise UnknownCase("没有这个案件", "No such case")
+        raise UnknownCase("err_no_such_case")
     return get(store, row["id"])
 
 
@@ -463,11 +390,14 @@ def access_log(store: Store, case_id: int) -> list[dict]:
 def log_access(
     store: Store, case_ids: Iterable[int], action: str, actor: str, now: datetime, detail: dict | None = None
 ) -> None:
-    """One row per case whose personal data was shown (page, receipt) or exported (DESIGN §6)."""
+    """One row per case whose personal data was shown (page, receipt) or exported (docs/architecture.md §Cases).
+
+    The log is append-only, so nothing personal may go in: ID and mobile numbers in ``detail`` (an
+    export's search filters) are masked."""
     ids = list(case_ids)
     if not ids:
         return
-    text = json.dumps(detail or {}, ensure_ascii=False, sort_keys=True)
+    text = mask_personal(json.dumps(detail or {}, ensure_ascii=False, sort_keys=True))
     with store.immediate() as conn:
         conn.executemany(
             "INSERT INTO case_access_log (case_id, action, actor, at, detail) VALUES (?,?,?,?,?)",
@@ -500,11 +430,14 @@ def replay(evts: list[dict]) -> dict[str, Any]:
 def case_counts(store: Store, day: str) -> dict[str, int]:
     """For the day report: cases opened, sent and delivered on ``day`` (hall-local YYYY-MM-DD), and
     cases overdue at the end of that day (time limit running, due day before ``day``)."""
-    opened = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))[0]
-    sent = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))[0]
-    delivered = store.one(
+    opened_row = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))
+    sent_row = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))
+    delivered_row = store.one(
         "SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day = ?", (day,)
-    )[0]
+    )
+    # Aggregates without GROUP BY return exactly one row.
+    assert opened_row is not None and sent_row is not None and delivered_row is not None
+    opened, sent, delivered = opened_row[0], sent_row[0], delivered_row[0]
     overdue = 0
     candidates = store.all(
         "SELECT id FROM cases WHERE opened_day <= ? AND (closed_day IS NULL OR closed_day >= ?)", (day, day)
@@ -596,27 +529,27 @@ class CaseService:
         if ticket_id is not None:
             ticket = self.store.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
             if ticket is None:
-                raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+                raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
             if ticket["state"] not in ("serving", "suspended", "done"):
                 raise TicketNotServed(
-                    f"{ticket['number']} 号尚未办理，不能开立案件",
-                    f"Ticket {ticket['number']} has not been served; serve it before opening a case",
+                    "err_case_ticket_not_served",
+                    {"number": ticket["number"]},
                     state=ticket["state"],
                 )
             if matter and ticket["matter"] and matter != ticket["matter"]:
-                raise InvalidInput({"matter": ("事项与号票不一致", "the matter differs from the ticket's")})
+                raise InvalidInput({"matter": Msg("err_case_matter_differs")})
             matter = matter or ticket["matter"]
             window = ticket["window"] if ticket["window"] is not None else window
         if not matter:
-            raise InvalidInput({"matter": ("请选择事项", "choose the matter")})
+            raise InvalidInput({"matter": Msg("err_case_choose_matter")})
         try:
             m = self.config.matter(matter)
         except KeyError:
-            raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
+            raise errors.UnknownMatter("err_no_matter", {"matter": matter}, field="matter") from None
         if not opens_case(m):
             raise NotACaseMatter(
-                f"{m.name_zh}为现场办理事项，无需开立代收代办件",
-                f"{m.name_en} is handled on site; it needs no case",
+                "err_case_on_site",
+                {"name_zh": m.name_zh, "name_en": m.name_en},
                 mode=m.mode,
             )
         p = _Problems()
@@ -629,13 +562,14 @@ class CaseService:
         token = secrets.token_urlsafe(18)
         with self.store.immediate() as conn:
             if ticket_id is not None:
+                assert ticket is not None  # loaded (or raised UnknownTicket) above when ticket_id is given
                 existing = conn.execute(
                     "SELECT number FROM cases WHERE ticket_id = ? AND state != 'withdrawn'", (ticket_id,)
                 ).fetchone()
                 if existing:
                     raise CaseExists(
-                        f"{ticket['number']} 号已开立案件 {existing['number']}",
-                        f"Ticket {ticket['number']} already has case {existing['number']}",
+                        "err_case_exists",
+                        {"number": ticket["number"], "case": existing["number"]},
                         case=existing["number"],
                     )
             prefix = f"KS-{today:%Y%m%d}-"
@@ -670,6 +604,7 @@ class CaseService:
                 tuple(columns.values()),
             )
             case_id = cur.lastrowid
+            assert case_id is not None  # set by the INSERT just above
             conn.executemany(
                 "INSERT INTO case_materials (case_id, idx, name, received, copies) VALUES (?,?,?,?,?)",
                 [(case_id, i, name, int(copies > 0), copies) for i, (name, copies) in enumerate(materials)],
@@ -697,19 +632,23 @@ class CaseService:
 
     def act(self, case_id: int, action: str, *, actor: str, window: int | None, form: Mapping[str, str]) -> Case:
         if action not in ACTIONS:
-            raise IllegalCaseStep(f"不支持的操作 {action}", f"Unknown case action {action!r}")
+            raise IllegalCaseStep("err_case_unknown_action", {"action": action})
         now = self.clock.now()
         today = self.today(now)
         with self.store.immediate() as conn:
             case = self._locked(conn, case_id)
             allowed, _targets = STEPS[action]
             if case.state not in allowed:
-                zh, en = ACTION_TEXT[action]
+                hint = f"err_case_hint_{case.state}_{action}"
                 raise IllegalCaseStep(
-                    f"案件 {case.number} 当前{STATE_TEXT[case.state][0]}，"
-                    f"不能{zh}{_HINT_ZH.get((case.state, action), '')}",
-                    f"Case {case.number} is {STATE_TEXT[case.state][1].lower()}; it cannot {en}"
-                    f"{_HINT_EN.get((case.state, action), '')}",
+                    "err_case_cannot",
+                    {
+                        "number": case.number,
+                        "state": Msg(f"case_st_{case.state}"),
+                        "state_lower": STATE_TEXT[case.state][1].lower(),
+                        "action": Msg(f"case_act_{action}"),
+                        "hint": Msg(hint) if hint in table() else "",
+                    },
                     state=case.state,
                     action=action,
                 )
@@ -737,13 +676,9 @@ class CaseService:
         materials = self._materials(form, [m["name"] for m in case.materials], p)
         missing = [name for name, copies in materials if copies == 0]
         if outcome == "pass" and missing:
-            p.add(
-                "review_outcome",
-                f"材料未收齐（{'、'.join(missing)}），不能审查通过",
-                f"materials are missing ({len(missing)}); choose 'incomplete' instead",
-            )
+            p.add("review_outcome", "err_case_materials_missing", missing="、".join(missing), count=len(missing))
         if outcome == "incomplete" and not missing and not note:
-            p.add("review_note", "请写明需补正的内容", "say what is missing")
+            p.add("review_note", "err_case_say_missing")
         p.raise_if_any()
         self._save_materials(conn, case.id, materials)
         if identity == "no":
@@ -776,7 +711,7 @@ class CaseService:
         handling = self._handling(form, p, required=True, current=case)
         channel = _choice(form, "send_channel", SEND_CHANNELS, p)
         if channel == "online" and case.mode == "proxy":
-            p.add("send_channel", "代收代办件须寄送纸质材料（EMS）", "proxy cases send paper materials by EMS")
+            p.add("send_channel", "err_case_proxy_by_ems")
         waybill = ref = None
         if channel == "ems":
             waybill = _waybill(form, "waybill_out", p)
@@ -810,7 +745,7 @@ class CaseService:
         returned_on = _date_field(form, "returned_on", p, earliest=date.fromisoformat(case.sent_on), latest=today)
         note = _text(form, "result_note", p, limit=500)
         if result == "more_materials" and not note:
-            p.add("result_note", "请写明办理地要求补正的材料", "say which materials the handling place asks for")
+            p.add("result_note", "err_case_say_asked")
         p.raise_if_any()
         target = "needs_materials" if result == "more_materials" else "result_received"
         return (
@@ -857,11 +792,7 @@ class CaseService:
         if channel == "mail":
             waybill = _waybill(form, "delivery_waybill", p)
             if not case.address and not case.purged:
-                p.add(
-                    "delivery_channel",
-                    "案件没有申请人邮寄地址，请先补充",
-                    "the case has no mailing address; add one first",
-                )
+                p.add("delivery_channel", "err_case_no_address")
         earliest = date.fromisoformat(case.returned_on) if case.returned_on else date.fromisoformat(case.opened_day)
         delivered_on = _date_field(form, "delivered_on", p, earliest=earliest, latest=today)
         p.raise_if_any()
@@ -876,7 +807,7 @@ class CaseService:
         reason = _choice(form, "withdrawn_reason", WITHDRAW_REASONS, p)
         note = _text(form, "withdrawn_note", p, limit=500)
         if reason == "other" and not note:
-            p.add("withdrawn_note", "请写明撤回原因", "say why")
+            p.add("withdrawn_note", "err_case_say_why")
         p.raise_if_any()
         return {"withdrawn_reason": reason, "withdrawn_note": note}, "withdrawn", {"reason": reason}
 
@@ -888,7 +819,7 @@ class CaseService:
         p.raise_if_any()
         changed = {k: v for k, v in values.items() if getattr(case, k) != v}
         if not changed:
-            raise InvalidInput({"applicant_name": ("没有需要保存的修改", "nothing changed")})
+            raise InvalidInput({"applicant_name": Msg("err_case_nothing_changed")})
         return changed, case.state, {"fields": sorted(k for k in changed if k != "phone_last4")}
 
     # ----- the daily job (devices process) -----
@@ -963,7 +894,7 @@ class CaseService:
     def _locked(self, conn, case_id: int) -> Case:
         row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
         if row is None:
-            raise UnknownCase(f"没有编号为 {case_id} 的案件", f"No case with id {case_id}")
+            raise UnknownCase("err_no_case_id", {"case_id": case_id})
         mats = [
             dict(m)
             for m in conn.execute("SELECT * FROM case_materials WHERE case_id = ? ORDER BY idx", (case_id,)).fetchall()
@@ -992,15 +923,15 @@ class CaseService:
     def _applicant(self, form, p: _Problems, today: date, *, required: bool) -> dict:
         name = re.sub(r"\s+", " ", (form.get("applicant_name") or "").strip())
         if required and not name:
-            p.add("applicant_name", "请填写申请人姓名", "the applicant's name is required")
+            p.add("applicant_name", "err_case_name_required")
         elif len(name) > 40:
-            p.add("applicant_name", "姓名过长", "at most 40 characters")
+            p.add("applicant_name", "err_case_name_too_long")
         id_number, problem = check_id_number(form.get("id_number", ""), today)
         if problem:
-            p.add("id_number", *problem)
+            p.add("id_number", problem)
         phone, problem = check_phone(form.get("phone", ""))
         if problem:
-            p.add("phone", *problem)
+            p.add("phone", problem)
         address = _text(form, "address", p, limit=200)
         return {
             "applicant_name": name,
@@ -1019,9 +950,9 @@ class CaseService:
 
         province = pick("province")
         if province and province not in PROVINCES:
-            p.add("province", "请选择办理地省份", "choose the handling province")
+            p.add("province", "err_case_choose_province")
         elif required and not province:
-            p.add("province", "请选择办理地省份", "the handling province is required")
+            p.add("province", "err_case_province_required")
         values = {"province": province or None}
         for key, limit in (
             ("handling_dept", 100),
@@ -1031,16 +962,12 @@ class CaseService:
         ):
             value = pick(key)
             if len(value) > limit:
-                p.add(key, f"不超过 {limit} 个字", f"at most {limit} characters")
+                p.add(key, "err_case_too_long", limit=limit)
             if required and key in ("handling_dept", "handling_address") and not value:
-                p.add(
-                    key,
-                    "寄出前须填写办理地部门名称和地址",
-                    "the handling department and its address are required to send",
-                )
+                p.add(key, "err_case_handling_required")
             values[key] = value or None
         if values["handling_phone"] and not re.fullmatch(r"[\d\s()+\-转]{5,40}", values["handling_phone"]):
-            p.add("handling_phone", "电话号码格式不正确", "digits, spaces, - and ( ) only")
+            p.add("handling_phone", "err_case_phone_format")
         return values
 
     def _materials(self, form, names: Iterable[str], p: _Problems) -> list[tuple[str, int]]:
@@ -1053,10 +980,11 @@ class CaseService:
             if received:
                 if not raw:
                     copies = 1
-                elif raw.isdigit() and 1 <= int(raw) <= 99:
+                # ASCII digits only, as web/params.py reads numbers: "²".isdigit() is true, int("²") raises.
+                elif re.fullmatch(r"[0-9]{1,2}", raw) and 1 <= int(raw) <= 99:
                     copies = int(raw)
                 else:
-                    p.add(f"copies_{i}", f"“{name}”的份数应为1到99", f"copies of material {i + 1}: 1 to 99")
+                    p.add(f"copies_{i}", "err_case_copies", name=name, n=i + 1)
             out.append((name, copies))
         return out
 
@@ -1068,26 +996,10 @@ class CaseService:
             )
 
 
-_HINT_ZH = {
-    ("received", "send"): "（请先完成形式审查）",
-    ("checked", "deliver"): "（结果尚未返回）",
-    ("received", "deliver"): "（结果尚未返回）",
-    ("sent", "deliver"): "（请先登记办理结果）",
-    ("needs_materials", "send"): "（请先补正材料并重新审查）",
-}
-_HINT_EN = {
-    ("received", "send"): " (check it first)",
-    ("checked", "deliver"): " (no result yet)",
-    ("received", "deliver"): " (no result yet)",
-    ("sent", "deliver"): " (record the result first)",
-    ("needs_materials", "send"): " (receive the supplement and check again first)",
-}
-
-
 def _choice(form, key: str, options: Mapping[str, Any], p: _Problems) -> str | None:
     value = (form.get(key) or "").strip()
     if value not in options:
-        p.add(key, "请选择", f"choose one of {', '.join(options)}")
+        p.add(key, "err_case_choose", options=", ".join(options))
         return None
     return value
 
@@ -1095,14 +1007,14 @@ def _choice(form, key: str, options: Mapping[str, Any], p: _Problems) -> str | N
 def _text(form, key: str, p: _Problems, *, limit: int) -> str | None:
     value = (form.get(key) or "").strip()
     if len(value) > limit:
-        p.add(key, f"不超过 {limit} 个字", f"at most {limit} characters")
+        p.add(key, "err_case_too_long", limit=limit)
     return value or None
 
 
 def _waybill(form, key: str, p: _Problems) -> str | None:
     value, problem = check_waybill(form.get(key, ""))
     if problem:
-        p.add(key, *problem)
+        p.add(key, problem)
     return value
 
 
@@ -1113,10 +1025,10 @@ def _date_field(form, key: str, p: _Problems, *, earliest: date, latest: date) -
     try:
         value = date.fromisoformat(raw)
     except ValueError:
-        p.add(key, "日期格式应为 YYYY-MM-DD", "expected a date YYYY-MM-DD")
+        p.add(key, "err_case_date_format")
         return latest
     if value > latest:
-        p.add(key, "日期不能晚于今天", "cannot be in the future")
+        p.add(key, "err_case_date_future")
     elif value < earliest:
-        p.add(key, f"日期不能早于 {earliest}", f"cannot be before {earliest}")
+        p.add(key, "err_case_date_before", earliest=earliest)
     return value

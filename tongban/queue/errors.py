@@ -1,21 +1,26 @@
 """Named refusals of the queue domain.
 
 Each carries a machine-readable ``code`` (the JSON API's ``error``) and a message in Chinese and in
-English that a clerk or a citizen can act on.
+English that a clerk or a citizen can act on, worded by a key of the text table (tongban/texts,
+errors.toml) and the values for its placeholders. ``details`` go into the JSON body as they are. What
+a refusal is in HTTP is the web's business (tongban/web/errors.py).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
+from ..texts import Msg
+
 
 class QueueError(Exception):
     code = "queue_error"
-    http_status = 409
 
-    def __init__(self, message_zh: str, message_en: str, **details):
-        self.message_zh = message_zh
-        self.message_en = message_en
+    def __init__(self, key: str, values: Mapping[str, object] | None = None, /, **details):
+        self.msg = Msg(key, values)
+        self.message_zh, self.message_en = self.msg.both()
         self.details = details
-        super().__init__(f"{message_en} / {message_zh}")
+        super().__init__(f"{self.message_en} / {self.message_zh}")
 
     def as_dict(self) -> dict:
         return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en, **self.details}
@@ -23,7 +28,6 @@ class QueueError(Exception):
 
 class NotFound(QueueError):
     code = "not_found"
-    http_status = 404
 
 
 class UnknownLine(NotFound):
@@ -70,9 +74,20 @@ class NothingWaiting(QueueError):
     code = "nothing_waiting"
 
 
+class RequestKeyReused(QueueError):
+    """A repeat-safe key sent again with a different request: a client bug, never a second ticket."""
+
+    code = "request_key_reused"
+
+
 class WrongWindow(QueueError):
     code = "wrong_window"
-    http_status = 403
+
+
+class WrongLine(QueueError):
+    """A clerk acting on a line their window is not able to serve (docs/architecture.md §Ticket lifecycle)."""
+
+    code = "wrong_line"
 
 
 class LineNotAble(QueueError):

@@ -1,4 +1,4 @@
-"""Wait estimates (DESIGN §4): who is ahead of a ticket and how long until it is called.
+"""Wait estimates (docs/architecture.md §Forecast): who is ahead of a ticket and how long until it is called.
 
 The estimate printed on a ticket is a *forecast* made with the real dispatch policy: the windows that
 are open (each free now, or when its current citizen is expected to leave) call the waiting tickets

@@ -1,4 +1,4 @@
-"""Who is called next (DESIGN §4): a pure function, no clock and no I/O.
+"""Who is called next (docs/architecture.md §Dispatch): a pure function, no clock and no I/O.
 
 Base order is oldest first across the lines the window serves. Credits are minutes added to a
 ticket's age: green channel, a due appointment, a transferred ticket, the window's primary line.

@@ -1,6 +1,6 @@
-"""Button mashing at a kiosk (issue 9): at most N tickets per kiosk in any 60 seconds.
+"""Button mashing at a kiosk (docs/architecture.md §Numbering): at most N tickets per kiosk in any 60 seconds.
 
-Called from ``HallService.issue`` inside its ``BEGIN IMMEDIATE`` transaction, so two presses that
+Called from ``HallService.take_ticket`` inside its ``BEGIN IMMEDIATE`` transaction, so two presses that
 arrive together are counted one after the other and the limit holds exactly. The kiosk page's
 idempotency key makes one press burst one ticket; this limit is the backstop behind it, so a child
 hammering the screen cannot empty a line's daily quota. Staff-issued tickets are not limited.
@@ -19,7 +19,6 @@ WINDOW_S = 60
 
 class KioskRateLimited(QueueError):
     code = "kiosk_rate_limited"
-    http_status = 429
 
 
 def check_kiosk_rate(conn: sqlite3.Connection, kiosk: str | None, now: datetime, limit: int) -> None:
@@ -34,8 +33,8 @@ def check_kiosk_rate(conn: sqlite3.Connection, kiosk: str | None, now: datetime,
         ).fetchone()[0]
         retry = max(1, WINDOW_S - int((now - datetime.fromisoformat(oldest)).total_seconds()))
         raise KioskRateLimited(
-            f"本机取号过于频繁，请 {retry} 秒后再试，或到咨询台取号",
-            f"Too many tickets from this kiosk; try again in {retry} s, or ask at the help desk",
+            "err_kiosk_rate_limited",
+            {"retry": retry},
             retry_after_s=retry,
             limit=limit,
         )

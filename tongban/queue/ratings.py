@@ -1,4 +1,4 @@
-"""好差评: one rating per service event, written to the events log (DESIGN §2).
+"""好差评: one rating per service event, written to the events log (docs/architecture.md §Ticket lifecycle).
 
 A citizen rates a finished service on the rating pad at the window (five levels, the national
 好差评 scale). A bad rating (不满意, 非常不满意) may carry reasons from a short list and a comment.
@@ -16,29 +16,21 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..texts import both, labels
 from . import errors
 from .store import Store, parse_iso, utc_iso
 
-#: level: (中文, English). 5 is the best; the order is the one the pad shows.
-LEVELS: dict[int, tuple[str, str]] = {
-    5: ("非常满意", "Very satisfied"),
-    4: ("满意", "Satisfied"),
-    3: ("基本满意", "Fairly satisfied"),
-    2: ("不满意", "Dissatisfied"),
-    1: ("非常不满意", "Very dissatisfied"),
-}
+#: level: (中文, English) from the text table (queue.toml). 5 is the best; the order is the one the pad shows.
+LEVELS: dict[int, tuple[str, str]] = labels("rating_level_", (5, 4, 3, 2, 1))
 BAD_LEVELS = (2, 1)
-NOT_RATED = ("未评价", "Not rated")
+NOT_RATED = both("rating_not_rated")
+#: What the API and the pad accept for a level, in words a developer can check against the pad.
+LEVEL_EXPECTED = f"an integer 1 ({LEVELS[1][0]}) to 5 ({LEVELS[5][0]})"
 
 #: Reasons a citizen can pick for a bad rating (a short list, as the pads in halls show).
-REASONS: dict[str, tuple[str, str]] = {
-    "long_wait": ("等候时间太长", "Waited too long"),
-    "attitude": ("服务态度不好", "Unfriendly service"),
-    "unclear": ("材料要求没有一次讲清", "Requirements not explained at once"),
-    "slow": ("办理效率低", "Slow handling"),
-    "come_back": ("需要多次跑腿", "Had to come back again"),
-    "other": ("其他", "Other"),
-}
+REASONS: dict[str, tuple[str, str]] = labels(
+    "rating_reason_", ("long_wait", "attitude", "unclear", "slow", "come_back", "other")
+)
 
 COMMENT_MAX = 200
 #: Seconds the pad waits for a rating after the service finishes; then it records "not rated".
@@ -70,10 +62,11 @@ class Pending:
 def check(level: object, reasons: Iterable[str] | None, comment: str | None) -> tuple[int, list[str], str | None]:
     """Validate what a pad sends; returns the cleaned values."""
     if not isinstance(level, int) or isinstance(level, bool) or level not in LEVELS:
-        raise InvalidRating("level", "an integer 1 (非常不满意) to 5 (非常满意)")
+        raise InvalidRating("level", LEVEL_EXPECTED)
     cleaned: list[str] = []
     for reason in reasons or ():
-        if reason not in REASONS:
+        # A code, never a list or an object (those are not hashable: a lookup would raise TypeError).
+        if not isinstance(reason, str) or reason not in REASONS:
             raise InvalidRating("reasons", f"reason codes from {', '.join(REASONS)}")
         if reason not in cleaned:
             cleaned.append(reason)
@@ -129,22 +122,19 @@ def _close(store: Store, ticket_id: int, *, now: datetime, actor: str | None, wi
     with store.immediate() as conn:
         row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
         if row is None:
-            raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+            raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
         if window is not None and row["window"] != window:
-            raise errors.WrongWindow(
-                f"{row['number']} 号不是在 {window} 号窗口办理的",
-                f"Ticket {row['number']} was not served at window {window}",
-            )
+            raise errors.WrongWindow("err_not_served_here", {"number": row["number"], "window": window})
         if row["rated"]:
             raise errors.AlreadyRated(
-                f"{row['number']} 号的这次服务已经评价过",
-                f"Ticket {row['number']} is already rated",
+                "err_already_rated",
+                {"number": row["number"]},
                 ticket=row["number"],
             )
         if row["state"] != "done":
             raise errors.IllegalTransition(
-                f"{row['number']} 号尚未办结，不能评价",
-                f"Ticket {row['number']} is not finished; it cannot be rated",
+                "err_rate_unfinished",
+                {"number": row["number"]},
                 state=row["state"],
             )
         data = {
@@ -158,8 +148,8 @@ def _close(store: Store, ticket_id: int, *, now: datetime, actor: str | None, wi
         # The guard in the UPDATE is the safety net if two pads answer at the same instant.
         if conn.execute("UPDATE tickets SET rated = 1 WHERE id = ? AND rated = 0", (ticket_id,)).rowcount != 1:
             raise errors.AlreadyRated(
-                f"{row['number']} 号的这次服务已经评价过",
-                f"Ticket {row['number']} is already rated",
+                "err_already_rated",
+                {"number": row["number"]},
                 ticket=row["number"],
             )
         store.add_event(

@@ -1,7 +1,8 @@
-"""The day report (issue 5): what happened on one service day, from the events log alone.
+"""The day report: what happened on one service day, from the events log alone.
 
-Nothing is ever deleted (DESIGN §2), so any past day can be reported. Pure over the store: no Flask,
-no clock. The manager console shows the tables with SVG charts, and exports each table as CSV.
+Nothing is ever deleted (docs/architecture.md §Ticket lifecycle), so any past day can be reported. Pure
+over the store: no Flask, no clock. The manager console shows the tables with SVG charts (drawn by
+web/manage/charts.py from these rows), and exports each table as CSV.
 
 Definitions (the same on screen and in CSV):
 * wait: from issue to the ticket's first call (what the citizen waited before being called);
@@ -12,24 +13,21 @@ Definitions (the same on screen and in CSV):
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections import defaultdict
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from markupsafe import Markup, escape
-
+from .. import csvout
 from ..config import HallConfig
+from ..texts import both, labels
 from .cases import case_counts
 from .ratings import BAD_LEVELS, LEVELS, NOT_RATED, REASONS
 from .store import Store, parse_iso
 
-NO_MATTER = ("（未选事项）", "(no matter chosen)")
+NO_MATTER = both("report_no_matter")
 
 
 def mean(values: list[float]) -> float | None:
@@ -67,88 +65,72 @@ class _Group:
         return good / rated if rated else None
 
 
+#: The columns of each table, titled by report_col_<column> in the text table (queue.toml), or by
+#: report_<table>_<column> where that table titles the column its own way (_OWN_TITLES).
+_COLUMN_KEYS: dict[str, tuple[str, ...]] = {
+    "lines": (
+        "prefix",
+        "name",
+        "issued",
+        "served",
+        "no_shows",
+        "transfers",
+        "wait_mean",
+        "wait_p90",
+        "service_mean",
+        "service_p90",
+    ),
+    "matters": (
+        "code",
+        "name",
+        "line",
+        "issued",
+        "served",
+        "no_shows",
+        "wait_mean",
+        "wait_p90",
+        "service_mean",
+        "service_p90",
+    ),
+    "windows": (
+        "window",
+        "calls",
+        "recalls",
+        "served",
+        "no_shows",
+        "transfers",
+        "wait_mean",
+        "service_mean",
+        "service_p90",
+        "rated",
+        "satisfaction",
+    ),
+    "clerks": (
+        "clerk",
+        "staff_no",
+        "calls",
+        "served",
+        "no_shows",
+        "transfers",
+        "service_mean",
+        "service_p90",
+        "rated",
+        "satisfaction",
+    ),
+    "ratings": ("level", "count", "share"),
+    "bad_ratings": ("time", "number", "window", "clerk", "matter", "level", "reasons", "comment"),
+    "transfers": ("time", "number", "window", "from_line", "to_line", "reason"),
+    "hours": ("hour", "issued", "calls", "served"),
+    "cases": ("opened", "sent", "delivered", "overdue"),
+}
+
+
+_OWN_TITLES = {("lines", "transfers"), ("matters", "name")}
+
 #: Columns of each table: key, 中文, English. HTML and CSV are both made from these.
 COLUMNS: dict[str, list[tuple[str, str, str]]] = {
-    "lines": [
-        ("prefix", "队列", "Line"),
-        ("name", "名称", "Name"),
-        ("issued", "取号", "Issued"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("transfers", "转出", "Transferred out"),
-        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
-        ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-    ],
-    "matters": [
-        ("code", "事项编码", "Matter code"),
-        ("name", "事项", "Matter"),
-        ("line", "队列", "Line"),
-        ("issued", "取号", "Issued"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
-        ("wait_p90", "等候P90(分)", "Wait p90 (min)"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-    ],
-    "windows": [
-        ("window", "窗口", "Window"),
-        ("calls", "叫号", "Calls"),
-        ("recalls", "重呼", "Recalls"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("transfers", "转出", "Transfers"),
-        ("wait_mean", "平均等候(分)", "Mean wait (min)"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-        ("rated", "评价数", "Ratings"),
-        ("satisfaction", "满意率", "Satisfaction"),
-    ],
-    "clerks": [
-        ("clerk", "工作人员", "Clerk"),
-        ("staff_no", "工号", "Staff no."),
-        ("calls", "叫号", "Calls"),
-        ("served", "办结", "Served"),
-        ("no_shows", "过号", "No-shows"),
-        ("transfers", "转出", "Transfers"),
-        ("service_mean", "平均办理(分)", "Mean service (min)"),
-        ("service_p90", "办理P90(分)", "Service p90 (min)"),
-        ("rated", "评价数", "Ratings"),
-        ("satisfaction", "满意率", "Satisfaction"),
-    ],
-    "ratings": [("level", "评价", "Rating"), ("count", "次数", "Count"), ("share", "占已评价", "Share of ratings")],
-    "bad_ratings": [
-        ("time", "时间", "Time"),
-        ("number", "号码", "Ticket"),
-        ("window", "窗口", "Window"),
-        ("clerk", "工作人员", "Clerk"),
-        ("matter", "事项", "Matter"),
-        ("level", "评价", "Rating"),
-        ("reasons", "原因", "Reasons"),
-        ("comment", "意见", "Comment"),
-    ],
-    "transfers": [
-        ("time", "时间", "Time"),
-        ("number", "号码", "Ticket"),
-        ("window", "窗口", "Window"),
-        ("from_line", "转出队列", "From line"),
-        ("to_line", "转入队列", "To line"),
-        ("reason", "原因", "Reason"),
-    ],
-    "hours": [
-        ("hour", "时段", "Hour"),
-        ("issued", "取号", "Issued"),
-        ("calls", "叫号", "Calls"),
-        ("served", "办结", "Served"),
-    ],
-    "cases": [
-        ("opened", "受理", "Opened"),
-        ("sent", "寄出", "Sent"),
-        ("delivered", "送达群众", "Delivered"),
-        ("overdue", "超期未办结", "Overdue"),
-    ],
+    name: [(key, *both(f"report_{name}_{key}" if (name, key) in _OWN_TITLES else f"report_col_{key}")) for key in keys]
+    for name, keys in _COLUMN_KEYS.items()
 }
 
 #: Columns holding text (left-aligned); the rest are numbers.
@@ -173,17 +155,7 @@ TEXT_KEYS = frozenset(
     }
 )
 
-TABLE_TITLES: dict[str, tuple[str, str]] = {
-    "lines": ("按队列", "By line"),
-    "matters": ("按事项", "By matter"),
-    "windows": ("按窗口", "By window"),
-    "clerks": ("按工作人员", "By clerk"),
-    "ratings": ("好差评", "Ratings"),
-    "bad_ratings": ("差评明细", "Every bad rating"),
-    "transfers": ("转移明细", "Transfers"),
-    "hours": ("按时段", "By hour"),
-    "cases": ("代收代办与多地联办件", "Proxy and multi-place cases"),
-}
+TABLE_TITLES: dict[str, tuple[str, str]] = labels("report_title_", _COLUMN_KEYS)
 
 
 @dataclass
@@ -345,8 +317,8 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         lines.append({"prefix": line.prefix, "name": line.name_zh, "name_en": line.name_en, **_row_stats(group)})
     matters = []
     for code, group in sorted(by_matter.items(), key=lambda kv: (-kv[1].issued, kv[0] or "")):
-        line = config.line_of_matter(code).prefix if code and _known_matter(config, code) else ""
-        matters.append({"code": code or "", "name": _matter_name(config, code), "line": line, **_row_stats(group)})
+        prefix = config.line_of_matter(code).prefix if code and _known_matter(config, code) else ""
+        matters.append({"code": code or "", "name": _matter_name(config, code), "line": prefix, **_row_stats(group)})
     windows = [{"window": n, **_row_stats(group)} for n, group in sorted(by_window.items())]
     clerks = [
         {"clerk": names[u][0], "username": u, "staff_no": names[u][1], **_row_stats(group)}
@@ -427,132 +399,18 @@ def cell(key: str, value: Any) -> str:
     return str(value)
 
 
+def csv_cell(key: str, value: Any) -> Any:
+    """A value for the CSV: a number stays a number (one decimal, as on screen), a share stays a
+    percentage, the rest is what the page shows; csvout neutralises text a spreadsheet would run."""
+    if isinstance(value, int | float) and not isinstance(value, bool) and key not in ("satisfaction", "share"):
+        return round(value, 1) if isinstance(value, float) else value
+    return cell(key, value)
+
+
 def csv_table(report: DayReport, name: str) -> str:
-    """One table as CSV, headers in Chinese and English; a BOM so spreadsheet programs read it as UTF-8."""
-    out = io.StringIO()
-    out.write("\ufeff")
-    writer = csv.writer(out, lineterminator="\r\n")
+    """One table as CSV (tongban/csvout.py: BOM, formulas neutralised), headers in Chinese and English."""
     columns = COLUMNS[name]
-    writer.writerow([f"{zh} / {en}" for _key, zh, en in columns])
-    for row in report.rows(name):
-        writer.writerow([cell(key, row.get(key)) for key, _zh, _en in columns])
-    return out.getvalue()
-
-
-# ---------- charts: SVG drawn here, no browser chart library (halls are offline) ----------
-
-PALETTE = ("#b71c1c", "#1565c0", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f")
-
-
-def svg_bars(
-    categories: list[str],
-    series: Iterable[tuple[str, list[float | None]]],
-    *,
-    title: str,
-    unit: str = "",
-    width: int = 640,
-    height: int = 260,
-) -> Markup:
-    """Grouped vertical bars with axis, labels and a legend; presentation attributes only (CSP: no style)."""
-    series = list(series)
-    top, bottom, left, right = 34, 46, 46, 12
-    plot_w, plot_h = width - left - right, height - top - bottom
-    peak = max([v for _name, values in series for v in values if v is not None] + [0])
-    scale_max = _nice(peak)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
-        f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>'
-    ]
-    for i in range(5):
-        value = scale_max * i / 4
-        y = top + plot_h - plot_h * i / 4
-        parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
-        parts.append(
-            f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">{_fmt(value)}</text>'
-        )
-    n = max(1, len(categories))
-    slot = plot_w / n
-    bar_w = max(2.0, slot * 0.8 / max(1, len(series)))
-    for c, category in enumerate(categories):
-        x0 = left + slot * c + slot * 0.1
-        for s, (_name, values) in enumerate(series):
-            value = values[c] if c < len(values) else None
-            if value is None:
-                continue
-            h = plot_h * (value / scale_max) if scale_max else 0
-            x = x0 + bar_w * s
-            parts.append(
-                f'<rect x="{x:.1f}" y="{top + plot_h - h:.1f}" width="{bar_w - 1:.1f}" height="{h:.1f}" '
-                f'fill="{PALETTE[s % len(PALETTE)]}"><title>{escape(category)} {escape(_name)}: '
-                f"{_fmt(value)}{escape(unit)}</title></rect>"
-            )
-        parts.append(
-            f'<text x="{left + slot * c + slot / 2:.1f}" y="{top + plot_h + 16}" text-anchor="middle" '
-            f'font-size="12" fill="#333">{escape(category)}</text>'
-        )
-    parts.append(f'<line x1="{left}" y1="{top + plot_h}" x2="{width - right}" y2="{top + plot_h}" stroke="#888"/>')
-    x = left
-    for s, (name, _values) in enumerate(series):
-        parts.append(f'<rect x="{x}" y="8" width="12" height="12" fill="{PALETTE[s % len(PALETTE)]}"/>')
-        parts.append(f'<text x="{x + 16}" y="18" font-size="12" fill="#333">{escape(name)}</text>')
-        x += 30 + _text_width(name, 12)
-    if unit:
-        parts.append(
-            f'<text x="{width - right}" y="18" text-anchor="end" font-size="11" fill="#666">{escape(unit)}</text>'
-        )
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 1200, height: int = 76) -> Markup:
-    """One stacked bar of shares (e.g. ratings per level) with a legend underneath."""
-    total = sum(n for _label, n, _color in items)
-    parts = [
-        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" class="chart" '
-        f'aria-label="{escape(title)}"><title>{escape(title)}</title>'
-    ]
-    x = 0.0
-    if total:
-        for label, n, color in items:
-            w = width * n / total
-            if w > 0:
-                parts.append(
-                    f'<rect x="{x:.1f}" y="4" width="{w:.1f}" height="34" fill="{color}"><title>'
-                    f"{escape(label)}: {n}</title></rect>"
-                )
-                if w > 40:
-                    parts.append(
-                        f'<text x="{x + w / 2:.1f}" y="26" text-anchor="middle" font-size="13" '
-                        f'fill="#fff">{n / total * 100:.0f}%</text>'
-                    )
-            x += w
-    else:
-        parts.append(f'<rect x="0" y="4" width="{width}" height="34" fill="#eeeeee"/>')
-    lx = 0
-    for label, n, color in items:
-        parts.append(f'<rect x="{lx}" y="56" width="12" height="12" fill="{color}"/>')
-        parts.append(f'<text x="{lx + 16}" y="66" font-size="12" fill="#333">{escape(label)} {n}</text>')
-        lx += 36 + _text_width(f"{label} {n}", 12)
-    parts.append("</svg>")
-    return Markup("".join(parts))
-
-
-def _text_width(text: str, size: int) -> float:
-    """Rough width of a label: CJK characters are about one em, Latin letters and digits about half."""
-    return sum(size if ord(ch) > 0x2E80 else size * 0.56 for ch in text)
-
-
-def _nice(peak: float) -> float:
-    if peak <= 0:
-        return 1.0
-    exponent = 10 ** math.floor(math.log10(peak))
-    for step in (1, 2, 2.5, 5, 10):
-        if peak <= step * exponent:
-            return step * exponent
-    return 10 * exponent
-
-
-def _fmt(value: float) -> str:
-    if abs(value - round(value)) < 1e-9:
-        return f"{value:.0f}"
-    return f"{value:.1f}" if abs(value * 10 - round(value * 10)) < 1e-9 else f"{value:.2f}"
+    return csvout.document(
+        [f"{zh} / {en}" for _key, zh, en in columns],
+        ([csv_cell(key, row.get(key)) for key, _zh, _en in columns] for row in report.rows(name)),
+    )

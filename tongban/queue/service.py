@@ -1,7 +1,7 @@
-"""The hall's service API: every ticket and window action, one transaction each (DESIGN §2, §3, §6).
+"""The hall's service API: every ticket and window action, one transaction each.
 
 Routes, the devices process, keypads and the simulator all call this; none of them writes tickets,
-windows or events by itself.
+windows or events by itself (docs/architecture.md §Ticket lifecycle, §Numbering, §Storage).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from functools import lru_cache
 from typing import Any
 
 from ..config import HallConfig
-from . import balancer, calendar, errors, policy
+from ..texts import Msg, text
+from . import balancer, calendar, errors, policy, printing
 from .clock import Clock
 from .estimates import (
     SPREAD_CALLS,
@@ -22,8 +23,6 @@ from .estimates import (
     Forecast,
     WindowPlan,
     busy_for,
-    effective_windows,
-    estimate_wait,
     forecast,
     measured_spread,
     minutes_per_call,
@@ -52,31 +51,29 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "expire": (frozenset({"waiting", "called", "serving", "suspended"}), "expired"),
 }
 
-STATE_ZH = {
-    "waiting": "等候中",
-    "called": "已叫号",
-    "serving": "办理中",
-    "suspended": "暂停办理",
-    "done": "已办结",
-    "no_show": "过号",
-    "cancelled": "已取消",
-    "expired": "已过期",
-}
-
 WINDOW_TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "open": (frozenset({"closed"}), "open"),
     "pause": (frozenset({"open"}), "paused"),
     "resume": (frozenset({"paused"}), "open"),
     "close": (frozenset({"open", "paused"}), "closed"),
 }
-WINDOW_STATE_ZH = {"open": "服务中", "paused": "暂停服务", "closed": "窗口关闭"}
+# The actions staff take on one ticket by name (the API's /tickets/<id>/<action>, the console's
+# buttons): every transition but "call", which call_next takes on whichever ticket the policy picks,
+# and "expire", which only the nightly roll-over takes. The API, its OpenAPI document and the consoles
+# derive their action names from these tables (tests/test_action_names.py).
+TICKET_ACTIONS = tuple(a for a in TRANSITIONS if a not in ("call", "expire"))
+# What a clerk may do only within the lines their window is able to serve (HallService.act).
+LINE_BOUND_ACTIONS = ("cancel", "transfer", "late_return")
 
-_CLOSED_REASONS = {
-    "closed_today": ("今日不办公", "The hall is closed today"),
-    "not_yet_open": ("尚未开始办公", "The hall is not open yet"),
-    "lunch_break": ("午间休息", "Lunch break"),
-    "closed_for_day": ("今日办公已结束", "The hall has closed for today"),
-}
+
+def ticket_actions(state: str) -> tuple[str, ...]:
+    """The TICKET_ACTIONS a ticket in this state allows, in TRANSITIONS order."""
+    return tuple(a for a in TICKET_ACTIONS if state in TRANSITIONS[a][0])
+
+
+def window_actions(state: str) -> tuple[str, ...]:
+    """The window actions a window in this state allows, in WINDOW_TRANSITIONS order."""
+    return tuple(a for a, (allowed, _target) in WINDOW_TRANSITIONS.items() if state in allowed)
 
 
 @dataclass(frozen=True)
@@ -151,10 +148,41 @@ class WindowState:
 
 
 @dataclass(frozen=True)
+class Outlook:
+    """What a citizen is told about a waiting ticket, the same on every surface (one forecast).
+
+    ``estimate`` is None when no open, staffed window serves or can serve the line now: then nobody
+    is promised minutes; ``opens_at`` ('HH:MM') says when the hall opens again if it is closed now.
+    ``windows`` are the windows the forecast expects to call it."""
+
+    people_ahead: int
+    estimate: Estimate | None
+    windows: tuple[int, ...]
+    opens_at: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "people_ahead": self.people_ahead,
+            "estimate": self.estimate.as_dict() if self.estimate else None,
+            "windows": list(self.windows),
+            "opens_at": self.opens_at,
+        }
+
+
+@dataclass(frozen=True)
 class Issued:
     ticket: Ticket
-    people_ahead: int
-    estimate: Estimate
+    outlook: Outlook
+    print_job: int | None = None  # the slip's job on the kiosk's printer, if it has one
+    repeated: bool = False  # a repeat of an earlier request with the same key: the same ticket again
+
+    @property
+    def people_ahead(self) -> int:
+        return self.outlook.people_ahead
+
+    @property
+    def estimate(self) -> Estimate | None:
+        return self.outlook.estimate
 
 
 @lru_cache(maxsize=1024)
@@ -218,19 +246,19 @@ class HallService:
     def ticket(self, ticket_id: int) -> Ticket:
         row = self.store.one("SELECT * FROM tickets WHERE id = ?", (ticket_id,))
         if row is None:
-            raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+            raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
         return Ticket.from_row(row)
 
     def ticket_by_token(self, token: str) -> Ticket:
         row = self.store.one("SELECT * FROM tickets WHERE token = ?", (token,))
         if row is None:
-            raise errors.UnknownTicket("没有这张号票", "No such ticket")
+            raise errors.UnknownTicket("err_no_such_ticket")
         return Ticket.from_row(row)
 
     def window(self, number: int) -> WindowState:
         row = self.store.one("SELECT * FROM windows WHERE number = ?", (number,))
         if row is None:
-            raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
+            raise errors.UnknownWindow("err_no_window", {"number": number})
         return WindowState.from_row(row)
 
     def windows(self) -> list[WindowState]:
@@ -259,44 +287,41 @@ class HallService:
         rows = self.store.all("SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
 
-    def people_ahead(self, ticket: Ticket, waiting: list[Ticket] | None = None) -> int:
+    def people_ahead(self, ticket: Ticket) -> int:
         """How many tickets the policy will call before this one at the windows that could call it:
         its own line in the policy's order, and other lines' tickets a shared window takes first."""
-        if ticket.state != "waiting":
-            return 0
-        return self.ticket_forecast(ticket).people_ahead
+        return self.ticket_outlook(ticket).people_ahead
 
-    def ticket_estimate(self, ticket: Ticket) -> tuple[int, Estimate]:
-        """People ahead and the wait estimate of a ticket, from one forecast (what the ticket shows)."""
+    def ticket_outlook(self, ticket: Ticket) -> Outlook:
+        """What every surface tells about a ticket now: the kiosk, the slip, the API, /t/<token>, the
+        consoles (docs/architecture.md §Forecast). Only a waiting ticket has one to tell."""
         if ticket.state != "waiting":
-            return 0, Estimate(0, 0, 0)
-        result = self.ticket_forecast(ticket)
-        return result.people_ahead, result.estimate
-
-    def ticket_forecast(self, ticket: Ticket) -> Forecast:
+            return Outlook(0, None, ())
         now = self.clock.now()
-        return self._forecast(ticket.as_waiting(), self._waiting_views(ticket.service_day), now)
+        return self._outlook(ticket.as_waiting(), self._waiting_views(ticket.service_day), now)
 
-    def line_estimate(self, prefix: str, people_ahead: int, windows: list[WindowState] | None = None) -> Estimate:
-        """An estimate from a count alone (people ahead × minutes per call ÷ effective windows).
+    def qr_text(self, ticket: Ticket) -> str:
+        """What a ticket's QR code holds, on the slip and on the kiosk's screen alike: a link to its
+        status page when phones can reach the hall, else the ticket itself, readable by any camera."""
+        hall = self.hall
+        if hall.public_url:
+            return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
+        line = self.config.line(ticket.line)
+        issued = calendar.local(ticket.issued_at, hall)
+        rows = (
+            ("k_qr_number", ticket.number),
+            ("k_qr_line", f"{line.prefix} {line.name_zh} / {line.name_en}"),
+            ("k_qr_ticket_id", ticket.id),
+            ("k_qr_issued", f"{issued:%Y-%m-%d %H:%M}"),
+        )
+        return "\n".join([hall.name_zh, *(f"{text(key, 'zh')} {text(key, 'en')}: {value}" for key, value in rows)])
 
-        Prefer ``ticket_estimate`` for a ticket and ``lines_summary`` for a line: they forecast with the
-        real policy. This stays for callers that only have a count."""
-        windows = windows if windows is not None else self.windows()
-        open_serving = [w.serving for w in windows if w.state == "open"]
-        if not open_serving:
-            # Before the windows open, plan with the hall's opening assignment.
-            open_serving = [w.serving for w in self.config.windows]
-        row = self.store.one("SELECT service_min, cycle_min FROM lines WHERE prefix = ?", (prefix,))
-        per_call = minutes_per_call(row["cycle_min"], row["service_min"]) if row else None
-        return estimate_wait(people_ahead, per_call, effective_windows(prefix, open_serving))
-
-    def newcomer_forecast(self, prefix: str, *, green: bool = False) -> Forecast:
-        """The forecast for someone who takes a ticket in ``prefix`` now (the kiosk's and the lines
-        summary's estimate)."""
+    def newcomer_outlook(self, prefix: str, *, green: bool = False) -> Outlook:
+        """The outlook of someone who takes a ticket in ``prefix`` now (the kiosk before the tap, the
+        lines summary)."""
         now = self.clock.now()
         newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green)
-        return self._forecast(newcomer, self._waiting_views(calendar.service_day(now, self.hall)), now)
+        return self._outlook(newcomer, self._waiting_views(calendar.service_day(now, self.hall)), now)
 
     def _waiting_views(self, day: str) -> list[policy.WaitingTicket]:
         rows = self.store.all(
@@ -319,10 +344,9 @@ class HallService:
             for line in self.config.lines
         }
 
-    def _plans(
-        self, now: datetime, per_call: dict[str, float], reopen: float
-    ) -> tuple[list[WindowPlan], list[WindowPlan]]:
-        """Open windows, and open plus paused ones, each with the minutes until it can call next."""
+    def _plans(self, now: datetime, per_call: dict[str, float]) -> list[WindowPlan]:
+        """The windows that will call tickets: open and with a clerk signed in (a window the manager
+        opened with nobody at it calls no one), each with the minutes until it can call next."""
         busy = {
             r[0]: (r[1], parse_iso(r[2]))
             for r in self.store.all(
@@ -330,29 +354,29 @@ class HallService:
                 " WHERE state IN ('called', 'serving') AND window IS NOT NULL"
             )
         }
-        open_plans, all_plans = [], []
-        for row in self.store.all("SELECT number, state, serving, able, pinned FROM windows ORDER BY number"):
-            if row[1] == "closed":
-                continue
+        plans = []
+        for row in self.store.all(
+            "SELECT number, serving, able, pinned FROM windows WHERE state = 'open' AND clerk IS NOT NULL"
+            " ORDER BY number"
+        ):
             free = 0.0
             if row[0] in busy:
                 line, called_at = busy[row[0]]
                 free = busy_for((now - called_at).total_seconds() / 60.0, per_call.get(line, 0.0))
-            view = policy.WindowView(row[0], _prefixes(row[2]), _prefixes(row[3]), bool(row[4]))
-            plan = WindowPlan(view, max(free, reopen))
-            all_plans.append(plan)
-            if row[1] == "open":
-                open_plans.append(plan)
-        return open_plans, all_plans
+            view = policy.WindowView(row[0], _prefixes(row[1]), _prefixes(row[2]), bool(row[3]))
+            plans.append(WindowPlan(view, free))
+        return plans
 
     def _arrivals_per_min(self, now: datetime) -> tuple[dict[str, float], dict[str, float]]:
         """Tickets issued per minute in the last half hour per line, all and green-channel (for the
         forecast)."""
         day = calendar.service_day(now, self.hall)
         since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
-        first = self.store.one(
+        first_row = self.store.one(
             "SELECT MIN(issued_at) FROM tickets WHERE service_day = ? AND issued_at >= ?", (day, since)
-        )[0]
+        )
+        assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
+        first = first_row[0]
         if first is None:
             return {}, {}
         span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
@@ -397,60 +421,63 @@ class HallService:
         self._spread = (now, spread)
         return spread
 
-    def _minutes_until_open(self, now: datetime) -> float:
-        status = calendar.opening(now, self.hall)
-        if status.open or not status.reopens_at or status.reason not in ("lunch_break", "not_yet_open"):
-            return 0.0
-        hh, mm = map(int, status.reopens_at.split(":"))
-        local = calendar.local(now, self.hall)
-        return max(0.0, (local.replace(hour=hh, minute=mm, second=0, microsecond=0) - local).total_seconds() / 60)
+    def _outlook(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Outlook:
+        outlook, _ = self._outlook_and_forecast(target, waiting, now)
+        return outlook
 
-    def _forecast(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Forecast:
-        per_call = self.per_call_minutes()
-        reopen = self._minutes_until_open(now)
-        open_plans, all_plans = self._plans(now, per_call, reopen)
-        arrivals, green = self._arrivals_per_min(now) if reopen == 0 else ({}, {})
-        horizon = self._issuing_for(now)
-        spread = self._band_spread()
+    def _outlook_and_forecast(
+        self,
+        target: policy.WaitingTicket,
+        waiting: list[policy.WaitingTicket],
+        now: datetime,
+        per_call: dict[str, float] | None = None,
+    ) -> tuple[Outlook, Forecast | None]:
+        """The outlook, and the forecast behind its estimate (None when nobody is promised minutes)."""
+        per_call = per_call if per_call is not None else self.per_call_minutes()
         cfg = self.config.policy
-        # The open windows; if none serves the line, the paused ones too; if still none, the hall's
-        # opening assignment as if every window were there (before opening, or a line nobody serves).
-        for plans in (open_plans, all_plans, None):
-            if plans is None:
-                plans = [
-                    WindowPlan(policy.WindowView(w.number, w.serving, w.able), reopen) for w in self.config.windows
-                ]
-            result = forecast(
-                target,
-                waiting,
-                plans,
-                now,
-                cfg,
-                per_call,
-                self.chooser,
-                green_per_min=green,
-                group=self.ticket_group,
-                arrivals_per_min=arrivals,
-                horizon_min=horizon,
-                spread=spread,
-            )
-            if result is not None:
-                return result
-        # A line no window is able to serve cannot be configured (config check); be safe anyway.
-        ahead = sum(1 for t in waiting if t.line == target.line and t.id != target.id)
-        est = estimate_wait(ahead, per_call.get(target.line), 0)
-        return Forecast(ahead, float(est.minutes), ahead, 0, est)
+        plans = self._plans(now, per_call)
+        arrivals, green = self._arrivals_per_min(now)
+        result = forecast(
+            target,
+            waiting,
+            plans,
+            now,
+            cfg,
+            per_call,
+            self.chooser,
+            green_per_min=green,
+            group=self.ticket_group,
+            arrivals_per_min=arrivals,
+            horizon_min=self._issuing_for(now),
+            spread=self._band_spread(),
+        )
+        if result is not None:
+            # The windows that may call it: those serving its line, and those able to take it when
+            # their own lines are empty (policy.reach).
+            numbers = tuple(p.view.number for p in plans if target.line in policy.reach(p.view, cfg))
+            return Outlook(result.people_ahead, result.estimate, numbers), result
+        # No open, staffed window serves or can take the line: no minutes are promised. The place in
+        # line is still true, and so is when the hall opens again if it is closed now.
+        key = policy.line_order_key(target, now, cfg)
+        ahead = sum(
+            1
+            for t in waiting
+            if t.line == target.line and t.id != target.id and policy.line_order_key(t, now, cfg) < key
+        )
+        status = calendar.opening(now, self.hall)
+        return Outlook(ahead, None, (), None if status.open else status.reopens_at), None
 
     def lines_summary(self) -> list[dict]:
         now = self.clock.now()
         waiting = self.waiting()
-        windows = self.windows()
         states = {r["prefix"]: r for r in self.store.all("SELECT * FROM lines")}
         out = []
         for line in self.config.lines:
             in_line = [t for t in waiting if t.line == line.prefix]
             longest = max(((now - t.queued_at).total_seconds() / 60 for t in in_line), default=0.0)
             row = states.get(line.prefix)
+            # What a citizen taking a ticket now would be told (the same outlook as on the ticket).
+            outlook = self.newcomer_outlook(line.prefix)
             out.append(
                 {
                     "prefix": line.prefix,
@@ -458,9 +485,9 @@ class HallService:
                     "name_en": line.name_en,
                     "waiting": len(in_line),
                     "longest_wait_min": round(longest, 1),
-                    # What a citizen taking a ticket now would be told (the same forecast as on the ticket).
-                    "estimate": self.newcomer_forecast(line.prefix).estimate.as_dict(),
-                    "windows": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
+                    "estimate": outlook.estimate.as_dict() if outlook.estimate else None,
+                    "windows": list(outlook.windows),
+                    "opens_at": outlook.opens_at,
                     "closed": bool(row and row["closed"]),
                     "service_min": row["service_min"] if row else None,
                 }
@@ -469,7 +496,7 @@ class HallService:
 
     # ---------- issuing ----------
 
-    def issue(
+    def take_ticket(
         self,
         *,
         line: str | None = None,
@@ -478,58 +505,128 @@ class HallService:
         appointment_at: datetime | None = None,
         kiosk: str | None = None,
         actor: str | None = None,
+        window: int | None = None,
+        request_key: str | None = None,
     ) -> Issued:
-        prefix, matter_code = self._resolve_line(line, matter)
+        """Take a ticket: one user action, one transaction (docs/architecture.md §Numbering).
+
+        ``window`` is the window of the clerk issuing (None for a kiosk or a manager): a clerk's green
+        ticket must be for a line that window is able to serve.
+
+        In one BEGIN IMMEDIATE: the repeat-safe key, the opening, quota and rate checks, the number,
+        the ticket, its event, the print job for the kiosk's printer, and the key's record. A crash
+        either keeps all of it or none; the same ``request_key`` from the same kiosk (or staff
+        account) answers with the same ticket and print job, whether the first answer was lost or
+        the box lost power in between.
+        """
         now = self.clock.now()
+        day = calendar.service_day(now, self.hall)
+        requester = kiosk or actor or "public"
+        asked = json.dumps([line, matter, green, utc_iso(appointment_at) if appointment_at else None])
+        # What the ticket will be told, forecast before the write (the new ticket is last among equals,
+        # as it will be); the forecast is kept with the ticket to measure the band against its real wait.
+        told = None
+        try:
+            prefix, _ = self._resolve_line(line, matter)
+        except errors.QueueError:
+            prefix = None  # refused inside the transaction, as any other request
+        if prefix is not None:
+            newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green, appointment_at)
+            told = self._outlook_and_forecast(newcomer, self._waiting_views(day), now)
+        with self.store.immediate() as conn:
+            earlier = None
+            if request_key is not None:
+                earlier = conn.execute(
+                    "SELECT ticket_id, print_job, fingerprint FROM take_requests WHERE requester = ? AND key = ?",
+                    (requester, request_key),
+                ).fetchone()
+                if earlier is not None and earlier["fingerprint"] != asked:
+                    raise errors.RequestKeyReused("err_request_key_reused")
+            if earlier is not None:
+                ticket_id, job_id = earlier["ticket_id"], earlier["print_job"]
+            else:
+                ticket_id = self._insert_ticket(
+                    conn, now, day, line, matter, green, appointment_at, kiosk, actor, window
+                )
+                if told is not None and told[1] is not None:
+                    conn.execute(
+                        "INSERT INTO ticket_estimates (ticket_id, minutes, sd) VALUES (?, ?, ?)",
+                        (ticket_id, told[1].wait_min, told[1].sd),
+                    )
+                printer = self.config.kiosk_printer(kiosk)
+                job_id = printing.enqueue(self.store, ticket_id, printer, now) if printer else None
+                if request_key is not None:
+                    conn.execute(
+                        "INSERT INTO take_requests (requester, key, fingerprint, ticket_id, print_job, created_at)"
+                        " VALUES (?,?,?,?,?,?)",
+                        (requester, request_key, asked, ticket_id, job_id, utc_iso(now)),
+                    )
+        ticket = self.ticket(ticket_id)
+        outlook = told[0] if told is not None and earlier is None else self.ticket_outlook(ticket)
+        return Issued(ticket, outlook, print_job=job_id, repeated=earlier is not None)
+
+    def _insert_ticket(
+        self,
+        conn,
+        now: datetime,
+        day: str,
+        line: str | None,
+        matter: str | None,
+        green: bool,
+        appointment_at: datetime | None,
+        kiosk: str | None,
+        actor: str | None,
+        window: int | None = None,
+    ) -> int:
+        """The checks and the ticket with its issue event, inside take_ticket's transaction."""
+        prefix, matter_code = self._resolve_line(line, matter)
+        if green and window is not None:
+            able = self._window_row(conn, window).able
+            if prefix not in able:
+                raise errors.WrongLine(
+                    "err_green_wrong_line",
+                    {"window": window, "line": prefix, "lines_zh": "、".join(able), "lines_en": ", ".join(able)},
+                    line=prefix,
+                )
         self._check_open(now, prefix)
         line_cfg = self.config.line(prefix)
-        day = calendar.service_day(now, self.hall)
-        token = secrets.token_urlsafe(12)
-        # What the ticket will be told, forecast before the write (the new ticket is the last among
-        # equals, as it will be); kept with the ticket to measure the band against its real wait.
-        newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green, appointment_at)
-        result = self._forecast(newcomer, self._waiting_views(day), now)
-        with self.store.immediate() as conn:
-            check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
-            seq = self._next_seq(conn, prefix, day)
-            number = f"{prefix}{seq:0{line_cfg.number_width}d}"
-            cur = conn.execute(
-                "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
-                " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (
-                    token,
-                    day,
-                    prefix,
-                    seq,
-                    number,
-                    prefix,
-                    matter_code,
-                    "waiting",
-                    int(green),
-                    utc_iso(appointment_at) if appointment_at else None,
-                    utc_iso(now),
-                    utc_iso(now),
-                    kiosk,
-                ),
-            )
-            ticket_id = cur.lastrowid
-            conn.execute(
-                "INSERT INTO ticket_estimates (ticket_id, minutes, sd) VALUES (?, ?, ?)",
-                (ticket_id, result.wait_min, result.sd),
-            )
-            self.store.add_event(
-                action="issue",
-                at=now,
-                ticket_id=ticket_id,
-                to_state="waiting",
-                actor=actor,
-                data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
-            )
-        return Issued(self.ticket(ticket_id), result.people_ahead, result.estimate)
+        check_kiosk_rate(conn, kiosk, now, self.config.operations.kiosk_max_per_minute)
+        seq = self._next_seq(conn, prefix, day)
+        number = f"{prefix}{seq:0{line_cfg.number_width}d}"
+        cur = conn.execute(
+            "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
+            " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (
+                secrets.token_urlsafe(12),
+                day,
+                prefix,
+                seq,
+                number,
+                prefix,
+                matter_code,
+                "waiting",
+                int(green),
+                utc_iso(appointment_at) if appointment_at else None,
+                utc_iso(now),
+                utc_iso(now),
+                kiosk,
+            ),
+        )
+        ticket_id = cur.lastrowid
+        assert ticket_id is not None  # an INSERT's rowid
+        self.store.add_event(
+            action="issue",
+            at=now,
+            ticket_id=ticket_id,
+            to_state="waiting",
+            actor=actor,
+            data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
+        )
+        return ticket_id
 
     def check_issuable(self, prefix: str) -> None:
-        """Raise what ``issue`` would refuse for this line now, without issuing (kiosks explain a closed
-        line before anyone taps). ``issue`` checks again inside its own transaction."""
+        """Raise what ``take_ticket`` would refuse for this line now, without issuing (kiosks explain a
+        closed line before anyone taps). ``take_ticket`` checks again inside its own transaction."""
         now = self.clock.now()
         self._check_open(now, prefix)
         self._next_seq(self.store.conn, prefix, calendar.service_day(now, self.hall))
@@ -540,8 +637,8 @@ class HallService:
         row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
         if row and row["closed"]:
             raise errors.LineClosed(
-                f"{line_cfg.name_zh}暂停取号",
-                f"{line_cfg.name_en} is closed for now",
+                "err_line_closed_by_manager",
+                {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en},
                 reason="closed_by_manager",
                 detail=row["closed_reason"],
             )
@@ -550,8 +647,8 @@ class HallService:
         ).fetchone()[0]
         if line_cfg.daily_quota is not None and seq > line_cfg.daily_quota:
             raise errors.QuotaReached(
-                f"今日号已取完：{line_cfg.name_zh}每日限 {line_cfg.daily_quota} 个号",
-                f"No more tickets today: {line_cfg.name_en} issues {line_cfg.daily_quota} a day",
+                "err_quota_reached",
+                {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en, "quota": line_cfg.daily_quota},
                 quota=line_cfg.daily_quota,
             )
         return seq
@@ -562,34 +659,31 @@ class HallService:
                 self.config.matter(matter)
                 owner = self.config.line_of_matter(matter)
             except KeyError:
-                raise errors.UnknownMatter(f"没有事项 {matter}", f"No matter {matter!r}", field="matter") from None
+                raise errors.UnknownMatter("err_no_matter", {"matter": matter}, field="matter") from None
             if line is not None and line != owner.prefix:
-                raise errors.UnknownLine(
-                    f"事项 {matter} 不在 {line} 队列", f"Matter {matter} is not in line {line}", field="line"
-                )
+                raise errors.UnknownLine("err_matter_not_in_line", {"matter": matter, "line": line}, field="line")
             return owner.prefix, matter
         if line is None:
-            raise errors.UnknownLine("请选择业务", "Choose a line or a matter", field="line")
+            raise errors.UnknownLine("err_choose_line", field="line")
         try:
             self.config.line(line)
         except KeyError:
-            raise errors.UnknownLine(f"没有 {line} 队列", f"No line {line!r}", field="line") from None
+            raise errors.UnknownLine("err_no_line", {"line": line}, field="line") from None
         return line, None
 
     def _check_open(self, now: datetime, prefix: str) -> None:
         status = calendar.opening(now, self.hall)
         lunch_ok = status.reason == "lunch_break" and self.hall.issue_during_lunch
         if not status.open and not lunch_ok:
-            zh, en = _CLOSED_REASONS[status.reason]
+            key, values = f"err_hall_{status.reason}", {}
             if status.reopens_at:
-                zh, en = f"{zh}，{status.reopens_at} 开始取号", f"{en}; tickets from {status.reopens_at}"
-            raise errors.HallClosed(zh, en, reason=status.reason, reopens_at=status.reopens_at)
+                key, values = "err_hall_reopens", {"closed": Msg(key), "reopens_at": status.reopens_at}
+            raise errors.HallClosed(key, values, reason=status.reason, reopens_at=status.reopens_at)
         line_cfg = self.config.line(prefix)
         if calendar.past_last_issue(now, self.hall, line_cfg):
             raise errors.LineClosed(
-                f"{line_cfg.name_zh}今日取号已于 {line_cfg.last_issue:%H:%M} 截止，请下个工作日再来",
-                f"{line_cfg.name_en}: tickets end at {line_cfg.last_issue:%H:%M};"
-                " please come back on the next working day",
+                "err_line_past_last_issue",
+                {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en, "last_issue": line_cfg.last_issue},
                 reason="past_last_issue",
             )
 
@@ -599,15 +693,21 @@ class HallService:
         self, number: int, action: str, *, clerk: str | None = None, actor: str | None = None
     ) -> WindowState:
         if action not in WINDOW_TRANSITIONS:
-            raise errors.IllegalTransition(f"窗口不支持操作 {action}", f"Unknown window action {action!r}")
+            raise errors.IllegalTransition("err_unknown_window_action", {"action": action})
         allowed, target = WINDOW_TRANSITIONS[action]
         now = self.clock.now()
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
             if window.state not in allowed:
                 raise errors.IllegalTransition(
-                    f"{number} 号窗口当前{WINDOW_STATE_ZH[window.state]}，不能{_WINDOW_ACTION_ZH[action]}",
-                    f"Window {number} is {window.state}; it cannot {action}",
+                    "err_window_cannot",
+                    {
+                        "number": number,
+                        "state": window.state,
+                        "state_name": Msg(f"window_state_{window.state}"),
+                        "action": action,
+                        "action_name": Msg(f"q_window_action_{action}"),
+                    },
                     state=window.state,
                 )
             if action in ("pause", "close"):
@@ -616,8 +716,8 @@ class HallService:
                 ).fetchone()
                 if busy:
                     raise errors.WindowBusy(
-                        f"{busy['number']} 号尚未办结，请先办结或标记过号",
-                        f"Ticket {busy['number']} is still open at this window; finish it first",
+                        "err_window_busy",
+                        {"ticket": busy["number"]},
                         ticket=busy["number"],
                     )
             new_clerk = clerk if action == "open" else (None if action == "close" else window.clerk)
@@ -650,21 +750,19 @@ class HallService:
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
             if not lines:
-                raise errors.LineNotAble(
-                    "窗口至少要服务一个队列", "A window must serve at least one line", field="lines"
-                )
+                raise errors.LineNotAble("err_window_needs_a_line", field="lines")
             unable = [p for p in lines if p not in window.able]
             if unable:
                 raise errors.LineNotAble(
-                    f"{number} 号窗口不能办理 {'、'.join(unable)} 队列",
-                    f"Window {number} is not able to serve line(s) {', '.join(unable)}",
+                    "err_window_unable",
+                    {"number": number, "lines_zh": "、".join(unable), "lines_en": ", ".join(unable)},
                     field="lines",
                     lines=unable,
                 )
             if len(set(lines)) != len(lines):
-                raise errors.LineNotAble("队列重复", "A line is listed twice", field="lines")
+                raise errors.LineNotAble("err_line_twice", field="lines")
             if by_balancer and window.pinned:
-                raise errors.IllegalTransition(f"{number} 号窗口已锁定", f"Window {number} is pinned", field="lines")
+                raise errors.IllegalTransition("err_window_pinned", {"number": number}, field="lines")
             conn.execute(
                 "UPDATE windows SET serving = ?, updated_at = ? WHERE number = ?",
                 (json.dumps(list(lines)), utc_iso(now), number),
@@ -695,10 +793,10 @@ class HallService:
     def _window_row(self, conn, number: int) -> WindowState:
         row = conn.execute("SELECT * FROM windows WHERE number = ?", (number,)).fetchone()
         if row is None:
-            raise errors.UnknownWindow(f"没有 {number} 号窗口", f"There is no window {number}")
+            raise errors.UnknownWindow("err_no_window", {"number": number})
         return WindowState.from_row(row)
 
-    # ---------- the balancer (DESIGN §4) ----------
+    # ---------- the balancer (docs/architecture.md §Balancer) ----------
 
     def balancer_state(self) -> tuple[list[balancer.LineLoad], list[balancer.Seat]]:
         """What the balancer looks at: each line's waiting count, head wait, arrival rate and minutes per
@@ -723,7 +821,9 @@ class HallService:
                 (day, utc_iso(since)),
             )
         }
-        first = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))[0]
+        first_row = self.store.one("SELECT MIN(issued_at) FROM tickets WHERE service_day = ?", (day,))
+        assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
+        first = first_row[0]
         # Early in the day the half hour is not full yet: divide by the time tickets have been issued.
         span = ARRIVAL_WINDOW_MIN
         if first is not None:
@@ -908,11 +1008,11 @@ class HallService:
     def _pending_proposal(self, proposal_id: int):
         row = self.store.one("SELECT * FROM balancer_proposals WHERE id = ?", (proposal_id,))
         if row is None:
-            raise errors.NotFound(f"没有编号为 {proposal_id} 的调度建议", f"No balancer proposal {proposal_id}")
+            raise errors.NotFound("err_no_proposal", {"proposal_id": proposal_id})
         if row["state"] != "pending":
             raise errors.IllegalTransition(
-                f"调度建议 {proposal_id} 已处理（{row['state']}）",
-                f"Balancer proposal {proposal_id} is {row['state']}, not pending",
+                "err_proposal_decided",
+                {"proposal_id": proposal_id, "state": row["state"]},
                 state=row["state"],
             )
         return row
@@ -933,8 +1033,8 @@ class HallService:
         )
         if state == "stale":
             raise errors.IllegalTransition(
-                f"{row['window']} 号窗口已变化或已锁定，建议作废",
-                f"Window {row['window']} changed or was pinned since; the proposal is stale",
+                "err_proposal_stale",
+                {"window": row["window"]},
                 state="stale",
             )
         return next(p for p in self.proposals(None) if p["id"] == proposal_id)
@@ -958,8 +1058,8 @@ class HallService:
             window = self._window_row(conn, number)
             if window.state != "open":
                 raise errors.WindowNotOpen(
-                    f"{number} 号窗口{WINDOW_STATE_ZH[window.state]}，请先开启窗口",
-                    f"Window {number} is {window.state}; open it first",
+                    "err_window_not_open",
+                    {"number": number, "state": window.state, "state_name": Msg(f"window_state_{window.state}")},
                     state=window.state,
                 )
             busy = conn.execute(
@@ -967,8 +1067,8 @@ class HallService:
             ).fetchone()
             if busy:
                 raise errors.WindowBusy(
-                    f"{busy['number']} 号尚未办结，请先办结或标记过号",
-                    f"Ticket {busy['number']} is still open at this window; finish it first",
+                    "err_window_busy",
+                    {"ticket": busy["number"]},
                     ticket=busy["number"],
                 )
             # Its own lines, and the lines it may take when those are empty (the policy chooses).
@@ -987,7 +1087,7 @@ class HallService:
             ]
             choice = self.chooser(window.view(), waiting, now, self.config.policy)
             if choice is None:
-                raise errors.NothingWaiting("当前没有等候的号", "Nobody is waiting in this window's lines")
+                raise errors.NothingWaiting("err_nothing_waiting")
             conn.execute(
                 "UPDATE tickets SET state = 'called', window = ?, clerk = ?, called_at = ?, recalls = 0 WHERE id = ?",
                 (number, clerk, utc_iso(now), choice.id),
@@ -1014,32 +1114,38 @@ class HallService:
         to_line: str | None = None,
         reason: str | None = None,
     ) -> Ticket:
-        """Apply one lifecycle action. ``window`` set means "as the clerk at this window"."""
+        """Apply one lifecycle action by ``actor``. ``window`` set means "as the clerk at this window":
+        the ticket must be that window's, and cancel, transfer and late return stay within the lines the
+        window is able to serve. ``window=None`` is a manager (or the system), limited by neither."""
         if action not in TRANSITIONS or action == "call":
-            raise errors.IllegalTransition(f"不支持的操作 {action}", f"Unknown action {action!r}")
+            raise errors.IllegalTransition("err_unknown_action", {"action": action})
         allowed, target = TRANSITIONS[action]
         now = self.clock.now()
         with self.store.immediate() as conn:
             row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
             if row is None:
-                raise errors.UnknownTicket(f"没有编号为 {ticket_id} 的号票", f"No ticket with id {ticket_id}")
+                raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
             ticket = Ticket.from_row(row)
+            # Before the state: a clerk learns nothing about tickets of lines beyond their window.
+            if window is not None and action in LINE_BOUND_ACTIONS:
+                self._check_window_lines(conn, window, ticket, to_line if action == "transfer" else None)
             if ticket.state not in allowed:
                 raise errors.IllegalTransition(
-                    f"{ticket.number} 号当前{STATE_ZH[ticket.state]}，不能{_ACTION_ZH[action]}",
-                    f"Ticket {ticket.number} is {ticket.state}; it cannot {action.replace('_', ' ')}",
+                    "err_ticket_cannot",
+                    {
+                        "number": ticket.number,
+                        "state": ticket.state,
+                        "state_name": Msg(f"q_state_{ticket.state}"),
+                        "action": action.replace("_", " "),
+                        "action_name": Msg(f"q_action_{action}"),
+                    },
                     state=ticket.state,
                 )
             # A no-show who comes back goes to whichever window is free, so any clerk may put them back in line.
             if window is not None and ticket.window not in (None, window) and action != "late_return":
-                raise errors.WrongWindow(
-                    f"{ticket.number} 号由 {ticket.window} 号窗口办理",
-                    f"Ticket {ticket.number} belongs to window {ticket.window}",
-                )
+                raise errors.WrongWindow("err_ticket_other_window", {"number": ticket.number, "window": ticket.window})
             if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
-                raise errors.WrongWindow(
-                    f"{ticket.number} 号不在本窗口", f"Ticket {ticket.number} is not at this window"
-                )
+                raise errors.WrongWindow("err_ticket_not_here", {"number": ticket.number})
             updates, data = self._apply(conn, ticket, action, now, to_line=to_line, reason=reason)
             updates["state"] = target
             sets = ", ".join(f"{k} = ?" for k in updates)
@@ -1056,6 +1162,21 @@ class HallService:
             )
         return self.ticket(ticket_id)
 
+    def _check_window_lines(self, conn, window: int, ticket: Ticket, to_line: str | None) -> None:
+        """A clerk cancels, transfers and puts back in line only tickets of the lines their window is
+        able to serve (docs/architecture.md §Ticket lifecycle). A transfer goes into one of those
+        lines too, except for the citizen standing at the clerk's own window (called or serving
+        there): sending them on to another department's line is what a transfer is for."""
+        able = self._window_row(conn, window).able
+        names = {"window": window, "lines_zh": "、".join(able), "lines_en": ", ".join(able)}
+        if ticket.line not in able:
+            raise errors.WrongLine(
+                "err_wrong_line", {"number": ticket.number, "line": ticket.line, **names}, line=ticket.line
+            )
+        known = to_line is not None and any(line.prefix == to_line for line in self.config.lines)
+        if known and to_line not in able and ticket.window != window:
+            raise errors.WrongLine("err_wrong_line_to", {"line": to_line, **names}, line=to_line, field="to_line")
+
     def _apply(
         self, conn, ticket: Ticket, action: str, now: datetime, *, to_line: str | None, reason: str | None
     ) -> tuple[dict, dict]:
@@ -1064,8 +1185,8 @@ class HallService:
         if action == "recall":
             if ticket.recalls >= self.hall.max_recalls:
                 raise errors.RecallLimit(
-                    f"{ticket.number} 号已重呼 {ticket.recalls} 次，请标记过号",
-                    f"Ticket {ticket.number} was recalled {ticket.recalls} times; mark it no-show",
+                    "err_recall_limit",
+                    {"number": ticket.number, "recalls": ticket.recalls},
                     recalls=ticket.recalls,
                 )
             return {"recalls": ticket.recalls + 1}, {**data, "recalls": ticket.recalls + 1}
@@ -1082,8 +1203,8 @@ class HallService:
             state = conn.execute("SELECT state FROM windows WHERE number = ?", (ticket.window,)).fetchone()["state"]
             if state != "open":
                 raise errors.WindowNotOpen(
-                    f"{ticket.window} 号窗口{WINDOW_STATE_ZH[state]}，请先开启窗口",
-                    f"Window {ticket.window} is {state}; open it first",
+                    "err_window_not_open",
+                    {"number": ticket.window, "state": state, "state_name": Msg(f"window_state_{state}")},
                     state=state,
                 )
             busy = conn.execute(
@@ -1091,24 +1212,22 @@ class HallService:
             ).fetchone()
             if busy:
                 raise errors.WindowBusy(
-                    f"{busy['number']} 号正在办理，请先办结",
-                    f"Ticket {busy['number']} is open at this window; finish it first",
+                    "err_window_serving",
+                    {"ticket": busy["number"]},
                     ticket=busy["number"],
                 )
             return {}, data
         if action == "transfer":
             if to_line is None:
-                raise errors.UnknownLine("请选择转入的队列", "Choose the line to transfer to", field="to_line")
+                raise errors.UnknownLine("err_choose_transfer_line", field="to_line")
             try:
                 self.config.line(to_line)
             except KeyError:
-                raise errors.UnknownLine(f"没有 {to_line} 队列", f"No line {to_line!r}", field="to_line") from None
+                raise errors.UnknownLine("err_no_line", {"line": to_line}, field="to_line") from None
             # Not a transfer, and it would give the ticket a transfer credit for nothing.
             if to_line == ticket.line:
-                raise errors.IllegalTransition(
-                    f"{ticket.number} 号已在 {to_line} 队列", f"Ticket {ticket.number} is already in line {to_line}"
-                )
-            # It keeps its original issue time (DESIGN §2): queued_at is not touched.
+                raise errors.IllegalTransition("err_already_in_line", {"number": ticket.number, "line": to_line})
+            # It keeps its original issue time (docs/architecture.md §Ticket lifecycle): queued_at is not touched.
             return (
                 {
                     "line": to_line,
@@ -1123,9 +1242,7 @@ class HallService:
             )
         if action == "late_return":
             if ticket.service_day != calendar.service_day(now, self.hall):
-                raise errors.IllegalTransition(
-                    f"{ticket.number} 号不是今天的号", f"Ticket {ticket.number} is not from today"
-                )
+                raise errors.IllegalTransition("err_not_today", {"number": ticket.number})
             queued_at = self._late_return_slot(conn, ticket, now)
             return (
                 {"queued_at": utc_iso(queued_at), "window": None, "clerk": None, "called_at": None, "recalls": 0},
@@ -1196,7 +1313,7 @@ class HallService:
     # ---------- the day ----------
 
     def roll_over(self) -> dict:
-        """Close the books on past service days; safe to run any number of times (DESIGN §5)."""
+        """Close the books on past service days; safe to run any number of times (docs/architecture.md §Processes)."""
         now = self.clock.now()
         today = calendar.service_day(now, self.hall)
         with self.store.immediate() as conn:
@@ -1244,7 +1361,11 @@ class HallService:
                     actor="system",
                     data={"reason": "rollover"},
                 )
-            result = {"expired": len(stale), "closed_windows": len(windows)}
+            # A request key only matters while its kiosk may still retry: yesterday's are done with.
+            forgotten = conn.execute(
+                "DELETE FROM take_requests WHERE created_at < ?", (utc_iso(now - timedelta(days=1)),)
+            ).rowcount
+            result = {"expired": len(stale), "closed_windows": len(windows), "request_keys_forgotten": forgotten}
             conn.execute(
                 "INSERT INTO job_runs (job, day, ran_at, result) VALUES ('rollover', ?, ?, ?)",
                 (today, utc_iso(now), json.dumps(result)),
@@ -1252,23 +1373,9 @@ class HallService:
         return result
 
 
-_ACTION_ZH = {
-    "recall": "重呼",
-    "start": "开始办理",
-    "finish": "办结",
-    "no_show": "标记过号",
-    "suspend": "暂停办理",
-    "resume": "恢复办理",
-    "transfer": "转移",
-    "cancel": "取消",
-    "late_return": "过号重排",
-    "expire": "过期",
-}
-_WINDOW_ACTION_ZH = {"open": "开启", "pause": "暂停", "resume": "恢复", "close": "关闭"}
-
-
 def replay(events: list[dict]) -> dict[str, Any]:
-    """Rebuild a ticket's state from its events alone (nothing is ever deleted, DESIGN §2)."""
+    """Rebuild a ticket's state from its events alone: nothing is ever deleted
+    (docs/architecture.md §Ticket lifecycle)."""
     state: dict[str, Any] = {"state": None, "line": None, "window": None, "recalls": 0}
     for event in events:
         if event["from_state"] != state["state"] and event["action"] != "issue":

@@ -1,4 +1,4 @@
-"""The one SQLite database both processes share (DESIGN §6).
+"""The one SQLite database both processes share (docs/architecture.md §Storage).
 
 Every connection gets the same pragmas (``synchronous`` is per connection, not stored in the file).
 A write that reads first runs in ``BEGIN IMMEDIATE`` issued on the connection: sqlite-utils'
@@ -9,9 +9,10 @@ later upgrades to a write, and fails under contention.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,6 +20,8 @@ from typing import Any
 
 import sqlite_utils
 from sqlite_utils.migrations import Migrations
+
+from .masking import mask_personal
 
 BUSY_TIMEOUT_MS = 10_000
 
@@ -55,7 +58,7 @@ def m001_hall_core(db: sqlite_utils.Database) -> None:
             finished_at TEXT,
             kiosk TEXT,
             rated INTEGER NOT NULL DEFAULT 0,
-            UNIQUE (prefix, service_day, seq)    -- the safety net under numbering (DESIGN §6)
+            UNIQUE (prefix, service_day, seq)    -- the safety net under numbering
         )""")
     db.execute("CREATE INDEX tickets_waiting ON tickets (state, line, service_day)")
     db.execute("CREATE INDEX tickets_window ON tickets (window, state)")
@@ -176,7 +179,7 @@ def m002_settings(db: sqlite_utils.Database) -> None:
 @migrations()
 def m003_balancer_and_call_times(db: sqlite_utils.Database) -> None:
     # Window minutes per call (call to free again: walk-up and service, or recalls before a no-show),
-    # smoothed per line: what the wait forecast charges for each ticket ahead (DESIGN §4).
+    # smoothed per line: what the wait forecast charges for each ticket ahead (docs/architecture.md §Forecast).
     db.execute("ALTER TABLE lines ADD COLUMN cycle_min REAL")
     db.execute("ALTER TABLE lines ADD COLUMN cycle_n INTEGER NOT NULL DEFAULT 0")
     # Arrival rates per line for the balancer: tickets issued in the last half hour.
@@ -198,6 +201,21 @@ def m003_balancer_and_call_times(db: sqlite_utils.Database) -> None:
             decided_by TEXT
         )""")
     db.execute("CREATE INDEX balancer_proposals_state ON balancer_proposals (state, id)")
+
+
+# Re-entrant: a thread that (wrongly) writes through a second connection while its first is in a
+# transaction gets SQLite's "database is locked" after the busy timeout, as before, not a deadlock.
+_WRITERS: dict[str, threading.RLock] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _writer_lock(path: str) -> threading.RLock:
+    """The lock this process's writers of one database file share (a memory database is its own)."""
+    if path == ":memory:":
+        return threading.RLock()
+    key = os.path.realpath(path)
+    with _WRITERS_GUARD:
+        return _WRITERS.setdefault(key, threading.RLock())
 
 
 def utc_iso(moment: datetime) -> str:
@@ -229,6 +247,8 @@ class Store:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+        self._writer = _writer_lock(self.path)
+        self._depth = 0  # open immediate() blocks on this connection; > 1 is a domain call inside another
         if migrate:
             self.migrate()
 
@@ -241,7 +261,7 @@ class Store:
             migrations.apply(self.db)
 
     def _backup_before_migration(self) -> None:
-        """A verified copy of the database as it was, before any migration touches it (issue 9).
+        """A verified copy of the database as it was, before any migration touches it (docs/architecture.md §Storage).
 
         Taken from a separate read connection: this one holds the write lock, so the copy is the
         state every process last committed, and a second process starting now waits for both.
@@ -256,22 +276,44 @@ class Store:
 
     @contextmanager
     def immediate(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction that takes the write lock up front (DESIGN §6)."""
-        with self._lock:
-            self.conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
+        """A write transaction that takes the write lock up front (docs/architecture.md §Storage).
 
-    def one(self, sql: str, params: tuple | dict = ()) -> sqlite3.Row | None:
+        A domain call made inside another's transaction joins it, so one user action composed of
+        several calls (take a ticket: number, ticket, event, print job, request key) commits or
+        rolls back as one. Threads of this process queue on one lock per database, which hands
+        over the moment it is free; only the other process is left to SQLite's busy handler, which
+        sleeps in steps of up to 100 ms and gave 8 concurrent kiosks a p99 of hundreds of ms.
+        """
+        with self._lock:
+            if self._depth:
+                self._depth += 1
+                try:
+                    yield self.conn
+                finally:
+                    self._depth -= 1
+                return
+            with self._writer:
+                self.conn.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+                finally:
+                    self._depth = 0
+
+    def one(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> sqlite3.Row | None:
         return self.conn.execute(sql, params).fetchone()
 
-    def all(self, sql: str, params: tuple | dict = ()) -> list[sqlite3.Row]:
+    def all(self, sql: str, params: Sequence[Any] | Mapping[str, Any] = ()) -> list[sqlite3.Row]:
         return self.conn.execute(sql, params).fetchall()
+
+    def ping(self) -> None:
+        """Raise unless the database answers a read of the tickets table (the web's /healthz)."""
+        self.conn.execute("SELECT 1 FROM tickets LIMIT 1").fetchone()
 
     def quick_check(self) -> None:
         result = [row[0] for row in self.conn.execute("PRAGMA quick_check")]
@@ -308,7 +350,8 @@ class Store:
                 to_state,
                 actor,
                 utc_iso(at),
-                json.dumps(data or {}, ensure_ascii=False, sort_keys=True),
+                # Never purged: no full ID or mobile number in free text (a reason, a rating's comment).
+                mask_personal(json.dumps(data or {}, ensure_ascii=False, sort_keys=True)),
             ),
         )
 
@@ -319,7 +362,9 @@ class Store:
             return row["value"] if row else None
         with self.immediate() as conn:
             conn.execute("INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)", (key, default_factory()))
-        return self.one("SELECT value FROM settings WHERE key = ?", (key,))["value"]
+        row = self.one("SELECT value FROM settings WHERE key = ?", (key,))
+        assert row is not None  # inserted just above if it was missing
+        return row["value"]
 
     def close(self) -> None:
         self.conn.close()
@@ -382,8 +427,8 @@ def m004_kiosk_requests(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m010_cases(db: sqlite_utils.Database) -> None:
-    # Proxy (代收代办) and multi-place (多地联办) cases, issue 8 (docs/cases.md). Personal fields are
-    # nullable: the retention job clears them and keeps the rest for statistics (DESIGN §6).
+    # Proxy (代收代办) and multi-place (多地联办) cases (docs/cases.md). Personal fields are
+    # nullable: the retention job clears them and keeps the rest for statistics (docs/architecture.md §Cases).
     db.execute("""
         CREATE TABLE cases (
             id INTEGER PRIMARY KEY,
@@ -500,7 +545,61 @@ def m011_kiosk_rate_index(db: sqlite_utils.Database) -> None:
 
 
 @migrations()
-def m012_ticket_estimates(db: sqlite_utils.Database) -> None:
+def m012_take_requests(db: sqlite_utils.Database) -> None:
+    # Repeat-safe keys of ticket requests (a kiosk form's one-time key, an API Idempotency-Key),
+    # written in the same transaction as the ticket they got: a key is either unknown or answers
+    # with its ticket, never "being issued". kiosk_requests held keys while a ticket was in flight
+    # (claim, issue, record: three transactions); its rows are a moment's state, so it goes.
+    db.execute("""
+        CREATE TABLE take_requests (
+            requester TEXT NOT NULL,             -- the kiosk, or the staff account, that sent it
+            key TEXT NOT NULL,
+            fingerprint TEXT NOT NULL,           -- what was asked for: the same key with another ask is refused
+            ticket_id INTEGER NOT NULL REFERENCES tickets(id),
+            print_job INTEGER REFERENCES print_jobs(id),
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (requester, key)
+        )""")
+    db.execute("CREATE INDEX take_requests_created ON take_requests (created_at)")
+    db.execute("DROP TABLE kiosk_requests")
+
+
+@migrations()
+def m013_print_leases(db: sqlite_utils.Database) -> None:
+    # A claimed job records until when its worker holds it (docs/architecture.md §Print jobs): a job
+    # left 'printing' by a killed devices process is taken back once that time has passed.
+    db.execute("ALTER TABLE print_jobs ADD COLUMN lease_until TEXT")
+    # The tickets an alert asks the clerks to reprint: one open alert per printer state gathers them.
+    db.execute("ALTER TABLE alerts ADD COLUMN tickets TEXT NOT NULL DEFAULT ''")
+    # Jobs the old code left unfinished had no lease and were failed only in the kiosk's reading:
+    # they are over, and alerting for them now would name tickets of days gone by.
+    db.execute(
+        "UPDATE print_jobs SET state = 'failed', status = 'timeout', finished_at = deadline,"
+        " error = 'not printed before the deadline' WHERE state IN ('pending', 'printing')"
+    )
+
+
+@migrations()
+def m014_login_failures(db: sqlite_utils.Database) -> None:
+    # Failed sign-ins per (name, source address), so one address cannot lock every clerk out and an
+    # address that fails too often is refused itself (queue/accounts.py). Rows older than the lock
+    # window are deleted as new ones come; names are kept as SHA-256 only, because a clerk may type a
+    # password into the name field. accounts.failed_logins and locked_until are no longer used.
+    db.execute("""
+        CREATE TABLE login_failures (
+            id INTEGER PRIMARY KEY,
+            name_hash TEXT NOT NULL,             -- SHA-256 of the name as typed, known or not
+            source TEXT NOT NULL,                -- the client's address
+            at TEXT NOT NULL,
+            counted INTEGER NOT NULL DEFAULT 1   -- 0: tried while the name was locked from this source
+        )""")
+    db.execute("CREATE INDEX login_failures_source ON login_failures (source, at)")
+    db.execute("CREATE INDEX login_failures_name ON login_failures (name_hash, source, at)")
+    db.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL")
+
+
+@migrations()
+def m015_ticket_estimates(db: sqlite_utils.Database) -> None:
     # What each ticket was told when it was issued: the forecast wait (unrounded) and its model's
     # standard deviation. Comparing them with the real waits sets the band's width (estimates.py).
     db.execute("""

@@ -151,9 +151,10 @@ def parse_calendar(doc: dict, source: str) -> tuple[int | None, dict[date, str],
     for where, entry in c.entries(doc, "", "workdays"):
         c.unknown(entry, where, ("date", "name_zh", "name_en"))
         name = f"{c.text(entry, where, 'name_zh')} / {c.text(entry, where, 'name_en')}"
-        day = _date(c, entry, where, "date")
-        if day is None:
+        worked = _date(c, entry, where, "date")
+        if worked is None:
             continue
+        day = worked  # `day` is a date above; `worked` may be None
         if year is not None and day.year != year:
             c.problem(f"{where}.date", f"{day} is not in {year} (expected a day in the file's year)")
         if day.weekday() < 5:

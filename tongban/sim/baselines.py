@@ -9,7 +9,7 @@
   credits, no balancer.
 * ``tongban``: the real policy with the hall's credits, windows opening on their primary line, an
   idle window taking the lines it is able to serve, and the balancer at its interval.
-* ``pooled``: every window serves every line, first come first served (the reference of DESIGN §4).
+* ``pooled``: every window serves every line, first come first served (the reference no hall can beat).
 
 The baselines replace only the choice function (a ``chooser`` given to ``HallService``) or the lines
 windows serve (the simulated hall file); issuing, calling, starting and finishing are the service's.

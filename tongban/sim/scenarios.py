@@ -314,7 +314,7 @@ def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyC
             name_zh=ln.name,
             name_en=ln.name,
             matters=(),
-            last_issue=_time(ln.last_issue or scenario.last_issue) if (ln.last_issue or scenario.last_issue) else None,
+            last_issue=_time(last) if (last := ln.last_issue or scenario.last_issue) else None,
         )
         for ln in scenario.lines
     )
@@ -410,9 +410,9 @@ def _rate_segments(scenario: Scenario) -> list[tuple[float, float, str, float]]:
             if x < lo or y > hi:
                 continue
             factor = 1.0
-            for s in scenario.surges:
-                if s.line == prefix and hhmm(s.start) <= x and y <= hhmm(s.end):
-                    factor *= s.factor
+            for surge in scenario.surges:
+                if surge.line == prefix and hhmm(surge.start) <= x and y <= hhmm(surge.end):
+                    factor *= surge.factor
             out.append((x, y, prefix, r * scale * factor))
     return out
 
@@ -465,7 +465,7 @@ def draw_day(scenario: Scenario, seed: int) -> Day:
             )
             service = smooth(service, k, s)
             cycle = smooth(cycle, k, call)
-        if service is not None:
+        if service is not None and cycle is not None:  # both are set together
             history[ln.prefix] = (service, scenario.history_samples, cycle, scenario.history_samples)
     return Day(scenario, seed, tuple(citizens), history)
 

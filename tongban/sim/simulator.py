@@ -1,6 +1,6 @@
 """The hall simulator: SimPy drives the real ``HallService`` through a fake clock.
 
-One simulated day = one in-memory store, one ``HallService`` (the production class: issue, call_next,
+One simulated day = one in-memory store, one ``HallService`` (the production class: take_ticket, call_next,
 act, window actions, the balancer's ``balance``), a ``FakeClock`` set to SimPy's time before every
 call, and these processes:
 
@@ -150,7 +150,7 @@ class DaySim:
         walk over to it (a quarter of a minute); with one, they wait the seconds its screen shows."""
         self.sync()
         try:
-            issued = self.service.issue(line=citizen.line, green=citizen.green, kiosk=f"kiosk-{kiosk}")
+            issued = self.service.take_ticket(line=citizen.line, green=citizen.green, kiosk=f"kiosk-{kiosk}")
         except errors.QueueError as exc:
             if not isinstance(exc, KioskRateLimited):
                 self.refused += 1
@@ -173,10 +173,11 @@ class DaySim:
             self.wake_one([self.binding.bind(tid, candidates)])
             # Bound now: what its slip would say once the window is printed on it, forecast with the
             # baseline's own chooser (each window calls only the tickets bound to it).
-            _, est = self.service.ticket_estimate(issued.ticket)
+            est = self.service.ticket_outlook(issued.ticket).estimate
         else:
             self.wake_line(citizen.line)
-        self.estimates[tid] = (est.minutes, est.low, est.high)
+        if est is not None:  # None: no window served the line then, and nobody was promised minutes
+            self.estimates[tid] = (est.minutes, est.low, est.high)
         return None
 
     def reaches(self, number: int, line: str) -> bool:
@@ -198,7 +199,7 @@ class DaySim:
 
     def presence(self, number: int) -> list[tuple[float, float, bool]]:
         """(start, end, is the end of a period) for each stretch the window is staffed."""
-        out = []
+        out: list[tuple[float, float, bool]] = []
         for a, b in self.scenario.hours:
             start, end = hhmm(a), hhmm(b)
             cuts = [(start, end)]
@@ -315,6 +316,8 @@ class DaySim:
         s = self.scenario
         rows = self.store.all("SELECT id, line, green, issued_at, called_at, finished_at, state FROM tickets")
         opening = hhmm(s.hours[0][0])
+        green_w: list[float]
+        other_w: list[float]
         waits, green_w, other_w, errs, under, in_band = [], [], [], [], 0, 0
         per_line: dict[str, list[float]] = {ln.prefix: [] for ln in s.lines}
         last_served = 0.0
@@ -336,6 +339,8 @@ class DaySim:
             waits.append(w)
             per_line[r["line"]].append(w)
             (green_w if r["green"] else other_w).append(w)
+            if r["id"] not in self.estimates:
+                continue
             est, low, high = self.estimates[r["id"]]
             errs.append(abs(w - est))
             under += w > est
@@ -370,8 +375,8 @@ class DaySim:
             utilisation=sum(self.busy_min.values()) / total_open if total_open else 0.0,
             last_served_min=last_served,
             estimate_mae_min=_mean(errs),
-            share_underestimated=under / n if n else 0.0,
-            share_in_band=in_band / n if n else 0.0,
+            share_underestimated=under / len(errs) if errs else 0.0,
+            share_in_band=in_band / len(errs) if errs else 0.0,
             line_mean_wait_min={k: round(v, 2) for k, v in line_means.items()},
             refused_share=self.refused / came if came else 0.0,
             kiosk_refusals=self.kiosk_refusals,
@@ -513,7 +518,7 @@ def _round(x: float) -> float:
     return x if math.isnan(x) else round(x, 4)
 
 
-def _one(args) -> DayResult:
+def _one(args) -> list[DayResult]:
     scenario, seed, names, prior_bias = args
     day = draw_day(scenario, seed)
     return [DaySim(day, SETUPS[name], prior_bias=prior_bias).run() for name in names]

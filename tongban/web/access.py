@@ -1,4 +1,4 @@
-"""Who is asking: a staff session, an enrolled terminal, or the public (DESIGN §8).
+"""Who is asking: a staff session, an enrolled terminal, or the public (docs/architecture.md §Web).
 
 Terminals (kiosks, rating pads, display screens) are refused everywhere except the routes that name
 their kind; staff routes check the role and, for clerks, the window they signed in at.
@@ -7,18 +7,22 @@ their kind; staff routes check the role and, for clerks, the window they signed 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import wraps
 
-from flask import g, jsonify, request
+from flask import g, jsonify
 
-from .auth import AuthError, Session, Terminal
+from ..queue.accounts import AuthError, Session, Terminal
+from .errors import refusal, status_for
+from .htmx import request
 
 
 @dataclass(frozen=True)
 class Principal:
     session: Session | None = None
     terminal: Terminal | None = None
+    # The token it was let in with, to look it up again (live streams: still_signed_in).
+    token: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def role(self) -> str | None:
@@ -39,6 +43,12 @@ class Principal:
         return self.terminal.window if self.terminal else None
 
     @property
+    def clerk_window(self) -> int | None:
+        """The window a clerk acts for, which the domain holds their actions to (its tickets, the lines
+        it is able to serve); None for a manager, who is not limited (docs/architecture.md §Ticket lifecycle)."""
+        return self.session.window if self.session is not None and self.role == "clerk" else None
+
+    @property
     def actor(self) -> str:
         if self.session:
             return self.session.account.username
@@ -47,14 +57,7 @@ class Principal:
         return "public"
 
     def may_act_for_window(self, number: int) -> bool:
-        return self.is_manager or (self.role == "clerk" and self.session.window == number)
-
-
-class Refused(Exception):
-    def __init__(self, status: int, code: str, message_zh: str, message_en: str):
-        self.status = status
-        self.body = {"error": code, "message_zh": message_zh, "message_en": message_en}
-        super().__init__(message_en)
+        return self.is_manager or (self.session is not None and self.role == "clerk" and self.session.window == number)
 
 
 def bearer_principal() -> Principal | None:
@@ -65,14 +68,29 @@ def bearer_principal() -> Principal | None:
         return None
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token:
-        raise Refused(401, "bad_authorization", "认证信息格式错误", "Authorization must be 'Bearer <token>'")
+        raise AuthError("bad_authorization")
+    accounts = get_accounts()
+    if token.startswith("t_"):
+        return Principal(terminal=accounts.terminal(token), token=token)
+    return Principal(session=accounts.session(token), token=token)
+
+
+def still_signed_in(principal: Principal) -> bool:
+    """Is the session or terminal token a request was let in with still good (not ended, expired,
+    disabled or revoked)? Live streams ask on every change and keep-alive: one indexed lookup."""
+    from .context import get_accounts
+
+    if principal.token is None:
+        return True
     accounts = get_accounts()
     try:
-        if token.startswith("t_"):
-            return Principal(terminal=accounts.terminal(token))
-        return Principal(session=accounts.session(token))
-    except AuthError as exc:
-        raise Refused(401, exc.code, exc.message_zh, exc.message_en) from None
+        if principal.terminal is not None:
+            accounts.terminal(principal.token)
+        else:
+            accounts.session(principal.token)
+    except AuthError:
+        return False
+    return True
 
 
 def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str, ...] = ()) -> Callable:
@@ -83,27 +101,15 @@ def requires(*, staff: bool = False, manager: bool = False, terminals: tuple[str
         def wrapper(*args, **kwargs):
             try:
                 principal = g.principal = bearer_principal()
-            except Refused as exc:
-                return jsonify(exc.body), exc.status
+            except AuthError as exc:
+                return jsonify(exc.as_dict()), status_for(exc)
             if principal is None:
-                return jsonify(
-                    {
-                        "error": "unauthenticated",
-                        "message_zh": "请先登录",
-                        "message_en": "Sign in or present a terminal token",
-                    }
-                ), 401
+                return refusal("unauthenticated")
             allowed = (principal.terminal is not None and principal.terminal.kind in terminals) or (
                 principal.is_staff and (principal.is_manager or (staff and not manager))
             )
             if not allowed:
-                return jsonify(
-                    {
-                        "error": "forbidden",
-                        "message_zh": "无权进行此操作",
-                        "message_en": "You are not allowed to do this",
-                    }
-                ), 403
+                return refusal("forbidden")
             return view(*args, **kwargs)
 
         return wrapper
@@ -128,13 +134,13 @@ def cookie_principals() -> list[Principal]:
     staff_token = web_session.get("staff_token")
     if staff_token:
         try:
-            found.append(Principal(session=accounts.session(staff_token)))
+            found.append(Principal(session=accounts.session(staff_token), token=staff_token))
         except AuthError:
             web_session.pop("staff_token", None)
     terminal_token = request.cookies.get(TERMINAL_COOKIE)
     if terminal_token:
         try:
-            found.append(Principal(terminal=accounts.terminal(terminal_token)))
+            found.append(Principal(terminal=accounts.terminal(terminal_token), token=terminal_token))
         except AuthError:
             pass
     return found
@@ -160,7 +166,7 @@ def page_requires(*, staff: bool = False, manager: bool = False, terminals: tupl
                     return view(*args, **kwargs)
             if not principals:
                 target = url_for("pages.login", next=request.full_path.rstrip("?"))
-                if request.headers.get("HX-Request"):
+                if request.htmx:
                     return "", 401, {"HX-Redirect": target}
                 return redirect(target)
             return render_template("forbidden.html"), 403

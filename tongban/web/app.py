@@ -1,8 +1,8 @@
-"""The web process: ``create_app(config)`` (DESIGN §5, §8).
+"""The web process: ``create_app(config)`` (docs/architecture.md §Processes, §Web).
 
 Requests only read and write the database through the store API; they never touch a device and run
-no scheduler. Each request opens its own connection (SQLite connections are not shared between
-the server's threads).
+no scheduler. Each request borrows a connection from the StorePool and hands it back at the end
+(docs/architecture.md §Storage).
 """
 
 from __future__ import annotations
@@ -16,8 +16,10 @@ from time import monotonic
 from typing import Any
 
 from flask import Flask, jsonify
+from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .. import __version__
 from ..config import END_OF_DAY, WEEKDAYS, HallConfig, Period, load_hall_config
@@ -25,9 +27,14 @@ from ..ops.damage import damaged
 from ..queue.clock import SystemClock
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError, StorePool
+from .access import still_signed_in
 from .context import current_lang, get_store, release_store
+from .errors import install as install_error_answers
+from .errors import refusal
 from .i18n import text
+from .limits import install_limits
 from .live import Broker
+from .params import IdConverter
 
 CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; media-src 'self'; "
@@ -55,7 +62,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     """Build the web app.
 
     ``config`` keys: ``HALL`` (a HallConfig or a path to a hall TOML file), ``DATABASE`` (path),
-    optional ``CLOCK`` (anything with ``now()``), ``SECRET_KEY``, ``TESTING``, ``ALWAYS_OPEN``.
+    optional ``CLOCK`` (anything with ``now()``), ``SECRET_KEY``, ``TESTING``, ``ALWAYS_OPEN``,
+    ``BEHIND_PROXY`` (nginx in front: the client is the last X-Forwarded-For address nginx added).
     """
     app = Flask(__name__, static_folder=str(STATIC), template_folder="templates")
     app.config.update(config)
@@ -69,7 +77,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     database = str(Path(app.config["DATABASE"]))
     app.config["DATABASE"] = database
 
-    # Start-up checks (DESIGN §6): a damaged file stops the web here rather than serving from it.
+    # Start-up checks (docs/architecture.md §Storage): a damaged file stops the web here rather than serving from it.
     marked = damaged(database)
     if marked:
         raise StoreError(f"{database} is marked damaged ({database}.damaged):\n{marked}")
@@ -84,13 +92,22 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     app.config.setdefault("SESSION_COOKIE_HTTPONLY", True)
     app.config.setdefault("JSON_AS_ASCII", False)
+    assert isinstance(app.json, DefaultJSONProvider)  # Flask's own; we set no other provider
     app.json.ensure_ascii = False
+    install_limits(app)
 
+    if app.config.get("BEHIND_PROXY"):
+        # Behind nginx every request comes from the socket; the sign-in limits count per client
+        # address, so trust the one address nginx appends (x_for=1: never what a client sent).
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1)  # type: ignore[method-assign]  # as Flask documents it
     csrf.init_app(app)
     htmx.init_app(app)
     app.extensions["tongban.stores"] = StorePool(database)
-    app.extensions["tongban.broker"] = Broker(database, release_store=release_store)
+    app.extensions["tongban.broker"] = Broker(database, release_store=release_store, signed_in=still_signed_in)
     _refuse_when_damaged(app, database)
+    # Ids in paths are <id:…>, and every error under /api is JSON (web/params.py, web/errors.py).
+    app.url_map.converters["id"] = IdConverter
+    install_error_answers(app)
 
     from .api.routes import api
     from .signin import pages
@@ -117,7 +134,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 
     @app.after_request
     def security_headers(response):
-        # No inline scripts and nothing from another host: halls run offline (DESIGN §8).
+        # No inline scripts and nothing from another host: halls run offline (docs/architecture.md §Web).
         response.headers.setdefault("Content-Security-Policy", CSP)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         response.headers.setdefault("Referrer-Policy", "same-origin")
@@ -129,7 +146,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     @app.get("/healthz")
     def healthz():
         try:
-            get_store().one("SELECT 1 FROM tickets LIMIT 1")
+            get_store().ping()
             db = "ok"
         except Exception as exc:  # noqa: BLE001 - health must answer, whatever the database says
             db = f"error: {exc}"
@@ -143,7 +160,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
 def _refuse_when_damaged(app: Flask, database: str) -> None:
     """A failed nightly integrity_check marks the file damaged (tongban/ops/damage.py): from then on
     every request is answered 503 with what to do, instead of reading or writing a damaged file."""
-    seen = {"at": -10.0, "message": None}
+    seen: dict[str, Any] = {"at": -10.0, "message": None}
 
     @app.before_request
     def damaged_database():
@@ -151,19 +168,12 @@ def _refuse_when_damaged(app: Flask, database: str) -> None:
         if now - seen["at"] >= 1.0:  # one stat a second, whatever the request rate
             seen["at"], seen["message"] = now, damaged(database)
         if seen["message"]:
-            return jsonify(
-                {
-                    "error": "database_damaged",
-                    "message_zh": "数据库检查未通过，系统已停止服务，请联系信息管理员恢复备份",
-                    "message_en": "The database failed its integrity check; the hall system has stopped. "
-                    "Ask IT to restore a backup (docs/install.md).",
-                }
-            ), 503
+            return refusal("database_damaged")
         return None
 
 
 def _role_blueprints():
-    """One blueprint per role (DESIGN §8)."""
+    """One blueprint per role (docs/architecture.md §Web)."""
     from .cases.routes import cases
     from .display.routes import display
     from .info.routes import info

@@ -6,12 +6,19 @@ from __future__ import annotations
 
 from flask import current_app, g, request
 
+from ..queue.accounts import Accounts
 from ..queue.clock import Clock
 from ..queue.service import HallService
 from ..queue.store import Store
-from .auth import Accounts
 from .i18n import LANGS
 from .live import Broker
+
+
+def client_address() -> str:
+    """Where the request comes from, for the sign-in limits (docs/architecture.md §Web): the peer's
+    address as the WSGI server saw it. Behind a reverse proxy that is the proxy, unless the app is
+    configured to trust its forwarding headers; this is the one place that reads it."""
+    return request.remote_addr or "-"
 
 
 def current_lang() -> str:

@@ -1,4 +1,4 @@
-"""Live screens over Server-Sent Events (DESIGN §5, §8).
+"""Live screens over Server-Sent Events (docs/architecture.md §Processes, §Web).
 
 One watcher thread per web process polls ``PRAGMA data_version`` (~100 ms). It changes when any
 other connection commits, whichever process wrote, so every worker pushes fresh state to its own
@@ -9,6 +9,11 @@ slow screen never blocks a call.
 A page describes its stream as named events, each rendered from the database: on connect all are
 sent, afterwards only those whose HTML changed. Renders are cached per database version, so a
 hundred screens on the same page cost one render per change, not a hundred.
+
+Every stream holds one of the server's threads for as long as it is open. A stream let in by a staff
+session or a terminal token ends when that session ends or expires or the terminal is revoked (looked
+up again on every change and keep-alive). Streams anyone may open (a ticket's status on a phone) hold
+a slot: past a cap in total or per ticket, the page is told to poll instead (``Slot``).
 """
 
 from __future__ import annotations
@@ -18,16 +23,32 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any, NamedTuple, TypeVar, cast
 
-from flask import Response, stream_with_context
+from flask import Response, g, stream_with_context
 
 from ..queue.store import Store
 
 log = logging.getLogger("tongban.live")
 
+T = TypeVar("T")
+
 POLL_S = 0.1
 KEEPALIVE_S = 10.0
 LISTENER_QUEUE = 8
+# Phones following their ticket (/t/<token>/live): at most this many streams at once, and per ticket.
+# Beyond that the status page polls every 10 s instead. cli.threads_for counts them in the threads.
+PUBLIC_STREAMS = 48
+PUBLIC_STREAMS_PER_TICKET = 2
+
+
+class Slot(NamedTuple):
+    """One of at most ``total`` streams of ``group`` at once, and ``per_key`` of them for ``key``."""
+
+    group: str
+    key: str
+    total: int
+    per_key: int
 
 
 class Listener:
@@ -37,18 +58,29 @@ class Listener:
 
 
 class Broker:
-    def __init__(self, database: str, *, poll_s: float = POLL_S, release_store: Callable[[], None] = lambda: None):
+    def __init__(
+        self,
+        database: str,
+        *,
+        poll_s: float = POLL_S,
+        release_store: Callable[[], None] = lambda: None,
+        signed_in: Callable[[Any], bool] | None = None,
+    ):
         self.database = database
         self.poll_s = poll_s
         # Called after each render of a stream: a screen waiting for the next change must not hold a
         # database connection (and its page cache) for hours.
         self.release_store = release_store
+        # Is the principal a stream was let in with (g.principal) still signed in? (access.still_signed_in)
+        self.signed_in = signed_in
         self._listeners: set[Listener] = set()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self.version = 0
         self.closing = False
+        self.keepalive_s = KEEPALIVE_S
+        self._slots: dict[str, dict[str, int]] = {}
         self._cache: dict[str, tuple[int, object]] = {}
         self._render_locks: dict[str, threading.Lock] = {}
 
@@ -126,7 +158,36 @@ class Broker:
         with self._lock:
             return len(self._listeners)
 
-    def cached(self, key: str, render: Callable[[], object]) -> object:
+    def _has_room(self, slot: Slot) -> bool:
+        held = self._slots.get(slot.group, {})
+        return sum(held.values()) < slot.total and held.get(slot.key, 0) < slot.per_key
+
+    def has_room(self, slot: Slot) -> bool:
+        with self._lock:
+            return self._has_room(slot)
+
+    def claim(self, slot: Slot) -> bool:
+        """Take the slot if its caps allow; every successful claim is released once."""
+        with self._lock:
+            if not self._has_room(slot):
+                return False
+            held = self._slots.setdefault(slot.group, {})
+            held[slot.key] = held.get(slot.key, 0) + 1
+            return True
+
+    def release(self, slot: Slot) -> None:
+        with self._lock:
+            held = self._slots.get(slot.group, {})
+            if held.get(slot.key, 0) <= 1:
+                held.pop(slot.key, None)
+            else:
+                held[slot.key] -= 1
+
+    def held(self, group: str) -> int:
+        with self._lock:
+            return sum(self._slots.get(group, {}).values())
+
+    def cached(self, key: str, render: Callable[[], T]) -> T:
         """One render per (page, database version), shared by all listeners of that page.
 
         Single-flight: when a change wakes a hundred screens of one page at once, one thread renders
@@ -138,7 +199,7 @@ class Broker:
             with self._lock:
                 hit = self._cache.get(key)
             if hit and hit[0] == version:
-                return hit[1]
+                return cast(T, hit[1])  # a key is always rendered by the same page's function
             value = render()
             with self._lock:
                 self._cache[key] = (version, value)
@@ -160,9 +221,24 @@ def stream(
     *,
     cache_key: str | None = None,
     keepalive_s: float = KEEPALIVE_S,
+    alive: Callable[[], bool] | None = None,
+    slot: Slot | None = None,
+    overflow: Callable[[], dict[str, str]] | None = None,
 ) -> Iterator[bytes]:
-    """The body of one SSE response: full state first, then changed events, keep-alives between."""
+    """The body of one SSE response: full state first, then changed events, keep-alives between.
+
+    ``alive`` is asked on every change and keep-alive; the stream ends once it says no. With a
+    ``slot``, a stream beyond its caps sends ``overflow()``'s events and ends instead."""
     if broker.closing:
+        return
+    if slot is not None:
+        if not broker.claim(slot):
+            yield from overflow_events(broker, overflow or dict)
+            return
+        try:
+            yield from stream(broker, render_all, cache_key=cache_key, keepalive_s=keepalive_s, alive=alive)
+        finally:
+            broker.release(slot)
         return
     listener = broker.subscribe()
     sent: dict[str, bytes] = {}
@@ -172,6 +248,17 @@ def stream(
         # one page then cost one render and a hundred writes of the same bytes.
         try:
             return broker.cached(cache_key, lambda: sse_events(render_all())) if cache_key else sse_events(render_all())
+        finally:
+            broker.release_store()
+
+    def still_alive() -> bool:
+        if alive is None:
+            return True
+        try:
+            return alive()
+        except Exception:  # a database hiccup must not cut every screen off
+            log.exception("checking a live stream's sign-in failed")
+            return True
         finally:
             broker.release_store()
 
@@ -187,6 +274,8 @@ def stream(
                 try:
                     item = listener.queue.get(timeout=max(0.0, deadline - time.monotonic()))
                 except queue.Empty:
+                    if not still_alive():
+                        return
                     yield b": keep-alive\n\n"
                     deadline = time.monotonic() + keepalive_s
                     continue
@@ -197,14 +286,60 @@ def stream(
                     if listener.queue.get_nowait() is None:
                         return
                 break
+            if not still_alive():
+                return
     finally:
         broker.unsubscribe(listener)
 
 
-def sse_response(broker: Broker, render_all: Callable[[], dict[str, str]], *, cache_key: str | None = None):
+def overflow_events(broker: Broker, overflow: Callable[[], dict[str, str]]) -> Iterator[bytes]:
+    """A stream refused for lack of room: one render of ``overflow()``'s events, then the end."""
+    try:
+        events = sse_events(overflow())
+    finally:
+        broker.release_store()
+    yield b"retry: 10000\n\n"
+    yield from events.values()
+
+
+def principal_check(broker: Broker) -> Callable[[], bool] | None:
+    """For a stream let in by a staff session or a terminal (``g.principal``): is it still good?"""
+    principal = g.get("principal")
+    signed_in = broker.signed_in
+    if principal is None or signed_in is None or getattr(principal, "token", None) is None:
+        return None
+    return lambda: signed_in(principal)
+
+
+def sse_response(
+    broker: Broker,
+    render_all: Callable[[], dict[str, str]],
+    *,
+    cache_key: str | None = None,
+    slot: Slot | None = None,
+    overflow: Callable[[], dict[str, str]] | None = None,
+):
     """The one way a page answers its SSE stream: never cached, never buffered by a proxy."""
+    body = stream(
+        broker,
+        render_all,
+        cache_key=cache_key,
+        keepalive_s=broker.keepalive_s,
+        alive=principal_check(broker),
+        slot=slot,
+        overflow=overflow,
+    )
     return Response(
-        stream_with_context(stream(broker, render_all, cache_key=cache_key)),
+        stream_with_context(body),
+        mimetype="text/event-stream",
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )
+
+
+def overflow_response(broker: Broker, overflow: Callable[[], dict[str, str]]):
+    """What a refused stream answers: ``overflow()``'s events at once, then the end."""
+    return Response(
+        stream_with_context(overflow_events(broker, overflow)),
         mimetype="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )

@@ -6,10 +6,11 @@ from urllib.parse import urlparse
 
 from flask import Blueprint, abort, g, redirect, render_template, request, session, url_for
 
+from ..queue.accounts import AuthError
 from ..queue.errors import UnknownWindow
+from . import params
 from .access import TERMINAL_COOKIE, TERMINAL_COOKIE_DAYS, cookie_principals
-from .auth import AuthError
-from .context import get_accounts, get_service
+from .context import client_address, get_accounts, get_service
 from .i18n import LANGS
 
 pages = Blueprint("pages", __name__)
@@ -69,19 +70,18 @@ def login():
     if request.method == "POST":
         username = request.form.get("username", "").strip()
         password = request.form.get("password", "")
-        window_text = request.form.get("window", "").strip()
-        window = int(window_text) if window_text.isdigit() else None
-        # An account still on a demo or initial password signs in only by setting its own (issue 9).
+        window = params.form_int("window", default=None)
+        # An account still on a demo or initial password signs in only by setting its own.
         new_password = request.form.get("new_password") or None
         changing = new_password is not None
         try:
             if new_password is not None and new_password != request.form.get("new_password_again"):
-                raise AuthError(
-                    "new_password_mismatch", "两次输入的新密码不一致", "The two new passwords are not the same"
-                )
+                raise AuthError("new_password_mismatch")
             if window is not None:
                 get_service().window(window)
-            token, info = get_accounts().login(username, password, window=window, new_password=new_password)
+            token, info = get_accounts().login(
+                username, password, window=window, new_password=new_password, source=client_address()
+            )
         except (AuthError, UnknownWindow) as exc:
             error = exc
             changing = changing or getattr(exc, "code", None) == "password_change_required"
@@ -90,9 +90,12 @@ def login():
             session["staff_token"] = token
             session.permanent = False
             return redirect(_safe_next(request.args.get("next")) or staff_home(info))
+    # One status for every refusal, so the page says no more than the API (docs/architecture.md §Web);
+    # an address refused for too many failures is told to wait.
+    status = 200 if error is None else 429 if getattr(error, "code", None) == "login_rate_limited" else 401
     return render_template(
         "login.html", windows=windows, error=error, changing=changing, username=username, window=window
-    ), (401 if error else 200)
+    ), status
 
 
 @pages.post("/logout")

@@ -8,11 +8,9 @@ in `tongban.printers.errors`, which is what lets `print_ticket` say *why* a tick
 from __future__ import annotations
 
 import importlib
-import time
-from abc import ABC, abstractmethod
 
-from ..config import PrinterConfig, PrinterTarget
-from ..status import PrinterStatus, interpret, query
+from ..config import PrinterConfig
+from .base import Deadline, PrinterDriver
 
 _MODULES = {
     "tcp": "tcp",
@@ -24,50 +22,6 @@ _MODULES = {
 }
 
 
-class PrinterDriver(ABC):
-    #: True when the link carries the printer's answers back (DLE EOT works); one-way links
-    #: (a device file, a CUPS queue) cannot tell paper-out from fine.
-    two_way = True
-
-    def __init__(self, target: PrinterTarget, timeout_s: float):
-        self.target = target
-        self.timeout_s = timeout_s
-
-    def open(self) -> None:  # noqa: B027 - most transports open per job in send(); a hook, not abstract
-        pass
-
-    def close(self) -> None:  # noqa: B027 - likewise: only transports that hold a connection close it
-        pass
-
-    def __enter__(self):
-        self.open()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.close()
-
-    @abstractmethod
-    def exchange(self, data: bytes, answer: int = 0, wait_s: float = 0.0, send_s: float | None = None) -> bytes:
-        """Send `data` within `send_s` (default timeout_s); then, if `answer` > 0, read up to
-        that many bytes, waiting at most `wait_s`. Returns what was read (b"" if nothing).
-
-        Raises PrinterTimeout when sending cannot finish, PrinterReset when the link drops.
-        """
-
-    def status(self, wait_s: float | None = None) -> PrinterStatus:
-        """Ask DLE EOT 1-4, waiting at most `wait_s` (default timeout_s) for each answer."""
-        if not self.two_way:
-            return PrinterStatus("unknown", f"{self.target.scheme}:// is one-way; status cannot be read")
-        w = self.timeout_s if wait_s is None else wait_s
-        answers: dict[int, int] = {}
-        for n in (1, 2, 3, 4):
-            got = self.exchange(query(n), answer=1, wait_s=w)
-            if not got:
-                break
-            answers[n] = got[-1]
-        return interpret(answers)
-
-
 def driver_class(scheme: str) -> type[PrinterDriver]:
     mod = importlib.import_module(f"{__name__}.{_MODULES[scheme]}")
     return mod.DRIVER
@@ -77,14 +31,6 @@ def open_driver(cfg: PrinterConfig) -> PrinterDriver:
     """A driver for cfg.url (not yet opened: use it as a context manager)."""
     target = cfg.target
     return driver_class(target.scheme)(target, cfg.timeout_s)
-
-
-class Deadline:
-    def __init__(self, seconds: float):
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())
 
 
 __all__ = ["PrinterDriver", "open_driver", "driver_class", "Deadline"]

@@ -13,7 +13,7 @@ import subprocess
 
 from ..errors import PrinterError, PrinterTimeout
 from ..status import PrinterStatus
-from . import PrinterDriver
+from .base import PrinterDriver
 
 JOB_TITLE = "tongban-ticket"
 

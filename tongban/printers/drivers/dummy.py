@@ -8,7 +8,7 @@ from collections import deque
 
 from ..errors import PrinterError, PrinterRefused, PrinterReset, PrinterTimeout
 from ..status import answer_bytes
-from . import PrinterDriver
+from .base import PrinterDriver
 
 _SPOOLS: dict[str, deque] = {}
 _LOCK = threading.Lock()

@@ -12,7 +12,7 @@ import os
 import select
 
 from ..errors import PrinterError, PrinterOffline, PrinterReset, PrinterTimeout
-from . import Deadline, PrinterDriver
+from .base import Deadline, PrinterDriver
 
 
 class FileDriver(PrinterDriver):

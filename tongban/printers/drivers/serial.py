@@ -6,7 +6,7 @@ import serial  # pyserial (absolute import: this module's own name does not shad
 
 from ..errors import PrinterError, PrinterOffline, PrinterReset, PrinterTimeout
 from ..ticket import transfer_seconds
-from . import PrinterDriver
+from .base import PrinterDriver
 
 
 class SerialDriver(PrinterDriver):

@@ -6,7 +6,7 @@ import errno
 import socket
 
 from ..errors import PrinterError, PrinterOffline, PrinterRefused, PrinterReset, PrinterTimeout
-from . import Deadline, PrinterDriver
+from .base import Deadline, PrinterDriver
 
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import errno
 
 from ..errors import PrinterError, PrinterOffline, PrinterReset, PrinterTimeout
-from . import PrinterDriver
+from .base import PrinterDriver
 
 
 def _ms(seconds: float) -> int:

@@ -1,4 +1,4 @@
-// Kiosk behaviour (issue 4). The screens are server-rendered htmx fragments; this file only adds
+// Kiosk behaviour (docs/kiosk.md). The screens are server-rendered htmx fragments; this file only adds
 // what a public touchscreen needs on top:
 //  - idle timeout: after data-idle-s seconds without a touch, go back to the home screen
 //    (in Chinese, normal text) — 0 means "stay until touched" (the on-screen ticket);

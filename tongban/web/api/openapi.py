@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 from ... import __version__
+from ...queue import ratings
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
+from ..params import MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
-_TICKET_ACTIONS = ["cancel", "finish", "late_return", "no_show", "recall", "resume", "start", "suspend", "transfer"]
-_WINDOW_ACTIONS = ["close", "open", "pause", "resume"]
+# The action names come from the domain's transition tables, never written out here.
+_TICKET_ACTIONS = sorted(TICKET_ACTIONS)
+_WINDOW_ACTIONS = sorted(WINDOW_TRANSITIONS)
 
 SCHEMAS = {
     "Error": {
@@ -60,11 +64,23 @@ SCHEMAS = {
             "recalls": {"type": "integer"},
             "service_day": {"type": "string", "format": "date"},
             "people_ahead": {"type": "integer", "minimum": 0},
-            "estimate": {"$ref": "#/components/schemas/Estimate"},
+            "estimate": {
+                "oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}],
+                "description": "null: no open, staffed window serves this line now, so no minutes are promised",
+            },
+            "windows": {"type": "array", "items": {"type": "integer"}, "description": "windows expected to call it"},
+            "opens_at": {
+                "type": ["string", "null"],
+                "description": "with no estimate: HH:MM when the hall opens again, if it is closed now",
+            },
             "issued_at": {"type": "string", "format": "date-time"},
             "status_token": {
                 "type": "string",
                 "description": "unguessable token for the public status page /t/<token>",
+            },
+            "print_job": {
+                "type": ["integer", "null"],
+                "description": "on issue: the slip's print job on the kiosk's printer (null: no printer)",
             },
             "events": {"type": "array", "items": {"type": "object"}, "description": "staff only"},
         },
@@ -109,7 +125,11 @@ SCHEMAS = {
             "name_en": {"type": "string"},
             "waiting": {"type": "integer", "minimum": 0},
             "longest_wait_min": {"type": "number", "minimum": 0},
-            "estimate": {"$ref": "#/components/schemas/Estimate"},
+            "estimate": {
+                "oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}],
+                "description": "what a ticket taken now is told; null while no open, staffed window serves the line",
+            },
+            "opens_at": {"type": ["string", "null"], "description": "with no estimate: HH:MM the hall opens again"},
             "windows": {"type": "array", "items": {"type": "integer"}},
             "closed": {"type": "boolean"},
             "service_min": {"type": ["number", "null"]},
@@ -215,7 +235,9 @@ def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
         "403": "Signed in, but not allowed (e.g. another window)",
         "404": "No such ticket, window or line",
         "409": "Refused by the hall's rules (quota reached, line or hall closed, illegal transition)",
-        "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited; retry_after_s)",
+        "422": "This Idempotency-Key was sent before with a different request (request_key_reused)",
+        "429": "Too many tickets from this kiosk in the last minute (kiosk_rate_limited), or too many failed"
+        " sign-ins from this address (login_rate_limited); retry_after_s",
     }
     out = {ok_status: {"description": "OK", **_json(ok_schema)}}
     for status in refusals:
@@ -223,9 +245,11 @@ def _responses(ok_status: str, ok_schema: dict, *refusals: str) -> dict:
     return out
 
 
-_BEARER = [{"bearer": []}]
-_NUMBER = {"name": "number", "in": "path", "required": True, "schema": {"type": "integer"}}
-_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": {"type": "integer"}}
+_BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
+# Ids in paths are 1 to 18 ASCII digits (web/params.py); a longer number names nothing: 404.
+_ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+_NUMBER = {"name": "number", "in": "path", "required": True, "schema": _ID}
+_TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": _ID}
 
 PATHS = {
     "/api/v1/openapi.json": {
@@ -246,6 +270,9 @@ PATHS = {
         "post": {
             "summary": "Staff sign-in; clerks name the window they sit at. An account still on a demo or "
             "initial password is refused with password_change_required until new_password is given",
+            "description": "An unknown name, a wrong password and a name locked from this address all get the "
+            "same 401 bad_login; disabled, password_change_required and window_required follow only the right "
+            "password. An address with too many failed sign-ins gets 429 login_rate_limited.",
             "security": [],
             "requestBody": {
                 "required": True,
@@ -258,12 +285,12 @@ PATHS = {
                             "username": {"type": "string"},
                             "password": {"type": "string"},
                             "new_password": {"type": "string"},
-                            "window": {"type": "integer"},
+                            "window": {"type": "integer", "minimum": 1, "maximum": MAX_ID},
                         },
                     }
                 ),
             },
-            "responses": _responses("200", _ref("Session"), "400", "401", "403", "404"),
+            "responses": _responses("200", _ref("Session"), "400", "401", "403", "404", "429"),
         }
     },
     "/api/v1/logout": {
@@ -276,7 +303,17 @@ PATHS = {
     "/api/v1/tickets": {
         "post": {
             "summary": "Issue a ticket (kiosk terminals and staff; green channel by staff only)",
+            "description": "Send an Idempotency-Key with each new request and the same key when retrying it: "
+            "a repeat is answered 200 with the ticket the first one took (201 means a new ticket).",
             "security": _BEARER,
+            "parameters": [
+                {
+                    "name": "Idempotency-Key",
+                    "in": "header",
+                    "required": False,
+                    "schema": {"type": "string", "pattern": "^[A-Za-z0-9_.:-]{8,128}$"},
+                }
+            ],
             "requestBody": {
                 "required": True,
                 **_json(
@@ -292,7 +329,13 @@ PATHS = {
                     }
                 ),
             },
-            "responses": _responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "429"),
+            "responses": {
+                **_responses("201", _ref("Ticket"), "400", "401", "403", "404", "409", "422", "429"),
+                "200": {
+                    "description": "A repeat of an earlier request with this Idempotency-Key",
+                    **_json(_ref("Ticket")),
+                },
+            },
         }
     },
     "/api/v1/tickets/{ticket_id}": {
@@ -345,7 +388,9 @@ PATHS = {
                                 "type": "integer",
                                 "minimum": 1,
                                 "maximum": 5,
-                                "description": "5 非常满意, 4 满意, 3 基本满意, 2 不满意, 1 非常不满意",
+                                "description": ", ".join(
+                                    f"{level} {zh}" for level, (zh, _en) in ratings.LEVELS.items()
+                                ),
                             },
                             "reasons": {
                                 "type": "array",

@@ -5,20 +5,20 @@ Routes only translate HTTP to the service API and its named refusals to status c
 
 from __future__ import annotations
 
-from datetime import datetime
+import re
 
 from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
-from ...queue.service import TRANSITIONS, WINDOW_TRANSITIONS, Issued, Ticket
+from ...queue.accounts import AuthError
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
+from .. import params
 from ..access import requires
-from ..auth import AuthError
-from ..context import get_accounts, get_clock, get_service, get_store
+from ..context import client_address, get_accounts, get_clock, get_service, get_store
+from ..errors import refusal, status_for
 from .openapi import openapi_document
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
-
-TICKET_ACTIONS = sorted(a for a in TRANSITIONS if a not in ("call", "expire"))
 
 
 class BadRequest(Exception):
@@ -28,55 +28,34 @@ class BadRequest(Exception):
         super().__init__(f"{field}: {expected}")
 
 
+# A client's repeat-safe key for POST /tickets: a UUID or any token of that kind.
+IDEMPOTENCY_KEY = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
+
+
 @api.errorhandler(errors.QueueError)
 def queue_refusal(exc: errors.QueueError):
-    return jsonify(exc.as_dict()), exc.http_status
+    return jsonify(exc.as_dict()), status_for(exc)
 
 
 @api.errorhandler(BadRequest)
 def bad_request(exc: BadRequest):
-    return jsonify(
-        {
-            "error": "bad_request",
-            "field": exc.field,
-            "message_zh": f"{exc.field} 不正确",
-            "message_en": f"{exc.field}: expected {exc.expected}",
-        }
-    ), 400
+    return refusal("bad_request", field=exc.field, expected=exc.expected, details={"field": exc.field})
 
 
-@api.errorhandler(404)
 def not_found(_exc):
-    return jsonify({"error": "not_found", "message_zh": "没有这个地址", "message_en": "No such endpoint"}), 404
+    return refusal("not_found", "err_no_endpoint")
 
 
-@api.errorhandler(405)
-def wrong_method(_exc):
-    return jsonify(
-        {"error": "method_not_allowed", "message_zh": "不支持的请求方法", "message_en": "Method not allowed"}
-    ), 405
-
-
-# Found by the fuzz test (tests/fault/test_fuzz_api.py): a URL under /api/v1 that matches no route
-# (/api/v1/tickets/abc) is answered by the app, not this blueprint, so it got Flask's HTML page; and
-# a number beyond SQLite's 64-bit integers raised OverflowError, a 500.
-@api.app_errorhandler(404)
-@api.app_errorhandler(405)
-def unmatched_api_url(exc):
-    if request.path.startswith(f"{api.url_prefix}/"):
-        return not_found(exc) if exc.code == 404 else wrong_method(exc)
-    return exc
-
-
-@api.errorhandler(OverflowError)
-def number_out_of_range(_exc):
-    if any(isinstance(v, int) and not -(2**63) <= v < 2**63 for v in (request.view_args or {}).values()):
-        return not_found(None)  # no ticket or window has such a number
-    return bad_request(BadRequest("(number)", "a whole number between -2^63 and 2^63-1"))
+# Anything else under /api/v1 that no view answers (no such URL, a wrong method, a value a field does
+# not take, a crash) is answered as JSON by web/errors.py; ids in paths are <id:…> (web/params.py),
+# so a number beyond SQLite's integers matches no route.
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # nested deeper than the parser goes
+        raise BadRequest("(body)", "a JSON object") from None
     if body is None:
         if request.get_data():
             raise BadRequest("(body)", "a JSON object")
@@ -103,12 +82,9 @@ def _unknown_fields(body: dict, known: set[str]) -> None:
             raise BadRequest(key, f"no such field (expected {', '.join(sorted(known))})")
 
 
-def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=None) -> dict:
-    service = get_service()
-    if people_ahead is None:
-        people_ahead = service.people_ahead(ticket)
-    if estimate is None:
-        estimate = service.line_estimate(ticket.line, people_ahead)
+def ticket_json(ticket: Ticket, *, outlook: Outlook | None = None) -> dict:
+    # The same outlook as the kiosk's screen, the slip and /t/<token> (docs/architecture.md §Forecast).
+    outlook = outlook or get_service().ticket_outlook(ticket)
     return {
         "id": ticket.id,
         "number": ticket.number,
@@ -120,15 +96,16 @@ def ticket_json(ticket: Ticket, *, people_ahead: int | None = None, estimate=Non
         "window": ticket.window,
         "recalls": ticket.recalls,
         "service_day": ticket.service_day,
-        "people_ahead": people_ahead,
-        "estimate": estimate.as_dict(),
+        **outlook.as_dict(),
         "issued_at": ticket.issued_at.isoformat(),
         "status_token": ticket.token,
     }
 
 
 def issued_json(issued: Issued) -> dict:
-    return ticket_json(issued.ticket, people_ahead=issued.people_ahead, estimate=issued.estimate)
+    body = ticket_json(issued.ticket, outlook=issued.outlook)
+    body["print_job"] = issued.print_job
+    return body
 
 
 def window_json(window) -> dict:
@@ -190,13 +167,15 @@ def login():
     username = _field(body, "username", str, required=True, expected="a user name")
     password = _field(body, "password", str, required=True, expected="the password")
     new_password = _field(body, "new_password", str, expected="the new password (when password_change_required)")
-    window = _field(body, "window", int, expected="a window number")
+    window = params.json_int(body, "window")
     if window is not None:
         get_service().window(window)  # an unknown window is refused before any session opens
     try:
-        token, session = get_accounts().login(username, password, window=window, new_password=new_password)
+        token, session = get_accounts().login(
+            username, password, window=window, new_password=new_password, source=client_address()
+        )
     except AuthError as exc:
-        return jsonify(exc.as_dict()), (403 if exc.code in ("disabled", "locked") else 401)
+        return jsonify(exc.as_dict()), status_for(exc)
     return jsonify(
         {
             "token": token,
@@ -226,39 +205,33 @@ def issue_ticket():
     matter = _field(body, "matter", str, expected="a matter code")
     line = _field(body, "line", str, expected="a line prefix")
     green = _field(body, "green", bool, expected="true or false") or False
-    appointment = _field(body, "appointment_at", str, expected="an ISO 8601 time with offset")
     if matter is None and line is None:
         raise BadRequest("matter", "a matter code, or a line prefix in 'line'")
     if green and not g.principal.is_staff:
         # Green-channel priority is confirmed by staff, never self-service at a kiosk.
-        return jsonify(
-            {
-                "error": "forbidden",
-                "message_zh": "绿色通道需工作人员确认",
-                "message_en": "Green-channel tickets are issued by staff",
-            }
-        ), 403
+        return refusal("forbidden", "err_green_by_staff")
     appointment_at = None
-    if appointment is not None:
-        try:
-            appointment_at = datetime.fromisoformat(appointment)
-        except ValueError:
-            raise BadRequest("appointment_at", "an ISO 8601 time with offset") from None
-        if appointment_at.tzinfo is None:
-            raise BadRequest("appointment_at", "an ISO 8601 time with offset")
+    if body.get("appointment_at") is not None:
+        appointment_at = params.moment(body["appointment_at"], "appointment_at")
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise BadRequest("Idempotency-Key", "8 to 128 letters, digits or - _ . :")
     terminal = g.principal.terminal
-    issued = get_service().issue(
+    issued = get_service().take_ticket(
         line=line,
         matter=matter,
         green=green,
         appointment_at=appointment_at,
         kiosk=terminal.id if terminal else None,
         actor=g.principal.actor,
+        window=g.principal.clerk_window,
+        request_key=key,
     )
-    return jsonify(issued_json(issued)), 201
+    # The same key again (the first answer was lost): the same ticket, and 200 says it is not new.
+    return jsonify(issued_json(issued)), 200 if issued.repeated else 201
 
 
-@api.get("/tickets/<int:ticket_id>")
+@api.get("/tickets/<id:ticket_id>")
 @requires(staff=True, terminals=("kiosk", "display", "pad"))
 def get_ticket(ticket_id: int):
     service = get_service()
@@ -272,7 +245,7 @@ def get_ticket(ticket_id: int):
     return jsonify(body)
 
 
-@api.post("/tickets/<int:ticket_id>/<action>")
+@api.post("/tickets/<id:ticket_id>/<action>")
 @requires(staff=True)
 def ticket_action(ticket_id: int, action: str):
     if action not in TICKET_ACTIONS:
@@ -283,42 +256,29 @@ def ticket_action(ticket_id: int, action: str):
     reason = _field(body, "reason", str, expected="text")
     principal = g.principal
     service = get_service()
-    window = None
-    if not principal.is_manager:
-        window = principal.window
+    window = principal.clerk_window  # the domain holds a clerk to this window and its lines
+    if window is not None:
         # Refuse another window's ticket before the service judges the action: a clerk elsewhere
         # learns nothing of its state (the service checks the window too, but after the state).
         ticket = service.ticket(ticket_id)
         if ticket.window is not None and ticket.window != window and action != "late_return":
-            return jsonify(
-                {
-                    "error": "wrong_window",
-                    "message_zh": f"{ticket.number} 号不是本窗口的号",
-                    "message_en": f"Ticket {ticket.number} belongs to window {ticket.window}",
-                }
-            ), 403
+            return refusal("wrong_window", "err_not_this_windows_ticket", number=ticket.number, window=ticket.window)
     ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
     return jsonify(ticket_json(ticket))
 
 
-@api.post("/tickets/<int:ticket_id>/rate")
+@api.post("/tickets/<id:ticket_id>/rate")
 @requires(terminals=("pad",))
 def rate_ticket(ticket_id: int):
     """好差评 from the rating pad of the window that served the ticket; one rating per service."""
     terminal = g.principal.terminal
     if terminal is None:
         # Ratings are the citizen's own: staff, managers included, cannot give them.
-        return jsonify(
-            {
-                "error": "forbidden",
-                "message_zh": "评价只能由办事群众在评价器上作出",
-                "message_en": "Only the citizen can rate, on the window's rating pad",
-            }
-        ), 403
+        return refusal("forbidden", "err_rating_by_citizen")
     body = _body()
     _unknown_fields(body, {"level", "reasons", "comment"})
-    level = _field(body, "level", int, required=True, expected="an integer 1 (非常不满意) to 5 (非常满意)")
-    reasons = _field(body, "reasons", list, expected="a list of reason codes") or []
+    level = _field(body, "level", int, required=True, expected=ratings.LEVEL_EXPECTED)
+    reasons = params.json_items(body, "reasons", str)
     comment = _field(body, "comment", str, expected="text")
     try:
         result = ratings.rate(
@@ -345,7 +305,7 @@ def list_windows():
     return jsonify([window_json(w) for w in get_service().windows()])
 
 
-@api.post("/windows/<int:number>/next")
+@api.post("/windows/<id:number>/next")
 @requires(staff=True)
 def call_next(number: int):
     if not g.principal.may_act_for_window(number):
@@ -354,7 +314,7 @@ def call_next(number: int):
     return jsonify(ticket_json(ticket))
 
 
-@api.post("/windows/<int:number>/<action>")
+@api.post("/windows/<id:number>/<action>")
 @requires(staff=True)
 def window_action(number: int, action: str):
     if action not in WINDOW_TRANSITIONS:
@@ -367,14 +327,12 @@ def window_action(number: int, action: str):
     return jsonify(window_json(window))
 
 
-@api.put("/windows/<int:number>/lines")
+@api.put("/windows/<id:number>/lines")
 @requires(manager=True)
 def set_lines(number: int):
     body = _body()
     _unknown_fields(body, {"lines", "pinned", "reason"})
-    lines = _field(body, "lines", list, required=True, expected="a list of line prefixes")
-    if not all(isinstance(p, str) for p in lines):
-        raise BadRequest("lines", "a list of line prefixes")
+    lines = params.json_items(body, "lines", str, required=True)
     pinned = _field(body, "pinned", bool, expected="true or false")
     service = get_service()
     window = service.set_serving(
@@ -386,13 +344,7 @@ def set_lines(number: int):
 
 
 def _not_your_window(number: int):
-    return jsonify(
-        {
-            "error": "wrong_window",
-            "message_zh": f"您未在 {number} 号窗口登录",
-            "message_en": f"You are not signed in at window {number}",
-        }
-    ), 403
+    return refusal("wrong_window", "err_not_signed_in_here", number=number)
 
 
 # ---------- lines ----------

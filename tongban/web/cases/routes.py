@@ -1,4 +1,4 @@
-"""Proxy and multi-place cases for staff (issue 8): list, new case, case page, receipt; public status.
+"""Proxy and multi-place cases for staff (docs/cases.md): list, new case, case page, receipt; public status.
 
 Staff only (clerks and managers) except ``/c/<token>``, the status page behind the receipt's QR.
 Each URL answers with the whole page, or with its ``_case*.html`` fragment when htmx asks
@@ -8,20 +8,24 @@ and the receipt, and every such showing is written to ``case_access_log``, as is
 
 from __future__ import annotations
 
-import csv
-import io
 from datetime import date
 
 import qrcode
 import qrcode.image.svg
-from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
+from ... import csvout
 from ...queue import cases as domain
 from ...queue import errors
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
+from .. import params
 from ..access import page_requires
-from ..context import current_lang, get_clock, get_service, get_store
+from ..context import current_lang, get_accounts, get_clock, get_service, get_store
+from ..errors import status_for
+from ..htmx import request
+from ..i18n import Msg, text
+from ..shared import csv_download, person
 
 cases = Blueprint("cases", __name__, template_folder="templates")
 
@@ -102,7 +106,7 @@ def case_local(text: str | None) -> str:
 
 
 def _fragment(full: str, part: str, status: int = 200, **context):
-    template = part if request.headers.get("HX-Request") and not request.headers.get("HX-Boosted") else full
+    template = part if request.htmx and not request.htmx.boosted else full
     if template == part and status >= 400:
         status = 200  # htmx does not swap error answers; the fragment itself shows the refusal
     return render_template(template, **context), status
@@ -121,16 +125,16 @@ def _window() -> int | None:
 
 def _filters() -> Filters:
     args = request.args
-    page = args.get("page", "1")
+    day_from, day_to = params.arg_day("from", default=None), params.arg_day("to", default=None)
     return Filters(
         q=args.get("q", "").strip()[:40],
         state=args.get("state", ""),
         due=args.get("due", ""),
         matter=args.get("matter", ""),
         department=args.get("department", ""),
-        day_from=args.get("from", ""),
-        day_to=args.get("to", ""),
-        page=int(page) if page.isdigit() and int(page) > 0 else 1,
+        day_from=day_from.isoformat() if day_from else "",
+        day_to=day_to.isoformat() if day_to else "",
+        page=params.arg_page(),
     )
 
 
@@ -159,10 +163,29 @@ def case_list():
     )
 
 
-def _csv_cell(value) -> str:
-    text = "" if value is None else str(value)
-    # A cell starting with = + - @ would be run as a formula by a spreadsheet (CSV injection).
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+#: The export's columns, titled by the keys case_csv_<column> (in Chinese: the file goes to offices).
+CSV_COLUMNS = (
+    "number",
+    "mode",
+    "matter",
+    "department",
+    "state",
+    "opened_day",
+    "due_day",
+    "due_flag",
+    "applicant",
+    "id_number",
+    "phone",
+    "province",
+    "handling_dept",
+    "waybill_out",
+    "sent_on",
+    "result",
+    "returned_on",
+    "delivered_on",
+    "window",
+    "clerk",
+)
 
 
 @cases.get("/cases/export.csv")
@@ -172,74 +195,41 @@ def export_csv():
     f = _filters()
     rows, _total = domain.search(get_store(), f, limit=None)
     hall = current_app.config["HALL"]
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(
-        [
-            "案件编号",
-            "类型",
-            "事项",
-            "部门",
-            "状态",
-            "收件日期",
-            "办结时限",
-            "时限提醒",
-            "申请人",
-            "身份证号",
-            "手机号",
-            "办理地",
-            "办理部门",
-            "寄出运单号",
-            "寄出日期",
-            "办理结果",
-            "结果返回日期",
-            "送达日期",
-            "窗口",
-            "经办人",
-        ]
-    )
-    for c in rows:
+
+    def values(c):
         try:
             dept = hall.department(c.department).name_zh
         except KeyError:
             dept = c.department
-        writer.writerow(
-            [
-                _csv_cell(v)
-                for v in (
-                    c.number,
-                    domain.MODE_TEXT[c.mode][0],
-                    c.matter_zh,
-                    dept,
-                    domain.STATE_TEXT[c.state][0],
-                    c.opened_day,
-                    c.due_day,
-                    {"near": "临近", "overdue": "超期"}.get(c.due_flag or "", ""),
-                    c.masked["name"],
-                    c.masked["id_number"],
-                    c.masked["phone"],
-                    domain.PROVINCES.get(c.province or "", ("", ""))[0],
-                    c.handling_dept,
-                    c.waybill_out,
-                    c.sent_on,
-                    domain.RESULTS.get(c.result or "", ("", ""))[0],
-                    c.returned_on,
-                    c.delivered_on,
-                    c.window,
-                    c.clerk,
-                )
-            ]
+        return (
+            c.number,
+            domain.MODE_TEXT[c.mode][0],
+            c.matter_zh,
+            dept,
+            domain.STATE_TEXT[c.state][0],
+            c.opened_day,
+            c.due_day,
+            text(f"case_csv_due_{c.due_flag}") if c.due_flag else "",
+            c.masked["name"],
+            c.masked["id_number"],
+            c.masked["phone"],
+            domain.PROVINCES.get(c.province or "", ("", ""))[0],
+            c.handling_dept,
+            c.waybill_out,
+            c.sent_on,
+            domain.RESULTS.get(c.result or "", ("", ""))[0],
+            c.returned_on,
+            c.delivered_on,
+            c.window,
+            c.clerk,
         )
+
+    body = csvout.document([text(f"case_csv_{column}") for column in CSV_COLUMNS], (values(c) for c in rows))
     now = get_clock().now()
     detail = {"filters": {k: v for k, v in request.args.items() if v}, "count": len(rows)}
     domain.log_access(get_store(), [c.id for c in rows], "export", _actor(), now, detail)
-    name = f"cases-{_service().today().isoformat()}.csv"
-    # A BOM so that Excel, as used in halls, opens the UTF-8 file with Chinese intact.
-    return Response(
-        "\ufeff" + out.getvalue(),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f"attachment; filename={name}", "Cache-Control": "no-store"},
-    )
+    # csvout: a BOM for Excel as used in halls, and cells a spreadsheet would run as formulas neutralised.
+    return csv_download(body, f"cases-{_service().today().isoformat()}.csv")
 
 
 # ---------- a new case ----------
@@ -260,7 +250,7 @@ def new_case():
     """Opened from the clerk console as /cases/new?ticket=<id>; without a ticket, pick the matter."""
     source = request.form if request.method == "POST" else request.args
     ticket_text = source.get("ticket", "")
-    ticket_id = int(ticket_text) if ticket_text.isdigit() else None
+    ticket_id = params.whole(ticket_text, "ticket") if ticket_text.strip() else None
     ticket = _ticket_context(ticket_id)
     matter_code = source.get("matter") or (ticket.matter if ticket else None)
     hall = current_app.config["HALL"]
@@ -270,31 +260,20 @@ def new_case():
             matter = hall.matter(matter_code)
         except KeyError:
             matter = None
-    refusal = None
+    refusal: errors.QueueError | None = None
     problems: dict = {}
     status = 200
     if ticket_text and ticket is None:
-        refusal, status = errors.UnknownTicket(f"没有编号为 {ticket_text} 的号票", f"No ticket {ticket_text}"), 404
+        refusal = errors.UnknownTicket("err_case_no_ticket", {"ticket": ticket_text})
     elif ticket is not None:
         existing = domain.case_for_ticket(get_store(), ticket.id)
         if existing is not None:
             return redirect(url_for("cases.case_page", case_id=existing.id))
         if ticket.state not in ("serving", "suspended", "done"):
-            refusal, status = (
-                domain.TicketNotServed(
-                    f"{ticket.number} 号尚未办理，不能开立案件", f"Ticket {ticket.number} has not been served yet"
-                ),
-                409,
-            )
+            refusal = domain.TicketNotServed("err_case_ticket_not_served_yet", {"number": ticket.number})
         elif not domain.opens_case(matter):
-            name = matter.name_zh if matter else "该号票"
-            refusal, status = (
-                domain.NotACaseMatter(
-                    f"{name}不是代收代办或多地联办事项，无需开立案件",
-                    "This ticket's matter is handled on site; it needs no case",
-                ),
-                409,
-            )
+            name = matter.name_zh if matter else Msg("err_case_this_ticket")
+            refusal = domain.NotACaseMatter("err_case_not_a_case_matter", {"name": name})
     if request.method == "POST" and refusal is None:
         try:
             case = _service().open(
@@ -302,15 +281,15 @@ def new_case():
             )
         except domain.InvalidInput as exc:
             problems, status = exc.problems, 422
-        except domain.CaseExists as exc:
-            refusal, status = exc, 409
         except (domain.CaseError, errors.QueueError) as exc:
-            refusal, status = exc, exc.http_status
+            refusal = exc
         else:
             target = url_for("cases.case_page", case_id=case.id, opened=1)
-            if request.headers.get("HX-Request"):
+            if request.htmx:
                 return "", 204, {"HX-Redirect": target}
             return redirect(target, 303)
+    if refusal is not None:
+        status = status_for(refusal)
     return _fragment(
         "case_new.html",
         "_case_new_form.html",
@@ -349,7 +328,7 @@ def _render_case(
     except KeyError:
         window_cfg = None
     evts = domain.events(store, case.id)
-    names = {r["username"]: r["name"] for r in store.all("SELECT username, name FROM accounts")}
+    names = {a.username: a.name for a in get_accounts().list()}
     reached = {e["to_state"]: e for e in evts if e["to_state"] and e["action"] not in ("flag", "purge", "edit")}
     return _fragment(
         "case.html",
@@ -373,7 +352,7 @@ def _render_case(
     )
 
 
-@cases.get("/cases/<int:case_id>")
+@cases.get("/cases/<id:case_id>")
 @page_requires(staff=True)
 def case_page(case_id: int):
     try:
@@ -382,7 +361,7 @@ def case_page(case_id: int):
         abort(404)
 
 
-@cases.post("/cases/<int:case_id>/<action>")
+@cases.post("/cases/<id:case_id>/<action>")
 @page_requires(staff=True)
 def case_action(case_id: int, action: str):
     if action not in domain.ACTIONS:
@@ -394,13 +373,13 @@ def case_action(case_id: int, action: str):
     except domain.InvalidInput as exc:
         return _render_case(case_id, status=422, problems=exc.problems, open_form=action, form=request.form)
     except (domain.CaseError, errors.QueueError) as exc:
-        return _render_case(case_id, status=exc.http_status, refusal=exc)
-    if request.headers.get("HX-Request"):
+        return _render_case(case_id, status=status_for(exc), refusal=exc)
+    if request.htmx:
         return _render_case(case_id)
     return redirect(url_for("cases.case_page", case_id=case_id), 303)
 
 
-@cases.get("/cases/<int:case_id>/receipt")
+@cases.get("/cases/<id:case_id>/receipt")
 @page_requires(staff=True)
 def receipt(case_id: int):
     """受理回执 for an A4 printer (print CSS); the QR opens the public status page."""
@@ -415,7 +394,7 @@ def receipt(case_id: int):
         window_cfg = hall.window(case.window) if case.window else None
     except KeyError:
         window_cfg = None
-    clerk = store.one("SELECT name, staff_no FROM accounts WHERE username = ?", (case.clerk,))
+    clerk = person(case.clerk)
     return render_template(
         "case_receipt.html",
         case=case,

@@ -1,6 +1,6 @@
-"""Hall display (``/display``, 1920×1080) and per-window screens (``/display/window/<n>``) (issue 5).
+"""Hall display (``/display``, 1920×1080) and per-window screens (``/display/window/<n>``).
 
-One SSE stream per screen (DESIGN §8): window tiles, the last calls, waiting per line, and the
+One SSE stream per screen (docs/architecture.md §Web): window tiles, the last calls, waiting per line, and the
 announcements. Every call and recall event in the events log is one announcement (so a recall is
 announced again); its clips come from ``tongban.voice.call_sequence`` and the page plays them in
 order, one announcement at a time (static/js/display.js).
@@ -13,12 +13,11 @@ from functools import lru_cache
 from flask import Blueprint, abort, render_template, request
 
 from ... import voice
-from ...queue import errors
-from ...queue.service import HallService, Ticket
+from ...queue import errors, views
 from ...queue.store import utc_iso
 from ..access import page_requires
 from ..context import get_clock, get_service
-from ..window.routes import line_waits, live, person, today
+from ..shared import live, person
 
 display = Blueprint("display", __name__, template_folder="templates", url_prefix="/display")
 
@@ -36,19 +35,6 @@ def clips(number: str, window: int) -> tuple[str, ...]:
         return tuple(path[len(VOICE_PREFIX) :] for path in voice.call_sequence(number, window))
     except voice.VoiceError:
         return ()  # a window or number the clips cannot say is still shown, just not spoken
-
-
-def recent_calls(service: HallService, *, window: int | None = None, limit: int = 40) -> list[dict]:
-    """Call and recall events of today, newest first (one row per event)."""
-    where = "AND e.window = ?" if window is not None else ""
-    params = (today(service), window) if window is not None else (today(service),)
-    rows = service.store.all(
-        "SELECT e.id, e.at, e.window, e.action, t.id AS ticket_id, t.number, t.line, t.state, t.window AS now_window"
-        " FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE e.action IN ('call', 'recall')"
-        f" AND t.service_day = ? {where} ORDER BY e.id DESC LIMIT {int(limit)}",
-        params,
-    )
-    return [dict(r) for r in rows]
 
 
 def _last_per_ticket(calls: list[dict], n: int) -> list[dict]:
@@ -71,30 +57,17 @@ def _announcements(calls: list[dict]) -> list[dict]:
     ]
 
 
-def _current_by_window(service: HallService) -> dict[int, Ticket]:
-    rows = service.store.all("SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL")
-    return {row["window"]: Ticket.from_row(row) for row in rows}
-
-
 def _hall_context() -> dict:
     service = get_service()
-    calls = recent_calls(service)
-    waits = line_waits(service)
-    windows = service.windows()
-    current = _current_by_window(service)
+    calls = views.recent_calls(service)
+    hall = views.live_hall(service)
     return {
-        "windows": windows,
-        "current": current,
+        "windows": hall.windows,
+        "current": hall.current,
         "recent": _last_per_ticket(calls, RECENT_CALLS),
         "announce": _announcements(calls),
         "latest": calls[0] if calls else None,
-        "lines": [
-            {
-                **waits[line.prefix],
-                "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
-            }
-            for line in service.config.lines
-        ],
+        "lines": hall.lines,
     }
 
 
@@ -131,8 +104,8 @@ def _window_context(number: int) -> dict:
         state = service.window(number)
     except errors.UnknownWindow:
         abort(404)
-    calls = recent_calls(service, window=number, limit=20)
-    waits = line_waits(service)
+    calls = views.recent_calls(service, window=number, limit=20)
+    waits = views.line_waits(service)
     return {
         "number": number,
         "win": state,
@@ -146,7 +119,7 @@ def _window_context(number: int) -> dict:
     }
 
 
-@display.get("/window/<int:number>")
+@display.get("/window/<id:number>")
 @page_requires(staff=True, terminals=("display",))
 def window_screen(number: int):
     # Small screens over a window usually have no speaker: voice only when asked for (?voice=1).
@@ -158,7 +131,7 @@ def window_screen(number: int):
     )
 
 
-@display.get("/window/<int:number>/stream")
+@display.get("/window/<id:number>/stream")
 @page_requires(staff=True, terminals=("display",))
 def window_stream(number: int):
     _window_context(number)  # 404 for an unknown window before the stream starts

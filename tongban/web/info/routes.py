@@ -1,4 +1,4 @@
-"""Public pages, no login (issue 4): the cross-province matters with their guides, every cross-province
+"""Public pages, no login (docs/kiosk.md): the cross-province matters with their guides, every cross-province
 window of the district, and the ticket status page a phone opens from the ticket's QR code.
 
 The status page is found by the ticket's unguessable token, never by its id, and shows nothing
@@ -9,14 +9,15 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, render_template, url_for
 
 from ...config import WEEKDAYS, HallConfig
 from ...queue import calendar, errors
 from ...queue.service import HallService, Ticket
 from .. import live
 from ..context import get_broker, get_service
-from ..kiosk.routes import MatterIndex, serving_windows, split_bilingual
+from ..htmx import request
+from ..kiosk.routes import MatterIndex, split_bilingual, window_groups
 
 info = Blueprint("info", __name__, template_folder="templates")
 
@@ -93,7 +94,7 @@ def home():
             "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
         ),
     }
-    if request.headers.get("HX-Request") == "true":
+    if request.htmx:
         return _no_store(Response(render_template("_info_matters.html", **context), mimetype="text/html"))
     return _no_store(Response(render_template("info.html", **context), mimetype="text/html"))
 
@@ -113,7 +114,7 @@ def _ticket(token: str) -> Ticket:
 def status_context(service: HallService, ticket: Ticket) -> dict:
     """What the status page shows: position and estimate, or the window that calls it. Nothing personal."""
     today = calendar.service_day(service.clock.now(), service.hall)
-    ahead, estimate = service.ticket_estimate(ticket) if ticket.state == "waiting" else (0, None)
+    outlook = service.ticket_outlook(ticket)  # the same as the kiosk, the slip and the API
     window = service.config.window(ticket.window) if ticket.window else None
     return {
         "number": ticket.number,
@@ -122,39 +123,65 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
         "service_day": ticket.service_day,
         "line": service.config.line(ticket.line),
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
-        "ahead": ahead,
-        "estimate": estimate,
+        "ahead": outlook.people_ahead,
+        "estimate": outlook.estimate,
+        "opens_at": outlook.opens_at,
         "window": window,
-        "windows": serving_windows(service, ticket.line) if ticket.state == "waiting" else [],
+        "windows": window_groups(service, outlook.windows),
         "updated": calendar.local(service.clock.now(), service.hall),
     }
+
+
+# Set by the front server (nginx, tongban/front.py) when its own cap on public streams refused one.
+STREAMS_FULL_HEADER = "X-Tongban-Streams-Full"
+
+
+def _public_slot(token: str) -> live.Slot:
+    config = current_app.config
+    return live.Slot(
+        "public",
+        token,
+        config.get("PUBLIC_STREAMS", live.PUBLIC_STREAMS),
+        config.get("PUBLIC_STREAMS_PER_TICKET", live.PUBLIC_STREAMS_PER_TICKET),
+    )
 
 
 @info.get("/t/<token>")
 def ticket_status(token: str):
     service = get_service()
     ticket = _ticket(token)
+    # Past the caps on phone streams the page asks again every 10 s instead of holding a stream
+    # (a thread of the server); ?poll=1 is that question.
+    poll = request.args.get("poll") == "1" or not get_broker().has_room(_public_slot(token))
     context = {
         **status_context(service, ticket),
         "token": token,
+        "poll": poll,
         "lang_url": url_for(
             "pages.set_lang", lang="en" if _lang() == "zh" else "zh", next=request.full_path.rstrip("?")
         ),
     }
-    template = "_status_state.html" if request.headers.get("HX-Request") == "true" else "status.html"
+    template = "_status_state.html" if request.htmx else "status.html"
     return _no_store(Response(render_template(template, **context), mimetype="text/html"))
 
 
 @info.get("/t/<token>/live")
 def ticket_status_live(token: str):
-    """One SSE stream: the ticket's state whenever anything in the hall changes."""
+    """One SSE stream: the ticket's state whenever anything in the hall changes. Beyond the caps, the
+    state once with polling switched on, then ``fallback``, which closes the page's stream."""
     _ticket(token)
 
     def render_all() -> dict[str, str]:
         service = get_service()
         return {"status": render_template("_status_state.html", **status_context(service, _ticket(token)))}
 
-    return live.sse_response(get_broker(), render_all)
+    def overflow() -> dict[str, str]:
+        context = status_context(get_service(), _ticket(token))
+        return {"status": render_template("_status_state.html", **context, token=token, poll=True), "fallback": ""}
+
+    if request.headers.get(STREAMS_FULL_HEADER):
+        return live.overflow_response(get_broker(), overflow)
+    return live.sse_response(get_broker(), render_all, slot=_public_slot(token), overflow=overflow)
 
 
 @info.errorhandler(404)

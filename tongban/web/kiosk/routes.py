@@ -1,4 +1,4 @@
-"""Citizens' touchscreen kiosk (issue 4): lines and matters, the one-time notice, tickets, closed states.
+"""Citizens' touchscreen kiosk (docs/kiosk.md): lines and matters, the one-time notice, tickets, closed states.
 
 Every screen is one URL that answers with the whole page, or with just the ``#kiosk`` element when htmx
 asks (``HX-Request``). Screens are swapped into the page, never reloaded, so a dropped network shows
@@ -14,29 +14,25 @@ from __future__ import annotations
 
 import re
 import secrets
-import time as monotonic_time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import wraps
+from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk, Matter
 from ...queue import calendar, errors, printing
-from ...queue.service import HallService, Ticket
-from ...queue.store import parse_iso, utc_iso
-from .. import live
+from ...queue.service import HallService, Outlook, Ticket
+from .. import live, params
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
+from ..htmx import request
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
 DEFAULT_IDLE_S = 30
-PRINT_DEADLINE_S = printing.DEFAULT_DEADLINE_S
 PRINT_POLL_MS = 500
-# A request key whose ticket never appeared (the process died between claiming and issuing) is taken
-# over after this long, so the citizen's retry still gets a ticket.
-STALE_CLAIM_S = 10.0
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 MAX_QUERY = 12
@@ -144,10 +140,9 @@ def kiosk_state() -> dict:
     args = request.values
     lang = "en" if args.get("lang") == "en" else "zh"
     elder = args.get("elder") == "1"
-    idle = None
-    raw = args.get("idle", "")
-    if raw.isdigit():
-        idle = min(max(int(raw), 2), 3600)
+    idle = params.value_int("idle", 0, 86400, default=None)  # seconds; a value outside a day is a 400
+    if idle is not None:
+        idle = min(max(idle, 2), 3600)
     return {"lang": lang, "elder": elder, "idle": idle}
 
 
@@ -170,7 +165,8 @@ def kurl(endpoint: str, **values) -> str:
 
 def switch_url(**override) -> str:
     """This screen again with another language or mode."""
-    args = {k: v for k, v in request.args.items() if k not in ("lang", "elder", "idle")}
+    args: dict[str, Any] = {k: v for k, v in request.args.items() if k not in ("lang", "elder", "idle")}
+    assert request.endpoint is not None and request.view_args is not None  # set for a routed request
     return url_for(request.endpoint, **request.view_args, **args, **state_args(**override))
 
 
@@ -209,8 +205,7 @@ def paginate(items: list, page: int, size: int) -> tuple[list, int, int]:
 
 
 def _page_arg() -> int:
-    raw = request.args.get("page", "1")
-    return int(raw) if raw.isdigit() else 1
+    return params.arg_page()
 
 
 # ---------- what the screens show ----------
@@ -255,7 +250,7 @@ class Refusal:
 
 
 def refusal_for(service: HallService, prefix: str) -> Refusal | None:
-    """What ``issue`` would refuse for this line now, without issuing."""
+    """What ``take_ticket`` would refuse for this line now, without issuing."""
     try:
         service.check_issuable(prefix)
     except errors.QueueError as exc:
@@ -274,21 +269,12 @@ def next_opening(service: HallService) -> tuple[str, str] | None:
     return None
 
 
-def serving_windows(service: HallService, prefix: str) -> list[dict]:
-    """The windows that serve a line now (open ones; before they open, the hall's opening plan)."""
-    states = service.windows()
-    numbers = [w.number for w in states if w.state == "open" and prefix in w.serving]
-    if not numbers:
-        numbers = [w.number for w in service.config.windows if prefix in w.serving]
+def window_groups(service: HallService, numbers: Iterable[int]) -> list[dict]:
+    """Windows grouped by where they are, for "3、5 号窗口（二楼）"."""
     groups: dict[str, list[int]] = {}
     for number in numbers:
         groups.setdefault(service.config.window(number).location, []).append(number)
     return [{"location": loc, "numbers": nums} for loc, nums in groups.items()]
-
-
-def ticket_outlook(service: HallService, ticket: Ticket):
-    """People ahead and the wait estimate (the same forecast as at issue)."""
-    return service.ticket_estimate(ticket)
 
 
 def line_cards(service: HallService) -> list[dict]:
@@ -314,22 +300,11 @@ def qr_svg(data: str) -> str:
     return svg
 
 
-def ticket_qr_text(service: HallService, ticket: Ticket) -> str:
-    """What the QR holds: a link to the status page when phones can reach the hall, else the ticket."""
-    hall = service.hall
-    if hall.public_url:
-        return f"{hall.public_url.rstrip('/')}/t/{ticket.token}"
-    line = service.config.line(ticket.line)
-    issued = calendar.local(ticket.issued_at, hall)
-    return (
-        f"{hall.name_zh}\n号码 No.: {ticket.number}\n业务 Line: {line.prefix} {line.name_zh} / {line.name_en}\n"
-        f"号票编号 Ticket id: {ticket.id}\n取号时间 Issued: {issued:%Y-%m-%d %H:%M}"
-    )
-
-
 def common_context() -> dict:
     state = g.kstate
     local = calendar.local(get_clock().now(), get_service().hall)
+    offset = local.utcoffset()
+    assert offset is not None  # calendar.local gives the hall's aware local time
     return {
         "k": state,
         "kurl": kurl,
@@ -339,8 +314,8 @@ def common_context() -> dict:
         "split": split_bilingual,
         "idle_s": state["idle"] or _idle_default(),
         "now_local": local,
-        "tz_offset_min": int(local.utcoffset().total_seconds() // 60),
-        "is_htmx": request.headers.get("HX-Request") == "true",
+        "tz_offset_min": int(offset.total_seconds() // 60),
+        "is_htmx": bool(request.htmx),
     }
 
 
@@ -520,57 +495,13 @@ def render_refusal(service: HallService, refusal: Refusal, line=None):
 # ---------- taking the ticket ----------
 
 
-def claim_request(kiosk_id: str, key: str) -> dict | None:
-    """Reserve this confirm form's key, or return what an earlier post of the same form got.
-
-    Returns None when this request now owns the key (and must issue), else the existing row (its
-    ticket_id may still be None while the first post is issuing).
-    """
-    store = get_store()
-    now = get_clock().now()
-    with store.immediate() as conn:
-        row = conn.execute("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key)).fetchone()
-        if row is None:
-            conn.execute(
-                "INSERT INTO kiosk_requests (kiosk, key, created_at) VALUES (?, ?, ?)", (kiosk_id, key, utc_iso(now))
-            )
-            return None
-        if row["ticket_id"] is None and (now - parse_iso(row["created_at"])).total_seconds() > STALE_CLAIM_S:
-            # The post that claimed it never finished (a crash between claim and issue): take it over.
-            conn.execute(
-                "UPDATE kiosk_requests SET created_at = ? WHERE kiosk = ? AND key = ?", (utc_iso(now), kiosk_id, key)
-            )
-            return None
-        return dict(row)
-
-
-def wait_for_claim(kiosk_id: str, key: str, timeout_s: float = STALE_CLAIM_S + 1) -> dict | None:
-    """A second post while the first is still issuing: wait for its ticket."""
-    store = get_store()
-    deadline = monotonic_time.monotonic() + timeout_s
-    while monotonic_time.monotonic() < deadline:
-        row = store.one("SELECT * FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
-        if row is None or row["ticket_id"] is not None:
-            return dict(row) if row else None
-        monotonic_time.sleep(0.05)
-    return None
-
-
-def finish_request(kiosk_id: str, key: str, ticket_id: int | None, job_id: int | None) -> None:
-    with get_store().immediate() as conn:
-        if ticket_id is None:
-            conn.execute("DELETE FROM kiosk_requests WHERE kiosk = ? AND key = ?", (kiosk_id, key))
-        else:
-            conn.execute(
-                "UPDATE kiosk_requests SET ticket_id = ?, print_job = ? WHERE kiosk = ? AND key = ?",
-                (ticket_id, job_id, kiosk_id, key),
-            )
-
-
 @kiosk.post("/<kiosk_id>/tickets")
 @kiosk_view
 def take_ticket(kiosk_id: str):
-    """Issue once per confirm form (its key), queue the print job, answer with the next screen."""
+    """Take the ticket once per confirm form (its one-time key) and answer with the next screen.
+
+    A double tap or a retried post of the same form is answered with the ticket the first one took:
+    the key is recorded in the ticket's own transaction (HallService.take_ticket)."""
     service = get_service()
     form = request.form
     line_prefix = form.get("line") or None
@@ -578,42 +509,24 @@ def take_ticket(kiosk_id: str):
     key = form.get("key", "")
     if not KEY_RE.match(key) or (line_prefix is None and matter_code is None):
         abort(400)
-    existing = claim_request(kiosk_id, key)
-    if existing is not None and existing["ticket_id"] is None:
-        existing = wait_for_claim(kiosk_id, key)
-        if existing is None:
-            existing = claim_request(kiosk_id, key)  # the first post gave up or failed: try ourselves
-    if existing is not None and existing["ticket_id"] is not None:
-        return ticket_screen(service, service.ticket(existing["ticket_id"]), existing["print_job"])
     try:
-        issued = service.issue(line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor)
+        issued = service.take_ticket(
+            line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor, request_key=key
+        )
     except errors.NotFound:
-        finish_request(kiosk_id, key, None, None)
         abort(404)
+    except errors.RequestKeyReused:
+        abort(400)
     except errors.QueueError as exc:
-        finish_request(kiosk_id, key, None, None)
         prefix = line_prefix
         if prefix is None:
+            assert matter_code is not None  # a form with neither a line nor a matter was refused above
             prefix = service.config.line_of_matter(matter_code).prefix
         return render_refusal(service, Refusal.from_error(exc), service.config.line(prefix))
-    except BaseException:
-        finish_request(kiosk_id, key, None, None)
-        raise
-    ticket = issued.ticket
-    job_id = None
-    cfg = kiosk_config(kiosk_id)
-    try:
-        if cfg is not None and cfg.printer:
-            job_id = printing.enqueue(
-                get_store(), ticket.id, cfg.printer, get_clock().now(), deadline_s=PRINT_DEADLINE_S
-            )
-    finally:
-        # The ticket is committed either way; the key now always answers with it.
-        finish_request(kiosk_id, key, ticket.id, job_id)
-    return ticket_screen(service, ticket, job_id, outlook=(issued.people_ahead, issued.estimate))
+    return ticket_screen(service, issued.ticket, issued.print_job, outlook=issued.outlook)
 
 
-@kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>/print/<int:job_id>")
+@kiosk.get("/<kiosk_id>/tickets/<id:ticket_id>/print/<id:job_id>")
 @kiosk_view
 def print_status(kiosk_id: str, ticket_id: int, job_id: int):
     """Polled while the slip prints: the printing screen again, or the ticket / the fallback."""
@@ -622,7 +535,7 @@ def print_status(kiosk_id: str, ticket_id: int, job_id: int):
     return ticket_screen(service, ticket, job_id)
 
 
-@kiosk.get("/<kiosk_id>/tickets/<int:ticket_id>")
+@kiosk.get("/<kiosk_id>/tickets/<id:ticket_id>")
 @kiosk_view
 def ticket_page(kiosk_id: str, ticket_id: int):
     """The on-screen ticket with its QR again (what a no-printer kiosk shows)."""
@@ -640,22 +553,24 @@ def _own_ticket(service: HallService, kiosk_id: str, ticket_id: int) -> Ticket:
     return ticket
 
 
-def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, outlook=None):
+def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, outlook: Outlook | None = None):
     """Printing → printed (back home after the idle time) or the full-screen fallback with a QR code."""
     job = None
     if job_id is not None:
-        job = printing.job(get_store(), job_id, get_clock().now())
+        # A job past its deadline is failed here if nobody did yet (docs/architecture.md §Print jobs).
+        job = printing.job(get_store(), job_id, get_clock().now(), names=printing.printer_names(service.config))
         if job is None or job["ticket_id"] != ticket.id:
             abort(404)
-    ahead, estimate = outlook or ticket_outlook(service, ticket)
+    outlook = outlook or service.ticket_outlook(ticket)
     line = service.config.line(ticket.line)
-    context = {
+    context: dict[str, Any] = {
         "ticket": ticket,
         "line": line,
-        "ahead": ahead,
-        "estimate": estimate,
+        "outlook": outlook,
+        "ahead": outlook.people_ahead,
+        "estimate": outlook.estimate,
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
-        "windows": serving_windows(service, ticket.line),
+        "windows": window_groups(service, outlook.windows),
         "job": job,
     }
     if job is not None and job["state"] not in printing.FINAL:
@@ -676,7 +591,7 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
         toggles=False,
         printed=False,
         failed=job is not None,
-        qr=qr_svg(ticket_qr_text(service, ticket)),
+        qr=qr_svg(service.qr_text(ticket)),
         qr_is_link=bool(service.hall.public_url),
         **context,
     )
@@ -686,4 +601,4 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
 def kiosk_not_found(_exc):
     if getattr(g, "kiosk_id", None) is None:
         return "Not found", 404
-    return render_screen("_kiosk_missing.html", status=404 if request.headers.get("HX-Request") != "true" else 200)
+    return render_screen("_kiosk_missing.html", status=200 if request.htmx else 404)

@@ -1,4 +1,4 @@
-"""Hall manager console (``/manage``) and the day report (``/manage/report``) (issue 5).
+"""Hall manager console (``/manage``) and the day report (``/manage/report``).
 
 The console is one SSE page: the windows × lines matrix (one touch per cell toggles "serving now",
 within what the window is able to serve; a lock pins the window against the balancer), window
@@ -10,16 +10,20 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, Response, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, g, render_template, url_for
 
-from ...queue import errors, printing, reports
+from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
-from ...queue.service import HallService, Ticket
+from ...queue.service import WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
+from .. import params
 from ..access import page_requires
 from ..context import disk_warnings, get_clock, get_service, get_store
+from ..errors import status_for
 from ..i18n import both
-from ..window.routes import WINDOW_ACTIONS, _toast, line_waits, live, person, printer_ids, today
+from ..shared import csv_download, live, person, toast
+from ..window.routes import printer_ids
+from .charts import svg_bars, svg_share
 
 manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
 
@@ -27,42 +31,10 @@ LEVEL_COLORS = {5: "#1b7a34", 4: "#5a9e2f", 3: "#c9a200", 2: "#e07b1f", 1: "#c62
 
 
 def _refusal(exc: errors.QueueError):
-    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return toast("error", exc.message_zh, exc.message_en, status_for(exc))
 
 
 # ---------- the live console ----------
-
-
-def _totals(service: HallService) -> dict:
-    day = today(service)
-    counts = {
-        r["state"]: r["n"]
-        for r in service.store.all(
-            "SELECT state, COUNT(*) AS n FROM tickets WHERE service_day = ? GROUP BY state", (day,)
-        )
-    }
-    wait = service.store.one(
-        "SELECT AVG((julianday(e.at) - julianday(t.issued_at)) * 1440) FROM events e JOIN tickets t"
-        " ON t.id = e.ticket_id WHERE t.service_day = ? AND e.action = 'call' AND e.id = (SELECT MIN(id) FROM events"
-        " WHERE ticket_id = t.id AND action = 'call')",
-        (day,),
-    )[0]
-    rated = service.store.all(
-        "SELECT json_extract(e.data, '$.level') AS level FROM events e JOIN tickets t ON t.id = e.ticket_id"
-        " WHERE t.service_day = ? AND e.action = 'rate' AND json_extract(e.data, '$.level') IS NOT NULL",
-        (day,),
-    )
-    good = sum(1 for r in rated if r["level"] >= 3)
-    return {
-        "issued": sum(counts.values()),
-        "done": counts.get("done", 0),
-        "waiting": counts.get("waiting", 0),
-        "in_service": counts.get("called", 0) + counts.get("serving", 0) + counts.get("suspended", 0),
-        "no_show": counts.get("no_show", 0),
-        "mean_wait": wait,
-        "satisfaction": good / len(rated) if rated else None,
-        "rated": len(rated),
-    }
 
 
 def _device_rows(store: Store, config) -> list[dict]:
@@ -79,35 +51,25 @@ def _device_rows(store: Store, config) -> list[dict]:
 
 def _manage_context() -> dict:
     service = get_service()
-    windows = service.windows()
-    current = {
-        row["window"]: Ticket.from_row(row)
-        for row in service.store.all(
-            "SELECT * FROM tickets WHERE state IN ('called', 'serving') AND window IS NOT NULL"
-        )
-    }
-    waits = line_waits(service)
+    hall = views.live_hall(service)
     return {
-        "windows": windows,
-        "current": current,
+        "windows": hall.windows,
+        "current": hall.current,
         "lines": service.config.lines,
-        "clerks": {w.number: person(w.clerk) for w in windows},
+        "clerks": {w.number: person(w.clerk) for w in hall.windows},
         "primary": {w.number: service.config.window(w.number).primary for w in service.config.windows},
-        "waits": [
-            {
-                **waits[line.prefix],
-                "serving": [w.number for w in windows if w.state == "open" and line.prefix in w.serving],
-            }
-            for line in service.config.lines
-        ],
-        "totals": _totals(service),
+        "waits": hall.lines,
+        "totals": views.hall_totals(service),
         "proposals": service.proposals(),
         "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
-        "alerts": printing.open_alerts(service.store),
+        "alerts": printing.open_alerts(
+            service.store, service.clock.now(), names=printing.printer_names(service.config)
+        ),
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
+        "window_actions": window_actions,
     }
 
 
@@ -140,7 +102,7 @@ def _matrix_oob() -> str:
     return f'<div id="matrix" hx-swap-oob="innerHTML">{render_template("_manage_matrix.html", **ctx)}</div>'
 
 
-@manage.post("/windows/<int:number>/lines/<prefix>")
+@manage.post("/windows/<id:number>/lines/<prefix>")
 @page_requires(manager=True)
 def toggle_line(number: int, prefix: str):
     """One touch on a matrix cell: serve this line now, or stop serving it (primary stays first)."""
@@ -158,10 +120,10 @@ def toggle_line(number: int, prefix: str):
         service.set_serving(number, lines, actor=g.principal.actor, reason="manager")
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *message, oob=_matrix_oob())
+    return toast("ok", *message, oob=_matrix_oob())
 
 
-@manage.post("/windows/<int:number>/pin")
+@manage.post("/windows/<id:number>/pin")
 @page_requires(manager=True)
 def toggle_pin(number: int):
     service = get_service()
@@ -169,13 +131,13 @@ def toggle_pin(number: int):
         window = service.set_pinned(number, not service.window(number).pinned, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both("toast_pinned" if window.pinned else "toast_unpinned", n=number), oob=_matrix_oob())
+    return toast("ok", *both("toast_pinned" if window.pinned else "toast_unpinned", n=number), oob=_matrix_oob())
 
 
-@manage.post("/windows/<int:number>/state/<action>")
+@manage.post("/windows/<id:number>/state/<action>")
 @page_requires(manager=True)
 def window_state(number: int, action: str):
-    if action not in WINDOW_ACTIONS:
+    if action not in WINDOW_TRANSITIONS:
         abort(404)
     service = get_service()
     try:
@@ -184,10 +146,10 @@ def window_state(number: int, action: str):
         service.window_action(number, action, clerk=clerk, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both(f"toast_window_{action}", n=number), oob=_matrix_oob())
+    return toast("ok", *both(f"toast_window_{action}", n=number), oob=_matrix_oob())
 
 
-@manage.post("/proposals/<int:proposal_id>/<decision>")
+@manage.post("/proposals/<id:proposal_id>/<decision>")
 @page_requires(manager=True)
 def decide(proposal_id: int, decision: str):
     service = get_service()
@@ -200,7 +162,7 @@ def decide(proposal_id: int, decision: str):
             p = service.reject_proposal(proposal_id, g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both(f"toast_proposal_{decision}", n=p["window"]), oob=_matrix_oob())
+    return toast("ok", *both(f"toast_proposal_{decision}", n=p["window"]), oob=_matrix_oob())
 
 
 @manage.post("/balancer/run")
@@ -210,7 +172,7 @@ def run_balancer():
     if not hasattr(service, "balance"):
         abort(404)
     made = service.balance(actor=g.principal.actor)
-    return _toast("ok", *both("toast_balancer_ran", n=len(made)), oob=_matrix_oob())
+    return toast("ok", *both("toast_balancer_ran", n=len(made)), oob=_matrix_oob())
 
 
 @manage.post("/balancer/auto")
@@ -219,26 +181,23 @@ def toggle_auto():
     service = get_service()
     value = not service.auto_apply()
     service.set_auto_apply(value, actor=g.principal.actor)
-    return _toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
+    return toast("ok", *both("toast_auto_on" if value else "toast_auto_off"))
 
 
-@manage.post("/alerts/<int:alert_id>/ack")
+@manage.post("/alerts/<id:alert_id>/ack")
 @page_requires(manager=True)
 def ack_alert(alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
-    return _toast("ok", *both("toast_alert_acked"))
+    return toast("ok", *both("toast_alert_acked"))
 
 
 # ---------- the day report ----------
 
 
 def _report_day() -> str:
-    service = get_service()
-    text = request.args.get("day", "")
-    try:
-        return date.fromisoformat(text).isoformat()
-    except ValueError:
-        return today(service)
+    """``?day=YYYY-MM-DD`` (within params.FIRST_DAY..LAST_DAY, so its neighbours are dates too), else today."""
+    day = params.arg_day("day", default=None)
+    return day.isoformat() if day else views.service_day(get_service())
 
 
 def _label(key: str) -> str:
@@ -256,7 +215,7 @@ def report():
     lines = data.rows("lines")
     ratings_rows = data.rows("ratings")
     charts = {
-        "hours": reports.svg_bars(
+        "hours": svg_bars(
             [h["hour"][:2] for h in hours],
             [
                 (_label("chart_issued"), [h["issued"] for h in hours]),
@@ -264,7 +223,7 @@ def report():
             ],
             title=_label("chart_hours"),
         ),
-        "waits": reports.svg_bars(
+        "waits": svg_bars(
             [line["prefix"] for line in lines],
             [
                 (_label("chart_wait_mean"), [line["wait_mean"] for line in lines]),
@@ -274,7 +233,7 @@ def report():
             title=_label("chart_waits"),
             unit=_label("chart_minutes"),
         ),
-        "ratings": reports.svg_share(
+        "ratings": svg_share(
             [(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows], title=_label("chart_ratings")
         ),
     }
@@ -304,9 +263,4 @@ def report_csv(name: str):
         abort(404)
     day = _report_day()
     data = reports.day_report(get_store(), get_service().config, day)
-    filename = f"tongban-{day}-{name}.csv"
-    return Response(
-        reports.csv_table(data, name),
-        mimetype="text/csv; charset=utf-8",
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return csv_download(reports.csv_table(data, name), f"tongban-{day}-{name}.csv")

@@ -1,6 +1,6 @@
-"""Clerk console (``/window/<n>``) and rating pad (``/window/<n>/pad``) (issue 5).
+"""Clerk console (``/window/<n>``) and rating pad (``/window/<n>/pad``).
 
-Both pages hold one SSE stream (DESIGN §8): the console's named events are the window's state, the
+Both pages hold one SSE stream (docs/architecture.md §Web): the console's named events are the window's state, the
 current ticket with its matter's guide, the window's lines, suspended tickets and the hall's alerts;
 the pad's one event is what the citizen should see (idle card, or the 好差评 question). Actions are
 htmx posts that answer with a toast and, for the current ticket, an out-of-band swap so the clerk
@@ -14,21 +14,24 @@ from datetime import datetime
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
-from ...queue import calendar, errors, printing, ratings
-from ...queue.service import HallService, Ticket
+from ...queue import errors, printing, ratings, views
+from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, HallService, Ticket, ticket_actions, window_actions
 from ...queue.store import parse_iso, utc_iso
+from .. import params
 from ..access import page_requires
-from ..auth import AccountError
-from ..context import get_accounts, get_broker, get_clock, get_service, get_store
+from ..context import get_clock, get_service, get_store
+from ..errors import status_for
 from ..i18n import both
-from ..live import sse_response
+from ..shared import live, person, toast
 
 window = Blueprint("window", __name__, template_folder="templates", url_prefix="/window")
 
-TICKET_ACTIONS = ("recall", "start", "finish", "no_show", "suspend", "resume", "transfer")
-WINDOW_ACTIONS = ("open", "pause", "resume", "close")
+# The ticket actions the console has buttons for: the domain's TICKET_ACTIONS but "cancel" (the API's,
+# for a citizen who leaves) and "late_return" (its own form, by number). Window actions are all of
+# WINDOW_TRANSITIONS. Which buttons show is what the transition tables allow from the current state.
+CONSOLE_ACTIONS = tuple(a for a in TICKET_ACTIONS if a not in ("cancel", "late_return"))
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
 TRANSFER_REASONS = (
     "transfer_reason_other_dept",
@@ -42,62 +45,13 @@ SUSPEND_REASON = "suspend_reason_materials"
 # ---------- shared by the staff and screen pages ----------
 
 
-def live(cache_key: str, render_all) -> Response:
-    """An SSE response for this page: the full state first, then whatever changed (live.stream),
-    rendered once per database version and language for all its screens."""
-    return sse_response(get_broker(), render_all, cache_key=f"{cache_key}:{request.cookies.get('lang', 'zh')}")
-
-
 def forbidden():
     return render_template("forbidden.html"), 403
 
 
-def person(username: str | None) -> dict | None:
-    """A staff member as screens show them: name and staff number (halls must show both)."""
-    if not username:
-        return None
-    try:
-        account = get_accounts().get(username)
-    except AccountError:
-        return {"username": username, "name": username, "staff_no": ""}
-    return {"username": username, "name": account.name, "staff_no": account.staff_no}
-
-
 def printer_ids(config) -> list[str]:
-    """The hall's printers (config entries are dicts or objects, depending on the printers module)."""
-    out = []
-    for printer in getattr(config, "printers", ()):
-        printer_id = printer.get("id") if isinstance(printer, dict) else getattr(printer, "id", None)
-        if printer_id:
-            out.append(printer_id)
-    return out
-
-
-def today(service: HallService) -> str:
-    return calendar.service_day(service.clock.now(), service.hall)
-
-
-def line_waits(service: HallService) -> dict[str, dict]:
-    """Waiting count and the oldest place in line, per line, today (one cheap query)."""
-    rows = service.store.all(
-        "SELECT line, COUNT(*) AS n, MIN(queued_at) AS oldest FROM tickets"
-        " WHERE state = 'waiting' AND service_day = ? GROUP BY line",
-        (today(service),),
-    )
-    now = service.clock.now()
-    out = {}
-    for line in service.config.lines:
-        row = next((r for r in rows if r["line"] == line.prefix), None)
-        oldest = parse_iso(row["oldest"]) if row else None
-        out[line.prefix] = {
-            "prefix": line.prefix,
-            "name_zh": line.name_zh,
-            "name_en": line.name_en,
-            "waiting": row["n"] if row else 0,
-            "oldest": utc_iso(oldest) if oldest else None,
-            "longest_min": int((now - oldest).total_seconds() // 60) if oldest else 0,
-        }
-    return out
+    """The ids of the hall's printers."""
+    return [printer.id for printer in config.printers]
 
 
 def minutes_since(moment: datetime | None, now: datetime) -> int:
@@ -115,13 +69,13 @@ def matter_guide(service: HallService, ticket: Ticket | None) -> dict | None:
     return {"matter": matter, "department": department, "mode_key": MODE_KEYS.get(matter.mode, "mode_on_site")}
 
 
-def _toast(kind: str, zh: str, en: str, status: int = 200, *, oob: str = ""):
-    html = render_template("_console_toast.html", kind=kind, zh=zh, en=en) + oob
-    return html, status
+def console_actions(state: str) -> tuple[str, ...]:
+    """The console's buttons for a ticket in this state (CONSOLE_ACTIONS that TRANSITIONS allows)."""
+    return tuple(a for a in ticket_actions(state) if a in CONSOLE_ACTIONS)
 
 
 def _refusal(exc: errors.QueueError):
-    return _toast("error", exc.message_zh, exc.message_en, exc.http_status)
+    return toast("error", exc.message_zh, exc.message_en, status_for(exc))
 
 
 def for_window(access: Callable[[int], Any]) -> Callable:
@@ -160,14 +114,9 @@ def _console_context(number: int) -> dict:
     now = service.clock.now()
     state = service.window(number)
     current = service.current_ticket(number)
-    waits = line_waits(service)
-    last_done = service.store.one(
-        "SELECT id FROM tickets WHERE window = ? AND state = 'done' AND service_day = ?"
-        " ORDER BY finished_at DESC LIMIT 1",
-        (number, today(service)),
-    )
+    waits = views.line_waits(service)
     return {
-        "last_done": service.ticket(last_done["id"]) if last_done and current is None else None,
+        "last_done": views.last_done(service, number) if current is None else None,
         "number": number,
         "win": state,
         "win_cfg": service.config.window(number),
@@ -181,9 +130,12 @@ def _console_context(number: int) -> dict:
         "my_lines": [waits[p] for p in state.serving],
         "other_able": [waits[p] for p in state.able if p not in state.serving],
         "suspended": service.tickets_at_window(number, ("suspended",)),
-        "alerts": printing.open_alerts(service.store),
+        # Overdue print jobs become alerts here too, with or without a devices process (§Print jobs).
+        "alerts": printing.open_alerts(service.store, now, names=printing.printer_names(service.config)),
         "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
         "windows": service.windows(),
+        "console_actions": console_actions,
+        "window_actions": window_actions,
     }
 
 
@@ -195,7 +147,7 @@ def _console_fragments(number: int) -> dict[str, str]:
     }
 
 
-@window.get("/<int:number>")
+@window.get("/<id:number>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def console(number: int):
@@ -213,7 +165,7 @@ def console(number: int):
     )
 
 
-@window.get("/<int:number>/stream")
+@window.get("/<id:number>/stream")
 @page_requires(staff=True)
 @for_window(_console_access)
 def console_stream(number: int):
@@ -228,7 +180,7 @@ def _current_oob(number: int) -> str:
     )
 
 
-@window.post("/<int:number>/next")
+@window.post("/<id:number>/next")
 @page_requires(staff=True)
 @for_window(_console_access)
 def call_next(number: int):
@@ -237,14 +189,14 @@ def call_next(number: int):
     except errors.QueueError as exc:
         return _refusal(exc)
     zh, en = both("toast_called", number=ticket.number)
-    return _toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number))
 
 
-@window.post("/<int:number>/ticket/<int:ticket_id>/<action>")
+@window.post("/<id:number>/ticket/<id:ticket_id>/<action>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def ticket_action(number: int, ticket_id: int, action: str):
-    if action not in TICKET_ACTIONS:
+    if action not in CONSOLE_ACTIONS:
         abort(404)
     service = get_service()
     to_line = reason = None
@@ -256,7 +208,9 @@ def ticket_action(number: int, ticket_id: int, action: str):
     elif action == "suspend":
         reason = request.form.get("reason", "").strip() or both(SUSPEND_REASON)[0]
     try:
-        ticket = service.act(ticket_id, action, window=number, actor=g.principal.actor, to_line=to_line, reason=reason)
+        ticket = service.act(
+            ticket_id, action, window=g.principal.clerk_window, actor=g.principal.actor, to_line=to_line, reason=reason
+        )
     except errors.QueueError as exc:
         return _refusal(exc)
     if action == "recall":
@@ -265,22 +219,23 @@ def ticket_action(number: int, ticket_id: int, action: str):
         zh, en = both("toast_transferred", number=ticket.number, line=ticket.line)
     else:
         zh, en = both(f"toast_{action}", number=ticket.number)
-    return _toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number))
 
 
-@window.post("/<int:number>/transfer")
+@window.post("/<id:number>/transfer")
 @page_requires(staff=True)
 def transfer(number: int):
     """The transfer dialog: the ticket id comes in the form (one dialog serves whatever is current)."""
-    ticket_id = request.form.get("ticket", "")
-    if not ticket_id.isdigit():
-        return _toast("error", *both("transfer_no_ticket"), 400)
-    return ticket_action(number, int(ticket_id), "transfer")
+    try:
+        ticket_id = params.form_int("ticket")
+    except params.BadValue:
+        return toast("error", *both("transfer_no_ticket"), 400)
+    return ticket_action(number, ticket_id, "transfer")
 
 
 def _transfer_target(service: HallService) -> tuple[str, str]:
-    """To a line, or to a window: the pull policy binds no ticket to a window (DESIGN §4), so a
-    transfer to a window puts the ticket in the line that window serves first, and says so."""
+    """To a line, or to a window: the pull policy binds no ticket to a window (docs/architecture.md §Dispatch),
+    so a transfer to a window puts the ticket in the line that window serves first, and says so."""
     target = request.form.get("target", "")
     kind, _, value = target.partition(":")
     reason_key = request.form.get("reason_key", "")
@@ -289,18 +244,18 @@ def _transfer_target(service: HallService) -> tuple[str, str]:
     reason = "：".join(p for p in (reason, note) if p)
     if kind == "line" and value:
         return value, reason or both("transfer_reason_other")[0]
-    if kind == "window" and value.isdigit():
-        other = service.window(int(value))
+    if kind == "window" and value:
+        other = service.window(params.whole(value, "target"))
         prefix = other.serving[0]
-        return prefix, f"转至{other.number}号窗口" + (f"：{reason}" if reason else "")
-    raise errors.UnknownLine("请选择转入的队列或窗口", "Choose the line or window to transfer to", field="target")
+        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else "")
+    raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
-@window.post("/<int:number>/state/<action>")
+@window.post("/<id:number>/state/<action>")
 @page_requires(staff=True)
 @for_window(_console_access)
 def window_state(number: int, action: str):
-    if action not in WINDOW_ACTIONS:
+    if action not in WINDOW_TRANSITIONS:
         abort(404)
     clerk = g.principal.actor if action == "open" else None
     try:
@@ -308,23 +263,25 @@ def window_state(number: int, action: str):
     except errors.QueueError as exc:
         return _refusal(exc)
     zh, en = both(f"toast_window_{action}", n=number)
-    return _toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number))
 
 
-@window.post("/<int:number>/green")
+@window.post("/<id:number>/green")
 @page_requires(staff=True)
 @for_window(_console_access)
 def green_ticket(number: int):
     """A green-channel ticket issued by the clerk, who has checked the citizen's eligibility."""
     if request.form.get("confirmed") != "yes":
-        return _toast("error", *both("green_confirm_needed"), 400)
+        return toast("error", *both("green_confirm_needed"), 400)
     matter = request.form.get("matter") or None
     line = None
     if matter and matter.startswith("line:"):
         line, matter = matter[5:], None
     service = get_service()
     try:
-        issued = service.issue(line=line, matter=matter, green=True, actor=g.principal.actor)
+        issued = service.take_ticket(
+            line=line, matter=matter, green=True, actor=g.principal.actor, window=g.principal.clerk_window
+        )
     except errors.QueueError as exc:
         return _refusal(exc)
     printer = request.form.get("printer", "")
@@ -333,10 +290,10 @@ def green_ticket(number: int):
         zh, en = both("toast_green_printed", number=issued.ticket.number, printer=printer)
     else:
         zh, en = both("toast_green", number=issued.ticket.number)
-    return _toast("ok", zh, en)
+    return toast("ok", zh, en)
 
 
-@window.post("/<int:number>/reprint")
+@window.post("/<id:number>/reprint")
 @page_requires(staff=True)
 @for_window(_console_access)
 def reprint(number: int):
@@ -345,41 +302,37 @@ def reprint(number: int):
     code = request.form.get("number", "").strip().upper()
     printer = request.form.get("printer", "")
     if printer not in printer_ids(service.config):
-        return _toast("error", *both("reprint_choose_printer"), 400)
-    row = service.store.one(
-        "SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1", (code, today(service))
-    )
-    if row is None:
-        return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
-    printing.enqueue(get_store(), row["id"], printer, get_clock().now(), reprint=True)
-    return _toast("ok", *both("toast_reprinted", number=code, printer=printer))
+        return toast("error", *both("reprint_choose_printer"), 400)
+    ticket = views.ticket_numbered(service, code)
+    if ticket is None:
+        return toast("error", *both("reprint_unknown", number=code or "—"), 404)
+    printing.enqueue(get_store(), ticket.id, printer, get_clock().now(), reprint=True)
+    return toast("ok", *both("toast_reprinted", number=code, printer=printer))
 
 
-@window.post("/<int:number>/late-return")
+@window.post("/<id:number>/late-return")
 @page_requires(staff=True)
 @for_window(_console_access)
 def late_return(number: int):
     """过号重排: a citizen whose number was passed comes back to this window; put them back in line."""
     service = get_service()
     code = request.form.get("number", "").strip().upper()
-    row = service.store.one(
-        "SELECT id FROM tickets WHERE number = ? AND service_day = ? ORDER BY id DESC LIMIT 1", (code, today(service))
-    )
-    if row is None:
-        return _toast("error", *both("reprint_unknown", number=code or "—"), 404)
+    found = views.ticket_numbered(service, code)
+    if found is None:
+        return toast("error", *both("reprint_unknown", number=code or "—"), 404)
     try:
-        ticket = service.act(row["id"], "late_return", window=number, actor=g.principal.actor)
+        ticket = service.act(found.id, "late_return", window=g.principal.clerk_window, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return _toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
+    return toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
 
 
-@window.post("/<int:number>/alerts/<int:alert_id>/ack")
+@window.post("/<id:number>/alerts/<id:alert_id>/ack")
 @page_requires(staff=True)
 @for_window(_console_access)
 def ack_alert(number: int, alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
-    return _toast("ok", *both("toast_alert_acked"))
+    return toast("ok", *both("toast_alert_acked"))
 
 
 # ---------- rating pad ----------
@@ -420,7 +373,7 @@ def _pad_context(number: int) -> dict:
     return ctx
 
 
-@window.get("/<int:number>/pad")
+@window.get("/<id:number>/pad")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad(number: int):
@@ -428,24 +381,24 @@ def pad(number: int):
     return render_template("pad.html", **ctx, server_time=utc_iso(get_clock().now()))
 
 
-@window.get("/<int:number>/pad/stream")
+@window.get("/<id:number>/pad/stream")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad_stream(number: int):
     return live(f"pad:{number}", lambda: {"pad": render_template("_pad_state.html", **_pad_context(number))})
 
 
-@window.post("/<int:number>/pad/rate")
+@window.post("/<id:number>/pad/rate")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad_rate(number: int):
     if g.principal.terminal is None:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_staff_cannot_rate")), 403
-    ticket_id = request.form.get("ticket", "")
-    level = request.form.get("level", "")
-    if not ticket_id.isdigit() or not level.isdigit():
+    try:
+        ticket_id = params.form_int("ticket")
+        level = params.form_int("level", min(ratings.LEVELS), max(ratings.LEVELS))
+    except params.BadValue:  # the citizen sees the pad's own words, not a field name
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
-    level = int(level)
     bad = level in ratings.BAD_LEVELS
     # Reasons and a comment belong to a bad rating only; a good tap after opening them drops them.
     reasons = request.form.getlist("reasons") if bad else []
@@ -453,7 +406,7 @@ def pad_rate(number: int):
     try:
         ratings.rate(
             get_store(),
-            int(ticket_id),
+            ticket_id,
             level,
             reasons,
             comment,
@@ -464,11 +417,11 @@ def pad_rate(number: int):
     except ratings.InvalidRating:
         return render_template("_pad_thanks.html", ok=False, message=both("pad_choose_level")), 400
     except errors.QueueError as exc:
-        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), exc.http_status
+        return render_template("_pad_thanks.html", ok=False, message=(exc.message_zh, exc.message_en)), status_for(exc)
     return render_template("_pad_thanks.html", ok=True, message=both("pad_thanks"))
 
 
-@window.post("/<int:number>/pad/timeout")
+@window.post("/<id:number>/pad/timeout")
 @page_requires(terminals=("pad",))
 @for_window(_pad_access)
 def pad_timeout(number: int):

@@ -14,7 +14,7 @@ from typing import Any
 
 import serial
 
-from .frames import FrameDecoder, FrameSpec, decode_text, is_reply, reply_frame
+from tongban.displays.frames import FrameDecoder, FrameSpec, decode_text, is_reply, reply_frame
 
 
 class DeviceSimulator:
@@ -74,12 +74,15 @@ class DeviceSimulator:
 
 class FakeBus:
     """`opener` for BusWorker: each open returns a pyserial loop:// port with the simulated devices
-    on the other end. `unplug()` makes the open port fail and new opens refuse until `plug()`."""
+    on the other end. `unplug()` makes the open port fail and new opens refuse until `plug()`.
+    `threads` holds the id of every thread that opened or used a port (the bus worker's alone,
+    unless a caller touches the wire)."""
 
     def __init__(self, spec: FrameSpec, keypads: set[int] | None = None):
         self.sim = DeviceSimulator(spec, keypads)
         self.opens = 0
         self.open_attempts = 0
+        self.threads: set[int] = set()
         self.wire: list[bytes] = []  # every write, in order, as it went on the wire
         self._plugged = True
         self._lock = threading.Lock()
@@ -95,6 +98,7 @@ class FakeBus:
         return self._plugged
 
     def opener(self, url: str, **kwargs: Any) -> _FakePort:
+        self.threads.add(threading.get_ident())
         self.open_attempts += 1
         if not self._plugged:
             raise serial.SerialException(f"could not open port {url}: unplugged")
@@ -108,6 +112,7 @@ class _FakePort:
         self._inner = inner
 
     def _check(self):
+        self._bus.threads.add(threading.get_ident())
         if not self._bus.plugged:
             raise serial.SerialException(
                 "device reports readiness to read but returned no data "
@@ -151,3 +156,33 @@ class _FakePort:
             object.__setattr__(self, name, value)
         else:
             setattr(self._inner, name, value)
+
+
+class WatchedOpener:
+    """`opener` for BusWorker around a real one (pyserial's serial_for_url): counts the opens tried
+    and notes in `threads` the id of every thread that opened or used a port, so that a test can
+    show that the hub's callers never touch the bus, whatever state the bus is in."""
+
+    def __init__(self, opener: Any = serial.serial_for_url):
+        self._opener = opener
+        self.attempts = 0
+        self.threads: set[int] = set()
+
+    def __call__(self, url: str, **kwargs: Any) -> _WatchedPort:
+        self.threads.add(threading.get_ident())
+        self.attempts += 1
+        return _WatchedPort(self, self._opener(url, **kwargs))
+
+
+class _WatchedPort:
+    def __init__(self, watch: WatchedOpener, inner):
+        object.__setattr__(self, "_watch", watch)
+        object.__setattr__(self, "_inner", inner)
+
+    def __getattr__(self, name):
+        self._watch.threads.add(threading.get_ident())
+        return getattr(self._inner, name)
+
+    def __setattr__(self, name, value):
+        self._watch.threads.add(threading.get_ident())
+        setattr(self._inner, name, value)

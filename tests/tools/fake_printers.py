@@ -2,7 +2,8 @@
 
 - `FakeNetworkPrinter`: a real TCP server on 127.0.0.1 (ephemeral port) that stores what it
   receives and answers DLE EOT the way a printer in a chosen state would. It can go mute,
-  reset the connection mid-job, or hold its only connection slot so connects time out.
+  reset the connection mid-job, hold its only connection slot so connects time out, or be slow:
+  take each chunk (a status query, the ticket) only `slow_s` after it came.
 - `FakeSerialPrinter`: the same printer behind a serial port (e.g. one end of a socat pty pair).
 - `RecordingDriver`: an in-memory driver that records every exchange.
 """
@@ -15,10 +16,10 @@ import struct
 import threading
 import time
 
-from .config import PrinterTarget
-from .drivers import PrinterDriver
-from .errors import PrinterError
-from .status import answer_bytes
+from tongban.printers.config import PrinterTarget
+from tongban.printers.drivers import PrinterDriver
+from tongban.printers.errors import PrinterError
+from tongban.printers.status import answer_bytes
 
 SILENT = "silent"  # a printer that never answers DLE EOT (or a device that is not a printer)
 
@@ -64,12 +65,15 @@ class FakeNetworkPrinter:
         reset_after: int | None = None,
         busy: bool = False,
         state_after: tuple[int, str] | None = None,
+        slow_s: float = 0.0,
     ):
         self.brain = _PrinterBrain(state, answers)
+        self.slow_s = slow_s  # each chunk received is taken (and answered) only this long after it came
         self.state_after = state_after  # (bytes, state): e.g. paper runs out during the job
         self.reset_after = reset_after  # bytes received on a connection before it drops it (RST)
         self.busy = busy  # hold the only connection slot: every connect times out
         self.connections: list[bytearray] = []
+        self._ended = 0  # connections over (closed by the driver, dropped, or stopped)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -90,6 +94,27 @@ class FakeNetworkPrinter:
 
     def set_state(self, state: str, answers: dict[int, int] | None = None) -> None:
         self.brain.set_state(state, answers)
+
+    def wait_for(self, nbytes: int, timeout_s: float = 5.0) -> bytes:
+        """`received` once it holds at least `nbytes` (or whatever came within `timeout_s`)."""
+        end = time.monotonic() + timeout_s
+        while time.monotonic() < end and len(self.received) < nbytes:
+            time.sleep(0.01)
+        return self.received
+
+    def wait_closed(self, connections: int = 1, timeout_s: float = 5.0) -> bytes:
+        """`received` once `connections` connections were accepted and all of them are over: then it
+        holds everything the driver sent. A driver's connect can return before this printer's
+        thread has accepted, let alone read, so `received` right after a print may still be short.
+        Raises TimeoutError if that does not happen within `timeout_s`."""
+        end = time.monotonic() + timeout_s
+        while True:
+            with self._lock:
+                if len(self.connections) >= connections and self._ended >= len(self.connections):
+                    return b"".join(bytes(c) for c in self.connections)
+            if time.monotonic() >= end:
+                raise TimeoutError(f"{len(self.connections)} connection(s), {self._ended} over, in {timeout_s} s")
+            time.sleep(0.01)
 
     def start(self) -> FakeNetworkPrinter:
         if self.busy:
@@ -129,6 +154,13 @@ class FakeNetworkPrinter:
             self._threads.append(t)
 
     def _serve(self, conn: socket.socket, store: bytearray) -> None:
+        try:
+            self._converse(conn, store)
+        finally:
+            with self._lock:
+                self._ended += 1
+
+    def _converse(self, conn: socket.socket, store: bytearray) -> None:
         with conn:
             while not self._stop.is_set():
                 r, _, _ = select.select([conn], [], [], 0.05)
@@ -139,6 +171,8 @@ class FakeNetworkPrinter:
                 except OSError:
                     return
                 if not chunk:
+                    return
+                if self.slow_s and self._stop.wait(self.slow_s):  # a printer busy with what came before
                     return
                 if self.reset_after is not None and len(store) + len(chunk) >= self.reset_after:
                     with self._lock:

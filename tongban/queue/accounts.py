@@ -6,7 +6,9 @@ stored, so a copied database does not let anyone in.
 
 from __future__ import annotations
 
+import builtins
 import hashlib
+import math
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,16 +16,21 @@ from datetime import timedelta
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..queue.clock import Clock
-from ..queue.store import Store, parse_iso, utc_iso
+from ..texts import both
+from .clock import Clock
+from .store import Store, parse_iso, utc_iso
 
 SESSION_HOURS = 12
+# Failed sign-ins count per (name, source address): this many in LOCK_MINUTES lock that name from
+# that address only, so a guesser elsewhere cannot lock a clerk out of their own window's computer.
 LOCK_AFTER_FAILURES = 5
 LOCK_MINUTES = 15
+# An address that fails this often in LOCK_MINUTES, across names, is refused whatever it asks.
+SOURCE_MAX_FAILURES = 20
 ROLES = ("clerk", "manager")
 TERMINAL_KINDS = ("kiosk", "pad", "display")
 # The passwords `tongban demo` gives its accounts (tongban/cli.py). Outside the demo they sign in
-# only to be changed: a hall that started from the demo database must not keep them (issue 9).
+# only to be changed: a hall that started from the demo database must not keep them.
 DEMO_PASSWORDS = frozenset({"demo-manager", "demo-clerk"})
 
 _hasher = PasswordHasher()
@@ -32,14 +39,18 @@ _hasher = PasswordHasher()
 class AuthError(Exception):
     """Refused: wrong password, locked account, unknown or revoked token."""
 
-    def __init__(self, code: str, message_zh: str, message_en: str):
+    code = "unauthenticated"  # each refusal names its own; web/errors.py gives them their statuses
+
+    def __init__(self, code: str, key: str | None = None, /, details: dict | None = None, **values):
+        """``key`` names the words in the text table; it defaults to ``err_<code>``. ``details`` go
+        into the JSON body as they are (``retry_after_s``)."""
         self.code = code
-        self.message_zh = message_zh
-        self.message_en = message_en
-        super().__init__(message_en)
+        self.details = details or {}
+        self.message_zh, self.message_en = both(key or f"err_{code}", **values)
+        super().__init__(self.message_en)
 
     def as_dict(self) -> dict:
-        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en}
+        return {"error": self.code, "message_zh": self.message_zh, "message_en": self.message_en, **self.details}
 
 
 class AccountError(ValueError):
@@ -149,66 +160,92 @@ class Accounts:
             )
 
     def login(
-        self, username: str, password: str, *, window: int | None = None, new_password: str | None = None
+        self,
+        username: str,
+        password: str,
+        *,
+        window: int | None = None,
+        new_password: str | None = None,
+        source: str = "-",
     ) -> tuple[str, Session]:
         """Check the password and open a session; returns the session token (shown once).
+
+        ``source`` is the client's address (the web passes it). A refusal does not tell names apart
+        (docs/architecture.md §Web): an unknown name, a wrong password and a name locked from this
+        source all get the same ``bad_login``, and a locked name does not even have its password
+        looked at. Only the right password, from a source where the name is not locked, hears more:
+        ``disabled``, ``password_change_required``, ``window_required``. A source that has failed
+        SOURCE_MAX_FAILURES times in LOCK_MINUTES, for any names, gets ``login_rate_limited``.
 
         An account that must change its password (a demo password outside the demo, or one set with
         must_change) is refused with ``password_change_required`` unless ``new_password`` is given,
         which then replaces the password before the session opens.
         """
         now = self.clock.now()
-        refused = AuthError("bad_login", "用户名或密码错误", "Wrong user name or password")
+        since = utc_iso(now - timedelta(minutes=LOCK_MINUTES))
+        # Names as typed are never stored: someone may type a password into the name field.
+        name = token_hash(username)
+        refused = AuthError("bad_login", tries=LOCK_AFTER_FAILURES, minutes=LOCK_MINUTES)
         with self.store.immediate() as conn:
-            row = conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
-            if row is None:
-                _hasher.hash(password)  # same work as a real check, so timing does not reveal names
-                raise refused
-            if row["disabled"]:
-                raise AuthError("disabled", "账号已停用", "This account is disabled")
-            if row["locked_until"] and parse_iso(row["locked_until"]) > now:
-                raise AuthError("locked", "密码错误次数过多，请稍后再试", "Too many wrong passwords; try again later")
-            try:
-                _hasher.verify(row["password_hash"], password)
-            except (VerificationError, InvalidHashError):
-                failures = row["failed_logins"] + 1
-                locked = utc_iso(now + timedelta(minutes=LOCK_MINUTES)) if failures >= LOCK_AFTER_FAILURES else None
+            failed, oldest = conn.execute(
+                "SELECT COUNT(*), MIN(at) FROM login_failures WHERE source = ? AND at > ?", (source, since)
+            ).fetchone()
+            if failed >= SOURCE_MAX_FAILURES:
+                wait = parse_iso(oldest) + timedelta(minutes=LOCK_MINUTES) - now
+                retry = max(1, math.ceil(wait.total_seconds()))
+                raise AuthError("login_rate_limited", details={"retry_after_s": retry}, minutes=-(-retry // 60))
+            locked = (
                 conn.execute(
-                    "UPDATE accounts SET failed_logins = ?, locked_until = ? WHERE id = ?",
-                    (0 if locked else failures, locked, row["id"]),
+                    "SELECT COUNT(*) FROM login_failures WHERE name_hash = ? AND source = ? AND at > ? AND counted = 1",
+                    (name, source, since),
+                ).fetchone()[0]
+                >= LOCK_AFTER_FAILURES
+            )
+            row = conn.execute("SELECT * FROM accounts WHERE username = ?", (username,)).fetchone()
+            right = False
+            if row is None or locked:
+                _hasher.hash(password)  # the same work as a real check, so timing does not tell them apart
+            else:
+                try:
+                    right = _hasher.verify(row["password_hash"], password)
+                except (VerificationError, InvalidHashError):
+                    right = False
+            if not right:
+                # Counted against the name from this source unless it is locked there already (so the
+                # lock ends LOCK_MINUTES after it began); against the source either way.
+                conn.execute("DELETE FROM login_failures WHERE at <= ?", (since,))
+                conn.execute(
+                    "INSERT INTO login_failures (name_hash, source, at, counted) VALUES (?,?,?,?)",
+                    (name, source, utc_iso(now), int(not locked)),
                 )
-                # The failure count must survive the refusal, so commit it rather than roll back.
+                # The failure must survive the refusal, so commit it rather than roll back.
                 conn.execute("COMMIT")
                 conn.execute("BEGIN IMMEDIATE")
-                raise refused from None
+                raise refused
+            if row["disabled"]:
+                raise AuthError("disabled")
             if not self.allow_demo_passwords and (row["must_change"] or password in DEMO_PASSWORDS):
                 if new_password is None:
-                    conn.execute("UPDATE accounts SET must_change = 1, failed_logins = 0 WHERE id = ?", (row["id"],))
+                    conn.execute("UPDATE accounts SET must_change = 1 WHERE id = ?", (row["id"],))
                     conn.execute("COMMIT")
                     conn.execute("BEGIN IMMEDIATE")
-                    raise AuthError(
-                        "password_change_required",
-                        "请先修改初始密码后再登录",
-                        "Set a new password before signing in (this one is a demo or initial password)",
-                    )
+                    raise AuthError("password_change_required")
                 try:
                     self._check_new_password(new_password, old=password)
                 except AccountError as exc:
-                    raise AuthError(
-                        "bad_new_password",
-                        "新密码不符合要求：至少 8 位，且不能是演示密码或原密码",
-                        f"New password refused: {exc}",
-                    ) from None
+                    raise AuthError("bad_new_password", why=exc) from None
                 conn.execute(
                     "UPDATE accounts SET password_hash = ?, must_change = 0 WHERE id = ?",
                     (_hasher.hash(new_password), row["id"]),
                 )
                 row = conn.execute("SELECT * FROM accounts WHERE id = ?", (row["id"],)).fetchone()
             if row["role"] == "clerk" and window is None:
-                raise AuthError("window_required", "请选择窗口", "Choose the window you are signing in at")
+                raise AuthError("window_required")
             token = "s_" + secrets.token_urlsafe(32)
             expires = now + timedelta(hours=SESSION_HOURS)
-            conn.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL WHERE id = ?", (row["id"],))
+            conn.execute(
+                "DELETE FROM login_failures WHERE (name_hash = ? AND source = ?) OR at <= ?", (name, source, since)
+            )
             conn.execute(
                 "INSERT INTO sessions (token_hash, account_id, window, created_at, expires_at) VALUES (?,?,?,?,?)",
                 (token_hash(token), row["id"], window, utc_iso(now), utc_iso(expires)),
@@ -222,13 +259,9 @@ class Accounts:
             (token_hash(token),),
         )
         if row is None or row["disabled"] or parse_iso(row["expires_at"]) <= self.clock.now():
-            raise AuthError("session_expired", "登录已过期，请重新登录", "Your session has ended; sign in again")
+            raise AuthError("session_expired")
         if row["must_change"] and not self.allow_demo_passwords:
-            raise AuthError(
-                "password_change_required",
-                "请先修改初始密码后再登录",
-                "Set a new password before going on (this account still has a demo or initial password)",
-            )
+            raise AuthError("password_change_required", "err_password_change_required_session")
         return Session(_account(row), row["window"], row["expires_at"])
 
     def logout(self, token: str) -> None:
@@ -258,10 +291,10 @@ class Accounts:
             "SELECT * FROM terminals WHERE token_hash = ? AND revoked_at IS NULL", (token_hash(token),)
         )
         if row is None:
-            raise AuthError("bad_terminal", "终端未登记或已停用", "This terminal is not enrolled or was revoked")
+            raise AuthError("bad_terminal")
         return Terminal(row["id"], row["kind"], row["name"], row["window"])
 
-    def terminals(self) -> list[dict]:
+    def terminals(self) -> builtins.list[dict]:  # `list` in this class is Accounts.list
         return [
             dict(r)
             for r in self.store.all("SELECT id, kind, name, window, created_at, revoked_at FROM terminals ORDER BY id")
