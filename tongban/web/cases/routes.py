@@ -30,28 +30,6 @@ from ..shared import csv_download, person
 cases = Blueprint("cases", __name__, template_folder="templates")
 
 STEP_ORDER = ("received", "checked", "sent", "result_received", "delivered")
-CSV_COLUMNS = (
-    "number",
-    "mode",
-    "matter",
-    "department",
-    "state",
-    "opened_day",
-    "due_day",
-    "due_flag",
-    "applicant",
-    "id_number",
-    "phone",
-    "province",
-    "handling_dept",
-    "waybill_out",
-    "sent_on",
-    "result",
-    "returned_on",
-    "delivered_on",
-    "window",
-    "clerk",
-)
 
 
 def _service() -> CaseService:
