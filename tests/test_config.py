@@ -191,6 +191,10 @@ def _bool_for_credit(doc):
     doc["policy"] = {"green_credit_min": True}
 
 
+def _string_for_idle_take(doc):
+    doc["policy"] = {"idle_windows_take_able_lines": "yes"}
+
+
 def _zero_quota(doc):
     doc["lines"][1]["daily_quota"] = 0
 
@@ -245,6 +249,7 @@ BAD_FILES = [
     (_bool_for_int, "windows[1].number", "is a boolean"),
     (_bool_for_quota, "lines[1].daily_quota", "is a boolean"),
     (_bool_for_credit, "policy.green_credit_min", "is a boolean"),
+    (_string_for_idle_take, "policy.idle_windows_take_able_lines", "is a string"),
     (_zero_quota, "lines[1].daily_quota", "expected 1 or more"),
     (_width_out_of_range, "lines[0].number_width", "expected 2 to 4"),
     (_duplicate_window, "windows[1].number", "duplicate window number"),

@@ -383,7 +383,9 @@ def test_nothing_waiting_in_the_windows_lines(service):
     service.window_action(1, "open", clerk="c1")
     with pytest.raises(errors.NothingWaiting):
         service.call_next(1)
-    # Window 1 serves only A: a B ticket waiting does not help it.
+    # Window 1 serves only A and is pinned to it: a B ticket waiting does not help it (unpinned, it
+    # would take it: tests/test_policy.py).
+    service.set_pinned(1, True)
     b = service.take_ticket(line="B").ticket
     with pytest.raises(errors.NothingWaiting):
         service.call_next(1)
@@ -439,11 +441,11 @@ def test_set_serving_only_within_able(make):
         svc.set_serving(2, ["A", "A"])
     assert svc.window(1).serving == ("A",)
     assert svc.set_serving(2, ["A"]).serving == ("A",)
-    # The change is what the window calls from.
+    # The change is what the window calls from: its own line first, the older B ticket only after.
     svc.take_ticket(line="B")
+    a = svc.take_ticket(line="A").ticket
     svc.window_action(2, "open", clerk="c2")
-    with pytest.raises(errors.NothingWaiting):
-        svc.call_next(2)
+    assert svc.call_next(2).id == a.id
 
 
 def test_pinned_window_refuses_the_balancer_not_the_manager(service):

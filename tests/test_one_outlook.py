@@ -114,6 +114,7 @@ def test_no_minutes_are_promised_for_a_line_no_staffed_window_serves(hall):
     service = service_of(hall)
     service.window_action(2, "open", clerk="clerk2")  # serves B, then A
     service.set_serving(2, ["B"], actor="manager")
+    service.set_pinned(2, True, actor="manager")  # unpinned, it would take A whenever B is empty
     service.window_action(1, "open")  # the manager opened it; nobody is signed in at it
     service.take_ticket(line="A")
     service.store.close()

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.conftest import small_hall_doc
 from tongban.config import PolicyConfig
-from tongban.queue import policy
+from tongban.queue import errors, policy
 from tongban.queue.estimates import WindowPlan, forecast
 from tongban.queue.policy import WaitingTicket, WindowView
 
@@ -60,6 +62,29 @@ def test_choose_next_is_the_smallest_order_key(waiting, window, config, later):
     assert policy.choose_next(window, waiting, now, config) == expected
     # Pure: the same inputs give the same answer, whatever order the tickets come in.
     assert policy.choose_next(window, list(reversed(waiting)), now, config) == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    tickets(),
+    windows,
+    st.lists(st.sampled_from(LINES), max_size=3, unique=True),
+    st.booleans(),
+    configs,
+    st.booleans(),
+    st.integers(4 * 3600, 6 * 3600),
+)
+def test_an_idle_window_takes_the_oldest_of_its_able_lines(waiting, window, extra, pinned, config, take, later):
+    """Own lines first; only when they are empty, the same order over the lines it is able to serve,
+    unless it is pinned or the hall keeps idle windows to their lines."""
+    config = replace(config, idle_windows_take_able_lines=take)
+    window = WindowView(window.number, window.serving, window.serving + tuple(extra), pinned)
+    now = T0 + timedelta(seconds=later)
+    own = [t for t in waiting if t.line in window.serving]
+    able = [t for t in waiting if t.line in window.able] if take and not pinned else []
+    pool = own or able
+    expected = min(pool, key=lambda t: policy.order_key(t, window, now, config)) if pool else None
+    assert policy.choose_next(window, waiting, now, config) == expected
 
 
 @settings(max_examples=150, deadline=None)
@@ -223,7 +248,139 @@ def test_forecast_is_pure_and_matches_the_calls_the_policy_makes():
     assert (f.people_ahead, f.wait_min) == (ahead, free[number])
 
 
+def test_forecast_plans_an_idle_window_on_the_lines_it_is_able_to_serve():
+    cfg = PolicyConfig()
+    now = T0 + timedelta(minutes=30)
+    a = [WaitingTicket(1, "A", T0), WaitingTicket(2, "A", T0 + timedelta(minutes=1))]
+    me = WaitingTicket(3, "B", T0 + timedelta(minutes=20))
+    per_call = {"A": 6.0, "B": 4.0}
+    # Window 1 serves A and is able to serve B; nobody serves B. It calls A1 and A2 first (its own
+    # line, though it could not have called me then: not people ahead), then me.
+    able = WindowPlan(WindowView(1, ("A",), ("A", "B")), 2.0)
+    f = forecast(me, a + [me], [able], now, cfg, per_call)
+    assert (f.people_ahead, f.wait_min) == (0, 2 + 6 + 6)
+    # Pinned, or with the hall's setting off, it keeps to A: no window may call me.
+    pinned = WindowPlan(WindowView(1, ("A",), ("A", "B"), pinned=True), 2.0)
+    assert forecast(me, a + [me], [pinned], now, cfg, per_call) is None
+    off = replace(cfg, idle_windows_take_able_lines=False)
+    assert forecast(me, a + [me], [able], now, off, per_call) is None
+
+
+def test_expected_arrivals_in_a_windows_own_line_go_before_a_line_it_only_helps():
+    """Window 1 serves A and helps B only when A is empty. A ticket in B waits while A tickets keep
+    coming (expected at the recent rate until A stops issuing); arrivals it will take are not people
+    ahead, and a window serving B would not let them pass (they are younger)."""
+    cfg = PolicyConfig()
+    now = T0 + timedelta(minutes=30)
+    me = WaitingTicket(1, "B", now)
+    helper = WindowPlan(WindowView(1, ("A",), ("A", "B")), 2.0)
+    quiet = forecast(me, [me], [helper], now, cfg, {"A": 5.0, "B": 5.0})
+    assert (quiet.people_ahead, quiet.wait_min) == (0, 2.0)
+    busy = forecast(
+        me, [me], [helper], now, cfg, {"A": 5.0, "B": 5.0}, arrivals_per_min={"A": 0.1}, horizon_min={"A": 20.0}
+    )
+    # A tickets are expected at 5 and 15 (one every 10 min until A stops issuing at 20): free at 2,
+    # window 1 finds A empty and calls B at once.
+    assert (busy.people_ahead, busy.wait_min) == (0, 2.0)
+    late = WindowPlan(WindowView(1, ("A",), ("A", "B")), 6.0)
+    busy = forecast(
+        me, [me], [late], now, cfg, {"A": 5.0, "B": 5.0}, arrivals_per_min={"A": 0.1}, horizon_min={"A": 20.0}
+    )
+    # Free at 6, it takes the A that came at 5 first; at 11 A is empty again (the next comes at 15).
+    assert (busy.people_ahead, busy.wait_min) == (0, 6.0 + 5.0)
+    own = WindowPlan(WindowView(1, ("B", "A"), ("A", "B")), 6.0)
+    assert (
+        forecast(
+            me, [me], [own], now, cfg, {"A": 5.0, "B": 5.0}, arrivals_per_min={"A": 0.1}, horizon_min={"A": 20.0}
+        ).wait_min
+        == 6.0
+    )
+
+
 # ---------- through the service: issue, people ahead, the lines summary ----------
+
+
+@pytest.fixture
+def make_service(tmp_path):
+    """A service over the small hall built from a modified document, on Thursday 09:00 (fake clock)."""
+    from tests.conftest import SHANGHAI
+    from tongban.config import parse_hall_config
+    from tongban.queue.clock import FakeClock
+    from tongban.queue.service import HallService
+    from tongban.queue.store import Store
+
+    stores = []
+
+    def build(doc: dict):
+        store = Store(tmp_path / f"hall-{len(stores)}.db")
+        stores.append(store)
+        clock = FakeClock(datetime(2026, 11, 26, 9, 0, tzinfo=SHANGHAI))
+        svc = HallService(store, parse_hall_config(doc), clock)
+        svc.sync_with_config()
+        return svc, clock
+
+    yield build
+    for store in stores:
+        store.close()
+
+
+def test_an_idle_window_takes_a_ticket_of_a_line_it_is_able_to_serve_own_lines_first(service, clock):
+    """Window 1 serves A and is able to serve B. It calls its own line's ticket first, though the B
+    ticket is older; with A empty it takes the B ticket instead of idling."""
+    service.window_action(1, "open", clerk="c1")
+    b = service.take_ticket(line="B").ticket
+    clock.advance(minutes=5)
+    a = service.take_ticket(line="A").ticket
+    assert service.call_next(1).id == a.id
+    service.act(a.id, "start", window=1)
+    service.act(a.id, "finish", window=1)
+    called = service.call_next(1)
+    assert (called.id, called.window, service.window(1).serving) == (b.id, 1, ("A",))
+
+
+def test_a_pinned_window_keeps_to_its_lines(service):
+    service.window_action(1, "open", clerk="c1")
+    service.set_pinned(1, True)
+    service.take_ticket(line="B")
+    with pytest.raises(errors.NothingWaiting):
+        service.call_next(1)
+    service.set_pinned(1, False)
+    assert service.call_next(1).line == "B"
+
+
+def test_with_the_setting_off_an_idle_window_waits(make_service):
+    doc = small_hall_doc()
+    doc["policy"] = {"idle_windows_take_able_lines": False}
+    svc, _ = make_service(doc)
+    svc.window_action(1, "open", clerk="c1")
+    svc.take_ticket(line="B")
+    with pytest.raises(errors.NothingWaiting):
+        svc.call_next(1)
+
+
+def test_the_forecast_gives_a_line_nobody_serves_minutes_from_a_window_able_to_serve_it(make_service):
+    """Only window 1 is open (serving A, able to serve B), busy with an A ticket, one more A waiting.
+    A B ticket gets its minutes from window 1: after the A tickets. With the setting off no open,
+    staffed window may call it, and nobody is promised minutes."""
+    for take in (True, False):
+        doc = small_hall_doc()
+        doc["policy"] = {"idle_windows_take_able_lines": take}
+        svc, clock = make_service(doc)
+        svc.window_action(1, "open", clerk="c1")
+        svc.take_ticket(line="A")
+        svc.call_next(1)
+        svc.take_ticket(line="A")
+        clock.advance(minutes=1)
+        issued = svc.take_ticket(line="B")
+        per_a = svc.per_call_minutes()["A"]
+        outlook = svc.ticket_outlook(issued.ticket)
+        if take:
+            # window 1 is free in (per call − 1 min), calls the waiting A (and any A expected to come
+            # meanwhile: its own line goes first), then the B ticket; nobody is ahead of it at window 1
+            assert outlook.windows == (1,) and outlook.people_ahead == 0
+            assert outlook.estimate.minutes >= round(per_a - 1 + per_a) and outlook == issued.outlook
+        else:
+            assert outlook.estimate is None and outlook.windows == ()
 
 
 def test_issue_counts_other_lines_tickets_a_shared_window_takes_first(service, clock):
@@ -260,3 +417,48 @@ def test_minutes_per_call_are_smoothed_and_survive_a_restart(service, clock, sto
     again = HallService(Store(store.path), hall_config, clock)
     assert again.per_call_minutes()["A"] == pytest.approx(7.0)
     again.store.close()
+
+
+def test_the_band_is_measured_on_the_recent_calls():
+    from tongban.queue.estimates import BAND_Z, SPREAD_MIN_CALLS, band_from, measured_spread
+
+    assert measured_spread([0.5] * (SPREAD_MIN_CALLS - 1)) == (-BAND_Z, BAND_Z)  # too few: the model's
+    errors = [x / 10 for x in range(-20, 21)]  # -2.0 .. 2.0, evenly
+    lo, hi = measured_spread(errors)
+    assert lo == pytest.approx(-1.6) and hi == pytest.approx(1.6)
+    # Waits always longer than forecast: the band still holds the estimate itself.
+    assert measured_spread([1.0 + x / 100 for x in range(50)])[0] == 0.0
+    est = band_from(10.0, 2.0, (-1.0, 2.0))
+    assert (est.minutes, est.low, est.high) == (10, 8, 14)
+
+
+def test_each_ticket_keeps_its_forecast_and_the_band_follows_the_real_waits(service, clock):
+    """Issue keeps what the ticket was told; once enough tickets have been called, the band spans
+    how far their real waits fell from it."""
+    service.window_action(1, "open", clerk="c1")
+    first = service.take_ticket(line="A")
+    row = service.store.one("SELECT minutes, sd FROM ticket_estimates WHERE ticket_id = ?", (first.ticket.id,))
+    assert row["minutes"] == 0.0 and row["sd"] == 0.0  # window 1 is free: called at once
+    wide = service._band_spread()
+    # Thirty tickets each told ~N minutes that waited twice that: the measured band reaches above.
+    with service.store.immediate() as conn:
+        for i in range(30):
+            cur = conn.execute(
+                "INSERT INTO tickets (token, service_day, prefix, seq, number, line, state, issued_at, queued_at,"
+                " called_at) VALUES (?, '2026-11-25', 'A', ?, ?, 'A', 'done', ?, ?, ?)",
+                (
+                    f"t{i}",
+                    100 + i,
+                    f"A{100 + i}",
+                    "2026-11-25T01:00:00+00:00",
+                    "2026-11-25T01:00:00+00:00",
+                    "2026-11-25T01:20:00+00:00",
+                ),
+            )
+            conn.execute("INSERT INTO ticket_estimates VALUES (?, 10.0, 2.0)", (cur.lastrowid,))
+    assert wide == (-1.28, 1.28) and service._band_spread() == wide  # worked out once a minute
+    clock.advance(minutes=1)
+    assert service._band_spread() == pytest.approx((0.0, 5.0))
+    issued = service.take_ticket(line="A")
+    est = issued.estimate  # from the forecast down to it (rounded), and far above it
+    assert est.minutes - 1 <= est.low <= est.minutes and est.high - est.minutes > 3 * (est.minutes - est.low)

@@ -267,7 +267,12 @@ class HallMachine(RuleBasedStateMachine):
     def _call_next(self, number):
         w = self.windows[number]
         today, now = self.today(), self.clock.now()
-        eligible = [t for t in self.tickets.values() if t.state == "waiting" and t.day == today and t.line in w.serving]
+        waiting = [t for t in self.tickets.values() if t.state == "waiting" and t.day == today]
+        # Its own lines first; when they are empty, the lines it is able to serve, unless pinned
+        # (docs/architecture.md §Dispatch).
+        eligible = [t for t in waiting if t.line in w.serving]
+        if not eligible and not w.pinned:
+            eligible = [t for t in waiting if t.line in w.able]
         expected: set[type] = set()
         if w.state != "open":
             expected.add(errors.WindowNotOpen)

@@ -408,7 +408,7 @@ account.add_command(account_passwd)
     "scenario_name",
     default="S1",
     show_default=True,
-    help="a built-in day (S1..S6) or a scenario TOML file",
+    help="a built-in day (S1..S6, shortage, street, mix) or a scenario TOML file",
 )
 @click.option(
     "--hall",
@@ -420,8 +420,21 @@ account.add_command(account_passwd)
 @click.option("--policy", "policies", multiple=True, help="only these policies (repeatable); default all six")
 @click.option("--jobs", default=1, show_default=True, type=int, help="worker processes")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object instead of the table")
+@click.option(
+    "--prior-bias",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(0.1, 10),
+    help="start the day with per-line service times this many times the true ones (e.g. 1.33)",
+)
 def simulate(
-    scenario_name: str, hall_path: str | None, seeds: int, policies: tuple[str, ...], jobs: int, as_json: bool
+    scenario_name: str,
+    hall_path: str | None,
+    seeds: int,
+    policies: tuple[str, ...],
+    jobs: int,
+    as_json: bool,
+    prior_bias: float,
 ) -> None:
     """Simulate seeded hall days with the real policy, balancer and estimator beside the baselines."""
     import json
@@ -451,7 +464,7 @@ def simulate(
             raise click.BadParameter(f"{name!r} (expected one of {', '.join(POLICIES)})", param_hint="--policy")
     if seeds < 1:
         raise click.BadParameter("at least 1", param_hint="--seeds")
-    summary, _ = simulator.run(scenario, seeds, tuple(policies) or POLICIES, jobs=jobs)
+    summary, _ = simulator.run(scenario, seeds, tuple(policies) or POLICIES, jobs=jobs, prior_bias=prior_bias)
     if as_json:
         click.echo(json.dumps(simulator.public_json(summary), ensure_ascii=False))
     else:

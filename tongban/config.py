@@ -115,9 +115,9 @@ class Window:
 class PolicyConfig:
     # Minutes added to a ticket's age (docs/architecture.md §Dispatch). green 15 and primary line 0 were
     # chosen by measurement (bench/sweep_policy.py, docs/simulator.md "How the defaults were chosen"):
-    # the smallest green credit that keeps green waits well under half the others' on the normal and
-    # the peak day; every extra minute of it lengthens the others' tail, and a primary-line credit only
-    # lengthened waits.
+    # the smallest green credit that keeps green waits under half the others' on all six simulated
+    # layouts (the ~93% day needs 15); every extra minute of it lengthens the others' tail, and a
+    # primary-line credit only lengthened waits.
     # Appointment and transfer credits are not simulated (no appointments or transfers in the scenarios).
     green_credit_min: float = 15.0
     appointment_credit_min: float = 20.0
@@ -125,6 +125,9 @@ class PolicyConfig:
     primary_line_credit_min: float = 0.0
     balancer_interval_s: int = 60  # 30 s and 120 s measured within noise of 60 s
     balancer_auto_apply: bool = True
+    # A window whose lines are empty calls from the other lines it is able to serve (unless pinned),
+    # instead of idling until the balancer moves it (docs/simulator.md "Dispatch").
+    idle_windows_take_able_lines: bool = True
 
 
 @dataclass(frozen=True)
@@ -509,6 +512,14 @@ def _policy(c: Checker, doc: dict) -> PolicyConfig:
     )
     values["balancer_auto_apply"] = c.get(
         t, "policy", "balancer_auto_apply", bool, required=False, default=defaults.balancer_auto_apply
+    )
+    values["idle_windows_take_able_lines"] = c.get(
+        t,
+        "policy",
+        "idle_windows_take_able_lines",
+        bool,
+        required=False,
+        default=defaults.idle_windows_take_able_lines,
     )
     return PolicyConfig(**values)
 

@@ -2,17 +2,24 @@
 
 The estimate printed on a ticket is a *forecast* made with the real dispatch policy: the windows that
 are open (each free now, or when its current citizen is expected to leave) call the waiting tickets
-one by one exactly as ``policy.choose_next`` would, each call taking the line's smoothed minutes per
-call, until the ticket itself is called. So
+one by one exactly as ``policy.choose_next`` would (its own lines first, then, when they are empty,
+the other lines it is able to serve), each call taking the line's smoothed minutes per call, until
+the ticket itself is called. So
 
 * **people ahead** is the number of tickets the policy calls before this one *at windows that could
-  have called it* (green-channel and transferred tickets, tickets of other lines a shared window
-  takes first, the primary-line credit of each window: all counted as they will really happen), and
+  have called it instead* (green-channel and transferred tickets, tickets of other lines a shared
+  window takes first, the primary-line credit of each window: all counted as they will really
+  happen; a window that takes other lines only when its own are empty counts only then), and
 * the **estimate** is the forecast time of its call: in effect people ahead × minutes per call ÷ the
   windows serving the line, but with the windows' real line sets and current work.
 
-A band goes around it, wider the more calls lie ahead (service times are skewed: lognormal, CV ~0.8).
-Its error is measured in the simulator (``tongban simulate``: estimate MAE and share underestimated).
+A band goes around it, wider the more calls lie ahead (service times are skewed: lognormal, CV ~0.8)
+and the more expected arrivals may pass it. Its width is *measured*: each ticket keeps the forecast
+it was given and that forecast's standard deviation (``ticket_estimates``), and the band spans the
+10th to 90th percentile of how far the recently called tickets' real waits fell from their
+forecasts, in those standard deviations (``measured_spread``), so about 80% of real waits fall inside
+it whatever the hall. The error is measured in the simulator too (``tongban simulate``: estimate
+MAE, share underestimated, band coverage).
 
 Minutes per call are the window's minutes from calling a ticket to being free again (walk-up, service,
 or the recalls before a no-show), smoothed per line and persisted in ``lines.cycle_min``; the plain
@@ -41,8 +48,11 @@ DEFAULT_OVERHEAD_MIN = 0.7
 SMOOTHING = 0.05
 # Assumed coefficient of variation of one call's duration, for the band.
 CALL_CV = 0.8
-# z for a two-sided ~80% band.
+# z for a two-sided ~80% band, until enough calls have measured it (``measured_spread``).
 BAND_Z = 1.28
+# The band's spread is measured on the most recently called tickets, once there are this many.
+SPREAD_CALLS = 200
+SPREAD_MIN_CALLS = 30
 # A window busy longer than expected is still expected to take this share of a mean call.
 RESIDUAL_FLOOR = 0.25
 
@@ -76,6 +86,7 @@ class Forecast:
     calls_ahead: int  # calls at the target's windows before it (= people_ahead)
     windows: int  # windows that serve the target's line in the plan
     estimate: Estimate
+    sd: float = 0.0  # the forecast's model standard deviation (minutes), the band's unit
 
 
 def smooth(previous: float | None, count: int, sample_min: float) -> float:
@@ -95,18 +106,61 @@ def minutes_per_call(cycle_min: float | None, service_min: float | None) -> floa
 
 
 def busy_for(elapsed_min: float, per_call_min: float) -> float:
-    """Minutes until a window that called a ticket ``elapsed_min`` ago is expected to be free."""
+    """Minutes until a window that called a ticket ``elapsed_min`` ago is expected to be free.
+
+    Not the mean remaining time of such a call (that is longer: a call that has run long tends to run
+    longer still): the forecast plays each window's calls one after another, and what it needs is
+    the order and spacing of the windows' next departures, which across many windows come evenly at
+    their joint rate. Spacing the first departures by what is left of a mean call does that (the
+    simulator measured the mean remaining time to make every forecast ~2 minutes too long)."""
     return max(per_call_min - elapsed_min, RESIDUAL_FLOOR * per_call_min)
 
 
-def band(mid: float, calls: int, per_call_min: float, windows: int) -> Estimate:
-    """An ~80% band: the time to ``calls`` departures from ``windows`` servers has a standard deviation
-    of about CV × per-call × sqrt(calls) / windows."""
+def forecast_sd(mid: float, calls: int, per_call_min: float, windows: int, extra_var: float = 0.0) -> float:
+    """The model's standard deviation of a forecast wait: the time to ``calls`` departures from
+    ``windows`` servers varies by about CV × per-call × sqrt(calls) / windows; ``extra_var``
+    (minutes², before dividing by the windows²) adds what is uncertain in who comes (expected
+    arrivals that pass the ticket)."""
     windows = max(windows, 1)
-    sd = CALL_CV * per_call_min * math.sqrt(max(calls, 0) + 1) / windows
-    low = max(0.0, mid - BAND_Z * sd)
-    high = mid + BAND_Z * sd
+    # The calls ahead, and the rest of the call under way at the window that will be free first
+    # (none when the ticket is called right now).
+    calls = max(calls, 0) + (mid > 0)
+    return math.sqrt(((CALL_CV * per_call_min) ** 2 * calls + extra_var) / windows**2)
+
+
+def band(
+    mid: float,
+    calls: int,
+    per_call_min: float,
+    windows: int,
+    extra_var: float = 0.0,
+    spread: tuple[float, float] = (-BAND_Z, BAND_Z),
+) -> Estimate:
+    """The estimate and its band: ``spread`` standard deviations (``forecast_sd``) either side."""
+    return band_from(mid, forecast_sd(mid, calls, per_call_min, windows, extra_var), spread)
+
+
+def band_from(mid: float, sd: float, spread: tuple[float, float] = (-BAND_Z, BAND_Z)) -> Estimate:
+    low = max(0.0, mid + spread[0] * sd)
+    high = mid + spread[1] * sd
     return Estimate(minutes=max(0, round(mid)), low=max(0, math.floor(low)), high=max(0, math.ceil(high)))
+
+
+def measured_spread(errors: Sequence[float]) -> tuple[float, float]:
+    """The band's edges in forecast standard deviations, from recent calls: each error is (real wait −
+    forecast) ÷ that forecast's sd. The 10th and 90th percentiles, so ~80% of waits fall inside; the
+    estimate itself always inside the band. Too few calls yet: the model's ±``BAND_Z``."""
+    if len(errors) < SPREAD_MIN_CALLS:
+        return (-BAND_Z, BAND_Z)
+    ordered = sorted(errors)
+
+    def at(q: float) -> float:
+        pos = (len(ordered) - 1) * q
+        lo = math.floor(pos)
+        hi = min(lo + 1, len(ordered) - 1)
+        return ordered[lo] + (ordered[hi] - ordered[lo]) * (pos - lo)
+
+    return (min(at(0.1), 0.0), max(at(0.9), 0.0))
 
 
 def forecast(
@@ -118,63 +172,110 @@ def forecast(
     per_call: Mapping[str, float],
     choose: Callable = policy.choose_next,
     green_per_min: Mapping[str, float] | None = None,
+    group: Callable[[policy.WaitingTicket], object] | None = None,
+    arrivals_per_min: Mapping[str, float] | None = None,
+    horizon_min: Mapping[str, float] | None = None,
+    spread: tuple[float, float] = (-BAND_Z, BAND_Z),
 ) -> Forecast | None:
-    """Run the policy forward until ``target`` is called. None when no window in the plan serves its line.
+    """Run the policy forward until ``target`` is called. None when no window in the plan may call
+    from its line (``policy.reach``: the lines it serves, or is able to serve when those are empty).
 
     ``waiting`` may or may not contain ``target`` (a newcomer not yet issued). Within one line the
     policy's order does not depend on the window (credits belong to the ticket; the primary-line credit
     is the same for the whole line), so each window only chooses among the heads of its lines.
-    Appointment credits are taken as they stand now.
+    Appointment credits are taken as they stand now. ``choose`` is the chooser ``call_next`` uses;
+    one that keeps a window to some tickets of a line (the simulator's bind-at-issue baselines) passes
+    ``group`` (the number of the window a ticket is bound to): each line is then split into one queue
+    per window, and a window chooses only among its own.
 
-    Future arrivals matter only when their credit lets them pass the target: green-channel citizens
-    who come within the green credit. ``green_per_min`` (recent green arrivals per minute, per line)
-    adds them as expected: evenly spaced, the first half a gap from now. They take window time and
-    can pass the target, but are not counted as people ahead (nobody is there yet).
+    Future arrivals matter when they can be called before the target: green-channel citizens who
+    come within the green credit, and anyone who comes to a line a window serves while the target's
+    line is one it takes only when its own are empty. ``green_per_min`` (recent green arrivals per
+    minute, per line) and ``arrivals_per_min`` (all recent arrivals, green included) add them as
+    expected: evenly spaced, the first half a gap from now, the others until ``horizon_min`` (per
+    line: when it stops issuing), the green ones at least within the green credit. They take window
+    time and can pass the target, but are not counted as people ahead (nobody is there yet).
     """
     line = target.line
-    if not any(line in w.view.serving for w in windows):
+    reach = [policy.reach(w.view, config) for w in windows]
+    if not any(line in lines for lines in reach):
         return None
-    queues: dict[str, list] = {}
+    queues: dict[object, list] = {}
+    keys: dict[str, list] = {}  # a line's queues (one, unless ``group`` splits it)
+
+    def key_of(t: policy.WaitingTicket) -> object:
+        if group is None:
+            return t.line
+        key = (t.line, group(t))
+        if key not in queues:
+            keys.setdefault(t.line, []).append(key)
+        return key
+
     seq = 0
     for t in waiting:
         if t.id != target.id:
-            queues.setdefault(t.line, []).append((policy.line_order_key(t, now, config), seq, t))
+            queues.setdefault(key_of(t), []).append((policy.line_order_key(t, now, config), seq, t))
             seq += 1
-    queues.setdefault(line, []).append((policy.line_order_key(target, now, config), seq, target))
+    queues.setdefault(key_of(target), []).append((policy.line_order_key(target, now, config), seq, target))
     for tickets in queues.values():
         heapq.heapify(tickets)
-    # Expected green arrivals that could still pass the target (beyond the green credit none can).
-    coming: list[tuple[float, str]] = []
-    if green_per_min and config.green_credit_min > 0:
-        horizon = config.green_credit_min
-        for prefix, rate in green_per_min.items():
-            if rate <= 0:
-                continue
-            k = 0
-            while (k + 0.5) / rate < horizon:
-                coming.append(((k + 0.5) / rate, prefix))
-                k += 1
-        coming.sort()
-    next_coming = 0
+    if group is None:
+        keys = {k: [k] for k in queues}
+    # Expected arrivals that could still be called before the target: one stream per line and kind,
+    # (next arrival, line, green, gap, until), each drawn from only when the forecast gets there.
+    coming: list[tuple[float, str, bool, float, float]] = []
+
+    def expect(prefix: str, rate: float, green: bool, until: float) -> None:
+        if rate > 0 and 0.5 / rate < until:
+            coming.append((0.5 / rate, prefix, green, 1.0 / rate, until))
+
+    horizon_min = horizon_min or {}
+    for prefix, rate in (green_per_min or {}).items():
+        until = horizon_min.get(prefix, 0.0)
+        if config.green_credit_min > 0:
+            until = max(until, config.green_credit_min)
+        expect(prefix, rate, True, until)
+    for prefix, rate in (arrivals_per_min or {}).items():
+        expect(prefix, rate - (green_per_min or {}).get(prefix, 0.0), False, horizon_min.get(prefix, 0.0))
+    heapq.heapify(coming)
     heap = [(w.free_in_min, w.view.number, i) for i, w in enumerate(windows)]
     heapq.heapify(heap)
     ahead = 0
     phantom = -1
-    serving_target = sum(1 for w in windows if line in w.view.serving)
+    serving_target = sum(1 for lines in reach if line in lines)
+    helpers: set[int] = set()  # windows that made calls the target waited for
+    var = 0.0  # of those calls' minutes, beyond their count (expected arrivals might not come)
+    ghosts = 0
     while heap:
         t_min, number, i = heapq.heappop(heap)
-        while next_coming < len(coming) and coming[next_coming][0] <= t_min:
-            offset, prefix = coming[next_coming]
-            ghost = policy.WaitingTicket(phantom, prefix, now + timedelta(minutes=offset), True)
-            heapq.heappush(queues.setdefault(prefix, []), (policy.line_order_key(ghost, now, config), seq, ghost))
+        while coming and coming[0][0] <= t_min:
+            offset, prefix, green, gap, until = coming[0]
+            if offset + gap < until:
+                heapq.heapreplace(coming, (offset + gap, prefix, green, gap, until))
+            else:
+                heapq.heappop(coming)
+            ghost = policy.WaitingTicket(phantom, prefix, now + timedelta(minutes=offset), green)
+            key = key_of(ghost)
+            if group is None:
+                keys.setdefault(prefix, [prefix])
+            heapq.heappush(queues.setdefault(key, []), (policy.line_order_key(ghost, now, config), seq, ghost))
             phantom -= 1
             seq += 1
-            next_coming += 1
         view = windows[i].view
-        heads = [queues[p][0][2] for p in view.serving if queues.get(p)]
+        lines = reach[i]
+        if group is None:
+            heads = [queues[k][0][2] for p in lines for k in keys.get(p, ()) if queues[k]]
+        else:
+            heads = [queues[(p, number)][0][2] for p in lines if queues.get((p, number))]
+        # Could it call the target now: its line is one the window serves, or one it is able to serve
+        # while its own lines are empty.
+        could = line in view.serving or (
+            line in lines and not any(queues[k] for p in view.serving for k in keys.get(p, ()))
+        )
         if not heads:
-            # Nothing for this window now; it waits for the next expected arrival in its lines.
-            later = next((c[0] for c in coming[next_coming:] if c[1] in view.serving), None)
+            # Nothing for this window now; it waits for the next expected arrival in its lines (none
+            # is bound to a window yet).
+            later = min((c[0] for c in coming if c[1] in lines), default=None) if group is None else None
             if later is not None:
                 heapq.heappush(heap, (later, number, i))
             continue
@@ -184,11 +285,22 @@ def forecast(
             continue
         if chosen.id == target.id:
             per = per_call.get(line, DEFAULT_SERVICE_MIN)
-            return Forecast(ahead, t_min, ahead, serving_target, band(t_min, ahead, per, serving_target))
-        heapq.heappop(queues[chosen.line])
-        if line in view.serving and chosen.id >= 0:
-            ahead += 1
-        heapq.heappush(heap, (t_min + per_call.get(chosen.line, DEFAULT_SERVICE_MIN), number, i))
+            helpers.add(number)
+            own = sum(1 for w in windows if line in w.view.serving)
+            sd = forecast_sd(t_min, ahead + ghosts, per, max(len(helpers), own), var)
+            return Forecast(ahead, t_min, ahead, serving_target, band_from(t_min, sd, spread), sd)
+        heapq.heappop(queues[key_of(chosen)])
+        if group is not None:
+            could = group(chosen) == group(target)  # a window calls only its own group
+        minutes = per_call.get(chosen.line, DEFAULT_SERVICE_MIN)
+        if could:
+            helpers.add(number)
+            if chosen.id >= 0:
+                ahead += 1
+            else:
+                ghosts += 1
+                var += minutes**2  # an expected arrival may not come: its count is uncertain too
+        heapq.heappush(heap, (t_min + minutes, number, i))
     return None
 
 

@@ -2,6 +2,9 @@
 
 Base order is oldest first across the lines the window serves. Credits are minutes added to a
 ticket's age: green channel, a due appointment, a transferred ticket, the window's primary line.
+When the window's own lines are empty it takes, in the same order, the lines it is *able* to serve
+(no window idles beside a line it could take), unless it is pinned or the hall turned
+``policy.idle_windows_take_able_lines`` off. The bound below holds within each of the two steps.
 
 Bound (no one waits forever): a ticket's priority is ``age + credits`` with ``0 <= credits <= C``
 where ``C = max_credit(config)``, the sum of all credits. A ticket T can be passed over only by a
@@ -34,6 +37,8 @@ class WaitingTicket:
 class WindowView:
     number: int
     serving: tuple[str, ...]  # primary line first
+    able: tuple[str, ...] = ()  # every line it is able to serve (taken only when its own are empty)
+    pinned: bool = False  # the manager pinned it: it keeps to the lines it serves
 
     @property
     def primary(self) -> str | None:
@@ -47,6 +52,14 @@ def max_credit(config: PolicyConfig) -> float:
         + config.transfer_credit_min
         + config.primary_line_credit_min
     )
+
+
+def reach(window: WindowView, config: PolicyConfig) -> tuple[str, ...]:
+    """Every line ``window`` may call from: the lines it serves, then (when they are empty) the other
+    lines it is able to serve, unless it is pinned or the hall keeps idle windows to their lines."""
+    if window.pinned or not config.idle_windows_take_able_lines:
+        return window.serving
+    return window.serving + tuple(p for p in window.able if p not in window.serving)
 
 
 def credit_minutes(ticket: WaitingTicket, window: WindowView | None, now: datetime, config: PolicyConfig) -> float:
@@ -88,11 +101,24 @@ def line_order_key(ticket: WaitingTicket, now: datetime, config: PolicyConfig):
 def choose_next(
     window: WindowView, waiting: Iterable[WaitingTicket], now: datetime, config: PolicyConfig
 ) -> WaitingTicket | None:
-    """The ticket ``window`` calls next: the smallest ``order_key`` among the tickets in its lines.
+    """The ticket ``window`` calls next: the smallest ``order_key`` among the tickets in its lines;
+    when there are none, among the tickets of the other lines it may reach (``reach``).
 
     Written out for speed (it runs on every call and many times in every forecast); a property test
     checks it against ``min(order_key)``."""
-    serving = window.serving
+    if not isinstance(waiting, (list, tuple)):
+        waiting = list(waiting)
+    best = _oldest(window, window.serving, waiting, now, config)
+    if best is None and window.able:
+        others = reach(window, config)[len(window.serving) :]
+        if others:
+            best = _oldest(window, others, waiting, now, config)
+    return best
+
+
+def _oldest(
+    window: WindowView, serving: tuple[str, ...], waiting: Sequence[WaitingTicket], now: datetime, config: PolicyConfig
+) -> WaitingTicket | None:
     primary = window.primary
     green, due, moved, own = (
         config.green_credit_min,

@@ -18,10 +18,13 @@ from ..texts import Msg, text
 from . import balancer, calendar, errors, policy, printing
 from .clock import Clock
 from .estimates import (
+    SPREAD_CALLS,
     Estimate,
+    Forecast,
     WindowPlan,
     busy_for,
     forecast,
+    measured_spread,
     minutes_per_call,
     smooth,
 )
@@ -141,7 +144,7 @@ class WindowState:
         )
 
     def view(self) -> policy.WindowView:
-        return policy.WindowView(self.number, self.serving)
+        return policy.WindowView(self.number, self.serving, self.able, self.pinned)
 
 
 @dataclass(frozen=True)
@@ -203,14 +206,18 @@ NEWCOMER_ID = 1 << 62
 
 
 class HallService:
-    def __init__(self, store: Store, config: HallConfig, clock: Clock, *, chooser=None):
-        """``chooser`` replaces ``policy.choose_next`` in ``call_next``; only the simulator's baselines
-        (bind-at-issue, join-shortest-queue) pass one. Production always runs the real policy."""
+    def __init__(self, store: Store, config: HallConfig, clock: Clock, *, chooser=None, ticket_group=None):
+        """``chooser`` replaces ``policy.choose_next`` in ``call_next`` and in the forecast; only the
+        simulator's baselines (bind-at-issue, join-shortest-queue) pass one, with ``ticket_group`` (the
+        window a ticket is bound to) so the forecast keeps each window's tickets apart. Production
+        always runs the real policy."""
         self.store = store
         self.config = config
         self.clock = clock
         self.hall = config.hall
         self.chooser = chooser or policy.choose_next
+        self.ticket_group = ticket_group
+        self._spread: tuple[datetime, tuple[float, float]] | None = None  # (worked out at, band spread)
 
     # ---------- set-up ----------
 
@@ -349,17 +356,20 @@ class HallService:
         }
         plans = []
         for row in self.store.all(
-            "SELECT number, serving FROM windows WHERE state = 'open' AND clerk IS NOT NULL ORDER BY number"
+            "SELECT number, serving, able, pinned FROM windows WHERE state = 'open' AND clerk IS NOT NULL"
+            " ORDER BY number"
         ):
             free = 0.0
             if row[0] in busy:
                 line, called_at = busy[row[0]]
                 free = busy_for((now - called_at).total_seconds() / 60.0, per_call.get(line, 0.0))
-            plans.append(WindowPlan(policy.WindowView(row[0], _prefixes(row[1])), free))
+            view = policy.WindowView(row[0], _prefixes(row[1]), _prefixes(row[2]), bool(row[3]))
+            plans.append(WindowPlan(view, free))
         return plans
 
-    def _green_per_min(self, now: datetime) -> dict[str, float]:
-        """Green-channel tickets issued per minute in the last half hour, per line (for the forecast)."""
+    def _arrivals_per_min(self, now: datetime) -> tuple[dict[str, float], dict[str, float]]:
+        """Tickets issued per minute in the last half hour per line, all and green-channel (for the
+        forecast)."""
         day = calendar.service_day(now, self.hall)
         since = utc_iso(now - timedelta(minutes=ARRIVAL_WINDOW_MIN))
         first_row = self.store.one(
@@ -368,33 +378,94 @@ class HallService:
         assert first_row is not None  # an aggregate without GROUP BY returns exactly one row
         first = first_row[0]
         if first is None:
-            return {}
+            return {}, {}
         span = max(ARRIVAL_MIN_SPAN_MIN, (now - _instant(first)).total_seconds() / 60)
         rows = self.store.all(
-            "SELECT line, COUNT(*) FROM tickets WHERE service_day = ? AND issued_at >= ? AND green = 1 GROUP BY line",
+            "SELECT line, COUNT(*), SUM(green) FROM tickets WHERE service_day = ? AND issued_at >= ? GROUP BY line",
             (day, since),
         )
-        return {r[0]: r[1] / span for r in rows}
+        return {r[0]: r[1] / span for r in rows}, {r[0]: r[2] / span for r in rows if r[2]}
+
+    def _issuing_for(self, now: datetime) -> dict[str, float]:
+        """Minutes each line keeps issuing tickets from now: to the end of the open period, or the
+        line's last issue time if that comes first (0 when it issues none now)."""
+        if not calendar.opening(now, self.hall).open:
+            return {}
+        moment = calendar.local(now, self.hall)
+        clock = moment.time()
+        period = next(
+            p for p in self.hall.hours.get(calendar.WEEKDAYS[moment.weekday()], ()) if p.start <= clock < p.end
+        )
+        out = {}
+        for line in self.config.lines:
+            stop = period.end if line.last_issue is None else min(period.end, line.last_issue)
+            minutes = (datetime.combine(moment.date(), stop, moment.tzinfo) - moment).total_seconds() / 60
+            if minutes > 0:
+                out[line.prefix] = minutes
+        return out
+
+    def _band_spread(self) -> tuple[float, float]:
+        """The band's edges in forecast standard deviations, measured on the most recently called
+        tickets: how far their real waits fell from what they were told (``estimates.measured_spread``).
+        Worked out again once a minute at most: it moves only as tickets are called."""
+        now = self.clock.now()
+        if self._spread is not None and timedelta(0) <= now - self._spread[0] < timedelta(minutes=1):
+            return self._spread[1]
+        rows = self.store.all(
+            "SELECT ((julianday(t.called_at) - julianday(t.issued_at)) * 1440 - e.minutes) / e.sd"
+            " FROM tickets t JOIN ticket_estimates e ON e.ticket_id = t.id"
+            " WHERE t.called_at IS NOT NULL AND e.sd > 0 ORDER BY t.called_at DESC LIMIT ?",
+            (SPREAD_CALLS,),
+        )
+        spread = measured_spread([r[0] for r in rows])
+        self._spread = (now, spread)
+        return spread
 
     def _outlook(self, target: policy.WaitingTicket, waiting: list[policy.WaitingTicket], now: datetime) -> Outlook:
-        per_call = self.per_call_minutes()
+        outlook, _ = self._outlook_and_forecast(target, waiting, now)
+        return outlook
+
+    def _outlook_and_forecast(
+        self,
+        target: policy.WaitingTicket,
+        waiting: list[policy.WaitingTicket],
+        now: datetime,
+        per_call: dict[str, float] | None = None,
+    ) -> tuple[Outlook, Forecast | None]:
+        """The outlook, and the forecast behind its estimate (None when nobody is promised minutes)."""
+        per_call = per_call if per_call is not None else self.per_call_minutes()
+        cfg = self.config.policy
         plans = self._plans(now, per_call)
+        arrivals, green = self._arrivals_per_min(now)
         result = forecast(
-            target, waiting, plans, now, self.config.policy, per_call, green_per_min=self._green_per_min(now)
+            target,
+            waiting,
+            plans,
+            now,
+            cfg,
+            per_call,
+            self.chooser,
+            green_per_min=green,
+            group=self.ticket_group,
+            arrivals_per_min=arrivals,
+            horizon_min=self._issuing_for(now),
+            spread=self._band_spread(),
         )
         if result is not None:
-            numbers = tuple(p.view.number for p in plans if target.line in p.view.serving)
-            return Outlook(result.people_ahead, result.estimate, numbers)
-        # No open, staffed window serves the line: no minutes are promised. The place in line is
-        # still true, and so is when the hall opens again if it is closed now.
-        key = policy.line_order_key(target, now, self.config.policy)
+            # The windows that may call it: those serving its line, and those able to take it when
+            # their own lines are empty (policy.reach).
+            numbers = tuple(p.view.number for p in plans if target.line in policy.reach(p.view, cfg))
+            return Outlook(result.people_ahead, result.estimate, numbers), result
+        # No open, staffed window serves or can take the line: no minutes are promised. The place in
+        # line is still true, and so is when the hall opens again if it is closed now.
+        key = policy.line_order_key(target, now, cfg)
         ahead = sum(
             1
             for t in waiting
-            if t.line == target.line and t.id != target.id and policy.line_order_key(t, now, self.config.policy) < key
+            if t.line == target.line and t.id != target.id and policy.line_order_key(t, now, cfg) < key
         )
         status = calendar.opening(now, self.hall)
-        return Outlook(ahead, None, (), None if status.open else status.reopens_at)
+        return Outlook(ahead, None, (), None if status.open else status.reopens_at), None
 
     def lines_summary(self) -> list[dict]:
         now = self.clock.now()
@@ -452,6 +523,16 @@ class HallService:
         day = calendar.service_day(now, self.hall)
         requester = kiosk or actor or "public"
         asked = json.dumps([line, matter, green, utc_iso(appointment_at) if appointment_at else None])
+        # What the ticket will be told, forecast before the write (the new ticket is last among equals,
+        # as it will be); the forecast is kept with the ticket to measure the band against its real wait.
+        told = None
+        try:
+            prefix, _ = self._resolve_line(line, matter)
+        except errors.QueueError:
+            prefix = None  # refused inside the transaction, as any other request
+        if prefix is not None:
+            newcomer = policy.WaitingTicket(NEWCOMER_ID, prefix, now, green, appointment_at)
+            told = self._outlook_and_forecast(newcomer, self._waiting_views(day), now)
         with self.store.immediate() as conn:
             earlier = None
             if request_key is not None:
@@ -467,6 +548,11 @@ class HallService:
                 ticket_id = self._insert_ticket(
                     conn, now, day, line, matter, green, appointment_at, kiosk, actor, window
                 )
+                if told is not None and told[1] is not None:
+                    conn.execute(
+                        "INSERT INTO ticket_estimates (ticket_id, minutes, sd) VALUES (?, ?, ?)",
+                        (ticket_id, told[1].wait_min, told[1].sd),
+                    )
                 printer = self.config.kiosk_printer(kiosk)
                 job_id = printing.enqueue(self.store, ticket_id, printer, now) if printer else None
                 if request_key is not None:
@@ -476,7 +562,8 @@ class HallService:
                         (requester, request_key, asked, ticket_id, job_id, utc_iso(now)),
                     )
         ticket = self.ticket(ticket_id)
-        return Issued(ticket, self.ticket_outlook(ticket), print_job=job_id, repeated=earlier is not None)
+        outlook = told[0] if told is not None and earlier is None else self.ticket_outlook(ticket)
+        return Issued(ticket, outlook, print_job=job_id, repeated=earlier is not None)
 
     def _insert_ticket(
         self,
@@ -984,11 +1071,13 @@ class HallService:
                     {"ticket": busy["number"]},
                     ticket=busy["number"],
                 )
-            marks = ",".join("?" * len(window.serving))
+            # Its own lines, and the lines it may take when those are empty (the policy chooses).
+            lines = policy.reach(window.view(), self.config.policy)
+            marks = ",".join("?" * len(lines))
             rows = conn.execute(
                 f"SELECT id, line, queued_at, green, appointment_at, transferred FROM tickets"
                 f" WHERE state = 'waiting' AND service_day = ? AND line IN ({marks})",
-                (day, *window.serving),
+                (day, *lines),
             ).fetchall()
             waiting = [
                 policy.WaitingTicket(

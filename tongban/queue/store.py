@@ -596,3 +596,16 @@ def m014_login_failures(db: sqlite_utils.Database) -> None:
     db.execute("CREATE INDEX login_failures_source ON login_failures (source, at)")
     db.execute("CREATE INDEX login_failures_name ON login_failures (name_hash, source, at)")
     db.execute("UPDATE accounts SET failed_logins = 0, locked_until = NULL")
+
+
+@migrations()
+def m015_ticket_estimates(db: sqlite_utils.Database) -> None:
+    # What each ticket was told when it was issued: the forecast wait (unrounded) and its model's
+    # standard deviation. Comparing them with the real waits sets the band's width (estimates.py).
+    db.execute("""
+        CREATE TABLE ticket_estimates (
+            ticket_id INTEGER PRIMARY KEY REFERENCES tickets(id),
+            minutes REAL NOT NULL,
+            sd REAL NOT NULL
+        )""")
+    db.execute("CREATE INDEX tickets_called ON tickets (called_at)")

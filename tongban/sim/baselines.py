@@ -7,8 +7,8 @@
   or at it (join the shortest queue).
 * ``oldest_eligible``: each window calls the oldest ticket among every line it is able to serve; no
   credits, no balancer.
-* ``tongban``: the real policy with the hall's credits, windows opening on their primary line, and
-  the balancer at its interval.
+* ``tongban``: the real policy with the hall's credits, windows opening on their primary line, an
+  idle window taking the lines it is able to serve, and the balancer at its interval.
 * ``pooled``: every window serves every line, first come first served (the reference no hall can beat).
 
 The baselines replace only the choice function (a ``chooser`` given to ``HallService``) or the lines
@@ -47,6 +47,8 @@ SETUPS = {
 
 
 def policy_config(setup: Setup, hall_policy: PolicyConfig) -> PolicyConfig:
+    """Tongban runs the hall's policy; a baseline has no credits and keeps each window to the lines
+    it serves (for ``static_fifo`` its primary line only)."""
     if setup.credits:
         return hall_policy
     return replace(
@@ -55,6 +57,7 @@ def policy_config(setup: Setup, hall_policy: PolicyConfig) -> PolicyConfig:
         appointment_credit_min=0.0,
         transfer_credit_min=0.0,
         primary_line_credit_min=0.0,
+        idle_windows_take_able_lines=False,
     )
 
 
@@ -86,3 +89,7 @@ class Binding:
     def chooser(self, window, waiting, now, config):
         mine = [t for t in waiting if self.window_of.get(t.id) == window.number]
         return policy.choose_next(window, mine, now, config)
+
+    def group(self, ticket) -> int | None:
+        """The window a ticket is bound to: the forecast keeps each window's tickets in their own queue."""
+        return self.window_of.get(ticket.id)

@@ -1,4 +1,5 @@
-"""Simulated hall days: the built-in scenarios S1–S6, scenario files (TOML), and days drawn from a seed.
+"""Simulated hall days: the built-in scenarios (S1–S6 and a few more), scenario files (TOML), and days
+drawn from a seed.
 
 Everything random about a day (who arrives when, for which line, green channel or not, how long the
 service takes, whether they answer the call, how long they take to walk up) is drawn from the seed
@@ -16,7 +17,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..config import WEEKDAYS, Hall, HallConfig, Line, Period, PolicyConfig, Window
+from ..config import WEEKDAYS, Hall, HallConfig, Line, Operations, Period, PolicyConfig, Window
 from ..queue.estimates import smooth
 
 
@@ -83,6 +84,7 @@ class Scenario:
     tickets: float  # expected tickets in the day
     lines: tuple[LineSpec, ...] = DEFAULT_LINES
     windows: int | tuple[WindowSpec, ...] = 12  # a count: a long chain is built (``chain_windows``)
+    chain_skills: int = 0  # lines each chained window is able to serve: 3, or 0 for two or three
     hours: tuple[tuple[str, str], ...] = (("08:30", "12:00"), ("14:00", "17:30"))
     last_issue: str | None = "17:00"
     profile: tuple[tuple[str, str, float], ...] = DEFAULT_PROFILE
@@ -101,6 +103,9 @@ class Scenario:
     timezone: str = "Asia/Shanghai"
     warmup_min: float = 0.0  # tickets issued this long after opening are left out of the stats
     history_samples: int = 40  # "yesterday": the per-line smoothed times the store starts with
+    kiosks: int = 2  # ticket kiosks; each citizen walks up to one of them (drawn)
+    kiosk_max_per_minute: int = 12  # the hall's operations.kiosk_max_per_minute
+    kiosk_tries: int = 3  # refused presses (another kiosk, or the same when told) before giving up
 
     @property
     def tz(self) -> ZoneInfo:
@@ -108,7 +113,7 @@ class Scenario:
 
     def window_specs(self) -> tuple[WindowSpec, ...]:
         if isinstance(self.windows, int):
-            return chain_windows(self.lines, self.windows)
+            return chain_windows(self.lines, self.windows, self.chain_skills)
         return self.windows
 
     def midnight(self) -> datetime:
@@ -120,10 +125,11 @@ def hhmm(text: str) -> float:
     return int(hh) * 60 + int(mm)
 
 
-def chain_windows(lines: tuple[LineSpec, ...], n: int) -> tuple[WindowSpec, ...]:
+def chain_windows(lines: tuple[LineSpec, ...], n: int, skills: int = 0) -> tuple[WindowSpec, ...]:
     """Windows in a long chain: primaries in proportion to each line's work (share × mean service,
     at least one each), each window able to serve its primary and the next line round the ring, every
-    other window the previous line as well (two or three lines each), serving only its primary."""
+    other window the previous line as well (two or three lines each), serving only its primary.
+    ``skills=3``: every window is able to serve the previous line too (three lines each)."""
     if n < len(lines):
         raise ScenarioError([f"windows: {n} windows cannot each give {len(lines)} lines a primary window"])
     work = [line.share * line.service_mean_min for line in lines]
@@ -145,7 +151,7 @@ def chain_windows(lines: tuple[LineSpec, ...], n: int) -> tuple[WindowSpec, ...]
             able = [line.prefix]
             if nxt != line.prefix:
                 able.append(nxt)
-            if number % 2 == 0 and prev not in able:
+            if (skills >= 3 or number % 2 == 0) and prev not in able:
                 able.append(prev)
             out.append(WindowSpec(number, tuple(able), (line.prefix,)))
             number += 1
@@ -154,22 +160,57 @@ def chain_windows(lines: tuple[LineSpec, ...], n: int) -> tuple[WindowSpec, ...]
 
 # ---------- the built-in days ----------
 
+# The big hall's lines: S1's five and three more departments a district centre often seats.
+BIG_HALL_LINES: tuple[LineSpec, ...] = (
+    LineSpec("A", "商事登记 business registration", 0.18, 9.0),
+    LineSpec("B", "人社 social security", 0.20, 6.0),
+    LineSpec("C", "公证与不动产 notary and real estate", 0.07, 15.0),
+    LineSpec("D", "公积金与医保 provident fund, medical insurance", 0.15, 5.0),
+    LineSpec("E", "综合 general services", 0.10, 4.0),
+    LineSpec("F", "税务 tax", 0.12, 8.0),
+    LineSpec("G", "出入境 exit and entry", 0.10, 6.0),
+    LineSpec("H", "车驾管 vehicles and driving licences", 0.08, 7.0),
+)
+
 S1 = Scenario("S1", "normal day: ~550 tickets, 12 windows", 550)
 BUILTIN: dict[str, Scenario] = {
     "S1": S1,
     "S2": replace(S1, name="S2", title="peak day: ~650 tickets, 12 windows", tickets=650),
     "S3": replace(
-        S1, name="S3", title="line B surges ×2 from 9:00 to 12:00", surges=(Surge("B", 2.0, "09:00", "12:00"),)
+        S1,
+        name="S3",
+        title="big hall: ~1100 tickets, 24 windows, 8 lines, 4 kiosks",
+        tickets=1100,
+        lines=BIG_HALL_LINES,
+        windows=24,
+        kiosks=4,
     ),
     "S4": replace(
         S1,
         name="S4",
-        title="windows 1 and 5 absent all morning",
-        absences=(Absence(1, "08:30", "12:00"), Absence(5, "08:30", "12:00")),
+        title="3-skill chain at ~90% load: ~675 tickets, every window able to serve 3 lines",
+        tickets=675,
+        chain_skills=3,
     ),
     "S5": replace(
         S1,
         name="S5",
+        title="surge and long tails: line B ×2 from 9:00 to 11:00, service CV 1.5, ~520 tickets",
+        tickets=520,
+        service_cv=1.5,
+        surges=(Surge("B", 2.0, "09:00", "11:00"),),
+    ),
+    "S6": replace(S1, name="S6", title="high load (~93%): ~715 tickets, 12 windows", tickets=715),
+    # Days kept from earlier studies (docs/simulator.md): not in the benchmark's targets.
+    "shortage": replace(
+        S1,
+        name="shortage",
+        title="windows 1 and 5 absent all morning",
+        absences=(Absence(1, "08:30", "12:00"), Absence(5, "08:30", "12:00")),
+    ),
+    "street": replace(
+        S1,
+        name="street",
         title="small hall: 4 windows, ~150 tickets, 3 lines",
         tickets=150,
         windows=4,
@@ -179,7 +220,7 @@ BUILTIN: dict[str, Scenario] = {
             LineSpec("C", "不动产 real estate", 0.20, 12.0),
         ),
     ),
-    "S6": replace(S1, name="S6", title="S1 with 25% green channel and 15% no-shows", green=0.25, no_show=0.15),
+    "mix": replace(S1, name="mix", title="S1 with 25% green channel and 15% no-shows", green=0.25, no_show=0.15),
 }
 
 
@@ -215,9 +256,9 @@ def pooled_exponential(
 
 def from_hall(hall: HallConfig, base: Scenario = S1) -> Scenario:
     """Simulate a configured hall: its lines, windows (able and opening serving as configured), hours
-    (the simulated weekday's), last issue times and policy. Demand: the base scenario's day scaled to
-    the number of windows, each line's share in proportion to its number of matters, every line with
-    the base day's mean service time (the hall file says nothing about demand)."""
+    (the simulated weekday's), last issue times, policy, kiosks and their rate limit. Demand: the base
+    scenario's day scaled to the number of windows, each line's share in proportion to its number of
+    matters, every line with the base day's mean service time (the hall file says nothing about demand)."""
     weights = [max(1, len(line.matters)) for line in hall.lines]
     total = sum(weights)
     base_mean = sum(ln.share * ln.service_mean_min for ln in base.lines) / sum(ln.share for ln in base.lines)
@@ -247,6 +288,8 @@ def from_hall(hall: HallConfig, base: Scenario = S1) -> Scenario:
         last_issue=None,
         policy=hall.policy,
         timezone=hall.hall.timezone,
+        kiosks=len(hall.kiosks) or base.kiosks,
+        kiosk_max_per_minute=hall.operations.kiosk_max_per_minute,
     )
 
 
@@ -295,6 +338,7 @@ def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyC
         lines=lines,
         windows=tuple(windows),
         policy=policy or scenario.policy,
+        operations=Operations(kiosk_max_per_minute=scenario.kiosk_max_per_minute),
         source=f"scenario {scenario.name}",
     )
 
@@ -316,6 +360,7 @@ class Citizen:
     service_min: float
     no_show: bool
     walk_min: float
+    kiosk: int = 1  # the kiosk they walk up to first (1..scenario.kiosks)
 
 
 @dataclass(frozen=True)
@@ -392,6 +437,8 @@ def draw_day(scenario: Scenario, seed: int) -> Day:
     arrivals.sort()
     means = {ln.prefix: ln.service_mean_min for ln in scenario.lines}
     citizens = []
+    # Kiosks from their own stream, so adding kiosks does not change who comes and how long they take.
+    kiosk_rng = random.Random(f"tongban-sim-kiosk:{scenario.name}:{seed}")
     for i, (t, prefix) in enumerate(arrivals):
         citizens.append(
             Citizen(
@@ -402,6 +449,7 @@ def draw_day(scenario: Scenario, seed: int) -> Day:
                 _service_time(rng, scenario, means[prefix]),
                 rng.random() < scenario.no_show,
                 rng.uniform(*scenario.walk_min),
+                kiosk_rng.randint(1, max(1, scenario.kiosks)),
             )
         )
     # "Yesterday": the smoothed times a hall's store already holds in the morning (they persist).
@@ -461,6 +509,10 @@ _KEYS = {
     "timezone",
     "warmup_min",
     "history_samples",
+    "chain_skills",
+    "kiosks",
+    "kiosk_max_per_minute",
+    "kiosk_tries",
 }
 
 
@@ -504,10 +556,15 @@ def parse_scenario(doc: dict, source: str = "scenario") -> Scenario:
         ("no_show_after_min", 0, 60),
         ("warmup_min", 0, 24 * 60),
         ("history_samples", 0, 10_000),
+        ("chain_skills", 0, 3),
+        ("kiosks", 1, 100),
+        ("kiosk_max_per_minute", 1, 1000),
+        ("kiosk_tries", 1, 100),
     ):
         number(key, lo, hi)
-    if "history_samples" in values:
-        values["history_samples"] = int(values["history_samples"])
+    for key in ("history_samples", "chain_skills", "kiosks", "kiosk_max_per_minute", "kiosk_tries"):
+        if key in values:
+            values[key] = int(values[key])
     for key in ("last_issue", "day", "timezone", "service_dist"):
         if key in doc:
             values[key] = doc[key]

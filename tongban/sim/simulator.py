@@ -4,13 +4,15 @@ One simulated day = one in-memory store, one ``HallService`` (the production cla
 act, window actions, the balancer's ``balance``), a ``FakeClock`` set to SimPy's time before every
 call, and these processes:
 
-* **arrivals**: each citizen of the day (drawn from the seed up front) takes a ticket at their minute;
-  the ticket's people-ahead and estimate are what the service returns.
+* **arrivals**: each citizen of the day (drawn from the seed up front) takes a ticket at their minute
+  at the kiosk they walked up to (the hall's per-kiosk rate limit applies); the ticket's people-ahead
+  and estimate are what the service returns. A refused citizen tries again (another kiosk, or the
+  same one when the screen says) and gives up after ``scenario.kiosk_tries`` refusals: counted.
 * **windows**: each window opens at the start of each period it is present for, and calls next
   whenever it is free. A called citizen walks up and is served (start, finish), or does not come
   (recall after a minute, no-show a minute later). An idle window sleeps until a ticket arrives in a
-  line it serves. At the end of a period a window keeps calling while its lines have tickets (延时服务:
-  everyone who got a ticket is served), then pauses for lunch or closes for the day.
+  line it may call from (``policy.reach``). At the end of a period a window keeps calling while such
+  lines have tickets (延时服务: everyone who got a ticket is served), then pauses for lunch or closes.
 * **balancer** (``tongban`` only): ``HallService.balance()`` every ``policy.balancer_interval_s``.
 
 Waits, estimates and states are read back from the store at the end of the day.
@@ -28,10 +30,13 @@ import simpy
 
 from ..queue import errors
 from ..queue.clock import FakeClock
+from ..queue.ratelimit import KioskRateLimited
 from ..queue.service import HallService
 from ..queue.store import Store, parse_iso
 from .baselines import POLICIES, SETUPS, Binding, Setup, policy_config
 from .scenarios import Day, Scenario, draw_day, hall_config, hhmm, minutes_to_hhmm
+
+KIOSK_WALK_MIN = 0.25  # a citizen refused at one kiosk walks to the next
 
 
 @dataclass
@@ -43,7 +48,7 @@ class DayResult:
     served: int
     no_shows: int
     unserved: int
-    refused: int
+    refused: int  # citizens who left without a ticket (every kiosk they tried refused them)
     mean_wait_min: float
     p50_wait_min: float
     p90_wait_min: float
@@ -53,6 +58,8 @@ class DayResult:
     share_over_60: float
     green_mean_wait_min: float
     other_mean_wait_min: float
+    non_green_p90_wait_min: float
+    non_green_share_over_30: float
     jain: float
     utilisation: float
     last_served_min: float
@@ -60,13 +67,17 @@ class DayResult:
     share_underestimated: float
     share_in_band: float
     line_mean_wait_min: dict = field(default_factory=dict)
+    refused_share: float = 0.0  # of the citizens who came
+    kiosk_refusals: int = 0  # refused presses, the retried ones included
     balancer_changes: int = 0
     primary_share: float = 0.0
     seconds: float = 0.0
 
 
 class DaySim:
-    def __init__(self, day: Day, setup: Setup, *, store_path: str = ":memory:"):
+    def __init__(self, day: Day, setup: Setup, *, store_path: str = ":memory:", prior_bias: float = 1.0):
+        """``prior_bias``: the per-line times the store starts the day with ("yesterday's") are this
+        many times the drawn ones (1.33: the hall believes service takes a third longer than today's)."""
         self.day = day
         self.scenario = scenario = day.scenario
         self.setup = setup
@@ -77,22 +88,30 @@ class DaySim:
         self.store = Store(store_path)
         self.binding = Binding(setup.binding) if setup.binding else None
         self.service = HallService(
-            self.store, self.config, self.clock, chooser=self.binding.chooser if self.binding else None
+            self.store,
+            self.config,
+            self.clock,
+            chooser=self.binding.chooser if self.binding else None,
+            ticket_group=self.binding.group if self.binding else None,
         )
         self.service.sync_with_config()
         with self.store.immediate() as conn:
             for prefix, (service, n, cycle, m) in day.history.items():
                 conn.execute(
                     "UPDATE lines SET service_min = ?, service_n = ?, cycle_min = ?, cycle_n = ? WHERE prefix = ?",
-                    (service, n, cycle, m, prefix),
+                    (service * prior_bias, n, cycle * prior_bias, m, prefix),
                 )
         self.serving = {w.number: w.serving for w in self.config.windows}
+        self.able = {w.number: w.able for w in self.config.windows}
+        # Windows are not pinned in the simulation: whether idle windows take their able lines is the policy's.
+        self.take_able = self.config.policy.idle_windows_take_able_lines
         self.primary = {w.number: w.serving[0] for w in self.config.windows}
         self.present: set[int] = set()
         self.idle: dict[int, simpy.Event] = {}
         self.citizen_of: dict[int, int] = {}
         self.estimates: dict[int, tuple[int, int, int]] = {}
         self.refused = 0
+        self.kiosk_refusals = 0
         self.busy_min: dict[int, float] = {w.number: 0.0 for w in self.config.windows}
         self.open_min: dict[int, float] = {w.number: 0.0 for w in self.config.windows}
         self.calls = 0
@@ -113,30 +132,63 @@ class DaySim:
         for citizen in self.day.citizens:
             if citizen.arrive_min > env.now:
                 yield env.timeout(citizen.arrive_min - env.now)
-            self.sync()
-            try:
-                issued = self.service.take_ticket(line=citizen.line, green=citizen.green, kiosk="sim")
-            except errors.QueueError:
+            retry = self.take_ticket(citizen, citizen.kiosk, 1)
+            if retry is not None:
+                env.process(self.retry(citizen, *retry))
+
+    def retry(self, citizen, delay: float, kiosk: int, tries: int):
+        while True:
+            yield self.env.timeout(delay)
+            again = self.take_ticket(citizen, kiosk, tries)
+            if again is None:
+                return
+            delay, kiosk, tries = again
+
+    def take_ticket(self, citizen, kiosk: int, tries: int) -> tuple[float, int, int] | None:
+        """One press at a kiosk. Refused by the kiosk's rate limit: (minutes until the next try, its
+        kiosk, tries so far), or None when the citizen gives up. With another kiosk in the hall they
+        walk over to it (a quarter of a minute); with one, they wait the seconds its screen shows."""
+        self.sync()
+        try:
+            issued = self.service.take_ticket(line=citizen.line, green=citizen.green, kiosk=f"kiosk-{kiosk}")
+        except errors.QueueError as exc:
+            if not isinstance(exc, KioskRateLimited):
                 self.refused += 1
-                continue
-            tid = issued.ticket.id
-            self.citizen_of[tid] = citizen.index
-            est = issued.estimate
-            if est is not None:  # None: no window served the line then, and nobody was promised minutes
-                self.estimates[tid] = (est.minutes, est.low, est.high)
-            if self.binding:
-                candidates = [
-                    w.number for w in self.config.windows if citizen.line in w.able and w.number in self.present
-                ] or [w.number for w in self.config.windows if citizen.line in w.able]
-                self.wake_one([self.binding.bind(tid, candidates)])
-            else:
-                self.wake_line(citizen.line)
+                return None
+            self.kiosk_refusals += 1
+            if tries >= self.scenario.kiosk_tries:
+                self.refused += 1
+                return None
+            kiosks = max(1, self.scenario.kiosks)
+            if kiosks > 1:
+                return KIOSK_WALK_MIN, kiosk % kiosks + 1, tries + 1
+            return exc.details.get("retry_after_s", 60) / 60.0, kiosk, tries + 1
+        tid = issued.ticket.id
+        self.citizen_of[tid] = citizen.index
+        est = issued.estimate
+        if self.binding:
+            candidates = [
+                w.number for w in self.config.windows if citizen.line in w.able and w.number in self.present
+            ] or [w.number for w in self.config.windows if citizen.line in w.able]
+            self.wake_one([self.binding.bind(tid, candidates)])
+            # Bound now: what its slip would say once the window is printed on it, forecast with the
+            # baseline's own chooser (each window calls only the tickets bound to it).
+            est = self.service.ticket_outlook(issued.ticket).estimate
+        else:
+            self.wake_line(citizen.line)
+        if est is not None:  # None: no window served the line then, and nobody was promised minutes
+            self.estimates[tid] = (est.minutes, est.low, est.high)
+        return None
+
+    def reaches(self, number: int, line: str) -> bool:
+        return line in self.serving[number] or (self.take_able and line in self.able[number])
 
     def wake_line(self, line: str) -> None:
-        # One ticket needs one window: the idle one whose primary line it is, else the lowest number.
-        idle = [n for n in self.idle if line in self.serving[n]]
+        # One ticket needs one window: an idle one that serves the line (the one whose primary line it
+        # is first, else the lowest number), else an idle one able to take it (its own lines are empty).
+        idle = [n for n in self.idle if self.reaches(n, line)]
         if idle:
-            self.wake_one([min(idle, key=lambda n: (self.primary[n] != line, n))])
+            self.wake_one([min(idle, key=lambda n: (line not in self.serving[n], self.primary[n] != line, n))])
 
     def wake_one(self, numbers) -> None:
         for n in numbers:
@@ -295,6 +347,8 @@ class DaySim:
             in_band += low <= w <= high
         n = len(waits)
         waits.sort()
+        other_w.sort()
+        came = len(rows) + self.refused
         line_means = {k: statistics.fmean(v) for k, v in per_line.items() if v}
         total_open = sum(self.open_min.values())
         return DayResult(
@@ -315,6 +369,8 @@ class DaySim:
             share_over_60=sum(w > 60 for w in waits) / n if n else 0.0,
             green_mean_wait_min=_mean(green_w),
             other_mean_wait_min=_mean(other_w),
+            non_green_p90_wait_min=quantile(other_w, 0.9),
+            non_green_share_over_30=sum(w > 30 for w in other_w) / len(other_w) if other_w else 0.0,
             jain=jain(list(line_means.values())),
             utilisation=sum(self.busy_min.values()) / total_open if total_open else 0.0,
             last_served_min=last_served,
@@ -322,6 +378,8 @@ class DaySim:
             share_underestimated=under / len(errs) if errs else 0.0,
             share_in_band=in_band / len(errs) if errs else 0.0,
             line_mean_wait_min={k: round(v, 2) for k, v in line_means.items()},
+            refused_share=self.refused / came if came else 0.0,
+            kiosk_refusals=self.kiosk_refusals,
             balancer_changes=self.balancer_changes,
             primary_share=self.primary_calls / self.calls if self.calls else 0.0,
         )
@@ -349,9 +407,11 @@ def jain(xs: list[float]) -> float:
     return 1.0 if sq == 0 else sum(xs) ** 2 / (len(xs) * sq)
 
 
-def simulate_day(scenario: Scenario, policy_name: str, seed: int, day: Day | None = None) -> DayResult:
+def simulate_day(
+    scenario: Scenario, policy_name: str, seed: int, day: Day | None = None, prior_bias: float = 1.0
+) -> DayResult:
     day = day or draw_day(scenario, seed)
-    return DaySim(day, SETUPS[policy_name]).run()
+    return DaySim(day, SETUPS[policy_name], prior_bias=prior_bias).run()
 
 
 # ---------- many days ----------
@@ -372,8 +432,13 @@ METRICS = (
     "estimate_mae_min",
     "share_underestimated",
     "mean_wait_ci95",
+    "refused",
+    "refused_share",
+    "non_green_p90_wait_min",
+    "non_green_share_over_30",
+    "band_coverage",
 )
-EXTRA = ("share_in_band", "balancer_changes", "primary_share", "unserved", "refused", "tickets", "seconds")
+EXTRA = ("share_in_band", "balancer_changes", "primary_share", "unserved", "kiosk_refusals", "tickets", "seconds")
 
 # Two-sided 95% Student t quantiles by degrees of freedom (1..30); 1.96 beyond.
 _T95 = (
@@ -428,12 +493,24 @@ def aggregate(results: list[DayResult]) -> dict:
             out[key] = _round(ci95([r.mean_wait_min for r in results]))
         elif key == "last_served_at":
             out[key] = minutes_to_hhmm(_mean([r.last_served_min for r in results]))
+        elif key == "band_coverage":
+            out[key] = _round(_mean([r.share_in_band for r in results]))
         else:
             out[key] = _round(_mean([getattr(r, key) for r in results]))
     for key in EXTRA:
         out[key] = _round(_mean([getattr(r, key) for r in results]))
-    for key in ("p90_wait_min", "share_over_30", "jain", "green_mean_wait_min", "other_mean_wait_min"):
+    for key in (
+        "p90_wait_min",
+        "share_over_30",
+        "jain",
+        "green_mean_wait_min",
+        "other_mean_wait_min",
+        "non_green_p90_wait_min",
+        "non_green_share_over_30",
+    ):
         out[f"{key}_ci95"] = _round(ci95([getattr(r, key) for r in results]))
+    # Days on which citizens left without a ticket: (seed, how many), so a table can say so.
+    out["refused_days"] = [(r.seed, r.refused) for r in results if r.refused]
     return out
 
 
@@ -442,9 +519,9 @@ def _round(x: float) -> float:
 
 
 def _one(args) -> list[DayResult]:
-    scenario, seed, names = args
+    scenario, seed, names, prior_bias = args
     day = draw_day(scenario, seed)
-    return [DaySim(day, SETUPS[name]).run() for name in names]
+    return [DaySim(day, SETUPS[name], prior_bias=prior_bias).run() for name in names]
 
 
 def run(
@@ -452,14 +529,16 @@ def run(
     seeds: list[int] | int,
     policies: tuple[str, ...] = POLICIES,
     jobs: int = 1,
+    prior_bias: float = 1.0,
 ) -> tuple[dict, dict[str, list[DayResult]]]:
-    """Every policy on the same days (one day per seed). Returns the summary and the per-day results."""
+    """Every policy on the same days (one day per seed). Returns the summary and the per-day results.
+    ``prior_bias``: see ``DaySim``."""
     if isinstance(seeds, int):
         seeds = list(range(1, seeds + 1))
     for name in policies:
         if name not in SETUPS:
             raise ValueError(f"unknown policy {name!r} (expected one of {', '.join(POLICIES)})")
-    work = [(scenario, seed, tuple(policies)) for seed in seeds]
+    work = [(scenario, seed, tuple(policies), prior_bias) for seed in seeds]
     if jobs > 1 and len(work) > 1:
         import multiprocessing
 
@@ -471,6 +550,7 @@ def run(
     summary = {
         "scenario": scenario.name,
         "seeds": len(seeds),
+        "prior_bias": prior_bias,
         "policies": {name: aggregate(rs) for name, rs in per_policy.items()},
     }
     return summary, per_policy
@@ -481,6 +561,7 @@ def public_json(summary: dict) -> dict:
     return {
         "scenario": summary["scenario"],
         "seeds": summary["seeds"],
+        "prior_bias": summary.get("prior_bias", 1.0),
         "policies": {name: {k: agg[k] for k in METRICS} for name, agg in summary["policies"].items()},
     }
 
@@ -496,21 +577,26 @@ COLUMNS = (
     (">60", "share_over_60", "{:.1%}"),
     ("green", "green_mean_wait_min", "{:.1f}"),
     ("others", "other_mean_wait_min", "{:.1f}"),
+    ("ng p90", "non_green_p90_wait_min", "{:.1f}"),
+    ("ng >30", "non_green_share_over_30", "{:.1%}"),
     ("Jain", "jain", "{:.3f}"),
     ("util", "utilisation", "{:.1%}"),
     ("last", "last_served_at", "{}"),
     ("est MAE", "estimate_mae_min", "{:.1f}"),
     ("under", "share_underestimated", "{:.0%}"),
-    ("in band", "share_in_band", "{:.0%}"),
+    ("in band", "band_coverage", "{:.0%}"),
+    ("refused", "refused", "{:.1f}"),
     ("s/day", "seconds", "{:.2f}"),
 )
 
 
 def table(summary: dict, scenario: Scenario | None = None) -> str:
+    bias = summary.get("prior_bias", 1.0)
     title = (
         f"{summary['scenario']}"
         + (f" — {scenario.title}" if scenario else "")
         + f" — {summary['seeds']} seed(s); waits in minutes, issue to call"
+        + (f"; day starts with per-line times ×{bias:g}" if bias != 1.0 else "")
     )
     head = ["policy"] + [c[0] for c in COLUMNS]
     rows = [head]
@@ -528,6 +614,16 @@ def table(summary: dict, scenario: Scenario | None = None) -> str:
         lines.append("  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths))))
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
+    # Refusals depend on the kiosks, not the policy: say so once, from any policy's days.
+    days = next((agg["refused_days"] for agg in summary["policies"].values() if agg.get("refused_days")), [])
+    if days:
+        share = next(agg["refused_share"] for agg in summary["policies"].values() if agg.get("refused_days"))
+        worst = max(days, key=lambda d: d[1])
+        lines.append(
+            f"refused: on {len(days)} of {summary['seeds']} day(s) citizens left without a ticket, refused by"
+            f" the kiosks' rate limit: {share:.2%} of all who came, most {worst[1]} on seed {worst[0]}."
+            " They are not in the waits above."
+        )
     return "\n".join(lines)
 
 
