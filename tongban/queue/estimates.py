@@ -201,7 +201,7 @@ def forecast(
     if not any(line in lines for lines in reach):
         return None
     queues: dict[object, list] = {}
-    keys: dict[str, list] = {}  # a line's queues (one, unless ``group`` splits it)
+    keys: dict[object, list] = {}  # a line's queues (one, unless ``group`` splits it)
 
     def key_of(t: policy.WaitingTicket) -> object:
         if group is None:

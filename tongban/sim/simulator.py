@@ -615,7 +615,9 @@ def table(summary: dict, scenario: Scenario | None = None) -> str:
         if j == 0:
             lines.append("  ".join("-" * w for w in widths))
     # Refusals depend on the kiosks, not the policy: say so once, from any policy's days.
-    days = next((agg["refused_days"] for agg in summary["policies"].values() if agg.get("refused_days")), [])
+    days: list[tuple[int, int]] = next(
+        (agg["refused_days"] for agg in summary["policies"].values() if agg.get("refused_days")), []
+    )
     if days:
         share = next(agg["refused_share"] for agg in summary["policies"].values() if agg.get("refused_days"))
         worst = max(days, key=lambda d: d[1])
