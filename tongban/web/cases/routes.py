@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from datetime import date
 
-import qrcode
-import qrcode.image.svg
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ... import csvout
@@ -25,6 +23,7 @@ from ..context import current_lang, get_accounts, get_clock, get_service, get_st
 from ..errors import status_for
 from ..htmx import request
 from ..i18n import Msg, text
+from ..qr import qr_svg
 from ..shared import csv_download, person
 
 cases = Blueprint("cases", __name__, template_folder="templates")
@@ -379,7 +378,7 @@ def receipt(case_id: int):
         window_cfg=window_cfg,
         clerk=clerk,
         status_url=_status_url(case.token),
-        qr_svg=_qr_svg(_status_url(case.token)),
+        qr_svg=qr_svg(_status_url(case.token)),
         department=_department_name(case.department),
     )
 
@@ -398,12 +397,6 @@ def _department_name(code: str) -> tuple[str, str]:
 def _status_url(token: str) -> str:
     base = current_app.config["HALL"].hall.public_url or request.url_root
     return base.rstrip("/") + url_for("cases.status", token=token)
-
-
-def _qr_svg(text: str) -> str:
-    # Path SVG without style attributes, so it sits in the page under the CSP (no inline styles).
-    image = qrcode.make(text, image_factory=qrcode.image.svg.SvgPathImage, box_size=10, border=2)
-    return image.to_string(encoding="unicode")
 
 
 @cases.get("/c/<token>")
@@ -436,4 +429,4 @@ def status_qr(token: str):
         case = domain.by_token(get_store(), token)
     except domain.UnknownCase:
         abort(404)
-    return Response(_qr_svg(_status_url(case.token)), mimetype="image/svg+xml")
+    return Response(qr_svg(_status_url(case.token), css_class="", size="34mm"), mimetype="image/svg+xml")

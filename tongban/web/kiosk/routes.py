@@ -28,6 +28,7 @@ from .. import live, params
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_service, get_store
 from ..htmx import request
+from ..qr import qr_svg
 
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
@@ -283,21 +284,6 @@ def line_cards(service: HallService) -> list[dict]:
         refusal = refusal_for(service, summary["prefix"])
         cards.append({**summary, "refusal": refusal})
     return cards
-
-
-def qr_svg(data: str) -> str:
-    """A QR code as inline SVG (no script, no network), sized by CSS."""
-    import qrcode
-    import qrcode.image.svg
-
-    code = qrcode.QRCode(
-        error_correction=qrcode.constants.ERROR_CORRECT_M, border=2, image_factory=qrcode.image.svg.SvgPathImage
-    )
-    code.add_data(data.encode("utf-8"))
-    code.make(fit=True)
-    svg = code.make_image().to_string(encoding="unicode")
-    svg = re.sub(r'^<svg width="[^"]*" height="[^"]*"', '<svg class="qr-svg" role="img"', svg)
-    return svg
 
 
 def common_context() -> dict:
