@@ -32,8 +32,7 @@ def qr_modules(data: str) -> int:
     """Modules per side the printer will need for `data` at error correction M."""
     q = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=0)
     q.add_data(data.encode("utf-8"))  # python-escpos sends the QR payload as UTF-8
-    q.make(fit=True)
-    return q.modules_count
+    return q.best_fit() * 4 + 17  # the size needs the version only, not the masks make() would score
 
 
 def qr_module_size(data: str, dots: int, paper_mm: int) -> int:
