@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from functools import lru_cache
@@ -467,17 +468,25 @@ class HallService:
         status = calendar.opening(now, self.hall)
         return Outlook(ahead, None, (), None if status.open else status.reopens_at), None
 
-    def lines_summary(self) -> list[dict]:
+    def lines_summary(self, prefixes: Iterable[str] | None = None) -> list[dict]:
+        """Each line (or those of ``prefixes``) as the kiosk, the API and the screens list it. The
+        waiting list and the per-call times are read once for all lines: the kiosk asks this for
+        every confirm screen, and re-reading them per line made that screen grow with the queue."""
         now = self.clock.now()
-        waiting = self.waiting()
-        states = {r["prefix"]: r for r in self.store.all("SELECT * FROM lines")}
+        wanted = set(prefixes) if prefixes is not None else None
+        waiting = self._waiting_views(calendar.service_day(now, self.hall))
+        per_call = self.per_call_minutes()
+        states = {r["prefix"]: r for r in self.store.all("SELECT prefix, closed, service_min FROM lines")}
         out = []
         for line in self.config.lines:
+            if wanted is not None and line.prefix not in wanted:
+                continue
             in_line = [t for t in waiting if t.line == line.prefix]
             longest = max(((now - t.queued_at).total_seconds() / 60 for t in in_line), default=0.0)
             row = states.get(line.prefix)
             # What a citizen taking a ticket now would be told (the same outlook as on the ticket).
-            outlook = self.newcomer_outlook(line.prefix)
+            newcomer = policy.WaitingTicket(NEWCOMER_ID, line.prefix, now, False)
+            outlook, _ = self._outlook_and_forecast(newcomer, waiting, now, per_call)
             out.append(
                 {
                     "prefix": line.prefix,

@@ -423,7 +423,7 @@ def matter(kiosk_id: str, code: str):
     except KeyError:
         abort(404)
     line = service.config.line_of_matter(code)
-    summary = next(s for s in service.lines_summary() if s["prefix"] == line.prefix)
+    (summary,) = service.lines_summary([line.prefix])
     return render_screen(
         "_kiosk_matter.html",
         matter=item,
@@ -445,7 +445,7 @@ def line(kiosk_id: str, prefix: str):
         cfg = service.config.line(prefix)
     except KeyError:
         abort(404)
-    summary = next(s for s in service.lines_summary() if s["prefix"] == prefix)
+    (summary,) = service.lines_summary([prefix])
     refusal = refusal_for(service, prefix)
     if refusal:
         return render_refusal(service, refusal, cfg)
