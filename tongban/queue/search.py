@@ -198,6 +198,7 @@ class _Entry:
     name_zh: str
     name_en: str
     everyday: tuple[str, ...]  # aliases, then the equivalence words that find this name
+    aliases: int  # how many of ``everyday`` the hall file gave
     name: Spelling
     everyday_spellings: tuple[Spelling, ...]
 
@@ -237,6 +238,7 @@ class MatterSearch:
             matter.name_zh,
             matter.name_en,
             everyday,
+            len(matter.aliases),
             Spelling.of(matter.name_zh),
             tuple(Spelling.of(word) for word in everyday),
         )
@@ -310,8 +312,8 @@ class MatterSearch:
                 hits.append(Hit(entry.code, max(floor, 0 if first else 2), (0, at, length)))
                 continue
             everyday = [i for i, sp in enumerate(entry.everyday_spellings) if _run(letters, sp.readings)]
-            if everyday:
-                hits.append(Hit(entry.code, max(floor, 1), (0, everyday[0], length)))
+            if everyday:  # the hall file's own aliases before the table's words
+                hits.append(Hit(entry.code, max(floor, 1), (0, int(everyday[0] >= entry.aliases), length)))
                 continue
             spellings = (entry.name, *entry.everyday_spellings)
             if any(_run(folded, sp.folded) for sp in spellings):
@@ -327,7 +329,13 @@ class MatterSearch:
         hits = self._pinyin(self.letters(query), slips=True) if self.letters(query) else []
         lowered = query.lower()
         words = lowered.split()
+        found = {h.code for h in hits}
         for entry in self.entries:
+            if len(words) > 1 and entry.code not in found:
+                # Pinyin words apart ("shebao zhuanyi"): each in the name or an everyday name.
+                places = [self._word_in(self.letters(w), entry) for w in words]
+                if all(places):
+                    hits.append(Hit(entry.code, 1 if "everyday" in places else 2, (3, 0, len(entry.name.readings))))
             name = entry.name_en.lower()
             length = len(entry.name.readings)
             if lowered == entry.code.lower() or (len(lowered) >= 2 and name.startswith(lowered)):
@@ -337,6 +345,14 @@ class MatterSearch:
             elif len(words) > 1 and all(len(w) >= 3 and re.search(rf"\b{re.escape(w)}", name) for w in words):
                 hits.append(Hit(entry.code, 2, (2, 0, length)))
         return hits
+
+    @staticmethod
+    def _word_in(letters: str, entry: _Entry) -> str | None:
+        if letters and _run(letters, entry.name.readings):
+            return "name"
+        if letters and any(_run(letters, sp.readings) for sp in entry.everyday_spellings):
+            return "everyday"
+        return None
 
     # ----- Chinese -----
 
@@ -368,17 +384,20 @@ class MatterSearch:
     def _chinese(self, query: str) -> list[Hit]:
         terms = self._terms(query)
         core = "".join(t.word for t in terms if t.required)
+        if not core:  # nothing but filler words ("我想办一下"), unless a name begins so ("办理结果…")
+            return [Hit(e.code, 0, (0, 0, len(e.name_zh))) for e in self.entries if e.name_zh.startswith(query)]
         hits: list[Hit] = []
         partial: list[Hit] = []
         for entry in self.entries:
             name = entry.name_zh
             length = len(name)
-            if name.startswith(query) or (core and name.startswith(core)):
+            if name.startswith(query) or name.startswith(core):
                 hits.append(Hit(entry.code, 0, (0, 0, length)))
                 continue
             # The query is an everyday name, or its beginning; one that says more is matched word by word.
-            if core and any(a.startswith(core) for a in entry.everyday):
-                hits.append(Hit(entry.code, 1, (-9, 0, length)))
+            said = [i for i, a in enumerate(entry.everyday) if a.startswith(core)]
+            if said:  # the hall file's own aliases before the table's words
+                hits.append(Hit(entry.code, 1, (-9 if said[0] < entry.aliases else -8, 0, length)))
                 continue
             matched = [_match_term(t, name, entry.everyday) for t in terms]
             required = [m for t, m in zip(terms, matched) if t.required]
@@ -387,19 +406,24 @@ class MatterSearch:
                 literal = all(m == "name" for m in required)
                 pieces = sum(m == "alias" for m in required)
                 hits.append(Hit(entry.code, 2 if literal else 1, (-helpers, pieces, length)))
-            elif len(required) >= 2 and sum(m is None for m in required) == 1:
-                strong = any(m is not None and len(t.word) >= 2 for t, m in zip(terms, matched) if t.required)
-                if strong:
-                    partial.append(Hit(entry.code, 3, (0, -helpers, length)))
+            elif len(required) >= 2:
+                # A long question with a word the catalogue does not know ("社保卡坏了想换一张"): half of
+                # what it says or all words but one, a word of two characters or more among them, is a
+                # fuzzy match.
+                spoken = sum(len(t.word) for t in terms if t.required)
+                known = [t.word for t, m in zip(terms, matched) if t.required and m is not None]
+                half = 2 * sum(map(len, known)) >= spoken or len(known) == len(required) - 1
+                if half and any(len(w) >= 2 for w in known):
+                    partial.append(Hit(entry.code, 3, (-sum(map(len, known)), -helpers, length)))
         if not hits:
             hits = partial
-        han = "".join(ch for ch in (core or query) if _is_han(ch))
+        han = "".join(ch for ch in core if _is_han(ch))
         if han:
             from pypinyin import Style, lazy_pinyin
 
             sound = self.letters("".join(lazy_pinyin(han, style=Style.NORMAL)))
-            found = {h.code for h in hits}
-            hits += [h for h in self._pinyin(sound, slips=False, floor=3) if h.code not in found]
+            seen = {h.code for h in hits}
+            hits += [h for h in self._pinyin(sound, slips=False, floor=3) if h.code not in seen]
         return hits
 
 
@@ -411,8 +435,11 @@ def _match_term(term: _Term, name: str, everyday: tuple[str, ...]) -> str | None
             return "name" if n == 0 else "alias"
     if any(a in e for a in term.alternatives for e in everyday):
         return "alias"
-    if len(term.alternatives) == 1 and len(term.word) > 1 and _in_pieces(term.word, name):
-        return "name"
+    if len(term.alternatives) == 1 and len(term.word) > 1:
+        if _in_pieces(term.word, name):
+            return "name"
+        if any(_in_pieces(term.word, e) for e in everyday):
+            return "alias"
     return None
 
 
