@@ -12,9 +12,9 @@ import pytest
 from tongban.config import load_hall_config, parse_hall_config
 from tongban.queue import printing
 from tongban.queue.accounts import Accounts
+from tongban.queue.search import MatterSearch
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
-from tongban.queue.search import MatterSearch
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
