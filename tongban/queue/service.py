@@ -154,15 +154,31 @@ class Outlook:
 
     ``estimate`` is None when no open, staffed window serves or can serve the line now: then nobody
     is promised minutes; ``opens_at`` ('HH:MM') says when the hall opens again if it is closed now.
-    ``windows`` are the windows the forecast expects to call it."""
+    ``windows`` are the windows the forecast expects to call it.
+
+    ``is_next``: nobody is ahead and a window will call it; the next call of its line is this ticket.
+    Then the band starts at 0 (a window may free up any moment), so no surface pairs "0 ahead" with
+    minutes that seem to wait for someone (docs/architecture.md §Forecast)."""
 
     people_ahead: int
     estimate: Estimate | None
     windows: tuple[int, ...]
     opens_at: str | None = None
+    is_next: bool = False
+
+    @classmethod
+    def of(
+        cls, people_ahead: int, estimate: Estimate | None, windows: tuple[int, ...], opens_at: str | None = None
+    ) -> Outlook:
+        """The one rule tying people ahead and minutes together: nobody ahead, with a window to call it,
+        is "next", and its band starts at 0."""
+        if people_ahead == 0 and estimate is not None:
+            return cls(0, Estimate(estimate.minutes, 0, max(estimate.high, estimate.minutes)), windows, opens_at, True)
+        return cls(people_ahead, estimate, windows, opens_at)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "next": self.is_next,
             "people_ahead": self.people_ahead,
             "estimate": self.estimate.as_dict() if self.estimate else None,
             "windows": list(self.windows),
@@ -456,7 +472,7 @@ class HallService:
             # The windows that may call it: those serving its line, and those able to take it when
             # their own lines are empty (policy.reach).
             numbers = tuple(p.view.number for p in plans if target.line in policy.reach(p.view, cfg))
-            return Outlook(result.people_ahead, result.estimate, numbers), result
+            return Outlook.of(result.people_ahead, result.estimate, numbers), result
         # No open, staffed window serves or can take the line: no minutes are promised. The place in
         # line is still true, and so is when the hall opens again if it is closed now.
         key = policy.line_order_key(target, now, cfg)

@@ -64,6 +64,10 @@ SCHEMAS = {
             "window": {"type": ["integer", "null"]},
             "recalls": {"type": "integer"},
             "service_day": {"type": "string", "format": "date"},
+            "next": {
+                "type": "boolean",
+                "description": "nobody is ahead and a window will call it (its band starts at 0)",
+            },
             "people_ahead": {"type": "integer", "minimum": 0},
             "estimate": {
                 "oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}],

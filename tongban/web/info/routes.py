@@ -113,6 +113,7 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
         "line": service.config.line(ticket.line),
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
         "ahead": outlook.people_ahead,
+        "is_next": outlook.is_next,
         "estimate": outlook.estimate,
         "opens_at": outlook.opens_at,
         "window": window,

@@ -324,7 +324,10 @@ def late_return(number: int):
         ticket = service.act(found.id, "late_return", window=g.principal.clerk_window, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
+    outlook = service.ticket_outlook(ticket)  # the same as the citizen's /t/ page and the API
+    if outlook.is_next:
+        return toast("ok", *both("toast_late_return_next", number=ticket.number))
+    return toast("ok", *both("toast_late_return", number=ticket.number, ahead=outlook.people_ahead))
 
 
 @window.post("/<id:number>/alerts/<id:alert_id>/ack")
