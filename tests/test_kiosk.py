@@ -293,6 +293,20 @@ def test_the_console_alone_notices_a_reprint_nobody_printed(printer_hall):
     assert "A001 号需补打" in text(console.get("/window/1"))
 
 
+def test_a_transferred_ticket_says_on_the_kiosk_where_it_went_and_why(hall):
+    client = kiosk(hall)
+    taken = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
+    service = service_of(hall)
+    ticket = next(t for t in service.waiting() if t.number == number_on(taken))
+    assert 'id="k-transferred"' not in text(taken)
+    service.act(ticket.id, "transfer", to_line="B", reason="取错队列", reason_key="transfer_reason_wrong_line")
+    service.store.close()
+    html = text(client.get(f"/kiosk/kiosk-1/tickets/{ticket.id}"))
+    moved = html[html.index('id="k-transferred"') :].split("</p>")[0]
+    assert "已转到 B 线" in moved and "原因：取错队列" in moved
+    assert "Moved to line B" in moved and "Reason: Took a ticket in the wrong line" in moved
+
+
 def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):
     client = kiosk(hall)
     html = text(take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"}))

@@ -169,7 +169,26 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     manager = hall.login("manager")
     events = hall.call("GET", f"/tickets/{t['id']}", manager).get_json()["events"]
     assert events[-1]["action"] == "transfer"
-    assert events[-1]["data"] == {"from_line": "A", "to_line": "B", "reason": "需由其他部门窗口办理：公积金提取"}
+    assert events[-1]["data"] == {
+        "from_line": "A",
+        "to_line": "B",
+        "reason": "需由其他部门窗口办理：公积金提取",
+        "reason_key": "transfer_reason_other_dept",
+        "note": "公积金提取",
+    }
+    # The citizen is told where and why, on the phone page and in the API, in their language.
+    body = hall.call("GET", f"/tickets/{t['id']}", manager).get_json()
+    assert body["transfer"] == {
+        "to_line": "B",
+        "reason_zh": "需由其他部门窗口办理：公积金提取",
+        "reason_en": "Handled by another department's window: 公积金提取",
+    }
+    phone = hall.app.test_client()
+    page = text(phone.get(f"/t/{body['status_token']}"))
+    assert "已转到 B 线（" in page and "原因：需由其他部门窗口办理：公积金提取" in page
+    phone.get("/lang/en")
+    page = text(phone.get(f"/t/{body['status_token']}"))
+    assert "Moved to line B (" in page and "Reason: Handled by another department&#39;s window" in page
     # To a window: into the line that window serves first (window 2 serves B, A).
     t2 = _ticket(hall)
     clerk.post("/window/1/next")
@@ -179,6 +198,11 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     assert "已转至 B 队列" in text(r)
     data = hall.call("GET", f"/tickets/{t2['id']}", manager).get_json()["events"][-1]["data"]
     assert data["to_line"] == "B" and data["reason"] == "转至2号窗口：需跨省通办专窗办理"
+    told = hall.call("GET", f"/tickets/{t2['id']}", manager).get_json()["transfer"]
+    assert told["reason_zh"] == "转至2号窗口：需跨省通办专窗办理"
+    assert told["reason_en"] == "To window 2: Needs the cross-province special window"
+    # A ticket never transferred says nothing of it.
+    assert hall.call("GET", f"/tickets/{_ticket(hall)['id']}", manager).get_json()["transfer"] is None
     assert clerk.post("/window/1/transfer", {"ticket": str(t2["id"])}).status_code == 404
 
 

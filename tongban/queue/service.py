@@ -186,6 +186,45 @@ class Outlook:
         }
 
 
+# Reasons a clerk picks from for a transfer (texts/staff.toml); recorded by key so the citizen reads it in
+# their language.
+TRANSFER_REASONS = (
+    "transfer_reason_other_dept",
+    "transfer_reason_wrong_line",
+    "transfer_reason_special",
+    "transfer_reason_other",
+)
+
+
+@dataclass(frozen=True)
+class TransferNote:
+    """Where a transferred ticket went and why, as the citizen is told it (the ticket's last transfer)."""
+
+    to_line: str
+    reason_zh: str
+    reason_en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"to_line": self.to_line, "reason_zh": self.reason_zh, "reason_en": self.reason_en}
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> TransferNote:
+        key, note, to_window = data.get("reason_key"), data.get("note") or "", data.get("to_window")
+        if key in TRANSFER_REASONS or to_window is not None:
+            parts: dict[str, list[str]] = {"zh": [], "en": []}
+            for lang, said in parts.items():
+                if to_window is not None:
+                    said.append(text("transfer_to_window", lang, number=to_window))
+                if key in TRANSFER_REASONS:
+                    said.append(text(key, lang))
+                if note:
+                    said.append(note)
+            zh, en = "：".join(parts["zh"]), ": ".join(parts["en"])
+        else:  # a reason given as words (the API), or none
+            zh = en = data.get("reason") or ""
+        return cls(data["to_line"], zh, en)
+
+
 @dataclass(frozen=True)
 class Issued:
     ticket: Ticket
@@ -303,6 +342,15 @@ class HallService:
     def events(self, ticket_id: int) -> list[dict]:
         rows = self.store.all("SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def transfer_note(self, ticket: Ticket) -> TransferNote | None:
+        """Where and why the ticket was last transferred; None for a ticket never transferred."""
+        if not ticket.transferred:
+            return None
+        row = self.store.one(
+            "SELECT data FROM events WHERE ticket_id = ? AND action = 'transfer' ORDER BY id DESC LIMIT 1", (ticket.id,)
+        )
+        return TransferNote.from_event(json.loads(row["data"])) if row else None
 
     def people_ahead(self, ticket: Ticket) -> int:
         """How many tickets the policy will call before this one at the windows that could call it:
@@ -1138,10 +1186,16 @@ class HallService:
         actor: str | None = None,
         to_line: str | None = None,
         reason: str | None = None,
+        reason_key: str | None = None,
+        note: str | None = None,
+        to_window: int | None = None,
     ) -> Ticket:
         """Apply one lifecycle action by ``actor``. ``window`` set means "as the clerk at this window":
         the ticket must be that window's, and cancel, transfer and late return stay within the lines the
-        window is able to serve. ``window=None`` is a manager (or the system), limited by neither."""
+        window is able to serve. ``window=None`` is a manager (or the system), limited by neither.
+
+        A transfer may also record why by key (``reason_key``, one of TRANSFER_REASONS), the clerk's
+        ``note`` and the window it was sent to (``to_window``), so the citizen is told in their language."""
         if action not in TRANSITIONS or action == "call":
             raise errors.IllegalTransition("err_unknown_action", {"action": action})
         allowed, target = TRANSITIONS[action]
@@ -1172,6 +1226,9 @@ class HallService:
             if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
                 raise errors.WrongWindow("err_ticket_not_here", {"number": ticket.number})
             updates, data = self._apply(conn, ticket, action, now, to_line=to_line, reason=reason)
+            if action == "transfer":
+                extra = {"reason_key": reason_key if reason_key in TRANSFER_REASONS else None, "note": note}
+                data.update({k: v for k, v in {**extra, "to_window": to_window}.items() if v})
             updates["state"] = target
             sets = ", ".join(f"{k} = ?" for k in updates)
             conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*updates.values(), ticket_id))

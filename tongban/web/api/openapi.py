@@ -61,6 +61,15 @@ SCHEMAS = {
             "state": {"enum": ["waiting", "called", "serving", "suspended", "done", "no_show", "cancelled", "expired"]},
             "green": {"type": "boolean"},
             "transferred": {"type": "boolean"},
+            "transfer": {
+                "type": ["object", "null"],
+                "description": "where a transferred ticket went and why, as its citizen is told",
+                "properties": {
+                    "to_line": {"type": "string"},
+                    "reason_zh": {"type": "string"},
+                    "reason_en": {"type": "string"},
+                },
+            },
             "window": {"type": ["integer", "null"]},
             "recalls": {"type": "integer"},
             "service_day": {"type": "string", "format": "date"},

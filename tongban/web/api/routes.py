@@ -94,6 +94,7 @@ def ticket_json(ticket: Ticket, *, outlook: Outlook | None = None) -> dict:
         "state": ticket.state,
         "green": ticket.green,
         "transferred": ticket.transferred,
+        "transfer": note.as_dict() if (note := get_service().transfer_note(ticket)) else None,
         "window": ticket.window,
         "recalls": ticket.recalls,
         "service_day": ticket.service_day,

@@ -114,6 +114,7 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
         "ahead": outlook.people_ahead,
         "is_next": outlook.is_next,
+        "transfer": service.transfer_note(ticket),
         "estimate": outlook.estimate,
         "opens_at": outlook.opens_at,
         "window": window,

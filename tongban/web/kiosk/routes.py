@@ -471,6 +471,7 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
         "windows": window_groups(service, outlook.windows),
         "job": job,
+        "transfer": service.transfer_note(ticket),
     }
     if job is not None and job["state"] not in printing.FINAL:
         return render_screen(

@@ -17,7 +17,15 @@ from typing import Any
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
 from ...queue import errors, printing, ratings, views
-from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, HallService, Ticket, ticket_actions, window_actions
+from ...queue.service import (
+    TICKET_ACTIONS,
+    TRANSFER_REASONS,
+    WINDOW_TRANSITIONS,
+    HallService,
+    Ticket,
+    ticket_actions,
+    window_actions,
+)
 from ...queue.store import parse_iso, utc_iso
 from .. import params
 from ..access import page_requires
@@ -33,12 +41,6 @@ window = Blueprint("window", __name__, template_folder="templates", url_prefix="
 # WINDOW_TRANSITIONS. Which buttons show is what the transition tables allow from the current state.
 CONSOLE_ACTIONS = tuple(a for a in TICKET_ACTIONS if a not in ("cancel", "late_return"))
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
-TRANSFER_REASONS = (
-    "transfer_reason_other_dept",
-    "transfer_reason_wrong_line",
-    "transfer_reason_special",
-    "transfer_reason_other",
-)
 SUSPEND_REASON = "suspend_reason_materials"
 
 
@@ -200,16 +202,23 @@ def ticket_action(number: int, ticket_id: int, action: str):
         abort(404)
     service = get_service()
     to_line = reason = None
+    said: dict[str, Any] = {}
     if action == "transfer":
         try:
-            to_line, reason = _transfer_target(service)
+            to_line, reason, said = _transfer_target(service)
         except errors.QueueError as exc:
             return _refusal(exc)
     elif action == "suspend":
         reason = request.form.get("reason", "").strip() or both(SUSPEND_REASON)[0]
     try:
         ticket = service.act(
-            ticket_id, action, window=g.principal.clerk_window, actor=g.principal.actor, to_line=to_line, reason=reason
+            ticket_id,
+            action,
+            window=g.principal.clerk_window,
+            actor=g.principal.actor,
+            to_line=to_line,
+            reason=reason,
+            **said,
         )
     except errors.QueueError as exc:
         return _refusal(exc)
@@ -233,21 +242,26 @@ def transfer(number: int):
     return ticket_action(number, ticket_id, "transfer")
 
 
-def _transfer_target(service: HallService) -> tuple[str, str]:
+def _transfer_target(service: HallService) -> tuple[str, str, dict[str, Any]]:
     """To a line, or to a window: the pull policy binds no ticket to a window (docs/architecture.md §Dispatch),
-    so a transfer to a window puts the ticket in the line that window serves first, and says so."""
+    so a transfer to a window puts the ticket in the line that window serves first, and says so. Also
+    what the citizen is told (the reason's key, the note, the window), for act()."""
     target = request.form.get("target", "")
     kind, _, value = target.partition(":")
     reason_key = request.form.get("reason_key", "")
     reason = both(reason_key)[0] if reason_key in TRANSFER_REASONS else ""
     note = " ".join(request.form.get("note", "").split())[:100]
     reason = "：".join(p for p in (reason, note) if p)
+    said: dict[str, Any] = {"reason_key": reason_key if reason_key in TRANSFER_REASONS else None, "note": note or None}
     if kind == "line" and value:
-        return value, reason or both("transfer_reason_other")[0]
+        if not said["reason_key"] and not note:
+            said["reason_key"] = "transfer_reason_other"
+        return value, reason or both("transfer_reason_other")[0], said
     if kind == "window" and value:
         other = service.window(params.whole(value, "target"))
         prefix = other.serving[0]
-        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else "")
+        said["to_window"] = other.number
+        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else ""), said
     raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
