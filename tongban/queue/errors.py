@@ -100,3 +100,9 @@ class RecallLimit(QueueError):
 
 class AlreadyRated(QueueError):
     code = "already_rated"
+
+
+class BadGreenReason(QueueError):
+    """A green-channel reason that is not one of service.GREEN_REASONS, or one for a ticket that is not green."""
+
+    code = "bad_green_reason"

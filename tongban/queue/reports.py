@@ -25,9 +25,15 @@ from ..config import HallConfig
 from ..texts import both, labels
 from .cases import case_counts
 from .ratings import BAD_LEVELS, LEVELS, NOT_RATED, REASONS
+from .service import GREEN_REASONS
 from .store import Store, parse_iso
 
 NO_MATTER = both("report_no_matter")
+#: Why a green-channel ticket had priority, by GREEN_REASONS key; None: not recorded.
+GREEN_NAMES: dict[str | None, tuple[str, str]] = {
+    **{key: both(f"green_reason_{key}") for key in GREEN_REASONS},
+    None: both("green_reason_unrecorded"),
+}
 
 
 def mean(values: list[float]) -> float | None:
@@ -120,12 +126,13 @@ _COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "ratings": ("level", "count", "share"),
     "bad_ratings": ("time", "number", "window", "clerk", "matter", "level", "reasons", "comment"),
     "transfers": ("time", "number", "window", "from_line", "to_line", "reason"),
+    "green": ("reason", "issued", "served", "wait_mean"),
     "hours": ("hour", "issued", "calls", "served"),
     "cases": ("opened", "sent", "delivered", "overdue"),
 }
 
 
-_OWN_TITLES = {("lines", "transfers"), ("matters", "name")}
+_OWN_TITLES = {("lines", "transfers"), ("matters", "name"), ("green", "reason")}
 
 #: Columns of each table: key, 中文, English. HTML and CSV are both made from these.
 COLUMNS: dict[str, list[tuple[str, str, str]]] = {
@@ -309,6 +316,28 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
     # Finished services the pad never closed count as not rated too.
     unclosed = sum(1 for t in tickets.values() if t["state"] == "done" and t["id"] not in rated_tickets)
     levels[None] += unclosed
+
+    # Green-channel tickets by why they had priority (the clerk's choice when issuing; none recorded
+    # for those issued through the API without one).
+    by_green: dict[str | None, _Group] = defaultdict(_Group)
+    for t in tickets.values():
+        if t["green"]:
+            group = by_green[t["green_reason"] if t["green_reason"] in GREEN_REASONS else None]
+            group.issued += 1
+            if t["state"] == "done":
+                group.served += 1
+            if t["id"] in first_call:
+                group.waits.append(_minutes(parse_iso(t["issued_at"]), first_call[t["id"]]))
+    green = [
+        {
+            "reason": GREEN_NAMES[key][0],
+            "reason_en": GREEN_NAMES[key][1],
+            "value": key,
+            **_row_stats(by_green.get(key, _Group())),
+        }
+        for key in (*GREEN_REASONS, None)
+        if key is not None or None in by_green
+    ]
     rated_total = sum(n for level, n in levels.items() if level is not None)
 
     lines = []
@@ -345,6 +374,7 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         "in_service": sum(1 for t in tickets.values() if t["state"] in ("called", "serving", "suspended")),
         "not_rated": levels.get(None, 0),
         "bad_ratings": len(bad),
+        "green": sum(row["issued"] for row in green),
     }
     return DayReport(
         day,
@@ -357,6 +387,7 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
             "ratings": rating_rows,
             "bad_ratings": bad,
             "transfers": transfers,
+            "green": green,
             "hours": hours,
             "cases": [case_counts(store, day)],
         },

@@ -101,6 +101,7 @@ class Ticket:
     finished_at: datetime | None
     kiosk: str | None
     rated: bool
+    green_reason: str | None = None  # why a green-channel ticket had priority (GREEN_REASONS)
 
     @classmethod
     def from_row(cls, row) -> Ticket:
@@ -185,6 +186,9 @@ class Outlook:
             "opens_at": self.opens_at,
         }
 
+
+# Why a green-channel ticket has priority, as the clerk who checked it records it (texts: green_reason_*).
+GREEN_REASONS = ("elderly", "disabled", "pregnant", "serviceman", "other")
 
 # Reasons a clerk picks from for a transfer (texts/staff.toml); recorded by key so the citizen reads it in
 # their language.
@@ -580,11 +584,13 @@ class HallService:
         actor: str | None = None,
         window: int | None = None,
         request_key: str | None = None,
+        green_reason: str | None = None,
     ) -> Issued:
         """Take a ticket: one user action, one transaction (docs/architecture.md §Numbering).
 
         ``window`` is the window of the clerk issuing (None for a kiosk or a manager): a clerk's green
-        ticket must be for a line that window is able to serve.
+        ticket must be for a line that window is able to serve. ``green_reason`` (one of GREEN_REASONS,
+        green tickets only) is why it has priority, kept with the ticket for the day report.
 
         In one BEGIN IMMEDIATE: the repeat-safe key, the opening, quota and rate checks, the number,
         the ticket, its event, the print job for the kiosk's printer, and the key's record. A crash
@@ -595,7 +601,10 @@ class HallService:
         now = self.clock.now()
         day = calendar.service_day(now, self.hall)
         requester = kiosk or actor or "public"
-        asked = json.dumps([line, matter, green, utc_iso(appointment_at) if appointment_at else None])
+        if green_reason is not None and (not green or green_reason not in GREEN_REASONS):
+            raise errors.BadGreenReason("err_bad_green_reason", field="green_reason")
+        wanted: list[Any] = [line, matter, green, utc_iso(appointment_at) if appointment_at else None]
+        asked = json.dumps(wanted + [green_reason] if green_reason else wanted)
         # What the ticket will be told, forecast before the write (the new ticket is last among equals,
         # as it will be); the forecast is kept with the ticket to measure the band against its real wait.
         told = None
@@ -619,7 +628,7 @@ class HallService:
                 ticket_id, job_id = earlier["ticket_id"], earlier["print_job"]
             else:
                 ticket_id = self._insert_ticket(
-                    conn, now, day, line, matter, green, appointment_at, kiosk, actor, window
+                    conn, now, day, line, matter, green, appointment_at, kiosk, actor, window, green_reason
                 )
                 if told is not None and told[1] is not None:
                     conn.execute(
@@ -650,6 +659,7 @@ class HallService:
         kiosk: str | None,
         actor: str | None,
         window: int | None = None,
+        green_reason: str | None = None,
     ) -> int:
         """The checks and the ticket with its issue event, inside take_ticket's transaction."""
         prefix, matter_code = self._resolve_line(line, matter)
@@ -668,7 +678,7 @@ class HallService:
         number = f"{prefix}{seq:0{line_cfg.number_width}d}"
         cur = conn.execute(
             "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
-            " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " appointment_at, issued_at, queued_at, kiosk, green_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 secrets.token_urlsafe(12),
                 day,
@@ -683,6 +693,7 @@ class HallService:
                 utc_iso(now),
                 utc_iso(now),
                 kiosk,
+                green_reason,
             ),
         )
         ticket_id = cur.lastrowid
@@ -693,7 +704,14 @@ class HallService:
             ticket_id=ticket_id,
             to_state="waiting",
             actor=actor,
-            data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
+            data={
+                "line": prefix,
+                "number": number,
+                "matter": matter_code,
+                "green": green,
+                "kiosk": kiosk,
+                **({"green_reason": green_reason} if green_reason else {}),
+            },
         )
         return ticket_id
 

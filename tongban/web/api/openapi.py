@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import __version__
 from ...queue import ratings
 from ...queue.search import TIERS
-from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
+from ...queue.service import GREEN_REASONS, TICKET_ACTIONS, WINDOW_TRANSITIONS
 from ..params import MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -60,6 +60,10 @@ SCHEMAS = {
             "matter": {"type": ["string", "null"]},
             "state": {"enum": ["waiting", "called", "serving", "suspended", "done", "no_show", "cancelled", "expired"]},
             "green": {"type": "boolean"},
+            "green_reason": {
+                "enum": [*GREEN_REASONS, None],
+                "description": "why a green-channel ticket has priority, as the issuing staff recorded it",
+            },
             "transferred": {"type": "boolean"},
             "transfer": {
                 "type": ["object", "null"],
@@ -357,6 +361,7 @@ PATHS = {
                             "matter": {"type": "string"},
                             "line": {"type": "string"},
                             "green": {"type": "boolean"},
+                            "green_reason": {"enum": list(GREEN_REASONS), "description": "with green true"},
                             "appointment_at": {"type": "string", "format": "date-time"},
                         },
                     }
