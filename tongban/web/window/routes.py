@@ -18,6 +18,7 @@ from flask import Blueprint, abort, current_app, g, render_template, request, ur
 
 from ...queue import errors, printing, ratings, views
 from ...queue.service import (
+    GREEN_REASONS,
     TICKET_ACTIONS,
     TRANSFER_REASONS,
     WINDOW_TRANSITIONS,
@@ -29,7 +30,7 @@ from ...queue.service import (
 from ...queue.store import parse_iso, utc_iso
 from .. import params
 from ..access import page_requires
-from ..context import get_clock, get_service, get_store
+from ..context import get_clock, get_search, get_service, get_store
 from ..errors import status_for
 from ..i18n import both
 from ..shared import live, person, toast
@@ -54,6 +55,32 @@ def forbidden():
 def printer_ids(config) -> list[str]:
     """The ids of the hall's printers."""
     return [printer.id for printer in config.printers]
+
+
+def _halves(text: str) -> tuple[str, str]:
+    zh, _, en = text.partition(" / ")
+    return zh.strip(), (en or zh).strip()
+
+
+def printer_places(config) -> dict[str, tuple[str, str]]:
+    """Each printer by where it stands, as staff know it: the kiosks that print on it and their
+    locations ("一楼大厅取号机 1（一楼大厅入口）"); a printer no kiosk uses keeps its id."""
+    places: dict[str, tuple[str, str]] = {}
+    for printer in config.printers:
+        zh: list[str] = []
+        en: list[str] = []
+        for k in config.kiosks:
+            if k.printer != printer.id:
+                continue
+            name_zh, name_en = _halves(k.name or k.id)
+            where_zh, where_en = _halves(k.location) if k.location else ("", "")
+            zh.append(f"{name_zh}（{where_zh}）" if where_zh else name_zh)
+            en.append(f"{name_en} ({where_en})" if where_en else name_en)
+        places[printer.id] = ("、".join(zh), ", ".join(en)) if zh else (printer.id, printer.id)
+    return places
+
+
+GREEN_PICKS = 8  # matters the green-channel picker lists for one search
 
 
 def minutes_since(moment: datetime | None, now: datetime) -> int:
@@ -161,8 +188,10 @@ def console(number: int):
         me=person(g.principal.actor),
         lines=service.config.lines,
         matters=service.config.matters,
-        printers=printer_ids(service.config),
+        printers=printer_places(service.config),
         transfer_reasons=TRANSFER_REASONS,
+        green_reasons=GREEN_REASONS,
+        **_green_picks(service, number, ""),
         server_time=utc_iso(ctx["now"]),
     )
 
@@ -287,6 +316,9 @@ def green_ticket(number: int):
     """A green-channel ticket issued by the clerk, who has checked the citizen's eligibility."""
     if request.form.get("confirmed") != "yes":
         return toast("error", *both("green_confirm_needed"), 400)
+    green_reason = request.form.get("green_reason", "")
+    if green_reason not in GREEN_REASONS:
+        return toast("error", *both("green_reason_needed"), 400)
     matter = request.form.get("matter") or None
     line = None
     if matter and matter.startswith("line:"):
@@ -294,17 +326,48 @@ def green_ticket(number: int):
     service = get_service()
     try:
         issued = service.take_ticket(
-            line=line, matter=matter, green=True, actor=g.principal.actor, window=g.principal.clerk_window
+            line=line,
+            matter=matter,
+            green=True,
+            actor=g.principal.actor,
+            window=g.principal.clerk_window,
+            green_reason=green_reason,
         )
     except errors.QueueError as exc:
         return _refusal(exc)
     printer = request.form.get("printer", "")
-    if printer and printer in printer_ids(service.config):
+    places = printer_places(service.config)
+    if printer and printer in places:
         printing.enqueue(get_store(), issued.ticket.id, printer, get_clock().now())
-        zh, en = both("toast_green_printed", number=issued.ticket.number, printer=printer)
+        zh = both("toast_green_printed", number=issued.ticket.number, printer=places[printer][0])[0]
+        en = both("toast_green_printed", number=issued.ticket.number, printer=places[printer][1])[1]
     else:
         zh, en = both("toast_green", number=issued.ticket.number)
     return toast("ok", zh, en)
+
+
+def _green_picks(service: HallService, number: int, query: str) -> dict[str, Any]:
+    """What the green-channel picker lists: the matters the hall's one search finds (queue/search.py),
+    within the lines this window is able to serve, and each of those lines as a whole."""
+    config = service.config
+    able = service.window(number).able
+    codes = get_search().search(query) if query.strip() else []
+    found = [m for m in (config.matter(c) for c in codes) if config.line_of_matter(m.code).prefix in able]
+    return {
+        "green_query": query,
+        "green_found": [(m, config.line_of_matter(m.code).prefix) for m in found[:GREEN_PICKS]],
+        "green_more": max(0, len(found) - GREEN_PICKS),
+        "green_lines": [config.line(p) for p in able],
+    }
+
+
+@window.get("/<id:number>/green/matters")
+@page_requires(staff=True)
+@for_window(_console_access)
+def green_matters(number: int):
+    """The green-channel picker's choices for what the clerk typed (htmx, as they type)."""
+    query = request.args.get("q", "")[:40]
+    return render_template("_console_green_matters.html", number=number, **_green_picks(get_service(), number, query))
 
 
 @window.post("/<id:number>/reprint")
@@ -315,13 +378,16 @@ def reprint(number: int):
     service = get_service()
     code = request.form.get("number", "").strip().upper()
     printer = request.form.get("printer", "")
-    if printer not in printer_ids(service.config):
+    places = printer_places(service.config)
+    if printer not in places:
         return toast("error", *both("reprint_choose_printer"), 400)
     ticket = views.ticket_numbered(service, code)
     if ticket is None:
         return toast("error", *both("reprint_unknown", number=code or "—"), 404)
     printing.enqueue(get_store(), ticket.id, printer, get_clock().now(), reprint=True)
-    return toast("ok", *both("toast_reprinted", number=code, printer=printer))
+    zh = both("toast_reprinted", number=code, printer=places[printer][0])[0]
+    en = both("toast_reprinted", number=code, printer=places[printer][1])[1]
+    return toast("ok", zh, en)
 
 
 @window.post("/<id:number>/late-return")
