@@ -108,6 +108,7 @@ def status_context(service: HallService, ticket: Ticket) -> dict:
     return {
         "number": ticket.number,
         "state": ticket.state,
+        "recalls": ticket.recalls,
         "stale": ticket.service_day != today,
         "service_day": ticket.service_day,
         "line": service.config.line(ticket.line),
