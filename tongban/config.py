@@ -106,10 +106,18 @@ class Window:
     phone: str
     able: tuple[str, ...]
     serving: tuple[str, ...]
+    # English for English lines; without them an English line names the window by its number only
+    # (a Chinese place inside an English sentence helps nobody who reads only English).
+    name_en: str = ""
+    location_en: str = ""
 
     @property
     def primary(self) -> str:
         return self.serving[0]
+
+    def place(self, lang: str) -> str:
+        """Where the window is, in ``lang`` ('' when the hall file gives no English)."""
+        return self.location if lang == "zh" else self.location_en
 
 
 @dataclass(frozen=True)
@@ -510,11 +518,22 @@ def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
     return out
 
 
+def _english(c: Checker, table: dict, path: str, key: str) -> str:
+    """An optional English text: one language per field, so no Chinese characters in it."""
+    value = c.text(table, path, key, required=False)
+    if any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in value):
+        c.problem(
+            f"{path}.{key}",
+            f"{value!r} has Chinese characters (expected English only; Chinese goes in the field without _en)",
+        )
+    return value
+
+
 def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     out = []
     entries = c.entries(doc, "", "windows")
     for path, t in entries:
-        c.unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
+        c.unknown(t, path, {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving"})
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
         for i, prefix in enumerate(able):
@@ -535,6 +554,8 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
                 phone=c.text(t, path, "phone"),
                 able=able,
                 serving=serving,
+                name_en=_english(c, t, path, "name_en"),
+                location_en=_english(c, t, path, "location_en"),
             )
         )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")

@@ -116,7 +116,9 @@ def window_json(window) -> dict:
     return {
         "number": window.number,
         "name": cfg.name,
+        "name_en": cfg.name_en,
         "location": cfg.location,
+        "location_en": cfg.location_en,
         "phone": cfg.phone,
         "state": window.state,
         "able": list(window.able),
