@@ -66,3 +66,23 @@ def test_the_api_gives_both_languages_of_a_window(tmp_path, clock):
     hall = hall_with(tmp_path, clock, location="二楼南区", location_en="2nd floor, south", name_en="Services")
     body = next(w for w in hall.call("GET", "/windows", hall.kiosk).get_json() if w["number"] == 1)
     assert (body["location"], body["location_en"], body["name_en"]) == ("二楼南区", "2nd floor, south", "Services")
+
+
+def test_notices_have_a_field_per_language_and_the_old_slash_form_still_loads():
+    doc = small_hall_doc()
+    doc["hall"]["notices"] = [
+        {"zh": "午休暂停取号", "en": "No tickets at lunch"},
+        "周六延时服务 / Open on Saturdays",
+        "仅中文",
+    ]
+    notices = parse_hall_config(doc, "notices").hall.notices
+    assert [(n.zh, n.en) for n in notices] == [
+        ("午休暂停取号", "No tickets at lunch"),
+        ("周六延时服务", "Open on Saturdays"),
+        ("仅中文", ""),
+    ]
+    doc["hall"]["notices"] = [{"zh": "午休", "en": "午休 lunch"}, {"en": "no Chinese"}, 3]
+    with pytest.raises(ConfigError) as refused:
+        parse_hall_config(doc, "bad")
+    problems = str(refused.value)
+    assert "hall.notices[0].en" in problems and "hall.notices[1].zh" in problems and "hall.notices[2]" in problems

@@ -46,6 +46,14 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A line of the hall's notices, in each language ('' where the hall file gives no English)."""
+
+    zh: str
+    en: str = ""
+
+
+@dataclass(frozen=True)
 class Hall:
     id: str
     name_zh: str
@@ -55,7 +63,7 @@ class Hall:
     timezone: str
     hours: dict[str, tuple[Period, ...]]
     public_url: str | None = None
-    notices: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
     late_return_behind: int = 3
     max_recalls: int = 3
     issue_during_lunch: bool = False
@@ -304,7 +312,7 @@ def _hall(c: Checker, doc: dict) -> Hall | None:
         timezone=tz_name or "Asia/Shanghai",
         hours=hours,
         public_url=c.get(table, "hall", "public_url", str, required=False),
-        notices=c.strings(table, "hall", "notices", required=False),
+        notices=_notices(c, table),
         late_return_behind=c.get(table, "hall", "late_return_behind", int, required=False, default=3, check=between(0)),
         max_recalls=c.get(table, "hall", "max_recalls", int, required=False, default=3, check=between(0)),
         issue_during_lunch=c.get(table, "hall", "issue_during_lunch", bool, required=False, default=False),
@@ -516,6 +524,27 @@ def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
     for code in sorted(matters - set(owner)):
         c.problem("lines", f"matter {code!r} is in no line (expected every matter in exactly one line)")
     return out
+
+
+def _notices(c: Checker, table: dict) -> tuple[Notice, ...]:
+    """``notices``: tables ``{ zh = "…", en = "…" }`` (``en`` optional), or, as halls wrote them
+    before, strings "中文 / English" split at the slash."""
+    items = c.get(table, "hall", "notices", list, required=False, default=[])
+    out = []
+    for i, item in enumerate(items):
+        path = f"hall.notices[{i}]"
+        if isinstance(item, str):
+            zh, _, en = item.partition(" / ")
+            if zh.strip():
+                out.append(Notice(zh.strip(), en.strip()))
+            else:
+                c.problem(path, "is empty (expected some text)")
+        elif isinstance(item, dict):
+            c.unknown(item, path, {"zh", "en"})
+            out.append(Notice(c.text(item, path, "zh"), _english(c, item, path, "en")))
+        else:
+            c.problem(path, f'{item!r} is not a notice (expected {{ zh = "…", en = "…" }})')
+    return tuple(out)
 
 
 def _english(c: Checker, table: dict, path: str, key: str) -> str:

@@ -234,7 +234,7 @@ def render_screen(screen: str, *, idle: bool = True, toggles: bool = True, statu
 def home(kiosk_id: str):
     service = get_service()
     state = g.kstate
-    notices = [split_bilingual(n) for n in service.hall.notices]
+    notices = [(n.zh, n.en or n.zh) for n in service.hall.notices]
     opening = calendar.opening(service.clock.now(), service.hall)
     if opening.reason == "lunch_break" and service.hall.issue_during_lunch:
         opening = calendar.Opening(True)  # tickets are issued over lunch in this hall: no banner
