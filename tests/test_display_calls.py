@@ -163,3 +163,22 @@ def test_the_stream_sends_the_banner_and_changes_it_when_the_call_ends(hall):
     clerk.post(f"/window/1/ticket/{t['id']}/no_show")
     listener.until(lambda s: any(n == "banner" and "欢迎光临" in d for n, d in _events([s])))
     hall.app.extensions["tongban.broker"].stop()
+
+
+def test_the_window_leds_never_call_a_window_nobody_can_serve_at_ready(service):
+    """The LED strip over a window and the keypad follow the same window states (devices process)."""
+    from tongban.devices.display_follower import display_state
+    from tongban.displays.world import DisplayWorld
+
+    world = DisplayWorld()
+
+    def led(n: int) -> tuple[str, str]:
+        state, number = display_state(service, n)
+        return world.window_text(state, n, number), world.keypad_text(state, n, number)
+
+    assert led(1) == ("窗口关闭", "")  # closed
+    service.window_action(1, "open")  # opened by the manager, nobody signed in: just its name
+    assert led(1) == ("1号窗口", "----")
+    service.window_action(2, "open", clerk="clerk2")
+    service.window_action(2, "pause", actor="clerk2")
+    assert led(2) == ("暂停服务", "P")
