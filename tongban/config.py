@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .checking import Checker, between
+from .checking import Checker, between, describe
 from .displays.config import BusConfig, parse_bus_config
 from .printers.config import PrinterConfig, parse_printer_config
 
@@ -84,6 +84,7 @@ class Matter:
     fee: str
     materials: tuple[str, ...]
     example: bool = False
+    aliases: tuple[str, ...] = ()  # everyday names people search by (社保, 驾照); docs/kiosk.md
 
 
 @dataclass(frozen=True)
@@ -173,6 +174,13 @@ class CasesConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """``[search]``: the hall's own everyday words, added to the shipped table (queue/search_words.toml)."""
+
+    equivalents: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (what people say, words the names use)
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall: Hall
     departments: tuple[Department, ...]
@@ -186,6 +194,7 @@ class HallConfig:
     district_windows: tuple[DistrictWindow, ...] = ()
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     source: str = ""
 
     def line(self, prefix: str) -> Line:
@@ -355,6 +364,7 @@ def _matters(c: Checker, doc: dict, departments: set[str]) -> list[Matter]:
                 "fee",
                 "materials",
                 "example",
+                "aliases",
             },
         )
         dept = c.get(
@@ -392,10 +402,61 @@ def _matters(c: Checker, doc: dict, departments: set[str]) -> list[Matter]:
                 fee=c.text(t, path, "fee"),
                 materials=c.strings(t, path, "materials"),
                 example=c.get(t, path, "example", bool, required=False, default=False),
+                aliases=_words(c, t["aliases"], f"{path}.aliases", "an everyday name people search by, as a string")
+                if "aliases" in t
+                else (),
             )
         )
     c.unique([(f"{p}.code", m.code or None) for (p, _), m in zip(entries, out)], "matter code")
     return out
+
+
+MAX_WORD = 20  # an everyday name or search word, in characters
+
+
+def _words(c: Checker, value: Any, path: str, example: str) -> tuple[str, ...]:
+    """An array of short search words at ``path``: each non-empty, at most MAX_WORD characters, no repeats."""
+    words = c.value(value, path, list, expect=f"an array of strings, each {example}")
+    out: list[str] = []
+    for i, word in enumerate(words or ()):
+        where = f"{path}[{i}]"
+        if not isinstance(word, str):
+            c.problem(where, f"is {describe(word)} (expected {example})")
+        elif not word.strip():
+            c.problem(where, f"is empty (expected {example})")
+        elif len(word.strip()) > MAX_WORD:
+            c.problem(where, f"{word!r} is {len(word.strip())} characters (expected at most {MAX_WORD}: {example})")
+        elif word.strip() in out:
+            c.problem(where, f"{word!r} is listed twice (expected each word once)")
+        else:
+            out.append(word.strip())
+    return tuple(out)
+
+
+def _search(c: Checker, doc: dict) -> SearchConfig:
+    """``[search]``: ``equivalents = { "社保" = ["社会保险"], … }``, what people say and the words matter
+    names use for it (docs/kiosk.md "Everyday names")."""
+    if "search" not in doc:
+        return SearchConfig()
+    t = c.table(doc["search"], "search")
+    if t is None:
+        return SearchConfig()
+    c.unknown(t, "search", {"equivalents"})
+    table = c.get(
+        t, "search", "equivalents", dict, required=False, default={}, expect="a table of word = [words names use]"
+    )
+    out = []
+    for word, alternatives in table.items():
+        path = f"search.equivalents.{word}"
+        if not word.strip() or len(word.strip()) > MAX_WORD:
+            c.problem(path, f"{word!r} is not a search word (expected a key of 1 to {MAX_WORD} characters)")
+            continue
+        words = _words(c, alternatives, path, "a word that matter names use, as a string")
+        if isinstance(alternatives, list) and not alternatives:
+            c.problem(path, "is empty (expected at least one word that matter names use)")
+        if words:
+            out.append((word.strip(), words))
+    return SearchConfig(equivalents=tuple(out))
 
 
 def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
@@ -698,6 +759,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
             "buses",
             "district_windows",
             "cases",
+            "search",
         },
     )
     hall = _hall(c, doc)
@@ -716,6 +778,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)
+    search = _search(c, doc)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
@@ -732,6 +795,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
         district_windows=tuple(district),
         operations=operations,
         cases=cases,
+        search=search,
         source=source,
     )
 

@@ -25,6 +25,7 @@ from .. import __version__
 from ..config import END_OF_DAY, WEEKDAYS, HallConfig, Period, load_hall_config
 from ..ops.damage import damaged
 from ..queue.clock import SystemClock
+from ..queue.search import MatterSearch
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError, StorePool
 from .access import still_signed_in
@@ -104,6 +105,8 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     htmx.init_app(app)
     app.extensions["tongban.stores"] = StorePool(database)
     app.extensions["tongban.broker"] = Broker(database, release_store=release_store, signed_in=still_signed_in)
+    # One search for the kiosk, /info and the API, built once from the hall file (docs/kiosk.md).
+    app.extensions["tongban.matter_search"] = MatterSearch.for_config(hall)
     _refuse_when_damaged(app, database)
     # Ids in paths are <id:…>, and every error under /api is JSON (web/params.py, web/errors.py).
     app.url_map.converters["id"] = IdConverter

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ... import __version__
 from ...queue import ratings
+from ...queue.search import TIERS
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
 from ..params import MAX_ID
 
@@ -142,6 +143,7 @@ SCHEMAS = {
             "code",
             "name_zh",
             "name_en",
+            "aliases",
             "department",
             "department_zh",
             "batch",
@@ -155,6 +157,7 @@ SCHEMAS = {
             "code": {"type": "string"},
             "name_zh": {"type": "string"},
             "name_en": {"type": "string"},
+            "aliases": {"type": "array", "items": {"type": "string"}, "description": "everyday names people search by"},
             "department": {"type": "string"},
             "department_zh": {"type": "string"},
             "batch": {"enum": [1, 2, 3]},
@@ -163,6 +166,11 @@ SCHEMAS = {
             "time_limit_days": {"type": "integer"},
             "fee": {"type": "string"},
             "materials": {"type": "array", "items": {"type": "string"}},
+            "match": {
+                "enum": list(TIERS),
+                "description": "with q only: how it matched, best first: the name or its beginning, an everyday "
+                "name (alias or equivalent word), a part of the name, a fuzzy (pinyin) match",
+            },
         },
     },
     "Session": {
@@ -261,8 +269,20 @@ PATHS = {
     },
     "/api/v1/matters": {
         "get": {
-            "summary": "Public list of cross-province matters",
+            "summary": "Public list of cross-province matters, or the matters a search finds",
+            "description": "Without q, every matter in the hall file's order. With q, the matches best first: "
+            "Chinese as people say it (fillers dropped, everyday words widened), pinyin in full, as initials or "
+            "misspelled, English words or a matter code. No match is an empty list.",
             "security": [],
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "what the citizen asks for, e.g. a Chinese phrase, shebaoka or sydj",
+                }
+            ],
             "responses": _responses("200", {"type": "array", "items": _ref("Matter")}),
         }
     },

@@ -11,10 +11,11 @@ from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
 from ...queue.accounts import AuthError
+from ...queue.search import TIERS
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
 from .. import params
 from ..access import requires
-from ..context import client_address, get_accounts, get_clock, get_service, get_store
+from ..context import client_address, get_accounts, get_clock, get_search, get_service, get_store
 from ..errors import refusal, status_for
 from .openapi import openapi_document
 
@@ -136,25 +137,33 @@ def openapi():
 
 @api.get("/matters")
 def matters():
+    """Every matter in the hall file's order; with ``q``, the search's matches, best first, each with
+    the tier it matched in (queue/search.py TIERS)."""
     config = get_service().config
+    query = request.args.get("q", "")
+    if not query.strip():
+        return jsonify([matter_json(m) for m in config.matters])
     return jsonify(
-        [
-            {
-                "code": m.code,
-                "name_zh": m.name_zh,
-                "name_en": m.name_en,
-                "department": m.department,
-                "department_zh": config.department(m.department).name_zh,
-                "batch": m.batch,
-                "mode": m.mode,
-                "line": config.line_of_matter(m.code).prefix,
-                "time_limit_days": m.time_limit_days,
-                "fee": m.fee,
-                "materials": list(m.materials),
-            }
-            for m in config.matters
-        ]
+        [{**matter_json(config.matter(hit.code)), "match": TIERS[hit.tier]} for hit in get_search().hits(query)]
     )
+
+
+def matter_json(m) -> dict:
+    config = get_service().config
+    return {
+        "code": m.code,
+        "name_zh": m.name_zh,
+        "name_en": m.name_en,
+        "aliases": list(m.aliases),
+        "department": m.department,
+        "department_zh": config.department(m.department).name_zh,
+        "batch": m.batch,
+        "mode": m.mode,
+        "line": config.line_of_matter(m.code).prefix,
+        "time_limit_days": m.time_limit_days,
+        "fee": m.fee,
+        "materials": list(m.materials),
+    }
 
 
 # ---------- sessions ----------
