@@ -401,7 +401,11 @@ def cell(key: str, value: Any) -> str:
 
 def csv_cell(key: str, value: Any) -> Any:
     """A value for the CSV: a number stays a number (one decimal, as on screen), a share stays a
-    percentage, the rest is what the page shows; csvout neutralises text a spreadsheet would run."""
+    percentage, a missing number is an empty cell (the page's "—" would be text in a number column,
+    which a spreadsheet cannot sum), the rest is what the page shows; csvout neutralises text a
+    spreadsheet would run."""
+    if value is None:
+        return None
     if isinstance(value, int | float) and not isinstance(value, bool) and key not in ("satisfaction", "share"):
         return round(value, 1) if isinstance(value, float) else value
     return cell(key, value)

@@ -20,22 +20,25 @@ def svg_bars(
     *,
     title: str,
     unit: str = "",
+    counts: bool = False,
     width: int = 640,
     height: int = 260,
 ) -> Markup:
-    """Grouped vertical bars with axis, labels and a legend; presentation attributes only (CSP: no style)."""
+    """Grouped vertical bars with axis, labels and a legend; presentation attributes only (CSP: no style).
+
+    ``counts``: the values are counts (tickets, ratings), so every tick on the axis is a whole number."""
     series = list(series)
     top, bottom, left, right = 34, 46, 46, 12
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([v for _name, values in series for v in values if v is not None] + [0])
-    scale_max = _nice(peak)
+    ticks = axis_ticks(peak, counts=counts)
+    scale_max = ticks[-1]
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" role="img" '
         f'class="chart" aria-label="{escape(title)}"><title>{escape(title)}</title>'
     ]
-    for i in range(5):
-        tick = scale_max * i / 4
-        y = top + plot_h - plot_h * i / 4
+    for i, tick in enumerate(ticks):
+        y = top + plot_h - plot_h * i / (len(ticks) - 1)
         parts.append(f'<line x1="{left}" y1="{y:.1f}" x2="{width - right}" y2="{y:.1f}" stroke="#e3e3e3"/>')
         parts.append(
             f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#666">{_fmt(tick)}</text>'
@@ -110,6 +113,18 @@ def svg_share(items: list[tuple[str, int, str]], *, title: str, width: int = 120
 def _text_width(text: str, size: int) -> float:
     """Rough width of a label: CJK characters are about one em, Latin letters and digits about half."""
     return sum(size if ord(ch) > 0x2E80 else size * 0.56 for ch in text)
+
+
+def axis_ticks(peak: float, *, counts: bool = False) -> list[float]:
+    """The values marked on a value axis, from 0 up to at least ``peak``. For counts every tick is a
+    whole number (a step of 1, 2 or 5 × 10ⁿ, at most five steps), never 6.25 tickets; otherwise
+    four equal steps up to a round maximum."""
+    if not counts:
+        top = _nice(peak)
+        return [top * i / 4 for i in range(5)]
+    whole = max(1, math.ceil(peak))
+    step = next(m * 10**k for k in range(20) for m in (1, 2, 5) if m * 10**k * 5 >= whole)
+    return [float(step * i) for i in range(math.ceil(whole / step) + 1)]
 
 
 def _nice(peak: float) -> float:

@@ -222,6 +222,7 @@ def report():
                 (_label("chart_served"), [h["served"] for h in hours]),
             ],
             title=_label("chart_hours"),
+            counts=True,
         ),
         "waits": svg_bars(
             [line["prefix"] for line in lines],
