@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, g, render_template, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 
 from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
-from ...queue.service import WINDOW_TRANSITIONS, window_actions
+from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
 from .. import params
 from ..access import page_requires
@@ -70,10 +70,13 @@ def _manage_context() -> dict:
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
         "window_actions": window_actions,
+        "line_states": service.line_states(),
+        "reason_max": LINE_REASON_MAX,
     }
 
 
-FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts")
+# "lines" changes only when a line is closed or opened, so a reason being typed there is not swapped away.
+FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts", "lines")
 
 
 def _manage_fragments() -> dict[str, str]:
@@ -189,6 +192,34 @@ def toggle_auto():
 def ack_alert(alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
     return toast("ok", *both("toast_alert_acked"))
+
+
+def _lines_oob() -> str:
+    ctx = _manage_context()
+    return f'<div id="lines" hx-swap-oob="innerHTML">{render_template("_manage_lines.html", **ctx)}</div>'
+
+
+@manage.post("/lines/<prefix>/close")
+@page_requires(manager=True)
+def close_line(prefix: str):
+    """Stop issuing for a line; the kiosks show the reason typed here (docs/architecture.md §Numbering)."""
+    service = get_service()
+    try:
+        state = service.close_line(prefix, request.form.get("reason", ""), actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return toast("ok", *both("toast_line_closed", line=state.prefix, reason=state.reason), oob=_lines_oob())
+
+
+@manage.post("/lines/<prefix>/open")
+@page_requires(manager=True)
+def open_line(prefix: str):
+    service = get_service()
+    try:
+        state = service.open_line(prefix, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return toast("ok", *both("toast_line_opened", line=state.prefix), oob=_lines_oob())
 
 
 # ---------- the day report ----------
