@@ -103,7 +103,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     app.extensions["tongban.stores"] = StorePool(database)
-    app.extensions["tongban.broker"] = Broker(database, release_store=release_store, signed_in=still_signed_in)
+    app.extensions["tongban.broker"] = Broker(
+        database, release_store=release_store, signed_in=still_signed_in, now=app.config["CLOCK"].now
+    )
     _refuse_when_damaged(app, database)
     # Ids in paths are <id:…>, and every error under /api is JSON (web/params.py, web/errors.py).
     app.url_map.converters["id"] = IdConverter

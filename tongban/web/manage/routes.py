@@ -18,7 +18,7 @@ from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
 from .. import params
 from ..access import page_requires
-from ..context import disk_warnings, get_clock, get_service, get_store
+from ..context import disk_warnings, get_accounts, get_broker, get_clock, get_service, get_store
 from ..errors import status_for
 from ..i18n import both
 from ..shared import csv_download, live, person, toast
@@ -49,6 +49,35 @@ def _device_rows(store: Store, config) -> list[dict]:
     return sorted(rows, key=lambda r: (r["kind"], r["device"]))
 
 
+def _terminal_rows() -> list[dict]:
+    """Every enrolled terminal (kiosk, rating pad, display) with its live connection: connected now,
+    or when it was last seen since the web started (web/live.py, Broker.presence)."""
+    presence = get_broker().presence()
+    tz = get_service().hall.tz
+    today = get_clock().now().astimezone(tz).date()
+
+    def when(moment) -> str | None:
+        if moment is None:
+            return None
+        local = moment.astimezone(tz)
+        return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+
+    rows = []
+    for t in get_accounts().terminals():
+        if t["revoked_at"]:
+            continue
+        seen = presence.get(t["id"])
+        rows.append(
+            {
+                **t,
+                "connected": bool(seen and seen.connected),
+                "streams": seen.streams if seen else 0,
+                "last_seen": when(seen.last_seen) if seen else None,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["connected"], r["kind"], r["id"]))
+
+
 def _manage_context() -> dict:
     service = get_service()
     hall = views.live_hall(service)
@@ -64,6 +93,7 @@ def _manage_context() -> dict:
         "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
+        "terminals": _terminal_rows(),
         "alerts": printing.open_alerts(
             service.store, service.clock.now(), names=printing.printer_names(service.config)
         ),
