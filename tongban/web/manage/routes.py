@@ -8,6 +8,7 @@ events log for any date (queue/reports.py) and exports each table as CSV.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from flask import Blueprint, abort, g, render_template, request, url_for
@@ -20,10 +21,10 @@ from .. import params
 from ..access import page_requires
 from ..context import disk_warnings, get_accounts, get_broker, get_clock, get_service, get_store
 from ..errors import status_for
-from ..i18n import both
+from ..i18n import Msg, both
 from ..shared import csv_download, live, person, toast
 from ..window.routes import printer_ids
-from .charts import svg_bars, svg_share
+from .charts import svg_bars, svg_share, svg_trend
 
 manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
 
@@ -252,13 +253,64 @@ def open_line(prefix: str):
     return toast("ok", *both("toast_line_opened", line=state.prefix), oob=_lines_oob())
 
 
-# ---------- the day report ----------
+# ---------- the report: a day, a week, a month or a range ----------
+
+PERIODS = ("day", "week", "month", "range")
 
 
-def _report_day() -> str:
-    """``?day=YYYY-MM-DD`` (within params.FIRST_DAY..LAST_DAY, so its neighbours are dates too), else today."""
-    day = params.arg_day("day", default=None)
-    return day.isoformat() if day else views.service_day(get_service())
+@dataclass(frozen=True)
+class Period:
+    """What ``/manage/report`` shows: ``kind`` and its first and last service days. ``anchor`` is the
+    day a day, week or month was chosen by (the week or month holding it)."""
+
+    kind: str
+    first: date
+    last: date
+    anchor: date
+
+    def args(self) -> dict[str, str]:
+        if self.kind == "range":
+            return {"period": "range", "from": self.first.isoformat(), "to": self.last.isoformat()}
+        return {"period": self.kind, "day": self.anchor.isoformat()}
+
+    def shifted(self, step: int) -> Period:
+        """The period before (-1) or after (+1) this one, of the same kind and length."""
+        if self.kind == "range":
+            length = timedelta(days=step * ((self.last - self.first).days + 1))
+            return _period("range", self.first + length, self.first + length, self.last + length)
+        if self.kind == "month":
+            anchor = (self.first - timedelta(days=1)) if step < 0 else (self.last + timedelta(days=1))
+        else:
+            anchor = self.anchor + timedelta(days=step * (7 if self.kind == "week" else 1))
+        return _period(self.kind, anchor)
+
+
+def _period(kind: str, anchor: date, first: date | None = None, last: date | None = None) -> Period:
+    if kind == "week":  # Monday to Sunday
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=6)
+    elif kind == "month":
+        first = anchor.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    elif kind == "day":
+        first = last = anchor
+    assert first is not None and last is not None
+    return Period(kind, first, last, anchor)
+
+
+def _report_period() -> Period:
+    """``?period=day|week|month`` with ``day=YYYY-MM-DD`` (default today), or ``?period=range`` with
+    ``from`` and ``to`` (at most reports.MAX_DAYS days). Days lie within params.FIRST_DAY..LAST_DAY."""
+    kind = request.args.get("period") or "day"
+    if kind not in PERIODS:
+        raise params.BadValue("period", Msg("expect_period"))
+    if kind == "range":
+        first, last = params.arg_day("from"), params.arg_day("to")
+        if last < first or (last - first).days + 1 > reports.MAX_DAYS:
+            raise params.BadValue("to", Msg("expect_range", most=reports.MAX_DAYS))
+        return Period("range", first, last, first)
+    anchor = params.arg_day("day", default=None) or date.fromisoformat(views.service_day(get_service()))
+    return _period(kind, anchor)
 
 
 def _label(key: str) -> str:
@@ -266,12 +318,15 @@ def _label(key: str) -> str:
     return f"{zh} {en}"
 
 
+def _period_report(period: Period) -> reports.DayReport:
+    return reports.period_report(get_store(), get_service().config, period.first.isoformat(), period.last.isoformat())
+
+
 @manage.get("/report")
 @page_requires(manager=True)
 def report():
-    service = get_service()
-    day = _report_day()
-    data = reports.day_report(get_store(), service.config, day)
+    period = _report_period()
+    data = _period_report(period)
     hours = data.rows("hours")
     lines = data.rows("lines")
     ratings_rows = data.rows("ratings")
@@ -299,18 +354,42 @@ def report():
             [(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows], title=_label("chart_ratings")
         ),
     }
-    previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    trends = {}
+    if len(data.days) > 1:
+        days = data.rows("days")
+        charts["days"] = svg_bars(
+            [d["day"][5:] for d in days],
+            [
+                (_label("chart_issued"), [d["issued"] for d in days]),
+                (_label("chart_served"), [d["served"] for d in days]),
+            ],
+            title=_label("chart_days"),
+            counts=True,
+            width=1200,
+        )
+        trends["overall"] = svg_trend(
+            data.days,
+            [(_label("chart_satisfaction"), [d["satisfaction"] for d in days])],
+            title=_label("chart_trend_overall"),
+        )
+        for dimension in reports.DIMENSIONS:
+            trends[dimension] = svg_trend(
+                data.days, reports.trend_series(data, dimension), title=_label(f"chart_trend_{dimension}")
+            )
     return render_template(
         "report.html",
         report=data,
-        day=day,
+        period=period,
+        periods=PERIODS,
+        day=period.anchor.isoformat(),
         charts=charts,
+        trends=trends,
         columns=reports.COLUMNS,
         titles=reports.TABLE_TITLES,
+        tables=_report_tables(data),
         cell=reports.cell,
-        previous=previous,
-        following=following,
+        previous=period.shifted(-1),
+        following=period.shifted(+1),
         me=person(g.principal.actor),
         levels=LEVELS,
         not_rated=NOT_RATED,
@@ -318,11 +397,17 @@ def report():
     )
 
 
+def _report_tables(data: reports.DayReport) -> tuple[str, ...]:
+    tables = ("lines", "matters", "windows", "clerks", "ratings", "bad_ratings", "transfers", "hours", "cases")
+    return (*tables, "days", "satisfaction_trend") if len(data.days) > 1 else tables
+
+
 @manage.get("/report/<name>.csv")
 @page_requires(manager=True)
 def report_csv(name: str):
     if name not in reports.COLUMNS:
         abort(404)
-    day = _report_day()
-    data = reports.day_report(get_store(), get_service().config, day)
-    return csv_download(reports.csv_table(data, name), f"tongban-{day}-{name}.csv")
+    period = _report_period()
+    data = _period_report(period)
+    span = data.day if data.day == data.last else f"{data.day}_{data.last}"
+    return csv_download(reports.csv_table(data, name), f"tongban-{span}-{name}.csv")
