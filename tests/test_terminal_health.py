@@ -69,6 +69,9 @@ def test_the_console_shows_connected_never_seen_and_last_seen(hall, clock):  # n
     broker = hall.app.extensions["tongban.broker"]
     broker.close_all()  # the screen's stream ends
     assert wait_for(lambda: not broker.presence()["hall-display"].connected)
+    # A blip shorter than ACTIVE_S is not flagged; a screen gone longer is.
+    assert 'data-connected="yes"' in _terminal_row(text(manager.get("/manage/")), "hall-display")
+    clock.advance(minutes=2)
     row = _terminal_row(text(manager.get("/manage/")), "hall-display")
     assert 'data-connected="no"' in row and "已断开" in row and "09:07" in row
     broker.stop()
@@ -83,3 +86,14 @@ def test_a_revoked_terminal_is_not_listed(hall, clock):  # noqa: F811 - the fixt
     store.close()
     page = text(staff(hall, "manager").get("/manage/"))
     assert 'data-terminal="pad-2"' not in page and 'data-terminal="pad-1"' in page
+
+
+def test_a_kiosk_in_use_away_from_its_live_home_screen_counts_as_connected(hall, clock):  # noqa: F811
+    manager = staff(hall, "manager")
+    kiosk = hall.app.test_client()
+    assert kiosk.get(f"/enrol?token={hall.kiosk}").status_code == 302
+    assert kiosk.get("/kiosk/kiosk-1/lines/A").status_code == 200  # a screen with no stream
+    assert 'data-connected="yes"' in _terminal_row(text(manager.get("/manage/")), "kiosk-1")
+    clock.advance(minutes=5)
+    row = _terminal_row(text(manager.get("/manage/")), "kiosk-1")
+    assert 'data-connected="no"' in row and "09:00" in row

@@ -50,6 +50,10 @@ def _device_rows(store: Store, config) -> list[dict]:
     return sorted(rows, key=lambda r: (r["kind"], r["device"]))
 
 
+#: A terminal that asked for a page this recently counts as connected without a live stream.
+ACTIVE_S = 90
+
+
 def _terminal_rows() -> list[dict]:
     """Every enrolled terminal (kiosk, rating pad, display) with its live connection: connected now,
     or when it was last seen since the web started (web/live.py, Broker.presence)."""
@@ -68,10 +72,13 @@ def _terminal_rows() -> list[dict]:
         if t["revoked_at"]:
             continue
         seen = presence.get(t["id"])
+        # Connected: it holds its live stream, or asked for a page within the last ACTIVE_S (a kiosk in
+        # use shows other screens than its live home screen).
+        recent = seen is not None and (get_clock().now() - seen.last_seen).total_seconds() <= ACTIVE_S
         rows.append(
             {
                 **t,
-                "connected": bool(seen and seen.connected),
+                "connected": bool(seen and (seen.connected or recent)),
                 "streams": seen.streams if seen else 0,
                 "last_seen": when(seen.last_seen) if seen else None,
             }
