@@ -116,6 +116,7 @@ def test_the_manager_closes_and_opens_a_line_from_the_console_and_the_kiosk_says
     assert 'data-line-state="A" data-closed="no"' in page and 'sse-swap="lines"' in page
     r = manager.post("/manage/lines/A/close", {"reason": REASON})
     assert r.status_code == 200 and "A 队列已暂停取号" in text(r) and 'data-closed="yes"' in text(r)
+    assert "经理 于 09:00 暂停" in text(r)
     assert 'data-line-state="A" data-closed="yes"' in text(manager.get("/manage/"))
 
     kiosk = _kiosk(hall)

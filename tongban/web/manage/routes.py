@@ -108,7 +108,9 @@ def _manage_context() -> dict:
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
         "window_actions": window_actions,
-        "line_states": service.line_states(),
+        "line_states": (line_states := service.line_states()),
+        # Who closed a line, by name (an account), or as recorded (the CLI's --by).
+        "closers": {s.closed_by: (person(s.closed_by) or {})["name"] for s in line_states if s.closed_by},
         "reason_max": LINE_REASON_MAX,
     }
 
