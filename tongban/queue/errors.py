@@ -100,3 +100,9 @@ class RecallLimit(QueueError):
 
 class AlreadyRated(QueueError):
     code = "already_rated"
+
+
+class ReasonRequired(QueueError):
+    """A manager closing a line must say why, briefly: the kiosk shows it to citizens."""
+
+    code = "invalid_input"

@@ -365,3 +365,20 @@ def _not_your_window(number: int):
 @requires(staff=True, terminals=("kiosk", "display", "pad"))
 def lines():
     return jsonify(get_service().lines_summary())
+
+
+@api.post("/lines/<prefix>/close")
+@requires(manager=True)
+def close_line(prefix: str):
+    """Stop issuing for a line, with the reason the kiosks show (docs/architecture.md §Numbering)."""
+    body = _body()
+    _unknown_fields(body, {"reason"})
+    reason = _field(body, "reason", str, required=True, expected="why the line is closed (the kiosks show it)")
+    return jsonify(get_service().close_line(prefix, reason, actor=g.principal.actor).as_dict())
+
+
+@api.post("/lines/<prefix>/open")
+@requires(manager=True)
+def open_line(prefix: str):
+    _unknown_fields(_body(), set())
+    return jsonify(get_service().open_line(prefix, actor=g.principal.actor).as_dict())
