@@ -86,3 +86,22 @@ def test_notices_have_a_field_per_language_and_the_old_slash_form_still_loads():
         parse_hall_config(doc, "bad")
     problems = str(refused.value)
     assert "hall.notices[0].en" in problems and "hall.notices[1].zh" in problems and "hall.notices[2]" in problems
+
+
+def test_device_alerts_name_the_device_and_its_state_in_words(tmp_path, clock):
+    from tongban.queue import printing
+    from tongban.queue.store import Store
+
+    from .test_devices_process import BUS
+
+    config = parse_hall_config({**small_hall_doc(), "buses": [BUS]}, "devices")
+    names = printing.device_names(config)
+    assert names["bus:east:1"] == ("1号窗口屏", "Window 1 display")
+    assert names["bus:east:11"] == ("1号窗口呼叫器", "Window 1 keypad")
+    store = Store(tmp_path / "alerts.db")
+    printing.record_device_status(
+        store, "bus:east:11", "display", "offline", "no reply to 5 polls", clock.now(), names=names
+    )
+    (alert,) = printing.open_alerts(store)
+    store.close()
+    assert (alert["message_zh"], alert["message_en"]) == ("1号窗口呼叫器离线", "Window 1 keypad: offline")

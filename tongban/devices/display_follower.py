@@ -89,6 +89,7 @@ class DisplayFollower:
         self.database = database
         self.config = config
         self.clock = clock
+        self.names = printing.device_names(config)
         self.last_event = 0
         self.loop = StoreLoop("display-follower", database, self.follow, idle_s=FOLLOW_POLL_S)
 
@@ -131,6 +132,7 @@ class DisplayFollower:
                 status.state,
                 getattr(status, "detail", "") or "",
                 self.clock.now(),
+                names=self.names,
             )
 
 

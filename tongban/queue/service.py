@@ -1132,7 +1132,7 @@ class HallService:
         if row["state"] != "pending":
             raise errors.IllegalTransition(
                 "err_proposal_decided",
-                {"proposal_id": proposal_id, "state": row["state"]},
+                {"proposal_id": proposal_id, "state": Msg(f"proposal_state_{row['state']}")},
                 state=row["state"],
             )
         return row

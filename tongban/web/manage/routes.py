@@ -47,6 +47,11 @@ def _device_rows(store: Store, config) -> list[dict]:
             rows.append(
                 {"device": f"printer:{printer_id}", "kind": "printer", "state": "unknown", "detail": "", "at": None}
             )
+    # People read names and states in words; the ids and codes stay in data attributes and tooltips.
+    names = printing.device_names(config)
+    for row in rows:
+        row["name_zh"], row["name_en"] = printing.device_name(names, row["device"])
+        row["state_zh"], row["state_en"] = printing.state_words(row["kind"], row["state"])
     return sorted(rows, key=lambda r: (r["kind"], r["device"]))
 
 
