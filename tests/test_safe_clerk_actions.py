@@ -111,7 +111,12 @@ def test_undo_a_no_show_puts_the_ticket_back_exactly(service, clock):
     assert back.state == "called" and back.window == 1 and back.recalls == 1
     assert row(service, ticket.id) == before
     last = service.events(ticket.id)[-1]
-    assert (last["action"], last["from_state"], last["to_state"], last["actor"]) == ("undo", "no_show", "called", "clerk1")
+    assert (last["action"], last["from_state"], last["to_state"], last["actor"]) == (
+        "undo",
+        "no_show",
+        "called",
+        "clerk1",
+    )
     assert last["data"]["undone"] == "no_show"
     assert_replays(service, ticket.id)
     # Undone once: nothing left to undo.
