@@ -175,3 +175,20 @@ def test_svg_charts_are_plain_markup_without_style_attributes(day):
 def test_p90_is_nearest_rank():
     assert reports.p90([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == 9
     assert reports.p90([5]) == 5 and reports.p90([]) is None
+
+
+def test_an_undone_no_show_or_finish_is_not_counted(service, store, clock):
+    service.window_action(1, "open", clerk="clerk1")
+    t = service.take_ticket(matter="M1").ticket
+    service.call_next(1, clerk="clerk1")
+    service.act(t.id, "no_show", window=1, actor="clerk1")
+    service.undo(t.id, window=1, actor="clerk1")  # the citizen was on the way after all
+    service.act(t.id, "start", window=1, actor="clerk1")
+    clock.advance(minutes=3)
+    service.act(t.id, "finish", window=1, actor="clerk1")
+    service.undo(t.id, window=1, actor="clerk1")  # one more paper to look at
+    clock.advance(minutes=2)
+    service.act(t.id, "finish", window=1, actor="clerk1")
+    totals = reports.day_report(store, service.config, "2026-11-26").totals
+    assert (totals["calls"], totals["served"], totals["no_shows"]) == (1, 1, 0)
+    assert totals["service_mean"] == 5
