@@ -151,6 +151,61 @@ def test_console_calls_recalls_and_offers_no_show_first_at_the_limit(hall):
     assert hall.call("GET", f"/tickets/{t['id']}", hall.login("manager")).get_json()["state"] == "no_show"
 
 
+def test_console_no_show_asks_a_second_press_then_offers_undo_for_30_seconds(hall, clock):
+    clerk = staff(hall, "clerk1", window=1)
+    clerk.post("/window/1/state/open")
+    t = _ticket(hall)
+    clerk.post("/window/1/next")
+    clock.advance(seconds=20)
+    first = text(clerk.post(f"/window/1/ticket/{t['id']}/no_show"))
+    # The first press asks: the question names the number, the 20 s and the recalls, and offers X again.
+    assert "A001 号叫号仅 20 秒，已重呼 0/2 次" in first and "Press again" in first
+    assert f'data-key="x" hx-post="/window/1/ticket/{t["id"]}/no_show"' in first and '"confirm": "yes"' in first
+    assert "已叫号" in text(clerk.get("/window/1"))  # nothing happened yet
+    done = text(clerk.post(f"/window/1/ticket/{t['id']}/no_show", {"confirm": "yes"}))
+    assert "A001 已标记过号" in done
+    undo_bar = done[done.index('id="undo"') :]
+    assert "撤销" in undo_bar and 'data-key="u"' in undo_bar and f"/window/1/undo/{t['id']}" in undo_bar
+    assert "<b data-undo-left>30</b>" in undo_bar
+    # The page drawn again still has it, with the seconds left.
+    clock.advance(seconds=12)
+    assert "<b data-undo-left>18</b>" in text(clerk.get("/window/1"))
+    back = text(clerk.post(f"/window/1/undo/{t['id']}"))
+    assert "已撤销，A001 回到已叫号" in back
+    assert 'data-key="u"' not in back[back.index('id="undo"') :]  # nothing left to undo
+    assert hall.call("GET", f"/tickets/{t['id']}", hall.login("manager")).get_json()["state"] == "called"
+    # Past 30 s the undo is refused by name, and the control is gone from the page.
+    clock.advance(minutes=3)
+    clerk.post(f"/window/1/ticket/{t['id']}/no_show")  # 3 minutes, but a recall left: asks again
+    assert "A001 已标记过号" in text(clerk.post(f"/window/1/ticket/{t['id']}/no_show", {"confirm": "yes"}))
+    clock.advance(seconds=31)
+    assert 'data-key="u"' not in text(clerk.get("/window/1"))
+    late = clerk.post(f"/window/1/undo/{t['id']}")
+    assert late.status_code == 409 and "已超过 30 秒，不能撤销" in text(late)
+
+
+def test_console_finish_and_transfer_can_be_undone(hall):
+    clerk = staff(hall, "clerk1", window=1)
+    clerk.post("/window/1/state/open")
+    t = _ticket(hall)
+    clerk.post("/window/1/next")
+    clerk.post(f"/window/1/ticket/{t['id']}/start")
+    assert "撤销" in text(clerk.post(f"/window/1/ticket/{t['id']}/finish"))
+    assert "回到办理中" in text(clerk.post(f"/window/1/undo/{t['id']}"))
+    r = clerk.post(
+        "/window/1/transfer", {"ticket": str(t["id"]), "target": "line:B", "reason_key": "transfer_reason_other"}
+    )
+    assert f"/window/1/undo/{t['id']}" in text(r)
+    assert "回到办理中" in text(clerk.post(f"/window/1/undo/{t['id']}"))
+    ticket = hall.call("GET", f"/tickets/{t['id']}", hall.login("manager")).get_json()
+    assert (ticket["state"], ticket["line"], ticket["window"]) == ("serving", "A", 1)
+    # Another clerk cannot take it back.
+    clerk.post(f"/window/1/ticket/{t['id']}/finish")
+    other = staff(hall, "clerk2", window=2)
+    refused = other.post(f"/window/2/undo/{t['id']}")
+    assert refused.status_code in (403, 409)
+
+
 def test_nothing_waiting_and_other_refusals_come_back_as_a_red_toast(hall):
     clerk = staff(hall, "clerk1", window=1)
     r = clerk.post("/window/1/next")
