@@ -35,7 +35,8 @@
       if (isNaN(left)) { return; }
       if (left <= 0) { bar.remove(); return; }
       var count = bar.querySelector("[data-undo-left]");
-      if (count) { count.textContent = String(left); }
+      // Never up: the server's count was right when drawn; the clock skew is only an estimate.
+      if (count && !(left > parseInt(count.textContent, 10))) { count.textContent = String(left); }
     });
   }
   setInterval(tickSeconds, 1000);
@@ -69,17 +70,34 @@
     fadeTimer = setTimeout(function () { toast.classList.add("fade"); }, toast.classList.contains("error") ? 6000 : 3500);
   });
 
-  // A reason menu (suspend, break) open closes the others, so 1–4 pick from the one in view.
+  // A reason menu (suspend, break) open closes the others, so 1–4 pick from the one in view. A live
+  // update redraws the card or the window's state under it (someone took a ticket): it stays open.
+  var openMenu = null;
   document.addEventListener("toggle", function (e) {
     var menu = e.target;
-    if (!menu.matches || !menu.matches("details[data-menu]") || !menu.open) { return; }
+    if (!menu.matches || !menu.matches("details[data-menu]")) { return; }
+    if (!menu.open) {
+      if (menu.id === openMenu) { openMenu = null; }
+      return;
+    }
+    openMenu = menu.id;
     document.querySelectorAll("details[data-menu][open]").forEach(function (other) {
       if (other !== menu) { other.open = false; }
     });
   }, true);
+  function keepMenuOpen() {
+    var menu = openMenu && document.getElementById(openMenu);
+    if (menu && !menu.open) { menu.open = true; }
+  }
+  document.addEventListener("htmx:afterSettle", keepMenuOpen);
+  document.addEventListener("htmx:sseMessage", keepMenuOpen);
+  document.addEventListener("htmx:beforeRequest", function (e) {
+    if (e.detail.elt && e.detail.elt.closest && e.detail.elt.closest("details[data-menu]")) { openMenu = null; }
+  });
 
   function dismiss() {
     document.querySelectorAll("[data-confirm-no-show]").forEach(function (el) { el.remove(); });
+    openMenu = null;
     document.querySelectorAll("details[data-menu][open]").forEach(function (el) { el.open = false; });
   }
 
@@ -117,10 +135,17 @@
   // Keyboard shortcuts: a key presses the visible, enabled button that carries data-key.
   // A key inside the toast (the no-show's second press) comes before the same key elsewhere.
   var ALIASES = { " ": "n", "Spacebar": "n", "Escape": "escape", "Esc": "escape" };
+  // Shown: laid out, and not inside a closed menu (chromium lays out a closed <details>'s content).
+  function shown(el) {
+    if (el.offsetParent === null) { return false; }
+    var closed = el.closest("details:not([open])");
+    var summary = el.closest("summary");
+    return !closed || (summary !== null && summary.parentElement === closed);
+  }
   function firstVisible(selector) {
     var found = document.querySelectorAll(selector);
     for (var i = 0; i < found.length; i++) {
-      if (found[i].offsetParent !== null) { return found[i]; }
+      if (shown(found[i])) { return found[i]; }
     }
     return null;
   }
