@@ -421,4 +421,4 @@ def test_no_show_asks_twice_and_undo_brings_the_citizen_back(live_hall, new_page
     assert "午间休息" in page.locator("#win-state").inner_text()
     page.keyboard.press("Space")
     page.wait_for_selector("#toast .toast.error:has-text('休息中（午间休息')")
-    screenshot(page, "console-break", docs=True)
+    screenshot(page, "console-break")
