@@ -392,6 +392,10 @@ def test_no_show_asks_twice_and_undo_brings_the_citizen_back(live_hall, new_page
     bar.wait_for()
     left = int(bar.locator("[data-undo-left]").inner_text())
     assert 25 <= left <= 30
+    toast = page.locator("#toast .toast.ok strong")
+    assert toast.inner_text() == f"{first['number']} 已标记过号"
+    # Readable: white on green (the cases stylesheet's green .ok once made it green on green).
+    assert toast.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
     screenshot(page, "console-undo", docs=True)
 
     # U takes it back: the same citizen is called at this window again, with their recalls.
