@@ -12,9 +12,9 @@ import pytest
 from tongban.config import load_hall_config, parse_hall_config
 from tongban.queue import printing
 from tongban.queue.accounts import Accounts
+from tongban.queue.search import MatterSearch
 from tongban.queue.service import HallService
 from tongban.queue.store import Store
-from tongban.web.kiosk.routes import MatterIndex
 
 from .apiclient import make_hall_client
 from .conftest import SHANGHAI, small_hall_doc
@@ -83,15 +83,16 @@ def service_of(hall) -> HallService:
 
 
 def test_pinyin_initials_find_matters_computed_once_at_start(hall):
-    index = MatterIndex(DEMO.matters)
+    index = MatterSearch.for_config(DEMO)
     names = {m.code: m.name_zh for m in DEMO.matters}
-    assert names[index.search("sydj")[0]] == "失业登记"
-    assert index.search("SYDJ") == index.search("sydj")  # case and stray characters do not matter
-    assert names[index.search("zfgjj")[0]].startswith("住房公积金")  # 住房公积金…: a match at the start comes first
-    assert "跨省通办材料寄递（EMS 政务专递）" in {names[c] for c in index.search("ems")}
+    assert names[index.search("sydj", keyboard=True)[0]] == "失业登记"
+    assert index.search("SYDJ", keyboard=True) == index.search("sydj", keyboard=True)  # case, stray characters
+    # 住房公积金…: a match at the start comes first
+    assert names[index.search("zfgjj", keyboard=True)[0]].startswith("住房公积金")
+    assert "跨省通办材料寄递（EMS 政务专递）" in {names[c] for c in index.search("ems", keyboard=True)}
     assert "j" in index.next_letters("syd")
-    assert index.search("qqqq") == [] and index.search("") == []
-    assert isinstance(hall.app.extensions["tongban.matter_index"], MatterIndex)
+    assert index.search("qqqq", keyboard=True) == [] and index.search("", keyboard=True) == []
+    assert isinstance(hall.app.extensions["tongban.matter_search"], MatterSearch)
 
 
 def test_search_screen_types_letters_and_dims_keys_that_find_nothing(hall):

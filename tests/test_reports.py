@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -175,6 +176,32 @@ def test_svg_charts_are_plain_markup_without_style_attributes(day):
 def test_p90_is_nearest_rank():
     assert reports.p90([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) == 9
     assert reports.p90([5]) == 5 and reports.p90([]) is None
+
+
+@pytest.mark.parametrize("peak", [0, 1, 3, 5, 6, 7, 11, 25, 26, 99, 100, 101, 1234])
+def test_count_axes_tick_whole_numbers_only(peak):
+    ticks = charts.axis_ticks(peak, counts=True)
+    assert ticks[0] == 0 and ticks[-1] >= peak and 2 <= len(ticks) <= 6
+    assert all(t == int(t) for t in ticks)
+    steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(steps) == 1  # evenly spaced
+
+
+def test_a_count_chart_of_25_tickets_has_no_fractional_tick():
+    chart = charts.svg_bars(["09"], [("取号", [25])], title="t", counts=True)
+    labels = re.findall(r'text-anchor="end" font-size="11" fill="#666">([^<]+)<', chart)
+    assert labels == ["0", "5", "10", "15", "20", "25"]
+    assert "6.25" not in charts.svg_bars(["09"], [("取号", [25])], title="t", counts=True)
+
+
+def test_csv_leaves_missing_numbers_empty_not_dashed(service, store):
+    service.take_ticket(line="A")  # issued, never called: no wait, no service, no rating
+    report = reports.day_report(store, service.config, "2026-11-26")
+    for name in reports.COLUMNS:
+        text = reports.csv_table(report, name)
+        assert "—" not in text, name
+    rows = list(csv.reader(io.StringIO(reports.csv_table(report, "lines")[1:])))
+    assert rows[1][6:] == ["", "", "", ""]  # A: mean/p90 wait and service unknown
 
 
 def test_an_undone_no_show_or_finish_is_not_counted(service, store, clock):

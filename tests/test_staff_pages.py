@@ -500,7 +500,13 @@ def test_manage_shows_totals_waits_and_device_health(hall, clock):
     _ticket(hall, "M3")
     page = text(staff(hall, "manager").get("/manage/"))
     assert 'data-device="printer:printer-1"' in page and 'data-device="bus:rs485-1:3"' in page
-    assert "offline" in page and "no answer" in page and "09:00" in page
+    devices = page[page.index('class="device-table"') :]
+    devices = devices[: devices.index("</table>")]
+    # In words, one language a line: the codes and the driver's detail only in attributes.
+    readable = re.sub(r"<[^>]+>", " ", devices)
+    assert "离线" in readable and "offline" in readable and "正常" in readable and "09:00" in readable
+    assert "未在大厅配置中的设备" in readable and "bus:" not in readable and "printer:" not in readable
+    assert 'title="no answer"' in devices and "no answer" not in readable
     totals = page[page.index('id="totals"') : page.index('id="matrix"')]
     assert re.search(r'<div class="v">2</div><div class="k">今日取号', totals)
 

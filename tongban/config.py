@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .checking import Checker, between
+from .checking import Checker, between, describe
 from .displays.config import BusConfig, parse_bus_config
 from .printers.config import PrinterConfig, parse_printer_config
 
@@ -46,6 +46,14 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A line of the hall's notices, in each language ('' where the hall file gives no English)."""
+
+    zh: str
+    en: str = ""
+
+
+@dataclass(frozen=True)
 class Hall:
     id: str
     name_zh: str
@@ -55,7 +63,7 @@ class Hall:
     timezone: str
     hours: dict[str, tuple[Period, ...]]
     public_url: str | None = None
-    notices: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
     late_return_behind: int = 3
     max_recalls: int = 3
     issue_during_lunch: bool = False
@@ -84,6 +92,7 @@ class Matter:
     fee: str
     materials: tuple[str, ...]
     example: bool = False
+    aliases: tuple[str, ...] = ()  # everyday names people search by (社保, 驾照); docs/kiosk.md
 
 
 @dataclass(frozen=True)
@@ -105,10 +114,18 @@ class Window:
     phone: str
     able: tuple[str, ...]
     serving: tuple[str, ...]
+    # English for English lines; without them an English line names the window by its number only
+    # (a Chinese place inside an English sentence helps nobody who reads only English).
+    name_en: str = ""
+    location_en: str = ""
 
     @property
     def primary(self) -> str:
         return self.serving[0]
+
+    def place(self, lang: str) -> str:
+        """Where the window is, in ``lang`` ('' when the hall file gives no English)."""
+        return self.location if lang == "zh" else self.location_en
 
 
 @dataclass(frozen=True)
@@ -173,6 +190,13 @@ class CasesConfig:
 
 
 @dataclass(frozen=True)
+class SearchConfig:
+    """``[search]``: the hall's own everyday words, added to the shipped table (queue/search_words.toml)."""
+
+    equivalents: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (what people say, words the names use)
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall: Hall
     departments: tuple[Department, ...]
@@ -186,6 +210,7 @@ class HallConfig:
     district_windows: tuple[DistrictWindow, ...] = ()
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
     source: str = ""
 
     def line(self, prefix: str) -> Line:
@@ -287,7 +312,7 @@ def _hall(c: Checker, doc: dict) -> Hall | None:
         timezone=tz_name or "Asia/Shanghai",
         hours=hours,
         public_url=c.get(table, "hall", "public_url", str, required=False),
-        notices=c.strings(table, "hall", "notices", required=False),
+        notices=_notices(c, table),
         late_return_behind=c.get(table, "hall", "late_return_behind", int, required=False, default=3, check=between(0)),
         max_recalls=c.get(table, "hall", "max_recalls", int, required=False, default=3, check=between(0)),
         issue_during_lunch=c.get(table, "hall", "issue_during_lunch", bool, required=False, default=False),
@@ -355,6 +380,7 @@ def _matters(c: Checker, doc: dict, departments: set[str]) -> list[Matter]:
                 "fee",
                 "materials",
                 "example",
+                "aliases",
             },
         )
         dept = c.get(
@@ -392,10 +418,61 @@ def _matters(c: Checker, doc: dict, departments: set[str]) -> list[Matter]:
                 fee=c.text(t, path, "fee"),
                 materials=c.strings(t, path, "materials"),
                 example=c.get(t, path, "example", bool, required=False, default=False),
+                aliases=_words(c, t["aliases"], f"{path}.aliases", "an everyday name people search by, as a string")
+                if "aliases" in t
+                else (),
             )
         )
     c.unique([(f"{p}.code", m.code or None) for (p, _), m in zip(entries, out)], "matter code")
     return out
+
+
+MAX_WORD = 20  # an everyday name or search word, in characters
+
+
+def _words(c: Checker, value: Any, path: str, example: str) -> tuple[str, ...]:
+    """An array of short search words at ``path``: each non-empty, at most MAX_WORD characters, no repeats."""
+    words = c.value(value, path, list, expect=f"an array of strings, each {example}")
+    out: list[str] = []
+    for i, word in enumerate(words or ()):
+        where = f"{path}[{i}]"
+        if not isinstance(word, str):
+            c.problem(where, f"is {describe(word)} (expected {example})")
+        elif not word.strip():
+            c.problem(where, f"is empty (expected {example})")
+        elif len(word.strip()) > MAX_WORD:
+            c.problem(where, f"{word!r} is {len(word.strip())} characters (expected at most {MAX_WORD}: {example})")
+        elif word.strip() in out:
+            c.problem(where, f"{word!r} is listed twice (expected each word once)")
+        else:
+            out.append(word.strip())
+    return tuple(out)
+
+
+def _search(c: Checker, doc: dict) -> SearchConfig:
+    """``[search]``: ``equivalents = { "社保" = ["社会保险"], … }``, what people say and the words matter
+    names use for it (docs/kiosk.md "Everyday names")."""
+    if "search" not in doc:
+        return SearchConfig()
+    t = c.table(doc["search"], "search")
+    if t is None:
+        return SearchConfig()
+    c.unknown(t, "search", {"equivalents"})
+    table = c.get(
+        t, "search", "equivalents", dict, required=False, default={}, expect="a table of word = [words names use]"
+    )
+    out = []
+    for word, alternatives in table.items():
+        path = f"search.equivalents.{word}"
+        if not word.strip() or len(word.strip()) > MAX_WORD:
+            c.problem(path, f"{word!r} is not a search word (expected a key of 1 to {MAX_WORD} characters)")
+            continue
+        words = _words(c, alternatives, path, "a word that matter names use, as a string")
+        if isinstance(alternatives, list) and not alternatives:
+            c.problem(path, "is empty (expected at least one word that matter names use)")
+        if words:
+            out.append((word.strip(), words))
+    return SearchConfig(equivalents=tuple(out))
 
 
 def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
@@ -449,11 +526,43 @@ def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
     return out
 
 
+def _notices(c: Checker, table: dict) -> tuple[Notice, ...]:
+    """``notices``: tables ``{ zh = "…", en = "…" }`` (``en`` optional), or, as halls wrote them
+    before, strings "中文 / English" split at the slash."""
+    items = c.get(table, "hall", "notices", list, required=False, default=[])
+    out = []
+    for i, item in enumerate(items):
+        path = f"hall.notices[{i}]"
+        if isinstance(item, str):
+            zh, _, en = item.partition(" / ")
+            if zh.strip():
+                out.append(Notice(zh.strip(), en.strip()))
+            else:
+                c.problem(path, "is empty (expected some text)")
+        elif isinstance(item, dict):
+            c.unknown(item, path, {"zh", "en"})
+            out.append(Notice(c.text(item, path, "zh"), _english(c, item, path, "en")))
+        else:
+            c.problem(path, f'{item!r} is not a notice (expected {{ zh = "…", en = "…" }})')
+    return tuple(out)
+
+
+def _english(c: Checker, table: dict, path: str, key: str) -> str:
+    """An optional English text: one language per field, so no Chinese characters in it."""
+    value = c.text(table, path, key, required=False)
+    if any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in value):
+        c.problem(
+            f"{path}.{key}",
+            f"{value!r} has Chinese characters (expected English only; Chinese goes in the field without _en)",
+        )
+    return value
+
+
 def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     out = []
     entries = c.entries(doc, "", "windows")
     for path, t in entries:
-        c.unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
+        c.unknown(t, path, {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving"})
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
         for i, prefix in enumerate(able):
@@ -474,6 +583,8 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
                 phone=c.text(t, path, "phone"),
                 able=able,
                 serving=serving,
+                name_en=_english(c, t, path, "name_en"),
+                location_en=_english(c, t, path, "location_en"),
             )
         )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")
@@ -698,6 +809,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
             "buses",
             "district_windows",
             "cases",
+            "search",
         },
     )
     hall = _hall(c, doc)
@@ -716,6 +828,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)
+    search = _search(c, doc)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
@@ -732,6 +845,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
         district_windows=tuple(district),
         operations=operations,
         cases=cases,
+        search=search,
         source=source,
     )
 

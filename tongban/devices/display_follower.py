@@ -113,6 +113,7 @@ class DisplayFollower:
         self.database = database
         self.config = config
         self.clock = clock
+        self.names = printing.device_names(config)
         self.last_event = 0
         self.loop = StoreLoop("display-follower", database, self.follow, idle_s=FOLLOW_POLL_S)
 
@@ -155,6 +156,7 @@ class DisplayFollower:
                 status.state,
                 getattr(status, "detail", "") or "",
                 self.clock.now(),
+                names=self.names,
             )
 
 

@@ -102,6 +102,12 @@ class AlreadyRated(QueueError):
     code = "already_rated"
 
 
+class ReasonRequired(QueueError):
+    """A manager closing a line must say why, briefly: the kiosk shows it to citizens."""
+
+    code = "invalid_input"
+
+
 class NoShowUnconfirmed(QueueError):
     """A no-show pressed soon after the call or before the recalls are used up: a slow citizen may
     still be walking to the window, so it needs a second press (docs/architecture.md §Ticket lifecycle)."""

@@ -137,6 +137,28 @@ class Ticket:
         return d
 
 
+#: The longest reason a manager may give for closing a line (it is shown on the kiosk's screen).
+LINE_REASON_MAX = 200
+
+
+@dataclass(frozen=True)
+class LineState:
+    """A line as the manager closed or opened it (``HallService.line_states``)."""
+
+    prefix: str
+    name_zh: str
+    name_en: str
+    closed: bool
+    reason: str | None
+    closed_by: str | None
+    closed_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["closed_at"] = utc_iso(self.closed_at) if self.closed_at else None
+        return d
+
+
 @dataclass(frozen=True)
 class WindowState:
     number: int
@@ -507,7 +529,9 @@ class HallService:
         wanted = set(prefixes) if prefixes is not None else None
         waiting = self._waiting_views(calendar.service_day(now, self.hall))
         per_call = self.per_call_minutes()
-        states = {r["prefix"]: r for r in self.store.all("SELECT prefix, closed, service_min FROM lines")}
+        states = {
+            r["prefix"]: r for r in self.store.all("SELECT prefix, closed, closed_reason, service_min FROM lines")
+        }
         out = []
         for line in self.config.lines:
             if wanted is not None and line.prefix not in wanted:
@@ -529,6 +553,7 @@ class HallService:
                     "windows": list(outlook.windows),
                     "opens_at": outlook.opens_at,
                     "closed": bool(row and row["closed"]),
+                    "closed_reason": row["closed_reason"] if row and row["closed"] else None,
                     "service_min": row["service_min"] if row else None,
                 }
             )
@@ -857,6 +882,92 @@ class HallService:
             raise errors.UnknownWindow("err_no_window", {"number": number})
         return WindowState.from_row(row)
 
+    # ---------- lines (closed by the manager) ----------
+
+    def line_states(self) -> list[LineState]:
+        """Every line of the hall file, open or closed by the manager, with why, by whom and since when."""
+        rows = {r["prefix"]: r for r in self.store.all("SELECT prefix, closed, closed_reason FROM lines")}
+        out = []
+        for line in self.config.lines:
+            row = rows.get(line.prefix)
+            closed = bool(row and row["closed"])
+            by = at = reason = None
+            if row is not None and closed:
+                reason = row["closed_reason"]
+                # The close that is in force is the line's latest one: scanning back from the newest
+                # event finds it soon, since a line is closed for hours, not years.
+                event = self.store.one(
+                    "SELECT actor, at FROM events WHERE action = 'line_close' AND ticket_id IS NULL"
+                    " AND json_extract(data, '$.line') = ? ORDER BY id DESC LIMIT 1",
+                    (line.prefix,),
+                )
+                if event:
+                    by, at = event["actor"], parse_iso(event["at"])
+            out.append(LineState(line.prefix, line.name_zh, line.name_en, closed, reason, by, at))
+        return out
+
+    def line_state(self, prefix: str) -> LineState:
+        self._line_cfg(prefix)
+        return next(s for s in self.line_states() if s.prefix == prefix)
+
+    def close_line(self, prefix: str, reason: str, *, actor: str | None = None) -> LineState:
+        """Stop issuing tickets for a line (docs/architecture.md §Numbering): kiosks and the API refuse
+        it with ``line_closed`` and show the reason. Tickets already taken are still called and served.
+        One transaction: the flag and the reason on ``lines``, and a ``line_close`` event saying who,
+        when and why. Closing a closed line again with another reason rewords it (a new event)."""
+        line_cfg = self._line_cfg(prefix)
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise errors.ReasonRequired(
+                "err_line_reason_required", {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en}, field="reason"
+            )
+        if len(reason) > LINE_REASON_MAX:
+            raise errors.ReasonRequired("err_line_reason_too_long", {"max": LINE_REASON_MAX}, field="reason")
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
+            was_closed = bool(row and row["closed"])
+            if not (was_closed and row["closed_reason"] == reason):
+                conn.execute(
+                    "INSERT INTO lines (prefix, closed, closed_reason) VALUES (?, 1, ?)"
+                    " ON CONFLICT(prefix) DO UPDATE SET closed = 1, closed_reason = excluded.closed_reason",
+                    (prefix, reason),
+                )
+                self.store.add_event(
+                    action="line_close",
+                    at=now,
+                    from_state="closed" if was_closed else "open",
+                    to_state="closed",
+                    actor=actor,
+                    data={"line": prefix, "reason": reason},
+                )
+        return self.line_state(prefix)
+
+    def open_line(self, prefix: str, *, actor: str | None = None) -> LineState:
+        """Issue tickets for a closed line again; a ``line_open`` event records who and when (and the
+        reason it was closed for). Opening an open line changes nothing."""
+        self._line_cfg(prefix)
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
+            if row and row["closed"]:
+                conn.execute("UPDATE lines SET closed = 0, closed_reason = NULL WHERE prefix = ?", (prefix,))
+                self.store.add_event(
+                    action="line_open",
+                    at=now,
+                    from_state="closed",
+                    to_state="open",
+                    actor=actor,
+                    data={"line": prefix, "closed_reason": row["closed_reason"]},
+                )
+        return self.line_state(prefix)
+
+    def _line_cfg(self, prefix: str):
+        try:
+            return self.config.line(prefix)
+        except KeyError:
+            raise errors.UnknownLine("err_no_line", {"line": prefix}, field="line") from None
+
     # ---------- the balancer (docs/architecture.md §Balancer) ----------
 
     def balancer_state(self) -> tuple[list[balancer.LineLoad], list[balancer.Seat]]:
@@ -1073,7 +1184,7 @@ class HallService:
         if row["state"] != "pending":
             raise errors.IllegalTransition(
                 "err_proposal_decided",
-                {"proposal_id": proposal_id, "state": row["state"]},
+                {"proposal_id": proposal_id, "state": Msg(f"proposal_state_{row['state']}")},
                 state=row["state"],
             )
         return row

@@ -8,6 +8,7 @@ from flask import current_app, g, request
 
 from ..queue.accounts import Accounts
 from ..queue.clock import Clock
+from ..queue.search import MatterSearch
 from ..queue.service import HallService
 from ..queue.store import Store
 from .i18n import LANGS
@@ -52,6 +53,11 @@ def release_store() -> None:
     borrowed = g.pop("store", None)
     if borrowed is not None:
         current_app.extensions["tongban.stores"].release(borrowed)
+
+
+def get_search() -> MatterSearch:
+    """The hall's matter search (queue/search.py), built when the app was."""
+    return current_app.extensions["tongban.matter_search"]
 
 
 def get_service() -> HallService:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from ... import __version__
 from ...queue import ratings
-from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS
+from ...queue.search import TIERS
+from ...queue.service import LINE_REASON_MAX, TICKET_ACTIONS, WINDOW_TRANSITIONS
 from ..params import MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -88,11 +89,26 @@ SCHEMAS = {
     "Window": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["number", "name", "location", "phone", "state", "able", "serving", "pinned", "clerk", "current"],
+        "required": [
+            "number",
+            "name",
+            "name_en",
+            "location",
+            "location_en",
+            "phone",
+            "state",
+            "able",
+            "serving",
+            "pinned",
+            "clerk",
+            "current",
+        ],
         "properties": {
             "number": {"type": "integer"},
-            "name": {"type": "string"},
-            "location": {"type": "string"},
+            "name": {"type": "string", "description": "Chinese"},
+            "name_en": {"type": "string", "description": "English; empty when the hall file gives none"},
+            "location": {"type": "string", "description": "Chinese"},
+            "location_en": {"type": "string", "description": "English; empty when the hall file gives none"},
             "phone": {"type": "string"},
             "state": {"enum": ["open", "paused", "closed"]},
             "able": {"type": "array", "items": {"type": "string"}},
@@ -117,6 +133,7 @@ SCHEMAS = {
             "estimate",
             "windows",
             "closed",
+            "closed_reason",
             "service_min",
         ],
         "properties": {
@@ -132,7 +149,28 @@ SCHEMAS = {
             "opens_at": {"type": ["string", "null"], "description": "with no estimate: HH:MM the hall opens again"},
             "windows": {"type": "array", "items": {"type": "integer"}},
             "closed": {"type": "boolean"},
+            "closed_reason": {
+                "type": ["string", "null"],
+                "description": "why the manager closed the line (the kiosks show it); null while open",
+            },
             "service_min": {"type": ["number", "null"]},
+        },
+    },
+    "LineState": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["prefix", "name_zh", "name_en", "closed", "reason", "closed_by", "closed_at"],
+        "properties": {
+            "prefix": {"type": "string"},
+            "name_zh": {"type": "string"},
+            "name_en": {"type": "string"},
+            "closed": {"type": "boolean"},
+            "reason": {
+                "type": ["string", "null"],
+                "description": "shown on the kiosks; 'Chinese text / English text' shows both",
+            },
+            "closed_by": {"type": ["string", "null"]},
+            "closed_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Matter": {
@@ -142,6 +180,7 @@ SCHEMAS = {
             "code",
             "name_zh",
             "name_en",
+            "aliases",
             "department",
             "department_zh",
             "batch",
@@ -155,6 +194,7 @@ SCHEMAS = {
             "code": {"type": "string"},
             "name_zh": {"type": "string"},
             "name_en": {"type": "string"},
+            "aliases": {"type": "array", "items": {"type": "string"}, "description": "everyday names people search by"},
             "department": {"type": "string"},
             "department_zh": {"type": "string"},
             "batch": {"enum": [1, 2, 3]},
@@ -163,6 +203,11 @@ SCHEMAS = {
             "time_limit_days": {"type": "integer"},
             "fee": {"type": "string"},
             "materials": {"type": "array", "items": {"type": "string"}},
+            "match": {
+                "enum": list(TIERS),
+                "description": "with q only: how it matched, best first: the name or its beginning, an everyday "
+                "name (alias or equivalent word), a part of the name, a fuzzy (pinyin) match",
+            },
         },
     },
     "Session": {
@@ -250,6 +295,7 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": _ID}
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": _ID}
+_PREFIX = {"name": "prefix", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS = {
     "/api/v1/openapi.json": {
@@ -261,8 +307,20 @@ PATHS = {
     },
     "/api/v1/matters": {
         "get": {
-            "summary": "Public list of cross-province matters",
+            "summary": "Public list of cross-province matters, or the matters a search finds",
+            "description": "Without q, every matter in the hall file's order. With q, the matches best first: "
+            "Chinese as people say it (fillers dropped, everyday words widened), pinyin in full, as initials or "
+            "misspelled, English words or a matter code. No match is an empty list.",
             "security": [],
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "string"},
+                    "description": "what the citizen asks for, e.g. a Chinese phrase, shebaoka or sydj",
+                }
+            ],
             "responses": _responses("200", {"type": "array", "items": _ref("Matter")}),
         }
     },
@@ -465,6 +523,37 @@ PATHS = {
             "summary": "Waiting, longest wait and estimate per line",
             "security": _BEARER,
             "responses": _responses("200", {"type": "array", "items": _ref("Line")}, "401", "403"),
+        }
+    },
+    "/api/v1/lines/{prefix}/close": {
+        "post": {
+            "summary": "Stop issuing tickets for a line (managers); kiosks and the API refuse it with line_closed and "
+            "show the reason. Tickets already taken are still called",
+            "description": "Recorded as a line_close event (who, when, why). Closing a closed line again with "
+            "another reason rewords it. The reason is 1 to 200 characters; 'Chinese text / English text' shows "
+            "both on the kiosk.",
+            "security": _BEARER,
+            "parameters": [_PREFIX],
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["reason"],
+                        "additionalProperties": False,
+                        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": LINE_REASON_MAX}},
+                    }
+                ),
+            },
+            "responses": _responses("200", _ref("LineState"), "400", "401", "403", "404"),
+        }
+    },
+    "/api/v1/lines/{prefix}/open": {
+        "post": {
+            "summary": "Issue tickets for a closed line again (managers); opening an open line changes nothing",
+            "security": _BEARER,
+            "parameters": [_PREFIX],
+            "responses": _responses("200", _ref("LineState"), "400", "401", "403", "404"),
         }
     },
 }

@@ -11,10 +11,11 @@ from flask import Blueprint, g, jsonify, request
 
 from ...queue import errors, ratings
 from ...queue.accounts import AuthError
+from ...queue.search import TIERS
 from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
 from .. import params
 from ..access import requires
-from ..context import client_address, get_accounts, get_clock, get_service, get_store
+from ..context import client_address, get_accounts, get_clock, get_search, get_service, get_store
 from ..errors import refusal, status_for
 from .openapi import openapi_document
 
@@ -115,7 +116,9 @@ def window_json(window) -> dict:
     return {
         "number": window.number,
         "name": cfg.name,
+        "name_en": cfg.name_en,
         "location": cfg.location,
+        "location_en": cfg.location_en,
         "phone": cfg.phone,
         "state": window.state,
         "able": list(window.able),
@@ -136,25 +139,33 @@ def openapi():
 
 @api.get("/matters")
 def matters():
+    """Every matter in the hall file's order; with ``q``, the search's matches, best first, each with
+    the tier it matched in (queue/search.py TIERS)."""
     config = get_service().config
+    query = request.args.get("q", "")
+    if not query.strip():
+        return jsonify([matter_json(m) for m in config.matters])
     return jsonify(
-        [
-            {
-                "code": m.code,
-                "name_zh": m.name_zh,
-                "name_en": m.name_en,
-                "department": m.department,
-                "department_zh": config.department(m.department).name_zh,
-                "batch": m.batch,
-                "mode": m.mode,
-                "line": config.line_of_matter(m.code).prefix,
-                "time_limit_days": m.time_limit_days,
-                "fee": m.fee,
-                "materials": list(m.materials),
-            }
-            for m in config.matters
-        ]
+        [{**matter_json(config.matter(hit.code)), "match": TIERS[hit.tier]} for hit in get_search().hits(query)]
     )
+
+
+def matter_json(m) -> dict:
+    config = get_service().config
+    return {
+        "code": m.code,
+        "name_zh": m.name_zh,
+        "name_en": m.name_en,
+        "aliases": list(m.aliases),
+        "department": m.department,
+        "department_zh": config.department(m.department).name_zh,
+        "batch": m.batch,
+        "mode": m.mode,
+        "line": config.line_of_matter(m.code).prefix,
+        "time_limit_days": m.time_limit_days,
+        "fee": m.fee,
+        "materials": list(m.materials),
+    }
 
 
 # ---------- sessions ----------
@@ -359,3 +370,20 @@ def _not_your_window(number: int):
 @requires(staff=True, terminals=("kiosk", "display", "pad"))
 def lines():
     return jsonify(get_service().lines_summary())
+
+
+@api.post("/lines/<prefix>/close")
+@requires(manager=True)
+def close_line(prefix: str):
+    """Stop issuing for a line, with the reason the kiosks show (docs/architecture.md §Numbering)."""
+    body = _body()
+    _unknown_fields(body, {"reason"})
+    reason = _field(body, "reason", str, required=True, expected="why the line is closed (the kiosks show it)")
+    return jsonify(get_service().close_line(prefix, reason, actor=g.principal.actor).as_dict())
+
+
+@api.post("/lines/<prefix>/open")
+@requires(manager=True)
+def open_line(prefix: str):
+    _unknown_fields(_body(), set())
+    return jsonify(get_service().open_line(prefix, actor=g.principal.actor).as_dict())

@@ -7,54 +7,43 @@ personal: the number, the line, the matter, the position and the window.
 
 from __future__ import annotations
 
-from itertools import groupby
-
 from flask import Blueprint, Response, abort, current_app, render_template, url_for
 
 from ...config import WEEKDAYS, HallConfig
 from ...queue import calendar, errors
 from ...queue.service import HallService, Ticket
 from .. import live
-from ..context import get_broker, get_service
+from ..context import get_broker, get_search, get_service
 from ..htmx import request
-from ..kiosk.routes import MatterIndex, split_bilingual, window_groups
+from ..kiosk.routes import split_bilingual, window_groups
 
 info = Blueprint("info", __name__, template_folder="templates")
 
-_BATCH_ORDER = (1, 2, 3)
-
-
-def _index() -> MatterIndex:
-    index = current_app.extensions.get("tongban.matter_index")
-    if index is None:  # the kiosk blueprint builds it at start; be safe if it is not registered
-        index = current_app.extensions["tongban.matter_index"] = MatterIndex(current_app.config["HALL"].matters)
-    return index
-
 
 def matching_matters(config: HallConfig, query: str) -> list:
-    """Pinyin initials ("sydj"), or any part of the Chinese or English name ("失业", "pension")."""
-    query = query.strip()
-    if not query:
+    """Every matter without a query; with one, the matches of the hall's search, best first: Chinese as
+    people say it, pinyin (full, initials, misspelled), everyday names, English (queue/search.py)."""
+    if not query.strip():
         return list(config.matters)
-    found = set()
-    if query.isascii() and query.replace(" ", "").isalpha():
-        found |= set(_index().search(query))
-    lowered = query.lower()
-    found |= {m.code for m in config.matters if query in m.name_zh or lowered in m.name_en.lower()}
-    return [m for m in config.matters if m.code in found]
+    return [config.matter(code) for code in get_search().search(query)]
 
 
-def grouped(config: HallConfig, matters: list) -> list[dict]:
-    """Department → batch → matters, in the order of the hall file."""
+def grouped(config: HallConfig, matters: list, *, ranked: bool = False) -> list[dict]:
+    """Department → batch → matters, in the order of the hall file; ``ranked`` (a search's answer):
+    the department, batch and matter of the best match first."""
+    departments = list(config.departments)
+    if ranked:
+        first: dict[str, int] = {}
+        for i, m in enumerate(matters):
+            first.setdefault(m.department, i)
+        departments.sort(key=lambda d: first.get(d.code, len(matters)))
     out = []
-    for dept in config.departments:
+    for dept in departments:
         mine = [m for m in matters if m.department == dept.code]
         if not mine:
             continue
-        batches = [
-            {"batch": batch, "matters": list(items)}
-            for batch, items in groupby(sorted(mine, key=lambda m: m.batch), key=lambda m: m.batch)
-        ]
+        batch_order = list(dict.fromkeys(m.batch for m in mine)) if ranked else sorted({m.batch for m in mine})
+        batches = [{"batch": batch, "matters": [m for m in mine if m.batch == batch]} for batch in batch_order]
         out.append({"dept": dept, "batches": batches, "count": len(mine)})
     return out
 
@@ -81,7 +70,7 @@ def home():
     query = request.args.get("q", "")[:40]
     matters = matching_matters(config, query)
     context = {
-        "groups": grouped(config, matters),
+        "groups": grouped(config, matters, ranked=bool(query.strip())),
         "query": query,
         "total": len(matters),
         "all_total": len(config.matters),

@@ -21,12 +21,12 @@ from typing import Any
 
 from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
 
-from ...config import WEEKDAYS, Kiosk, Matter
+from ...config import WEEKDAYS, Kiosk
 from ...queue import calendar, errors, printing
 from ...queue.service import HallService, Outlook, Ticket
 from .. import live, params
 from ..access import page_requires
-from ..context import get_broker, get_clock, get_service, get_store
+from ..context import get_broker, get_clock, get_search, get_service, get_store
 from ..htmx import request
 from ..qr import qr_svg
 
@@ -36,97 +36,6 @@ DEFAULT_IDLE_S = 30
 PRINT_POLL_MS = 500
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
-MAX_QUERY = 12
-
-
-# ---------- pinyin initials (computed once at start) ----------
-
-
-@dataclass(frozen=True)
-class IndexedMatter:
-    code: str
-    letters: tuple[frozenset[str], ...]  # the possible first letters of each character, in order
-
-
-class MatterIndex:
-    """Find matters by the first letters of their Chinese names' pinyin ("sydj" → 失业登记).
-
-    Polyphonic characters accept every reading (重 matches c and z); letters and digits in a name
-    (EMS) count as themselves; punctuation is skipped. A match may start anywhere in the name, but
-    names that start with the letters come first.
-    """
-
-    def __init__(self, matters: Iterable[Matter]):
-        self.entries = tuple(IndexedMatter(m.code, self.letters_of(m.name_zh)) for m in matters)
-
-    @staticmethod
-    def letters_of(name: str) -> tuple[frozenset[str], ...]:
-        from pypinyin import Style, lazy_pinyin, pinyin
-
-        han = [ch for ch in name if _is_han(ch)]
-        # The reading in context (phrases) plus every reading of the character alone.
-        usual = lazy_pinyin("".join(han), style=Style.FIRST_LETTER)
-        if len(usual) != len(han):
-            usual = [""] * len(han)
-        out: list[frozenset[str]] = []
-        i = 0
-        for ch in name:
-            if _is_han(ch):
-                readings = pinyin(ch, style=Style.FIRST_LETTER, heteronym=True)[0]
-                letters = {r[:1].lower() for r in readings} | {usual[i][:1].lower()}
-                i += 1
-                letters = {c for c in letters if "a" <= c <= "z"}
-                if letters:
-                    out.append(frozenset(letters))
-            elif ch.isascii() and ch.isalnum():
-                out.append(frozenset({ch.lower()}))
-        return tuple(out)
-
-    @staticmethod
-    def normalise(query: str) -> str:
-        return "".join(c for c in query.lower() if "a" <= c <= "z")[:MAX_QUERY]
-
-    def _starts(self, entry: IndexedMatter, query: str) -> list[int]:
-        n = len(query)
-        return [
-            start
-            for start in range(len(entry.letters) - n + 1)
-            if all(query[i] in entry.letters[start + i] for i in range(n))
-        ]
-
-    def search(self, query: str) -> list[str]:
-        query = self.normalise(query)
-        if not query:
-            return []
-        found = []
-        for order, entry in enumerate(self.entries):
-            starts = self._starts(entry, query)
-            if starts:
-                found.append((starts[0] != 0, starts[0], order, entry.code))
-        return [code for *_, code in sorted(found)]
-
-    def next_letters(self, query: str) -> set[str]:
-        """The letters that, typed next, still find something (the keyboard dims the others)."""
-        query = self.normalise(query)
-        out: set[str] = set()
-        for entry in self.entries:
-            for start in self._starts(entry, query):
-                if start + len(query) < len(entry.letters):
-                    out |= entry.letters[start + len(query)]
-        return out
-
-
-def _is_han(ch: str) -> bool:
-    return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
-
-
-@kiosk.record_once
-def _build_index(state) -> None:
-    state.app.extensions["tongban.matter_index"] = MatterIndex(state.app.config["HALL"].matters)
-
-
-def matter_index() -> MatterIndex:
-    return current_app.extensions["tongban.matter_index"]
 
 
 # ---------- kiosk state and URLs ----------
@@ -271,11 +180,13 @@ def next_opening(service: HallService) -> tuple[str, str] | None:
 
 
 def window_groups(service: HallService, numbers: Iterable[int]) -> list[dict]:
-    """Windows grouped by where they are, for "3、5 号窗口（二楼）"."""
-    groups: dict[str, list[int]] = {}
+    """Windows grouped by where they are, for "3、5 号窗口（二楼）" and "Window 3 / 5 (2nd floor)":
+    ``location`` holds the place per language ('' where the hall file gives no English)."""
+    groups: dict[tuple[str, str], list[int]] = {}
     for number in numbers:
-        groups.setdefault(service.config.window(number).location, []).append(number)
-    return [{"location": loc, "numbers": nums} for loc, nums in groups.items()]
+        window = service.config.window(number)
+        groups.setdefault((window.location, window.location_en), []).append(number)
+    return [{"location": {"zh": zh, "en": en}, "numbers": nums} for (zh, en), nums in groups.items()]
 
 
 def line_cards(service: HallService) -> list[dict]:
@@ -323,7 +234,7 @@ def render_screen(screen: str, *, idle: bool = True, toggles: bool = True, statu
 def home(kiosk_id: str):
     service = get_service()
     state = g.kstate
-    notices = [split_bilingual(n) for n in service.hall.notices]
+    notices = [(n.zh, n.en or n.zh) for n in service.hall.notices]
     opening = calendar.opening(service.clock.now(), service.hall)
     if opening.reason == "lunch_break" and service.hall.issue_during_lunch:
         opening = calendar.Opening(True)  # tickets are issued over lunch in this hall: no banner
@@ -395,9 +306,10 @@ def department(kiosk_id: str, code: str):
 @kiosk_view
 def search(kiosk_id: str):
     config = get_service().config
-    index = matter_index()
-    query = index.normalise(request.args.get("q", ""))
-    codes = index.search(query)
+    finder = get_search()
+    # The keyboard types letters: pinyin, full or initials (docs/kiosk.md "Everyday names").
+    query = finder.letters(request.args.get("q", ""))
+    codes = finder.search(query, keyboard=True)
     shown, page, pages = paginate(codes, _page_arg(), per_page(6, 4))
     matters = [config.matter(c) for c in shown]
     return render_screen(
@@ -407,7 +319,7 @@ def search(kiosk_id: str):
         total=len(codes),
         page=page,
         pages=pages,
-        live_letters=index.next_letters(query) if query else set("abcdefghijklmnopqrstuvwxyz"),
+        live_letters=finder.next_letters(query) if query else set("abcdefghijklmnopqrstuvwxyz"),
         keyboard=KEYBOARD,
         lines={m.code: config.line_of_matter(m.code) for m in matters},
     )
