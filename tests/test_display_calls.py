@@ -87,7 +87,7 @@ def test_a_transferred_ticket_leaves_the_banner_its_tile_and_the_voice_at_once(h
     assert screen.recent() == {"A001": "past"} and screen.may_speak() == []
 
     # Window 1 goes on a break: still not a word of A001 to window 1, and the tile is not "ready".
-    clerk.post("/window/1/state/pause")
+    clerk.post("/window/1/state/pause", {"reason": "rest"})
     screen = Screen(hall)
     assert "A001" not in screen.banner and "暂停服务" in screen.tile(1) and "等待叫号" not in screen.tile(1)
     assert "Ready" not in screen.tile(1) and "On a break" in screen.tile(1)
@@ -113,7 +113,7 @@ def test_a_no_show_is_never_the_banner_even_when_it_was_called_last(hall):
     one.post("/window/1/next")  # A001
     two.post("/window/2/next")  # A002, the newest call
     assert "请 A002 号到 2 号窗口办理" in Screen(hall).banner
-    two.post(f"/window/2/ticket/{second['id']}/no_show")
+    two.post(f"/window/2/ticket/{second['id']}/no_show", {"confirm": "yes"})  # the second press
     screen = Screen(hall)
     # The newest call that is still current is A001's, so that is what the banner says.
     assert "请 A001 号到 1 号窗口办理" in screen.banner and "A002" not in screen.banner
@@ -160,7 +160,7 @@ def test_the_stream_sends_the_banner_and_changes_it_when_the_call_ends(hall):
     got = listener.until(lambda s: "请 A001 号到 1 号窗口办理" in s)
     banners = [data for name, data in _events(got) if name == "banner"]
     assert banners and "正在呼叫" in banners[-1] and "欢迎光临" not in banners[-1]  # the idle label is gone
-    clerk.post(f"/window/1/ticket/{t['id']}/no_show")
+    clerk.post(f"/window/1/ticket/{t['id']}/no_show", {"confirm": "yes"})  # the second press
     listener.until(lambda s: any(n == "banner" and "欢迎光临" in d for n, d in _events([s])))
     hall.app.extensions["tongban.broker"].stop()
 

@@ -202,3 +202,20 @@ def test_csv_leaves_missing_numbers_empty_not_dashed(service, store):
         assert "—" not in text, name
     rows = list(csv.reader(io.StringIO(reports.csv_table(report, "lines")[1:])))
     assert rows[1][6:] == ["", "", "", ""]  # A: mean/p90 wait and service unknown
+
+
+def test_an_undone_no_show_or_finish_is_not_counted(service, store, clock):
+    service.window_action(1, "open", clerk="clerk1")
+    t = service.take_ticket(matter="M1").ticket
+    service.call_next(1, clerk="clerk1")
+    service.act(t.id, "no_show", window=1, actor="clerk1")
+    service.undo(t.id, window=1, actor="clerk1")  # the citizen was on the way after all
+    service.act(t.id, "start", window=1, actor="clerk1")
+    clock.advance(minutes=3)
+    service.act(t.id, "finish", window=1, actor="clerk1")
+    service.undo(t.id, window=1, actor="clerk1")  # one more paper to look at
+    clock.advance(minutes=2)
+    service.act(t.id, "finish", window=1, actor="clerk1")
+    totals = reports.day_report(store, service.config, "2026-11-26").totals
+    assert (totals["calls"], totals["served"], totals["no_shows"]) == (1, 1, 0)
+    assert totals["service_mean"] == 5

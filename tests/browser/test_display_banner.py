@@ -141,7 +141,7 @@ def test_the_first_call_replaces_the_welcome_and_a_quick_no_show_is_not_spoken(l
     }""")
     second = api("POST", "/windows/7/next", api.tokens["clerk7"])
     display.wait_for_selector(f".tile[data-window='7'] [data-number='{second['number']}']")  # queued by now
-    api("POST", f"/tickets/{second['id']}/no_show", api.tokens["clerk7"])
+    api("POST", f"/tickets/{second['id']}/no_show", api.tokens["clerk7"], {"confirm": True})  # the second press
     # The first's announcement ends (ten seconds at least) and the page has nothing more to say.
     display.wait_for_function(
         "() => !document.querySelector('[data-banner]').classList.contains('flash')", timeout=40000

@@ -239,6 +239,9 @@ def period_report(store: Store, config: HallConfig, first: str, last: str) -> Da
             (first, last),
         )
     ]
+    # An undone no-show, finish or transfer did not happen for the day's counts: leave out it and its undo.
+    undone = {json.loads(e["data"]).get("undone_event") for e in events if e["action"] == "undo"}
+    events = [e for e in events if e["action"] != "undo" and e["id"] not in undone]
     names = {
         r["username"]: (r["name"], r["staff_no"]) for r in store.all("SELECT username, name, staff_no FROM accounts")
     }

@@ -421,6 +421,12 @@ PATHS = {
                         "properties": {
                             "to_line": {"type": "string", "description": "required for transfer"},
                             "reason": {"type": "string"},
+                            "confirm": {
+                                "type": "boolean",
+                                "description": "no_show only: the second press. Without it a no-show less than "
+                                "2 minutes after the call, or before hall.max_recalls recalls, is refused "
+                                "(409 no_show_unconfirmed)",
+                            },
                         },
                     }
                 ),

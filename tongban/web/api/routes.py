@@ -262,9 +262,12 @@ def ticket_action(ticket_id: int, action: str):
     if action not in TICKET_ACTIONS:
         return not_found(None)
     body = _body()
-    _unknown_fields(body, {"to_line", "reason"})
+    _unknown_fields(body, {"to_line", "reason", "confirm"})
     to_line = _field(body, "to_line", str, required=action == "transfer", expected="a line prefix")
     reason = _field(body, "reason", str, expected="text")
+    # A no-show soon after the call needs "confirm": true, the API's second press: a caller's own
+    # screen asks its clerk again on no_show_unconfirmed (docs/architecture.md §Ticket lifecycle).
+    confirm = _field(body, "confirm", bool, expected="true or false") or False
     principal = g.principal
     service = get_service()
     window = principal.clerk_window  # the domain holds a clerk to this window and its lines
@@ -274,7 +277,9 @@ def ticket_action(ticket_id: int, action: str):
         ticket = service.ticket(ticket_id)
         if ticket.window is not None and ticket.window != window and action != "late_return":
             return refusal("wrong_window", "err_not_this_windows_ticket", number=ticket.number, window=ticket.window)
-    ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
+    ticket = service.act(
+        ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason, confirmed=confirm
+    )
     return jsonify(ticket_json(ticket))
 
 
