@@ -20,6 +20,7 @@ from tongban.queue.service import HallService
 from tongban.queue.store import Store
 from tongban.web.app import always_open
 
+from .axe import violations
 from .conftest import PASSWORD, login, screenshot
 
 SSE_COUNTER = "document.addEventListener('htmx:sseOpen', () => { window.__sseOpen = (window.__sseOpen || 0) + 1; });"
@@ -185,8 +186,8 @@ def enrol(page, hall, name: str) -> None:
     page.wait_for_load_state()
 
 
-def console(new_page, hall, window: int):
-    page = live_page(new_page, 1440, 900)
+def console(new_page, hall, window: int, width: int = 1440, height: int = 900):
+    page = live_page(new_page, width, height)
     page.on("dialog", lambda d: d.accept())
     login(page, hall.url, f"clerk{window}", window=window)
     assert page.url.endswith(f"/window/{window}")
@@ -204,7 +205,7 @@ def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hal
     second = api.issue(matter="SCJG-005")
     third = api.issue(matter="SCJG-002")
     api.issue(line="B")
-    page = console(new_page, live_hall, 3)
+    page = console(new_page, live_hall, 3, 1366, 768)  # the counter's usual screen
     page.click(".call-next.open-first")
     page.wait_for_selector(".call-next[data-key=n]:not([disabled])")
 
@@ -366,7 +367,7 @@ def test_a_clerk_cannot_open_manage_or_another_windows_console(live_hall, new_pa
 def test_no_show_asks_twice_and_undo_brings_the_citizen_back(live_hall, new_page):
     api = Api(live_hall)
     first = api.issue(matter="SCJG-001")
-    page = console(new_page, live_hall, 3)
+    page = console(new_page, live_hall, 3, 1366, 768)  # the counter's usual screen
     page.click(".call-next.open-first")
     page.wait_for_selector(".call-next[data-key=n]:not([disabled])")
     page.keyboard.press("Space")
@@ -396,6 +397,10 @@ def test_no_show_asks_twice_and_undo_brings_the_citizen_back(live_hall, new_page
     assert toast.inner_text() == f"{first['number']} 已标记过号"
     # Readable: white on green (the cases stylesheet's green .ok once made it green on green).
     assert toast.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    # ...and it hides none of the shortcut list, and the page with its toast and undo bar passes axe.
+    box, keys = page.locator("#toast .toast").bounding_box(), page.locator(".card.keys").bounding_box()
+    assert box["x"] + box["width"] <= keys["x"] or box["y"] + box["height"] <= keys["y"], (box, keys)
+    assert violations(page) == []
     screenshot(page, "console-undo", docs=True)
 
     # U takes it back: the same citizen is called at this window again, with their recalls.
