@@ -32,6 +32,20 @@ def test_a_behind_line_gets_the_least_pressed_able_window():
     assert {p.window for p in made} == {2, 3}
 
 
+def test_reasons_are_one_language_each_in_whole_sentences_with_rounded_numbers():
+    # C has work and no window (its pressure is BEHIND_MIN, a day): nobody is told "1440 minutes".
+    lines = [load("A", 12, 25.37, 0.5), load("B", 1, 1.0, 0.1), load("C", 4, 17.6, 0.2)]
+    seats = [Seat(1, ("A", "B"), ("A",), "A"), Seat(2, ("B", "C"), ("B",), "B")]
+    made = {p.window: p for p in balancer.propose(lines, seats, PolicyConfig())}
+    reason = made[2]
+    assert reason.reason_zh.startswith("C 线有 4 人等候，最久已等 18 分钟，现在没有窗口办理。")
+    assert reason.reason_en.startswith("Line C has 4 waiting, the longest for 18 min, and no window serves it now.")
+    for text in (reason.reason_zh, reason.reason_en):
+        assert "1440" not in text and "17.6" not in text
+    assert not any("\u4e00" <= ch <= "\u9fff" for ch in reason.reason_en)
+    assert not any(ch.isascii() and ch.isalpha() and ch not in "ABC" for ch in reason.reason_zh)
+
+
 def test_the_balancer_never_touches_a_pinned_or_closed_window():
     lines = [load("A", 12, 25.0, 0.5), load("B", 0, 0.0, 0.0)]
     seats = [
@@ -146,7 +160,7 @@ def test_balance_applies_its_proposal_as_an_event_with_the_reason(make):
     import json
 
     data = json.loads(event["data"])
-    assert data["by_balancer"] is True and data["to"] == ["B", "A"] and "line A is behind" in data["reason"]
+    assert data["by_balancer"] is True and data["to"] == ["B", "A"] and "Line A is behind" in data["reason"]
     assert data["reason_zh"] and data["proposal"] == made[0]["id"]
     assert svc.proposals("applied")[0]["id"] == made[0]["id"]
     # Run again at once: nothing more to do.

@@ -80,7 +80,7 @@ def test_a_returning_no_show_is_put_back_in_line_from_the_console(hall, clock):
     api_clerk = hall.login("clerk1", window=1)
     hall.call("POST", "/windows/1/open", api_clerk)
     first = hall.call("POST", "/windows/1/next", api_clerk).get_json()
-    hall.call("POST", f"/tickets/{first['id']}/no_show", api_clerk)
+    hall.call("POST", f"/tickets/{first['id']}/no_show", api_clerk, json={"confirm": True})
     clerk = sign_in(hall, "clerk2", 2)  # they come back to another window
     page = _console(clerk, 2)
     r = clerk.post("/window/2/late-return", data={"number": "a001"}, headers={"X-CSRFToken": csrf_token(page)})

@@ -11,8 +11,9 @@ from tests.tools.escpos_decode import Line, QRCode, decode_escpos, ticket_view
 from tests.tools.fake_displays import FakeBus
 from tests.tools.fake_printers import FakeNetworkPrinter
 from tongban.config import parse_hall_config
-from tongban.devices.display_follower import DisplayFollower, build_hub
+from tongban.devices.display_follower import KEYPAD_CONFIRM_S, DisplayFollower, KeypadRouter, build_hub
 from tongban.devices.print_worker import PrinterWorker, build_slip, check_printers, printer_configs
+from tongban.displays import KeyEvent
 from tongban.printers import PrintOutcome
 from tongban.queue import printing
 from tongban.queue.service import HallService
@@ -229,3 +230,22 @@ def test_calls_reach_the_leds_and_a_keypad_calls_the_next_ticket(store, clock):
     finally:
         follower.stop()
         hub.stop()
+
+
+def test_a_keypads_early_no_show_needs_a_second_press_of_the_key(store, clock):
+    config = parse_hall_config({**small_hall_doc(), "buses": [BUS]}, "small-hall")
+    service = HallService(store, config, clock)
+    service.sync_with_config()
+    service.take_ticket(line="A")
+    service.window_action(1, "open", clerk="clerk1")
+    ticket = service.call_next(1, clerk="clerk1")
+    router = KeypadRouter(store.path, config, clock)
+    press = KeyEvent("east", 11, 1, "no_show")
+    router(press)  # called a moment ago: the first press only arms the key
+    assert service.ticket(ticket.id).state == "called"
+    clock.advance(seconds=KEYPAD_CONFIRM_S + 1)
+    router(press)  # too late to be the second press: it arms again
+    assert service.ticket(ticket.id).state == "called"
+    clock.advance(seconds=3)
+    router(press)
+    assert service.ticket(ticket.id).state == "no_show"

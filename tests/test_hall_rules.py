@@ -28,7 +28,9 @@ def test_a_returning_no_show_can_be_put_back_by_any_window(tmp_path, hall_config
     hall.call("POST", "/tickets", hall.kiosk, json={"line": "A"})
     hall.call("POST", "/windows/1/open", c1)
     ticket = hall.call("POST", "/windows/1/next", c1).get_json()
-    assert hall.call("POST", f"/tickets/{ticket['id']}/no_show", c1).status_code == 200
+    early = hall.call("POST", f"/tickets/{ticket['id']}/no_show", c1)
+    assert early.status_code == 409 and early.get_json()["error"] == "no_show_unconfirmed"  # the API's second press:
+    assert hall.call("POST", f"/tickets/{ticket['id']}/no_show", c1, json={"confirm": True}).status_code == 200
     r = hall.call("POST", f"/tickets/{ticket['id']}/late_return", c2)
     assert r.status_code == 200 and r.get_json()["state"] == "waiting"
     # Everything else about another window's ticket stays refused.

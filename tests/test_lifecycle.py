@@ -481,7 +481,13 @@ def test_transfer_keeps_issue_time_and_goes_before_later_tickets(service, clock)
     assert b1.number == "B001" and b2.number == "B002"
     [ev] = [e for e in service.events(a.id) if e["action"] == "transfer"]
     assert (ev["from_state"], ev["to_state"], ev["window"]) == ("serving", "waiting", 1)
-    assert ev["data"] == {"from_line": "A", "to_line": "B", "reason": "公积金业务"}
+    # What it moved, and the ticket's columns from before (what an undo would put back).
+    assert {k: v for k, v in ev["data"].items() if k not in ("before", "by_window")} == {
+        "from_line": "A",
+        "to_line": "B",
+        "reason": "公积金业务",
+    }
+    assert ev["data"]["before"]["line"] == "A"
 
 
 def test_transfer_to_the_same_line_while_waiting_is_refused(service):

@@ -83,5 +83,19 @@ def test_answers_match_the_description(hall, clock):
     check("/api/v1/windows/{number}/lines", "put", hall.call("PUT", "/windows/1/lines", c1, json={"lines": ["A"]}))
     check("/api/v1/lines", "get", hall.call("GET", "/lines", hall.kiosk))
     check("/api/v1/lines", "get", hall.call("GET", "/lines"))
+    closed = check(
+        "/api/v1/lines/{prefix}/close",
+        "post",
+        hall.call("POST", "/lines/B/close", manager, json={"reason": "系统升级 / System upgrade"}),
+    )
+    assert closed["closed"] and closed["closed_by"] == "manager"
+    assert check("/api/v1/lines", "get", hall.call("GET", "/lines", hall.kiosk))[1]["closed_reason"]
+    check("/api/v1/tickets", "post", hall.call("POST", "/tickets", hall.kiosk, json={"line": "B"}))
+    check("/api/v1/lines/{prefix}/close", "post", hall.call("POST", "/lines/B/close", manager, json={"reason": " "}))
+    check("/api/v1/lines/{prefix}/close", "post", hall.call("POST", "/lines/B/close", manager, json={}))
+    check("/api/v1/lines/{prefix}/close", "post", hall.call("POST", "/lines/Q/close", manager, json={"reason": "x"}))
+    check("/api/v1/lines/{prefix}/close", "post", hall.call("POST", "/lines/B/close", c1, json={"reason": "x"}))
+    check("/api/v1/lines/{prefix}/open", "post", hall.call("POST", "/lines/B/open", hall.kiosk))
+    assert not check("/api/v1/lines/{prefix}/open", "post", hall.call("POST", "/lines/B/open", manager))["closed"]
     check("/api/v1/logout", "post", hall.call("POST", "/logout", c1))
     check("/api/v1/logout", "post", hall.call("POST", "/logout", c1))

@@ -307,7 +307,7 @@ def _no_show_in_e(hall) -> dict:
     clerk3 = hall.login("clerk3", window=3)
     _take(hall, "E")
     called = _served_at(hall, 3, clerk3)
-    r = hall.call("POST", f"/tickets/{called['id']}/no_show", clerk3)
+    r = hall.call("POST", f"/tickets/{called['id']}/no_show", clerk3, json={"confirm": True})
     assert r.status_code == 200
     return r.get_json()
 

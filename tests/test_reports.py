@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 
 import pytest
 
@@ -206,3 +207,46 @@ def test_green_channel_tickets_are_counted_by_why_they_had_priority(service, sto
     table = list(csv.reader(io.StringIO(reports.csv_table(report, "green")[1:])))
     assert table[0][:3] == ["优先原因 / Why priority", "取号 / Issued", "办结 / Served"]
     assert table[1][:3] == ["老年人", "2", "1"] and table[3][:2] == ["孕妇", "1"]
+
+
+@pytest.mark.parametrize("peak", [0, 1, 3, 5, 6, 7, 11, 25, 26, 99, 100, 101, 1234])
+def test_count_axes_tick_whole_numbers_only(peak):
+    ticks = charts.axis_ticks(peak, counts=True)
+    assert ticks[0] == 0 and ticks[-1] >= peak and 2 <= len(ticks) <= 6
+    assert all(t == int(t) for t in ticks)
+    steps = {b - a for a, b in zip(ticks, ticks[1:], strict=False)}
+    assert len(steps) == 1  # evenly spaced
+
+
+def test_a_count_chart_of_25_tickets_has_no_fractional_tick():
+    chart = charts.svg_bars(["09"], [("取号", [25])], title="t", counts=True)
+    labels = re.findall(r'text-anchor="end" font-size="11" fill="#666">([^<]+)<', chart)
+    assert labels == ["0", "5", "10", "15", "20", "25"]
+    assert "6.25" not in charts.svg_bars(["09"], [("取号", [25])], title="t", counts=True)
+
+
+def test_csv_leaves_missing_numbers_empty_not_dashed(service, store):
+    service.take_ticket(line="A")  # issued, never called: no wait, no service, no rating
+    report = reports.day_report(store, service.config, "2026-11-26")
+    for name in reports.COLUMNS:
+        text = reports.csv_table(report, name)
+        assert "—" not in text, name
+    rows = list(csv.reader(io.StringIO(reports.csv_table(report, "lines")[1:])))
+    assert rows[1][6:] == ["", "", "", ""]  # A: mean/p90 wait and service unknown
+
+
+def test_an_undone_no_show_or_finish_is_not_counted(service, store, clock):
+    service.window_action(1, "open", clerk="clerk1")
+    t = service.take_ticket(matter="M1").ticket
+    service.call_next(1, clerk="clerk1")
+    service.act(t.id, "no_show", window=1, actor="clerk1")
+    service.undo(t.id, window=1, actor="clerk1")  # the citizen was on the way after all
+    service.act(t.id, "start", window=1, actor="clerk1")
+    clock.advance(minutes=3)
+    service.act(t.id, "finish", window=1, actor="clerk1")
+    service.undo(t.id, window=1, actor="clerk1")  # one more paper to look at
+    clock.advance(minutes=2)
+    service.act(t.id, "finish", window=1, actor="clerk1")
+    totals = reports.day_report(store, service.config, "2026-11-26").totals
+    assert (totals["calls"], totals["served"], totals["no_shows"]) == (1, 1, 0)
+    assert totals["service_mean"] == 5

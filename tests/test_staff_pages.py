@@ -139,11 +139,71 @@ def test_console_calls_recalls_and_offers_no_show_first_at_the_limit(hall):
     page = text(clerk.get("/window/1"))
     actions = page[page.index('class="actions"') : page.index('class="guide"')]
     assert actions.index("no_show") < actions.index("/start")  # no-show is offered first
-    assert 'data-key="r"' not in actions  # and recall is off
+    # Recall looks off, but R still asks, and the refusal says the limit instead of nothing happening.
+    assert 'aria-disabled="true" data-key="r"' in actions
     refused = clerk.post(f"/window/1/ticket/{t['id']}/recall")
-    assert refused.status_code == 409 and "已重呼 2 次" in text(refused)
-    assert "已标记过号" in text(clerk.post(f"/window/1/ticket/{t['id']}/no_show"))
+    assert refused.status_code == 409 and "已重呼 2 次，达到上限 2 次，不能再重呼" in text(refused)
+    assert "the limit of 2" in text(refused) and "第 3/2" not in text(refused)
+    # Called a moment ago: the no-show needs its second press.
+    first = clerk.post(f"/window/1/ticket/{t['id']}/no_show")
+    assert first.status_code == 409 and "确定过号请再按一次" in text(first)
+    assert "已标记过号" in text(clerk.post(f"/window/1/ticket/{t['id']}/no_show", {"confirm": "yes"}))
     assert hall.call("GET", f"/tickets/{t['id']}", hall.login("manager")).get_json()["state"] == "no_show"
+
+
+def test_console_no_show_asks_a_second_press_then_offers_undo_for_30_seconds(hall, clock):
+    clerk = staff(hall, "clerk1", window=1)
+    clerk.post("/window/1/state/open")
+    t = _ticket(hall)
+    clerk.post("/window/1/next")
+    clock.advance(seconds=20)
+    first = text(clerk.post(f"/window/1/ticket/{t['id']}/no_show"))
+    # The first press asks: the question names the number, the 20 s and the recalls, and offers X again.
+    assert "A001 号叫号仅 20 秒，已重呼 0/2 次" in first and "Press again" in first
+    assert f'data-key="x" hx-post="/window/1/ticket/{t["id"]}/no_show"' in first and '"confirm": "yes"' in first
+    assert "已叫号" in text(clerk.get("/window/1"))  # nothing happened yet
+    done = text(clerk.post(f"/window/1/ticket/{t['id']}/no_show", {"confirm": "yes"}))
+    assert "A001 已标记过号" in done
+    undo_bar = done[done.index('id="undo"') :]
+    assert "撤销" in undo_bar and 'data-key="u"' in undo_bar and f"/window/1/undo/{t['id']}" in undo_bar
+    assert "<b data-undo-left>30</b>" in undo_bar
+    # The page drawn again still has it, with the seconds left.
+    clock.advance(seconds=12)
+    assert "<b data-undo-left>18</b>" in text(clerk.get("/window/1"))
+    back = text(clerk.post(f"/window/1/undo/{t['id']}"))
+    assert "已撤销，A001 回到已叫号" in back
+    assert 'data-key="u"' not in back[back.index('id="undo"') :]  # nothing left to undo
+    assert hall.call("GET", f"/tickets/{t['id']}", hall.login("manager")).get_json()["state"] == "called"
+    # Past 30 s the undo is refused by name, and the control is gone from the page.
+    clock.advance(minutes=3)
+    clerk.post(f"/window/1/ticket/{t['id']}/no_show")  # 3 minutes, but a recall left: asks again
+    assert "A001 已标记过号" in text(clerk.post(f"/window/1/ticket/{t['id']}/no_show", {"confirm": "yes"}))
+    clock.advance(seconds=31)
+    assert 'data-key="u"' not in text(clerk.get("/window/1"))
+    late = clerk.post(f"/window/1/undo/{t['id']}")
+    assert late.status_code == 409 and "已超过 30 秒，不能撤销" in text(late)
+
+
+def test_console_finish_and_transfer_can_be_undone(hall):
+    clerk = staff(hall, "clerk1", window=1)
+    clerk.post("/window/1/state/open")
+    t = _ticket(hall)
+    clerk.post("/window/1/next")
+    clerk.post(f"/window/1/ticket/{t['id']}/start")
+    assert "撤销" in text(clerk.post(f"/window/1/ticket/{t['id']}/finish"))
+    assert "回到办理中" in text(clerk.post(f"/window/1/undo/{t['id']}"))
+    r = clerk.post(
+        "/window/1/transfer", {"ticket": str(t["id"]), "target": "line:B", "reason_key": "transfer_reason_other"}
+    )
+    assert f"/window/1/undo/{t['id']}" in text(r)
+    assert "回到办理中" in text(clerk.post(f"/window/1/undo/{t['id']}"))
+    ticket = hall.call("GET", f"/tickets/{t['id']}", hall.login("manager")).get_json()
+    assert (ticket["state"], ticket["line"], ticket["window"]) == ("serving", "A", 1)
+    # Another clerk cannot take it back.
+    clerk.post(f"/window/1/ticket/{t['id']}/finish")
+    other = staff(hall, "clerk2", window=2)
+    refused = other.post(f"/window/2/undo/{t['id']}")
+    assert refused.status_code in (403, 409)
 
 
 def test_nothing_waiting_and_other_refusals_come_back_as_a_red_toast(hall):
@@ -169,13 +229,14 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     manager = hall.login("manager")
     events = hall.call("GET", f"/tickets/{t['id']}", manager).get_json()["events"]
     assert events[-1]["action"] == "transfer"
-    assert events[-1]["data"] == {
+    data = events[-1]["data"]
+    assert {k: data[k] for k in ("from_line", "to_line", "reason")} == {
         "from_line": "A",
         "to_line": "B",
         "reason": "需由其他部门窗口办理：公积金提取",
-        "reason_key": "transfer_reason_other_dept",
-        "note": "公积金提取",
     }
+    assert data["before"]["line"] == "A" and data["before"]["state"] == "serving"  # what an undo puts back
+    assert data["reason_key"] == "transfer_reason_other_dept" and data["note"] == "公积金提取"
     # The citizen is told where and why, on the phone page and in the API, in their language.
     body = hall.call("GET", f"/tickets/{t['id']}", manager).get_json()
     assert body["transfer"] == {
@@ -206,15 +267,29 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     assert clerk.post("/window/1/transfer", {"ticket": str(t2["id"])}).status_code == 404
 
 
-def test_console_suspend_and_resume_for_missing_materials(hall):
+def test_console_suspend_asks_why_shows_it_and_resumes(hall):
     clerk = staff(hall, "clerk1", window=1)
     clerk.post("/window/1/state/open")
     t = _ticket(hall)
     clerk.post("/window/1/next")
     clerk.post(f"/window/1/ticket/{t['id']}/start")
-    assert "等待补充材料" in text(clerk.post(f"/window/1/ticket/{t['id']}/suspend"))
     page = text(clerk.get("/window/1"))
-    assert "挂起的号" in page and f'<b class="num">{t["number"]}</b>' in page
+    for label in ("补材料", "等待核验", "身体不适", "其他"):  # the short list the clerk picks from
+        assert label in page[page.index('class="reason-menu"') :]
+    # No reason, or one not on the list: nothing happens and the toast says to choose.
+    for form in ({}, {"reason": "lunch"}):
+        refused = clerk.post(f"/window/1/ticket/{t['id']}/suspend", form)
+        assert refused.status_code == 400 and "请选择挂起原因" in text(refused)
+    done = text(clerk.post(f"/window/1/ticket/{t['id']}/suspend", {"reason": "verification"}))
+    assert f"{t['number']} 已挂起：等待核验" in done and "suspended: awaiting verification" in done
+    page = text(clerk.get("/window/1"))
+    listed = page[page.index('id="suspended"') :]
+    assert "挂起的号" in listed and f'<b class="num">{t["number"]}</b>' in listed
+    assert "等待核验" in listed[: listed.index("</li>")]
+    manager = hall.login("manager")
+    assert hall.call("GET", f"/tickets/{t['id']}", manager).get_json()["events"][-1]["data"] == {
+        "reason": "verification"
+    }
     other = _ticket(hall)
     clerk.post("/window/1/next")
     busy = clerk.post(f"/window/1/ticket/{t['id']}/resume")
@@ -225,11 +300,22 @@ def test_console_suspend_and_resume_for_missing_materials(hall):
     assert "办结" in text(clerk.get("/window/1"))
 
 
-def test_console_break_and_close(hall):
+def test_console_break_has_a_reason_a_timer_and_explains_call(hall, clock):
     clerk = staff(hall, "clerk1", window=1)
     clerk.post("/window/1/state/open")
-    assert "暂停服务" in text(clerk.post("/window/1/state/pause"))
-    assert "暂停服务" in text(clerk.get("/window/1"))
+    _ticket(hall)
+    refused = clerk.post("/window/1/state/pause")
+    assert refused.status_code == 400 and "请选择暂停原因" in text(refused)
+    assert "暂停服务：午间休息" in text(clerk.post("/window/1/state/pause", {"reason": "lunch"}))
+    clock.advance(minutes=12, seconds=5)
+    page = text(clerk.get("/window/1"))
+    state = page[page.index('id="win-state"') :]
+    assert "暂停服务" in state and "午间休息" in state and ">12:05</b>" in state  # the break's timer
+    # Call next (N, or Space) during the break is answered: the toast names the break.
+    assert 'data-key="n"' in page[page.index('id="current"') :]
+    r = clerk.post("/window/1/next")
+    assert r.status_code == 409 and "1 号窗口休息中（午间休息，09:00 起），不能叫号" in text(r)
+    assert "on a break (lunch, since 09:00)" in text(r)
     assert "恢复服务" in text(clerk.post("/window/1/state/resume"))
     assert "已关闭" in text(clerk.post("/window/1/state/close"))
     assert clerk.post("/window/1/state/fly").status_code == 404
@@ -473,7 +559,13 @@ def test_manage_shows_totals_waits_and_device_health(hall, clock):
     _ticket(hall, "M3")
     page = text(staff(hall, "manager").get("/manage/"))
     assert 'data-device="printer:printer-1"' in page and 'data-device="bus:rs485-1:3"' in page
-    assert "offline" in page and "no answer" in page and "09:00" in page
+    devices = page[page.index('class="device-table"') :]
+    devices = devices[: devices.index("</table>")]
+    # In words, one language a line: the codes and the driver's detail only in attributes.
+    readable = re.sub(r"<[^>]+>", " ", devices)
+    assert "离线" in readable and "offline" in readable and "正常" in readable and "09:00" in readable
+    assert "未在大厅配置中的设备" in readable and "bus:" not in readable and "printer:" not in readable
+    assert 'title="no answer"' in devices and "no answer" not in readable
     totals = page[page.index('id="totals"') : page.index('id="matrix"')]
     assert re.search(r'<div class="v">2</div><div class="k">今日取号', totals)
 

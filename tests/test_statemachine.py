@@ -21,7 +21,7 @@ from tests.conftest import SHANGHAI, small_hall_doc
 from tongban.config import PolicyConfig, parse_hall_config
 from tongban.queue import errors
 from tongban.queue.clock import FakeClock
-from tongban.queue.service import HallService, replay
+from tongban.queue.service import UNDO_S, UNDOABLE, HallService, replay
 from tongban.queue.store import Store, parse_iso
 
 # ----- what the model knows about the hall (the small hall, plus a third window able to serve B only)
@@ -83,6 +83,9 @@ class T:
     recalls: int = 0
     green: bool = False
     transferred: bool = False
+    # The last undoable action while it is the ticket's last event: (when, (state, line, window,
+    # recalls, transferred) before it, the ticket's window then, the acting clerk's window).
+    undo: tuple | None = None
 
 
 @dataclass
@@ -301,7 +304,7 @@ class HallMachine(RuleBasedStateMachine):
             f"called {called.number} with priority {priority(self.tickets[called.id])}, best was {best}"
         )
         t = self.tickets[called.id]
-        t.state, t.window, t.recalls = "called", number, 0
+        t.state, t.window, t.recalls, t.undo = "called", number, 0, None
 
     # ----- rules: tickets
 
@@ -432,6 +435,8 @@ class HallMachine(RuleBasedStateMachine):
         if row is None:
             assert tuple(self.store.one("SELECT * FROM tickets WHERE id = ?", (t.id,))) == tuple(before)
             return
+        was = (t.state, t.line, t.window, t.recalls, t.transferred)
+        t.undo = (self.clock.now(), was, t.window, as_window) if action in UNDOABLE else None
         if action == "recall":
             t.recalls += 1
         elif action == "start":
@@ -452,6 +457,33 @@ class HallMachine(RuleBasedStateMachine):
         elif action == "late_return":
             t.state, t.window, t.recalls = "waiting", None, 0
 
+    @precondition(lambda self: self.tickets)
+    @rule(data=st.data(), as_window=st.sampled_from([None, 1, 2, 3]), mostly_undoable=st.booleans())
+    def undo(self, data, as_window, mostly_undoable):
+        """Undo a no-show, finish or transfer: within 30 s, by whoever did it, if nothing happened since
+        and the window it goes back to is open and free (docs/architecture.md §Ticket lifecycle)."""
+        undoable = sorted(t.id for t in self.tickets.values() if t.undo)
+        pool = undoable if undoable and mostly_undoable else sorted(self.tickets)
+        t = self.tickets[data.draw(st.sampled_from(pool), label="ticket")]
+        expected: set[type] = set()
+        if t.undo is None:
+            expected.add(errors.UndoStale)
+        else:
+            at, was, event_window, by_window = t.undo
+            if as_window is not None and as_window not in (event_window, by_window):
+                expected.add(errors.UndoStale)
+            if (self.clock.now() - at).total_seconds() > UNDO_S:
+                expected.add(errors.UndoExpired)
+            if was[0] in ("called", "serving"):
+                if self.windows[was[2]].state != "open":
+                    expected.add(errors.WindowNotOpen)
+                elif [o for o in self.active_at(was[2]) if o.id != t.id]:
+                    expected.add(errors.WindowBusy)
+        if self.attempt(expected, lambda: self.svc.undo(t.id, window=as_window), "undo") is None:
+            return
+        t.state, t.line, t.window, t.recalls, t.transferred = t.undo[1]
+        t.undo = None
+
     # ----- rules: the day
 
     @rule()
@@ -463,7 +495,7 @@ class HallMachine(RuleBasedStateMachine):
         self.rolled.add(today)
         expired = [t for t in self.tickets.values() if t.day < today and t.state in OPEN_STATES]
         for t in expired:
-            t.state = "expired"
+            t.state, t.undo = "expired", None
         # Windows already at work today are left alone; only those left from an earlier day reset.
         stale = {n: w for n, w in self.windows.items() if w.touched is None or w.touched < today}
         closed = [n for n, w in stale.items() if w.state != "closed"]

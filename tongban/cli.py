@@ -490,3 +490,75 @@ def balance(config_path: str, db: str) -> None:
             f"window {p['window']}: {','.join(p['from'])} -> {','.join(p['to'])} [{p['state']}] "
             f"{p['reason_zh']} / {p['reason_en']}"
         )
+
+
+# ---------- lines closed by the manager ----------
+
+
+@main.group()
+def line() -> None:
+    """Close a line to new tickets, with a reason the kiosks show, and open it again."""
+
+
+@contextmanager
+def _hall_service(config_path: str, db: str):
+    """The hall's service on the database; a refusal becomes a one-line error (中文 / English)."""
+    from .queue.errors import QueueError
+    from .queue.service import HallService
+
+    store = Store(_db_path(db))
+    try:
+        service = HallService(store, _hall_or_exit(config_path), SystemClock())
+        service.sync_with_config()
+        yield service
+    except QueueError as exc:
+        raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
+    finally:
+        store.close()
+
+
+_config_option = click.option(
+    "--config", "config_path", required=True, type=click.Path(exists=True), help="hall TOML file"
+)
+_db_option = click.option("--db", default=DEFAULT_DB, show_default=True, help="SQLite database file")
+_by_option = click.option("--by", "actor", default="operator (cli)", show_default=True, help="who, for the events log")
+
+
+def _line_text(state) -> str:
+    if not state.closed:
+        return f"{state.prefix:<4} open     {state.name_zh} / {state.name_en}"
+    since = f" since {state.closed_at:%Y-%m-%d %H:%M} UTC" if state.closed_at else ""
+    return f"{state.prefix:<4} closed   {state.name_zh} / {state.name_en}: {state.reason} (by {state.closed_by}{since})"
+
+
+@line.command("close")
+@click.argument("prefix")
+@click.option("--reason", required=True, help="why, shown on the kiosks; 'Chinese / English' shows both")
+@_config_option
+@_db_option
+@_by_option
+def line_close(prefix: str, reason: str, config_path: str, db: str, actor: str) -> None:
+    """Stop issuing tickets for line PREFIX; tickets already taken are still called."""
+    with _hall_service(config_path, db) as service:
+        click.echo(_line_text(service.close_line(prefix, reason, actor=actor)))
+
+
+@line.command("open")
+@click.argument("prefix")
+@_config_option
+@_db_option
+@_by_option
+def line_open(prefix: str, config_path: str, db: str, actor: str) -> None:
+    """Issue tickets for line PREFIX again."""
+    with _hall_service(config_path, db) as service:
+        click.echo(_line_text(service.open_line(prefix, actor=actor)))
+
+
+@line.command("list")
+@_config_option
+@_db_option
+def line_list(config_path: str, db: str) -> None:
+    """Every line, open or closed (with the reason, who closed it and when)."""
+    with _hall_service(config_path, db) as service:
+        for state in service.line_states():
+            click.echo(_line_text(state))

@@ -46,6 +46,14 @@ class Period:
 
 
 @dataclass(frozen=True)
+class Notice:
+    """A line of the hall's notices, in each language ('' where the hall file gives no English)."""
+
+    zh: str
+    en: str = ""
+
+
+@dataclass(frozen=True)
 class Hall:
     id: str
     name_zh: str
@@ -55,7 +63,7 @@ class Hall:
     timezone: str
     hours: dict[str, tuple[Period, ...]]
     public_url: str | None = None
-    notices: tuple[str, ...] = ()
+    notices: tuple[Notice, ...] = ()
     late_return_behind: int = 3
     max_recalls: int = 3
     issue_during_lunch: bool = False
@@ -106,10 +114,18 @@ class Window:
     phone: str
     able: tuple[str, ...]
     serving: tuple[str, ...]
+    # English for English lines; without them an English line names the window by its number only
+    # (a Chinese place inside an English sentence helps nobody who reads only English).
+    name_en: str = ""
+    location_en: str = ""
 
     @property
     def primary(self) -> str:
         return self.serving[0]
+
+    def place(self, lang: str) -> str:
+        """Where the window is, in ``lang`` ('' when the hall file gives no English)."""
+        return self.location if lang == "zh" else self.location_en
 
 
 @dataclass(frozen=True)
@@ -296,7 +312,7 @@ def _hall(c: Checker, doc: dict) -> Hall | None:
         timezone=tz_name or "Asia/Shanghai",
         hours=hours,
         public_url=c.get(table, "hall", "public_url", str, required=False),
-        notices=c.strings(table, "hall", "notices", required=False),
+        notices=_notices(c, table),
         late_return_behind=c.get(table, "hall", "late_return_behind", int, required=False, default=3, check=between(0)),
         max_recalls=c.get(table, "hall", "max_recalls", int, required=False, default=3, check=between(0)),
         issue_during_lunch=c.get(table, "hall", "issue_during_lunch", bool, required=False, default=False),
@@ -510,11 +526,43 @@ def _lines(c: Checker, doc: dict, matters: set[str]) -> list[Line]:
     return out
 
 
+def _notices(c: Checker, table: dict) -> tuple[Notice, ...]:
+    """``notices``: tables ``{ zh = "…", en = "…" }`` (``en`` optional), or, as halls wrote them
+    before, strings "中文 / English" split at the slash."""
+    items = c.get(table, "hall", "notices", list, required=False, default=[])
+    out = []
+    for i, item in enumerate(items):
+        path = f"hall.notices[{i}]"
+        if isinstance(item, str):
+            zh, _, en = item.partition(" / ")
+            if zh.strip():
+                out.append(Notice(zh.strip(), en.strip()))
+            else:
+                c.problem(path, "is empty (expected some text)")
+        elif isinstance(item, dict):
+            c.unknown(item, path, {"zh", "en"})
+            out.append(Notice(c.text(item, path, "zh"), _english(c, item, path, "en")))
+        else:
+            c.problem(path, f'{item!r} is not a notice (expected {{ zh = "…", en = "…" }})')
+    return tuple(out)
+
+
+def _english(c: Checker, table: dict, path: str, key: str) -> str:
+    """An optional English text: one language per field, so no Chinese characters in it."""
+    value = c.text(table, path, key, required=False)
+    if any("\u3000" <= ch <= "\u9fff" or "\uff00" <= ch <= "\uffef" for ch in value):
+        c.problem(
+            f"{path}.{key}",
+            f"{value!r} has Chinese characters (expected English only; Chinese goes in the field without _en)",
+        )
+    return value
+
+
 def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     out = []
     entries = c.entries(doc, "", "windows")
     for path, t in entries:
-        c.unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
+        c.unknown(t, path, {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving"})
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
         for i, prefix in enumerate(able):
@@ -535,6 +583,8 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
                 phone=c.text(t, path, "phone"),
                 able=able,
                 serving=serving,
+                name_en=_english(c, t, path, "name_en"),
+                location_en=_english(c, t, path, "location_en"),
             )
         )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")

@@ -71,9 +71,10 @@ def test_phone_and_public_pages(live_hall, new_page):
     token = staffed(live_hall)
     page = new_page(390, 844)
     found: dict[str, list[str]] = {}
-    scan(page, f"{live_hall.url}/info", found)
-    scan(page, f"{live_hall.url}/info?q=社保", found)
-    scan(page, f"{live_hall.url}/t/{token}", found)
+    for lang in ("zh", "en"):
+        scan(page, f"{live_hall.url}/info?lang={lang}", found)
+        scan(page, f"{live_hall.url}/info?q=社保&lang={lang}", found)
+        scan(page, f"{live_hall.url}/t/{token}?lang={lang}", found)
     assert_clean(found)
 
 

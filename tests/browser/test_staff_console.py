@@ -20,6 +20,7 @@ from tongban.queue.service import HallService
 from tongban.queue.store import Store
 from tongban.web.app import always_open
 
+from .axe import violations
 from .conftest import PASSWORD, login, screenshot
 
 SSE_COUNTER = "document.addEventListener('htmx:sseOpen', () => { window.__sseOpen = (window.__sseOpen || 0) + 1; });"
@@ -185,8 +186,8 @@ def enrol(page, hall, name: str) -> None:
     page.wait_for_load_state()
 
 
-def console(new_page, hall, window: int):
-    page = live_page(new_page, 1440, 900)
+def console(new_page, hall, window: int, width: int = 1440, height: int = 900):
+    page = live_page(new_page, width, height)
     page.on("dialog", lambda d: d.accept())
     login(page, hall.url, f"clerk{window}", window=window)
     assert page.url.endswith(f"/window/{window}")
@@ -204,7 +205,7 @@ def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hal
     second = api.issue(matter="SCJG-005")
     third = api.issue(matter="SCJG-002")
     api.issue(line="B")
-    page = console(new_page, live_hall, 3)
+    page = console(new_page, live_hall, 3, 1366, 768)  # the counter's usual screen
     page.click(".call-next.open-first")
     page.wait_for_selector(".call-next[data-key=n]:not([disabled])")
 
@@ -215,13 +216,19 @@ def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hal
     assert "内资企业及分支机构设立登记" in guide and "申请材料" in guide and "收费标准" in guide
     screenshot(page, "console-called", docs=True)
 
-    # Recall shows its count; after hall.max_recalls (3) no-show is offered first and recall is off.
+    # Recall shows its count; after hall.max_recalls (3) no-show is offered first and recall looks off:
+    # a 4th R says the limit instead of doing nothing.
     for n in (1, 2, 3):
         page.keyboard.press("r")
         page.wait_for_selector(f'[data-recalls="{n}"]')
     assert page.locator(".actions button").first.get_attribute("data-key") == "x"
-    assert page.locator('.actions [data-key="r"]').count() == 0
+    assert page.locator('.actions [data-key="r"]').get_attribute("aria-disabled") == "true"
+    page.keyboard.press("r")
+    page.wait_for_selector("#toast .toast.error:has-text('达到上限 3 次')")
     screenshot(page, "console-recall-limit", docs=True)
+    # Called a moment ago: X asks once more, and X again marks the no-show.
+    page.keyboard.press("x")
+    page.wait_for_selector("#toast [data-confirm-no-show]")
     page.keyboard.press("x")
     page.wait_for_selector(".ticket-card.empty")
     assert api.ticket(first["id"])["state"] == "no_show"
@@ -248,8 +255,11 @@ def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hal
     page.wait_for_selector(f"[data-current-number]:text-is('{third['number']}')")
     page.keyboard.press("s")
     page.wait_for_selector(".ticket-card.state-serving")
-    page.keyboard.press("h")
+    page.keyboard.press("h")  # suspend asks why: 1 is 补材料
+    page.wait_for_selector(".actions .reason-menu[open] .reasons")
+    page.keyboard.press("1")
     page.wait_for_selector(f".suspended-list .num:text-is('{third['number']}')")
+    assert "补材料" in page.locator(".suspended-list li").first.inner_text()
     screenshot(page, "console-suspended", docs=True)
     page.locator(".suspended-list button").click()
     page.wait_for_selector(f".ticket-card.state-serving [data-current-number]:text-is('{third['number']}')")
@@ -373,3 +383,72 @@ def test_a_clerk_cannot_open_manage_or_another_windows_console(live_hall, new_pa
         assert response.status == 403, path
         assert "无权访问此页面" in page.content()
     assert page.goto(f"{live_hall.url}/window/1").status == 200
+
+
+def test_no_show_asks_twice_and_undo_brings_the_citizen_back(live_hall, new_page):
+    api = Api(live_hall)
+    first = api.issue(matter="SCJG-001")
+    page = console(new_page, live_hall, 3, 1366, 768)  # the counter's usual screen
+    page.click(".call-next.open-first")
+    page.wait_for_selector(".call-next[data-key=n]:not([disabled])")
+    page.keyboard.press("Space")
+    page.wait_for_selector(f"[data-current-number]:text-is('{first['number']}')")
+
+    # A mouse click on 过号 seconds after the call only asks; Esc lets the citizen keep walking.
+    page.locator('.actions [data-key="x"]').click()
+    question = page.locator("#toast [data-confirm-no-show]")
+    question.wait_for()
+    assert "确定过号请再按一次" in question.inner_text() and first["number"] in question.inner_text()
+    screenshot(page, "console-no-show-confirm", docs=True)
+    page.keyboard.press("Escape")
+    question.wait_for(state="detached")
+    assert api.ticket(first["id"])["state"] == "called"
+
+    # X, then the confirm button with the mouse: marked, and 撤销 counts down from 30.
+    page.keyboard.press("x")
+    question.wait_for()
+    question.locator("button[data-key=x]").click()
+    page.wait_for_selector(".ticket-card.empty")
+    assert api.ticket(first["id"])["state"] == "no_show"
+    bar = page.locator("#undo .undo-bar")
+    bar.wait_for()
+    left = int(bar.locator("[data-undo-left]").inner_text())
+    assert 25 <= left <= 30
+    toast = page.locator("#toast .toast.ok strong")
+    assert toast.inner_text() == f"{first['number']} 已标记过号"
+    # Readable: white on green (the cases stylesheet's green .ok once made it green on green).
+    assert toast.evaluate("e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    # ...and it hides none of the shortcut list, and the page with its toast and undo bar passes axe.
+    box, keys = page.locator("#toast .toast").bounding_box(), page.locator(".card.keys").bounding_box()
+    assert box["x"] + box["width"] <= keys["x"] or box["y"] + box["height"] <= keys["y"], (box, keys)
+    assert violations(page) == []
+    screenshot(page, "console-undo", docs=True)
+
+    # U takes it back: the same citizen is called at this window again, with their recalls.
+    page.keyboard.press("u")
+    page.wait_for_selector(f".ticket-card.state-called [data-current-number]:text-is('{first['number']}')")
+    bar.wait_for(state="detached")
+    back = api.ticket(first["id"])
+    assert back["state"] == "called" and back["window"] == 3
+    assert back["events"][-1]["action"] == "undo"
+
+    # A finish undone with the mouse: back to serving.
+    page.keyboard.press("s")
+    page.wait_for_selector(".ticket-card.state-serving")
+    page.keyboard.press("f")
+    page.wait_for_selector(".ticket-card.empty")
+    page.locator("#undo button.undo").click()
+    page.wait_for_selector(f".ticket-card.state-serving [data-current-number]:text-is('{first['number']}')")
+    page.keyboard.press("f")
+    page.wait_for_selector(".ticket-card.empty")
+
+    # A break says why and counts; call during it says why nothing happens.
+    api.issue(matter="SCJG-001")
+    page.keyboard.press("p")
+    page.wait_for_selector("#win-state .reason-menu[open] .reasons")
+    page.keyboard.press("1")
+    page.wait_for_selector("#win-state .break-timer")
+    assert "午间休息" in page.locator("#win-state").inner_text()
+    page.keyboard.press("Space")
+    page.wait_for_selector("#toast .toast.error:has-text('休息中（午间休息')")
+    screenshot(page, "console-break")

@@ -259,6 +259,9 @@ def test_hub_routes_a_window_change_to_its_display_keypad_and_the_hall_board():
     run(worker, clock, 8)
     assert fake.sim.screen(2) == "暂停服务"
     assert fake.sim.screen(30) == "A012 请到1号窗口\n"
+    hub.window_changed(1, "idle", None)  # A012 finished, transferred or a no-show: the call is over
+    run(worker, clock, 8)
+    assert fake.sim.screen(1) == "1号窗口" and fake.sim.screen(30) == "\n"
     assert set(hub.status()) == {("b1", 1), ("b1", 2), ("b1", 5), ("b1", 30)}
 
 

@@ -103,6 +103,7 @@ QUERY = {
     "matter": ["M1", "M3"],
     "department": ["rsj", "gjj"],
     "line": ["A", "B"],
+    "period": ["day", "week", "month", "range"],
 }
 #: Every form field a page posts, with values that work.
 FORM = {
@@ -132,7 +133,7 @@ FORM = {
 QUERY_OF = {
     "/kiosk/": ["idle", "page", "lang", "elder", "q", "back"],
     "/cases": ["page", "from", "to", "ticket", "q", "state", "due", "matter", "department", "opened"],
-    "/manage/report": ["day"],
+    "/manage/report": ["day", "period", "from", "to"],
     "/display/": ["voice"],
     "/login": ["next"],
     "/lang/": ["next"],

@@ -9,7 +9,9 @@ clerk console, acting as the clerk signed in at that window.
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from datetime import datetime
 
 from ..config import HallConfig
 from ..displays import DisplayHub, KeyEvent
@@ -35,6 +37,11 @@ def display_state(service: HallService, number: int) -> tuple[str, str | None]:
     return current.state, current.number
 
 
+# A keypad has no screen to ask on: its no-show key's second press on the same ticket within this many
+# seconds is the confirmation an early no-show needs (docs/architecture.md §Ticket lifecycle).
+KEYPAD_CONFIRM_S = 10.0
+
+
 class KeypadRouter:
     """Turns a keypad key into a service action for that window's signed-in clerk."""
 
@@ -42,6 +49,8 @@ class KeypadRouter:
         self.database = database
         self.config = config
         self.clock = clock
+        self._armed: dict[int, tuple[int, datetime]] = {}  # window: (ticket, first no-show press)
+        self._lock = threading.Lock()
 
     def __call__(self, event: KeyEvent) -> None:
         store = Store(self.database, migrate=False)
@@ -71,7 +80,9 @@ class KeypadRouter:
             service.window_action(event.window, "resume" if window.state == "paused" else "pause", actor=clerk)
         elif current is None:
             raise errors.NothingWaiting("err_keypad_no_ticket")
-        elif key in ("recall", "no_show", "start", "finish"):
+        elif key == "no_show":
+            self._no_show(service, event.window, current.id, clerk)
+        elif key in ("recall", "start", "finish"):
             service.act(current.id, key, window=event.window, actor=clerk)
         elif key == "transfer":
             lines = self.config.lines
@@ -79,6 +90,19 @@ class KeypadRouter:
             if not 0 <= index < len(lines):
                 raise errors.UnknownLine("err_keypad_no_line", {"n": event.arg})
             service.act(current.id, "transfer", window=event.window, actor=clerk, to_line=lines[index].prefix)
+
+    def _no_show(self, service: HallService, window: int, ticket_id: int, clerk: str) -> None:
+        """An early no-show takes two presses of the key on the same ticket within KEYPAD_CONFIRM_S."""
+        now = self.clock.now()
+        with self._lock:
+            armed = self._armed.pop(window, None)
+        second = armed is not None and armed[0] == ticket_id and (now - armed[1]).total_seconds() <= KEYPAD_CONFIRM_S
+        try:
+            service.act(ticket_id, "no_show", window=window, actor=clerk, confirmed=second)
+        except errors.NoShowUnconfirmed:
+            with self._lock:
+                self._armed[window] = (ticket_id, now)
+            raise
 
 
 class DisplayFollower:
@@ -89,6 +113,7 @@ class DisplayFollower:
         self.database = database
         self.config = config
         self.clock = clock
+        self.names = printing.device_names(config)
         self.last_event = 0
         self.loop = StoreLoop("display-follower", database, self.follow, idle_s=FOLLOW_POLL_S)
 
@@ -131,6 +156,7 @@ class DisplayFollower:
                 status.state,
                 getattr(status, "detail", "") or "",
                 self.clock.now(),
+                names=self.names,
             )
 
 

@@ -59,9 +59,10 @@ class DisplayHub:
                     self._calls = [(w, number if w == window else n) for w, n in self._calls]
                 else:
                     self._calls = [(window, number)] + rest
-            elif state in ("paused", "closed"):
-                # The latest call stays on the board while the window is merely idle, and goes
-                # when nobody is at the window any more.
+            else:
+                # The call is over (finished, no-show, transferred) or nobody is at the window: its
+                # row goes, as on the TV display (docs/displays.md), so no citizen walks to a
+                # window that is not calling them.
                 self._calls = rest
             calls = list(self._calls)
             for worker in self.workers.values():

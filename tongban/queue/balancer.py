@@ -178,7 +178,8 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
         reasons.setdefault(number, []).append(
             (
                 *both(
-                    "q_balancer_add",
+                    # A line nobody serves has the pressure BEHIND_MIN (a day): say so, not "1440 min".
+                    "q_balancer_add_unserved" if p_line >= BEHIND_MIN else "q_balancer_add",
                     line=prefix,
                     waiting=line.waiting,
                     head_wait=line.head_wait_min,
@@ -205,8 +206,8 @@ def propose(lines: Sequence[LineLoad], seats: Sequence[Seat], config: PolicyConf
                 number,
                 before[number],
                 serving[number],
-                "；".join(p[0] for p in parts),
-                "; ".join(p[1] for p in parts),
+                "".join(p[0] for p in parts),  # each reason is a whole sentence
+                " ".join(p[1] for p in parts),
                 {"changes": [p[2] for p in parts]},
             )
         )

@@ -427,13 +427,17 @@ def replay(evts: list[dict]) -> dict[str, Any]:
 # ---------- the day report and the consoles ----------
 
 
-def case_counts(store: Store, day: str) -> dict[str, int]:
-    """For the day report: cases opened, sent and delivered on ``day`` (hall-local YYYY-MM-DD), and
-    cases overdue at the end of that day (time limit running, due day before ``day``)."""
-    opened_row = store.one("SELECT COUNT(*) FROM cases WHERE opened_day = ?", (day,))
-    sent_row = store.one("SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day = ?", (day,))
+def case_counts(store: Store, day: str, *, first: str | None = None) -> dict[str, int]:
+    """For the report: cases opened, sent and delivered on ``day`` (hall-local YYYY-MM-DD), or from
+    ``first`` to ``day``, and cases overdue at the end of ``day`` (time limit running, due day before it)."""
+    first = first or day
+    opened_row = store.one("SELECT COUNT(*) FROM cases WHERE opened_day BETWEEN ? AND ?", (first, day))
+    sent_row = store.one(
+        "SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'send' AND day BETWEEN ? AND ?", (first, day)
+    )
     delivered_row = store.one(
-        "SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day = ?", (day,)
+        "SELECT COUNT(DISTINCT case_id) FROM case_events WHERE action = 'deliver' AND day BETWEEN ? AND ?",
+        (first, day),
     )
     # Aggregates without GROUP BY return exactly one row.
     assert opened_row is not None and sent_row is not None and delivered_row is not None

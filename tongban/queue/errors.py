@@ -102,6 +102,31 @@ class AlreadyRated(QueueError):
     code = "already_rated"
 
 
+class ReasonRequired(QueueError):
+    """A manager closing a line must say why, briefly: the kiosk shows it to citizens."""
+
+    code = "invalid_input"
+
+
+class NoShowUnconfirmed(QueueError):
+    """A no-show pressed soon after the call or before the recalls are used up: a slow citizen may
+    still be walking to the window, so it needs a second press (docs/architecture.md §Ticket lifecycle)."""
+
+    code = "no_show_unconfirmed"
+
+
+class UndoExpired(QueueError):
+    """An undo asked for after the undo time (UNDO_SECONDS) of the action."""
+
+    code = "undo_expired"
+
+
+class UndoStale(QueueError):
+    """Nothing to undo: the ticket's last step is not an undoable action, or not this clerk's."""
+
+    code = "undo_stale"
+
+
 class BadGreenReason(QueueError):
     """A green-channel reason that is not one of service.GREEN_REASONS, or one for a ticket that is not green."""
 

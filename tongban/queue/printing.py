@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..texts import Msg, both, table, text
+from ..texts import Msg, table, text
 from .store import Store, parse_iso, utc_iso
 
 DEFAULT_DEADLINE_S = 5.0
@@ -57,6 +57,36 @@ def printer_names(config: Any) -> dict[str, tuple[str, str]]:
         if kiosks:
             names[printer.id] = ("、".join(zh for zh, _ in kiosks), ", ".join(en for _, en in kiosks))
     return names
+
+
+def device_names(config: Any) -> dict[str, tuple[str, str]]:
+    """Every device as people call it, by its device id ("printer:…", "bus:BUS:ADDRESS"): printers by
+    their kiosks, window displays and keypads by their window, hall boards by their name or address."""
+    names = {f"printer:{printer}": name for printer, name in printer_names(config).items()}
+    for printer in config.printers:
+        names.setdefault(f"printer:{printer.id}", (text("dev_name_printer", "zh"), text("dev_name_printer", "en")))
+    for bus in config.buses:
+        for d in bus.devices:
+            if d.name:
+                zh, en = _bilingual(d.name)
+            else:
+                key = f"dev_name_{d.kind}"
+                values = {"n": d.window, "address": d.address}
+                zh, en = text(key, "zh", **values), text(key, "en", **values)
+            names[f"bus:{bus.id}:{d.address}"] = (zh, en)
+    return names
+
+
+def device_name(names: Names, device: str) -> tuple[str, str]:
+    """A device as people call it; one the hall file no longer has is called that, not by its id."""
+    return names.get(device) or (text("dev_name_other", "zh"), text("dev_name_other", "en"))
+
+
+def state_words(kind: str, state: str) -> tuple[str, str]:
+    """A device state in words, never its code ("paper_end" is 缺纸 / out of paper)."""
+    keys = ([f"dev_printer_{state}"] if kind == "printer" else []) + [f"dev_state_{state}", "dev_state_other"]
+    key = next(k for k in keys if k in table())
+    return text(key, "zh"), text(key, "en")
 
 
 def _bilingual(name: str) -> tuple[str, str]:
@@ -238,9 +268,14 @@ def record_device_status(
         if kind == "printer" and device.startswith("printer:"):
             _printer_event(conn, device.removeprefix("printer:"), now, names or {}, state=state, detail=detail)
         elif _set_status(conn, device, kind, state, detail, now) and state not in QUIET_STATES:
-            _alert(
-                conn, device, f"device_{state}", now, both("dev_device_bad", device=device, state=state, detail=detail)
+            # The driver's detail stays in device_status for the technician; the alert is in words.
+            name_zh, name_en = device_name(names or {}, device)
+            word_zh, word_en = state_words(kind, state)
+            message = (
+                text("dev_device_bad", "zh", device=name_zh, state=word_zh),
+                text("dev_device_bad", "en", device=name_en, state=word_en),
             )
+            _alert(conn, device, f"device_{state}", now, message)
 
 
 def _set_status(conn, device: str, kind: str, state: str, detail: str, now: datetime) -> bool:

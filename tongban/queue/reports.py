@@ -1,14 +1,18 @@
-"""The day report: what happened on one service day, from the events log alone.
+"""The hall report: what happened on one service day, or a week, a month or any run of days, from
+the events log alone.
 
-Nothing is ever deleted (docs/architecture.md §Ticket lifecycle), so any past day can be reported. Pure
-over the store: no Flask, no clock. The manager console shows the tables with SVG charts (drawn by
-web/manage/charts.py from these rows), and exports each table as CSV.
+Nothing is ever deleted (docs/architecture.md §Ticket lifecycle), so any past period can be reported.
+Pure over the store: no Flask, no clock. The manager console shows the tables with SVG charts (drawn
+by web/manage/charts.py from these rows), and exports each table as CSV. Over more than one day the
+report adds a row per day (``days``) and 好差评 satisfaction per day by matter, window and clerk
+(``satisfaction_trend``), which the console draws as trend charts.
 
 Definitions (the same on screen and in CSV):
 * wait: from issue to the ticket's first call (what the citizen waited before being called);
 * service: from the last "start" to each "finish" (suspended time included: the citizen was there);
 * a ticket counts in the line that numbered it (its prefix), even if it was transferred later;
-* satisfaction: 非常满意 + 满意 + 基本满意 over all ratings given (not-rated services left out).
+* satisfaction: 非常满意 + 满意 + 基本满意 over all ratings given (not-rated services left out);
+* a rating counts on the service day of its ticket.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from .. import csvout
@@ -129,7 +133,14 @@ _COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "green": ("reason", "issued", "served", "wait_mean"),
     "hours": ("hour", "issued", "calls", "served"),
     "cases": ("opened", "sent", "delivered", "overdue"),
+    "days": ("day", "issued", "served", "no_shows", "wait_mean", "wait_p90", "service_mean", "rated", "satisfaction"),
+    "satisfaction_trend": ("day", "dimension", "name", "rated", "satisfaction"),
 }
+
+#: The groups satisfaction is followed by over the days (report_dimension_<name> words them).
+DIMENSIONS = ("matter", "window", "clerk")
+#: The longest period one report covers (a year and a day: any calendar year fits).
+MAX_DAYS = 366
 
 
 _OWN_TITLES = {("lines", "transfers"), ("matters", "name"), ("green", "reason")}
@@ -159,6 +170,8 @@ TEXT_KEYS = frozenset(
         "to_line",
         "reason",
         "hour",
+        "day",
+        "dimension",
     }
 )
 
@@ -167,9 +180,19 @@ TABLE_TITLES: dict[str, tuple[str, str]] = labels("report_title_", _COLUMN_KEYS)
 
 @dataclass
 class DayReport:
+    """The report of the service days ``day`` to ``last`` (the same day for a day report)."""
+
     day: str
     totals: dict[str, Any]
     tables: dict[str, list[dict[str, Any]]]
+    last: str = ""
+
+    def __post_init__(self) -> None:
+        self.last = self.last or self.day
+
+    @property
+    def days(self) -> list[str]:
+        return days_between(self.day, self.last)
 
     def rows(self, name: str) -> list[dict[str, Any]]:
         return self.tables[name]
@@ -196,16 +219,36 @@ def _row_stats(group: _Group) -> dict[str, Any]:
     }
 
 
+def days_between(first: str, last: str) -> list[str]:
+    """Every day from ``first`` to ``last`` (YYYY-MM-DD), both included."""
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
 def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
+    return period_report(store, config, day, day)
+
+
+def period_report(store: Store, config: HallConfig, first: str, last: str) -> DayReport:
+    """The report of the service days ``first`` to ``last`` (YYYY-MM-DD, both included)."""
+    if last < first or len(days_between(first, last)) > MAX_DAYS:
+        raise ValueError(f"a report covers 1 to {MAX_DAYS} days, not {first}..{last}")
     tz = config.hall.tz
-    tickets = {r["id"]: dict(r) for r in store.all("SELECT * FROM tickets WHERE service_day = ? ORDER BY id", (day,))}
+    tickets = {
+        r["id"]: dict(r)
+        for r in store.all("SELECT * FROM tickets WHERE service_day BETWEEN ? AND ? ORDER BY id", (first, last))
+    }
     events = [
         dict(r)
         for r in store.all(
-            "SELECT e.* FROM events e JOIN tickets t ON t.id = e.ticket_id WHERE t.service_day = ? ORDER BY e.id",
-            (day,),
+            "SELECT e.* FROM events e JOIN tickets t ON t.id = e.ticket_id"
+            " WHERE t.service_day BETWEEN ? AND ? ORDER BY e.id",
+            (first, last),
         )
     ]
+    # An undone no-show, finish or transfer did not happen for the day's counts: leave out it and its undo.
+    undone = {json.loads(e["data"]).get("undone_event") for e in events if e["action"] == "undo"}
+    events = [e for e in events if e["action"] != "undo" and e["id"] not in undone]
     names = {
         r["username"]: (r["name"], r["staff_no"]) for r in store.all("SELECT username, name, staff_no FROM accounts")
     }
@@ -216,6 +259,9 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
     by_clerk: dict[str, _Group] = defaultdict(_Group)
     by_hour: dict[int, dict[str, int]] = defaultdict(lambda: {"issued": 0, "calls": 0, "served": 0})
     overall = _Group()
+    by_day: dict[str, _Group] = defaultdict(_Group)
+    # (dimension, key) -> day -> ratings given that day
+    trend: dict[tuple[str, Any], dict[str, _Group]] = defaultdict(lambda: defaultdict(_Group))
     levels: dict[Any, int] = defaultdict(int)
     bad: list[dict[str, Any]] = []
     transfers: list[dict[str, Any]] = []
@@ -223,7 +269,7 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
     for t in tickets.values():
         issued = parse_iso(t["issued_at"])
         by_hour[issued.astimezone(tz).hour]["issued"] += 1
-        for group in (by_line[t["prefix"]], by_matter[t["matter"]], overall):
+        for group in (by_line[t["prefix"]], by_matter[t["matter"]], overall, by_day[t["service_day"]]):
             group.issued += 1
 
     first_call: dict[int, datetime] = {}
@@ -234,7 +280,7 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         at = parse_iso(e["at"])
         data = json.loads(e["data"])
         action, window, actor = e["action"], e["window"], e["actor"]
-        ticket_groups = (by_line[t["prefix"]], by_matter[t["matter"]], overall)
+        ticket_groups = (by_line[t["prefix"]], by_matter[t["matter"]], overall, by_day[t["service_day"]])
         staff_groups = [
             g
             for g in (
@@ -285,10 +331,17 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
             level = data.get("level")
             levels[level] += 1
             clerk = data.get("clerk")
+            day_of = t["service_day"]
+            trend[("matter", t["matter"])][day_of].levels[level] += 1
+            if data.get("window") is not None:
+                trend[("window", data["window"])][day_of].levels[level] += 1
+            if clerk in names:
+                trend[("clerk", clerk)][day_of].levels[level] += 1
             for group in (
                 by_line[t["prefix"]],
                 by_matter[t["matter"]],
                 overall,
+                by_day[day_of],
                 *(
                     g
                     for g in (
@@ -314,8 +367,10 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
                 )
 
     # Finished services the pad never closed count as not rated too.
-    unclosed = sum(1 for t in tickets.values() if t["state"] == "done" and t["id"] not in rated_tickets)
-    levels[None] += unclosed
+    unclosed = [t for t in tickets.values() if t["state"] == "done" and t["id"] not in rated_tickets]
+    levels[None] += len(unclosed)
+    for t in unclosed:
+        by_day[t["service_day"]].levels[None] += 1
 
     # Green-channel tickets by why they had priority (the clerk's choice when issuing; none recorded
     # for those issued through the API without one).
@@ -367,6 +422,22 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         {"level": NOT_RATED[0], "level_en": NOT_RATED[1], "value": None, "count": levels.get(None, 0), "share": None}
     )
     hours = [{"hour": f"{h:02d}:00", **by_hour[h]} for h in sorted(by_hour)]
+    days = [{"day": d, **_row_stats(by_day.get(d, _Group()))} for d in days_between(first, last)]
+    satisfaction_trend = [
+        {
+            "day": d,
+            "dimension": both(f"report_dimension_{dimension}")[0],
+            "dimension_key": dimension,
+            "key": key,
+            "name": _trend_name(config, dimension, key, names),
+            "rated": per_day[d].rated(),
+            "satisfaction": per_day[d].satisfaction(),
+        }
+        for (dimension, key), per_day in sorted(
+            trend.items(), key=lambda kv: (DIMENSIONS.index(kv[0][0]), str(kv[0][1] or ""))
+        )
+        for d in sorted(per_day)
+    ]
 
     totals = {
         **_row_stats(overall),
@@ -377,7 +448,7 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
         "green": sum(row["issued"] for row in green),
     }
     return DayReport(
-        day,
+        first,
         totals,
         {
             "lines": lines,
@@ -389,9 +460,36 @@ def day_report(store: Store, config: HallConfig, day: str) -> DayReport:
             "transfers": transfers,
             "green": green,
             "hours": hours,
-            "cases": [case_counts(store, day)],
+            "cases": [case_counts(store, last, first=first)],
+            "days": days,
+            "satisfaction_trend": satisfaction_trend,
         },
+        last,
     )
+
+
+def _trend_name(config: HallConfig, dimension: str, key: Any, names: dict[str, tuple[str, str]]) -> str:
+    if dimension == "matter":
+        return _matter_name(config, key)
+    if dimension == "window":
+        return both("report_window_n", n=key)[0]
+    return _clerk_label(key, names)
+
+
+def trend_series(report: DayReport, dimension: str, most: int = 6) -> list[tuple[str, list[float | None]]]:
+    """Satisfaction per day of the ``most`` most-rated groups of a dimension, for a trend chart: one
+    series per group (its name, one value per day of the report, None for a day without ratings)."""
+    rows = [r for r in report.rows("satisfaction_trend") if r["dimension_key"] == dimension]
+    totals: dict[Any, int] = defaultdict(int)
+    for r in rows:
+        totals[r["key"]] += r["rated"]
+    chosen = sorted(totals, key=lambda k: (-totals[k], str(k or "")))[:most]
+    series = []
+    for key in chosen:
+        per_day = {r["day"]: r["satisfaction"] for r in rows if r["key"] == key}
+        name = next(r["name"] for r in rows if r["key"] == key)
+        series.append((name, [per_day.get(d) for d in report.days]))
+    return series
 
 
 def _known_matter(config: HallConfig, code: str) -> bool:
@@ -432,7 +530,11 @@ def cell(key: str, value: Any) -> str:
 
 def csv_cell(key: str, value: Any) -> Any:
     """A value for the CSV: a number stays a number (one decimal, as on screen), a share stays a
-    percentage, the rest is what the page shows; csvout neutralises text a spreadsheet would run."""
+    percentage, a missing number is an empty cell (the page's "—" would be text in a number column,
+    which a spreadsheet cannot sum), the rest is what the page shows; csvout neutralises text a
+    spreadsheet would run."""
+    if value is None:
+        return None
     if isinstance(value, int | float) and not isinstance(value, bool) and key not in ("satisfaction", "share"):
         return round(value, 1) if isinstance(value, float) else value
     return cell(key, value)

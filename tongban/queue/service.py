@@ -66,6 +66,19 @@ TICKET_ACTIONS = tuple(a for a in TRANSITIONS if a not in ("call", "expire"))
 # What a clerk may do only within the lines their window is able to serve (HallService.act).
 LINE_BOUND_ACTIONS = ("cancel", "transfer", "late_return")
 
+# Safe clerk actions (docs/architecture.md §Ticket lifecycle). A no-show needs a second press while the
+# citizen was called less than NO_SHOW_CONFIRM_S ago or has been recalled fewer than hall.max_recalls
+# times. No-show, finish and transfer can be undone for UNDO_S by the one who did them: their event
+# keeps the ticket's columns from before (UNDO_COLUMNS), and undo writes them back.
+NO_SHOW_CONFIRM_S = 120
+UNDO_S = 30
+UNDOABLE = ("no_show", "finish", "transfer")
+UNDO_COLUMNS = ("state", "line", "window", "clerk", "called_at", "started_at", "finished_at", "recalls", "transferred")
+# Why a ticket is suspended and why a window takes a break: the console offers these (texts
+# suspend_reason_<code>, break_reason_<code>); the API may send a suspend reason in its own words.
+SUSPEND_REASONS = ("materials", "verification", "unwell", "other")
+BREAK_REASONS = ("lunch", "rest", "meeting", "other")
+
 
 def ticket_actions(state: str) -> tuple[str, ...]:
     """The TICKET_ACTIONS a ticket in this state allows, in TRANSITIONS order."""
@@ -122,6 +135,28 @@ class Ticket:
         for key, value in d.items():
             if isinstance(value, datetime):
                 d[key] = utc_iso(value)
+        return d
+
+
+#: The longest reason a manager may give for closing a line (it is shown on the kiosk's screen).
+LINE_REASON_MAX = 200
+
+
+@dataclass(frozen=True)
+class LineState:
+    """A line as the manager closed or opened it (``HallService.line_states``)."""
+
+    prefix: str
+    name_zh: str
+    name_en: str
+    closed: bool
+    reason: str | None
+    closed_by: str | None
+    closed_at: datetime | None
+
+    def as_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["closed_at"] = utc_iso(self.closed_at) if self.closed_at else None
         return d
 
 
@@ -243,6 +278,24 @@ class Issued:
     @property
     def estimate(self) -> Estimate | None:
         return self.outlook.estimate
+
+
+@dataclass(frozen=True)
+class Break:
+    """A window on a break: why (a BREAK_REASONS code, or None from a keypad) and since when."""
+
+    reason: str | None
+    since: datetime
+
+
+@dataclass(frozen=True)
+class Undoable:
+    """The last action at a window that may still be undone, and until when."""
+
+    ticket_id: int
+    number: str
+    action: str
+    until: datetime
 
 
 @lru_cache(maxsize=1024)
@@ -544,7 +597,9 @@ class HallService:
         wanted = set(prefixes) if prefixes is not None else None
         waiting = self._waiting_views(calendar.service_day(now, self.hall))
         per_call = self.per_call_minutes()
-        states = {r["prefix"]: r for r in self.store.all("SELECT prefix, closed, service_min FROM lines")}
+        states = {
+            r["prefix"]: r for r in self.store.all("SELECT prefix, closed, closed_reason, service_min FROM lines")
+        }
         out = []
         for line in self.config.lines:
             if wanted is not None and line.prefix not in wanted:
@@ -566,6 +621,7 @@ class HallService:
                     "windows": list(outlook.windows),
                     "opens_at": outlook.opens_at,
                     "closed": bool(row and row["closed"]),
+                    "closed_reason": row["closed_reason"] if row and row["closed"] else None,
                     "service_min": row["service_min"] if row else None,
                 }
             )
@@ -781,10 +837,19 @@ class HallService:
     # ---------- windows ----------
 
     def window_action(
-        self, number: int, action: str, *, clerk: str | None = None, actor: str | None = None
+        self,
+        number: int,
+        action: str,
+        *,
+        clerk: str | None = None,
+        actor: str | None = None,
+        reason: str | None = None,
     ) -> WindowState:
+        """Open, pause (take a break, with a BREAK_REASONS code or none), resume or close a window."""
         if action not in WINDOW_TRANSITIONS:
             raise errors.IllegalTransition("err_unknown_window_action", {"action": action})
+        if reason is not None and (action != "pause" or reason not in BREAK_REASONS):
+            raise errors.IllegalTransition("err_unknown_break_reason", {"reason": reason}, field="reason")
         allowed, target = WINDOW_TRANSITIONS[action]
         now = self.clock.now()
         with self.store.immediate() as conn:
@@ -823,9 +888,21 @@ class HallService:
                 from_state=window.state,
                 to_state=target,
                 actor=actor or clerk,
-                data={"clerk": new_clerk},
+                data={"clerk": new_clerk, **({"reason": reason} if reason else {})},
             )
         return self.window(number)
+
+    def on_break(self, number: int) -> Break | None:
+        """Why and since when window ``number`` is on a break, if it is (its last pause event)."""
+        if self.window(number).state != "paused":
+            return None
+        row = self.store.one(
+            "SELECT at, data FROM events WHERE window = ? AND action = 'window_pause' ORDER BY id DESC LIMIT 1",
+            (number,),
+        )
+        if row is None:
+            return Break(None, self.clock.now())
+        return Break(json.loads(row["data"]).get("reason"), parse_iso(row["at"]))
 
     def set_serving(
         self,
@@ -886,6 +963,92 @@ class HallService:
         if row is None:
             raise errors.UnknownWindow("err_no_window", {"number": number})
         return WindowState.from_row(row)
+
+    # ---------- lines (closed by the manager) ----------
+
+    def line_states(self) -> list[LineState]:
+        """Every line of the hall file, open or closed by the manager, with why, by whom and since when."""
+        rows = {r["prefix"]: r for r in self.store.all("SELECT prefix, closed, closed_reason FROM lines")}
+        out = []
+        for line in self.config.lines:
+            row = rows.get(line.prefix)
+            closed = bool(row and row["closed"])
+            by = at = reason = None
+            if row is not None and closed:
+                reason = row["closed_reason"]
+                # The close that is in force is the line's latest one: scanning back from the newest
+                # event finds it soon, since a line is closed for hours, not years.
+                event = self.store.one(
+                    "SELECT actor, at FROM events WHERE action = 'line_close' AND ticket_id IS NULL"
+                    " AND json_extract(data, '$.line') = ? ORDER BY id DESC LIMIT 1",
+                    (line.prefix,),
+                )
+                if event:
+                    by, at = event["actor"], parse_iso(event["at"])
+            out.append(LineState(line.prefix, line.name_zh, line.name_en, closed, reason, by, at))
+        return out
+
+    def line_state(self, prefix: str) -> LineState:
+        self._line_cfg(prefix)
+        return next(s for s in self.line_states() if s.prefix == prefix)
+
+    def close_line(self, prefix: str, reason: str, *, actor: str | None = None) -> LineState:
+        """Stop issuing tickets for a line (docs/architecture.md §Numbering): kiosks and the API refuse
+        it with ``line_closed`` and show the reason. Tickets already taken are still called and served.
+        One transaction: the flag and the reason on ``lines``, and a ``line_close`` event saying who,
+        when and why. Closing a closed line again with another reason rewords it (a new event)."""
+        line_cfg = self._line_cfg(prefix)
+        reason = " ".join((reason or "").split())
+        if not reason:
+            raise errors.ReasonRequired(
+                "err_line_reason_required", {"name_zh": line_cfg.name_zh, "name_en": line_cfg.name_en}, field="reason"
+            )
+        if len(reason) > LINE_REASON_MAX:
+            raise errors.ReasonRequired("err_line_reason_too_long", {"max": LINE_REASON_MAX}, field="reason")
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
+            was_closed = bool(row and row["closed"])
+            if not (was_closed and row["closed_reason"] == reason):
+                conn.execute(
+                    "INSERT INTO lines (prefix, closed, closed_reason) VALUES (?, 1, ?)"
+                    " ON CONFLICT(prefix) DO UPDATE SET closed = 1, closed_reason = excluded.closed_reason",
+                    (prefix, reason),
+                )
+                self.store.add_event(
+                    action="line_close",
+                    at=now,
+                    from_state="closed" if was_closed else "open",
+                    to_state="closed",
+                    actor=actor,
+                    data={"line": prefix, "reason": reason},
+                )
+        return self.line_state(prefix)
+
+    def open_line(self, prefix: str, *, actor: str | None = None) -> LineState:
+        """Issue tickets for a closed line again; a ``line_open`` event records who and when (and the
+        reason it was closed for). Opening an open line changes nothing."""
+        self._line_cfg(prefix)
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT closed, closed_reason FROM lines WHERE prefix = ?", (prefix,)).fetchone()
+            if row and row["closed"]:
+                conn.execute("UPDATE lines SET closed = 0, closed_reason = NULL WHERE prefix = ?", (prefix,))
+                self.store.add_event(
+                    action="line_open",
+                    at=now,
+                    from_state="closed",
+                    to_state="open",
+                    actor=actor,
+                    data={"line": prefix, "closed_reason": row["closed_reason"]},
+                )
+        return self.line_state(prefix)
+
+    def _line_cfg(self, prefix: str):
+        try:
+            return self.config.line(prefix)
+        except KeyError:
+            raise errors.UnknownLine("err_no_line", {"line": prefix}, field="line") from None
 
     # ---------- the balancer (docs/architecture.md §Balancer) ----------
 
@@ -1103,7 +1266,7 @@ class HallService:
         if row["state"] != "pending":
             raise errors.IllegalTransition(
                 "err_proposal_decided",
-                {"proposal_id": proposal_id, "state": row["state"]},
+                {"proposal_id": proposal_id, "state": Msg(f"proposal_state_{row['state']}")},
                 state=row["state"],
             )
         return row
@@ -1147,6 +1310,20 @@ class HallService:
         day = calendar.service_day(now, self.hall)
         with self.store.immediate() as conn:
             window = self._window_row(conn, number)
+            if window.state == "paused":
+                # Say why nothing is called: the clerk pressed call during their own break.
+                pause = self.on_break(number)
+                assert pause is not None
+                raise errors.WindowNotOpen(
+                    "err_window_on_break",
+                    {
+                        "number": number,
+                        "reason_name": Msg(f"break_reason_{pause.reason or 'none'}"),
+                        "since": f"{calendar.local(pause.since, self.hall):%H:%M}",
+                    },
+                    state=window.state,
+                    reason=pause.reason,
+                )
             if window.state != "open":
                 raise errors.WindowNotOpen(
                     "err_window_not_open",
@@ -1207,13 +1384,17 @@ class HallService:
         reason_key: str | None = None,
         note: str | None = None,
         to_window: int | None = None,
+        confirmed: bool = True,
     ) -> Ticket:
         """Apply one lifecycle action by ``actor``. ``window`` set means "as the clerk at this window":
         the ticket must be that window's, and cancel, transfer and late return stay within the lines the
         window is able to serve. ``window=None`` is a manager (or the system), limited by neither.
 
         A transfer may also record why by key (``reason_key``, one of TRANSFER_REASONS), the clerk's
-        ``note`` and the window it was sent to (``to_window``), so the citizen is told in their language."""
+        ``note`` and the window it was sent to (``to_window``), so the citizen is told in their language.
+
+        ``confirmed=False`` is a person's first press of no-show: refused (``no_show_unconfirmed``)
+        while ``no_show_needs_confirm`` says the citizen may still be on the way."""
         if action not in TRANSITIONS or action == "call":
             raise errors.IllegalTransition("err_unknown_action", {"action": action})
         allowed, target = TRANSITIONS[action]
@@ -1243,7 +1424,27 @@ class HallService:
                 raise errors.WrongWindow("err_ticket_other_window", {"number": ticket.number, "window": ticket.window})
             if window is not None and ticket.window is None and action not in ("transfer", "cancel"):
                 raise errors.WrongWindow("err_ticket_not_here", {"number": ticket.number})
+            if action == "no_show" and not confirmed and self.no_show_needs_confirm(ticket, now):
+                called_s = int((now - ticket.called_at).total_seconds()) if ticket.called_at else 0
+                raise errors.NoShowUnconfirmed(
+                    "err_no_show_confirm",
+                    {
+                        "number": ticket.number,
+                        "ago": Msg("ago_seconds", {"n": called_s})
+                        if called_s < NO_SHOW_CONFIRM_S
+                        else Msg("ago_minutes", {"n": called_s // 60}),
+                        "recalls": ticket.recalls,
+                        "max": self.hall.max_recalls,
+                    },
+                    called_s=called_s,
+                    recalls=ticket.recalls,
+                    max_recalls=self.hall.max_recalls,
+                )
             updates, data = self._apply(conn, ticket, action, now, to_line=to_line, reason=reason)
+            if action in UNDOABLE:
+                data["before"] = {column: row[column] for column in UNDO_COLUMNS}
+                if window is not None:
+                    data["by_window"] = window  # a waiting ticket's transfer names no window of its own
             if action == "transfer":
                 extra = {"reason_key": reason_key if reason_key in TRANSFER_REASONS else None, "note": note}
                 data.update({k: v for k, v in {**extra, "to_window": to_window}.items() if v})
@@ -1261,6 +1462,117 @@ class HallService:
                 data=data,
             )
         return self.ticket(ticket_id)
+
+    def no_show_needs_confirm(self, ticket: Ticket, now: datetime) -> bool:
+        """A no-show needs a second press while the citizen was called less than NO_SHOW_CONFIRM_S ago
+        or has been recalled fewer than hall.max_recalls times: a slow walker may be on the way."""
+        if ticket.state != "called":
+            return False
+        recent = ticket.called_at is not None and (now - ticket.called_at).total_seconds() < NO_SHOW_CONFIRM_S
+        return recent or ticket.recalls < self.hall.max_recalls
+
+    def last_undoable(self, window: int, actor: str | None) -> Undoable | None:
+        """The no-show, finish or transfer ``actor`` did at ``window`` that may still be undone: the
+        last such event of theirs, if it is still its ticket's last event and younger than UNDO_S."""
+        now = self.clock.now()
+        marks = ",".join("?" * len(UNDOABLE))
+        row = self.store.one(
+            f"SELECT e.id, e.ticket_id, e.action, e.at, t.number FROM events e JOIN tickets t ON t.id = e.ticket_id"
+            f" WHERE e.actor IS ? AND e.action IN ({marks}) AND e.at >= ?"
+            f" AND (e.window = ? OR json_extract(e.data, '$.by_window') = ?)"
+            f" ORDER BY e.id DESC LIMIT 1",
+            (actor, *UNDOABLE, utc_iso(now - timedelta(seconds=UNDO_S)), window, window),
+        )
+        if row is None:
+            return None
+        last = self.store.one("SELECT MAX(id) FROM events WHERE ticket_id = ?", (row["ticket_id"],))
+        if last is None or last[0] != row["id"]:
+            return None
+        until = parse_iso(row["at"]) + timedelta(seconds=UNDO_S)
+        return Undoable(row["ticket_id"], row["number"], row["action"], until)
+
+    def undo(self, ticket_id: int, *, window: int | None = None, actor: str | None = None) -> Ticket:
+        """Take back a no-show, finish or transfer within UNDO_S: the ticket gets its state, line,
+        window, times and recalls from before it (so its place in line too: queued_at never changed),
+        and an ``undo`` event records it. Refused after UNDO_S (``undo_expired``), when anything else
+        happened to the ticket since or the action was someone else's (``undo_stale``), and when its
+        window has moved on (a ticket called there, the window no longer open)."""
+        now = self.clock.now()
+        with self.store.immediate() as conn:
+            row = conn.execute("SELECT * FROM tickets WHERE id = ?", (ticket_id,)).fetchone()
+            if row is None:
+                raise errors.UnknownTicket("err_no_ticket_id", {"ticket_id": ticket_id})
+            ticket = Ticket.from_row(row)
+            last = conn.execute(
+                "SELECT * FROM events WHERE ticket_id = ? ORDER BY id DESC LIMIT 1", (ticket_id,)
+            ).fetchone()
+            data = json.loads(last["data"]) if last else {}
+            names: dict[str, object] = {"number": ticket.number}
+            if last is None or last["action"] not in UNDOABLE or "before" not in data:
+                raise errors.UndoStale("err_undo_stale", names)
+            # A clerk takes back only their own action; a manager (window None) anyone's.
+            if window is not None and (last["actor"] != actor or window not in (last["window"], data.get("by_window"))):
+                raise errors.UndoStale("err_undo_stale", names)
+            names["action_name"] = Msg(f"q_action_{last['action']}")
+            if (now - parse_iso(last["at"])).total_seconds() > UNDO_S:
+                raise errors.UndoExpired("err_undo_expired", {**names, "seconds": UNDO_S}, seconds=UNDO_S)
+            before = data["before"]
+            if before["state"] in ACTIVE_AT_WINDOW:
+                self._check_window_free(conn, before["window"], ticket_id)
+            if last["action"] == "finish":
+                case = conn.execute(
+                    "SELECT 1 FROM cases WHERE ticket_id = ? AND opened_at >= ?", (ticket_id, last["at"])
+                ).fetchone()
+                if case:
+                    raise errors.UndoStale("err_undo_stale", names)
+            sets = ", ".join(f"{column} = ?" for column in UNDO_COLUMNS)
+            conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*(before[c] for c in UNDO_COLUMNS), ticket_id))
+            self.store.add_event(
+                action="undo",
+                at=now,
+                ticket_id=ticket_id,
+                window=before["window"],
+                from_state=ticket.state,
+                to_state=before["state"],
+                actor=actor,
+                data={
+                    "undone": last["action"],
+                    "undone_event": last["id"],
+                    "line": before["line"],
+                    "window": before["window"],
+                    "recalls": before["recalls"],
+                },
+            )
+        return self.ticket(ticket_id)
+
+    def _check_window_free(self, conn, number: int, ticket_id: int) -> None:
+        """A ticket put back to called or serving needs its window open and free of anyone else."""
+        state = conn.execute("SELECT state FROM windows WHERE number = ?", (number,)).fetchone()["state"]
+        if state != "open":
+            raise errors.WindowNotOpen(
+                "err_window_not_open",
+                {"number": number, "state": state, "state_name": Msg(f"window_state_{state}")},
+                state=state,
+            )
+        busy = conn.execute(
+            "SELECT number FROM tickets WHERE window = ? AND state IN ('called','serving') AND id != ?",
+            (number, ticket_id),
+        ).fetchone()
+        if busy:
+            raise errors.WindowBusy("err_undo_window_busy", {"ticket": busy["number"]}, ticket=busy["number"])
+
+    def suspend_reasons(self, ticket_ids: Iterable[int]) -> dict[int, str]:
+        """Each suspended ticket's reason: what its last suspend event recorded (a SUSPEND_REASONS
+        code from the console, or the API's own words)."""
+        ids = list(ticket_ids)
+        if not ids:
+            return {}
+        marks = ",".join("?" * len(ids))
+        rows = self.store.all(
+            f"SELECT ticket_id, data FROM events WHERE action = 'suspend' AND ticket_id IN ({marks}) ORDER BY id",
+            ids,
+        )
+        return {r["ticket_id"]: json.loads(r["data"]).get("reason") or "" for r in rows}
 
     def _check_window_lines(self, conn, window: int, ticket: Ticket, to_line: str | None) -> None:
         """A clerk cancels, transfers and puts back in line only tickets of the lines their window is
@@ -1286,8 +1598,9 @@ class HallService:
             if ticket.recalls >= self.hall.max_recalls:
                 raise errors.RecallLimit(
                     "err_recall_limit",
-                    {"number": ticket.number, "recalls": ticket.recalls},
+                    {"number": ticket.number, "recalls": ticket.recalls, "max": self.hall.max_recalls},
                     recalls=ticket.recalls,
+                    max_recalls=self.hall.max_recalls,
                 )
             return {"recalls": ticket.recalls + 1}, {**data, "recalls": ticket.recalls + 1}
         if action == "start":
@@ -1493,5 +1806,7 @@ def replay(events: list[dict]) -> dict[str, Any]:
             state.update(line=data["to_line"], window=None, recalls=0)
         elif action in ("late_return", "cancel"):
             state.update(window=None, recalls=0)
+        elif action == "undo":
+            state.update(line=data["line"], window=data["window"], recalls=data["recalls"])
         state["state"] = event["to_state"]
     return state

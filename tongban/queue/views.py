@@ -122,6 +122,54 @@ def recent_calls(service: HallService, *, window: int | None = None, limit: int 
     return [dict(r) for r in rows]
 
 
+@dataclass(frozen=True)
+class HallCalls:
+    """Call and recall events as the hall display shows them, each marked whether it is still current.
+
+    A call is current while its ticket is still called or being served at the window it was called
+    to, and the event is that ticket's newest call or recall: the same ``current`` map the window
+    tiles show (``LiveHall.current``) decides it, so the banner, the tiles, the recent calls and the
+    voice never disagree. A ticket finished, struck out as a no-show, transferred to another line,
+    or its window on a break or closed, is no longer current, and the banner lets it go at once.
+    """
+
+    events: list[dict]  # newest first; recent_calls' fields and ``current`` (bool)
+    banner: dict | None  # the newest event that is still current, or None (the banner is idle)
+    current_ids: frozenset[int]  # ids of the current events, at most one per window
+
+
+def hall_calls(
+    service: HallService,
+    windows: list[WindowState],
+    current: dict[int, Ticket],
+    *,
+    window: int | None = None,
+    limit: int = 40,
+) -> HallCalls:
+    """Today's call and recall events (``recent_calls``), each marked current or not from the windows
+    and the tickets the tiles show (``live_hall``'s ``windows`` and ``current``)."""
+    events = recent_calls(service, window=window, limit=limit)
+    open_windows = {w.number for w in windows if w.state == "open"}
+    newest: dict[int, int] = {}  # ticket id → its newest call/recall event id
+    for e in events:
+        newest.setdefault(e["ticket_id"], e["id"])
+    marked = []
+    for e in events:
+        ticket = current.get(e["window"])
+        still = (
+            ticket is not None
+            and ticket.id == e["ticket_id"]
+            and newest[e["ticket_id"]] == e["id"]
+            and e["window"] in open_windows
+        )
+        marked.append({**e, "current": still})
+    return HallCalls(
+        events=marked,
+        banner=next((e for e in marked if e["current"]), None),
+        current_ids=frozenset(e["id"] for e in marked if e["current"]),
+    )
+
+
 def last_done(service: HallService, window: int) -> Ticket | None:
     """The ticket this window finished last today (its citizen may still need a case opened)."""
     row = service.store.one(

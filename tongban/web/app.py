@@ -15,7 +15,7 @@ from pathlib import Path
 from time import monotonic
 from typing import Any
 
-from flask import Flask, jsonify
+from flask import Flask, g, jsonify
 from flask.json.provider import DefaultJSONProvider
 from flask_wtf.csrf import CSRFProtect
 from htmx_flask import Htmx
@@ -104,7 +104,9 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     csrf.init_app(app)
     htmx.init_app(app)
     app.extensions["tongban.stores"] = StorePool(database)
-    app.extensions["tongban.broker"] = Broker(database, release_store=release_store, signed_in=still_signed_in)
+    app.extensions["tongban.broker"] = Broker(
+        database, release_store=release_store, signed_in=still_signed_in, now=app.config["CLOCK"].now
+    )
     # One search for the kiosk, /info and the API, built once from the hall file (docs/kiosk.md).
     app.extensions["tongban.matter_search"] = MatterSearch.for_config(hall)
     _refuse_when_damaged(app, database)
@@ -145,6 +147,15 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         return response
 
     app.teardown_appcontext(lambda _exc: release_store())
+
+    @app.after_request
+    def terminal_seen(response):
+        # A kiosk away from its home screen holds no stream, but a citizen using it makes requests:
+        # those say it is alive too (the manager console's terminals, web/live.py Broker.presence).
+        terminal = getattr(g.get("principal"), "terminal", None)
+        if terminal is not None:
+            app.extensions["tongban.broker"].terminal_seen(terminal.id)
+        return response
 
     @app.get("/healthz")
     def healthz():

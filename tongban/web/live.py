@@ -14,6 +14,10 @@ Every stream holds one of the server's threads for as long as it is open. A stre
 session or a terminal token ends when that session ends or expires or the terminal is revoked (looked
 up again on every change and keep-alive). Streams anyone may open (a ticket's status on a phone) hold
 a slot: past a cap in total or per ticket, the page is told to poll instead (``Slot``).
+
+The broker also knows which enrolled terminals (kiosks, rating pads, displays) hold a stream now and
+when each was last seen (``Presence``): the manager console shows it as the terminals' health. It is
+kept in memory, so "last seen" counts from the web's last start.
 """
 
 from __future__ import annotations
@@ -23,6 +27,8 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, NamedTuple, TypeVar, cast
 
 from flask import Response, g, stream_with_context
@@ -51,6 +57,19 @@ class Slot(NamedTuple):
     per_key: int
 
 
+@dataclass(frozen=True)
+class Presence:
+    """One terminal's live connections: how many streams it holds now, and when it was last seen (its
+    stream opened, kept alive, or closed)."""
+
+    streams: int
+    last_seen: datetime
+
+    @property
+    def connected(self) -> bool:
+        return self.streams > 0
+
+
 class Listener:
     def __init__(self) -> None:
         self.queue: queue.Queue[int | None] = queue.Queue(maxsize=LISTENER_QUEUE)
@@ -65,6 +84,7 @@ class Broker:
         poll_s: float = POLL_S,
         release_store: Callable[[], None] = lambda: None,
         signed_in: Callable[[Any], bool] | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ):
         self.database = database
         self.poll_s = poll_s
@@ -83,6 +103,8 @@ class Broker:
         self._slots: dict[str, dict[str, int]] = {}
         self._cache: dict[str, tuple[int, object]] = {}
         self._render_locks: dict[str, threading.Lock] = {}
+        self.now = now
+        self._presence: dict[str, Presence] = {}
 
     def start(self) -> None:
         with self._lock:
@@ -187,6 +209,31 @@ class Broker:
         with self._lock:
             return sum(self._slots.get(group, {}).values())
 
+    # ---------- which terminals are connected ----------
+
+    def terminal_connected(self, terminal_id: str) -> None:
+        self._seen(terminal_id, +1)
+        self.publish()  # the manager console's terminal list changed, though the database did not
+
+    def terminal_seen(self, terminal_id: str) -> None:
+        self._seen(terminal_id, 0)
+
+    def terminal_gone(self, terminal_id: str) -> None:
+        self._seen(terminal_id, -1)
+        if not self.closing:
+            self.publish()
+
+    def _seen(self, terminal_id: str, change: int) -> None:
+        now = self.now()
+        with self._lock:
+            held = self._presence.get(terminal_id)
+            self._presence[terminal_id] = Presence(max(0, (held.streams if held else 0) + change), now)
+
+    def presence(self) -> dict[str, Presence]:
+        """Every terminal seen since the web started: streams held now, last seen."""
+        with self._lock:
+            return dict(self._presence)
+
     def cached(self, key: str, render: Callable[[], T]) -> T:
         """One render per (page, database version), shared by all listeners of that page.
 
@@ -224,12 +271,31 @@ def stream(
     alive: Callable[[], bool] | None = None,
     slot: Slot | None = None,
     overflow: Callable[[], dict[str, str]] | None = None,
+    terminal: str | None = None,
+    on_keepalive: Callable[[], None] | None = None,
 ) -> Iterator[bytes]:
     """The body of one SSE response: full state first, then changed events, keep-alives between.
 
     ``alive`` is asked on every change and keep-alive; the stream ends once it says no. With a
-    ``slot``, a stream beyond its caps sends ``overflow()``'s events and ends instead."""
+    ``slot``, a stream beyond its caps sends ``overflow()``'s events and ends instead. A ``terminal``'s
+    stream counts as that terminal being connected (``Broker.presence``) while it is open."""
     if broker.closing:
+        return
+    if terminal is not None:
+        broker.terminal_connected(terminal)
+        try:
+            yield from stream(
+                broker,
+                render_all,
+                cache_key=cache_key,
+                keepalive_s=keepalive_s,
+                alive=alive,
+                slot=slot,
+                overflow=overflow,
+                on_keepalive=lambda: broker.terminal_seen(terminal),
+            )
+        finally:
+            broker.terminal_gone(terminal)
         return
     if slot is not None:
         if not broker.claim(slot):
@@ -276,6 +342,8 @@ def stream(
                 except queue.Empty:
                     if not still_alive():
                         return
+                    if on_keepalive is not None:
+                        on_keepalive()
                     yield b": keep-alive\n\n"
                     deadline = time.monotonic() + keepalive_s
                     continue
@@ -311,6 +379,13 @@ def principal_check(broker: Broker) -> Callable[[], bool] | None:
     return lambda: signed_in(principal)
 
 
+def _terminal_id() -> str | None:
+    """The enrolled terminal this request comes from (g.principal), if it is one."""
+    principal = g.get("principal")
+    terminal = getattr(principal, "terminal", None)
+    return terminal.id if terminal is not None else None
+
+
 def sse_response(
     broker: Broker,
     render_all: Callable[[], dict[str, str]],
@@ -328,6 +403,7 @@ def sse_response(
         alive=principal_check(broker),
         slot=slot,
         overflow=overflow,
+        terminal=_terminal_id(),
     )
     return Response(
         stream_with_context(body),

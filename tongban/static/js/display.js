@@ -42,13 +42,28 @@
   setInterval(clock, 1000);
 
   // ---------- announcements ----------
+  //
+  // The server decides which calls are still current (tongban/queue/views.py, hall_calls): the
+  // banner it sends shows the newest of them, and #announce lists the ids of all of them. This page
+  // only chooses which current call to highlight while it is announced; a call that stops being
+  // current (finished, no-show, transferred, its window on a break or closed) is dropped from the
+  // queue, or cut short if it is being announced, and the banner goes back to the server's.
   var seen = null;      // highest announcement id taken; null until the first state arrives
   var queue = [];
   var current = null;   // the announcement being highlighted / spoken
+  var live = {};        // ids of the calls still current, as the server last said
+  var serverNow = null; // the server's banner content (a detached copy of [data-b-now])
+
+  function isLive(item) { return Object.prototype.hasOwnProperty.call(live, String(item.id)); }
 
   function readAnnouncements() {
     var box = document.getElementById("announce");
     if (!box) { return; }
+    var list = box.querySelector("ol[data-current]");
+    live = {};
+    ((list && list.getAttribute("data-current")) || "").split(" ").filter(Boolean).forEach(function (id) {
+      live[id] = true;
+    });
     var items = Array.prototype.map.call(box.querySelectorAll("[data-id]"), function (el) {
       var item = {
         id: parseInt(el.getAttribute("data-id"), 10),
@@ -72,12 +87,14 @@
     }
     items.forEach(function (item) {
       if (item.id > seen) {
+        seen = item.id;
+        if (!isLive(item)) { return; }  // already over (a quick no-show, a recall after it…)
         // Load its clips now, while earlier announcements are still being spoken.
         if (voiceOn && item.clips.length) { item.audio = prepare(item.clips); }
         queue.push(item);
-        seen = item.id;
       }
     });
+    if (current && !isLive(current)) { stop(current); }
     next();
   }
 
@@ -85,19 +102,53 @@
     return template.replace("{number}", item.number).replace("{window}", item.window);
   }
 
-  function showBanner(item, on) {
-    var banner = root.querySelector("[data-banner]");
-    if (banner && item) {
-      banner.classList.remove("idle");
-      var zh = banner.getAttribute(item.kind === "recall" ? "data-recall-zh" : "data-zh") || "";
-      var en = banner.getAttribute(item.kind === "recall" ? "data-recall-en" : "data-en") || "";
-      banner.querySelector("[data-b-zh]").textContent = fill(zh, item);
-      banner.querySelector("[data-b-en]").textContent = fill(en, item);
-      banner.setAttribute("data-number", item.number);
-      banner.setAttribute("data-window", item.window);
-      banner.classList.toggle("flash", on);
-      banner.classList.toggle("recall", on && item.kind === "recall");
+  function bannerEl() { return root.querySelector("[data-banner]"); }
+
+  // The server sent a new banner: keep a copy, then put the announced call back over it if needed.
+  function bannerSwapped() {
+    var banner = bannerEl();
+    var now = banner && banner.querySelector("[data-b-now]");
+    serverNow = now ? now.cloneNode(true) : null;
+    paint();
+  }
+
+  // The banner shows the call being announced while it is current, else the server's banner.
+  function paint() {
+    var banner = bannerEl();
+    if (!banner) { markTiles(); return; }
+    var item = current && isLive(current) ? current : null;
+    var shown = banner.querySelector("[data-b-now]");
+    if (item && (!shown || shown.getAttribute("data-id") !== String(item.id))) {
+      var node = (serverNow || shown).cloneNode(true);
+      var recall = item.kind === "recall";
+      node.classList.remove("idle");
+      node.setAttribute("data-id", String(item.id));
+      node.setAttribute("data-number", item.number);
+      node.setAttribute("data-window", item.window);
+      node.setAttribute("data-kind", item.kind);
+      var kind = node.querySelector("[data-b-kind]");
+      var sub = document.createElement("span");
+      sub.textContent = banner.getAttribute("data-kind-en") || "";
+      kind.textContent = banner.getAttribute("data-kind-zh") || "";
+      kind.appendChild(sub);
+      node.querySelector("[data-b-zh]").textContent = fill(banner.getAttribute(recall ? "data-recall-zh" : "data-zh") || "", item);
+      node.querySelector("[data-b-en]").textContent = fill(banner.getAttribute(recall ? "data-recall-en" : "data-en") || "", item);
+      banner.replaceChildren(node);
+    } else if (!item && serverNow && (!shown || shown.getAttribute("data-id") !== serverNow.getAttribute("data-id"))) {
+      banner.replaceChildren(serverNow.cloneNode(true));
     }
+    shown = banner.querySelector("[data-b-now]");
+    var number = shown && shown.getAttribute("data-number");
+    if (number) {
+      banner.setAttribute("data-number", number);
+      banner.setAttribute("data-window", shown.getAttribute("data-window"));
+    } else {
+      banner.removeAttribute("data-number");
+      banner.removeAttribute("data-window");
+    }
+    banner.classList.toggle("idle", !number);
+    banner.classList.toggle("flash", !!item);
+    banner.classList.toggle("recall", !!item && item.kind === "recall");
     markTiles();
   }
 
@@ -107,31 +158,44 @@
       if (el.hasAttribute("data-banner")) { return; }
       el.classList.remove("flash");
     });
-    if (!current) { return; }
+    if (!current || !isLive(current)) { return; }
     root.querySelectorAll('[data-window="' + current.window + '"]').forEach(function (el) {
       if (!el.hasAttribute("data-banner")) { el.classList.add("flash"); }
     });
   }
 
+  // The call being announced is no longer current: silence it and move on at once.
+  function stop(item) {
+    item.stopped = true;
+    if (item.audio) { item.audio.stopped = true; if (item.audio.playing) { item.audio.playing.pause(); } }
+    if (current === item) { current = null; }
+    paint();
+  }
+
   function next() {
-    if (current || !queue.length) { return; }
+    if (current) { return; }
+    // Each call's turn comes only if it is still current when the turn comes.
+    while (queue.length && !isLive(queue[0])) { queue.shift(); }
+    if (!queue.length) { return; }
     current = queue.shift();
     var item = current;
     var started = Date.now();
-    showBanner(item, true);
-    var banner = root.querySelector("[data-banner]");
+    paint();
+    var banner = bannerEl();
     if (banner) { banner.setAttribute("data-shown-at", String(started)); }
     var spoken = !voiceOn || !item.clips.length;
     function done() {
       if (!spoken) { return; }
       setTimeout(function () {
+        if (current !== item) { return; }  // stopped: the next one has already started
         current = null;
-        showBanner(item, queue.length > 0);
+        paint();
         next();
       }, Math.max(0, HOLD_MS - (Date.now() - started)));
     }
     if (!spoken) {
-      play(item.audio || prepare(item.clips), item.clips.length, function () { spoken = true; done(); });
+      item.audio = item.audio || prepare(item.clips);
+      play(item.audio, item.clips.length, function () { spoken = true; done(); });
     }
     done();
   }
@@ -140,7 +204,7 @@
   // the words are ready before they are needed and no gap opens between them), and played one at a
   // time: the next clip starts only when the previous one has ended.
   function prepare(clips) {
-    var queued = { audios: [], waiting: null };
+    var queued = { audios: [], waiting: null, playing: null, stopped: false };
     var i = 0;
     function loadNext() {
       if (i >= clips.length) { return; }
@@ -167,6 +231,7 @@
   function play(queued, count, finished) {
     var k = 0;
     function step() {
+      if (queued.stopped) { queued.playing = null; return; }
       if (k >= count) { finished(); return; }
       if (k >= queued.audios.length) { queued.waiting = step; return; }
       var audio = queued.audios[k++];
@@ -178,6 +243,7 @@
         clearTimeout(guard);
         step();
       }
+      queued.playing = audio;
       audio.addEventListener("ended", advance);
       audio.addEventListener("error", advance);
       if (audio.error) { advance(); return; }
@@ -208,9 +274,11 @@
   });
 
   document.addEventListener("htmx:sseMessage", function (e) {
+    if (e.target && e.target.hasAttribute && e.target.hasAttribute("data-banner")) { bannerSwapped(); }
     if (e.target && e.target.id === "announce") { readAnnouncements(); }
     markTiles();
   });
   document.addEventListener("htmx:afterSettle", markTiles);
   readAnnouncements();
+  bannerSwapped();
 })();

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import __version__
 from ...queue import ratings
 from ...queue.search import TIERS
-from ...queue.service import GREEN_REASONS, TICKET_ACTIONS, WINDOW_TRANSITIONS
+from ...queue.service import GREEN_REASONS, LINE_REASON_MAX, TICKET_ACTIONS, WINDOW_TRANSITIONS
 from ..params import MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -106,11 +106,26 @@ SCHEMAS = {
     "Window": {
         "type": "object",
         "additionalProperties": False,
-        "required": ["number", "name", "location", "phone", "state", "able", "serving", "pinned", "clerk", "current"],
+        "required": [
+            "number",
+            "name",
+            "name_en",
+            "location",
+            "location_en",
+            "phone",
+            "state",
+            "able",
+            "serving",
+            "pinned",
+            "clerk",
+            "current",
+        ],
         "properties": {
             "number": {"type": "integer"},
-            "name": {"type": "string"},
-            "location": {"type": "string"},
+            "name": {"type": "string", "description": "Chinese"},
+            "name_en": {"type": "string", "description": "English; empty when the hall file gives none"},
+            "location": {"type": "string", "description": "Chinese"},
+            "location_en": {"type": "string", "description": "English; empty when the hall file gives none"},
             "phone": {"type": "string"},
             "state": {"enum": ["open", "paused", "closed"]},
             "able": {"type": "array", "items": {"type": "string"}},
@@ -135,6 +150,7 @@ SCHEMAS = {
             "estimate",
             "windows",
             "closed",
+            "closed_reason",
             "service_min",
         ],
         "properties": {
@@ -150,7 +166,28 @@ SCHEMAS = {
             "opens_at": {"type": ["string", "null"], "description": "with no estimate: HH:MM the hall opens again"},
             "windows": {"type": "array", "items": {"type": "integer"}},
             "closed": {"type": "boolean"},
+            "closed_reason": {
+                "type": ["string", "null"],
+                "description": "why the manager closed the line (the kiosks show it); null while open",
+            },
             "service_min": {"type": ["number", "null"]},
+        },
+    },
+    "LineState": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["prefix", "name_zh", "name_en", "closed", "reason", "closed_by", "closed_at"],
+        "properties": {
+            "prefix": {"type": "string"},
+            "name_zh": {"type": "string"},
+            "name_en": {"type": "string"},
+            "closed": {"type": "boolean"},
+            "reason": {
+                "type": ["string", "null"],
+                "description": "shown on the kiosks; 'Chinese text / English text' shows both",
+            },
+            "closed_by": {"type": ["string", "null"]},
+            "closed_at": {"type": ["string", "null"], "format": "date-time"},
         },
     },
     "Matter": {
@@ -275,6 +312,7 @@ _BEARER: list[dict[str, list[str]]] = [{"bearer": []}]
 _ID = {"type": "integer", "minimum": 0, "maximum": MAX_ID}
 _NUMBER = {"name": "number", "in": "path", "required": True, "schema": _ID}
 _TICKET_ID = {"name": "ticket_id", "in": "path", "required": True, "schema": _ID}
+_PREFIX = {"name": "prefix", "in": "path", "required": True, "schema": {"type": "string"}}
 
 PATHS = {
     "/api/v1/openapi.json": {
@@ -401,6 +439,12 @@ PATHS = {
                         "properties": {
                             "to_line": {"type": "string", "description": "required for transfer"},
                             "reason": {"type": "string"},
+                            "confirm": {
+                                "type": "boolean",
+                                "description": "no_show only: the second press. Without it a no-show less than "
+                                "2 minutes after the call, or before hall.max_recalls recalls, is refused "
+                                "(409 no_show_unconfirmed)",
+                            },
                         },
                     }
                 ),
@@ -497,6 +541,37 @@ PATHS = {
             "summary": "Waiting, longest wait and estimate per line",
             "security": _BEARER,
             "responses": _responses("200", {"type": "array", "items": _ref("Line")}, "401", "403"),
+        }
+    },
+    "/api/v1/lines/{prefix}/close": {
+        "post": {
+            "summary": "Stop issuing tickets for a line (managers); kiosks and the API refuse it with line_closed and "
+            "show the reason. Tickets already taken are still called",
+            "description": "Recorded as a line_close event (who, when, why). Closing a closed line again with "
+            "another reason rewords it. The reason is 1 to 200 characters; 'Chinese text / English text' shows "
+            "both on the kiosk.",
+            "security": _BEARER,
+            "parameters": [_PREFIX],
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["reason"],
+                        "additionalProperties": False,
+                        "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": LINE_REASON_MAX}},
+                    }
+                ),
+            },
+            "responses": _responses("200", _ref("LineState"), "400", "401", "403", "404"),
+        }
+    },
+    "/api/v1/lines/{prefix}/open": {
+        "post": {
+            "summary": "Issue tickets for a closed line again (managers); opening an open line changes nothing",
+            "security": _BEARER,
+            "parameters": [_PREFIX],
+            "responses": _responses("200", _ref("LineState"), "400", "401", "403", "404"),
         }
     },
 }

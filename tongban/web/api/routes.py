@@ -118,7 +118,9 @@ def window_json(window) -> dict:
     return {
         "number": window.number,
         "name": cfg.name,
+        "name_en": cfg.name_en,
         "location": cfg.location,
+        "location_en": cfg.location_en,
         "phone": cfg.phone,
         "state": window.state,
         "able": list(window.able),
@@ -266,9 +268,12 @@ def ticket_action(ticket_id: int, action: str):
     if action not in TICKET_ACTIONS:
         return not_found(None)
     body = _body()
-    _unknown_fields(body, {"to_line", "reason"})
+    _unknown_fields(body, {"to_line", "reason", "confirm"})
     to_line = _field(body, "to_line", str, required=action == "transfer", expected="a line prefix")
     reason = _field(body, "reason", str, expected="text")
+    # A no-show soon after the call needs "confirm": true, the API's second press: a caller's own
+    # screen asks its clerk again on no_show_unconfirmed (docs/architecture.md §Ticket lifecycle).
+    confirm = _field(body, "confirm", bool, expected="true or false") or False
     principal = g.principal
     service = get_service()
     window = principal.clerk_window  # the domain holds a clerk to this window and its lines
@@ -278,7 +283,9 @@ def ticket_action(ticket_id: int, action: str):
         ticket = service.ticket(ticket_id)
         if ticket.window is not None and ticket.window != window and action != "late_return":
             return refusal("wrong_window", "err_not_this_windows_ticket", number=ticket.number, window=ticket.window)
-    ticket = service.act(ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason)
+    ticket = service.act(
+        ticket_id, action, window=window, actor=principal.actor, to_line=to_line, reason=reason, confirmed=confirm
+    )
     return jsonify(ticket_json(ticket))
 
 
@@ -369,3 +376,20 @@ def _not_your_window(number: int):
 @requires(staff=True, terminals=("kiosk", "display", "pad"))
 def lines():
     return jsonify(get_service().lines_summary())
+
+
+@api.post("/lines/<prefix>/close")
+@requires(manager=True)
+def close_line(prefix: str):
+    """Stop issuing for a line, with the reason the kiosks show (docs/architecture.md §Numbering)."""
+    body = _body()
+    _unknown_fields(body, {"reason"})
+    reason = _field(body, "reason", str, required=True, expected="why the line is closed (the kiosks show it)")
+    return jsonify(get_service().close_line(prefix, reason, actor=g.principal.actor).as_dict())
+
+
+@api.post("/lines/<prefix>/open")
+@requires(manager=True)
+def open_line(prefix: str):
+    _unknown_fields(_body(), set())
+    return jsonify(get_service().open_line(prefix, actor=g.principal.actor).as_dict())

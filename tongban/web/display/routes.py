@@ -1,9 +1,14 @@
 """Hall display (``/display``, 1920×1080) and per-window screens (``/display/window/<n>``).
 
-One SSE stream per screen (docs/architecture.md §Web): window tiles, the last calls, waiting per line, and the
-announcements. Every call and recall event in the events log is one announcement (so a recall is
-announced again); its clips come from ``tongban.voice.call_sequence`` and the page plays them in
-order, one announcement at a time (static/js/display.js).
+One SSE stream per screen (docs/architecture.md §Web): the "now calling" banner, window tiles, the last
+calls, waiting per line, and the announcements. Every call and recall event in the events log is one
+announcement (so a recall is announced again); its clips come from ``tongban.voice.call_sequence``
+and the page plays them in order, one announcement at a time (static/js/display.js).
+
+Which calls are still current is decided once, by ``views.hall_calls`` from the same windows and
+tickets the tiles show: the banner shows the newest current call (or the idle welcome), and each
+announcement says whether it is still current, so the page never speaks or highlights a call whose
+ticket was finished, struck out, transferred, or whose window went on a break or closed.
 """
 
 from __future__ import annotations
@@ -59,14 +64,15 @@ def _announcements(calls: list[dict]) -> list[dict]:
 
 def _hall_context() -> dict:
     service = get_service()
-    calls = views.recent_calls(service)
     hall = views.live_hall(service)
+    calls = views.hall_calls(service, hall.windows, hall.current)
     return {
         "windows": hall.windows,
         "current": hall.current,
-        "recent": _last_per_ticket(calls, RECENT_CALLS),
-        "announce": _announcements(calls),
-        "latest": calls[0] if calls else None,
+        "recent": _last_per_ticket(calls.events, RECENT_CALLS),
+        "announce": _announcements(calls.events),
+        "current_ids": sorted(calls.current_ids),
+        "latest": calls.banner,
         "lines": hall.lines,
     }
 
@@ -74,7 +80,8 @@ def _hall_context() -> dict:
 def _hall_fragments() -> dict[str, str]:
     ctx = _hall_context()
     return {
-        name: render_template(f"_display_{name}.html", **ctx) for name in ("windows", "recent", "lines", "announce")
+        name: render_template(f"_display_{name}.html", **ctx)
+        for name in ("banner", "windows", "recent", "lines", "announce")
     }
 
 
@@ -104,17 +111,20 @@ def _window_context(number: int) -> dict:
         state = service.window(number)
     except errors.UnknownWindow:
         abort(404)
-    calls = views.recent_calls(service, window=number, limit=20)
+    ticket = service.current_ticket(number)
+    calls = views.hall_calls(service, [state], {number: ticket} if ticket else {}, window=number, limit=20)
     waits = views.line_waits(service)
     return {
         "number": number,
         "win": state,
         "win_cfg": service.config.window(number),
         "clerk": person(state.clerk),
-        "ticket": service.current_ticket(number),
-        "recent": _last_per_ticket(calls, 4)[1:],
-        "announce": _announcements(calls),
-        "latest": calls[0] if calls else None,
+        "ticket": ticket,
+        # Called before: the window's last calls other than the one it shows now.
+        "recent": [c for c in _last_per_ticket(calls.events, 4) if not c["current"]][:3],
+        "announce": _announcements(calls.events),
+        "current_ids": sorted(calls.current_ids),
+        "latest": calls.banner,
         "lines": [waits[p] for p in state.serving],
     }
 

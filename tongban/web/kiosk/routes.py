@@ -183,11 +183,13 @@ def next_opening(service: HallService) -> tuple[str, str] | None:
 
 
 def window_groups(service: HallService, numbers: Iterable[int]) -> list[dict]:
-    """Windows grouped by where they are, for "3、5 号窗口（二楼）"."""
-    groups: dict[str, list[int]] = {}
+    """Windows grouped by where they are, for "3、5 号窗口（二楼）" and "Window 3 / 5 (2nd floor)":
+    ``location`` holds the place per language ('' where the hall file gives no English)."""
+    groups: dict[tuple[str, str], list[int]] = {}
     for number in numbers:
-        groups.setdefault(service.config.window(number).location, []).append(number)
-    return [{"location": loc, "numbers": nums} for loc, nums in groups.items()]
+        window = service.config.window(number)
+        groups.setdefault((window.location, window.location_en), []).append(number)
+    return [{"location": {"zh": zh, "en": en}, "numbers": nums} for (zh, en), nums in groups.items()]
 
 
 def line_cards(service: HallService) -> list[dict]:
@@ -235,7 +237,7 @@ def render_screen(screen: str, *, idle: bool = True, toggles: bool = True, statu
 def home(kiosk_id: str):
     service = get_service()
     state = g.kstate
-    notices = [split_bilingual(n) for n in service.hall.notices]
+    notices = [(n.zh, n.en or n.zh) for n in service.hall.notices]
     opening = calendar.opening(service.clock.now(), service.hall)
     if opening.reason == "lunch_break" and service.hall.issue_during_lunch:
         opening = calendar.Opening(True)  # tickets are issued over lunch in this hall: no banner

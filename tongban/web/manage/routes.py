@@ -8,22 +8,23 @@ events log for any date (queue/reports.py) and exports each table as CSV.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, g, render_template, url_for
+from flask import Blueprint, abort, g, render_template, request, url_for
 
 from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
-from ...queue.service import WINDOW_TRANSITIONS, window_actions
+from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
 from .. import params
 from ..access import page_requires
-from ..context import disk_warnings, get_clock, get_service, get_store
+from ..context import disk_warnings, get_accounts, get_broker, get_clock, get_service, get_store
 from ..errors import status_for
-from ..i18n import both
+from ..i18n import Msg, both
 from ..shared import csv_download, live, person, toast
 from ..window.routes import printer_ids
-from .charts import svg_bars, svg_share
+from .charts import svg_bars, svg_share, svg_trend
 
 manage = Blueprint("manage", __name__, template_folder="templates", url_prefix="/manage")
 
@@ -46,7 +47,48 @@ def _device_rows(store: Store, config) -> list[dict]:
             rows.append(
                 {"device": f"printer:{printer_id}", "kind": "printer", "state": "unknown", "detail": "", "at": None}
             )
+    # People read names and states in words; the ids and codes stay in data attributes and tooltips.
+    names = printing.device_names(config)
+    for row in rows:
+        row["name_zh"], row["name_en"] = printing.device_name(names, row["device"])
+        row["state_zh"], row["state_en"] = printing.state_words(row["kind"], row["state"])
     return sorted(rows, key=lambda r: (r["kind"], r["device"]))
+
+
+#: A terminal that asked for a page this recently counts as connected without a live stream.
+ACTIVE_S = 90
+
+
+def _terminal_rows() -> list[dict]:
+    """Every enrolled terminal (kiosk, rating pad, display) with its live connection: connected now,
+    or when it was last seen since the web started (web/live.py, Broker.presence)."""
+    presence = get_broker().presence()
+    tz = get_service().hall.tz
+    today = get_clock().now().astimezone(tz).date()
+
+    def when(moment) -> str | None:
+        if moment is None:
+            return None
+        local = moment.astimezone(tz)
+        return f"{local:%H:%M}" if local.date() == today else f"{local:%Y-%m-%d %H:%M}"
+
+    rows = []
+    for t in get_accounts().terminals():
+        if t["revoked_at"]:
+            continue
+        seen = presence.get(t["id"])
+        # Connected: it holds its live stream, or asked for a page within the last ACTIVE_S (a kiosk in
+        # use shows other screens than its live home screen).
+        recent = seen is not None and (get_clock().now() - seen.last_seen).total_seconds() <= ACTIVE_S
+        rows.append(
+            {
+                **t,
+                "connected": bool(seen and (seen.connected or recent)),
+                "streams": seen.streams if seen else 0,
+                "last_seen": when(seen.last_seen) if seen else None,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["connected"], r["kind"], r["id"]))
 
 
 def _manage_context() -> dict:
@@ -64,16 +106,22 @@ def _manage_context() -> dict:
         "disk": disk_warnings(),
         "auto_apply": service.auto_apply(),
         "devices": _device_rows(service.store, service.config),
+        "terminals": _terminal_rows(),
         "alerts": printing.open_alerts(
             service.store, service.clock.now(), names=printing.printer_names(service.config)
         ),
         "alert_ack_url": url_for("manage.ack_alert", alert_id=0),
         "now": service.clock.now(),
         "window_actions": window_actions,
+        "line_states": (line_states := service.line_states()),
+        # Who closed a line, by name (an account), or as recorded (the CLI's --by).
+        "closers": {s.closed_by: (person(s.closed_by) or {})["name"] for s in line_states if s.closed_by},
+        "reason_max": LINE_REASON_MAX,
     }
 
 
-FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts")
+# "lines" changes only when a line is closed or opened, so a reason being typed there is not swapped away.
+FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts", "lines")
 
 
 def _manage_fragments() -> dict[str, str]:
@@ -191,13 +239,92 @@ def ack_alert(alert_id: int):
     return toast("ok", *both("toast_alert_acked"))
 
 
-# ---------- the day report ----------
+def _lines_oob() -> str:
+    ctx = _manage_context()
+    return f'<div id="lines" hx-swap-oob="innerHTML">{render_template("_manage_lines.html", **ctx)}</div>'
 
 
-def _report_day() -> str:
-    """``?day=YYYY-MM-DD`` (within params.FIRST_DAY..LAST_DAY, so its neighbours are dates too), else today."""
-    day = params.arg_day("day", default=None)
-    return day.isoformat() if day else views.service_day(get_service())
+@manage.post("/lines/<prefix>/close")
+@page_requires(manager=True)
+def close_line(prefix: str):
+    """Stop issuing for a line; the kiosks show the reason typed here (docs/architecture.md §Numbering)."""
+    service = get_service()
+    try:
+        state = service.close_line(prefix, request.form.get("reason", ""), actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return toast("ok", *both("toast_line_closed", line=state.prefix, reason=state.reason), oob=_lines_oob())
+
+
+@manage.post("/lines/<prefix>/open")
+@page_requires(manager=True)
+def open_line(prefix: str):
+    service = get_service()
+    try:
+        state = service.open_line(prefix, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return _refusal(exc)
+    return toast("ok", *both("toast_line_opened", line=state.prefix), oob=_lines_oob())
+
+
+# ---------- the report: a day, a week, a month or a range ----------
+
+PERIODS = ("day", "week", "month", "range")
+
+
+@dataclass(frozen=True)
+class Period:
+    """What ``/manage/report`` shows: ``kind`` and its first and last service days. ``anchor`` is the
+    day a day, week or month was chosen by (the week or month holding it)."""
+
+    kind: str
+    first: date
+    last: date
+    anchor: date
+
+    def args(self) -> dict[str, str]:
+        if self.kind == "range":
+            return {"period": "range", "from": self.first.isoformat(), "to": self.last.isoformat()}
+        return {"period": self.kind, "day": self.anchor.isoformat()}
+
+    def shifted(self, step: int) -> Period:
+        """The period before (-1) or after (+1) this one, of the same kind and length."""
+        if self.kind == "range":
+            length = timedelta(days=step * ((self.last - self.first).days + 1))
+            return _period("range", self.first + length, self.first + length, self.last + length)
+        if self.kind == "month":
+            anchor = (self.first - timedelta(days=1)) if step < 0 else (self.last + timedelta(days=1))
+        else:
+            anchor = self.anchor + timedelta(days=step * (7 if self.kind == "week" else 1))
+        return _period(self.kind, anchor)
+
+
+def _period(kind: str, anchor: date, first: date | None = None, last: date | None = None) -> Period:
+    if kind == "week":  # Monday to Sunday
+        first = anchor - timedelta(days=anchor.weekday())
+        last = first + timedelta(days=6)
+    elif kind == "month":
+        first = anchor.replace(day=1)
+        last = (first + timedelta(days=32)).replace(day=1) - timedelta(days=1)
+    elif kind == "day":
+        first = last = anchor
+    assert first is not None and last is not None
+    return Period(kind, first, last, anchor)
+
+
+def _report_period() -> Period:
+    """``?period=day|week|month`` with ``day=YYYY-MM-DD`` (default today), or ``?period=range`` with
+    ``from`` and ``to`` (at most reports.MAX_DAYS days). Days lie within params.FIRST_DAY..LAST_DAY."""
+    kind = request.args.get("period") or "day"
+    if kind not in PERIODS:
+        raise params.BadValue("period", Msg("expect_period"))
+    if kind == "range":
+        first, last = params.arg_day("from"), params.arg_day("to")
+        if last < first or (last - first).days + 1 > reports.MAX_DAYS:
+            raise params.BadValue("to", Msg("expect_range", most=reports.MAX_DAYS))
+        return Period("range", first, last, first)
+    anchor = params.arg_day("day", default=None) or date.fromisoformat(views.service_day(get_service()))
+    return _period(kind, anchor)
 
 
 def _label(key: str) -> str:
@@ -205,12 +332,15 @@ def _label(key: str) -> str:
     return f"{zh} {en}"
 
 
+def _period_report(period: Period) -> reports.DayReport:
+    return reports.period_report(get_store(), get_service().config, period.first.isoformat(), period.last.isoformat())
+
+
 @manage.get("/report")
 @page_requires(manager=True)
 def report():
-    service = get_service()
-    day = _report_day()
-    data = reports.day_report(get_store(), service.config, day)
+    period = _report_period()
+    data = _period_report(period)
     hours = data.rows("hours")
     lines = data.rows("lines")
     ratings_rows = data.rows("ratings")
@@ -222,6 +352,7 @@ def report():
                 (_label("chart_served"), [h["served"] for h in hours]),
             ],
             title=_label("chart_hours"),
+            counts=True,
         ),
         "waits": svg_bars(
             [line["prefix"] for line in lines],
@@ -237,18 +368,42 @@ def report():
             [(r["level"], r["count"], LEVEL_COLORS[r["value"]]) for r in ratings_rows], title=_label("chart_ratings")
         ),
     }
-    previous = (date.fromisoformat(day) - timedelta(days=1)).isoformat()
-    following = (date.fromisoformat(day) + timedelta(days=1)).isoformat()
+    trends = {}
+    if len(data.days) > 1:
+        days = data.rows("days")
+        charts["days"] = svg_bars(
+            [d["day"][5:] for d in days],
+            [
+                (_label("chart_issued"), [d["issued"] for d in days]),
+                (_label("chart_served"), [d["served"] for d in days]),
+            ],
+            title=_label("chart_days"),
+            counts=True,
+            width=1200,
+        )
+        trends["overall"] = svg_trend(
+            data.days,
+            [(_label("chart_satisfaction"), [d["satisfaction"] for d in days])],
+            title=_label("chart_trend_overall"),
+        )
+        for dimension in reports.DIMENSIONS:
+            trends[dimension] = svg_trend(
+                data.days, reports.trend_series(data, dimension), title=_label(f"chart_trend_{dimension}")
+            )
     return render_template(
         "report.html",
         report=data,
-        day=day,
+        period=period,
+        periods=PERIODS,
+        day=period.anchor.isoformat(),
         charts=charts,
+        trends=trends,
         columns=reports.COLUMNS,
         titles=reports.TABLE_TITLES,
+        tables=_report_tables(data),
         cell=reports.cell,
-        previous=previous,
-        following=following,
+        previous=period.shifted(-1),
+        following=period.shifted(+1),
         me=person(g.principal.actor),
         levels=LEVELS,
         not_rated=NOT_RATED,
@@ -256,11 +411,17 @@ def report():
     )
 
 
+def _report_tables(data: reports.DayReport) -> tuple[str, ...]:
+    tables = ("lines", "matters", "windows", "clerks", "ratings", "bad_ratings", "transfers", "green", "hours", "cases")
+    return (*tables, "days", "satisfaction_trend") if len(data.days) > 1 else tables
+
+
 @manage.get("/report/<name>.csv")
 @page_requires(manager=True)
 def report_csv(name: str):
     if name not in reports.COLUMNS:
         abort(404)
-    day = _report_day()
-    data = reports.day_report(get_store(), get_service().config, day)
-    return csv_download(reports.csv_table(data, name), f"tongban-{day}-{name}.csv")
+    period = _report_period()
+    data = _period_report(period)
+    span = data.day if data.day == data.last else f"{data.day}_{data.last}"
+    return csv_download(reports.csv_table(data, name), f"tongban-{span}-{name}.csv")

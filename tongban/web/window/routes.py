@@ -9,6 +9,7 @@ sees the result at once; every other screen learns of it through the broker.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from datetime import datetime
 from functools import wraps
@@ -18,9 +19,12 @@ from flask import Blueprint, abort, current_app, g, render_template, request, ur
 
 from ...queue import errors, printing, ratings, views
 from ...queue.service import (
+    BREAK_REASONS,
     GREEN_REASONS,
+    SUSPEND_REASONS,
     TICKET_ACTIONS,
     TRANSFER_REASONS,
+    UNDOABLE,
     WINDOW_TRANSITIONS,
     HallService,
     Ticket,
@@ -32,7 +36,7 @@ from .. import params
 from ..access import page_requires
 from ..context import get_clock, get_search, get_service, get_store
 from ..errors import status_for
-from ..i18n import both
+from ..i18n import Msg, both
 from ..shared import live, person, toast
 
 window = Blueprint("window", __name__, template_folder="templates", url_prefix="/window")
@@ -42,7 +46,6 @@ window = Blueprint("window", __name__, template_folder="templates", url_prefix="
 # WINDOW_TRANSITIONS. Which buttons show is what the transition tables allow from the current state.
 CONSOLE_ACTIONS = tuple(a for a in TICKET_ACTIONS if a not in ("cancel", "late_return"))
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
-SUSPEND_REASON = "suspend_reason_materials"
 
 
 # ---------- shared by the staff and screen pages ----------
@@ -143,6 +146,7 @@ def _console_context(number: int) -> dict:
     now = service.clock.now()
     state = service.window(number)
     current = service.current_ticket(number)
+    suspended = service.tickets_at_window(number, ("suspended",))
     waits = views.line_waits(service)
     return {
         "last_done": views.last_done(service, number) if current is None else None,
@@ -158,7 +162,11 @@ def _console_context(number: int) -> dict:
         "line_name": {line.prefix: (line.name_zh, line.name_en) for line in service.config.lines},
         "my_lines": [waits[p] for p in state.serving],
         "other_able": [waits[p] for p in state.able if p not in state.serving],
-        "suspended": service.tickets_at_window(number, ("suspended",)),
+        "suspended": suspended,
+        "suspend_reasons": service.suspend_reasons(t.id for t in suspended),
+        "suspend_reason_codes": SUSPEND_REASONS,
+        "on_break": service.on_break(number),
+        "break_reasons": BREAK_REASONS,
         # Overdue print jobs become alerts here too, with or without a devices process (§Print jobs).
         "alerts": printing.open_alerts(service.store, now, names=printing.printer_names(service.config)),
         "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
@@ -193,6 +201,7 @@ def console(number: int):
         green_reasons=GREEN_REASONS,
         **_green_picks(service, number, ""),
         server_time=utc_iso(ctx["now"]),
+        **{k: v for k, v in _undo_vars(number).items() if k != "number"},
     )
 
 
@@ -203,12 +212,26 @@ def console_stream(number: int):
     return live(f"console:{number}", lambda: _console_fragments(number))
 
 
-def _current_oob(number: int) -> str:
+def _current_oob(number: int, *, undo: bool = False) -> str:
+    """The current ticket and the window's state at once; with ``undo``, the undo control too (the
+    action just taken, or nothing left to undo)."""
     ctx = _console_context(number)
-    return (
+    html = (
         f'<div id="current" hx-swap-oob="innerHTML">{render_template("_console_current.html", **ctx)}</div>'
         f'<div id="win-state" hx-swap-oob="innerHTML">{render_template("_console_state.html", **ctx)}</div>'
     )
+    if undo:
+        control = render_template("_console_undo.html", **_undo_vars(number))
+        html += f'<div id="undo" hx-swap-oob="innerHTML">{control}</div>'
+    return html
+
+
+def _undo_vars(number: int) -> dict:
+    """What the undo control shows: this clerk's last undoable action at the window, and its seconds left."""
+    service = get_service()
+    found = service.last_undoable(number, g.principal.actor)
+    left = max(0, math.ceil((found.until - service.clock.now()).total_seconds())) if found else 0
+    return {"undo": found, "undo_left": left, "number": number}
 
 
 @window.post("/<id:number>/next")
@@ -238,7 +261,10 @@ def ticket_action(number: int, ticket_id: int, action: str):
         except errors.QueueError as exc:
             return _refusal(exc)
     elif action == "suspend":
-        reason = request.form.get("reason", "").strip() or both(SUSPEND_REASON)[0]
+        # Why the citizen steps away, from the console's short list; shown where suspended tickets are.
+        reason = request.form.get("reason", "")
+        if reason not in SUSPEND_REASONS:
+            return toast("error", *both("suspend_choose_reason"), 400)
     try:
         ticket = service.act(
             ticket_id,
@@ -247,17 +273,40 @@ def ticket_action(number: int, ticket_id: int, action: str):
             actor=g.principal.actor,
             to_line=to_line,
             reason=reason,
+            # A person's no-show: the first press may be refused for a second (docs/architecture.md §Ticket lifecycle).
+            confirmed=request.form.get("confirm") == "yes",
             **said,
         )
+    except errors.NoShowUnconfirmed as exc:
+        html = render_template(
+            "_console_confirm_no_show.html", exc=exc, number=number, ticket_id=ticket_id, url=request.path
+        )
+        return html, status_for(exc)
     except errors.QueueError as exc:
         return _refusal(exc)
     if action == "recall":
         zh, en = both("toast_recalled", number=ticket.number, n=ticket.recalls, max=service.hall.max_recalls)
     elif action == "transfer":
         zh, en = both("toast_transferred", number=ticket.number, line=ticket.line)
+    elif action == "suspend":
+        zh, en = both("toast_suspend", number=ticket.number, reason=Msg(f"suspend_reason_{reason}"))
     else:
         zh, en = both(f"toast_{action}", number=ticket.number)
-    return toast("ok", zh, en, oob=_current_oob(number))
+    return toast("ok", zh, en, oob=_current_oob(number, undo=action in UNDOABLE))
+
+
+@window.post("/<id:number>/undo/<id:ticket_id>")
+@page_requires(staff=True)
+@for_window(_console_access)
+def undo(number: int, ticket_id: int):
+    """撤销: take back this clerk's no-show, finish or transfer of the last few seconds."""
+    service = get_service()
+    try:
+        ticket = service.undo(ticket_id, window=g.principal.clerk_window, actor=g.principal.actor)
+    except errors.QueueError as exc:
+        return toast("error", exc.message_zh, exc.message_en, status_for(exc), oob=_current_oob(number, undo=True))
+    zh, en = both("toast_undone", number=ticket.number, state=Msg(f"ticket_state_{ticket.state}"))
+    return toast("ok", zh, en, oob=_current_oob(number, undo=True))
 
 
 @window.post("/<id:number>/transfer")
@@ -301,11 +350,20 @@ def window_state(number: int, action: str):
     if action not in WINDOW_TRANSITIONS:
         abort(404)
     clerk = g.principal.actor if action == "open" else None
+    reason = None
+    if action == "pause":
+        # A break says why, from a short list; the console shows it with a timer.
+        reason = request.form.get("reason", "")
+        if reason not in BREAK_REASONS:
+            return toast("error", *both("break_choose_reason"), 400)
     try:
-        get_service().window_action(number, action, clerk=clerk, actor=g.principal.actor)
+        get_service().window_action(number, action, clerk=clerk, actor=g.principal.actor, reason=reason)
     except errors.QueueError as exc:
         return _refusal(exc)
-    zh, en = both(f"toast_window_{action}", n=number)
+    if action == "pause":
+        zh, en = both("toast_window_break", n=number, reason=Msg(f"break_reason_{reason}"))
+    else:
+        zh, en = both(f"toast_window_{action}", n=number)
     return toast("ok", zh, en, oob=_current_oob(number))
 
 
