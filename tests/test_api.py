@@ -100,6 +100,17 @@ def test_terminals_and_public_are_refused_on_staff_routes(hall):
     assert hall.call("GET", "/matters").status_code == 200
 
 
+def test_staff_record_why_a_green_ticket_has_priority(hall):
+    manager = hall.login("manager")
+    r = hall.call("POST", "/tickets", manager, json={"line": "A", "green": True, "green_reason": "disabled"})
+    assert r.status_code == 201 and r.get_json()["green_reason"] == "disabled"
+    assert hall.call("GET", f"/tickets/{r.get_json()['id']}", manager).get_json()["green_reason"] == "disabled"
+    for body in ({"line": "A", "green": True, "green_reason": "vip"}, {"line": "A", "green_reason": "elderly"}):
+        r = hall.call("POST", "/tickets", manager, json=body)
+        assert r.status_code == 400 and r.get_json()["field"] == "green_reason"
+    assert hall.call("POST", "/tickets", hall.kiosk, json={"line": "A"}).get_json()["green_reason"] is None
+
+
 def test_refusals_name_the_problem(hall, clock):
     r = hall.call("POST", "/tickets", hall.kiosk, json={"line": 7})
     assert r.status_code == 400 and r.get_json()["field"] == "line"

@@ -99,6 +99,25 @@ def test_status_page_follows_the_ticket_to_the_window(demo):
     assert "已办结" in text(client.get(f"/t/{ticket.token}"))
 
 
+def test_status_page_offers_alerts_after_one_tap_with_its_script_from_the_hall(demo):
+    """Vibration and a chime need the citizen's tap (static/js/status.js); the page gives the script
+    what to watch: the state, the recalls and the people ahead."""
+    service = service_of(demo)
+    first = service.take_ticket(line="B").ticket
+    ticket = service.take_ticket(line="B").ticket
+    client = demo.app.test_client()
+    html = text(client.get(f"/t/{ticket.token}"))
+    assert 'id="s-alerts"' in html and 'data-alerts="off"' in html and "开启叫号提醒（振动和提示音）" in html
+    assert "还剩 3 人和叫到您的号时" in html
+    assert '<script src="/static/js/status.js" defer></script>' in html and "<script>" not in html
+    assert 'data-state="waiting" data-recalls="0"' in html and 'data-ahead="1"' in html
+    assert demo.app.test_client().get("/static/js/status.js").status_code == 200
+    assert "Alert me when I am called" in text(client.get(f"/t/{ticket.token}?lang=en"))
+    # A ticket that is over has nothing to alert.
+    service.act(first.id, "cancel")
+    assert 'id="s-alerts"' not in text(client.get(f"/t/{first.token}"))
+
+
 def test_a_bad_or_missing_token_is_404_with_a_readable_page(demo):
     client = demo.app.test_client()
     for path in ("/t/not-a-token", "/t/" + "x" * 100):

@@ -233,9 +233,17 @@ def test_a_print_job_past_its_deadline_gives_the_full_screen_ticket_with_a_qr_co
     poll = re.search(r'hx-get="(/kiosk/kiosk-1/tickets/\d+/print/\d+)"', html).group(1)
     printer_hall.app.config["CLOCK"].advance(seconds=printing.DEFAULT_DEADLINE_S + 1)
     failed = text(client.get(poll, headers={"HX-Request": "true"}))
-    assert "号票未能打印" in failed and "拍下" in failed and "B001" in failed
-    assert '<svg class="qr-svg"' in failed and 'data-idle-s="0"' in failed  # stays until touched
-    assert "我已拍照" in failed
+    assert "号票未能打印" in failed and "请记住您的号码，或到咨询台补打" in failed and "B001" in failed
+    assert "Please remember your number" in failed
+    assert "拍下" not in failed and "我已拍照" not in failed  # nobody is asked to photograph a screen
+    assert '<svg class="qr-svg"' in failed
+    # It goes home by itself after 60 s (twice the idle time), so the next citizen finds the home screen.
+    assert 'data-idle-s="60"' in failed
+    again = text(client.get(poll + "?idle=5", headers={"HX-Request": "true"}))
+    assert 'data-idle-s="10"' in again
+    # The number stays valid: it is still waiting in its line.
+    store = store_of(printer_hall)
+    assert store.one("SELECT state FROM tickets WHERE number = 'B001'")["state"] == "waiting"
 
 
 def test_with_no_devices_process_the_kiosk_poll_fails_the_job_and_the_console_gets_the_alert(printer_hall):
@@ -283,6 +291,20 @@ def test_the_console_alone_notices_a_reprint_nobody_printed(printer_hall):
     assert "已发送补打" in text(console.post("/window/1/reprint", {"number": "A001", "printer": "printer-1"}))
     clock.advance(seconds=printing.DEFAULT_DEADLINE_S + 1)  # no kiosk polls a reprint
     assert "A001 号需补打" in text(console.get("/window/1"))
+
+
+def test_a_transferred_ticket_says_on_the_kiosk_where_it_went_and_why(hall):
+    client = kiosk(hall)
+    taken = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
+    service = service_of(hall)
+    ticket = next(t for t in service.waiting() if t.number == number_on(taken))
+    assert 'id="k-transferred"' not in text(taken)
+    service.act(ticket.id, "transfer", to_line="B", reason="取错队列", reason_key="transfer_reason_wrong_line")
+    service.store.close()
+    html = text(client.get(f"/kiosk/kiosk-1/tickets/{ticket.id}"))
+    moved = html[html.index('id="k-transferred"') :].split("</p>")[0]
+    assert "已转到 B 线" in moved and "原因：取错队列" in moved
+    assert "Moved to line B" in moved and "Reason: Took a ticket in the wrong line" in moved
 
 
 def test_a_kiosk_without_a_printer_shows_the_ticket_and_qr_at_once(hall):

@@ -34,12 +34,13 @@ def service_of(hall) -> HallService:
 
 
 def surfaces(hall, client, ticket_id: int, token: str, kiosk_html: str) -> dict[str, tuple]:
-    """(people ahead, minutes low–high or None, windows) as each surface tells it."""
+    """(people ahead, minutes low–high or None, windows, "you are next") as each surface tells it."""
     service = service_of(hall)
     ticket = service.ticket(ticket_id)
     told = {}
 
-    ahead = re.search(r'id="k-ahead">[^0-9]*(\d+)', kiosk_html)
+    ahead = re.search(r'id="k-ahead"[^>]*>[^0-9<]*(\d+)', kiosk_html)
+    k_next = re.search(r'id="k-ahead"[^>]*>([^<]*)<', kiosk_html)
     span = re.search(r'id="k-estimate">[^<]*?(\d+)[–-](\d+)', kiosk_html)
     windows = re.search(r'id="k-windows">(.*?)</div>', kiosk_html, re.S)
     told["kiosk"] = (
@@ -54,24 +55,37 @@ def surfaces(hall, client, ticket_id: int, token: str, kiosk_html: str) -> dict[
         )
         if windows and "k-no-window" not in windows.group(1)
         else (),
+        bool(k_next) and "下一位就是您" in k_next.group(1),
     )
 
     slip = build_slip(service, ticket)
     estimate = (slip.estimate_low_min, slip.estimate_high_min) if slip.estimate_low_min is not None else None
-    told["slip"] = (slip.people_ahead, estimate, tuple(sorted(slip.windows)))
+    printed = [b.zh for b in ticket_layout(slip) if isinstance(b, Pair)]
+    told["slip"] = (
+        slip.people_ahead,
+        estimate,
+        tuple(sorted(slip.windows)),
+        any("前面没有人" in line for line in printed),
+    )
 
     body = hall.call("GET", f"/tickets/{ticket_id}", hall.kiosk).get_json()
     est = body["estimate"]
-    told["api"] = (body["people_ahead"], (est["low"], est["high"]) if est else None, tuple(sorted(body["windows"])))
+    told["api"] = (
+        body["people_ahead"],
+        (est["low"], est["high"]) if est else None,
+        tuple(sorted(body["windows"])),
+        body["next"],
+    )
 
     page = text(client.get(f"/t/{token}"))
-    s_ahead = re.search(r'id="s-ahead">(\d+)<', page)
+    s_ahead = re.search(r'id="s-ahead"[^>]*>([^<]*)<', page)
     s_span = re.search(r'id="s-estimate">[^<]*?(\d+)[–-](\d+)', page)
     s_windows = re.search(r'class="s-windows">(.*?)</p>', page, re.S)
     told["status page"] = (
-        int(s_ahead.group(1)),
+        int(s_ahead.group(1)) if s_ahead.group(1).isdigit() else 0,
         (int(s_span.group(1)), int(s_span.group(2))) if s_span else None,
         tuple(sorted(int(n) for n in re.findall(r"(\d+)", s_windows.group(1)))) if s_windows else (),
+        "下一位就是您" in s_ahead.group(1),
     )
 
     outlook = service.ticket_outlook(ticket)
@@ -79,6 +93,7 @@ def surfaces(hall, client, ticket_id: int, token: str, kiosk_html: str) -> dict[
         outlook.people_ahead,
         (outlook.estimate.low, outlook.estimate.high) if outlook.estimate else None,
         tuple(sorted(outlook.windows)),
+        outlook.is_next,
     )
     service.store.close()
     return {"domain": truth, **told}
@@ -133,7 +148,7 @@ def test_no_minutes_are_promised_for_a_line_no_staffed_window_serves(hall):
     check.store.close()
     assert any("现在没有窗口办理此业务" in line for line in lines) and not any("预计" in line for line in lines)
     told = surfaces(hall, client, ticket.id, ticket.token, html)
-    assert all(value == (1, None, ()) for value in told.values()), told
+    assert all(value == (1, None, (), False) for value in told.values()), told
     assert "现在没有窗口办理此业务" in text(client.get(f"/t/{ticket.token}"))
     # Nor is the window without a clerk shown as ready on the hall display.
     display = hall.app.test_client()
@@ -161,3 +176,42 @@ def test_during_lunch_the_ticket_is_told_when_windows_open_again(tmp_path):
     assert "14:00 开始办理" in html and "暂无窗口办理" in html
     body = hall.call("GET", "/tickets/1", hall.kiosk).get_json()
     assert body["estimate"] is None and body["opens_at"] == "14:00"
+
+
+def test_nobody_ahead_reads_as_next_with_a_band_from_zero_everywhere(hall):
+    """Never "0 ahead" beside "0–17 min" as if someone were: the next call of the line is this ticket,
+    and the minutes are only until a busy window is free."""
+    service = service_of(hall)
+    service.window_action(1, "open", clerk="clerk1")
+    service.window_action(2, "open", clerk="clerk2")
+    service.take_ticket(line="A")
+    service.take_ticket(line="B")
+    service.call_next(1, clerk="clerk1")  # both windows busy with a citizen for a while
+    service.call_next(2, clerk="clerk2")
+    service.store.close()
+    client = kiosk(hall)
+    taken = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
+    html = text(taken)
+    check = service_of(hall)
+    ticket = next(t for t in check.waiting() if t.number == number_on(taken))
+    check.store.close()
+    told = surfaces(hall, client, ticket.id, ticket.token, html)
+    ahead, band, _windows, is_next = told["domain"]
+    assert ahead == 0 and is_next and band is not None and band[0] == 0 and band[1] > 0
+    assert all(value == told["domain"] for value in told.values()), told
+    # What the citizen reads: "you are next", never "0 人", beside minutes from 0.
+    assert "下一位就是您" in html and "前面还有</span>" not in html.split('id="k-ahead"')[1][:80]
+    assert ">0 人<" not in html and f"0–{band[1]} 分钟" in html
+    page = text(client.get(f"/t/{ticket.token}"))
+    assert "下一位就是您" in page and f"0–{band[1]} 分钟" in page
+
+
+def test_someone_ahead_is_never_called_next(hall):
+    service = service_of(hall)
+    service.window_action(1, "open", clerk="clerk1")
+    first = service.take_ticket(line="A")
+    second = service.take_ticket(line="A")
+    assert first.outlook.is_next and first.outlook.estimate.low == 0
+    assert not second.outlook.is_next and second.outlook.people_ahead == 1
+    assert service.ticket_outlook(service.ticket(second.ticket.id)).as_dict()["next"] is False
+    service.store.close()

@@ -390,17 +390,15 @@ def test_a_clerk_acts_only_on_the_lines_of_their_window_on_the_console(lined_hal
     assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
     r = client.post("/window/1/late-return", data={"number": no_show_e["number"]}, headers=headers)
     assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
-    r = client.post("/window/1/green", data={"confirmed": "yes", "matter": "line:E"}, headers=headers)
+    green = {"confirmed": "yes", "green_reason": "elderly"}
+    r = client.post("/window/1/green", data={**green, "matter": "line:E"}, headers=headers)
     assert r.status_code == (403 if limited else 200), r.get_data(as_text=True)
     if limited:
         assert "3号窗口" not in r.get_data(as_text=True) and "E" in r.get_data(as_text=True)
     # The console has no cancel button: a citizen who leaves is cancelled through the API.
     assert client.post(f"/window/1/ticket/{waiting_e['id']}/cancel", headers=headers).status_code == 404
     # Within window 1's lines the clerk's console works as before.
-    assert (
-        client.post("/window/1/green", data={"confirmed": "yes", "matter": "line:B"}, headers=headers).status_code
-        == 200
-    )
+    assert client.post("/window/1/green", data={**green, "matter": "line:B"}, headers=headers).status_code == 200
 
     manager = hall.login("manager")
     after = {t: hall.call("GET", f"/tickets/{t}", manager).get_json() for t in (waiting_e["id"], no_show_e["id"])}

@@ -178,6 +178,37 @@ def test_p90_is_nearest_rank():
     assert reports.p90([5]) == 5 and reports.p90([]) is None
 
 
+def test_green_channel_tickets_are_counted_by_why_they_had_priority(service, store, clock):
+    """The clerk's reason goes with the ticket (tickets.green_reason) and into the day report and its CSV."""
+    from tongban.queue import errors
+
+    service.window_action(1, "open", clerk="clerk1")
+    elder = service.take_ticket(line="A", green=True, green_reason="elderly").ticket
+    service.take_ticket(line="A", green=True, green_reason="elderly")
+    service.take_ticket(line="B", green=True, green_reason="pregnant")
+    service.take_ticket(line="A", green=True)  # the API may leave it out
+    service.take_ticket(line="A")  # not green: not in the table
+    assert elder.green_reason == "elderly"
+    assert service.events(elder.id)[0]["data"]["green_reason"] == "elderly"
+    for bad in ({"green": True, "green_reason": "vip"}, {"green": False, "green_reason": "elderly"}):
+        with pytest.raises(errors.BadGreenReason):
+            service.take_ticket(line="A", **bad)
+    clock.advance(minutes=4)
+    assert service.call_next(1, clerk="clerk1").id == elder.id
+    service.act(elder.id, "start", window=1, actor="clerk1")
+    service.act(elder.id, "finish", window=1, actor="clerk1")
+
+    report = reports.day_report(store, service.config, "2026-11-26")
+    rows = {r["value"]: r for r in report.rows("green")}
+    assert [r["reason"] for r in report.rows("green")] == ["老年人", "残疾人", "孕妇", "军人", "其他", "未记录原因"]
+    assert (rows["elderly"]["issued"], rows["elderly"]["served"], rows["elderly"]["wait_mean"]) == (2, 1, 4.0)
+    assert rows["pregnant"]["issued"] == 1 and rows["disabled"]["issued"] == 0 and rows[None]["issued"] == 1
+    assert report.totals["green"] == 4
+    table = list(csv.reader(io.StringIO(reports.csv_table(report, "green")[1:])))
+    assert table[0][:3] == ["优先原因 / Why priority", "取号 / Issued", "办结 / Served"]
+    assert table[1][:3] == ["老年人", "2", "1"] and table[3][:2] == ["孕妇", "1"]
+
+
 @pytest.mark.parametrize("peak", [0, 1, 3, 5, 6, 7, 11, 25, 26, 99, 100, 101, 1234])
 def test_count_axes_tick_whole_numbers_only(peak):
     ticks = charts.axis_ticks(peak, counts=True)

@@ -236,6 +236,20 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
         "reason": "需由其他部门窗口办理：公积金提取",
     }
     assert data["before"]["line"] == "A" and data["before"]["state"] == "serving"  # what an undo puts back
+    assert data["reason_key"] == "transfer_reason_other_dept" and data["note"] == "公积金提取"
+    # The citizen is told where and why, on the phone page and in the API, in their language.
+    body = hall.call("GET", f"/tickets/{t['id']}", manager).get_json()
+    assert body["transfer"] == {
+        "to_line": "B",
+        "reason_zh": "需由其他部门窗口办理：公积金提取",
+        "reason_en": "Handled by another department's window: 公积金提取",
+    }
+    phone = hall.app.test_client()
+    page = text(phone.get(f"/t/{body['status_token']}"))
+    assert "已转到 B 线（" in page and "原因：需由其他部门窗口办理：公积金提取" in page
+    phone.get("/lang/en")
+    page = text(phone.get(f"/t/{body['status_token']}"))
+    assert "Moved to line B (" in page and "Reason: Handled by another department&#39;s window" in page
     # To a window: into the line that window serves first (window 2 serves B, A).
     t2 = _ticket(hall)
     clerk.post("/window/1/next")
@@ -245,6 +259,11 @@ def test_console_transfer_to_a_line_or_a_window_with_a_reason(hall):
     assert "已转至 B 队列" in text(r)
     data = hall.call("GET", f"/tickets/{t2['id']}", manager).get_json()["events"][-1]["data"]
     assert data["to_line"] == "B" and data["reason"] == "转至2号窗口：需跨省通办专窗办理"
+    told = hall.call("GET", f"/tickets/{t2['id']}", manager).get_json()["transfer"]
+    assert told["reason_zh"] == "转至2号窗口：需跨省通办专窗办理"
+    assert told["reason_en"] == "To window 2: Needs the cross-province special window"
+    # A ticket never transferred says nothing of it.
+    assert hall.call("GET", f"/tickets/{_ticket(hall)['id']}", manager).get_json()["transfer"] is None
     assert clerk.post("/window/1/transfer", {"ticket": str(t2["id"])}).status_code == 404
 
 
@@ -302,25 +321,65 @@ def test_console_break_has_a_reason_a_timer_and_explains_call(hall, clock):
     assert clerk.post("/window/1/state/fly").status_code == 404
 
 
-def test_green_channel_needs_the_clerks_confirmation(hall):
+def test_green_channel_needs_the_clerks_confirmation_and_the_reason_for_priority(hall):
     clerk = staff(hall, "clerk1", window=1)
-    refused = clerk.post("/window/1/green", {"matter": "M2"})
+    refused = clerk.post("/window/1/green", {"matter": "M2", "green_reason": "elderly"})
     assert refused.status_code == 400 and "核实" in text(refused)
-    r = clerk.post("/window/1/green", {"matter": "M2", "confirmed": "yes"})
+    refused = clerk.post("/window/1/green", {"matter": "M2", "confirmed": "yes"})
+    assert refused.status_code == 400 and "请选择优先原因" in text(refused)
+    refused = clerk.post("/window/1/green", {"matter": "M2", "confirmed": "yes", "green_reason": "vip"})
+    assert refused.status_code == 400 and "请选择优先原因" in text(refused)
+    r = clerk.post("/window/1/green", {"matter": "M2", "confirmed": "yes", "green_reason": "elderly"})
     assert "已发绿色通道号 A001" in text(r)
-    r = clerk.post("/window/1/green", {"matter": "line:B", "confirmed": "yes"})
+    r = clerk.post("/window/1/green", {"matter": "line:B", "confirmed": "yes", "green_reason": "serviceman"})
     assert "B001" in text(r)
     store = _store(hall)
-    rows = store.all("SELECT number, green, matter FROM tickets ORDER BY id")
+    rows = store.all("SELECT number, green, matter, green_reason FROM tickets ORDER BY id")
     store.close()
-    assert [tuple(r) for r in rows] == [("A001", 1, "M2"), ("B001", 1, None)]
+    assert [tuple(r) for r in rows] == [("A001", 1, "M2", "elderly"), ("B001", 1, None, "serviceman")]
+    # Counted in the manager's day report, and in its CSV.
+    manager = staff(hall, "manager")
+    page = text(manager.get("/manage/report?day=2026-11-26"))
+    table = page[page.index('id="table-green"') : page.index('id="table-hours"')]
+    assert "绿色通道（按优先原因）" in table and re.search(r"老年人</td><td[^>]*>1<", table)
+    rows = list(csv.reader(io.StringIO(text(manager.get("/manage/report/green.csv?day=2026-11-26")).lstrip("\ufeff"))))
+    assert ["军人", "1"] == rows[4][:2]
+
+
+def test_green_channel_form_finds_the_matter_by_search_and_names_printers_by_place(tmp_path, clock):
+    doc = small_hall_doc()
+    doc["printers"] = [{"id": "printer-1", "url": "dummy://"}, {"id": "printer-9", "url": "dummy://"}]
+    kiosk = {"id": "kiosk-1", "name": "一楼取号机 / Ground floor kiosk", "printer": "printer-1"}
+    doc["kiosks"] = [{**kiosk, "location": "大厅入口 / Entrance"}]
+    hall = make_hall_client(tmp_path, parse_hall_config(doc, "green-form"), clock)
+    clerk = staff(hall, "clerk1", window=1)
+    page = text(clerk.get("/window/1"))
+    form = page[page.index('hx-post="/window/1/green"') :].split("</form>")[0]
+    # No long dropdown of matters: a search box, with the window's lines as whole choices to start.
+    assert 'id="green-q"' in form and 'hx-get="/window/1/green/matters"' in form and "<optgroup" not in form
+    assert 'value="line:A"' in form and 'value="M1"' not in form
+    # The reasons for priority, each a choice.
+    for key, zh in (("elderly", "老年人"), ("disabled", "残疾人"), ("pregnant", "孕妇"), ("serviceman", "军人")):
+        assert f'name="green_reason" value="{key}"' in form and zh in form
+    # Printers by where they stand; one no kiosk uses keeps its id.
+    assert "一楼取号机（大厅入口）" in form and "Ground floor kiosk (Entrance)" in form
+    assert '<option value="printer-9">printer-9</option>' in form
+    # Typing finds matters through the hall's one search (queue/search.py), only in this window's lines.
+    names = {m.code: m.name_zh for m in hall.app.config["HALL"].matters}
+    found = text(clerk.get("/window/1/green/matters?q=" + names["M1"][:2]))
+    assert 'value="M1"' in found and names["M1"] in found
+    assert "没有找到事项" in text(clerk.get("/window/1/green/matters?q=zzzzqqq"))
+    r = clerk.post(
+        "/window/1/green", {"matter": "M1", "confirmed": "yes", "green_reason": "disabled", "printer": "printer-1"}
+    )
+    assert "打印到 一楼取号机（大厅入口）" in text(r) and "printer-1" not in text(r)
 
 
 def test_reprint_queues_a_reprint_job_on_the_chosen_printer(hall):
     clerk = staff(hall, "clerk1", window=1)
     t = _ticket(hall)
     r = clerk.post("/window/1/reprint", {"number": t["number"].lower(), "printer": "printer-2"})
-    assert "已发送补打 A001 到 printer-2" in text(r)
+    assert "已发送补打 A001 到 printer-2" in text(r)  # no kiosk prints on it: known by its id
     assert clerk.post("/window/1/reprint", {"number": "Z999", "printer": "printer-2"}).status_code == 404
     assert clerk.post("/window/1/reprint", {"number": t["number"], "printer": "nope"}).status_code == 400
     store = _store(hall)
@@ -328,7 +387,7 @@ def test_reprint_queues_a_reprint_job_on_the_chosen_printer(hall):
     store.close()
     assert jobs == [(t["id"], "printer-2", 1, "pending")]
     # A green ticket can be printed straight away too.
-    clerk.post("/window/1/green", {"matter": "M1", "confirmed": "yes", "printer": "printer-1"})
+    clerk.post("/window/1/green", {"matter": "M1", "confirmed": "yes", "green_reason": "other", "printer": "printer-1"})
 
 
 def test_alerts_show_until_acknowledged(hall, clock):

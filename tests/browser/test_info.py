@@ -68,3 +68,44 @@ def test_ticket_status_page_follows_the_ticket_live(public_hall, new_page):
     assert "请到 4 号窗口办理" in page.inner_text("#s-box")
     screenshot(page, "kiosk-status-phone", docs=True)
     assert page.goto(f"{public_hall.url}/t/not-a-real-token").status == 404
+
+
+def test_one_tap_allows_the_status_page_to_vibrate_and_chime_at_three_left_and_when_called(public_hall, new_page):
+    """Sound and vibration need a tap first (browsers allow neither before one); then the page alerts
+    once when 3 people are left and again when the number is called. Asserted through the state the
+    page's script keeps on #s-alerts, not through a speaker."""
+    kiosk = public_hall.tokens["kiosk-1"]
+    ahead = [api(public_hall, "POST", "/tickets", kiosk, {"line": "E"}) for _ in range(5)]
+    ticket = api(public_hall, "POST", "/tickets", kiosk, {"line": "E"})
+    page = new_page(390, 844)
+    page.goto(f"{public_hall.url}/t/{ticket['status_token']}")
+    button = page.locator("#s-alerts")
+    assert button.get_attribute("data-alerts") == "off" and "开启叫号提醒" in button.inner_text()
+    assert page.get_attribute("#s-box", "data-ahead") == "5"
+    button.click()
+    assert button.get_attribute("data-alerts") == "on" and "提醒已开启" in button.inner_text()
+    assert button.get_attribute("data-last") == "ready" and button.get_attribute("data-count") == "1"
+    assert page.evaluate("typeof (window.AudioContext || window.webkitAudioContext)") == "function"
+
+    clerk = login(public_hall, "clerk9", 9)
+    api(public_hall, "POST", "/windows/9/open", clerk)
+
+    def pass_one():
+        called = api(public_hall, "POST", "/windows/9/next", clerk)
+        api(public_hall, "POST", f"/tickets/{called['id']}/no_show", clerk, {"confirm": True})
+        return called
+
+    assert pass_one()["id"] == ahead[0]["id"]  # 4 left: no alert yet
+    page.wait_for_selector("#s-box[data-ahead='4']")
+    assert button.get_attribute("data-count") == "1"
+    pass_one()  # 3 left
+    page.wait_for_selector("#s-alerts[data-last=three-left]")
+    pass_one()  # 2 left: said once, not again
+    page.wait_for_selector("#s-box[data-ahead='2']")
+    assert button.get_attribute("data-count") == "2"
+    pass_one()
+    pass_one()
+    assert api(public_hall, "POST", "/windows/9/next", clerk)["id"] == ticket["id"]
+    page.wait_for_selector("#s-alerts[data-last=called]")
+    assert button.get_attribute("data-count") == "3"
+    assert "请到 9 号窗口办理" in page.inner_text("#s-box")

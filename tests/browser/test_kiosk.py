@@ -290,26 +290,36 @@ def test_quota_reached_is_explained_with_what_to_do_instead(kiosk_hall, new_page
     screenshot(page, "kiosk-quota", docs=True)
 
 
-def test_printer_failure_shows_the_ticket_full_screen_with_a_qr_code(kiosk_hall, new_page):
+def test_printer_failure_shows_the_number_very_large_and_goes_home_by_itself(kiosk_hall, new_page):
     page = open_kiosk(new_page, kiosk_hall, "kiosk-1", "idle=2")
     card(page, "C").tap()
     page.tap("#k-take")
     page.wait_for_selector("#k-printing")
     assert "正在打印" in page.inner_text("#k-printing")
-    page.wait_for_selector("#k-photo")  # after the print deadline (printing.DEFAULT_DEADLINE_S)
+    page.wait_for_selector("#k-failed")  # after the print deadline (printing.DEFAULT_DEADLINE_S)
+    failed_at = time.monotonic()
     assert page.locator("#k-qr svg").is_visible()
-    assert "号票未能打印" in page.inner_text("#k-photo")
+    message = page.inner_text("#k-failed")
+    assert "号票未能打印" in message and "请记住您的号码，或到咨询台补打" in message and "拍" not in message
     number = page.inner_text("#k-number")
+    # The number is the largest text on the screen.
+    sizes = page.evaluate(
+        "() => [...document.querySelectorAll('#kiosk *')].filter((e) => e.children.length === 0)"
+        ".map((e) => [e.id, parseFloat(getComputedStyle(e).fontSize)])"
+    )
+    assert max(sizes, key=lambda s: s[1])[0] == "k-number"
     check_screen(page)
     screenshot(page, "kiosk-fallback", docs=True)
-    # Longer than idle=2, by the page's own timers: an idle timer armed when this screen settled
-    # would fire before this one, and going home starts with a request.
-    page.evaluate(XHR_COUNTER)
-    page.evaluate("() => new Promise((done) => setTimeout(done, 3000))")
-    assert page.evaluate("window.__xhr.sent") == 0  # it stays
-    assert page.inner_text("#k-number") == number
-    page.tap("#k-done")
-    page.wait_for_selector("#k-lines")
+    # Twice the idle time (60 s in a hall, 4 s with idle=2), untouched: home again, in Chinese.
+    assert page.get_attribute("#kiosk", "data-idle-s") == "4"
+    page.wait_for_selector("#k-lines", timeout=15000)
+    assert time.monotonic() - failed_at >= 3
+    # The number stays valid: it still waits in line C.
+    store = Store(kiosk_hall.db, migrate=False)
+    try:
+        assert store.one("SELECT state FROM tickets WHERE number = ?", (number,))["state"] == "waiting"
+    finally:
+        store.close()
 
 
 def test_idle_timeout_returns_home_in_chinese(kiosk_hall, new_page):

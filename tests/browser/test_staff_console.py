@@ -275,6 +275,27 @@ def test_recall_no_show_transfer_and_suspend_resume_through_the_console(live_hal
     ]
 
 
+def test_a_green_ticket_found_by_search_with_its_reason_and_a_printer_named_by_place(live_hall, new_page):
+    page = console(new_page, live_hall, 4)  # window 4 may serve B and C
+    page.click("summary:has-text('绿色通道取号')")
+    printers = page.locator("form[hx-post$='/green'] select[name=printer] option").all_inner_texts()
+    assert any("一楼大厅取号机 1（一楼大厅入口）" in p for p in printers) and "printer-1" not in printers
+    page.fill("#green-q", "sydj")  # the kiosk's search: pinyin initials of 失业登记
+    pick = page.locator("#green-results label.pick:has-text('失业登记')").first
+    pick.wait_for()
+    pick.locator("input").check()
+    page.check("input[name=green_reason][value=elderly]")
+    page.check("form[hx-post$='/green'] input[name=confirmed]")
+    page.click("form[hx-post$='/green'] button[type=submit]")
+    page.wait_for_selector(".toast:has-text('已发绿色通道号')")
+    store = Store(live_hall.db, migrate=False)
+    try:
+        row = store.one("SELECT matter, green, green_reason FROM tickets ORDER BY id DESC LIMIT 1")
+    finally:
+        store.close()
+    assert row["green"] == 1 and row["green_reason"] == "elderly" and row["matter"].startswith("RSJ")
+
+
 def test_a_rating_given_on_the_pad_appears_in_the_day_report(live_hall, new_page):
     api = Api(live_hall)
     yesterday = previous_workday(datetime.now(load_hall_config(live_hall.config).hall.tz).date())

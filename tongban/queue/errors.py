@@ -125,3 +125,9 @@ class UndoStale(QueueError):
     """Nothing to undo: the ticket's last step is not an undoable action, or not this clerk's."""
 
     code = "undo_stale"
+
+
+class BadGreenReason(QueueError):
+    """A green-channel reason that is not one of service.GREEN_REASONS, or one for a ticket that is not green."""
+
+    code = "bad_green_reason"

@@ -29,9 +29,15 @@ from ..config import HallConfig
 from ..texts import both, labels
 from .cases import case_counts
 from .ratings import BAD_LEVELS, LEVELS, NOT_RATED, REASONS
+from .service import GREEN_REASONS
 from .store import Store, parse_iso
 
 NO_MATTER = both("report_no_matter")
+#: Why a green-channel ticket had priority, by GREEN_REASONS key; None: not recorded.
+GREEN_NAMES: dict[str | None, tuple[str, str]] = {
+    **{key: both(f"green_reason_{key}") for key in GREEN_REASONS},
+    None: both("green_reason_unrecorded"),
+}
 
 
 def mean(values: list[float]) -> float | None:
@@ -124,6 +130,7 @@ _COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "ratings": ("level", "count", "share"),
     "bad_ratings": ("time", "number", "window", "clerk", "matter", "level", "reasons", "comment"),
     "transfers": ("time", "number", "window", "from_line", "to_line", "reason"),
+    "green": ("reason", "issued", "served", "wait_mean"),
     "hours": ("hour", "issued", "calls", "served"),
     "cases": ("opened", "sent", "delivered", "overdue"),
     "days": ("day", "issued", "served", "no_shows", "wait_mean", "wait_p90", "service_mean", "rated", "satisfaction"),
@@ -136,7 +143,7 @@ DIMENSIONS = ("matter", "window", "clerk")
 MAX_DAYS = 366
 
 
-_OWN_TITLES = {("lines", "transfers"), ("matters", "name")}
+_OWN_TITLES = {("lines", "transfers"), ("matters", "name"), ("green", "reason")}
 
 #: Columns of each table: key, 中文, English. HTML and CSV are both made from these.
 COLUMNS: dict[str, list[tuple[str, str, str]]] = {
@@ -364,6 +371,28 @@ def period_report(store: Store, config: HallConfig, first: str, last: str) -> Da
     levels[None] += len(unclosed)
     for t in unclosed:
         by_day[t["service_day"]].levels[None] += 1
+
+    # Green-channel tickets by why they had priority (the clerk's choice when issuing; none recorded
+    # for those issued through the API without one).
+    by_green: dict[str | None, _Group] = defaultdict(_Group)
+    for t in tickets.values():
+        if t["green"]:
+            group = by_green[t["green_reason"] if t["green_reason"] in GREEN_REASONS else None]
+            group.issued += 1
+            if t["state"] == "done":
+                group.served += 1
+            if t["id"] in first_call:
+                group.waits.append(_minutes(parse_iso(t["issued_at"]), first_call[t["id"]]))
+    green = [
+        {
+            "reason": GREEN_NAMES[key][0],
+            "reason_en": GREEN_NAMES[key][1],
+            "value": key,
+            **_row_stats(by_green.get(key, _Group())),
+        }
+        for key in (*GREEN_REASONS, None)
+        if key is not None or None in by_green
+    ]
     rated_total = sum(n for level, n in levels.items() if level is not None)
 
     lines = []
@@ -416,6 +445,7 @@ def period_report(store: Store, config: HallConfig, first: str, last: str) -> Da
         "in_service": sum(1 for t in tickets.values() if t["state"] in ("called", "serving", "suspended")),
         "not_rated": levels.get(None, 0),
         "bad_ratings": len(bad),
+        "green": sum(row["issued"] for row in green),
     }
     return DayReport(
         first,
@@ -428,6 +458,7 @@ def period_report(store: Store, config: HallConfig, first: str, last: str) -> Da
             "ratings": rating_rows,
             "bad_ratings": bad,
             "transfers": transfers,
+            "green": green,
             "hours": hours,
             "cases": [case_counts(store, last, first=first)],
             "days": days,

@@ -114,6 +114,7 @@ class Ticket:
     finished_at: datetime | None
     kiosk: str | None
     rated: bool
+    green_reason: str | None = None  # why a green-channel ticket had priority (GREEN_REASONS)
 
     @classmethod
     def from_row(cls, row) -> Ticket:
@@ -189,20 +190,78 @@ class Outlook:
 
     ``estimate`` is None when no open, staffed window serves or can serve the line now: then nobody
     is promised minutes; ``opens_at`` ('HH:MM') says when the hall opens again if it is closed now.
-    ``windows`` are the windows the forecast expects to call it."""
+    ``windows`` are the windows the forecast expects to call it.
+
+    ``is_next``: nobody is ahead and a window will call it; the next call of its line is this ticket.
+    Then the band starts at 0 (a window may free up any moment), so no surface pairs "0 ahead" with
+    minutes that seem to wait for someone (docs/architecture.md §Forecast)."""
 
     people_ahead: int
     estimate: Estimate | None
     windows: tuple[int, ...]
     opens_at: str | None = None
+    is_next: bool = False
+
+    @classmethod
+    def of(
+        cls, people_ahead: int, estimate: Estimate | None, windows: tuple[int, ...], opens_at: str | None = None
+    ) -> Outlook:
+        """The one rule tying people ahead and minutes together: nobody ahead, with a window to call it,
+        is "next", and its band starts at 0."""
+        if people_ahead == 0 and estimate is not None:
+            return cls(0, Estimate(estimate.minutes, 0, max(estimate.high, estimate.minutes)), windows, opens_at, True)
+        return cls(people_ahead, estimate, windows, opens_at)
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "next": self.is_next,
             "people_ahead": self.people_ahead,
             "estimate": self.estimate.as_dict() if self.estimate else None,
             "windows": list(self.windows),
             "opens_at": self.opens_at,
         }
+
+
+# Why a green-channel ticket has priority, as the clerk who checked it records it (texts: green_reason_*).
+GREEN_REASONS = ("elderly", "disabled", "pregnant", "serviceman", "other")
+
+# Reasons a clerk picks from for a transfer (texts/staff.toml); recorded by key so the citizen reads it in
+# their language.
+TRANSFER_REASONS = (
+    "transfer_reason_other_dept",
+    "transfer_reason_wrong_line",
+    "transfer_reason_special",
+    "transfer_reason_other",
+)
+
+
+@dataclass(frozen=True)
+class TransferNote:
+    """Where a transferred ticket went and why, as the citizen is told it (the ticket's last transfer)."""
+
+    to_line: str
+    reason_zh: str
+    reason_en: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"to_line": self.to_line, "reason_zh": self.reason_zh, "reason_en": self.reason_en}
+
+    @classmethod
+    def from_event(cls, data: dict[str, Any]) -> TransferNote:
+        key, note, to_window = data.get("reason_key"), data.get("note") or "", data.get("to_window")
+        if key in TRANSFER_REASONS or to_window is not None:
+            parts: dict[str, list[str]] = {"zh": [], "en": []}
+            for lang, said in parts.items():
+                if to_window is not None:
+                    said.append(text("transfer_to_window", lang, number=to_window))
+                if key in TRANSFER_REASONS:
+                    said.append(text(key, lang))
+                if note:
+                    said.append(note)
+            zh, en = "：".join(parts["zh"]), ": ".join(parts["en"])
+        else:  # a reason given as words (the API), or none
+            zh = en = data.get("reason") or ""
+        return cls(data["to_line"], zh, en)
 
 
 @dataclass(frozen=True)
@@ -340,6 +399,15 @@ class HallService:
     def events(self, ticket_id: int) -> list[dict]:
         rows = self.store.all("SELECT * FROM events WHERE ticket_id = ? ORDER BY id", (ticket_id,))
         return [{**dict(r), "data": json.loads(r["data"])} for r in rows]
+
+    def transfer_note(self, ticket: Ticket) -> TransferNote | None:
+        """Where and why the ticket was last transferred; None for a ticket never transferred."""
+        if not ticket.transferred:
+            return None
+        row = self.store.one(
+            "SELECT data FROM events WHERE ticket_id = ? AND action = 'transfer' ORDER BY id DESC LIMIT 1", (ticket.id,)
+        )
+        return TransferNote.from_event(json.loads(row["data"])) if row else None
 
     def people_ahead(self, ticket: Ticket) -> int:
         """How many tickets the policy will call before this one at the windows that could call it:
@@ -509,7 +577,7 @@ class HallService:
             # The windows that may call it: those serving its line, and those able to take it when
             # their own lines are empty (policy.reach).
             numbers = tuple(p.view.number for p in plans if target.line in policy.reach(p.view, cfg))
-            return Outlook(result.people_ahead, result.estimate, numbers), result
+            return Outlook.of(result.people_ahead, result.estimate, numbers), result
         # No open, staffed window serves or can take the line: no minutes are promised. The place in
         # line is still true, and so is when the hall opens again if it is closed now.
         key = policy.line_order_key(target, now, cfg)
@@ -572,11 +640,13 @@ class HallService:
         actor: str | None = None,
         window: int | None = None,
         request_key: str | None = None,
+        green_reason: str | None = None,
     ) -> Issued:
         """Take a ticket: one user action, one transaction (docs/architecture.md §Numbering).
 
         ``window`` is the window of the clerk issuing (None for a kiosk or a manager): a clerk's green
-        ticket must be for a line that window is able to serve.
+        ticket must be for a line that window is able to serve. ``green_reason`` (one of GREEN_REASONS,
+        green tickets only) is why it has priority, kept with the ticket for the day report.
 
         In one BEGIN IMMEDIATE: the repeat-safe key, the opening, quota and rate checks, the number,
         the ticket, its event, the print job for the kiosk's printer, and the key's record. A crash
@@ -587,7 +657,10 @@ class HallService:
         now = self.clock.now()
         day = calendar.service_day(now, self.hall)
         requester = kiosk or actor or "public"
-        asked = json.dumps([line, matter, green, utc_iso(appointment_at) if appointment_at else None])
+        if green_reason is not None and (not green or green_reason not in GREEN_REASONS):
+            raise errors.BadGreenReason("err_bad_green_reason", field="green_reason")
+        wanted: list[Any] = [line, matter, green, utc_iso(appointment_at) if appointment_at else None]
+        asked = json.dumps(wanted + [green_reason] if green_reason else wanted)
         # What the ticket will be told, forecast before the write (the new ticket is last among equals,
         # as it will be); the forecast is kept with the ticket to measure the band against its real wait.
         told = None
@@ -611,7 +684,7 @@ class HallService:
                 ticket_id, job_id = earlier["ticket_id"], earlier["print_job"]
             else:
                 ticket_id = self._insert_ticket(
-                    conn, now, day, line, matter, green, appointment_at, kiosk, actor, window
+                    conn, now, day, line, matter, green, appointment_at, kiosk, actor, window, green_reason
                 )
                 if told is not None and told[1] is not None:
                     conn.execute(
@@ -642,6 +715,7 @@ class HallService:
         kiosk: str | None,
         actor: str | None,
         window: int | None = None,
+        green_reason: str | None = None,
     ) -> int:
         """The checks and the ticket with its issue event, inside take_ticket's transaction."""
         prefix, matter_code = self._resolve_line(line, matter)
@@ -660,7 +734,7 @@ class HallService:
         number = f"{prefix}{seq:0{line_cfg.number_width}d}"
         cur = conn.execute(
             "INSERT INTO tickets (token, service_day, prefix, seq, number, line, matter, state, green,"
-            " appointment_at, issued_at, queued_at, kiosk) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            " appointment_at, issued_at, queued_at, kiosk, green_reason) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             (
                 secrets.token_urlsafe(12),
                 day,
@@ -675,6 +749,7 @@ class HallService:
                 utc_iso(now),
                 utc_iso(now),
                 kiosk,
+                green_reason,
             ),
         )
         ticket_id = cur.lastrowid
@@ -685,7 +760,14 @@ class HallService:
             ticket_id=ticket_id,
             to_state="waiting",
             actor=actor,
-            data={"line": prefix, "number": number, "matter": matter_code, "green": green, "kiosk": kiosk},
+            data={
+                "line": prefix,
+                "number": number,
+                "matter": matter_code,
+                "green": green,
+                "kiosk": kiosk,
+                **({"green_reason": green_reason} if green_reason else {}),
+            },
         )
         return ticket_id
 
@@ -1299,11 +1381,17 @@ class HallService:
         actor: str | None = None,
         to_line: str | None = None,
         reason: str | None = None,
+        reason_key: str | None = None,
+        note: str | None = None,
+        to_window: int | None = None,
         confirmed: bool = True,
     ) -> Ticket:
         """Apply one lifecycle action by ``actor``. ``window`` set means "as the clerk at this window":
         the ticket must be that window's, and cancel, transfer and late return stay within the lines the
         window is able to serve. ``window=None`` is a manager (or the system), limited by neither.
+
+        A transfer may also record why by key (``reason_key``, one of TRANSFER_REASONS), the clerk's
+        ``note`` and the window it was sent to (``to_window``), so the citizen is told in their language.
 
         ``confirmed=False`` is a person's first press of no-show: refused (``no_show_unconfirmed``)
         while ``no_show_needs_confirm`` says the citizen may still be on the way."""
@@ -1357,6 +1445,9 @@ class HallService:
                 data["before"] = {column: row[column] for column in UNDO_COLUMNS}
                 if window is not None:
                     data["by_window"] = window  # a waiting ticket's transfer names no window of its own
+            if action == "transfer":
+                extra = {"reason_key": reason_key if reason_key in TRANSFER_REASONS else None, "note": note}
+                data.update({k: v for k, v in {**extra, "to_window": to_window}.items() if v})
             updates["state"] = target
             sets = ", ".join(f"{k} = ?" for k in updates)
             conn.execute(f"UPDATE tickets SET {sets} WHERE id = ?", (*updates.values(), ticket_id))

@@ -609,3 +609,11 @@ def m015_ticket_estimates(db: sqlite_utils.Database) -> None:
             sd REAL NOT NULL
         )""")
     db.execute("CREATE INDEX tickets_called ON tickets (called_at)")
+
+
+@migrations()
+def m016_green_reason(db: sqlite_utils.Database) -> None:
+    # Why a green-channel ticket had priority (service.GREEN_REASONS: elderly, disabled, pregnant,
+    # serviceman, other), chosen by the clerk who issued it and counted in the day report. NULL for
+    # every other ticket, and for green tickets issued before it was asked.
+    db.execute("ALTER TABLE tickets ADD COLUMN green_reason TEXT")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from ... import __version__
 from ...queue import ratings
 from ...queue.search import TIERS
-from ...queue.service import LINE_REASON_MAX, TICKET_ACTIONS, WINDOW_TRANSITIONS
+from ...queue.service import GREEN_REASONS, LINE_REASON_MAX, TICKET_ACTIONS, WINDOW_TRANSITIONS
 from ..params import MAX_ID
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
@@ -60,10 +60,27 @@ SCHEMAS = {
             "matter": {"type": ["string", "null"]},
             "state": {"enum": ["waiting", "called", "serving", "suspended", "done", "no_show", "cancelled", "expired"]},
             "green": {"type": "boolean"},
+            "green_reason": {
+                "enum": [*GREEN_REASONS, None],
+                "description": "why a green-channel ticket has priority, as the issuing staff recorded it",
+            },
             "transferred": {"type": "boolean"},
+            "transfer": {
+                "type": ["object", "null"],
+                "description": "where a transferred ticket went and why, as its citizen is told",
+                "properties": {
+                    "to_line": {"type": "string"},
+                    "reason_zh": {"type": "string"},
+                    "reason_en": {"type": "string"},
+                },
+            },
             "window": {"type": ["integer", "null"]},
             "recalls": {"type": "integer"},
             "service_day": {"type": "string", "format": "date"},
+            "next": {
+                "type": "boolean",
+                "description": "nobody is ahead and a window will call it (its band starts at 0)",
+            },
             "people_ahead": {"type": "integer", "minimum": 0},
             "estimate": {
                 "oneOf": [{"$ref": "#/components/schemas/Estimate"}, {"type": "null"}],
@@ -382,6 +399,7 @@ PATHS = {
                             "matter": {"type": "string"},
                             "line": {"type": "string"},
                             "green": {"type": "boolean"},
+                            "green_reason": {"enum": list(GREEN_REASONS), "description": "with green true"},
                             "appointment_at": {"type": "string", "format": "date-time"},
                         },
                     }

@@ -12,7 +12,7 @@ from flask import Blueprint, g, jsonify, request
 from ...queue import errors, ratings
 from ...queue.accounts import AuthError
 from ...queue.search import TIERS
-from ...queue.service import TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
+from ...queue.service import GREEN_REASONS, TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
 from .. import params
 from ..access import requires
 from ..context import client_address, get_accounts, get_clock, get_search, get_service, get_store
@@ -93,7 +93,9 @@ def ticket_json(ticket: Ticket, *, outlook: Outlook | None = None) -> dict:
         "matter": ticket.matter,
         "state": ticket.state,
         "green": ticket.green,
+        "green_reason": ticket.green_reason,
         "transferred": ticket.transferred,
+        "transfer": note.as_dict() if (note := get_service().transfer_note(ticket)) else None,
         "window": ticket.window,
         "recalls": ticket.recalls,
         "service_day": ticket.service_day,
@@ -212,10 +214,13 @@ def logout():
 @requires(staff=True, terminals=("kiosk",))
 def issue_ticket():
     body = _body()
-    _unknown_fields(body, {"matter", "line", "green", "appointment_at"})
+    _unknown_fields(body, {"matter", "line", "green", "green_reason", "appointment_at"})
     matter = _field(body, "matter", str, expected="a matter code")
     line = _field(body, "line", str, expected="a line prefix")
     green = _field(body, "green", bool, expected="true or false") or False
+    green_reason = _field(body, "green_reason", str, expected="one of " + ", ".join(GREEN_REASONS))
+    if green_reason is not None and (green_reason not in GREEN_REASONS or not green):
+        raise BadRequest("green_reason", "one of " + ", ".join(GREEN_REASONS) + ", with green true")
     if matter is None and line is None:
         raise BadRequest("matter", "a matter code, or a line prefix in 'line'")
     if green and not g.principal.is_staff:
@@ -237,6 +242,7 @@ def issue_ticket():
         actor=g.principal.actor,
         window=g.principal.clerk_window,
         request_key=key,
+        green_reason=green_reason,
     )
     # The same key again (the first answer was lost): the same ticket, and 200 says it is not new.
     return jsonify(issued_json(issued)), 200 if issued.repeated else 201

@@ -33,6 +33,9 @@ from ..qr import qr_svg
 kiosk = Blueprint("kiosk", __name__, template_folder="templates", url_prefix="/kiosk")
 
 DEFAULT_IDLE_S = 30
+# The printer-failure screen stays this many idle times (60 s by default): long enough to read and
+# remember the number, short enough that the next citizen does not find it (docs/kiosk.md).
+FAILED_IDLE_FACTOR = 2
 PRINT_POLL_MS = 500
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
@@ -470,6 +473,7 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
         "matter": service.config.matter(ticket.matter) if ticket.matter else None,
         "windows": window_groups(service, outlook.windows),
         "job": job,
+        "transfer": service.transfer_note(ticket),
     }
     if job is not None and job["state"] not in printing.FINAL:
         return render_screen(
@@ -482,13 +486,27 @@ def ticket_screen(service: HallService, ticket: Ticket, job_id: int | None, *, o
         )
     if job is not None and job["state"] == "done":
         return render_screen("_kiosk_ticket.html", toggles=False, printed=True, **context)
-    # Failed, timed out, or no printer at all: the ticket stays on screen until touched.
+    failed = job is not None
+    if failed:
+        # The slip did not print: the number, very large, to remember (or reprint at the desk). It
+        # stays valid, and the screen goes home by itself so the next citizen does not have to.
+        return render_screen(
+            "_kiosk_ticket.html",
+            idle_s=FAILED_IDLE_FACTOR * (g.kstate["idle"] or _idle_default()),
+            toggles=False,
+            printed=False,
+            failed=True,
+            qr=qr_svg(service.qr_text(ticket)),
+            qr_is_link=bool(service.hall.public_url),
+            **context,
+        )
+    # No printer at all: the on-screen ticket is the citizen's only copy; it stays until touched.
     return render_screen(
         "_kiosk_ticket.html",
         idle=False,
         toggles=False,
         printed=False,
-        failed=job is not None,
+        failed=False,
         qr=qr_svg(service.qr_text(ticket)),
         qr_is_link=bool(service.hall.public_url),
         **context,

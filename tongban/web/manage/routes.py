@@ -412,7 +412,7 @@ def report():
 
 
 def _report_tables(data: reports.DayReport) -> tuple[str, ...]:
-    tables = ("lines", "matters", "windows", "clerks", "ratings", "bad_ratings", "transfers", "hours", "cases")
+    tables = ("lines", "matters", "windows", "clerks", "ratings", "bad_ratings", "transfers", "green", "hours", "cases")
     return (*tables, "days", "satisfaction_trend") if len(data.days) > 1 else tables
 
 

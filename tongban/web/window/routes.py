@@ -20,8 +20,10 @@ from flask import Blueprint, abort, current_app, g, render_template, request, ur
 from ...queue import errors, printing, ratings, views
 from ...queue.service import (
     BREAK_REASONS,
+    GREEN_REASONS,
     SUSPEND_REASONS,
     TICKET_ACTIONS,
+    TRANSFER_REASONS,
     UNDOABLE,
     WINDOW_TRANSITIONS,
     HallService,
@@ -32,7 +34,7 @@ from ...queue.service import (
 from ...queue.store import parse_iso, utc_iso
 from .. import params
 from ..access import page_requires
-from ..context import get_clock, get_service, get_store
+from ..context import get_clock, get_search, get_service, get_store
 from ..errors import status_for
 from ..i18n import Msg, both
 from ..shared import live, person, toast
@@ -44,12 +46,6 @@ window = Blueprint("window", __name__, template_folder="templates", url_prefix="
 # WINDOW_TRANSITIONS. Which buttons show is what the transition tables allow from the current state.
 CONSOLE_ACTIONS = tuple(a for a in TICKET_ACTIONS if a not in ("cancel", "late_return"))
 MODE_KEYS = {"on-site": "mode_on_site", "proxy": "mode_proxy", "multi-place": "mode_multi_place"}
-TRANSFER_REASONS = (
-    "transfer_reason_other_dept",
-    "transfer_reason_wrong_line",
-    "transfer_reason_special",
-    "transfer_reason_other",
-)
 
 
 # ---------- shared by the staff and screen pages ----------
@@ -62,6 +58,32 @@ def forbidden():
 def printer_ids(config) -> list[str]:
     """The ids of the hall's printers."""
     return [printer.id for printer in config.printers]
+
+
+def _halves(text: str) -> tuple[str, str]:
+    zh, _, en = text.partition(" / ")
+    return zh.strip(), (en or zh).strip()
+
+
+def printer_places(config) -> dict[str, tuple[str, str]]:
+    """Each printer by where it stands, as staff know it: the kiosks that print on it and their
+    locations ("一楼大厅取号机 1（一楼大厅入口）"); a printer no kiosk uses keeps its id."""
+    places: dict[str, tuple[str, str]] = {}
+    for printer in config.printers:
+        zh: list[str] = []
+        en: list[str] = []
+        for k in config.kiosks:
+            if k.printer != printer.id:
+                continue
+            name_zh, name_en = _halves(k.name or k.id)
+            where_zh, where_en = _halves(k.location) if k.location else ("", "")
+            zh.append(f"{name_zh}（{where_zh}）" if where_zh else name_zh)
+            en.append(f"{name_en} ({where_en})" if where_en else name_en)
+        places[printer.id] = ("、".join(zh), ", ".join(en)) if zh else (printer.id, printer.id)
+    return places
+
+
+GREEN_PICKS = 8  # matters the green-channel picker lists for one search
 
 
 def minutes_since(moment: datetime | None, now: datetime) -> int:
@@ -174,8 +196,10 @@ def console(number: int):
         me=person(g.principal.actor),
         lines=service.config.lines,
         matters=service.config.matters,
-        printers=printer_ids(service.config),
+        printers=printer_places(service.config),
         transfer_reasons=TRANSFER_REASONS,
+        green_reasons=GREEN_REASONS,
+        **_green_picks(service, number, ""),
         server_time=utc_iso(ctx["now"]),
         **{k: v for k, v in _undo_vars(number).items() if k != "number"},
     )
@@ -230,9 +254,10 @@ def ticket_action(number: int, ticket_id: int, action: str):
         abort(404)
     service = get_service()
     to_line = reason = None
+    said: dict[str, Any] = {}
     if action == "transfer":
         try:
-            to_line, reason = _transfer_target(service)
+            to_line, reason, said = _transfer_target(service)
         except errors.QueueError as exc:
             return _refusal(exc)
     elif action == "suspend":
@@ -250,6 +275,7 @@ def ticket_action(number: int, ticket_id: int, action: str):
             reason=reason,
             # A person's no-show: the first press may be refused for a second (docs/architecture.md §Ticket lifecycle).
             confirmed=request.form.get("confirm") == "yes",
+            **said,
         )
     except errors.NoShowUnconfirmed as exc:
         html = render_template(
@@ -294,21 +320,26 @@ def transfer(number: int):
     return ticket_action(number, ticket_id, "transfer")
 
 
-def _transfer_target(service: HallService) -> tuple[str, str]:
+def _transfer_target(service: HallService) -> tuple[str, str, dict[str, Any]]:
     """To a line, or to a window: the pull policy binds no ticket to a window (docs/architecture.md §Dispatch),
-    so a transfer to a window puts the ticket in the line that window serves first, and says so."""
+    so a transfer to a window puts the ticket in the line that window serves first, and says so. Also
+    what the citizen is told (the reason's key, the note, the window), for act()."""
     target = request.form.get("target", "")
     kind, _, value = target.partition(":")
     reason_key = request.form.get("reason_key", "")
     reason = both(reason_key)[0] if reason_key in TRANSFER_REASONS else ""
     note = " ".join(request.form.get("note", "").split())[:100]
     reason = "：".join(p for p in (reason, note) if p)
+    said: dict[str, Any] = {"reason_key": reason_key if reason_key in TRANSFER_REASONS else None, "note": note or None}
     if kind == "line" and value:
-        return value, reason or both("transfer_reason_other")[0]
+        if not said["reason_key"] and not note:
+            said["reason_key"] = "transfer_reason_other"
+        return value, reason or both("transfer_reason_other")[0], said
     if kind == "window" and value:
         other = service.window(params.whole(value, "target"))
         prefix = other.serving[0]
-        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else "")
+        said["to_window"] = other.number
+        return prefix, both("transfer_to_window", number=other.number)[0] + (f"：{reason}" if reason else ""), said
     raise errors.UnknownLine("err_choose_transfer_target", field="target")
 
 
@@ -343,6 +374,9 @@ def green_ticket(number: int):
     """A green-channel ticket issued by the clerk, who has checked the citizen's eligibility."""
     if request.form.get("confirmed") != "yes":
         return toast("error", *both("green_confirm_needed"), 400)
+    green_reason = request.form.get("green_reason", "")
+    if green_reason not in GREEN_REASONS:
+        return toast("error", *both("green_reason_needed"), 400)
     matter = request.form.get("matter") or None
     line = None
     if matter and matter.startswith("line:"):
@@ -350,17 +384,48 @@ def green_ticket(number: int):
     service = get_service()
     try:
         issued = service.take_ticket(
-            line=line, matter=matter, green=True, actor=g.principal.actor, window=g.principal.clerk_window
+            line=line,
+            matter=matter,
+            green=True,
+            actor=g.principal.actor,
+            window=g.principal.clerk_window,
+            green_reason=green_reason,
         )
     except errors.QueueError as exc:
         return _refusal(exc)
     printer = request.form.get("printer", "")
-    if printer and printer in printer_ids(service.config):
+    places = printer_places(service.config)
+    if printer and printer in places:
         printing.enqueue(get_store(), issued.ticket.id, printer, get_clock().now())
-        zh, en = both("toast_green_printed", number=issued.ticket.number, printer=printer)
+        zh = both("toast_green_printed", number=issued.ticket.number, printer=places[printer][0])[0]
+        en = both("toast_green_printed", number=issued.ticket.number, printer=places[printer][1])[1]
     else:
         zh, en = both("toast_green", number=issued.ticket.number)
     return toast("ok", zh, en)
+
+
+def _green_picks(service: HallService, number: int, query: str) -> dict[str, Any]:
+    """What the green-channel picker lists: the matters the hall's one search finds (queue/search.py),
+    within the lines this window is able to serve, and each of those lines as a whole."""
+    config = service.config
+    able = service.window(number).able
+    codes = get_search().search(query) if query.strip() else []
+    found = [m for m in (config.matter(c) for c in codes) if config.line_of_matter(m.code).prefix in able]
+    return {
+        "green_query": query,
+        "green_found": [(m, config.line_of_matter(m.code).prefix) for m in found[:GREEN_PICKS]],
+        "green_more": max(0, len(found) - GREEN_PICKS),
+        "green_lines": [config.line(p) for p in able],
+    }
+
+
+@window.get("/<id:number>/green/matters")
+@page_requires(staff=True)
+@for_window(_console_access)
+def green_matters(number: int):
+    """The green-channel picker's choices for what the clerk typed (htmx, as they type)."""
+    query = request.args.get("q", "")[:40]
+    return render_template("_console_green_matters.html", number=number, **_green_picks(get_service(), number, query))
 
 
 @window.post("/<id:number>/reprint")
@@ -371,13 +436,16 @@ def reprint(number: int):
     service = get_service()
     code = request.form.get("number", "").strip().upper()
     printer = request.form.get("printer", "")
-    if printer not in printer_ids(service.config):
+    places = printer_places(service.config)
+    if printer not in places:
         return toast("error", *both("reprint_choose_printer"), 400)
     ticket = views.ticket_numbered(service, code)
     if ticket is None:
         return toast("error", *both("reprint_unknown", number=code or "—"), 404)
     printing.enqueue(get_store(), ticket.id, printer, get_clock().now(), reprint=True)
-    return toast("ok", *both("toast_reprinted", number=code, printer=printer))
+    zh = both("toast_reprinted", number=code, printer=places[printer][0])[0]
+    en = both("toast_reprinted", number=code, printer=places[printer][1])[1]
+    return toast("ok", zh, en)
 
 
 @window.post("/<id:number>/late-return")
@@ -394,7 +462,10 @@ def late_return(number: int):
         ticket = service.act(found.id, "late_return", window=g.principal.clerk_window, actor=g.principal.actor)
     except errors.QueueError as exc:
         return _refusal(exc)
-    return toast("ok", *both("toast_late_return", number=ticket.number, ahead=service.people_ahead(ticket)))
+    outlook = service.ticket_outlook(ticket)  # the same as the citizen's /t/ page and the API
+    if outlook.is_next:
+        return toast("ok", *both("toast_late_return_next", number=ticket.number))
+    return toast("ok", *both("toast_late_return", number=ticket.number, ahead=outlook.people_ahead))
 
 
 @window.post("/<id:number>/alerts/<id:alert_id>/ack")
