@@ -29,6 +29,7 @@ from .estimates import (
     minutes_per_call,
     smooth,
 )
+from .masking import mask_personal
 from .ratelimit import check_kiosk_rate
 from .store import Store, parse_iso, utc_iso
 
@@ -248,7 +249,9 @@ class TransferNote:
 
     @classmethod
     def from_event(cls, data: dict[str, Any]) -> TransferNote:
-        key, note, to_window = data.get("reason_key"), data.get("note") or "", data.get("to_window")
+        # The clerk's own note stays with the staff: a public page must not repeat what a clerk typed
+        # about a citizen. The citizen is told the reason from the list, and where to go.
+        key, to_window = data.get("reason_key"), data.get("to_window")
         if key in TRANSFER_REASONS or to_window is not None:
             parts: dict[str, list[str]] = {"zh": [], "en": []}
             for lang, said in parts.items():
@@ -256,11 +259,9 @@ class TransferNote:
                     said.append(text("transfer_to_window", lang, number=to_window))
                 if key in TRANSFER_REASONS:
                     said.append(text(key, lang))
-                if note:
-                    said.append(note)
             zh, en = "：".join(parts["zh"]), ": ".join(parts["en"])
-        else:  # a reason given as words (the API), or none
-            zh = en = data.get("reason") or ""
+        else:  # a reason given as words (the API), or none: masked as any free text shown in public
+            zh = en = mask_personal(data.get("reason") or "")
         return cls(data["to_line"], zh, en)
 
 
