@@ -106,6 +106,9 @@ class Window:
     phone: str
     able: tuple[str, ...]
     serving: tuple[str, ...]
+    # A help desk's console also shows the kiosks' help requests (docs/kiosk.md#asking-for-help);
+    # the manager's console always does.
+    help_desk: bool = False
 
     @property
     def primary(self) -> str:
@@ -514,7 +517,7 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     out = []
     entries = c.entries(doc, "", "windows")
     for path, t in entries:
-        c.unknown(t, path, {"number", "name", "location", "phone", "able", "serving"})
+        c.unknown(t, path, {"number", "name", "location", "phone", "able", "serving", "help_desk"})
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
         for i, prefix in enumerate(able):
@@ -535,6 +538,7 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
                 phone=c.text(t, path, "phone"),
                 able=able,
                 serving=serving,
+                help_desk=c.get(t, path, "help_desk", bool, required=False, default=False),
             )
         )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")
