@@ -173,9 +173,9 @@ def test_elder_mode_shows_four_choices_a_page_in_one_language(tmp_path, clock):
     hall = make_hall_client(tmp_path, DEMO, clock)
     client = kiosk(hall)
     home = text(client.get("/kiosk/kiosk-1?elder=1"))
-    assert home.count('data-line=') == 4 and "第 1 / 2 页" in home  # the demo hall's five lines
-    assert text(client.get("/kiosk/kiosk-1?elder=1&page=2")).count('data-line=') == 1
-    assert text(client.get("/kiosk/kiosk-1")).count('data-line=') == 5  # normal mode: all on one page
+    assert home.count("data-line=") == 4 and "第 1 / 2 页" in home  # the demo hall's five lines
+    assert text(client.get("/kiosk/kiosk-1?elder=1&page=2")).count("data-line=") == 1
+    assert text(client.get("/kiosk/kiosk-1")).count("data-line=") == 5  # normal mode: all on one page
     assert text(client.get("/kiosk/kiosk-1/departments?elder=1")).count('class="k-dept"') == 4
     assert text(client.get("/kiosk/kiosk-1/search?q=s&elder=1")).count('class="k-matter"') == 4
     # No second language under the first: Chinese only, or (chosen) English only.
