@@ -323,7 +323,7 @@ def search(kiosk_id: str):
     # The keyboard types letters: pinyin, full or initials (docs/kiosk.md "Everyday names").
     query = finder.letters(request.args.get("q", ""))
     codes = finder.search(query, keyboard=True)
-    shown, page, pages = paginate(codes, _page_arg(), per_page(6, ELDER_CHOICES))
+    shown, page, pages = paginate(codes, _page_arg(), per_page(5, ELDER_CHOICES))
     matters = [config.matter(c) for c in shown]
     return render_screen(
         "_kiosk_search.html",
