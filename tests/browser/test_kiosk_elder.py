@@ -144,7 +144,8 @@ def test_elder_pages_offer_at_most_four_choices_and_fill_the_screen(elder_hall, 
           const parts = [...main.children].filter((e) => e.getBoundingClientRect().height > 0);
           const used = parts.reduce((sum, e) => sum + e.getBoundingClientRect().height, 0)
             + parseFloat(style.rowGap || 0) * (parts.length - 1);
-          return main.getBoundingClientRect().height - parseFloat(style.paddingTop) - parseFloat(style.paddingBottom) - used;
+          const padding = parseFloat(style.paddingTop) + parseFloat(style.paddingBottom);
+          return main.getBoundingClientRect().height - padding - used;
         }""")
         assert empty < 0.1 * H, f"{screen}: {empty:.0f} px of the screen left empty"
         bottom = page.evaluate("document.documentElement.scrollHeight")
