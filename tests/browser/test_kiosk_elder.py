@@ -200,3 +200,14 @@ def test_the_help_button_alerts_the_manager_naming_the_kiosk(elder_hall, new_pag
     # The kiosk polls while help is asked for: it now says someone is coming.
     kiosk.wait_for_selector("#k-help-status:has-text('工作人员正在赶来')", timeout=15000)
     screenshot(kiosk, "kiosk-help-coming")
+
+
+def test_the_help_bars_poll_does_not_keep_the_screen_from_going_home(elder_hall, new_page):
+    kiosk = open_kiosk(new_page, elder_hall)
+    # kiosk-2's own request, so the poll runs; the idle time is longer than one poll (5 s).
+    kiosk.goto(f"{elder_hall.url}/enrol?token={elder_hall.tokens['kiosk-2']}")
+    kiosk.goto(f"{elder_hall.url}/kiosk/kiosk-2/departments?elder=1&idle=7")
+    kiosk.tap("#k-help-button")
+    kiosk.wait_for_selector("#k-help[data-help=asked]")
+    kiosk.wait_for_selector("#kiosk:not(.elder) #k-lines", timeout=20000)  # home, in normal mode
+    assert "已通知工作人员" in kiosk.inner_text("#k-help")  # and still says staff were told
