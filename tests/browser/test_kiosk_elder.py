@@ -121,6 +121,29 @@ def test_every_text_is_large_and_half_as_large_again_in_elder_mode(elder_hall, n
         assert short == [], f"{screen}: not 1.5× in elder mode (text, normal, elder): {short[:5]}"
 
 
+# The "please wait" bar lies outside #kiosk (it must outlive a failed swap): its texts, shown.
+WAIT_TEXTS = """() => {
+  const wait = document.getElementById('kiosk-wait');
+  wait.hidden = false;
+  return [...wait.querySelectorAll('span')].filter((e) => e.getBoundingClientRect().height > 0)
+    .map((e) => ({text: e.textContent.trim(), size: parseFloat(getComputedStyle(e).fontSize)}));
+}"""
+
+
+def test_the_please_wait_bar_follows_elder_mode(elder_hall, new_page):
+    page = open_kiosk(new_page, elder_hall)
+    base = f"{elder_hall.url}/kiosk/kiosk-1"
+    page.goto(base)
+    normal = page.evaluate(WAIT_TEXTS)
+    assert min(t["size"] for t in normal) >= 24 and len(normal) == 2  # both languages
+    page.goto(f"{base}?elder=1")
+    (zh,) = page.evaluate(WAIT_TEXTS)
+    assert zh["text"] == "请稍候，正在重新连接…" and zh["size"] >= 1.5 * max(t["size"] for t in normal)
+    page.goto(f"{base}?elder=1&lang=en")
+    (en,) = page.evaluate(WAIT_TEXTS)
+    assert en["text"].startswith("Please wait") and en["size"] >= 32
+
+
 def test_elder_pages_offer_at_most_four_choices_and_fill_the_screen(elder_hall, new_page):
     page = open_kiosk(new_page, elder_hall)
     base = f"{elder_hall.url}/kiosk/kiosk-1"
