@@ -80,6 +80,7 @@ SCREENS = [
     "/lines/B",
     "/green",
     "/tickets/{ticket}",
+    "/matters/NOPE",  # "this page does not exist"
 ]
 
 
