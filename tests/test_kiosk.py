@@ -164,9 +164,25 @@ def test_departments_page_matters_in_pages(tmp_path, clock):
     first = text(client.get("/kiosk/kiosk-1/departments/scjg"))
     assert first.count('class="k-matter"') == 8 and "第 1 / 3 页" in first
     elder = text(client.get("/kiosk/kiosk-1/departments/scjg?elder=1"))
-    assert elder.count('class="k-matter"') == 5 and "第 1 / 5 页" in elder
+    assert elder.count('class="k-matter"') == 4 and "第 1 / 6 页" in elder  # at most four choices a page
     last = text(client.get("/kiosk/kiosk-1/departments/scjg?page=3"))
     assert last.count('class="k-matter"') == 7
+
+
+def test_elder_mode_shows_four_choices_a_page_in_one_language(tmp_path, clock):
+    hall = make_hall_client(tmp_path, DEMO, clock)
+    client = kiosk(hall)
+    home = text(client.get("/kiosk/kiosk-1?elder=1"))
+    assert home.count("data-line=") == 4 and "第 1 / 2 页" in home  # the demo hall's five lines
+    assert text(client.get("/kiosk/kiosk-1?elder=1&page=2")).count("data-line=") == 1
+    assert text(client.get("/kiosk/kiosk-1")).count("data-line=") == 5  # normal mode: all on one page
+    assert text(client.get("/kiosk/kiosk-1/departments?elder=1")).count('class="k-dept"') == 4
+    assert text(client.get("/kiosk/kiosk-1/search?q=s&elder=1")).count('class="k-matter"') == 4
+    # No second language under the first: Chinese only, or (chosen) English only.
+    kiosk_part = home.split('id="kiosk"', 1)[1].split('id="kiosk-wait"', 1)[0]
+    assert 'class="s"' not in kiosk_part and "Choose the service" not in kiosk_part
+    english = text(client.get("/kiosk/kiosk-1?elder=1&lang=en")).split('id="kiosk"', 1)[1].split('id="kiosk-wait"')[0]
+    assert "Choose the service" in english and "请选择您要办理的业务" not in english
 
 
 # ---------- taking a ticket ----------

@@ -118,6 +118,9 @@ class Window:
     # (a Chinese place inside an English sentence helps nobody who reads only English).
     name_en: str = ""
     location_en: str = ""
+    # A help desk's console also shows the kiosks' help requests (docs/kiosk.md#asking-for-help);
+    # the manager's console always does.
+    help_desk: bool = False
 
     @property
     def primary(self) -> str:
@@ -562,7 +565,9 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     out = []
     entries = c.entries(doc, "", "windows")
     for path, t in entries:
-        c.unknown(t, path, {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving"})
+        c.unknown(
+            t, path, {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving", "help_desk"}
+        )
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
         for i, prefix in enumerate(able):
@@ -585,6 +590,7 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
                 serving=serving,
                 name_en=_english(c, t, path, "name_en"),
                 location_en=_english(c, t, path, "location_en"),
+                help_desk=c.get(t, path, "help_desk", bool, required=False, default=False),
             )
         )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")

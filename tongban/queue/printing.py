@@ -356,19 +356,28 @@ def _alert(
     )
 
 
-def open_alerts(store: Store, now: datetime | None = None, *, names: Names | None = None) -> list[dict]:
+def open_alerts(
+    store: Store, now: datetime | None = None, *, names: Names | None = None, help_requests: bool = True
+) -> list[dict]:
     """The alerts no one has acknowledged, latest first. With ``now``, overdue jobs are failed first
-    (``sweep``), so a console learns of a ticket to reprint even while the devices process is down."""
+    (``sweep``), so a console learns of a ticket to reprint even while the devices process is down.
+    ``help_requests`` False leaves out the kiosks' help requests (queue/helpdesk.py), which only the
+    manager and the help-desk windows answer."""
     if now is not None:
         sweep(store, now, names=names)
-    return [dict(r) for r in store.all("SELECT * FROM alerts WHERE acked_at IS NULL ORDER BY at DESC, id DESC")]
+    rows = store.all(
+        "SELECT * FROM alerts WHERE acked_at IS NULL AND (? OR kind != 'help') ORDER BY at DESC, id DESC",
+        (help_requests,),
+    )
+    return [dict(r) for r in rows]
 
 
-def ack_alert(store: Store, alert_id: int, who: str, now: datetime) -> None:
+def ack_alert(store: Store, alert_id: int, who: str, now: datetime, *, help_requests: bool = True) -> None:
+    """Acknowledge an open alert; a console that is not shown help requests cannot acknowledge one."""
     with store.immediate() as conn:
         conn.execute(
-            "UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL",
-            (utc_iso(now), who, alert_id),
+            "UPDATE alerts SET acked_at = ?, acked_by = ? WHERE id = ? AND acked_at IS NULL AND (? OR kind != 'help')",
+            (utc_iso(now), who, alert_id, help_requests),
         )
 
 

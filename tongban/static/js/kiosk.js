@@ -91,8 +91,14 @@
   });
   document.addEventListener("htmx:sseClose", function () { sseDown = false; showWait(); });
 
-  // A new screen: restart the idle timer and the clock from the server's time.
-  document.addEventListener("htmx:afterSettle", function () { armIdle(); syncClock(); });
+  // A new screen: restart the idle timer and the clock from the server's time. The help bar's poll
+  // (docs/kiosk.md "Asking for help") is no touch: it must not keep the screen from going home.
+  function isHelpBar(el) { return !!(el && el.id === "k-help"); }
+  document.addEventListener("htmx:afterSettle", function (e) {
+    if (isHelpBar(e.target) || isHelpBar(e.detail && e.detail.elt)) { return; }
+    armIdle();
+    syncClock();
+  });
 
   // ---------- clock ----------
   var clockOffsetMs = 0;   // server time minus this machine's time

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import Any
 
-from flask import Blueprint, Response, abort, current_app, g, render_template, url_for
+from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk
-from ...queue import calendar, errors, printing
+from ...queue import calendar, errors, helpdesk, printing
 from ...queue.service import HallService, Outlook, Ticket
 from .. import live, params
 from ..access import page_requires
@@ -200,6 +200,15 @@ def line_cards(service: HallService) -> list[dict]:
     return cards
 
 
+ELDER_CHOICES = 4  # at most this many choices (lines, departments, matters, results) a page in elder mode
+
+
+def home_lines(service: HallService, page: int) -> tuple[list[dict], int, int]:
+    """The line buttons of one home page: all of them, or four a page in elder mode."""
+    cards = line_cards(service)
+    return paginate(cards, page, per_page(max(len(cards), 1), ELDER_CHOICES))
+
+
 def common_context() -> dict:
     state = g.kstate
     local = calendar.local(get_clock().now(), get_service().hall)
@@ -216,6 +225,7 @@ def common_context() -> dict:
         "now_local": local,
         "tz_offset_min": int(offset.total_seconds() // 60),
         "is_htmx": bool(request.htmx),
+        "help": helpdesk.help_state(get_store(), g.kiosk_id, get_clock().now()),
     }
 
 
@@ -242,10 +252,13 @@ def home(kiosk_id: str):
     if opening.reason == "lunch_break" and service.hall.issue_during_lunch:
         opening = calendar.Opening(True)  # tickets are issued over lunch in this hall: no banner
     at_default = state["lang"] == "zh" and not state["elder"]
+    cards, page, pages = home_lines(service, _page_arg())
     return render_screen(
         "_kiosk_home.html",
-        idle=not at_default,
-        cards=line_cards(service),
+        idle=not at_default or page > 1,
+        cards=cards,
+        page=page,
+        pages=pages,
         notices=notices[:1] if state["elder"] else notices,
         opening=opening,
         next_open=next_opening(service),
@@ -258,12 +271,13 @@ def live_stream(kiosk_id: str):
     """The home screen's one SSE stream: the line buttons, whenever anything changes."""
     state = g.kstate
     context = common_context()
+    page = _page_arg()
 
     def render_all() -> dict[str, str]:
-        service = get_service()
-        return {"lines": render_template("_kiosk_lines.html", cards=line_cards(service), **context)}
+        cards, _, _ = home_lines(get_service(), page)
+        return {"lines": render_template("_kiosk_lines.html", cards=cards, **context)}
 
-    key = f"kiosk:{kiosk_id}:{state['lang']}:{int(state['elder'])}:{state['idle']}"
+    key = f"kiosk:{kiosk_id}:{state['lang']}:{int(state['elder'])}:{state['idle']}:{page}"
     return live.sse_response(get_broker(), render_all, cache_key=key)
 
 
@@ -272,7 +286,8 @@ def live_stream(kiosk_id: str):
 def lines_now(kiosk_id: str):
     """The line buttons alone: the home screen refreshes them each minute (opening hours change with
     the clock, not the database, so the stream alone would miss the lunch break)."""
-    return render_template("_kiosk_lines.html", cards=line_cards(get_service()), **common_context())
+    cards, _, _ = home_lines(get_service(), _page_arg())
+    return render_template("_kiosk_lines.html", cards=cards, **common_context())
 
 
 @kiosk.get("/<kiosk_id>/departments")
@@ -281,7 +296,7 @@ def departments(kiosk_id: str):
     config = get_service().config
     counts = {d.code: sum(1 for m in config.matters if m.department == d.code) for d in config.departments}
     items = [d for d in config.departments if counts[d.code]]
-    shown, page, pages = paginate(items, _page_arg(), per_page(12, 6))
+    shown, page, pages = paginate(items, _page_arg(), per_page(12, ELDER_CHOICES))
     return render_screen("_kiosk_departments.html", departments=shown, counts=counts, page=page, pages=pages)
 
 
@@ -294,7 +309,7 @@ def department(kiosk_id: str, code: str):
     except KeyError:
         abort(404)
     matters = [m for m in config.matters if m.department == code]
-    shown, page, pages = paginate(matters, _page_arg(), per_page(8, 5))
+    shown, page, pages = paginate(matters, _page_arg(), per_page(8, ELDER_CHOICES))
     return render_screen(
         "_kiosk_matters.html",
         dept=dept,
@@ -313,7 +328,7 @@ def search(kiosk_id: str):
     # The keyboard types letters: pinyin, full or initials (docs/kiosk.md "Everyday names").
     query = finder.letters(request.args.get("q", ""))
     codes = finder.search(query, keyboard=True)
-    shown, page, pages = paginate(codes, _page_arg(), per_page(6, 4))
+    shown, page, pages = paginate(codes, _page_arg(), per_page(5, ELDER_CHOICES))
     matters = [config.matter(c) for c in shown]
     return render_screen(
         "_kiosk_search.html",
@@ -391,6 +406,34 @@ def render_refusal(service: HallService, refusal: Refusal, line=None):
         district=service.config.district_windows[:3],
         info_qr=info_qr,
     )
+
+
+# ---------- asking for help ----------
+
+
+@kiosk.post("/<kiosk_id>/help")
+@kiosk_view
+def ask_for_help(kiosk_id: str):
+    """请工作人员帮助: one alert for the manager and the help desks (docs/kiosk.md#asking-for-help);
+    answers with the help bar, which now says that staff were told."""
+    cfg = kiosk_config(kiosk_id) or Kiosk(id=kiosk_id, name=kiosk_id)
+    helpdesk.ask_for_help(get_store(), cfg, get_clock().now())
+    if not request.htmx:
+        return redirect(home_url())
+    return _help_bar()
+
+
+@kiosk.get("/<kiosk_id>/help")
+@kiosk_view
+def help_status(kiosk_id: str):
+    """The help bar alone, polled while a request is open or staff are on their way."""
+    return _help_bar()
+
+
+def _help_bar() -> Response:
+    response = Response(render_template("_kiosk_help.html", **common_context()), mimetype="text/html")
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 # ---------- taking the ticket ----------

@@ -168,7 +168,13 @@ def _console_context(number: int) -> dict:
         "on_break": service.on_break(number),
         "break_reasons": BREAK_REASONS,
         # Overdue print jobs become alerts here too, with or without a devices process (§Print jobs).
-        "alerts": printing.open_alerts(service.store, now, names=printing.printer_names(service.config)),
+        # Kiosks' help requests only at help desks (docs/kiosk.md#asking-for-help).
+        "alerts": printing.open_alerts(
+            service.store,
+            now,
+            names=printing.printer_names(service.config),
+            help_requests=service.config.window(number).help_desk,
+        ),
         "alert_ack_url": url_for("window.ack_alert", number=number, alert_id=0),
         "windows": service.windows(),
         "console_actions": console_actions,
@@ -472,7 +478,8 @@ def late_return(number: int):
 @page_requires(staff=True)
 @for_window(_console_access)
 def ack_alert(number: int, alert_id: int):
-    printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
+    help_desk = get_service().config.window(number).help_desk
+    printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now(), help_requests=help_desk)
     return toast("ok", *both("toast_alert_acked"))
 
 
