@@ -172,6 +172,8 @@ JSON = {
     "comment": (["材料"], JSON_TEXT_CRASHERS),
     "lines": ([["A"], ["A", "B"]], JSON_LIST_CRASHERS),
     "pinned": ([True, False], JSON_NUMBER_CRASHERS),
+    "confirm": ([True, False], JSON_NUMBER_CRASHERS),
+    "green_reason": (["elderly", "other"], JSON_TEXT_CRASHERS),
 }
 RAW_BODIES = [
     "[" * 100_000 + "]" * 100_000,
