@@ -341,7 +341,9 @@ def test_a_double_tap_takes_one_ticket(kiosk_hall, new_page):
     page.wait_for_selector("#k-confirm")
     # htmx takes over a swapped-in form after it settles; a tap before that is a plain form post
     # (the server takes it just as well, but this test counts the page's requests).
-    page.wait_for_function("() => !!((document.querySelector('form.k-take') || {})['htmx-internal-data'] || {}).initHash")
+    page.wait_for_function(
+        "() => !!((document.querySelector('form.k-take') || {})['htmx-internal-data'] || {}).initHash"
+    )
     before = tickets_of(kiosk_hall, "kiosk-3")
     page.evaluate(XHR_COUNTER)
     page.evaluate("() => { const b = document.querySelector('#k-take'); b.click(); b.click(); b.click(); }")

@@ -6,6 +6,7 @@ from __future__ import annotations
 from tongban.config import load_hall_config
 
 from .axe import violations
+from .test_accessibility import staffed
 from .conftest import screenshot
 
 
@@ -41,3 +42,19 @@ def test_info_finds_the_social_insurance_matters_by_shebao_in_words(live_hall, n
     page.press("#i-q", "Enter")
     page.wait_for_selector("#m-YBJ-001")
     assert page.locator(".i-matter").first.get_attribute("data-matter") == "YBJ-001"
+
+
+def test_an_english_kiosk_ticket_has_no_chinese_in_its_english_lines(live_hall, new_page):
+    """Issue 16, point 6: the windows line names places in English ("Window 4 / 5 / 6 (1st floor,
+    west)"), and no English line carries a code or a Chinese string from the hall file."""
+    staffed(live_hall)  # windows 1-3 open with their clerks: the ticket is told its windows
+    kiosk = load_hall_config(live_hall.config).kiosks[0].id
+    page = new_page(1080, 1920)
+    page.goto(f"{live_hall.url}/enrol?token={live_hall.tokens[kiosk]}")
+    page.goto(f"{live_hall.url}/kiosk/{kiosk}/lines/A?lang=en")
+    page.click("#k-take")
+    page.wait_for_selector("#k-number")
+    english = page.locator("#k-ticket .p, #k-windows .p").all_inner_texts()
+    assert any(line.startswith("Window") and "(1st floor, east)" in line for line in english), english
+    han = [line for line in english if any("\u3400" <= ch <= "\u9fff" for ch in line)]
+    assert han == [], han
