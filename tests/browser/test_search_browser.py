@@ -6,8 +6,8 @@ from __future__ import annotations
 from tongban.config import load_hall_config
 
 from .axe import violations
-from .test_accessibility import staffed
 from .conftest import screenshot
+from .test_accessibility import staffed
 
 
 def test_the_kiosk_finds_the_social_security_card_by_sb(live_hall, new_page):
