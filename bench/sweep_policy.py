@@ -27,20 +27,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench_policy import seed_list  # beside this script: the one way to read "1-20,25"
+
 from tongban.config import PolicyConfig
 from tongban.queue import balancer
 from tongban.sim import simulator
 from tongban.sim.scenarios import BUILTIN
 
 BASELINES = ("oldest_eligible", "pooled")
-
-
-def seed_list(text: str) -> list[int]:
-    out: list[int] = []
-    for part in text.split(","):
-        lo, _, hi = part.partition("-")
-        out += list(range(int(lo), int(hi or lo) + 1))
-    return out
 
 
 def floats(text: str) -> list[float]:
