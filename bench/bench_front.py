@@ -37,12 +37,12 @@ sys.path.insert(0, str(ROOT))
 from tests.fault.front import (  # noqa: E402
     FrontDemo,
     SlowHeaders,
-    api,
     deep_json,
     open_phone_streams,
     rss_mb,
     send_huge_body,
 )
+from tests.fault.hall import call as api  # noqa: E402
 
 TIMEOUT_S = 5.0
 TARGET_P99_MS = 200.0
@@ -146,7 +146,9 @@ def main() -> int:
         rss_before = rss_mb(worker)
         for name, (times, errors) in sample(hall, kiosk, args.samples).items():
             rows.append(("quiet", name, times, errors))
-        tickets = [api(hall.url, "POST", "/tickets", kiosk, {"line": "B"})[1]["status_token"] for _ in range(20)]
+        tickets = [
+            api(hall.url, "POST", "/tickets", kiosk, {"line": "B"}, timeout=10)[1]["status_token"] for _ in range(20)
+        ]
         slow = SlowHeaders(hall.port, args.slow)
         phones = open_phone_streams(hall.port, tickets, args.phones) if not args.direct else []
         if args.direct:  # without nginx a phone stream may wait long for a thread: open them aside

@@ -19,12 +19,12 @@ from tests.fault.front import (
     FrontDemo,
     SlowHeaders,
     StreamReader,
-    api,
     deep_json,
     open_phone_streams,
     rss_mb,
     send_huge_body,
 )
+from tests.fault.hall import call as api
 from tongban.front import nginx_binary
 from tongban.web.access import TERMINAL_COOKIE
 
@@ -61,7 +61,7 @@ def test_the_demo_runs_nginx_in_front_and_stops_it(tmp_path):
 
 def test_the_hall_answers_under_slow_headers_and_300_phone_streams(hall):
     kiosk = hall.tokens["kiosk-1"]
-    tickets = [api(hall.url, "POST", "/tickets", kiosk, {"line": "A"}) for _ in range(20)]
+    tickets = [api(hall.url, "POST", "/tickets", kiosk, {"line": "A"}, timeout=10) for _ in range(20)]
     assert all(status == 201 for status, _ in tickets), tickets[:3]
     display = StreamReader(hall.port, "/display/stream", f"{TERMINAL_COOKIE}={hall.tokens['hall-display']}")
     assert display.saw("event: announce")
@@ -73,10 +73,10 @@ def test_the_hall_answers_under_slow_headers_and_300_phone_streams(hall):
         assert status == 201, taken
         # A clerk calls: the hall display still hears of it.
         status, session = api(
-            hall.url, "POST", "/login", body={"username": "clerk1", "password": CLERK_PASSWORD, "window": 1}
+            hall.url, "POST", "/login", body={"username": "clerk1", "password": CLERK_PASSWORD, "window": 1}, timeout=10
         )
         assert status == 200, session
-        api(hall.url, "POST", "/windows/1/open", session["token"])
+        api(hall.url, "POST", "/windows/1/open", session["token"], timeout=10)
         status, called = api(hall.url, "POST", "/windows/1/next", session["token"], timeout=10)
         assert status == 200, called
         assert display.saw(f'data-number="{called["number"]}"'), display.text[-500:]

@@ -4,7 +4,6 @@ by tests/test_front_drills.py and bench/bench_front.py, with the attacks they bo
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import select
@@ -136,25 +135,6 @@ def rss_mb(pid: int) -> float:
 
 
 # ---------- what a hall's users do ----------
-
-
-def api(url: str, method: str, path: str, token: str | None = None, body=None, timeout: float = 10):
-    """(status, JSON body); (0, None) when nothing answered within ``timeout``."""
-    data = json.dumps(body).encode() if body is not None else None
-    headers = {"Content-Type": "application/json"} if data is not None else {}
-    if token:
-        headers["Authorization"] = f"Bearer {token}"
-    request = urllib.request.Request(f"{url}/api/v1{path}", data=data, method=method, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=timeout) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as exc:
-        try:
-            return exc.code, json.loads(exc.read() or b"null")
-        except ValueError:
-            return exc.code, None
-    except OSError:
-        return 0, None
 
 
 class StreamReader:
