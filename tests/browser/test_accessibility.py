@@ -59,6 +59,8 @@ def test_kiosk_screens_in_chinese_english_and_elder_mode(live_hall, new_page):
         scan(page, f"{base}/lines/A?{query}", found)
         scan(page, f"{base}/search?q=sb&{query}", found)
         scan(page, f"{base}/departments?{query}", found)
+        scan(page, f"{base}/matters/SCJG-001?{query}", found)
+        scan(page, f"{base}/green?{query}", found)
         # The ticket screen after a tap (no printer here: the full-screen ticket with its QR code).
         page.goto(f"{base}/lines/A?{query}")
         page.click("#k-take")
@@ -80,9 +82,10 @@ def test_phone_and_public_pages(live_hall, new_page):
 
 def test_clerk_console_and_manager_pages(live_hall, new_page):
     staffed(live_hall)
-    clerk = new_page(1366, 768)
-    login(clerk, live_hall.url, "clerk1", window=1)
     found: dict[str, list[str]] = {}
+    clerk = new_page(1366, 768)
+    scan(clerk, f"{live_hall.url}/login", found)
+    login(clerk, live_hall.url, "clerk1", window=1)
     clerk.wait_for_selector("body")
     found["/window/1"] = violations(clerk)
     manager = new_page(1366, 768)

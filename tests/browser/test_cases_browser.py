@@ -11,6 +11,7 @@ import urllib.request
 
 from tongban.queue import cases as domain
 
+from .axe import violations
 from .conftest import PASSWORD, login, screenshot
 
 ID = "11010519491231002X"  # the GB 11643 example number
@@ -61,6 +62,7 @@ def test_clerk_opens_checks_and_prints_a_proxy_case(live_hall, new_page):
     page.fill("input[name=handling_phone]", "020-83555555")
     page.fill("input[name=handling_contact]", "陈主任")
     screenshot(page, "cases-new")
+    found = {"new case": violations(page)}
     page.click("#case-new button[type=submit]")
     page.wait_for_url("**/cases/*?opened=1")
     assert page.locator(".cs-notice").is_visible()
@@ -72,6 +74,7 @@ def test_clerk_opens_checks_and_prints_a_proxy_case(live_hall, new_page):
     page.wait_for_selector(".cs-chip.st-checked")
     page.fill("input[name=waybill_out]", "EA123456785CN")
     screenshot(page, "cases-case", docs=True)
+    found["case"] = violations(page)
     page.click("form.cs-step-form button[type=submit]")
     page.wait_for_selector(".cs-chip.st-sent")
     assert page.locator(".cs-steps li.now .name").inner_text() == "已寄出"
@@ -83,6 +86,7 @@ def test_clerk_opens_checks_and_prints_a_proxy_case(live_hall, new_page):
     assert page.locator(".receipt svg").count() == 1
     assert ID not in page.content() and "1101**********002X" in page.content()
     screenshot(page, "cases-receipt", docs=True)
+    found["receipt"] = violations(page)
     page.emulate_media(media="print")
     assert not page.locator(".r-screen-hint").is_visible()
     # One A4 page: 297 mm less the 10 mm top and bottom margins, at 96 px per inch; the content
@@ -96,6 +100,7 @@ def test_clerk_opens_checks_and_prints_a_proxy_case(live_hall, new_page):
     page.goto(f"{live_hall.url}/cases")
     assert "138****5678" in page.content() and PHONE not in page.content()
     screenshot(page, "cases-list")
+    found["case list"] = violations(page)
 
     store = live_hall.store()
     try:
@@ -106,3 +111,5 @@ def test_clerk_opens_checks_and_prints_a_proxy_case(live_hall, new_page):
     phone.goto(f"{live_hall.url}/c/{case.token}")
     assert "已寄出" in phone.content() and ID not in phone.content()
     screenshot(phone, "cases-status")
+    found["status page"] = violations(phone)
+    assert {where: v for where, v in found.items() if v} == {}  # axe: no serious or critical violation
