@@ -230,7 +230,7 @@ def test_find_a_matter_by_pinyin_initials_read_its_guide_and_take_a_ticket(kiosk
     page.tap("#k-take")
     page.wait_for_selector("#k-qr svg")  # no printer: straight to the screen
     assert page.inner_text("#k-number").startswith("B")
-    assert "失业登记" in page.inner_text("#k-ticket") and "拍下" in page.inner_text("#k-photo")
+    assert "失业登记" in page.inner_text("#k-ticket") and "请记住您的号码" in page.inner_text("#k-photo")
     assert page.get_attribute("#kiosk", "data-idle-s") == "0"
     screenshot(page, "kiosk-ticket-no-printer")
 
