@@ -15,9 +15,18 @@ from .axe import violations
 from .conftest import login, screenshot
 
 
+HTMX_READY = "sel => !!((document.querySelector(sel) || {})['htmx-internal-data'] || {}).initHash"
+
+
+def htmx_ready(page, selector: str) -> None:
+    """Wait until htmx has taken over ``selector``: before that a click is a plain form post."""
+    page.wait_for_function(HTMX_READY, arg=selector)
+
+
 def test_a_line_closed_with_a_reason_is_explained_on_the_kiosk_and_reopened(live_hall, new_page):
     manager = new_page(1366, 768)
     login(manager, live_hall.url, "manager")
+    htmx_ready(manager, '[data-line-state="A"] form.line-close')
     row = manager.locator('[data-line-state="A"]')
     row.locator("input[name=reason]").fill("系统升级 / System upgrade")
     row.locator("button[type=submit]").click()
@@ -33,6 +42,7 @@ def test_a_line_closed_with_a_reason_is_explained_on_the_kiosk_and_reopened(live
     assert kiosk.locator("#k-take").count() == 0
     assert violations(kiosk) == []
 
+    htmx_ready(manager, '[data-line-state="A"] button')
     manager.locator('[data-line-state="A"] button').click()
     manager.locator('[data-line-state="A"][data-closed="no"]').wait_for()
     kiosk.goto(f"{live_hall.url}/kiosk/{kiosk_id}/lines/A")
