@@ -14,7 +14,6 @@ from tongban.web.app import always_open
 from .axe import violations
 from .conftest import login, screenshot
 
-
 HTMX_READY = "sel => !!((document.querySelector(sel) || {})['htmx-internal-data'] || {}).initHash"
 
 
