@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..texts import text
+from ..texts import split_bilingual, text
 from .store import Store, parse_iso, utc_iso
 
 KIND = "help"
@@ -40,17 +40,12 @@ def device(kiosk_id: str) -> str:
     return f"kiosk:{kiosk_id}"
 
 
-def _bilingual(name: str) -> tuple[str, str]:
-    zh, _, en = name.partition(" / ")
-    return zh.strip(), (en or zh).strip()
-
-
 def _message(kiosk: Any) -> tuple[str, str]:
     """The alert's words: 一楼大厅取号机 1（一楼大厅入口）有群众请求工作人员帮助 / Ground floor kiosk 1 (…): …"""
-    name_zh, name_en = _bilingual(kiosk.name or kiosk.id)
+    name_zh, name_en = split_bilingual(kiosk.name or kiosk.id)
     if not kiosk.location:
         return text("help_alert", "zh", kiosk=name_zh), text("help_alert", "en", kiosk=name_en)
-    place_zh, place_en = _bilingual(kiosk.location)
+    place_zh, place_en = split_bilingual(kiosk.location)
     return (
         text("help_alert_at", "zh", kiosk=name_zh, place=place_zh),
         text("help_alert_at", "en", kiosk=name_en, place=place_en),

@@ -28,7 +28,7 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..texts import Msg, table, text
+from ..texts import Msg, split_bilingual, table, text
 from .store import Store, parse_iso, utc_iso
 
 DEFAULT_DEADLINE_S = 5.0
@@ -53,7 +53,7 @@ def printer_names(config: Any) -> dict[str, tuple[str, str]]:
     which imports this module)."""
     names: dict[str, tuple[str, str]] = {}
     for printer in config.printers:
-        kiosks = [_bilingual(k.name) for k in config.kiosks if k.printer == printer.id and k.name]
+        kiosks = [split_bilingual(k.name) for k in config.kiosks if k.printer == printer.id and k.name]
         if kiosks:
             names[printer.id] = ("、".join(zh for zh, _ in kiosks), ", ".join(en for _, en in kiosks))
     return names
@@ -68,7 +68,7 @@ def device_names(config: Any) -> dict[str, tuple[str, str]]:
     for bus in config.buses:
         for d in bus.devices:
             if d.name:
-                zh, en = _bilingual(d.name)
+                zh, en = split_bilingual(d.name)
             else:
                 key = f"dev_name_{d.kind}"
                 values = {"n": d.window, "address": d.address}
@@ -87,11 +87,6 @@ def state_words(kind: str, state: str) -> tuple[str, str]:
     keys = ([f"dev_printer_{state}"] if kind == "printer" else []) + [f"dev_state_{state}", "dev_state_other"]
     key = next(k for k in keys if k in table())
     return text(key, "zh"), text(key, "en")
-
-
-def _bilingual(name: str) -> tuple[str, str]:
-    zh, _, en = name.partition(" / ")
-    return zh.strip(), (en or zh).strip()
 
 
 def enqueue(

@@ -11,6 +11,7 @@ refusal can say "window 3 is 暂停服务" in Chinese and "window 3 is paused" i
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Iterable, Mapping
 from functools import lru_cache
@@ -98,3 +99,16 @@ class Msg:
 
     def __repr__(self) -> str:
         return f"Msg({self.key!r}, {self.values!r})"
+
+
+def split_bilingual(text: str) -> tuple[str, str]:
+    """A hall-file string written in both languages → (zh, en): "中文 / English" (names, fees) or
+    "中文 (English)" (materials); English is the Chinese again when the string has none. The one
+    splitter for the strings the hall file does not yet give as separate zh and en fields."""
+    if " / " in text:
+        zh, en = text.split(" / ", 1)
+        return zh.strip(), en.strip() or zh.strip()
+    m = re.match(r"^(.*\S)\s*\(([^()]*)\)$", text)
+    if m and re.search(r"[\u3400-\u9fff]", m.group(1)):
+        return m.group(1), m.group(2)
+    return text, text

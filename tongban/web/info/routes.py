@@ -12,10 +12,11 @@ from flask import Blueprint, Response, abort, current_app, render_template, url_
 from ...config import WEEKDAYS, HallConfig
 from ...queue import calendar, errors
 from ...queue.service import HallService, Ticket
+from ...texts import split_bilingual
 from .. import live
 from ..context import get_broker, get_search, get_service
 from ..htmx import request
-from ..kiosk.routes import split_bilingual, window_groups
+from ..kiosk.routes import window_groups
 
 info = Blueprint("info", __name__, template_folder="templates")
 

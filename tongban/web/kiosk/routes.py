@@ -24,6 +24,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 from ...config import WEEKDAYS, Kiosk
 from ...queue import calendar, errors, helpdesk, printing
 from ...queue.service import HallService, Outlook, Ticket
+from ...texts import split_bilingual
 from .. import live, params
 from ..access import page_requires
 from ..context import get_broker, get_clock, get_search, get_service, get_store
@@ -122,17 +123,6 @@ def _page_arg() -> int:
 
 
 # ---------- what the screens show ----------
-
-
-def split_bilingual(text: str) -> tuple[str, str]:
-    """'中文 / English' (notices, fees) or '中文 (English)' (materials) → (zh, en)."""
-    if " / " in text:
-        zh, en = text.split(" / ", 1)
-        return zh.strip(), en.strip()
-    m = re.match(r"^(.*\S)\s*\(([^()]*)\)$", text)
-    if m and re.search(r"[\u3400-\u9fff]", m.group(1)):
-        return m.group(1), m.group(2)
-    return text, text
 
 
 @dataclass(frozen=True)

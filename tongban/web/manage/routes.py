@@ -17,6 +17,7 @@ from ...queue import errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
 from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
+from ...texts import split_bilingual
 from .. import params
 from ..access import page_requires
 from ..context import disk_warnings, get_accounts, get_broker, get_clock, get_service, get_store
@@ -83,6 +84,8 @@ def _terminal_rows() -> list[dict]:
         rows.append(
             {
                 **t,
+                "name_zh": split_bilingual(t["name"] or t["id"])[0],
+                "name_en": split_bilingual(t["name"] or t["id"])[1],
                 "connected": bool(seen and (seen.connected or recent)),
                 "streams": seen.streams if seen else 0,
                 "last_seen": when(seen.last_seen) if seen else None,
