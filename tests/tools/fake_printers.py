@@ -195,9 +195,11 @@ class FakeNetworkPrinter:
         self._stop.set()
         for c in self._fillers:
             c.close()
-        self.sock.close()
+        # The accept loop sees the stop within its 50 ms select; closing the socket under it first
+        # made select() fail with EBADF in that thread.
         for t in self._threads:
             t.join(timeout=2)
+        self.sock.close()
 
     def __enter__(self) -> FakeNetworkPrinter:
         return self.start()
