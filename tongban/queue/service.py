@@ -237,6 +237,18 @@ TRANSFER_REASONS = (
 
 
 @dataclass(frozen=True)
+class ForecastInputs:
+    """The hall as a forecast reads it at one moment (HallService._forecast_inputs)."""
+
+    per_call: dict[str, float]
+    plans: list[WindowPlan]
+    arrivals_per_min: dict[str, float]
+    green_per_min: dict[str, float]
+    horizon_min: dict[str, float]
+    spread: tuple[float, float]
+
+
+@dataclass(frozen=True)
 class TransferNote:
     """Where a transferred ticket went and why, as the citizen is told it (the ticket's last transfer)."""
 
@@ -548,31 +560,39 @@ class HallService:
         outlook, _ = self._outlook_and_forecast(target, waiting, now)
         return outlook
 
+    def _forecast_inputs(self, now: datetime) -> ForecastInputs:
+        """What every forecast at ``now`` reads from the hall besides the waiting list: read once
+        for a screen that forecasts several lines (lines_summary)."""
+        per_call = self.per_call_minutes()
+        arrivals, green = self._arrivals_per_min(now)
+        return ForecastInputs(
+            per_call, self._plans(now, per_call), arrivals, green, self._issuing_for(now), self._band_spread()
+        )
+
     def _outlook_and_forecast(
         self,
         target: policy.WaitingTicket,
         waiting: list[policy.WaitingTicket],
         now: datetime,
-        per_call: dict[str, float] | None = None,
+        inputs: ForecastInputs | None = None,
     ) -> tuple[Outlook, Forecast | None]:
         """The outlook, and the forecast behind its estimate (None when nobody is promised minutes)."""
-        per_call = per_call if per_call is not None else self.per_call_minutes()
+        inputs = inputs or self._forecast_inputs(now)
         cfg = self.config.policy
-        plans = self._plans(now, per_call)
-        arrivals, green = self._arrivals_per_min(now)
+        plans = inputs.plans
         result = forecast(
             target,
             waiting,
             plans,
             now,
             cfg,
-            per_call,
+            inputs.per_call,
             self.chooser,
-            green_per_min=green,
+            green_per_min=inputs.green_per_min,
             group=self.ticket_group,
-            arrivals_per_min=arrivals,
-            horizon_min=self._issuing_for(now),
-            spread=self._band_spread(),
+            arrivals_per_min=inputs.arrivals_per_min,
+            horizon_min=inputs.horizon_min,
+            spread=inputs.spread,
         )
         if result is not None:
             # The windows that may call it: those serving its line, and those able to take it when
@@ -597,7 +617,7 @@ class HallService:
         now = self.clock.now()
         wanted = set(prefixes) if prefixes is not None else None
         waiting = self._waiting_views(calendar.service_day(now, self.hall))
-        per_call = self.per_call_minutes()
+        inputs = self._forecast_inputs(now)
         states = {
             r["prefix"]: r for r in self.store.all("SELECT prefix, closed, closed_reason, service_min FROM lines")
         }
@@ -610,7 +630,7 @@ class HallService:
             row = states.get(line.prefix)
             # What a citizen taking a ticket now would be told (the same outlook as on the ticket).
             newcomer = policy.WaitingTicket(NEWCOMER_ID, line.prefix, now, False)
-            outlook, _ = self._outlook_and_forecast(newcomer, waiting, now, per_call)
+            outlook, _ = self._outlook_and_forecast(newcomer, waiting, now, inputs)
             out.append(
                 {
                     "prefix": line.prefix,
