@@ -99,6 +99,18 @@ def surfaces(hall, client, ticket_id: int, token: str, kiosk_html: str) -> dict[
     return {"domain": truth, **told}
 
 
+def surfaces_of_a_kiosk_ticket(hall, line: str = "A") -> tuple[dict[str, tuple], str, object, str]:
+    """Take a ticket at the kiosk as a citizen does, then ask every surface about it: (what each
+    surface tells, the kiosk's ticket screen, the kiosk's client, the ticket's status token)."""
+    client = kiosk(hall)
+    taken = take(client, {**confirm_form(client, f"/kiosk/kiosk-1/lines/{line}"), "line": line})
+    check = service_of(hall)
+    ticket = next(t for t in check.waiting() if t.number == number_on(taken))
+    check.store.close()
+    html = text(taken)
+    return surfaces(hall, client, ticket.id, ticket.token, html), html, client, ticket.token
+
+
 @pytest.fixture
 def hall(tmp_path, clock):
     return make_hall_client(tmp_path, parse_hall_config(hall_doc(), "one-outlook"), clock)
@@ -114,13 +126,7 @@ def test_every_surface_tells_one_ticket_the_same_wait_and_windows(hall):
     service.take_ticket(line="B", green=True)  # passes ahead on window 2, which also takes A
     service.call_next(1, clerk="clerk1")  # window 1 busy for a while
     service.store.close()
-    client = kiosk(hall)
-    taken = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
-    html = text(taken)
-    check = service_of(hall)
-    ticket = next(t for t in check.waiting() if t.number == number_on(taken))
-    check.store.close()
-    told = surfaces(hall, client, ticket.id, ticket.token, html)
+    told, _html, _client, _token = surfaces_of_a_kiosk_ticket(hall)
     assert told["domain"][1] is not None and told["domain"][0] >= 3 and told["domain"][2] == (1, 2)
     assert all(value == told["domain"] for value in told.values()), told
 
@@ -189,20 +195,14 @@ def test_nobody_ahead_reads_as_next_with_a_band_from_zero_everywhere(hall):
     service.call_next(1, clerk="clerk1")  # both windows busy with a citizen for a while
     service.call_next(2, clerk="clerk2")
     service.store.close()
-    client = kiosk(hall)
-    taken = take(client, {**confirm_form(client, "/kiosk/kiosk-1/lines/A"), "line": "A"})
-    html = text(taken)
-    check = service_of(hall)
-    ticket = next(t for t in check.waiting() if t.number == number_on(taken))
-    check.store.close()
-    told = surfaces(hall, client, ticket.id, ticket.token, html)
+    told, html, client, token = surfaces_of_a_kiosk_ticket(hall)
     ahead, band, _windows, is_next = told["domain"]
     assert ahead == 0 and is_next and band is not None and band[0] == 0 and band[1] > 0
     assert all(value == told["domain"] for value in told.values()), told
     # What the citizen reads: "you are next", never "0 人", beside minutes from 0.
     assert "下一位就是您" in html and "前面还有</span>" not in html.split('id="k-ahead"')[1][:80]
     assert ">0 人<" not in html and f"0–{band[1]} 分钟" in html
-    page = text(client.get(f"/t/{ticket.token}"))
+    page = text(client.get(f"/t/{token}"))
     assert "下一位就是您" in page and f"0–{band[1]} 分钟" in page
 
 
