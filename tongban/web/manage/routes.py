@@ -81,11 +81,12 @@ def _terminal_rows() -> list[dict]:
         # Connected: it holds its live stream, or asked for a page within the last ACTIVE_S (a kiosk in
         # use shows other screens than its live home screen).
         recent = seen is not None and (get_clock().now() - seen.last_seen).total_seconds() <= ACTIVE_S
+        name_zh, name_en = split_bilingual(t["name"] or t["id"])
         rows.append(
             {
                 **t,
-                "name_zh": split_bilingual(t["name"] or t["id"])[0],
-                "name_en": split_bilingual(t["name"] or t["id"])[1],
+                "name_zh": name_zh,
+                "name_en": name_en,
                 "connected": bool(seen and (seen.connected or recent)),
                 "streams": seen.streams if seen else 0,
                 "last_seen": when(seen.last_seen) if seen else None,
