@@ -12,6 +12,7 @@ import json
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -218,6 +219,23 @@ def _writer_lock(path: str) -> threading.RLock:
         return _WRITERS.setdefault(key, threading.RLock())
 
 
+def _enter_wal(conn: sqlite3.Connection) -> str:
+    """``PRAGMA journal_mode=WAL``, retried while another process holds the lock it needs. Two
+    processes opening a new database at once (the web and the devices process of ``tongban demo``)
+    can deadlock on the switch; SQLite then answers "database is locked" at once, without waiting
+    in its busy handler, and the one to retry is the one that let go of its lock."""
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.005
+    while True:
+        try:
+            return conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
+
+
 def utc_iso(moment: datetime) -> str:
     """One timestamp format everywhere, so text order is time order."""
     return moment.astimezone(UTC).isoformat(timespec="microseconds")
@@ -238,7 +256,7 @@ class Store:
         conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         if self.path != ":memory:":
-            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            mode = _enter_wal(conn)
             if mode.lower() != "wal":
                 raise StoreError(f"{self.path}: cannot switch to WAL (journal_mode is {mode})")
         conn.execute("PRAGMA synchronous=FULL")
