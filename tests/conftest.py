@@ -142,3 +142,23 @@ def wait_for(predicate, timeout=5.0, interval=0.01) -> bool:
             return True
         time.sleep(interval)
     return predicate()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One throwaway PostgreSQL cluster for the whole run (tests/pgcluster.py), started on first use."""
+    from .pgcluster import PgCluster
+
+    cluster = PgCluster()
+    yield cluster
+    cluster.destroy()
+
+
+@pytest.fixture
+def district_url(pg_cluster) -> str:
+    """A fresh, migrated district database of its own for one test."""
+    from tongban.district import db
+
+    url = pg_cluster.new_database()
+    db.migrate(url)
+    return url
