@@ -35,7 +35,9 @@ def _connection() -> Iterator[psycopg.Connection[Any]]:
 
 def _refuse(status: int, code: str, key: str, **values: Any) -> NoReturn:
     zh, en = both(key, **values)
-    abort(jsonify(error=code, message_zh=zh, message_en=en), status)
+    answer = jsonify(error=code, message_zh=zh, message_en=en)
+    answer.status_code = status
+    abort(answer)
 
 
 def hall_from_token(conn: psycopg.Connection[Any], claimed: str | None = None) -> str:
