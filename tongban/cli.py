@@ -398,6 +398,11 @@ main.add_command(backup)
 main.add_command(restore)
 account.add_command(account_passwd)
 
+# The district service (docs/district.md): optional; a hall alone never needs it.
+from .district.cli import district  # noqa: E402
+
+main.add_command(district)
+
 
 # ---------- the simulator and the balancer ----------
 
