@@ -272,3 +272,35 @@ def test_ingest_is_fast(conn, capsys):
         print(f"\ningest: {len(changes)} changes in {took:.2f} s = {rate:.0f} changes/s")
     assert rows(conn, "SELECT count(*) FROM events") == [(3600,)]
     assert rate > 2000
+
+
+def test_two_pushes_of_one_hall_at_once_apply_one_after_the_other(district_url, conn):
+    """A retry racing a slow answer: the second waits on the generation's lock, then skips what is held."""
+    import threading
+
+    body = batch("h1", busy_day(50))
+    with psycopg.connect(district_url) as first:
+        with first.transaction():
+            assert ingest.apply_batch(first, ingest.parse_batch(body), now=NOW).applied == 400
+            results: list[ingest.Applied] = []
+
+            def second() -> None:
+                with psycopg.connect(district_url) as other, other.transaction():
+                    results.append(ingest.apply_batch(other, ingest.parse_batch(body), now=NOW))
+
+            racer = threading.Thread(target=second)
+            racer.start()
+            # The racer is blocked on the row lock until this transaction commits.
+            # (Asked outside a transaction: inside one, pg_stat_activity is a snapshot that never changes.)
+            with psycopg.connect(district_url, autocommit=True) as watcher:
+                deadline = time.monotonic() + 30
+                while not watcher.execute(
+                    "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
+                    " AND wait_event_type = 'Lock'"
+                ).fetchone()[0]:
+                    assert time.monotonic() < deadline, "the second push never waited for the lock"
+                    time.sleep(0.01)
+            assert results == []
+        racer.join(timeout=30)
+    assert (results[0].acked, results[0].applied, results[0].skipped) == (400, 0, 400)
+    assert rows(conn, "SELECT count(*) FROM events") == [(200,)]
