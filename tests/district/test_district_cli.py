@@ -300,6 +300,13 @@ def test_serve_answers_with_several_workers(district_url, server):
         DistrictClient(srv.base, tokens["h1"]).post_json("/api/v1/sync", batch("h2", []))
     assert refused.value.status == 403
 
+    # A worker killed outright is replaced, and the others answer meanwhile: no state was in it.
+    before = srv.worker_pids()
+    os.kill(before[0], signal.SIGKILL)
+    for hall in tokens:
+        assert DistrictClient(srv.base, tokens[hall]).post_json("/api/v1/sync", batch(hall, []))["acked"] == 400
+    wait_for(lambda: len(srv.worker_pids()) == 3 and before[0] not in srv.worker_pids(), "a new worker")
+
 
 def writing_transaction(url: str) -> bool:
     """Another connection holds uncommitted writes to the tickets or events table: a batch is mid-way."""
@@ -320,7 +327,10 @@ def held(url: str) -> tuple[int, int, int]:
 
 
 @pytest.mark.slow
-def test_sigkill_in_the_middle_of_a_batch_loses_nothing_and_doubles_nothing(district_url, server):
+@pytest.mark.parametrize("victims", ["everything", "workers"])
+def test_sigkill_in_the_middle_of_a_batch_loses_nothing_and_doubles_nothing(district_url, server, victims):
+    """``everything``: the master and its workers die and the district is started again; ``workers``:
+    only the workers die, and gunicorn's master starts new ones."""
     token = add_hall(district_url, "h1")
     changes = busy_day(900)  # 7200 changes: 900 tickets, 3600 events
     srv = server(workers=2)
@@ -344,7 +354,12 @@ def test_sigkill_in_the_middle_of_a_batch_loses_nothing_and_doubles_nothing(dist
         # Some batches in, then the next one half written.
         wait_for(lambda: held(district_url)[0] >= 2000, "a first batch held", timeout=120, proc=srv.proc)
         wait_for(lambda: writing_transaction(district_url), "a batch half written", timeout=120, proc=srv.proc)
-        srv.kill()
+        if victims == "everything":
+            srv.kill()
+        else:
+            killed = srv.worker_pids()
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
     finally:
         stop.set()
         pusher.join(timeout=60)
@@ -357,7 +372,11 @@ def test_sigkill_in_the_middle_of_a_batch_loses_nothing_and_doubles_nothing(dist
     assert events == sum(c["kind"] == "event" for c in changes[:acked])
 
     # Back up: the hall resends from acked + 1, and then once more from the start.
-    srv = server(workers=2)
+    if victims == "everything":
+        srv = server(workers=2)
+    else:
+        wait_for(lambda: len(set(srv.worker_pids()) - set(killed)) == 2, "new workers", proc=srv.proc)
+        wait_for(srv.answers, "the new workers to answer", proc=srv.proc)
     client = DistrictClient(srv.base, token, timeout=30)
     answer = client.post_json("/api/v1/sync", batch("h1", []))
     assert answer["acked"] == acked
