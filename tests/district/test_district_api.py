@@ -167,3 +167,30 @@ def test_hall_from_token_serves_other_blueprints(district_url):
         assert_named(client.get("/probe"), 401, "bad_token")
     finally:
         app.extensions["district_pool"].close()
+
+
+@pytest.mark.parametrize("failure", ["down", "busy"])
+def test_a_database_that_is_away_is_a_named_503(district, failure):
+    """PostgreSQL down or every pooled connection busy: the hall's sync worker backs off; never a 500."""
+    from contextlib import contextmanager
+
+    from psycopg_pool import PoolTimeout
+
+    client, tokens, _ = district
+    real = client.application.extensions["district_pool"]
+
+    class AwayPool:
+        @contextmanager
+        def connection(self):
+            if failure == "busy":
+                raise PoolTimeout("couldn't get a connection after 30.00 sec")
+            raise psycopg.OperationalError("connection to server failed: No such file or directory")
+            yield
+
+    client.application.extensions["district_pool"] = AwayPool()
+    try:
+        answer = post(client, tokens["h1"], batch("h1", []))
+    finally:
+        client.application.extensions["district_pool"] = real
+    assert_named(answer, 503, "district_unavailable")
+    assert answer.headers["Retry-After"] == "5"

@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 
 import psycopg
 from flask import Blueprint, abort, current_app, jsonify, request
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..texts import both
@@ -88,3 +88,13 @@ def sync():
 def too_large(_error):
     zh, en = both("dc_too_large_body")
     return jsonify(error="too_large", message_zh=zh, message_en=en), 413
+
+
+@bp.errorhandler(psycopg.OperationalError)
+@bp.errorhandler(PoolTimeout)
+def database_unavailable(_error):
+    # PostgreSQL down or every connection busy: the hall keeps its outbox and retries with backoff.
+    zh, en = both("dc_database_unavailable")
+    answer = jsonify(error="district_unavailable", message_zh=zh, message_en=en)
+    answer.headers["Retry-After"] = "5"
+    return answer, 503
