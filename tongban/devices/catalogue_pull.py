@@ -31,6 +31,11 @@ def install(config: HallConfig) -> None:
     _BASE["config"] = config
 
 
+def installed() -> HallConfig | None:
+    """The hall file the devices process installed (the hand-off exchange needs it too)."""
+    return _BASE.get("config")
+
+
 def fetch(client: DistrictClient, seen: str | None) -> tuple[str, Any] | None:
     """(version, catalogue), or None when the district answers 304 (the hall has it) or has none yet.
 
