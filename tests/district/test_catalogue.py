@@ -123,8 +123,9 @@ def test_halls_get_it_with_their_token_and_an_etag(district_url):
 
 @pytest.fixture
 def hall(tmp_path, hall_config, clock):
-    catalogue_pull.install(hall_config)
-    return make_hall_client(tmp_path, hall_config, clock)
+    client = make_hall_client(tmp_path, hall_config, clock)
+    catalogue_pull.install(hall_config, client.app.config["DATABASE"])
+    return client
 
 
 def _db(hall) -> str:

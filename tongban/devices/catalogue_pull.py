@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import urllib.error
 import urllib.request
 from typing import Any
@@ -22,18 +23,23 @@ from .district_client import DistrictClient, DistrictUnavailable
 
 log = logging.getLogger("tongban.devices.catalogue")
 
-#: The hall file the exchange checks against; the devices process sets it at start (``install``).
+#: The hall file of each hall database the exchanges serve, set by the devices process at its start
+#: (``install``): the exchanges' signature is fixed (client, store, clock) and carries no config.
 _BASE: dict[str, HallConfig] = {}
 
 
-def install(config: HallConfig) -> None:
-    """Check catalogues against this hall file (the devices process's own, read at its start)."""
-    _BASE["config"] = config
+def _key(database: str) -> str:
+    return os.path.realpath(database)
 
 
-def installed() -> HallConfig | None:
-    """The hall file the devices process installed (the hand-off exchange needs it too)."""
-    return _BASE.get("config")
+def install(config: HallConfig, database: str) -> None:
+    """Check catalogues for ``database`` against this hall file (the devices process's own)."""
+    _BASE[_key(database)] = config
+
+
+def installed(store: Store) -> HallConfig | None:
+    """The hall file installed for the store's database (the hand-off exchange needs it too)."""
+    return _BASE.get(_key(store.path))
 
 
 def fetch(client: DistrictClient, seen: str | None) -> tuple[str, Any] | None:
@@ -68,7 +74,7 @@ def fetch(client: DistrictClient, seen: str | None) -> tuple[str, Any] | None:
 
 
 def exchange(client: DistrictClient, store: Store, clock: Clock) -> None:
-    base = _BASE.get("config")
+    base = installed(store)
     if base is None:
         # Without the hall file there is nothing to check a catalogue against: better none than unchecked.
         log.warning("district catalogue not pulled: the devices process did not install its hall file")

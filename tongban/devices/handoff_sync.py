@@ -38,7 +38,7 @@ def send_queued(client: DistrictClient, store: Store, clock: Clock) -> int:
 
 
 def receive_inbox(client: DistrictClient, store: Store, clock: Clock) -> int:
-    config = catalogue_pull.installed()
+    config = catalogue_pull.installed(store)
     if config is None:
         log.warning("hand-offs not received: the devices process did not install its hall file")
         return 0

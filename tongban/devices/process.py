@@ -89,7 +89,7 @@ class DevicesProcess:
         # The hall file plus the district's applied catalogue (queue/catalogue.py); the pull checks
         # new catalogues against this same hall file.
         self.catalogue = CatalogueOverlay(self.config)
-        catalogue_pull.install(self.config)
+        catalogue_pull.install(self.config, self.database)
 
     def service(self, store: Store) -> HallService:
         return HallService(store, self.catalogue.current(store), self.clock)

@@ -85,6 +85,7 @@ def _directory(c: Checker, doc: dict, matters: set[str]) -> list[DistrictWindow]
                 window=name,
                 phone=c.text(t, path, "phone", required=False),
                 hours=c.text(t, path, "hours", required=False),
+                hall_id=hall,
             )
         )
     return out
