@@ -81,15 +81,16 @@ class DevicesProcess:
         self.nightly = NightlyJobs(self.config, self.database, self.clock)
         self.exit_code = 0
         self.printers = printer_configs(self.config)
-        self.printer_workers = [
-            PrinterWorker(p, self.database, self.config, self.clock) for p in self.printers.values()
-        ]
-        self.hub = build_hub(self.config, self.database, self.clock)
-        self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
         # The hall file plus the district's applied catalogue (queue/catalogue.py); the pull checks
         # new catalogues against this same hall file.
         self.catalogue = CatalogueOverlay(self.config)
         catalogue_pull.install(self.config, self.database)
+        self.printer_workers = [
+            PrinterWorker(p, self.database, self.config, self.clock, catalogue=self.catalogue)
+            for p in self.printers.values()
+        ]
+        self.hub = build_hub(self.config, self.database, self.clock)
+        self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
 
     def service(self, store: Store) -> HallService:
         return HallService(store, self.catalogue.current(store), self.clock)
