@@ -1,4 +1,4 @@
-"""Pull the district's catalogue into the hall (docs/district.md §Catalogue): one of the sync
+"""Pull the district's catalogue into the hall (docs/config.md "District catalogue"): one of the sync
 worker's exchanges, run in the devices process after each push.
 
 The hall asks with the version it last saw (If-None-Match), so an unchanged catalogue costs one

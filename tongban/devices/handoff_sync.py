@@ -1,4 +1,4 @@
-"""Cross-site cases between the hall and its district (docs/district.md §Cross-site cases): one of
+"""Cross-site cases between the hall and its district (docs/cases.md "Cross-site cases"): one of
 the sync worker's exchanges, run in the devices process after each push.
 
 Three steps, each safe to repeat after a failure anywhere: send the queued hand-offs (the district

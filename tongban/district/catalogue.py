@@ -1,4 +1,4 @@
-"""The district's matter catalogue and windows directory (docs/district.md §Catalogue).
+"""The district's matter catalogue and windows directory (docs/config.md "District catalogue").
 
 ``tongban district catalogue publish FILE`` checks a catalogue with the hall file's own rules
 (tongban/queue/catalogue.py, the same code as ``tongban check-config``) before it stores a version;

@@ -1,4 +1,4 @@
-"""Cross-site cases through the district (docs/district.md §Cross-site cases).
+"""Cross-site cases through the district (docs/cases.md "Cross-site cases").
 
 A hall hands a case to another hall: the sending hall POSTs it, the receiving hall reads its inbox,
 makes the case its own and acknowledges it, and the sending hall asks for the state of what it handed

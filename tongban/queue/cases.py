@@ -946,7 +946,7 @@ class CaseService:
 
     # ----- helpers -----
 
-    # ----- cross-site cases (docs/district.md §Cross-site cases) -----
+    # ----- cross-site cases (docs/cases.md "Cross-site cases") -----
 
     def hand_off(self, case_id: int, *, to_hall: str, to_window: str, actor: str, window: int | None) -> Case:
         """Hand a case to another hall of the district (收受分离): one transaction closes it here as

@@ -1,4 +1,4 @@
-"""The district's matter catalogue in a hall: checked, held as pending, applied (docs/district.md §Catalogue).
+"""The district's matter catalogue in a hall: checked, held as pending, applied (docs/config.md "District catalogue").
 
 The district publishes departments, matters (with their batches and materials) and a directory of
 the district's windows. A hall's own things stay in its hall file: lines, windows, hours, kiosks,

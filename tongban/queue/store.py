@@ -639,7 +639,7 @@ def m016_green_reason(db: sqlite_utils.Database) -> None:
 
 @migrations()
 def m018_handoffs(db: sqlite_utils.Database) -> None:
-    # Cross-site cases (docs/district.md §Cross-site cases). A case handed to another hall keeps its
+    # Cross-site cases (docs/cases.md "Cross-site cases"). A case handed to another hall keeps its
     # row here, closed as handed_off, with where it went and its state there as the district last
     # said; a case received from another hall says which hall and which hand-off it came from.
     for column in (

@@ -1,4 +1,4 @@
--- The district's matter catalogue (docs/district.md §Catalogue): every published version is kept, so
+-- The district's matter catalogue (docs/config.md "District catalogue"): every published version is kept, so
 -- a hall's "version" names exactly what it checked, and a bad publication can be followed by the
 -- previous body published again. The newest row is the one halls pull.
 CREATE TABLE catalogue_versions (

@@ -1,4 +1,4 @@
--- Cross-site cases (docs/district.md §Cross-site cases): a case one hall hands to another passes
+-- Cross-site cases (docs/cases.md "Cross-site cases"): a case one hall hands to another passes
 -- through here. ``body`` holds what the receiving hall needs, the applicant's personal data
 -- included; it is set to NULL the moment the receiver acknowledges it, so the district keeps only
 -- the masked columns. The receiving hall's own synced case row (cases.body->>'origin_case_uid' =
