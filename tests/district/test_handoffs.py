@@ -201,7 +201,11 @@ def test_bad_hand_offs_are_named_refusals(district_url, tmp_path, clock):
     assert r.status_code == 400 and r.get_json()["error"] == "unknown_hall" and r.get_json()["message_zh"]
     r = http.post("/api/v1/handoffs", json={"uid": "0" * 16, "to_hall": "street-1", "case": case}, headers=auth)
     assert r.get_json()["error"] == "unknown_hall"  # not to itself
-    assert http.post("/api/v1/handoffs/abc/ack", json={}, headers=auth).status_code == 400
+    nul = {"uid": "0" * 16, "to_hall": "other", "case": {**case, "number": "KS\x00"}}
+    assert http.post("/api/v1/handoffs", json=nul, headers=auth).get_json()["error"] == "bad_handoff"
+    for bad_id in ("abc", "²", "9" * 30):
+        assert http.post(f"/api/v1/handoffs/{bad_id}/ack", json={}, headers=auth).status_code == 400
+    assert http.post("/api/v1/handoffs/1/ack", json={"number": "\x00"}, headers=auth).status_code == 400
     assert http.post("/api/v1/handoffs/999/ack", json={}, headers=auth).status_code == 404
 
     # At the hall: a case can only be handed on before it is sent, and to another hall.
@@ -213,6 +217,21 @@ def test_bad_hand_offs_are_named_refusals(district_url, tmp_path, clock):
         r = desk.client.post(f"/cases/{case_id}/handoff", data={"csrf_token": csrf_token(page), "to_hall": to_hall})
         assert r.status_code == 422 and "请选择区内另一个大厅" in r.get_data(as_text=True)
     assert hall.case(case_id).state == "received"
+
+    # Handed to a hall the district does not know: the district refuses it, and the case comes back.
+    r = desk.client.post(
+        f"/cases/{case_id}/handoff", data={"csrf_token": csrf_token(page), "to_hall": "nowhere", "to_window": ""}
+    )
+    assert r.status_code == 303 and hall.case(case_id).state == "handed_off"
+    with serving(district_url) as base_url:
+        hall.exchange(base_url, token)
+    back = hall.case(case_id)
+    assert back.state == "received" and back.target_hall is None and back.closed_day is None
+    page = desk.client.get(f"/cases/{case_id}").get_data(as_text=True)
+    assert "区平台拒收转交" in page and "转交其他大厅" in page
+    with psycopg.connect(district_url) as conn:
+        assert conn.execute("SELECT count(*) FROM handoffs").fetchone()[0] == 0
+
     desk.step(case_id, "withdraw", withdrawn_reason="applicant")
     r = desk.client.post(f"/cases/{case_id}/handoff", data={"csrf_token": csrf_token(page), "to_hall": "bureau-1"})
     assert r.status_code == 409 and hall.case(case_id).state == "withdrawn"

@@ -23,18 +23,32 @@ log = logging.getLogger("tongban.devices.handoffs")
 def send_queued(client: DistrictClient, store: Store, clock: Clock) -> int:
     sent = 0
     for item in cases.queued_handoffs(store):
-        answer = client.post_json(
-            "/api/v1/handoffs",
-            {
-                "uid": item["uid"],
-                "to_hall": item["to_hall"],
-                "to_window": item["to_window"] or "",
-                "case": item["body"],
-            },
-        )
+        body = {
+            "uid": item["uid"],
+            "to_hall": item["to_hall"],
+            "to_window": item["to_window"] or "",
+            "case": item["body"],
+        }
+        try:
+            answer = client.post_json("/api/v1/handoffs", body)
+        except DistrictUnavailable as exc:
+            config = catalogue_pull.installed(store)
+            if exc.status != 400 or config is None:
+                raise  # away, or this hall's token refused: every hand-off waits for the next round
+            # This one will never do (no such hall): back to the clerk, and the rest of the queue goes on.
+            log.warning("hand-off %s to %s refused by the district: %s", item["uid"], item["to_hall"], exc)
+            cases.handoff_refused(store, item["uid"], _error_code(str(exc)), clock.now(), config)
+            continue
         cases.handoff_sent(store, item["uid"], str(answer.get("id", "")), clock.now())
         sent += 1
     return sent
+
+
+def _error_code(message: str) -> str:
+    for code in ("unknown_hall", "bad_handoff"):
+        if code in message:
+            return code
+    return "refused"
 
 
 def receive_inbox(client: DistrictClient, store: Store, clock: Clock) -> int:

@@ -84,6 +84,8 @@ def load_file(path: str | Path) -> dict:
 def publish(conn: psycopg.Connection[Any], doc: Any, *, note: str = "") -> str:
     """Store a new version when the catalogue passes check-config's rules; its version id."""
     problems = check_catalogue(doc)
+    if "\\u0000" in json.dumps(doc, default=str):  # PostgreSQL's jsonb cannot hold it
+        problems.append("(file): contains a NUL character (expected text without \\u0000)")
     if problems:
         raise CatalogueRefused(problems)
     row = conn.execute(

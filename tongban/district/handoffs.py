@@ -43,7 +43,8 @@ class HandoffError(ValueError):
 
 
 def _check(payload: Any) -> tuple[str, str, str, dict]:
-    if not isinstance(payload, dict):
+    # PostgreSQL text and jsonb cannot hold NUL: refused here rather than failing in the INSERT.
+    if not isinstance(payload, dict) or "\\u0000" in json.dumps(payload):
         raise HandoffError("bad_handoff", "dx_handoff_bad", field="(body)")
     uid, to_hall, case = payload.get("uid"), payload.get("to_hall"), payload.get("case")
     to_window = payload.get("to_window") or ""
@@ -104,7 +105,8 @@ def inbox(conn: psycopg.Connection[Any], hall: str) -> list[dict]:
 def ack(conn: psycopg.Connection[Any], hall: str, handoff_id: str, payload: Any) -> dict:
     """The receiving hall has the case: the personal data is deleted here. Only the receiver may ack."""
     number = payload.get("number") if isinstance(payload, dict) else None
-    if not handoff_id.isdigit() or (number is not None and (not isinstance(number, str) or len(number) > 40)):
+    bad_number = number is not None and (not isinstance(number, str) or len(number) > 40 or "\x00" in number)
+    if not re.fullmatch(r"[0-9]{1,18}", handoff_id) or bad_number:
         raise HandoffError("bad_handoff", "dx_handoff_bad", field="number")
     row = conn.execute(
         "UPDATE handoffs SET acked_at = COALESCE(acked_at, now()), body = NULL,"

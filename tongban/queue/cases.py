@@ -79,7 +79,7 @@ ACTIONS = ("check", "send", "result", "supplement", "deliver", "withdraw", "edit
 
 #: (中文, English) for each code, from the text table (tongban/texts/cases.toml).
 STATE_TEXT = labels("case_st_", STATES)
-ACTION_TEXT = labels("case_act_", ("open", *ACTIONS, "handoff", "flag", "purge"))
+ACTION_TEXT = labels("case_act_", ("open", *ACTIONS, "handoff", "handoff_refused", "flag", "purge"))
 #: A handed-off case's state at the hall it went to, as the district last said: its states, or in transit.
 REMOTE_STATE_TEXT = labels("case_st_", (*STATES, "in_transit"))
 MODE_TEXT = labels("case_mode_", CASE_MODES)
@@ -1245,6 +1245,39 @@ def handoff_sent(store: Store, uid: str, district_id: str, now: datetime) -> Non
         conn.execute(
             "UPDATE handoffs_out SET state = 'sent', sent_at = ?, district_id = ?, body = NULL WHERE uid = ?",
             (utc_iso(now), district_id, uid),
+        )
+
+
+def handoff_refused(store: Store, uid: str, error: str, now: datetime, config: HallConfig) -> None:
+    """The district refused a hand-off (no such hall, a malformed case): the case comes back to the
+    state it was handed off from, with the refusal in its history, for the clerk to decide again.
+    Refused here once, it no longer holds up the other hand-offs in the queue."""
+    with store.immediate() as conn:
+        row = conn.execute("SELECT * FROM handoffs_out WHERE uid = ? AND state = 'queued'", (uid,)).fetchone()
+        if row is None:
+            return
+        event = conn.execute(
+            "SELECT from_state FROM case_events WHERE case_id = ? AND action = 'handoff' ORDER BY id DESC LIMIT 1",
+            (row["case_id"],),
+        ).fetchone()
+        back = event["from_state"] if event and event["from_state"] in OPEN_STATES else "received"
+        conn.execute("UPDATE handoffs_out SET state = 'refused', body = NULL WHERE uid = ?", (uid,))
+        conn.execute(
+            "UPDATE cases SET state = ?, target_hall = NULL, target_window = NULL, remote_state = NULL,"
+            " remote_number = NULL, remote_updated_at = NULL, closed_day = NULL, updated_at = ?"
+            " WHERE id = ? AND state = 'handed_off'",
+            (back, utc_iso(now), row["case_id"]),
+        )
+        conn.execute(
+            "INSERT INTO case_events (case_id, action, from_state, to_state, actor, window, at, day, data)"
+            " VALUES (?, 'handoff_refused', 'handed_off', ?, 'district', NULL, ?, ?, ?)",
+            (
+                row["case_id"],
+                back,
+                utc_iso(now),
+                calendar.service_day(now, config.hall),
+                json.dumps({"to_hall": row["to_hall"], "error": error, "handoff": uid}, sort_keys=True),
+            ),
         )
 
 

@@ -666,7 +666,7 @@ def m018_handoffs(db: sqlite_utils.Database) -> None:
             to_hall TEXT NOT NULL,
             to_window TEXT,
             body TEXT,
-            state TEXT NOT NULL CHECK (state IN ('queued', 'sent')),
+            state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'refused')),
             created_at TEXT NOT NULL,
             sent_at TEXT,
             district_id TEXT
