@@ -191,6 +191,24 @@ def test_applied_at_the_roll_over_in_both_processes(district_url, hall, hall_con
         store.close()
     assert "失业登记（跨省通办）" in _info(hall)
 
+    # A later version: a restart later the same day runs the roll-over again, which is not a new day.
+    renamed = catalogue_doc()
+    renamed["matters"][2]["name_zh"] = "退休提取公积金"
+    newer = _publish(district_url, renamed)
+    with serving(district_url) as base_url:
+        _pull(base_url, token, hall, clock)
+    clock.advance(hours=3)
+    DevicesProcess(hall_config, _db(hall), clock).roll_over()
+    assert "退休提取公积金" not in _info(hall)
+    clock.advance(days=1)
+    DevicesProcess(hall_config, _db(hall), clock).roll_over()
+    assert "退休提取公积金" in _info(hall)
+    store = Store(_db(hall), migrate=False)
+    try:
+        assert catalogue.status(store, hall_config)["applied"]["version"] == newer
+    finally:
+        store.close()
+
 
 def test_a_bad_catalogue_is_refused_with_the_checkers_messages_and_the_old_one_kept(
     district_url, hall, hall_config, clock

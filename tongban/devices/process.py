@@ -99,8 +99,8 @@ class DevicesProcess:
         store = Store(self.database)
         try:
             # A pending district catalogue becomes the hall's at the roll-over, before the new day's first ticket.
-            applied = catalogue.apply_pending(store, self.config, self.clock, actor="roll-over")
-            if applied["result"] != "nothing":
+            applied = catalogue.apply_at_roll_over(store, self.config, self.clock)
+            if applied["result"] not in ("nothing", "not_a_new_day"):
                 log.info("district catalogue at roll-over: %s", applied)
             result = self.service(store).roll_over()
         finally:

@@ -37,6 +37,7 @@ from ..config import (
     _lines,
     _matters,
 )
+from . import calendar
 from .clock import Clock
 from .store import Store, utc_iso
 
@@ -248,6 +249,16 @@ def apply_pending(store: Store, base: HallConfig, clock: Clock, *, actor: str) -
         _put(conn, VERSION, version)
     log.info("district catalogue %s applied by %s", version, actor)
     return {"result": "applied", "version": version}
+
+
+def apply_at_roll_over(store: Store, base: HallConfig, clock: Clock) -> dict:
+    """The pending catalogue at the day's roll-over, before its first ticket. A devices process
+    restarted later in the day runs the roll-over again (it is caught up at start); that is not a
+    new day, so the pending catalogue keeps waiting for the manager or the next midnight."""
+    today = calendar.service_day(clock.now(), base.hall)
+    if store.one("SELECT 1 FROM job_runs WHERE job = 'rollover' AND day = ?", (today,)):
+        return {"result": "not_a_new_day"}
+    return apply_pending(store, base, clock, actor="roll-over")
 
 
 def status(store: Store, base: HallConfig) -> dict:
