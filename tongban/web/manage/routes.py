@@ -121,7 +121,6 @@ def _manage_context() -> dict:
         # Who closed a line, by name (an account), or as recorded (the CLI's --by).
         "closers": {s.closed_by: (person(s.closed_by) or {})["name"] for s in line_states if s.closed_by},
         "reason_max": LINE_REASON_MAX,
-        "catalogue": catalogue.status(service.store, current_app.extensions["tongban.catalogue"].base),
     }
 
 
@@ -141,7 +140,11 @@ def _manage_fragments() -> dict[str, str]:
 @page_requires(manager=True)
 def home():
     ctx = _manage_context()
-    return render_template("manage.html", **ctx, me=person(g.principal.actor), server_time=utc_iso(ctx["now"]))
+    # Not in the live fragments: the catalogue changes a few times a year, and checking it on every push costs.
+    panel = catalogue.status(get_store(), current_app.extensions["tongban.catalogue"].base)
+    return render_template(
+        "manage.html", **ctx, catalogue=panel, me=person(g.principal.actor), server_time=utc_iso(ctx["now"])
+    )
 
 
 @manage.get("/stream")
