@@ -952,6 +952,7 @@ class CaseService:
         """Hand a case to another hall of the district (收受分离): one transaction closes it here as
         handed_off, records the step, and queues what the other hall needs to handle it. The devices
         process takes it to the district (devices/handoff_sync.py); this never waits on the network."""
+        get(self.store, case_id)  # no such case is a 404 before any field is a 422
         p = _Problems()
         hall_id = (to_hall or "").strip()
         if not _HALL_ID.match(hall_id) or hall_id == self.config.hall.id:
