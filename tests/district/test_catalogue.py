@@ -244,6 +244,26 @@ def test_a_bad_catalogue_is_refused_with_the_checkers_messages_and_the_old_one_k
     assert f'data-catalogue-refused="{bad}"' in page and "&#39;M3&#39; is not a matter" in page
     assert "失业登记（跨省通办）" in _info(hall) and "正常退休提取住房公积金" in _info(hall)
 
+    # The hall's IT person takes M3 out of line B and restarts the devices process: the refused
+    # version is checked again against the edited file, and now it fits.
+    edited = small_hall_doc()
+    edited["matters"] = [m for m in edited["matters"] if m["code"] != "M3"]
+    edited["lines"][0]["matters"], edited["lines"][1]["matters"] = ["M2"], ["M1"]
+    fixed = parse_hall_config(edited, "hall.toml")
+    with serving(district_url) as base_url:
+        _pull(base_url, token, hall, clock)  # same process, same file: a 304, still refused
+        store = Store(_db(hall), migrate=False)
+        assert catalogue.status(store, hall_config)["pending"] is None
+        store.close()
+        catalogue_pull.install(fixed, _db(hall))
+        _pull(base_url, token, hall, clock)
+    store = Store(_db(hall), migrate=False)
+    try:
+        now = catalogue.status(store, fixed)
+        assert now["pending"]["version"] == bad and now["refused"] is None
+    finally:
+        store.close()
+
 
 def test_district_away_is_one_named_failure(hall, clock):
     with pytest.raises(DistrictUnavailable):

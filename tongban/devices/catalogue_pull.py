@@ -32,9 +32,15 @@ def _key(database: str) -> str:
     return os.path.realpath(database)
 
 
+#: Databases whose first pull since start asks without If-None-Match: the hall file may have been
+#: edited (the devices process restarts to read it), so a catalogue refused before is checked again.
+_FRESH: set[str] = set()
+
+
 def install(config: HallConfig, database: str) -> None:
     """Check catalogues for ``database`` against this hall file (the devices process's own)."""
     _BASE[_key(database)] = config
+    _FRESH.add(_key(database))
 
 
 def installed(store: Store) -> HallConfig | None:
@@ -79,7 +85,9 @@ def exchange(client: DistrictClient, store: Store, clock: Clock) -> None:
         # Without the hall file there is nothing to check a catalogue against: better none than unchecked.
         log.warning("district catalogue not pulled: the devices process did not install its hall file")
         return
-    got = fetch(client, catalogue.seen_version(store))
+    fresh = _key(store.path) in _FRESH
+    got = fetch(client, None if fresh else catalogue.seen_version(store))
+    _FRESH.discard(_key(store.path))
     if got is None:
         return
     version, doc = got
