@@ -137,6 +137,7 @@ def case_list():
         matters=_case_matters(),
         today=_service().today().isoformat(),
         departments=current_app.config["HALL"].departments,
+        hall_names=_hall_names(),
     )
 
 
