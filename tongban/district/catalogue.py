@@ -11,17 +11,19 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 import psycopg
-from flask import Blueprint, Flask, Response, abort, jsonify, make_response, request
+from flask import Blueprint, Flask, Response, abort, current_app, jsonify, make_response, request
+from psycopg_pool import ConnectionPool
 
 from ..queue.catalogue import check_catalogue
 from ..texts import both
 from . import db
-from .app import connection
 
 bp = Blueprint("district_catalogue", __name__, url_prefix="/api/v1")
 
@@ -42,16 +44,19 @@ def _refuse(status: int, code: str, key: str) -> None:
     abort(make_response(jsonify(error=code, message_zh=zh, message_en=en), status))
 
 
+@contextmanager
+def connection() -> Iterator[psycopg.Connection[Any]]:
+    """One transaction on the app's pooled connection (as app.connection). Not imported from .app:
+    the app imports the modules under it that register themselves, and this one is such a module."""
+    pool: ConnectionPool = current_app.extensions["district_pool"]
+    with pool.connection() as conn:
+        yield conn
+
+
 def hall_from_request(conn: psycopg.Connection[Any]) -> str:
-    """The hall whose Bearer token came with the request, or a 401 JSON answer.
-
-    The district core's ``api.hall_from_token`` is the one rule when it is there; until it is, the
-    same rule here: the SHA-256 of the token names a hall that is not revoked."""
-    from . import api
-
-    shared = getattr(api, "hall_from_token", None)
-    if shared is not None:
-        return shared(conn)
+    """The hall whose Bearer token came with the request, or a 401 JSON answer: the SHA-256 of the
+    token names a hall that is not revoked (the rule of the sync API's token check, which lives in
+    api.py; imported from there it would close an import cycle through the app)."""
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.startswith("Bearer ") else ""
     row = (

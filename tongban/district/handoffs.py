@@ -18,8 +18,7 @@ from psycopg.rows import dict_row
 
 from ..queue.masking import mask_name
 from ..texts import both
-from .app import connection
-from .catalogue import hall_from_request
+from .catalogue import connection, hall_from_request
 
 bp = Blueprint("district_handoffs", __name__, url_prefix="/api/v1/handoffs")
 
