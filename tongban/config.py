@@ -180,6 +180,7 @@ class DistrictWindow:
     window: str
     phone: str
     hours: str
+    hall_id: str = ""  # the hall's id at the district (the catalogue's directory has it): cases are handed to it
 
 
 @dataclass(frozen=True)

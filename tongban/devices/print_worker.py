@@ -15,6 +15,7 @@ from ..printers import PrinterConfig, PrinterStatus, PrintOutcome, TicketSlip, c
 from ..printers.drivers import Deadline
 from ..printers.ticket import start_margin_s
 from ..queue import calendar, printing
+from ..queue.catalogue import CatalogueOverlay
 from ..queue.clock import Clock
 from ..queue.service import HallService, Ticket
 from ..queue.store import Store, parse_iso
@@ -80,8 +81,11 @@ class PrinterWorker:
         config: HallConfig,
         clock: Clock,
         printer_fn: PrintFn = print_ticket,
+        catalogue: CatalogueOverlay | None = None,
     ):
         self.printer = printer
+        # With the district's applied catalogue, slips name matters as the kiosk does (queue/catalogue.py).
+        self.catalogue = catalogue
         self.database = database
         self.config = config
         self.clock = clock
@@ -109,7 +113,8 @@ class PrinterWorker:
         if job is None:
             return False
         try:
-            service = HallService(store, self.config, self.clock)
+            config = self.catalogue.current(store) if self.catalogue else self.config
+            service = HallService(store, config, self.clock)
             slip = build_slip(service, service.ticket(job["ticket_id"]), reprint=bool(job["reprint"]))
             left = (parse_iso(job["deadline"]) - self.clock.now()).total_seconds()
             outcome = self.printer_fn(self.printer, slip, deadline=Deadline(left))

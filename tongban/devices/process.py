@@ -22,11 +22,13 @@ from ..ops import notify
 from ..ops.backup import restore_help
 from ..ops.damage import damaged
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
-from ..queue import printing
+from ..queue import catalogue, printing
 from ..queue.cases import CaseService
+from ..queue.catalogue import CatalogueOverlay
 from ..queue.clock import Clock, SystemClock
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError
+from . import catalogue_pull
 from .display_follower import DisplayFollower, build_hub
 from .print_worker import PrinterWorker, check_printers, printer_configs
 
@@ -79,18 +81,27 @@ class DevicesProcess:
         self.nightly = NightlyJobs(self.config, self.database, self.clock)
         self.exit_code = 0
         self.printers = printer_configs(self.config)
+        # The hall file plus the district's applied catalogue (queue/catalogue.py); the pull checks
+        # new catalogues against this same hall file.
+        self.catalogue = CatalogueOverlay(self.config)
+        catalogue_pull.install(self.config, self.database)
         self.printer_workers = [
-            PrinterWorker(p, self.database, self.config, self.clock) for p in self.printers.values()
+            PrinterWorker(p, self.database, self.config, self.clock, catalogue=self.catalogue)
+            for p in self.printers.values()
         ]
         self.hub = build_hub(self.config, self.database, self.clock)
         self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
 
     def service(self, store: Store) -> HallService:
-        return HallService(store, self.config, self.clock)
+        return HallService(store, self.catalogue.current(store), self.clock)
 
     def roll_over(self) -> dict:
         store = Store(self.database)
         try:
+            # A pending district catalogue becomes the hall's at the roll-over, before the new day's first ticket.
+            applied = catalogue.apply_at_roll_over(store, self.config, self.clock)
+            if applied["result"] not in ("nothing", "not_a_new_day"):
+                log.info("district catalogue at roll-over: %s", applied)
             result = self.service(store).roll_over()
         finally:
             store.close()
@@ -102,7 +113,7 @@ class DevicesProcess:
         day (job_runs 'cases'); both depend on today only, so one run catches up any missed days."""
         store = Store(self.database)
         try:
-            result = CaseService(store, self.config, self.clock).daily()
+            result = CaseService(store, self.catalogue.current(store), self.clock).daily()
         finally:
             store.close()
         log.info("cases: %s", result)

@@ -45,9 +45,20 @@ from .store import Store, utc_iso
 from .workdays import WEEKENDS_ONLY, WorkCalendar
 
 CASE_MODES = ("proxy", "multi-place")
-STATES = ("received", "checked", "sent", "needs_materials", "result_received", "delivered", "withdrawn")
+STATES = (
+    "received",
+    "checked",
+    "sent",
+    "needs_materials",
+    "result_received",
+    "delivered",
+    "withdrawn",
+    "handed_off",
+)
 OPEN_STATES = ("received", "checked", "sent", "needs_materials", "result_received")
-FINAL_STATES = ("delivered", "withdrawn")
+# A case handed to another hall of the district is closed here: the other hall handles it, and the
+# retention clock for the personal data kept here runs from the hand-off.
+FINAL_STATES = ("delivered", "withdrawn", "handed_off")
 #: States in which the legal time limit runs (and so can be near or past due).
 RUNNING = ("received", "checked", "sent")
 
@@ -61,12 +72,16 @@ STEPS: dict[str, tuple[frozenset[str | None], frozenset[str]]] = {
     "deliver": (frozenset({"result_received"}), frozenset({"delivered"})),
     "withdraw": (frozenset(OPEN_STATES), frozenset({"withdrawn"})),
     "edit": (frozenset(OPEN_STATES), frozenset(OPEN_STATES)),
+    # Before it goes to the handling department: a case already sent is followed where it is.
+    "handoff": (frozenset({"received", "checked", "needs_materials"}), frozenset({"handed_off"})),
 }
 ACTIONS = ("check", "send", "result", "supplement", "deliver", "withdraw", "edit")
 
 #: (中文, English) for each code, from the text table (tongban/texts/cases.toml).
 STATE_TEXT = labels("case_st_", STATES)
-ACTION_TEXT = labels("case_act_", ("open", *ACTIONS, "flag", "purge"))
+ACTION_TEXT = labels("case_act_", ("open", *ACTIONS, "handoff", "handoff_refused", "flag", "purge"))
+#: A handed-off case's state at the hall it went to, as the district last said: its states, or in transit.
+REMOTE_STATE_TEXT = labels("case_st_", (*STATES, "in_transit"))
 MODE_TEXT = labels("case_mode_", CASE_MODES)
 IDENTITY_METHODS = labels("case_id_method_", ("card_reader", "face", "manual"))
 IDENTITY_OUTCOMES = labels("case_id_outcome_", ("yes", "no"))
@@ -100,6 +115,40 @@ PERSONAL_FIELDS = (
 APPLICANT_FIELDS = ("applicant_name", "id_number", "phone", "address")
 HANDLING_FIELDS = ("province", "handling_dept", "handling_address", "handling_phone", "handling_contact")
 PAGE_SIZE = 50
+#: What travels with a handed-off case (hall → district → hall): what the receiving hall needs to
+#: handle it, personal data included. The district deletes it once the receiver has it.
+HANDOFF_FIELDS = (
+    "number",
+    "mode",
+    "matter",
+    "matter_zh",
+    "matter_en",
+    "department",
+    "opened_day",
+    "time_limit_days",
+    "clock_from",
+    "due_day",
+    "applicant_name",
+    "id_number",
+    "phone",
+    "phone_last4",
+    "address",
+    "identity_method",
+    "identity_ok",
+    "review_outcome",
+    "province",
+    "handling_dept",
+    "handling_address",
+    "handling_phone",
+    "handling_contact",
+)
+_HALL_ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+
+
+def _next_number(conn, today: date) -> str:
+    """KS-<day>-<n>: the day's next case number (inside the opening transaction)."""
+    seq = conn.execute("SELECT COUNT(*) + 1 FROM cases WHERE opened_day = ?", (today.isoformat(),)).fetchone()[0]
+    return f"KS-{today:%Y%m%d}-{seq:03d}"
 
 
 # ---------- refusals ----------
@@ -127,6 +176,12 @@ class TicketNotServed(CaseError):
 
 class CaseExists(CaseError):
     code = "case_exists"
+
+
+class HandoffRefused(CaseError):
+    """A hand-off from another hall that cannot become a case here (a malformed body)."""
+
+    code = "handoff_refused"
 
 
 class InvalidInput(CaseError):
@@ -576,11 +631,7 @@ class CaseService:
                         {"number": ticket["number"], "case": existing["number"]},
                         case=existing["number"],
                     )
-            prefix = f"KS-{today:%Y%m%d}-"
-            seq = conn.execute("SELECT COUNT(*) + 1 FROM cases WHERE opened_day = ?", (today.isoformat(),)).fetchone()[
-                0
-            ]
-            number = f"{prefix}{seq:03d}"
+            number = _next_number(conn, today)
             columns = {
                 "number": number,
                 "token": token,
@@ -895,6 +946,146 @@ class CaseService:
 
     # ----- helpers -----
 
+    # ----- cross-site cases (docs/cases.md "Cross-site cases") -----
+
+    def hand_off(self, case_id: int, *, to_hall: str, to_window: str, actor: str, window: int | None) -> Case:
+        """Hand a case to another hall of the district (收受分离): one transaction closes it here as
+        handed_off, records the step, and queues what the other hall needs to handle it. The devices
+        process takes it to the district (devices/handoff_sync.py); this never waits on the network."""
+        get(self.store, case_id)  # no such case is a 404 before any field is a 422
+        p = _Problems()
+        hall_id = (to_hall or "").strip()
+        if not _HALL_ID.match(hall_id) or hall_id == self.config.hall.id:
+            p.add("to_hall", "err_handoff_hall")
+        to_window = re.sub(r"\s+", " ", (to_window or "").strip())
+        if len(to_window) > 40:
+            p.add("to_window", "err_case_too_long", limit=40)
+        p.raise_if_any()
+        now = self.clock.now()
+        today = self.today(now)
+        uid = secrets.token_hex(8)
+        with self.store.immediate() as conn:
+            case = self._locked(conn, case_id)
+            if case.state not in STEPS["handoff"][0] or case.purged:
+                raise IllegalCaseStep(
+                    "err_case_cannot",
+                    {
+                        "number": case.number,
+                        "state": Msg(f"case_st_{case.state}"),
+                        "state_lower": STATE_TEXT[case.state][1].lower(),
+                        "action": Msg("case_act_handoff"),
+                        "hint": "",
+                    },
+                    state=case.state,
+                    action="handoff",
+                )
+            body = {
+                **{k: case.as_dict()[k] for k in HANDOFF_FIELDS},
+                "materials": [
+                    {"name": m["name"], "received": m["received"], "copies": m["copies"]} for m in case.materials
+                ],
+                "origin_hall": self.config.hall.id,
+                "origin_hall_name_zh": self.config.hall.name_zh,
+                "origin_hall_name_en": self.config.hall.name_en,
+                "origin_case_uid": uid,
+                "origin_number": case.number,
+                "to_window": to_window,
+            }
+            conn.execute(
+                "INSERT INTO handoffs_out (uid, case_id, to_hall, to_window, body, state, created_at)"
+                " VALUES (?, ?, ?, ?, ?, 'queued', ?)",
+                (uid, case_id, hall_id, to_window, json.dumps(body, ensure_ascii=False), utc_iso(now)),
+            )
+            conn.execute(
+                "UPDATE cases SET state = 'handed_off', target_hall = ?, target_window = ?,"
+                " remote_state = 'in_transit', remote_updated_at = ?, due_flag = NULL, flagged_at = NULL,"
+                " closed_day = ?, updated_at = ? WHERE id = ?",
+                (hall_id, to_window, utc_iso(now), today.isoformat(), utc_iso(now), case_id),
+            )
+            self._event(
+                conn,
+                case_id,
+                "handoff",
+                case.state,
+                "handed_off",
+                actor,
+                window,
+                now,
+                {"to_hall": hall_id, "to_window": to_window, "handoff": uid},
+            )
+        return get(self.store, case_id)
+
+    def receive_handoff(self, from_hall: str, body: Mapping[str, Any]) -> Case:
+        """A case another hall handed here, from the district's inbox: a new case in this hall's list,
+        marked with where it came from. Received twice (an ack lost), it is the same case."""
+        uid = body.get("origin_case_uid") if isinstance(body, Mapping) else None
+        if not isinstance(uid, str) or not uid or not _HALL_ID.match(from_hall or ""):
+            raise HandoffRefused("err_handoff_malformed", {"field": "origin_case_uid"})
+        existing = self.store.one(
+            "SELECT id FROM cases WHERE origin_hall = ? AND origin_case_uid = ?", (from_hall, uid)
+        )
+        if existing:
+            return get(self.store, existing["id"])
+        required = (("mode", str), ("matter", str), ("matter_zh", str), ("due_day", str), ("time_limit_days", int))
+        for key, kind in required:
+            if not isinstance(body.get(key), kind) or (key == "mode" and body[key] not in CASE_MODES):
+                raise HandoffRefused("err_handoff_malformed", {"field": key})
+        due_text = _day(str(body["due_day"]))
+        if due_text is None:
+            raise HandoffRefused("err_handoff_malformed", {"field": "due_day"})
+        given = body.get("materials")
+        materials: list = given if isinstance(given, list) else []
+        now = self.clock.now()
+        today = self.today(now)
+        # The citizen's time limit does not start again: the due day is the one the first hall set.
+        due = date.fromisoformat(due_text)
+        flag = due_flag(self.calendar, due, today, self.config.cases.near_due_days)
+        with self.store.immediate() as conn:
+            columns = {
+                **{k: body.get(k) for k in HANDOFF_FIELDS if k not in ("opened_day", "due_day", "number")},
+                "number": _next_number(conn, today),
+                "token": secrets.token_urlsafe(18),
+                "matter_en": str(body.get("matter_en") or ""),
+                "department": str(body.get("department") or ""),
+                "clock_from": _day(str(body.get("clock_from") or "")) or today.isoformat(),
+                "state": "received",
+                "opened_at": utc_iso(now),
+                "opened_day": today.isoformat(),
+                "due_day": due.isoformat(),
+                "due_flag": flag,
+                "flagged_at": utc_iso(now) if flag else None,
+                "origin_hall": from_hall,
+                "origin_case_uid": uid,
+                "origin_number": str(body.get("origin_number") or ""),
+                "updated_at": utc_iso(now),
+            }
+            cur = conn.execute(
+                f"INSERT INTO cases ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                tuple(columns.values()),
+            )
+            case_id = cur.lastrowid
+            assert case_id is not None
+            conn.executemany(
+                "INSERT INTO case_materials (case_id, idx, name, received, copies) VALUES (?,?,?,?,?)",
+                [
+                    (case_id, i, str(m.get("name", "")), int(bool(m.get("received"))), int(m.get("copies") or 0))
+                    for i, m in enumerate(materials)
+                    if isinstance(m, Mapping)
+                ],
+            )
+            self._event(
+                conn,
+                case_id,
+                "open",
+                None,
+                "received",
+                f"hall:{from_hall}",
+                None,
+                now,
+                {"matter": columns["matter"], "from_hall": from_hall, "due_day": due.isoformat(), "handoff": uid},
+            )
+        return get(self.store, case_id)
+
     def _locked(self, conn, case_id: int) -> Case:
         row = conn.execute("SELECT * FROM cases WHERE id = ?", (case_id,)).fetchone()
         if row is None:
@@ -1036,3 +1227,75 @@ def _date_field(form, key: str, p: _Problems, *, earliest: date, latest: date) -
     elif value < earliest:
         p.add(key, "err_case_date_before", earliest=earliest)
     return value
+
+
+# ---------- the hand-off queue, for the devices process (devices/handoff_sync.py) ----------
+
+
+def queued_handoffs(store: Store) -> list[dict]:
+    """Hand-offs not yet at the district, oldest first, with their bodies."""
+    return [
+        {**dict(r), "body": json.loads(r["body"])}
+        for r in store.all("SELECT * FROM handoffs_out WHERE state = 'queued' ORDER BY created_at, uid")
+    ]
+
+
+def handoff_sent(store: Store, uid: str, district_id: str, now: datetime) -> None:
+    """The district holds it: the queue's copy of the personal data goes (the case row keeps its own)."""
+    with store.immediate() as conn:
+        conn.execute(
+            "UPDATE handoffs_out SET state = 'sent', sent_at = ?, district_id = ?, body = NULL WHERE uid = ?",
+            (utc_iso(now), district_id, uid),
+        )
+
+
+def handoff_refused(store: Store, uid: str, error: str, now: datetime, config: HallConfig) -> None:
+    """The district refused a hand-off (no such hall, a malformed case): the case comes back to the
+    state it was handed off from, with the refusal in its history, for the clerk to decide again.
+    Refused here once, it no longer holds up the other hand-offs in the queue."""
+    with store.immediate() as conn:
+        row = conn.execute("SELECT * FROM handoffs_out WHERE uid = ? AND state = 'queued'", (uid,)).fetchone()
+        if row is None:
+            return
+        event = conn.execute(
+            "SELECT from_state FROM case_events WHERE case_id = ? AND action = 'handoff' ORDER BY id DESC LIMIT 1",
+            (row["case_id"],),
+        ).fetchone()
+        back = event["from_state"] if event and event["from_state"] in OPEN_STATES else "received"
+        conn.execute("UPDATE handoffs_out SET state = 'refused', body = NULL WHERE uid = ?", (uid,))
+        conn.execute(
+            "UPDATE cases SET state = ?, target_hall = NULL, target_window = NULL, remote_state = NULL,"
+            " remote_number = NULL, remote_updated_at = NULL, closed_day = NULL, updated_at = ?"
+            " WHERE id = ? AND state = 'handed_off'",
+            (back, utc_iso(now), row["case_id"]),
+        )
+        conn.execute(
+            "INSERT INTO case_events (case_id, action, from_state, to_state, actor, window, at, day, data)"
+            " VALUES (?, 'handoff_refused', 'handed_off', ?, 'district', NULL, ?, ?, ?)",
+            (
+                row["case_id"],
+                back,
+                utc_iso(now),
+                calendar.service_day(now, config.hall),
+                json.dumps({"to_hall": row["to_hall"], "error": error, "handoff": uid}, sort_keys=True),
+            ),
+        )
+
+
+def remote_states(store: Store, rows: Iterable[Mapping[str, Any]], now: datetime) -> int:
+    """Where handed-off cases are at the halls they went to (the district's hand-off status);
+    how many changed."""
+    changed = 0
+    with store.immediate() as conn:
+        for row in rows:
+            state = row.get("state")
+            if state not in REMOTE_STATE_TEXT:
+                continue  # a state this hall has no words for is not shown as if it were one
+            cur = conn.execute(
+                "UPDATE cases SET remote_state = ?, remote_number = COALESCE(?, remote_number), remote_updated_at = ?"
+                " WHERE id = (SELECT case_id FROM handoffs_out WHERE uid = ?)"
+                " AND (remote_state IS NOT ? OR remote_number IS NOT COALESCE(?, remote_number))",
+                (state, row.get("number"), utc_iso(now), row.get("uid"), state, row.get("number")),
+            )
+            changed += cur.rowcount
+    return changed

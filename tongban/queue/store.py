@@ -635,3 +635,40 @@ def m016_green_reason(db: sqlite_utils.Database) -> None:
     # serviceman, other), chosen by the clerk who issued it and counted in the day report. NULL for
     # every other ticket, and for green tickets issued before it was asked.
     db.execute("ALTER TABLE tickets ADD COLUMN green_reason TEXT")
+
+
+@migrations()
+def m018_handoffs(db: sqlite_utils.Database) -> None:
+    # Cross-site cases (docs/cases.md "Cross-site cases"). A case handed to another hall keeps its
+    # row here, closed as handed_off, with where it went and its state there as the district last
+    # said; a case received from another hall says which hall and which hand-off it came from.
+    for column in (
+        "origin_hall TEXT",  # received: the hall it came from
+        "origin_case_uid TEXT",  # received: the hand-off's uid, the same at both halls and the district
+        "origin_number TEXT",  # received: its number at the hall it came from
+        "target_hall TEXT",  # handed off: the hall it went to
+        "target_window TEXT",
+        "remote_number TEXT",  # handed off: its number there
+        "remote_state TEXT",  # handed off: its state there ('in_transit' until the receiver has it)
+        "remote_updated_at TEXT",
+    ):
+        db.execute(f"ALTER TABLE cases ADD COLUMN {column}")
+    # A hand-off received twice (the ack lost on the way) must not make a second case.
+    db.execute(
+        "CREATE UNIQUE INDEX cases_origin ON cases (origin_hall, origin_case_uid) WHERE origin_case_uid IS NOT NULL"
+    )
+    # Hand-offs waiting to go to the district. ``body`` carries the applicant's personal data, so it
+    # is cleared the moment the district has it: the hall's copy stays on the case row alone.
+    db.execute("""
+        CREATE TABLE handoffs_out (
+            uid TEXT PRIMARY KEY,
+            case_id INTEGER NOT NULL REFERENCES cases(id),
+            to_hall TEXT NOT NULL,
+            to_window TEXT,
+            body TEXT,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'sent', 'refused')),
+            created_at TEXT NOT NULL,
+            sent_at TEXT,
+            district_id TEXT
+        )""")
+    db.execute("CREATE INDEX handoffs_out_queued ON handoffs_out (state)")

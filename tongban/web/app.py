@@ -24,6 +24,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from .. import __version__
 from ..config import END_OF_DAY, WEEKDAYS, HallConfig, Period, load_hall_config
 from ..ops.damage import damaged
+from ..queue.catalogue import CatalogueOverlay
 from ..queue.clock import SystemClock
 from ..queue.search import MatterSearch
 from ..queue.service import HallService
@@ -110,6 +111,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
     # One search for the kiosk, /info and the API, built once from the hall file (docs/kiosk.md).
     app.extensions["tongban.matter_search"] = MatterSearch.for_config(hall)
     _refuse_when_damaged(app, database)
+    _follow_catalogue(app, hall)
     # Ids in paths are <id:…>, and every error under /api is JSON (web/params.py, web/errors.py).
     app.url_map.converters["id"] = IdConverter
     install_error_answers(app)
@@ -131,7 +133,7 @@ def create_app(config: Mapping[str, Any]) -> Flask:
         return {
             "lang": lang,
             "hall": hall.hall,
-            "hall_config": hall,
+            "hall_config": app.config["HALL"],  # the effective one: the district's catalogue may have changed it
             "t": lambda key, **values: text(key, lang, **values),
             "t_zh": lambda key, **values: text(key, "zh", **values),
             "t_en": lambda key, **values: text(key, "en", **values),
@@ -184,6 +186,21 @@ def _refuse_when_damaged(app: Flask, database: str) -> None:
         if seen["message"]:
             return refusal("database_damaged")
         return None
+
+
+def _follow_catalogue(app: Flask, base: HallConfig) -> None:
+    """The district's applied catalogue overlays the hall file (queue/catalogue.py). Each request
+    reads its version (one small row); when the manager accepted a new one, or the devices process
+    applied it at the roll-over, the next request here serves the new matters, with no restart."""
+    overlay = CatalogueOverlay(base)
+    app.extensions["tongban.catalogue"] = overlay
+
+    @app.before_request
+    def current_catalogue():
+        config = overlay.current(get_store())
+        if config is not app.config["HALL"]:
+            app.extensions["tongban.matter_search"] = MatterSearch.for_config(config)
+            app.config["HALL"] = config
 
 
 def _role_blueprints():

@@ -137,6 +137,7 @@ def case_list():
         matters=_case_matters(),
         today=_service().today().isoformat(),
         departments=current_app.config["HALL"].departments,
+        hall_names=_hall_names(),
     )
 
 
@@ -326,7 +327,43 @@ def _render_case(
         reached=reached,
         opened=request.args.get("opened") == "1",
         names=names,
+        handoff_halls=_handoff_halls(),
+        hall_names=_hall_names(),
     )
+
+
+def _hall_names() -> dict[str, str]:
+    """The district's halls by id, named as its windows directory names them (queue/catalogue.py)."""
+    return {w.hall_id: w.hall for w in current_app.config["HALL"].district_windows if w.hall_id}
+
+
+def _handoff_halls() -> list[tuple[str, str]]:
+    """The halls a case can be handed to: every other hall of the district's directory."""
+    own = current_app.config["HALL"].hall.id
+    return sorted((hid, name) for hid, name in _hall_names().items() if hid != own)
+
+
+@cases.post("/cases/<id:case_id>/handoff")
+@page_requires(staff=True)
+def hand_off(case_id: int):
+    """转交其他大厅: one domain call; the devices process takes it to the district later."""
+    try:
+        _service().hand_off(
+            case_id,
+            to_hall=request.form.get("to_hall", ""),
+            to_window=request.form.get("to_window", ""),
+            actor=_actor(),
+            window=_window(),
+        )
+    except domain.UnknownCase:
+        abort(404)
+    except domain.InvalidInput as exc:
+        return _render_case(case_id, status=422, problems=exc.problems, open_form="handoff", form=request.form)
+    except (domain.CaseError, errors.QueueError) as exc:
+        return _render_case(case_id, status=status_for(exc), refusal=exc)
+    if request.htmx:
+        return _render_case(case_id)
+    return redirect(url_for("cases.case_page", case_id=case_id), 303)
 
 
 @cases.get("/cases/<id:case_id>")
@@ -409,7 +446,11 @@ def status(token: str):
     service = _service()
     evts = domain.events(get_store(), case.id)
     return render_template(
-        "case_status.html", case=case, steps=_public_steps(case, evts), today=service.today().isoformat()
+        "case_status.html",
+        case=case,
+        steps=_public_steps(case, evts),
+        today=service.today().isoformat(),
+        hall_names=_hall_names(),
     )
 
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from flask import Blueprint, abort, g, render_template, request, url_for
+from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
-from ...queue import errors, printing, reports, views
+from ...queue import catalogue, errors, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
 from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
@@ -140,7 +140,11 @@ def _manage_fragments() -> dict[str, str]:
 @page_requires(manager=True)
 def home():
     ctx = _manage_context()
-    return render_template("manage.html", **ctx, me=person(g.principal.actor), server_time=utc_iso(ctx["now"]))
+    # Not in the live fragments: the catalogue changes a few times a year, and checking it on every push costs.
+    panel = catalogue.status(get_store(), current_app.extensions["tongban.catalogue"].base)
+    return render_template(
+        "manage.html", **ctx, catalogue=panel, me=person(g.principal.actor), server_time=utc_iso(ctx["now"])
+    )
 
 
 @manage.get("/stream")
@@ -241,6 +245,24 @@ def toggle_auto():
 def ack_alert(alert_id: int):
     printing.ack_alert(get_store(), alert_id, g.principal.actor, get_clock().now())
     return toast("ok", *both("toast_alert_acked"))
+
+
+@manage.post("/catalogue/accept")
+@page_requires(manager=True)
+def accept_catalogue():
+    """The manager accepts the district's pending catalogue now, instead of at the roll-over."""
+    base = current_app.extensions["tongban.catalogue"].base
+    done = catalogue.apply_pending(get_store(), base, get_clock(), actor=g.principal.actor)
+    if done["result"] == "applied":
+        answer = toast("ok", *both("cat_toast_applied", version=done["version"]))
+    elif done["result"] == "refused":
+        answer = toast("error", *both("cat_toast_refused", version=done["version"]), 409)
+    else:
+        answer = toast("error", *both("cat_toast_nothing"), 409)
+    # The panel again, as it is now (the toast's out-of-band part).
+    ctx = {"catalogue": catalogue.status(get_store(), base)}
+    panel = render_template("_manage_catalogue.html", **ctx)
+    return answer[0] + f'<section class="card" id="catalogue" hx-swap-oob="outerHTML">{panel}</section>', answer[1]
 
 
 def _lines_oob() -> str:
