@@ -100,7 +100,7 @@ class SyncWorker:
         self._generation: str | None = None
         self._acked: int | None = None
         self._unsaved = False
-        self._saved_at = 0.0
+        self._saved_at = time.monotonic()
         self._exchanged_at: float | None = None
 
     def start(self) -> None:
@@ -132,7 +132,7 @@ class SyncWorker:
         last_cycle = float("-inf")
         while not self._stop.is_set():
             joined = outbox.district(store)
-            top = store.one("SELECT MAX(seq) FROM outbox")[0]
+            top = outbox.last_written(store)
             idle_due = self._monotonic() - last_cycle >= self.idle_cycle_s
             if joined is None or (top == seen_top and not idle_due):
                 self._save_if_due(store)

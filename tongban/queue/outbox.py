@@ -88,6 +88,11 @@ def _last_seq(conn: sqlite3.Connection) -> int:
     return int(row[0]) if row else 0
 
 
+def last_written(store: Store) -> int | None:
+    """The newest outbox row's seq (one index lookup: the worker's cheap poll for new changes)."""
+    return store.conn.execute("SELECT MAX(seq) FROM outbox").fetchone()[0]
+
+
 def new_generation(conn: sqlite3.Connection) -> str:
     """Start a new generation inside the caller's transaction: every retained row is sent again."""
     first = conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
