@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import random
 import threading
+from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -275,3 +276,49 @@ def test_exchanges_run_after_a_cycle(service, store, district, worker_for, monke
     worker_for()
     assert wait_for(lambda: calls == [district.url] or len(calls) >= 1, timeout=10)
     assert calls[0] == district.url
+
+
+# ---------- the manager console's sync panel ----------
+
+
+@pytest.fixture
+def console(tmp_path, hall_config, clock):
+    """The manager's console (a signed-in test client) and its database."""
+    from tests.apiclient import make_hall_client
+    from tests.test_staff_pages import staff
+
+    hall = make_hall_client(tmp_path, hall_config, clock)
+    return staff(hall, "manager"), str(tmp_path / "api.db")
+
+
+def sync_panel(manager) -> str:
+    html = manager.get("/manage/").get_data(as_text=True)
+    panel = html[html.index('id="sync"') :]
+    return panel[: panel.index("</section>")]
+
+
+def test_the_panel_says_when_the_hall_is_not_joined(console):
+    panel = sync_panel(console[0])
+    assert "区县同步" in panel and "District sync" in panel
+    assert "未接入区县" in panel and "Not joined to a district" in panel
+    assert panel.index("未接入区县") < panel.index("Not joined to a district")  # Chinese first
+
+
+def test_the_panel_shows_last_success_backlog_and_last_error(console, clock):
+    from tongban.queue.store import Store
+
+    manager, db = console
+    store = Store(db)
+    try:
+        outbox.join(store, "https://district.example:8443", TOKEN)
+        batch = outbox.pending(store, 1)
+        outbox.record_ack(store, batch.generation, 1, clock.now() - timedelta(minutes=3))
+        outbox.record_error(store, "HTTP 503 from /api/v1/sync: busy", clock.now())
+        backlog = outbox.status(store, clock.now()).backlog
+    finally:
+        store.close()
+    panel = sync_panel(manager)
+    assert "district.example:8443" in panel and TOKEN not in panel
+    assert "3 分钟前" in panel and "3 min ago" in panel
+    assert f'data-backlog="{backlog}"' in panel and backlog > 0
+    assert "HTTP 503" in panel and "上次错误" in panel and "Last error" in panel

@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..config import HallConfig
+from ..texts import both
 from . import calendar
 from .errors import QueueError
 from .masking import mask_personal
@@ -256,6 +257,14 @@ class SyncStatus:
     last_error: str | None
     last_error_at: datetime | None
 
+    @property
+    def success_age(self) -> tuple[str, str] | None:
+        return age_words(self.success_age_s) if self.success_age_s is not None else None
+
+    @property
+    def host(self) -> str | None:
+        return urlsplit(self.url).netloc if self.url else None
+
 
 def status(store: Store, now: datetime) -> SyncStatus:
     """What the manager console shows: last success (and its age), backlog, last error. Reads only."""
@@ -272,6 +281,15 @@ def status(store: Store, now: datetime) -> SyncStatus:
         last_error=got.get(LAST_ERROR),
         last_error_at=parse_iso(got[LAST_ERROR_AT]) if LAST_ERROR_AT in got else None,
     )
+
+
+def age_words(seconds: float) -> tuple[str, str]:
+    """How long ago, in the console's words (zh, en): seconds, minutes, hours or days."""
+    n = max(0, int(seconds))
+    for limit, unit, key in ((60, 1, "seconds"), (3600, 60, "minutes"), (86400, 3600, "hours")):
+        if n < limit:
+            return both(f"sync_age_{key}", n=n // unit)
+    return both("sync_age_days", n=n // 86400)
 
 
 def prune(store: Store, now: datetime, *, keep_days: int = KEEP_DAYS) -> int:
