@@ -145,24 +145,27 @@ class Batch:
 def pending(store: Store, limit: int, *, after: int | None = None) -> Batch:
     """Up to ``limit`` changes after the acknowledged one (or after wire seq ``after``).
 
-    When the district needs rows that are gone (pruned before it had them), a new generation starts
-    and the batch begins with the oldest retained row."""
-    with store.immediate() as conn:
-        if _position(conn) is None:
-            new_generation(conn)
+    Reads without the write lock (the web's writers in the other process would wait on SQLite's
+    busy handler, which sleeps in steps), and reads again if the generation changed meanwhile. When
+    the district needs rows that are gone (pruned before it had them), or there is no generation
+    yet, a new one starts and the batch begins with the oldest retained row."""
+    conn = store.conn
+    while True:
         position = _position(conn)
-        assert position is not None  # made just above
-        acked = position.acked if after is None else after
         first = conn.execute("SELECT MIN(seq) FROM outbox").fetchone()[0]
-        if first is not None and first - position.base > acked + 1:
-            new_generation(conn)
-            position = _position(conn)
-            assert position is not None
-            acked = 0
+        acked = (position.acked if after is None else after) if position else 0
+        if position is None or (first is not None and first - position.base > acked + 1):
+            with store.immediate() as locked:
+                if _position(locked) == position:
+                    new_generation(locked)
+            after = None
+            continue
         rows = conn.execute(
             "SELECT seq, kind, key, body FROM outbox WHERE seq > ? ORDER BY seq LIMIT ?",
             (position.base + acked, limit),
         ).fetchall()
+        if _same_generation(conn, position):  # else a new generation began meanwhile (join, ack-ahead)
+            break
     return Batch(
         position.generation,
         [
@@ -170,6 +173,11 @@ def pending(store: Store, limit: int, *, after: int | None = None) -> Batch:
             for row in rows
         ],
     )
+
+
+def _same_generation(conn: sqlite3.Connection, position: Position) -> bool:
+    now = _position(conn)
+    return now is not None and (now.generation, now.base) == (position.generation, position.base)
 
 
 @dataclass(frozen=True)
