@@ -57,6 +57,7 @@ def test_a_ticket_and_its_events_reach_the_outbox_with_uids(service, store):
     issue = next(r for r in events if r["body"]["action"] == "issue")
     assert issue["body"]["ticket_uid"] == ticket_uid and isinstance(issue["body"]["data"], dict)
     assert issue["body"]["undone_uid"] is None and UID.match(issue["key"])
+    assert tickets[0]["body"]["green"] is False and tickets[0]["body"]["transferred"] is False
     window = [r for r in rows(store, "window") if r["key"] == "1"][-1]["body"]
     assert window["state"] == "open" and window["clerk"] == "clerk1" and isinstance(window["serving"], list)
     seqs = [r["seq"] for r in rows(store)]

@@ -109,17 +109,23 @@ class SyncWorker:
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
-            self._thread.join(timeout=15)
+            # A push in flight may wait out the client's timeout; if so, it is sent again next start.
+            self._thread.join(timeout=5)
 
     # ---------- the loop ----------
 
     def _run(self) -> None:
         store = Store(self.database, migrate=False)
         try:
-            outbox.ensure_generation(store, outbox.file_identity(self.database))
-            self._loop(store)
-        except Exception:
-            log.exception("district sync stopped")
+            while not self._stop.is_set():
+                try:
+                    outbox.ensure_generation(store, outbox.file_identity(self.database))
+                    self._loop(store)
+                except Exception:
+                    # Whatever went wrong (the database busy past its timeout, a full disk), the
+                    # thread lives on: sync must not stop until the next restart.
+                    log.exception("district sync: starting again in %.0f s", self.backoff_most_s)
+                    self._stop.wait(self.backoff_most_s)
         finally:
             try:
                 self._save(store)
@@ -144,6 +150,11 @@ class SyncWorker:
                 self.cycle(store, client)
             except DistrictUnavailable as exc:
                 self._failed(store, str(exc))
+                continue
+            except Exception as exc:
+                # A bug or a database hiccup must not end the thread: sync would stop until restart.
+                log.exception("district sync cycle failed")
+                self._failed(store, f"{type(exc).__name__}: {exc}")
                 continue
             last_cycle = self._monotonic()
             seen_top = top

@@ -646,15 +646,17 @@ _NEW_UID = "lower(hex(randomblob(8)))"
 _NOW_ISO = "strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00'"
 #: Tables whose rows the district stores, each keyed by a uid set once when the row is made.
 UID_TABLES = ("tickets", "events", "cases", "case_events", "alerts")
-#: The outbox kinds and their bodies (docs/spec of issue 17: "Change kinds and bodies"). Each body is
-#: a SQL expression over the row alias ``r``; ``key`` is the district's key for it.
+#: The outbox kinds and their bodies (docs/architecture.md §District sync). Each body is a SQL
+#: expression over the row alias ``r``; ``key`` is the district's key for it. Flags go as JSON
+#: booleans, because the district's columns are booleans.
 _BODIES = {
     "tickets": (
         "ticket",
         "r.uid",
         "json_object('uid', r.uid, 'id', r.id, 'service_day', r.service_day, 'prefix', r.prefix, 'seq', r.seq,"
-        " 'number', r.number, 'line', r.line, 'matter', r.matter, 'state', r.state, 'green', r.green,"
-        " 'green_reason', r.green_reason, 'transferred', r.transferred, 'issued_at', r.issued_at,"
+        " 'number', r.number, 'line', r.line, 'matter', r.matter, 'state', r.state,"
+        " 'green', json(CASE WHEN r.green THEN 'true' ELSE 'false' END), 'green_reason', r.green_reason,"
+        " 'transferred', json(CASE WHEN r.transferred THEN 'true' ELSE 'false' END), 'issued_at', r.issued_at,"
         " 'called_at', r.called_at, 'finished_at', r.finished_at, 'window', r.window, 'clerk', r.clerk,"
         " 'kiosk', r.kiosk)",
     ),
