@@ -240,3 +240,17 @@ def test_join_stores_the_district_and_masks_the_token(tmp_path, store):
     nowhere = str(tmp_path / "no.db")
     missing = join(join_command, ["--url", "https://d.example", "--token", token, "--db", nowhere])
     assert missing.exit_code != 0 and "--db" in missing.output
+
+
+def test_the_roll_over_job_writes_yesterdays_summary_and_prunes(service, store, clock, hall_config):
+    from tongban.devices.process import DevicesProcess
+
+    service.take_ticket(line="A")
+    outbox.join(store, "https://district.example", "t" * 43)
+    batch = outbox.pending(store, 500)
+    outbox.record_ack(store, batch.generation, len(batch.changes), clock.now())
+    store.conn.execute("UPDATE outbox SET at = '2000-01-01T00:00:00.000000+00:00'")
+    clock.advance(days=1)
+    DevicesProcess(hall_config, store.path, clock).roll_over()
+    assert [r["key"] for r in rows(store, "day_summary")] == ["2026-11-26"]
+    assert rows(store)[0]["seq"] > batch.changes[-1]["seq"]  # the acknowledged, old rows are gone

@@ -196,6 +196,11 @@ def record_ack(store: Store, generation: str, acked: int, now: datetime, *, save
     caller's memory only (the worker saves every few seconds, so each push is not a commit that
     re-renders every live screen); a new generation is always saved.
     """
+    if not save:
+        # The usual answer changes nothing in the file: decide it without the write lock.
+        seen = _position(store.conn)
+        if seen is not None and seen.generation == generation and acked <= _last_seq(store.conn) - seen.base:
+            return Ack(generation, acked, False)
     with store.immediate() as conn:
         position = _position(conn)
         if position is None or position.generation != generation:
