@@ -670,7 +670,8 @@ _BODIES = {
         " WHERE u.id = json_extract(r.data, '$.undone_event')) END)",
     ),
     # Masked at the source: the district never receives a name, ID number, phone or address in full
-    # (docs/architecture.md §Cases). The name keeps its first character, as queue/masking.mask_name.
+    # (docs/architecture.md §Cases). The name keeps its first character, as queue/masking.mask_name
+    # (at most 15 stars: the district takes 64 characters, and a refused batch would stop the sync).
     "cases": (
         "case",
         "r.uid",
@@ -679,7 +680,7 @@ _BODIES = {
         " 'opened_day', r.opened_day, 'due_day', r.due_day, 'due_flag', r.due_flag, 'closed_day', r.closed_day,"
         " 'handling_dept', r.handling_dept,"
         " 'applicant_masked', CASE WHEN coalesce(r.applicant_name, '') != '' THEN substr(r.applicant_name, 1, 1)"
-        " || replace(hex(zeroblob(length(r.applicant_name) - 1)), '00', '*') END,"
+        " || replace(hex(zeroblob(min(length(r.applicant_name) - 1, 15))), '00', '*') END,"
         " 'phone_last4', r.phone_last4, 'updated_at', r.updated_at, 'origin_hall', r.origin_hall,"
         " 'origin_case_uid', r.origin_case_uid, 'target_hall', r.target_hall)",
     ),
