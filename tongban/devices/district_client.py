@@ -1,6 +1,6 @@
 """The hall's one way to reach its district: JSON over HTTP with the hall's token.
 
-Only the devices process uses it (docs/architecture.md §District): no request of the hall's web ever
+Only the devices process uses it (docs/architecture.md §District sync): no request of the hall's web ever
 waits on the network. Every failure, whatever its cause, is one ``DistrictUnavailable`` whose text
 says what happened, for the manager console's sync panel.
 """

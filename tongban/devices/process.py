@@ -22,15 +22,16 @@ from ..ops import notify
 from ..ops.backup import restore_help
 from ..ops.damage import damaged
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
-from ..queue import catalogue, printing
+from ..queue import catalogue, outbox, printing
 from ..queue.cases import CaseService
 from ..queue.catalogue import CatalogueOverlay
 from ..queue.clock import Clock, SystemClock
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError
-from . import catalogue_pull
+from . import catalogue_pull, handoff_sync
 from .display_follower import DisplayFollower, build_hub
 from .print_worker import PrinterWorker, check_printers, printer_configs
+from .sync_worker import SyncWorker
 
 log = logging.getLogger("tongban.devices")
 
@@ -91,6 +92,14 @@ class DevicesProcess:
         ]
         self.hub = build_hub(self.config, self.database, self.clock)
         self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
+        # Idle until `tongban district join` stores a district (docs/architecture.md §District sync).
+        self.sync = SyncWorker(
+            self.database,
+            self.config.hall.id,
+            self.clock,
+            # The catalogue first: a hand-off names the district's windows directory.
+            exchanges=(catalogue_pull.exchange, handoff_sync.exchange),
+        )
 
     def service(self, store: Store) -> HallService:
         return HallService(store, self.catalogue.current(store), self.clock)
@@ -103,9 +112,14 @@ class DevicesProcess:
             if applied["result"] not in ("nothing", "not_a_new_day"):
                 log.info("district catalogue at roll-over: %s", applied)
             result = self.service(store).roll_over()
+            # The district's day summaries (past days' report totals, once each) and the outbox's
+            # acknowledged rows past their week (docs/architecture.md §District sync).
+            now = self.clock.now()
+            summarized = outbox.summarize_days(store, self.catalogue.current(store), now)
+            pruned = outbox.prune(store, now)
         finally:
             store.close()
-        log.info("roll-over: %s", result)
+        log.info("roll-over: %s; day summaries %s; outbox rows pruned %d", result, summarized, pruned)
         return result
 
     def case_daily(self) -> dict:
@@ -244,8 +258,10 @@ class DevicesProcess:
         if self.hub and self.follower:  # there is a follower exactly when there is a hub
             self.hub.start()
             self.follower.start()
+        self.sync.start()
 
     def stop_devices(self) -> None:
+        self.sync.stop()
         for worker in self.printer_workers:
             worker.stop()
         if self.hub and self.follower:

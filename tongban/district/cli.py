@@ -17,6 +17,9 @@ from typing import Any
 
 import click
 
+from ..devices.sync_worker import join_command
+from .catalogue import catalogue_command
+
 ENV_DB = "TONGBAN_DISTRICT_DB"
 
 db_option = click.option(
@@ -305,3 +308,9 @@ def _cell(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.1f}" if abs(value) >= 1 or value == 0 else f"{value:.2f}"
     return str(value)
+
+
+# The hall's side of joining, and publishing the catalogue, live with their own code; one group for
+# every `tongban district …` command.
+district.add_command(join_command)
+district.add_command(catalogue_command)

@@ -321,6 +321,7 @@ def restore(source: str | Path, database: str | Path, folder: str | Path, *, now
         dst = sqlite3.connect(staging, isolation_level=None)
         try:
             src.backup(dst)
+            _forget_sync_generation(dst)
             dst.execute("PRAGMA journal_mode=WAL")
             if [r[0] for r in dst.execute("PRAGMA integrity_check")] != ["ok"]:
                 raise RestoreError(f"not restored: the copy in {staging} failed integrity_check; nothing was changed")
@@ -336,6 +337,20 @@ def restore(source: str | Path, database: str | Path, folder: str | Path, *, now
     _fsync_path(database.parent, directory=True)
     clear_damaged(database)
     return Restored(source, database, saved)
+
+
+#: The district sync's generation keys (queue/outbox.GENERATION_KEYS; named here because the domain's
+#: store imports this module, not the other way round).
+SYNC_GENERATION_KEYS = ("sync.generation", "sync.base", "sync.acked", "sync.file_id")
+
+
+def _forget_sync_generation(conn: sqlite3.Connection) -> None:
+    """A restored file went back in time: its change numbers would collide with ones the district
+    already holds. Without a generation, the sync worker starts a new one and resends every retained
+    change (docs/architecture.md §District sync)."""
+    if conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'settings'").fetchone():
+        marks = ",".join("?" * len(SYNC_GENERATION_KEYS))
+        conn.execute(f"DELETE FROM settings WHERE key IN ({marks})", SYNC_GENERATION_KEYS)
 
 
 def restore_help(database: str | Path, backup_folder: str | Path) -> str:

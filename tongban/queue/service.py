@@ -124,6 +124,7 @@ class Ticket:
             d[key] = parse_iso(d[key]) if d[key] else None
         for key in ("green", "transferred", "rated"):
             d[key] = bool(d[key])
+        d.pop("uid", None)  # the district's key for the row (docs/architecture.md §District sync), not the hall's
         return cls(**d)
 
     def as_waiting(self) -> policy.WaitingTicket:

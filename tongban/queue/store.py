@@ -637,16 +637,167 @@ def m016_green_reason(db: sqlite_utils.Database) -> None:
     db.execute("ALTER TABLE tickets ADD COLUMN green_reason TEXT")
 
 
+# ---------- m017: the outbox the district sync reads (docs/architecture.md §District sync) ----------
+
+#: A fresh row id the district keys the row by: 16 random hex characters, made by SQLite itself so
+#: every writer (domain, CLI, tests, an old tool) gets one without knowing about the district.
+_NEW_UID = "lower(hex(randomblob(8)))"
+#: The hall's ISO form of "now" (microsecond digits, offset), for outbox.at and prune.
+_NOW_ISO = "strftime('%Y-%m-%dT%H:%M:%f', 'now') || '000+00:00'"
+#: Tables whose rows the district stores, each keyed by a uid set once when the row is made.
+UID_TABLES = ("tickets", "events", "cases", "case_events", "alerts")
+#: The outbox kinds and their bodies (docs/architecture.md §District sync). Each body is a SQL
+#: expression over the row alias ``r``; ``key`` is the district's key for it. Flags go as JSON
+#: booleans, because the district's columns are booleans.
+_BODIES = {
+    "tickets": (
+        "ticket",
+        "r.uid",
+        "json_object('uid', r.uid, 'id', r.id, 'service_day', r.service_day, 'prefix', r.prefix, 'seq', r.seq,"
+        " 'number', r.number, 'line', r.line, 'matter', r.matter, 'state', r.state,"
+        " 'green', json(CASE WHEN r.green THEN 'true' ELSE 'false' END), 'green_reason', r.green_reason,"
+        " 'transferred', json(CASE WHEN r.transferred THEN 'true' ELSE 'false' END), 'issued_at', r.issued_at,"
+        " 'called_at', r.called_at, 'finished_at', r.finished_at, 'window', r.window, 'clerk', r.clerk,"
+        " 'kiosk', r.kiosk)",
+    ),
+    "events": (
+        "event",
+        "r.uid",
+        "json_object('uid', r.uid, 'id', r.id, 'ticket_uid', (SELECT t.uid FROM tickets t WHERE t.id = r.ticket_id),"
+        " 'window', r.window, 'action', r.action, 'from_state', r.from_state, 'to_state', r.to_state,"
+        " 'actor', r.actor, 'at', r.at, 'data', json(r.data),"
+        " 'undone_uid', CASE WHEN r.action = 'undo' THEN (SELECT u.uid FROM events u"
+        " WHERE u.id = json_extract(r.data, '$.undone_event')) END)",
+    ),
+    # Masked at the source: the district never receives a name, ID number, phone or address in full
+    # (docs/architecture.md §Cases). The name keeps its first character, as queue/masking.mask_name
+    # (at most 15 stars: the district takes 64 characters, and a refused batch would stop the sync).
+    "cases": (
+        "case",
+        "r.uid",
+        "json_object('uid', r.uid, 'id', r.id, 'number', r.number, 'mode', r.mode, 'matter', r.matter,"
+        " 'matter_zh', r.matter_zh, 'matter_en', r.matter_en, 'department', r.department, 'state', r.state,"
+        " 'opened_day', r.opened_day, 'due_day', r.due_day, 'due_flag', r.due_flag, 'closed_day', r.closed_day,"
+        " 'handling_dept', r.handling_dept,"
+        " 'applicant_masked', CASE WHEN coalesce(r.applicant_name, '') != '' THEN substr(r.applicant_name, 1, 1)"
+        " || replace(hex(zeroblob(min(length(r.applicant_name) - 1, 15))), '00', '*') END,"
+        " 'phone_last4', r.phone_last4, 'updated_at', r.updated_at, 'origin_hall', r.origin_hall,"
+        " 'origin_case_uid', r.origin_case_uid, 'target_hall', r.target_hall)",
+    ),
+    "case_events": (
+        "case_event",
+        "r.uid",
+        "json_object('uid', r.uid, 'case_uid', (SELECT c.uid FROM cases c WHERE c.id = r.case_id),"
+        " 'action', r.action, 'from_state', r.from_state, 'to_state', r.to_state, 'actor', r.actor, 'at', r.at,"
+        " 'day', r.day, 'data', json(r.data))",
+    ),
+    "alerts": (
+        "alert",
+        "r.uid",
+        "json_object('uid', r.uid, 'device', r.device, 'kind', r.kind, 'message_zh', r.message_zh,"
+        " 'message_en', r.message_en, 'at', r.at, 'acked_at', r.acked_at)",
+    ),
+    "windows": (
+        "window",
+        "CAST(r.number AS TEXT)",
+        "json_object('number', r.number, 'state', r.state, 'serving', json(r.serving), 'clerk', r.clerk,"
+        " 'updated_at', r.updated_at)",
+    ),
+    "day_summaries": ("day_summary", "r.day", "json_object('day', r.day, 'totals', json(r.totals))"),
+}
+#: Ticket columns the body holds: other updates (recalls, rated, queued_at alone) send nothing.
+_TICKET_BODY_COLUMNS = (
+    "service_day prefix seq number line matter state green green_reason transferred issued_at called_at"
+    " finished_at window clerk kiosk"
+).split()
+
+
+def _outbox_insert(table: str, where: str) -> str:
+    kind, key, body = _BODIES[table]
+    return (
+        f"INSERT INTO outbox (kind, key, body, at) SELECT '{kind}', {key}, {body}, {_NOW_ISO}"
+        f" FROM {table} r WHERE {where};"
+    )
+
+
+@migrations()
+def m017_outbox(db: sqlite_utils.Database) -> None:
+    # Every change the district needs is appended here by triggers, in the transaction of the change
+    # itself: nothing can commit without its outbox row, and a rolled-back action leaves none. The
+    # devices process's sync worker pushes it (docs/architecture.md §District sync).
+    db.execute("""
+        CREATE TABLE outbox (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,   -- never reused, so a pruned prefix stays gone
+            kind TEXT NOT NULL,
+            key TEXT NOT NULL,
+            body TEXT NOT NULL,                  -- JSON: the row after the change
+            at TEXT NOT NULL
+        )""")
+    # A day's report totals, written once at roll-over (queue/outbox.summarize_days).
+    db.execute("""
+        CREATE TABLE day_summaries (
+            day TEXT PRIMARY KEY,
+            totals TEXT NOT NULL,
+            made_at TEXT NOT NULL
+        )""")
+    # Cross-site cases: which hall a case came from or goes to (filled by the handoff exchange).
+    for column in ("origin_hall", "origin_case_uid", "target_hall"):
+        db.execute(f"ALTER TABLE cases ADD COLUMN {column} TEXT")
+    # case_events refuses every UPDATE; the uid must be set once after insert, so the refusal now names
+    # every other column, and a separate trigger keeps a set uid from changing.
+    db.execute("DROP TRIGGER case_events_no_update")
+    for table in UID_TABLES:
+        db.execute(f"ALTER TABLE {table} ADD COLUMN uid TEXT")
+        db.execute(f"UPDATE {table} SET uid = {_NEW_UID} WHERE uid IS NULL")
+        db.execute(
+            f"CREATE TRIGGER {table}_uid_once BEFORE UPDATE OF uid ON {table}"
+            f" WHEN OLD.uid IS NOT NULL AND NEW.uid IS NOT OLD.uid"
+            f" BEGIN SELECT RAISE(ABORT, '{table}.uid is set once'); END"
+        )
+    db.execute(
+        "CREATE TRIGGER case_events_no_update BEFORE UPDATE OF id, case_id, action, from_state, to_state, actor,"
+        " window, at, day, data ON case_events BEGIN SELECT RAISE(ABORT, 'case_events is append-only'); END"
+    )
+    # Insert: give the row its uid, then write its body (read back, so the body has the uid). The
+    # uid UPDATE fires the update triggers too; they skip it (OLD.uid IS NULL).
+    for table in UID_TABLES:
+        db.execute(
+            f"CREATE TRIGGER {table}_outbox_insert AFTER INSERT ON {table} BEGIN"
+            f" UPDATE {table} SET uid = {_NEW_UID} WHERE rowid = NEW.rowid AND uid IS NULL;"
+            f" {_outbox_insert(table, 'r.rowid = NEW.rowid')} END"
+        )
+    changed = " OR ".join(f"NEW.{c} IS NOT OLD.{c}" for c in _TICKET_BODY_COLUMNS)
+    db.execute(
+        f"CREATE TRIGGER tickets_outbox_update AFTER UPDATE ON tickets WHEN OLD.uid IS NOT NULL AND ({changed})"
+        f" BEGIN {_outbox_insert('tickets', 'r.rowid = NEW.rowid')} END"
+    )
+    for table in ("cases", "alerts"):
+        db.execute(
+            f"CREATE TRIGGER {table}_outbox_update AFTER UPDATE ON {table} WHEN OLD.uid IS NOT NULL"
+            f" BEGIN {_outbox_insert(table, 'r.rowid = NEW.rowid')} END"
+        )
+    # events and case_events are append-only logs: an insert is their only change.
+    for op in ("INSERT", "UPDATE"):
+        db.execute(
+            f"CREATE TRIGGER windows_outbox_{op.lower()} AFTER {op} ON windows"
+            f" BEGIN {_outbox_insert('windows', 'r.number = NEW.number')} END"
+        )
+        db.execute(
+            f"CREATE TRIGGER day_summaries_outbox_{op.lower()} AFTER {op} ON day_summaries"
+            f" BEGIN {_outbox_insert('day_summaries', 'r.day = NEW.day')} END"
+        )
+    # The windows as they are now, so a district learns of every window without waiting for a change.
+    db.execute(_outbox_insert("windows", "1").rstrip(";") + " ORDER BY r.number")
+
+
 @migrations()
 def m018_handoffs(db: sqlite_utils.Database) -> None:
     # Cross-site cases (docs/cases.md "Cross-site cases"). A case handed to another hall keeps its
     # row here, closed as handed_off, with where it went and its state there as the district last
     # said; a case received from another hall says which hall and which hand-off it came from.
+    # origin_hall, origin_case_uid and target_hall came with m017: the case body the district gets names them.
     for column in (
-        "origin_hall TEXT",  # received: the hall it came from
-        "origin_case_uid TEXT",  # received: the hand-off's uid, the same at both halls and the district
         "origin_number TEXT",  # received: its number at the hall it came from
-        "target_hall TEXT",  # handed off: the hall it went to
         "target_window TEXT",
         "remote_number TEXT",  # handed off: its number there
         "remote_state TEXT",  # handed off: its state there ('in_transit' until the receiver has it)

@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
-from ...queue import catalogue, errors, printing, reports, views
+from ...queue import catalogue, errors, outbox, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
 from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
@@ -121,11 +121,13 @@ def _manage_context() -> dict:
         # Who closed a line, by name (an account), or as recorded (the CLI's --by).
         "closers": {s.closed_by: (person(s.closed_by) or {})["name"] for s in line_states if s.closed_by},
         "reason_max": LINE_REASON_MAX,
+        # Written by the devices process's sync worker; the web only reads it (docs/architecture.md §District sync).
+        "sync": outbox.status(service.store, service.clock.now()),
     }
 
 
 # "lines" changes only when a line is closed or opened, so a reason being typed there is not swapped away.
-FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts", "lines")
+FRAGMENTS = ("matrix", "hall", "totals", "proposals", "devices", "alerts", "lines", "sync")
 
 
 def _manage_fragments() -> dict[str, str]:
