@@ -200,6 +200,16 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class AppointmentsConfig:
+    """``[appointments]``: when a booked citizen may check in (docs/appointments.md). From
+    ``early_checkin_min`` before the slot starts to ``late_checkin_min`` after it; a booking not checked
+    in by the slot's end plus ``late_checkin_min`` becomes a no-show."""
+
+    early_checkin_min: int = 30
+    late_checkin_min: int = 15
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall: Hall
     departments: tuple[Department, ...]
@@ -214,6 +224,7 @@ class HallConfig:
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    appointments: AppointmentsConfig = field(default_factory=AppointmentsConfig)
     source: str = ""
 
     def line(self, prefix: str) -> Line:
@@ -684,6 +695,36 @@ def _operations(c: Checker, doc: dict) -> Operations:
     )
 
 
+def _appointments(c: Checker, doc: dict) -> AppointmentsConfig:
+    if "appointments" not in doc:
+        return AppointmentsConfig()
+    t = c.table(doc["appointments"], "appointments")
+    if t is None:
+        return AppointmentsConfig()
+    d = AppointmentsConfig()
+    c.unknown(t, "appointments", set(AppointmentsConfig.__dataclass_fields__))
+    return AppointmentsConfig(
+        early_checkin_min=c.get(
+            t,
+            "appointments",
+            "early_checkin_min",
+            int,
+            required=False,
+            default=d.early_checkin_min,
+            check=between(0, 240, " minutes"),
+        ),
+        late_checkin_min=c.get(
+            t,
+            "appointments",
+            "late_checkin_min",
+            int,
+            required=False,
+            default=d.late_checkin_min,
+            check=between(0, 240, " minutes"),
+        ),
+    )
+
+
 def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     out = []
     entries = c.entries(doc, "", "kiosks")
@@ -816,6 +857,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
             "district_windows",
             "cases",
             "search",
+            "appointments",
         },
     )
     hall = _hall(c, doc)
@@ -835,6 +877,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)
     search = _search(c, doc)
+    appointments = _appointments(c, doc)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
@@ -852,6 +895,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
         operations=operations,
         cases=cases,
         search=search,
+        appointments=appointments,
         source=source,
     )
 
