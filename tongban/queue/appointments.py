@@ -16,6 +16,9 @@ Flask, the clock passed in.
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -85,6 +88,8 @@ class Problem:
 
     @property
     def message(self) -> Msg:
+        if self.row == 0:  # the file as a whole (not CSV, not JSON, not text)
+            return Msg("appt_problem_file", {"what": self.what})
         return Msg("appt_problem", {"row": self.row, "field": self.field, "what": self.what})
 
     def as_dict(self) -> dict[str, Any]:
@@ -344,6 +349,39 @@ def import_rows(
             problems.sort(key=lambda p: p.row)
             raise InvalidAppointments(problems)  # rolls back every insert above
     return ImportResult(len(added), unchanged, tuple(added))
+
+
+def rows_from_file(data: bytes, name: str) -> tuple[list[object], int]:
+    """The rows of a booking file (docs/appointments.md), and the number of its first row: a JSON
+    array of objects (or ``{"appointments": [...]}``), from 1; or a CSV with a header line, from 2, as a
+    spreadsheet numbers it. CSV in UTF-8 (with or without Excel's BOM) or, as Chinese Excel saves it,
+    GB 18030. InvalidAppointments when the file is neither."""
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        try:
+            text = data.decode("gb18030")
+        except UnicodeDecodeError:
+            raise InvalidAppointments([Problem(0, "(file)", Msg("appt_file_not_text"))]) from None
+    is_json = name.lower().endswith(".json") or (not name.lower().endswith(".csv") and text.lstrip()[:1] in "[{")
+    if is_json:
+        try:
+            doc = json.loads(text)
+        except (ValueError, RecursionError):
+            raise InvalidAppointments([Problem(0, "(file)", Msg("appt_file_not_json"))]) from None
+        if isinstance(doc, dict) and set(doc) == {"appointments"}:
+            doc = doc["appointments"]
+        if not isinstance(doc, list):
+            raise InvalidAppointments([Problem(0, "(file)", Msg("appt_file_not_json"))])
+        return doc, 1
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    try:
+        rows: list[object] = [{k.strip() if isinstance(k, str) else k: v for k, v in r.items()} for r in reader]
+    except csv.Error:
+        raise InvalidAppointments([Problem(0, "(file)", Msg("appt_file_not_csv"))]) from None
+    if not reader.fieldnames or "reference" not in [f.strip() for f in reader.fieldnames]:
+        raise InvalidAppointments([Problem(0, "(file)", Msg("appt_file_not_csv"))])
+    return rows, 2
 
 
 # ---------- finding and checking in ----------

@@ -416,7 +416,19 @@ def report():
 
 
 def _report_tables(data: reports.DayReport) -> tuple[str, ...]:
-    tables = ("lines", "matters", "windows", "clerks", "ratings", "bad_ratings", "transfers", "green", "hours", "cases")
+    tables = (
+        "lines",
+        "matters",
+        "windows",
+        "clerks",
+        "ratings",
+        "bad_ratings",
+        "transfers",
+        "green",
+        "hours",
+        "cases",
+        "appointments",
+    )
     return (*tables, "days", "satisfaction_trend") if len(data.days) > 1 else tables
 
 
