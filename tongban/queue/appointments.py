@@ -452,6 +452,18 @@ def check_window(config: HallConfig, appointment: Appointment, now: datetime) ->
         raise CheckinTooLate("err_checkin_too_late", {"slot": slot, "late": late}, late_checkin_min=late)
 
 
+def refusal(store: Store, config: HallConfig, appointment: Appointment, now: datetime) -> errors.QueueError | None:
+    """What ``check_in`` would refuse for this booking now (not booked, too early, too late), without
+    checking in: the kiosk shows it instead of a button that would fail. The line's own checks
+    (opening hours, quota) are ``HallService.check_issuable``'s."""
+    try:
+        _refuse_unless_booked(store, appointment)
+        check_window(config, appointment, now)
+    except errors.QueueError as exc:
+        return exc
+    return None
+
+
 def check_in(
     service: HallService,
     reference: str,
