@@ -281,3 +281,64 @@ def test_a_different_window_from_the_hall_file_moves_the_edges(tmp_path, clock):
     with pytest.raises(appts.CheckinTooLate):
         appts.check_in(service, "20261126001")
     store.close()
+
+
+# ---------- the full number is nowhere ----------
+
+
+def test_the_full_id_number_and_phone_are_in_no_table_page_export_or_log(tmp_path, clock, caplog):
+    """Book by the API with an ID number and a phone, check in at the kiosk, then look everywhere a
+    person or a file could see it: every table of the database, the pages, the CSV exports, the logs."""
+    import logging
+    import re
+    import sqlite3
+
+    from .apiclient import make_hall_client
+    from .test_kiosk import kiosk
+
+    caplog.set_level(logging.DEBUG)
+    hall = make_hall_client(tmp_path, parse_hall_config(small_hall_doc()), clock)
+    manager = hall.login("manager")
+    rows = [booking(id_number=ID_NUMBER, phone=PHONE), booking("20261126002", id_number="3201 0219 8001 0112 38")]
+    assert hall.call("POST", "/appointments", manager, json={"appointments": rows}).status_code == 201
+    bad = [booking("20261126009", id_number=ID_NUMBER[:-1] + "9")]  # a mistyped number is not repeated back
+    assert ID_NUMBER[:-1] not in hall.call("POST", "/appointments", manager, json={"appointments": bad}).get_data(
+        as_text=True
+    )
+    client = kiosk(hall)
+    found = client.get("/kiosk/kiosk-1/appointment/found?ref=20261126001").get_data(as_text=True)
+    form = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', found[found.index("k-take") :]))
+    seen = [found, client.post("/kiosk/kiosk-1/appointment/checkin", data=form).get_data(as_text=True)]
+
+    database = sqlite3.connect(hall.app.config["DATABASE"])
+    tables = [r[0] for r in database.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    assert "appointments" in tables
+    for table in tables:
+        seen.append(f"{table}: {database.execute(f'SELECT * FROM {table}').fetchall()}")  # noqa: S608 - names from sqlite_master
+    token, ticket_id = database.execute("SELECT token, id FROM tickets").fetchone()
+    database.close()
+
+    staff = hall.app.test_client()
+    page = staff.get("/login").get_data(as_text=True)
+    csrf = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    staff.post("/login", data={"username": "manager", "password": "correct-horse", "csrf_token": csrf})
+    appointments_page = staff.get("/manage/appointments")
+    assert appointments_page.status_code == 200
+    seen.append(appointments_page.get_data(as_text=True))
+    assert "3201**********1238" in seen[-1] and "*******5678" in seen[-1]
+    report = staff.get("/manage/report")
+    seen.append(report.get_data(as_text=True))
+    assert 'id="table-appointments"' in seen[-1]
+    from tongban.queue.reports import COLUMNS
+
+    for name in COLUMNS:
+        seen.append(staff.get(f"/manage/report/{name}.csv").get_data(as_text=True))
+    seen.append(staff.get("/manage/").get_data(as_text=True))
+    seen.append(hall.http.get(f"/t/{token}").get_data(as_text=True))
+    seen.append(hall.call("GET", f"/tickets/{ticket_id}", manager).get_data(as_text=True))
+    seen.append(caplog.text)
+    everything = "\n".join(seen)
+    for secret in (ID_NUMBER, "3201021980010", PHONE, "1381234"):
+        assert secret not in everything, secret
+    status_page = hall.http.get(f"/t/{token}").get_data(as_text=True)
+    assert "3201**" not in status_page and "hash" not in status_page  # /t/ shows not even the masked form
