@@ -427,6 +427,12 @@ account.add_command(account_passwd)
     type=click.FloatRange(0.1, 10),
     help="start the day with per-line service times this many times the true ones (e.g. 1.33)",
 )
+@click.option(
+    "--booked",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="this share of the citizens book a slot (default: the scenario's, 0 for the built-in days)",
+)
 def simulate(
     scenario_name: str,
     hall_path: str | None,
@@ -435,6 +441,7 @@ def simulate(
     jobs: int,
     as_json: bool,
     prior_bias: float,
+    booked: float | None,
 ) -> None:
     """Simulate seeded hall days with the real policy, balancer and estimator beside the baselines."""
     import json
@@ -464,6 +471,10 @@ def simulate(
             raise click.BadParameter(f"{name!r} (expected one of {', '.join(POLICIES)})", param_hint="--policy")
     if seeds < 1:
         raise click.BadParameter("at least 1", param_hint="--seeds")
+    if booked is not None:
+        from dataclasses import replace
+
+        scenario = replace(scenario, booked=booked)
     summary, _ = simulator.run(scenario, seeds, tuple(policies) or POLICIES, jobs=jobs, prior_bias=prior_bias)
     if as_json:
         click.echo(json.dumps(simulator.public_json(summary), ensure_ascii=False))

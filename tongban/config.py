@@ -138,7 +138,8 @@ class PolicyConfig:
     # the smallest green credit that keeps green waits under half the others' on all six simulated
     # layouts (the ~93% day needs 15); every extra minute of it lengthens the others' tail, and a
     # primary-line credit only lengthened waits.
-    # Appointment and transfer credits are not simulated (no appointments or transfers in the scenarios).
+    # The appointment credit (counted from the slot's start) was measured, not tuned, by
+    # bench/bench_appointments.py; the transfer credit is not simulated (no transfers in the scenarios).
     green_credit_min: float = 15.0
     appointment_credit_min: float = 20.0
     transfer_credit_min: float = 10.0
