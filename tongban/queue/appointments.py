@@ -135,14 +135,13 @@ class Appointment:
         return f"*******{self.phone_last4}" if self.phone_last4 else ""
 
     def slot_text(self, config: HallConfig) -> str:
-        """09:00–09:30 in hall time; with the date when ``slot_start`` is not on its service day's
-        screen (the kiosk says the date of a booking for another day)."""
+        """09:00–09:30 in hall time (the kiosk adds the date for a booking of another day)."""
         start = calendar.local(self.slot_start, config.hall)
         end = calendar.local(self.slot_end, config.hall)
         return f"{start:%H:%M}–{end:%H:%M}"
 
     def as_dict(self, config: HallConfig) -> dict[str, Any]:
-        """What the API answers: masked, never the hash."""
+        """The booking as the manager's page and the CLI list it: masked, never the hash."""
         return {
             "reference": self.reference,
             "matter": self.matter,
