@@ -342,3 +342,21 @@ def test_the_full_id_number_and_phone_are_in_no_table_page_export_or_log(tmp_pat
         assert secret not in everything, secret
     status_page = hall.http.get(f"/t/{token}").get_data(as_text=True)
     assert "3201**" not in status_page and "hash" not in status_page  # /t/ shows not even the masked form
+
+
+def test_the_devices_process_marks_missed_slots_each_minute(tmp_path, clock):
+    from tongban.devices.process import APPOINTMENTS_INTERVAL_S, DevicesProcess
+    from tongban.queue.store import Store
+
+    config = parse_hall_config(small_hall_doc())
+    proc = DevicesProcess(config, str(tmp_path / "d.db"), clock)
+    proc.schedule()
+    job = proc.scheduler.get_job("appointments")
+    assert job is not None and job.trigger.interval.total_seconds() == APPOINTMENTS_INTERVAL_S == 60
+    store = Store(tmp_path / "d.db")
+    appts.import_rows(store, config, [booking()], source="file", now=clock.now())
+    assert proc.appointments_missed() == 0
+    clock.set(datetime(2026, 11, 26, 10, 15, tzinfo=SHANGHAI))
+    assert proc.appointments_missed() == 1
+    assert appts.get(store, config, "20261126001").state == "no_show"
+    store.close()
