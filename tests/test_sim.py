@@ -308,3 +308,46 @@ def test_a_bound_ticket_is_forecast_with_its_windows_own_queue():
     outlook = svc.ticket_outlook(tickets[1])
     assert outlook.people_ahead == 0 and outlook.estimate.minutes > 0  # after window 1's current citizen
     store.close()
+
+
+def test_booked_citizens_check_in_through_the_real_service_and_are_measured_from_their_slot():
+    """A share of the day books slots (queue/appointments.py loads them); the early wait until check-in
+    opens, the too-late take an ordinary ticket, the absent become no-shows; waits are reported apart."""
+    scenario = replace(TINY, booked=0.5, appt_early=0.3, appt_late=0.3, appt_absent=0.2)
+    day = draw_day(scenario, 4)
+    plain = draw_day(replace(TINY, booked=0.0), 4)
+    # Booking changes when the booked come, never who comes or what they need.
+    assert [(c.line, c.service_min) for c in day.citizens] == [(c.line, c.service_min) for c in plain.citizens]
+    booked = [c for c in day.citizens if c.slot_start_min is not None]
+    assert booked and any(c.absent for c in booked)
+    sim = DaySim(day, SETUPS["tongban"])
+    store = sim.store
+    states: dict[str, int] = {}
+    original_close = store.close
+    store.close = lambda: states.update(
+        {r["state"]: r["n"] for r in store.all("SELECT state, COUNT(*) AS n FROM appointments GROUP BY state")}
+    )
+    r = sim.run()
+    original_close()
+    assert r.appt_booked == len(booked) == sum(states.values())
+    assert r.appt_checked_in == states.get("checked_in", 0) > 0
+    assert r.appt_no_show == states.get("no_show", 0) >= sum(c.absent for c in booked) + r.appt_too_late
+    assert r.tickets == len(day.citizens) - sum(c.absent for c in booked)
+    assert 0 <= r.appt_mean_wait_min < r.walkin_mean_wait_min + 30
+    summary, _ = simulator.run(scenario, [4], ("tongban",))
+    doc = simulator.public_json(summary)
+    assert doc["booked"] == 0.5 and set(simulator.APPT_METRICS) <= set(doc["policies"]["tongban"])
+    text = simulator.table(summary)
+    assert "50% booked" in text and "walk-in" in text
+    assert "appt" not in simulator.table(simulator.run(TINY, [4], ("tongban",))[0])
+
+
+def test_a_scenario_file_books_and_its_shares_are_checked():
+    s = parse_scenario({"base": "street", "booked": 0.3, "slot_min": 20, "slots_follow_demand": True})
+    assert (s.booked, s.slot_min, s.slots_follow_demand) == (0.3, 20, True)
+    with pytest.raises(ScenarioError) as refused:
+        parse_scenario({"booked": 2, "appt_early": 0.6, "appt_late": 0.6})
+    assert "booked" in str(refused.value)
+    with pytest.raises(ScenarioError) as refused:
+        parse_scenario({"appt_early": 0.6, "appt_late": 0.6})
+    assert "appt_early + appt_late + appt_absent" in str(refused.value)

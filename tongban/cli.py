@@ -432,6 +432,12 @@ main.add_command(district)
     type=click.FloatRange(0.1, 10),
     help="start the day with per-line service times this many times the true ones (e.g. 1.33)",
 )
+@click.option(
+    "--booked",
+    default=None,
+    type=click.FloatRange(0, 1),
+    help="this share of the citizens book a slot (default: the scenario's, 0 for the built-in days)",
+)
 def simulate(
     scenario_name: str,
     hall_path: str | None,
@@ -440,6 +446,7 @@ def simulate(
     jobs: int,
     as_json: bool,
     prior_bias: float,
+    booked: float | None,
 ) -> None:
     """Simulate seeded hall days with the real policy, balancer and estimator beside the baselines."""
     import json
@@ -469,6 +476,10 @@ def simulate(
             raise click.BadParameter(f"{name!r} (expected one of {', '.join(POLICIES)})", param_hint="--policy")
     if seeds < 1:
         raise click.BadParameter("at least 1", param_hint="--seeds")
+    if booked is not None:
+        from dataclasses import replace
+
+        scenario = replace(scenario, booked=booked)
     summary, _ = simulator.run(scenario, seeds, tuple(policies) or POLICIES, jobs=jobs, prior_bias=prior_bias)
     if as_json:
         click.echo(json.dumps(simulator.public_json(summary), ensure_ascii=False))
@@ -567,3 +578,68 @@ def line_list(config_path: str, db: str) -> None:
     with _hall_service(config_path, db) as service:
         for state in service.line_states():
             click.echo(_line_text(state))
+
+
+# ---------- appointments ----------
+
+
+@main.group()
+def appointments() -> None:
+    """Booked time slots (预约): load a file of bookings, list a day's, cancel one (docs/appointments.md)."""
+
+
+@appointments.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@_config_option
+@_db_option
+def appointments_import(file: str, config_path: str, db: str) -> None:
+    """Book every row of FILE (CSV or JSON), or none: every bad row is listed with its field."""
+    from .queue import appointments as appts
+
+    with _hall_service(config_path, db) as service:
+        try:
+            rows, first = appts.rows_from_file(Path(file).read_bytes(), file)
+            result = appts.import_rows(
+                service.store, service.config, rows, source="file", now=service.clock.now(), first_row=first
+            )
+        except appts.InvalidAppointments as exc:
+            for problem in exc.problems:
+                zh, en = problem.message.both()
+                click.echo(f"{file}: {zh}", err=True)
+                click.echo(f"{file}: {en}", err=True)
+            raise click.ClickException(f"{exc.message_zh} / {exc.message_en}") from None
+        click.echo(f"{result.added} booked, {result.unchanged} already there")
+
+
+@appointments.command("list")
+@click.option("--day", default=None, help="YYYY-MM-DD, hall time (default: today)")
+@_config_option
+@_db_option
+def appointments_list(day: str | None, config_path: str, db: str) -> None:
+    """One day's bookings per slot, masked."""
+    from .queue import appointments as appts
+    from .queue import calendar
+
+    with _hall_service(config_path, db) as service:
+        day = day or calendar.service_day(service.clock.now(), service.hall)
+        for slot in appts.day_slots(service.store, service.config, day):
+            counts = ", ".join(f"{state} {slot[state]}" for state in appts.STATES)
+            click.echo(f"{day} {slot['start']}-{slot['end']}: {counts}")
+            for b in slot["bookings"]:
+                click.echo(
+                    f"  {b['reference']}  {b['matter']}  {b['id_masked'] or '-'}  {b['phone_masked'] or '-'}"
+                    f"  {b['state']}  {b['ticket_number'] or ''}".rstrip()
+                )
+
+
+@appointments.command("cancel")
+@click.argument("reference")
+@_config_option
+@_db_option
+def appointments_cancel(reference: str, config_path: str, db: str) -> None:
+    """Cancel the booking REFERENCE (only while it is booked)."""
+    from .queue import appointments as appts
+
+    with _hall_service(config_path, db) as service:
+        appointment = appts.cancel(service.store, service.config, reference, now=service.clock.now())
+        click.echo(f"{appointment.reference}: {appointment.state}")

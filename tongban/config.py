@@ -138,7 +138,8 @@ class PolicyConfig:
     # the smallest green credit that keeps green waits under half the others' on all six simulated
     # layouts (the ~93% day needs 15); every extra minute of it lengthens the others' tail, and a
     # primary-line credit only lengthened waits.
-    # Appointment and transfer credits are not simulated (no appointments or transfers in the scenarios).
+    # The appointment credit (counted from the slot's start) was measured, not tuned, by
+    # bench/bench_appointments.py; the transfer credit is not simulated (no transfers in the scenarios).
     green_credit_min: float = 15.0
     appointment_credit_min: float = 20.0
     transfer_credit_min: float = 10.0
@@ -201,6 +202,16 @@ class SearchConfig:
 
 
 @dataclass(frozen=True)
+class AppointmentsConfig:
+    """``[appointments]``: when a booked citizen may check in (docs/appointments.md). From
+    ``early_checkin_min`` before the slot starts to ``late_checkin_min`` after it; a booking not checked
+    in by the slot's end plus ``late_checkin_min`` becomes a no-show."""
+
+    early_checkin_min: int = 30
+    late_checkin_min: int = 15
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall: Hall
     departments: tuple[Department, ...]
@@ -215,6 +226,7 @@ class HallConfig:
     operations: Operations = field(default_factory=Operations)
     cases: CasesConfig = field(default_factory=CasesConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
+    appointments: AppointmentsConfig = field(default_factory=AppointmentsConfig)
     source: str = ""
 
     def line(self, prefix: str) -> Line:
@@ -685,6 +697,36 @@ def _operations(c: Checker, doc: dict) -> Operations:
     )
 
 
+def _appointments(c: Checker, doc: dict) -> AppointmentsConfig:
+    if "appointments" not in doc:
+        return AppointmentsConfig()
+    t = c.table(doc["appointments"], "appointments")
+    if t is None:
+        return AppointmentsConfig()
+    d = AppointmentsConfig()
+    c.unknown(t, "appointments", set(AppointmentsConfig.__dataclass_fields__))
+    return AppointmentsConfig(
+        early_checkin_min=c.get(
+            t,
+            "appointments",
+            "early_checkin_min",
+            int,
+            required=False,
+            default=d.early_checkin_min,
+            check=between(0, 240, " minutes"),
+        ),
+        late_checkin_min=c.get(
+            t,
+            "appointments",
+            "late_checkin_min",
+            int,
+            required=False,
+            default=d.late_checkin_min,
+            check=between(0, 240, " minutes"),
+        ),
+    )
+
+
 def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     out = []
     entries = c.entries(doc, "", "kiosks")
@@ -817,6 +859,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
             "district_windows",
             "cases",
             "search",
+            "appointments",
         },
     )
     hall = _hall(c, doc)
@@ -836,6 +879,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)
     search = _search(c, doc)
+    appointments = _appointments(c, doc)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
@@ -853,6 +897,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
         operations=operations,
         cases=cases,
         search=search,
+        appointments=appointments,
         source=source,
     )
 

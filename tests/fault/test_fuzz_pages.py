@@ -174,6 +174,25 @@ JSON = {
     "pinned": ([True, False], JSON_NUMBER_CRASHERS),
     "confirm": ([True, False], JSON_NUMBER_CRASHERS),
     "green_reason": (["elderly", "other"], JSON_TEXT_CRASHERS),
+    # Booking rows (docs/appointments.md): a good one, and rows whose fields take every crasher above.
+    "appointments": (
+        [
+            [
+                {
+                    "reference": "20991231001",
+                    "matter": "M1",
+                    "slot_start": "2099-12-31 09:00",
+                    "slot_end": "2099-12-31 09:30",
+                    "id_number": "320102198001011238",
+                    "phone": "13812345678",
+                }
+            ],
+            [],
+        ],
+        JSON_LIST_CRASHERS
+        + [[{field: bad}] for field in ("reference", "slot_start", "id_number") for bad in JSON_TEXT_CRASHERS]
+        + [[{"reference": "1234", "matter": "M1", "slot_start": t, "slot_end": t}] for t in JSON_TIME_CRASHERS],
+    ),
 }
 RAW_BODIES = [
     "[" * 100_000 + "]" * 100_000,

@@ -23,6 +23,7 @@ from ..ops.backup import restore_help
 from ..ops.damage import damaged
 from ..ops.nightly import DatabaseDamaged, NightlyJobs
 from ..queue import catalogue, outbox, printing
+from ..queue.appointments import mark_missed
 from ..queue.cases import CaseService
 from ..queue.catalogue import CatalogueOverlay
 from ..queue.clock import Clock, SystemClock
@@ -36,6 +37,7 @@ from .sync_worker import SyncWorker
 log = logging.getLogger("tongban.devices")
 
 HEALTH_INTERVAL_S = 30
+APPOINTMENTS_INTERVAL_S = 60  # a booking becomes a no-show within a minute of its time
 EXIT_DAMAGED = 3  # the units' RestartPreventExitStatus: restarting cannot fix it
 NIGHTLY_CATCH_UP_DELAY_S = 20  # after start: printers and buses first, then a missed night
 
@@ -132,6 +134,19 @@ class DevicesProcess:
             store.close()
         log.info("cases: %s", result)
         return result
+
+    def appointments_missed(self) -> int:
+        """Bookings not checked in by their slot's end plus late_checkin_min become no-shows
+        (queue/appointments.py). Each minute: a missed run is caught up by the next, which marks every
+        booking past its time, however long ago."""
+        store = Store(self.database)
+        try:
+            missed = mark_missed(store, self.config, self.clock.now())
+        finally:
+            store.close()
+        if missed:
+            log.info("appointments: %d booking(s) became no-shows", missed)
+        return missed
 
     def balance(self) -> list[dict]:
         """The balancer (docs/architecture.md §Balancer): runs here, the hall's only scheduler, so once per hall."""
@@ -231,6 +246,14 @@ class DevicesProcess:
         )
         self.scheduler.add_job(
             self.case_daily, "interval", hours=1, id="cases-catch-up", coalesce=True, max_instances=1
+        )
+        self.scheduler.add_job(
+            self.appointments_missed,
+            "interval",
+            seconds=APPOINTMENTS_INTERVAL_S,
+            id="appointments",
+            coalesce=True,
+            max_instances=1,
         )
         self.scheduler.add_job(
             self.check_devices,

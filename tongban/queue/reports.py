@@ -27,6 +27,7 @@ from typing import Any
 from .. import csvout
 from ..config import HallConfig
 from ..texts import both, labels
+from .appointments import day_counts as appointment_counts
 from .cases import case_counts
 from .ratings import BAD_LEVELS, LEVELS, NOT_RATED, REASONS
 from .service import GREEN_REASONS
@@ -133,6 +134,7 @@ _COLUMN_KEYS: dict[str, tuple[str, ...]] = {
     "green": ("reason", "issued", "served", "wait_mean"),
     "hours": ("hour", "issued", "calls", "served"),
     "cases": ("opened", "sent", "delivered", "overdue"),
+    "appointments": ("booked", "checked_in", "no_show", "cancelled"),
     "days": ("day", "issued", "served", "no_shows", "wait_mean", "wait_p90", "service_mean", "rated", "satisfaction"),
     "satisfaction_trend": ("day", "dimension", "name", "rated", "satisfaction"),
 }
@@ -461,6 +463,8 @@ def period_report(store: Store, config: HallConfig, first: str, last: str) -> Da
             "green": green,
             "hours": hours,
             "cases": [case_counts(store, last, first=first)],
+            # Bookings of the period's slots: booked (not cancelled), checked in, no-shows, cancelled.
+            "appointments": [appointment_counts(store, config, first, last)],
             "days": days,
             "satisfaction_trend": satisfaction_trend,
         },

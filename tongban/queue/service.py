@@ -116,6 +116,10 @@ class Ticket:
     kiosk: str | None
     rated: bool
     green_reason: str | None = None  # why a green-channel ticket had priority (GREEN_REASONS)
+    # The citizen's ID number as a keyed hash and masked (queue/identity.py), when it was read or
+    # booked; never the number itself. Neither is part of as_dict: public pages never show them.
+    id_hash: str | None = None
+    id_masked: str | None = None
 
     @classmethod
     def from_row(cls, row) -> Ticket:
@@ -134,6 +138,7 @@ class Ticket:
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
+        del d["id_hash"], d["id_masked"]
         for key, value in d.items():
             if isinstance(value, datetime):
                 d[key] = utc_iso(value)
@@ -663,12 +668,16 @@ class HallService:
         window: int | None = None,
         request_key: str | None = None,
         green_reason: str | None = None,
+        id_hash: str | None = None,
+        id_masked: str | None = None,
     ) -> Issued:
         """Take a ticket: one user action, one transaction (docs/architecture.md §Numbering).
 
         ``window`` is the window of the clerk issuing (None for a kiosk or a manager): a clerk's green
         ticket must be for a line that window is able to serve. ``green_reason`` (one of GREEN_REASONS,
         green tickets only) is why it has priority, kept with the ticket for the day report.
+        ``id_hash`` and ``id_masked`` (queue/identity.py) are the citizen's ID number as the hall keeps
+        it, for a ticket taken for a booking or with an ID card; never the number itself.
 
         In one BEGIN IMMEDIATE: the repeat-safe key, the opening, quota and rate checks, the number,
         the ticket, its event, the print job for the kiosk's printer, and the key's record. A crash
@@ -708,6 +717,10 @@ class HallService:
                 ticket_id = self._insert_ticket(
                     conn, now, day, line, matter, green, appointment_at, kiosk, actor, window, green_reason
                 )
+                if id_hash is not None or id_masked is not None:
+                    conn.execute(
+                        "UPDATE tickets SET id_hash = ?, id_masked = ? WHERE id = ?", (id_hash, id_masked, ticket_id)
+                    )
                 if told is not None and told[1] is not None:
                     conn.execute(
                         "INSERT INTO ticket_estimates (ticket_id, minutes, sd) VALUES (?, ?, ?)",

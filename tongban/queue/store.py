@@ -823,3 +823,36 @@ def m018_handoffs(db: sqlite_utils.Database) -> None:
             district_id TEXT
         )""")
     db.execute("CREATE INDEX handoffs_out_queued ON handoffs_out (state)")
+
+
+@migrations()
+def m019_appointments(db: sqlite_utils.Database) -> None:
+    # Booked time slots (issue 18, docs/appointments.md), loaded from a file, the API or the district.
+    # The ID number is never stored: only its keyed hash (queue/identity.py), to find the booking when
+    # the card is read, and the masked form people see; of the phone only its last four digits.
+    db.execute("""
+        CREATE TABLE appointments (
+            id INTEGER PRIMARY KEY,
+            hall TEXT NOT NULL,
+            reference TEXT NOT NULL,             -- the booking reference (digits), typed at the kiosk
+            matter TEXT NOT NULL,
+            slot_start TEXT NOT NULL,            -- UTC ISO, as every time in this file
+            slot_end TEXT NOT NULL,
+            service_day TEXT NOT NULL,           -- the hall-local day of slot_start
+            id_masked TEXT,                      -- 3201**********1234
+            id_hash TEXT,                        -- HMAC-SHA256 hex under settings 'idcard.hash_key'
+            phone_last4 TEXT,
+            state TEXT NOT NULL DEFAULT 'booked'
+                CHECK (state IN ('booked', 'checked_in', 'no_show', 'cancelled')),
+            ticket_id INTEGER REFERENCES tickets(id),  -- the ticket the check-in issued
+            source TEXT NOT NULL,                -- file, api, district
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            UNIQUE (hall, reference)
+        )""")
+    db.execute("CREATE INDEX appointments_day ON appointments (service_day, slot_start)")
+    db.execute("CREATE INDEX appointments_id_hash ON appointments (id_hash, service_day)")
+    db.execute("CREATE INDEX appointments_open ON appointments (state, slot_end)")
+    # A ticket taken for a booking, or with an ID card, carries the same two forms of the number.
+    db.execute("ALTER TABLE tickets ADD COLUMN id_hash TEXT")
+    db.execute("ALTER TABLE tickets ADD COLUMN id_masked TEXT")

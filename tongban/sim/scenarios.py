@@ -17,7 +17,18 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from ..config import WEEKDAYS, Hall, HallConfig, Line, Operations, Period, PolicyConfig, Window
+from ..config import (
+    WEEKDAYS,
+    AppointmentsConfig,
+    Hall,
+    HallConfig,
+    Line,
+    Matter,
+    Operations,
+    Period,
+    PolicyConfig,
+    Window,
+)
 from ..queue.estimates import smooth
 
 
@@ -106,6 +117,20 @@ class Scenario:
     kiosks: int = 2  # ticket kiosks; each citizen walks up to one of them (drawn)
     kiosk_max_per_minute: int = 12  # the hall's operations.kiosk_max_per_minute
     kiosk_tries: int = 3  # refused presses (another kiosk, or the same when told) before giving up
+    # Appointments (docs/simulator.md "Appointments"): this share of the day's citizens booked a slot
+    # of ``slot_min`` minutes on the platform, each slot of the day offered equally. Of them,
+    # ``appt_early`` come 10–45 min before their slot, ``appt_late`` 5–30 min after its start,
+    # ``appt_absent`` never come; the rest 10 min before to 5 min after its start.
+    booked: float = 0.0
+    slot_min: int = 30
+    appt_early: float = 0.2
+    appt_late: float = 0.1
+    appt_absent: float = 0.05
+    # True: each booked citizen books the slot around when they would have walked in (bookings follow
+    # the day's peaks) instead of any slot of the day.
+    slots_follow_demand: bool = False
+    early_checkin_min: int = 30  # the hall file's [appointments]
+    late_checkin_min: int = 15
 
     @property
     def tz(self) -> ZoneInfo:
@@ -313,7 +338,7 @@ def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyC
             prefix=ln.prefix,
             name_zh=ln.name,
             name_en=ln.name,
-            matters=(),
+            matters=(matter_code(ln.prefix),),
             last_issue=_time(last) if (last := ln.last_issue or scenario.last_issue) else None,
         )
         for ln in scenario.lines
@@ -331,16 +356,25 @@ def hall_config(scenario: Scenario, *, serving: str = "opening", policy: PolicyC
         windows.append(
             Window(number=w.number, name=f"{w.number}号窗口", location="-", phone="-", able=able, serving=lines_now)
         )
+    # One matter per line: a booking is for a matter, and its check-in takes the matter's line.
+    matters = tuple(
+        Matter(matter_code(ln.prefix), ln.name, ln.name, "", 1, "on-site", 0, "", ()) for ln in scenario.lines
+    )
     return HallConfig(
         hall=hall,
         departments=(),
-        matters=(),
+        matters=matters,
         lines=lines,
         windows=tuple(windows),
         policy=policy or scenario.policy,
         operations=Operations(kiosk_max_per_minute=scenario.kiosk_max_per_minute),
+        appointments=AppointmentsConfig(scenario.early_checkin_min, scenario.late_checkin_min),
         source=f"scenario {scenario.name}",
     )
+
+
+def matter_code(prefix: str) -> str:
+    return f"M{prefix}"
 
 
 def _time(text: str) -> time:
@@ -361,6 +395,13 @@ class Citizen:
     no_show: bool
     walk_min: float
     kiosk: int = 1  # the kiosk they walk up to first (1..scenario.kiosks)
+    slot_start_min: float | None = None  # a booked slot's start (minutes after midnight); None: a walk-in
+    absent: bool = False  # booked, and never comes
+
+    @property
+    def reference(self) -> str:
+        """The booking reference the simulated citizen types at the kiosk."""
+        return f"{10_000_000 + self.index}"
 
 
 @dataclass(frozen=True)
@@ -452,6 +493,8 @@ def draw_day(scenario: Scenario, seed: int) -> Day:
                 kiosk_rng.randint(1, max(1, scenario.kiosks)),
             )
         )
+    if scenario.booked > 0:
+        citizens = _book(scenario, seed, citizens)
     # "Yesterday": the smoothed times a hall's store already holds in the morning (they persist).
     history = {}
     for ln in scenario.lines:
@@ -468,6 +511,57 @@ def draw_day(scenario: Scenario, seed: int) -> Day:
         if service is not None and cycle is not None:  # both are set together
             history[ln.prefix] = (service, scenario.history_samples, cycle, scenario.history_samples)
     return Day(scenario, seed, tuple(citizens), history)
+
+
+def slots(scenario: Scenario) -> list[tuple[float, float]]:
+    """The bookable slots of the day: ``slot_min`` long, within each period of the hours, ending by
+    the last issue time (a slot after it could not be checked in)."""
+    last = hhmm(scenario.last_issue) if scenario.last_issue else math.inf
+    out = []
+    for a, b in scenario.hours:
+        start, end = hhmm(a), min(hhmm(b), last)
+        while start + scenario.slot_min <= end:
+            out.append((start, start + scenario.slot_min))
+            start += scenario.slot_min
+    return out
+
+
+def _book(scenario: Scenario, seed: int, citizens: list[Citizen]) -> list[Citizen]:
+    """A share of the day's citizens booked a slot instead of walking in. They are drawn from their own
+    stream, so the day's citizens (their lines, services, no-shows) are those of the day without
+    bookings; only when the booked ones come changes. Every slot is offered equally, as a platform
+    opens the same number of bookings per slot, so bookings spread over the day rather than
+    following the morning peak."""
+    rng = random.Random(f"tongban-sim-appt:{scenario.name}:{seed}")
+    offered = slots(scenario)
+    if not offered:
+        return citizens
+    opening = {a: hhmm(a) for a, _ in scenario.hours}
+    out = []
+    for c in citizens:
+        if rng.random() >= scenario.booked:
+            out.append(c)
+            continue
+        start, _ = rng.choice(offered)
+        if scenario.slots_follow_demand:
+            start = min(offered, key=lambda slot: (not slot[0] <= c.arrive_min < slot[1], abs(slot[0] - c.arrive_min)))[
+                0
+            ]
+        kind = rng.random()
+        if kind < scenario.appt_absent:
+            out.append(replace(c, slot_start_min=start, absent=True))
+            continue
+        kind -= scenario.appt_absent
+        if kind < scenario.appt_early:
+            arrive = start - rng.uniform(10, 45)
+        elif kind < scenario.appt_early + scenario.appt_late:
+            arrive = start + rng.uniform(5, 30)
+        else:
+            arrive = start + rng.uniform(-10, 5)
+        # Nobody stands at a locked door: an early citizen of the first slot of a period comes at its opening.
+        period_open = max((o for o in opening.values() if o <= start), default=start)
+        out.append(replace(c, arrive_min=max(arrive, period_open), slot_start_min=start))
+    return out
 
 
 def _poisson(rng: random.Random, mean: float) -> int:
@@ -513,6 +607,14 @@ _KEYS = {
     "kiosks",
     "kiosk_max_per_minute",
     "kiosk_tries",
+    "booked",
+    "slot_min",
+    "appt_early",
+    "appt_late",
+    "appt_absent",
+    "early_checkin_min",
+    "late_checkin_min",
+    "slots_follow_demand",
 }
 
 
@@ -560,11 +662,32 @@ def parse_scenario(doc: dict, source: str = "scenario") -> Scenario:
         ("kiosks", 1, 100),
         ("kiosk_max_per_minute", 1, 1000),
         ("kiosk_tries", 1, 100),
+        ("booked", 0, 1),
+        ("slot_min", 5, 240),
+        ("appt_early", 0, 1),
+        ("appt_late", 0, 1),
+        ("appt_absent", 0, 1),
+        ("early_checkin_min", 0, 240),
+        ("late_checkin_min", 0, 240),
     ):
         number(key, lo, hi)
-    for key in ("history_samples", "chain_skills", "kiosks", "kiosk_max_per_minute", "kiosk_tries"):
+    for key in (
+        "history_samples",
+        "chain_skills",
+        "kiosks",
+        "kiosk_max_per_minute",
+        "kiosk_tries",
+        "slot_min",
+        "early_checkin_min",
+        "late_checkin_min",
+    ):
         if key in values:
             values[key] = int(values[key])
+    if "slots_follow_demand" in doc:
+        if isinstance(doc["slots_follow_demand"], bool):
+            values["slots_follow_demand"] = doc["slots_follow_demand"]
+        else:
+            problems.append(f"slots_follow_demand: is {doc['slots_follow_demand']!r} (expected true or false)")
     for key in ("last_issue", "day", "timezone", "service_dist"):
         if key in doc:
             values[key] = doc[key]
@@ -634,6 +757,8 @@ def _check(s: Scenario) -> None:
                 problems.append(f"windows: window {w.number} names line {p!r}, which is not in [[lines]]")
     for a, b in s.hours:
         hhmm(a), hhmm(b)
+    if s.appt_early + s.appt_late + s.appt_absent > 1:
+        problems.append("appt_early + appt_late + appt_absent: more than 1 (expected shares of the booked citizens)")
     if problems:
         raise ScenarioError(problems)
 

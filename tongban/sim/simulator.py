@@ -28,13 +28,13 @@ from datetime import timedelta
 
 import simpy
 
-from ..queue import errors
+from ..queue import appointments, errors
 from ..queue.clock import FakeClock
 from ..queue.ratelimit import KioskRateLimited
 from ..queue.service import HallService
 from ..queue.store import Store, parse_iso
 from .baselines import POLICIES, SETUPS, Binding, Setup, policy_config
-from .scenarios import Day, Scenario, draw_day, hall_config, hhmm, minutes_to_hhmm
+from .scenarios import Day, Scenario, draw_day, hall_config, hhmm, matter_code, minutes_to_hhmm
 
 KIOSK_WALK_MIN = 0.25  # a citizen refused at one kiosk walks to the next
 
@@ -72,6 +72,16 @@ class DayResult:
     balancer_changes: int = 0
     primary_share: float = 0.0
     seconds: float = 0.0
+    # Appointments (zero when the scenario books nobody): how many booked, checked in, came too late to
+    # check in (they took an ordinary ticket), never came (no-shows at the slot's end + late minutes);
+    # the mean wait of the checked-in from their slot (call − the later of slot start and check-in,
+    # at least 0) and of the walk-ins (never booked) from their arrival (issue to call).
+    appt_booked: int = 0
+    appt_checked_in: int = 0
+    appt_too_late: int = 0
+    appt_no_show: int = 0
+    appt_mean_wait_min: float = 0.0
+    walkin_mean_wait_min: float = 0.0
 
 
 class DaySim:
@@ -101,6 +111,9 @@ class DaySim:
                     "UPDATE lines SET service_min = ?, service_n = ?, cycle_min = ?, cycle_n = ? WHERE prefix = ?",
                     (service * prior_bias, n, cycle * prior_bias, m, prefix),
                 )
+        self.checked_in_at: dict[int, float] = {}  # ticket: minute its booking was checked in
+        self.too_late: set[int] = set()  # citizens whose check-in had closed: they walked in instead
+        self._book()
         self.serving = {w.number: w.serving for w in self.config.windows}
         self.able = {w.number: w.able for w in self.config.windows}
         # Windows are not pinned in the simulation: whether idle windows take their able lines is the policy's.
@@ -120,6 +133,21 @@ class DaySim:
         self.windows_done = 0
         self.done = False
 
+    def _book(self) -> None:
+        """The day's bookings, loaded as a hall loads its platform's file (queue/appointments.py)."""
+        rows = [
+            {
+                "reference": c.reference,
+                "matter": matter_code(c.line),
+                "slot_start": (self.midnight + timedelta(minutes=c.slot_start_min)).isoformat(),
+                "slot_end": (self.midnight + timedelta(minutes=c.slot_start_min + self.scenario.slot_min)).isoformat(),
+            }
+            for c in self.day.citizens
+            if c.slot_start_min is not None
+        ]
+        if rows:
+            appointments.import_rows(self.store, self.config, rows, source="file", now=self.clock.now())
+
     # ---------- the clock ----------
 
     def sync(self) -> None:
@@ -129,7 +157,10 @@ class DaySim:
 
     def arrivals(self):
         env = self.env
-        for citizen in self.day.citizens:
+        # Booked citizens come around their slot, not in the order they were drawn; the absent never come.
+        for citizen in sorted(self.day.citizens, key=lambda c: (c.arrive_min, c.index)):
+            if citizen.absent:
+                continue
             if citizen.arrive_min > env.now:
                 yield env.timeout(citizen.arrive_min - env.now)
             retry = self.take_ticket(citizen, citizen.kiosk, 1)
@@ -150,7 +181,10 @@ class DaySim:
         walk over to it (a quarter of a minute); with one, they wait the seconds its screen shows."""
         self.sync()
         try:
-            issued = self.service.take_ticket(line=citizen.line, green=citizen.green, kiosk=f"kiosk-{kiosk}")
+            issued = self.press(citizen, kiosk)
+        except appointments.CheckinTooEarly:
+            # The screen says from when: they sit down and come back then.
+            return citizen.slot_start_min - self.scenario.early_checkin_min - self.env.now, kiosk, tries
         except errors.QueueError as exc:
             if not isinstance(exc, KioskRateLimited):
                 self.refused += 1
@@ -179,6 +213,19 @@ class DaySim:
         if est is not None:  # None: no window served the line then, and nobody was promised minutes
             self.estimates[tid] = (est.minutes, est.low, est.high)
         return None
+
+    def press(self, citizen, kiosk: int):
+        """Check in for the booking (the kiosk's 预约签到), or take an ordinary ticket: a walk-in, or a
+        booked citizen whose check-in had closed when they came."""
+        if citizen.slot_start_min is not None and citizen.index not in self.too_late:
+            try:
+                _, issued = appointments.check_in(self.service, citizen.reference, kiosk=f"kiosk-{kiosk}")
+            except appointments.CheckinTooLate:
+                self.too_late.add(citizen.index)
+            else:
+                self.checked_in_at[issued.ticket.id] = self.env.now
+                return issued
+        return self.service.take_ticket(line=citizen.line, green=citizen.green, kiosk=f"kiosk-{kiosk}")
 
     def reaches(self, number: int, line: str) -> bool:
         return line in self.serving[number] or (self.take_able and line in self.able[number])
@@ -307,6 +354,8 @@ class DaySim:
         if self.setup.balancer:
             env.process(self.balancer())
         env.run()
+        self.sync()
+        appointments.mark_missed(self.store, self.config, self.clock.now() + timedelta(days=1))
         result = self.measure()
         result.seconds = _time.process_time() - started
         self.store.close()
@@ -322,6 +371,8 @@ class DaySim:
         per_line: dict[str, list[float]] = {ln.prefix: [] for ln in s.lines}
         last_served = 0.0
         no_shows = unserved = 0
+        appt_w: list[float] = []
+        walkin_w: list[float] = []
         for r in rows:
             state = r["state"]
             if state == "no_show":
@@ -336,6 +387,13 @@ class DaySim:
             if (issued - self.midnight).total_seconds() / 60 < opening + s.warmup_min:
                 continue
             w = (called - issued).total_seconds() / 60
+            citizen = self.day.citizens[self.citizen_of[r["id"]]]
+            if r["id"] in self.checked_in_at:
+                assert citizen.slot_start_min is not None  # checked in: it was booked
+                due = max(citizen.slot_start_min, self.checked_in_at[r["id"]])
+                appt_w.append(max(0.0, (called - self.midnight).total_seconds() / 60 - due))
+            elif citizen.slot_start_min is None:
+                walkin_w.append(w)
             waits.append(w)
             per_line[r["line"]].append(w)
             (green_w if r["green"] else other_w).append(w)
@@ -382,6 +440,12 @@ class DaySim:
             kiosk_refusals=self.kiosk_refusals,
             balancer_changes=self.balancer_changes,
             primary_share=self.primary_calls / self.calls if self.calls else 0.0,
+            appt_booked=sum(c.slot_start_min is not None for c in self.day.citizens),
+            appt_checked_in=len(self.checked_in_at),
+            appt_too_late=len(self.too_late),
+            appt_no_show=(self.store.one("SELECT COUNT(*) FROM appointments WHERE state = 'no_show'") or [0])[0],
+            appt_mean_wait_min=_mean(appt_w),
+            walkin_mean_wait_min=_mean(walkin_w),
         )
 
 
@@ -437,6 +501,15 @@ METRICS = (
     "non_green_p90_wait_min",
     "non_green_share_over_30",
     "band_coverage",
+)
+#: With bookings (``scenario.booked`` > 0) the JSON and the table add these (DayResult says what they are).
+APPT_METRICS = (
+    "appt_mean_wait_min",
+    "walkin_mean_wait_min",
+    "appt_booked",
+    "appt_checked_in",
+    "appt_too_late",
+    "appt_no_show",
 )
 EXTRA = ("share_in_band", "balancer_changes", "primary_share", "unserved", "kiosk_refusals", "tickets", "seconds")
 
@@ -497,7 +570,7 @@ def aggregate(results: list[DayResult]) -> dict:
             out[key] = _round(_mean([r.share_in_band for r in results]))
         else:
             out[key] = _round(_mean([getattr(r, key) for r in results]))
-    for key in EXTRA:
+    for key in EXTRA + APPT_METRICS:
         out[key] = _round(_mean([getattr(r, key) for r in results]))
     for key in (
         "p90_wait_min",
@@ -507,6 +580,8 @@ def aggregate(results: list[DayResult]) -> dict:
         "other_mean_wait_min",
         "non_green_p90_wait_min",
         "non_green_share_over_30",
+        "appt_mean_wait_min",
+        "walkin_mean_wait_min",
     ):
         out[f"{key}_ci95"] = _round(ci95([getattr(r, key) for r in results]))
     # Days on which citizens left without a ticket: (seed, how many), so a table can say so.
@@ -551,6 +626,7 @@ def run(
         "scenario": scenario.name,
         "seeds": len(seeds),
         "prior_bias": prior_bias,
+        "booked": scenario.booked,
         "policies": {name: aggregate(rs) for name, rs in per_policy.items()},
     }
     return summary, per_policy
@@ -558,11 +634,13 @@ def run(
 
 def public_json(summary: dict) -> dict:
     """The ``--json`` object: exactly the documented keys."""
+    keys = METRICS + (APPT_METRICS if summary.get("booked") else ())
     return {
         "scenario": summary["scenario"],
         "seeds": summary["seeds"],
         "prior_bias": summary.get("prior_bias", 1.0),
-        "policies": {name: {k: agg[k] for k in METRICS} for name, agg in summary["policies"].items()},
+        **({"booked": summary["booked"]} if summary.get("booked") else {}),
+        "policies": {name: {k: agg[k] for k in keys} for name, agg in summary["policies"].items()},
     }
 
 
@@ -588,6 +666,11 @@ COLUMNS = (
     ("refused", "refused", "{:.1f}"),
     ("s/day", "seconds", "{:.2f}"),
 )
+# With bookings, after "mean": booked citizens' wait from their slot, walk-ins' from their arrival.
+APPT_COLUMNS = (
+    ("appt", "appt_mean_wait_min", "{:.1f}"),
+    ("walk-in", "walkin_mean_wait_min", "{:.1f}"),
+)
 
 
 def table(summary: dict, scenario: Scenario | None = None) -> str:
@@ -597,15 +680,21 @@ def table(summary: dict, scenario: Scenario | None = None) -> str:
         + (f" — {scenario.title}" if scenario else "")
         + f" — {summary['seeds']} seed(s); waits in minutes, issue to call"
         + (f"; day starts with per-line times ×{bias:g}" if bias != 1.0 else "")
+        + (
+            f"; {summary['booked']:.0%} booked a slot (appt: wait from the slot; walk-in: from arrival)"
+            if summary.get("booked")
+            else ""
+        )
     )
-    head = ["policy"] + [c[0] for c in COLUMNS]
+    columns = COLUMNS[:2] + APPT_COLUMNS + COLUMNS[2:] if summary.get("booked") else COLUMNS
+    head = ["policy"] + [c[0] for c in columns]
     rows = [head]
     for name, agg in summary["policies"].items():
         rows.append(
             [name]
             + [
                 fmt.format(agg[key]) if not (isinstance(agg[key], float) and math.isnan(agg[key])) else "-"
-                for _, key, fmt in COLUMNS
+                for _, key, fmt in columns
             ]
         )
     widths = [max(len(r[i]) for r in rows) for i in range(len(head))]

@@ -28,6 +28,7 @@ STATUS = {
     "wrong_line": 403,  # a clerk acting on a line their window is not able to serve
     "invalid_input": 400,  # a case form's fields (the case pages answer 422: they redraw the form)
     "bad_green_reason": 400,  # a green-channel ticket's reason is not one of the listed ones
+    "invalid_appointments": 400,  # booking rows with problems, each named by row and field (queue/appointments.py)
     "kiosk_rate_limited": 429,
     "request_key_reused": 422,  # an Idempotency-Key (or kiosk form key) sent again with another request
     # who is asking (web/auth.py, web/access.py)

@@ -269,6 +269,60 @@ SCHEMAS = {
             "number": {"type": "string"},
         },
     },
+    "AppointmentRow": {
+        "type": "object",
+        "description": "one booking (docs/appointments.md); times 'YYYY-MM-DD HH:MM' in hall time, or ISO 8601 "
+        "with an offset. The ID number is kept only as the hall's keyed hash and masked; of the phone only "
+        "its last four digits",
+        "required": ["reference", "matter", "slot_start", "slot_end"],
+        "properties": {
+            "reference": {"type": "string", "pattern": "^[0-9]{4,20}$"},
+            "matter": {"type": "string", "description": "a matter code of the hall file"},
+            "slot_start": {"type": "string"},
+            "slot_end": {"type": "string", "description": "after slot_start, on the same day, at most 240 min on"},
+            "id_number": {"type": "string", "description": "18-character resident ID number (optional)"},
+            "phone": {"type": "string", "description": "5 to 20 digits (optional)"},
+            "hall": {"type": "string", "description": "this hall's id (optional)"},
+        },
+    },
+    "AppointmentsImported": {
+        "type": "object",
+        "additionalProperties": False,
+        "required": ["added", "unchanged", "references"],
+        "properties": {
+            "added": {"type": "integer", "minimum": 0},
+            "unchanged": {
+                "type": "integer",
+                "minimum": 0,
+                "description": "references already booked with the same details",
+            },
+            "references": {"type": "array", "items": {"type": "string"}, "description": "the references added"},
+        },
+    },
+    "AppointmentsRefused": {
+        "type": "object",
+        "required": ["error", "message_zh", "message_en"],
+        "properties": {
+            "error": {"type": "string"},
+            "message_zh": {"type": "string"},
+            "message_en": {"type": "string"},
+            "field": {"type": "string"},
+            "problems": {
+                "type": "array",
+                "description": "invalid_appointments: every problem, by row (from 1) and field; nothing was booked",
+                "items": {
+                    "type": "object",
+                    "required": ["row", "field", "message_zh", "message_en"],
+                    "properties": {
+                        "row": {"type": "integer"},
+                        "field": {"type": "string"},
+                        "message_zh": {"type": "string"},
+                        "message_en": {"type": "string"},
+                    },
+                },
+            },
+        },
+    },
     "Health": {
         "type": "object",
         "required": ["status", "db", "version"],
@@ -564,6 +618,35 @@ PATHS = {
                 ),
             },
             "responses": _responses("200", _ref("LineState"), "400", "401", "403", "404"),
+        }
+    },
+    "/api/v1/appointments": {
+        "post": {
+            "summary": "Book time slots (managers): every row or none",
+            "description": "Rows with problems are all refused with invalid_appointments (400), each problem "
+            "naming its row (from 1) and field. A reference already booked with the same details is left as it "
+            "is (counted in unchanged), so the same list may be sent again.",
+            "security": _BEARER,
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["appointments"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "appointments": {"type": "array", "items": _ref("AppointmentRow")},
+                        },
+                    }
+                ),
+            },
+            "responses": {
+                **_responses("201", _ref("AppointmentsImported"), "401", "403"),
+                "400": {
+                    "description": "A bad body, or rows with problems (invalid_appointments)",
+                    **_json(_ref("AppointmentsRefused")),
+                },
+            },
         }
     },
     "/api/v1/lines/{prefix}/open": {

@@ -9,7 +9,7 @@ import re
 
 from flask import Blueprint, g, jsonify, request
 
-from ...queue import errors, ratings
+from ...queue import appointments, errors, ratings
 from ...queue.accounts import AuthError
 from ...queue.search import TIERS
 from ...queue.service import GREEN_REASONS, TICKET_ACTIONS, WINDOW_TRANSITIONS, Issued, Outlook, Ticket
@@ -393,3 +393,21 @@ def close_line(prefix: str):
 def open_line(prefix: str):
     _unknown_fields(_body(), set())
     return jsonify(get_service().open_line(prefix, actor=g.principal.actor).as_dict())
+
+
+# ---------- appointments ----------
+
+
+@api.post("/appointments")
+@requires(manager=True)
+def import_appointments():
+    """Book the rows of ``appointments`` all or none, as ``tongban appointments import`` does
+    (docs/appointments.md); a refusal lists every problem by row (from 1) and field."""
+    body = _body()
+    _unknown_fields(body, {"appointments"})
+    rows = _field(body, "appointments", list, required=True, expected="an array of bookings")
+    service = get_service()
+    result = appointments.import_rows(
+        get_store(), service.config, rows, source="api", now=get_clock().now(), first_row=1
+    )
+    return jsonify(result.as_dict()), 201

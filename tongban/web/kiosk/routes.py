@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk
-from ...queue import calendar, errors, helpdesk, printing
+from ...queue import appointments, calendar, errors, helpdesk, printing
 from ...queue.service import HallService, Outlook, Ticket
 from ...texts import split_bilingual
 from .. import live, params
@@ -551,3 +551,76 @@ def kiosk_not_found(_exc):
     if getattr(g, "kiosk_id", None) is None:
         return "Not found", 404
     return render_screen("_kiosk_missing.html", status=200 if request.htmx else 404)
+
+
+# ---------- appointments: check-in by booking reference ----------
+
+REFERENCE_MAX = 20  # digits a booking reference has at most (queue/appointments.REFERENCE)
+
+
+def _reference_arg() -> str:
+    """The digits typed so far: anything else in the query string is dropped, never an error."""
+    return "".join(ch for ch in request.values.get("ref", "") if "0" <= ch <= "9")[:REFERENCE_MAX]
+
+
+@kiosk.get("/<kiosk_id>/appointment")
+@kiosk_view
+def appointment_pad(kiosk_id: str):
+    """预约签到: the booking reference typed on a digits pad (docs/appointments.md#at-the-kiosk)."""
+    return render_screen("_kiosk_appointment_pad.html", ref=_reference_arg(), not_found=False)
+
+
+@kiosk.get("/<kiosk_id>/appointment/found")
+@kiosk_view
+def appointment_found(kiosk_id: str):
+    """The booking of the typed reference with one button to check in, or why it cannot be now."""
+    service = get_service()
+    ref = _reference_arg()
+    found = appointments.find_for_checkin(get_store(), service.config, reference=ref, now=get_clock().now())
+    if found is None:
+        return render_screen("_kiosk_appointment_pad.html", ref=ref, not_found=True)
+    return _appointment_screen(service, found)
+
+
+def _appointment_screen(service: HallService, found: appointments.Appointment, refused=None):
+    why = refused or appointments.refusal(get_store(), service.config, found, get_clock().now())
+    line = service.config.line_of_matter(found.matter)
+    closed = None if why else refusal_for(service, line.prefix)
+    return render_screen(
+        "_kiosk_appointment.html",
+        appointment=found,
+        matter=service.config.matter(found.matter),
+        line=line,
+        slot=found.slot_text(service.config),
+        day=found.service_day,
+        today=calendar.service_day(get_clock().now(), service.hall),
+        why=why,
+        closed=closed,
+        request_key=secrets.token_urlsafe(16),
+    )
+
+
+@kiosk.post("/<kiosk_id>/appointment/checkin")
+@kiosk_view
+def appointment_checkin(kiosk_id: str):
+    """Check in (one transaction: the ticket with the slot's start as its appointment time, and the
+    booking marked) and answer with the usual ticket screen; a double tap gets the same ticket."""
+    service = get_service()
+    ref = _reference_arg()
+    key = request.form.get("key", "")
+    if not KEY_RE.match(key) or not ref:
+        abort(400)
+    try:
+        _, issued = appointments.check_in(service, ref, kiosk=kiosk_id, actor=g.principal.actor, request_key=key)
+    except appointments.UnknownAppointment:
+        return render_screen("_kiosk_appointment_pad.html", ref=ref, not_found=True)
+    except errors.RequestKeyReused:
+        abort(400)
+    except (appointments.CheckinTooEarly, appointments.CheckinTooLate, appointments.AppointmentNotBooked) as exc:
+        found = appointments.get(get_store(), service.config, ref)
+        return _appointment_screen(service, found, exc)
+    except errors.QueueError as exc:
+        found = appointments.get(get_store(), service.config, ref)
+        line = service.config.line_of_matter(found.matter)
+        return render_refusal(service, Refusal.from_error(exc), line)
+    return ticket_screen(service, issued.ticket, issued.print_job, outlook=issued.outlook)

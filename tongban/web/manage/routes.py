@@ -13,7 +13,7 @@ from datetime import date, timedelta
 
 from flask import Blueprint, abort, current_app, g, render_template, request, url_for
 
-from ...queue import catalogue, errors, outbox, printing, reports, views
+from ...queue import appointments, calendar, catalogue, errors, outbox, printing, reports, views
 from ...queue.ratings import LEVELS, NOT_RATED
 from ...queue.service import LINE_REASON_MAX, WINDOW_TRANSITIONS, window_actions
 from ...queue.store import Store, utc_iso
@@ -440,7 +440,19 @@ def report():
 
 
 def _report_tables(data: reports.DayReport) -> tuple[str, ...]:
-    tables = ("lines", "matters", "windows", "clerks", "ratings", "bad_ratings", "transfers", "green", "hours", "cases")
+    tables = (
+        "lines",
+        "matters",
+        "windows",
+        "clerks",
+        "ratings",
+        "bad_ratings",
+        "transfers",
+        "green",
+        "hours",
+        "cases",
+        "appointments",
+    )
     return (*tables, "days", "satisfaction_trend") if len(data.days) > 1 else tables
 
 
@@ -453,3 +465,29 @@ def report_csv(name: str):
     data = _period_report(period)
     span = data.day if data.day == data.last else f"{data.day}_{data.last}"
     return csv_download(reports.csv_table(data, name), f"tongban-{span}-{name}.csv")
+
+
+# ---------- appointments ----------
+
+
+@manage.get("/appointments")
+@page_requires(manager=True)
+def appointments_page():
+    """A day's bookings per slot: booked, checked in, no-show, cancelled, each booking masked
+    (docs/appointments.md#for-the-manager). Today unless ``day`` is given."""
+    service = get_service()
+    today = calendar.service_day(get_clock().now(), service.hall)
+    day = params.arg_day("day", None)
+    day_text = day.isoformat() if day else today
+    slots = appointments.day_slots(get_store(), service.config, day_text)
+    totals = appointments.day_counts(get_store(), service.config, day_text)
+    return render_template(
+        "appointments.html",
+        slots=slots,
+        totals=totals,
+        day=day_text,
+        today=today,
+        states=appointments.STATES,
+        matters={m.code: m for m in service.config.matters},
+        me=person(g.principal.actor),
+    )
