@@ -635,3 +635,25 @@ def m016_green_reason(db: sqlite_utils.Database) -> None:
     # serviceman, other), chosen by the clerk who issued it and counted in the day report. NULL for
     # every other ticket, and for green tickets issued before it was asked.
     db.execute("ALTER TABLE tickets ADD COLUMN green_reason TEXT")
+
+
+@migrations()
+def m019_idcard(db: sqlite_utils.Database) -> None:
+    # Cards the kiosks' ID-card readers read, handed from the devices process to the kiosk page
+    # (queue/idcards.py, docs/idcard.md). Never the full ID number: its masked form and a keyed hash
+    # (the hall's id_hash_key setting), enough to find an appointment and to show the citizen it was
+    # their card. Rows live minutes, not days: idcards.record_read deletes those past KEEP_S.
+    db.execute("""
+        CREATE TABLE card_reads (
+            id INTEGER PRIMARY KEY,
+            kiosk TEXT NOT NULL,
+            read_at TEXT NOT NULL,
+            id_masked TEXT NOT NULL,      -- 3201**********1234
+            id_hash TEXT NOT NULL,        -- HMAC-SHA256 of the number with the hall's key, hex
+            name_masked TEXT NOT NULL,    -- 王**
+            sex TEXT NOT NULL,            -- "1" male, "2" female, as on the card
+            birth_date TEXT NOT NULL,     -- YYYY-MM-DD: the green channel by age needs it
+            token TEXT NOT NULL UNIQUE,   -- what the kiosk page sends back to use this read
+            consumed_at TEXT              -- set once the kiosk used it; a read is used at most once
+        )""")
+    db.execute("CREATE INDEX card_reads_kiosk ON card_reads (kiosk, read_at)")

@@ -14,7 +14,7 @@ from .base import Deadline, ReaderDriver
 class SerialReader(ReaderDriver):
     def __init__(self, target, timeout_s):
         super().__init__(target, timeout_s)
-        self.port: serial.SerialBase | None = None
+        self.port: serial.Serial | None = None
 
     def open(self) -> None:
         t = self.target
