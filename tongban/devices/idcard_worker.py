@@ -133,10 +133,13 @@ class CardReaderWorker:
     def _poll(self, store: Store) -> None:
         assert self.driver is not None
         reader = CardReader(self.driver)
-        if not reader.find():
-            self.on_reader = False
-            self.failures = 0
+        found = reader.find()
+        if self.failures < FAILURES_FOR_ERROR:
+            # the reader answered: it is there and working (after repeated read errors, only a
+            # good read clears the fault, not a find that any half-working reader answers)
             self._report(store, "ok", "")
+        if not found:
+            self.on_reader = False
             return
         if self.on_reader:
             return  # the card read already: one read per placement

@@ -650,7 +650,7 @@ def m019_idcard(db: sqlite_utils.Database) -> None:
             read_at TEXT NOT NULL,
             id_masked TEXT NOT NULL,      -- 3201**********1234
             id_hash TEXT NOT NULL,        -- HMAC-SHA256 of the number with the hall's key, hex
-            name_masked TEXT NOT NULL,    -- 王**
+            name_masked TEXT NOT NULL,    -- the first character, then one * for each other
             sex TEXT NOT NULL,            -- "1" male, "2" female, as on the card
             birth_date TEXT NOT NULL,     -- YYYY-MM-DD: the green channel by age needs it
             token TEXT NOT NULL UNIQUE,   -- what the kiosk page sends back to use this read
