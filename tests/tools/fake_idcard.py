@@ -114,6 +114,7 @@ class FakeReaderServer:
     def __init__(self, reader: FakeReader):
         self.reader = reader
         self.listener = socket.create_server(("127.0.0.1", 0))
+        self.listener.settimeout(0.05)
         self.port = self.listener.getsockname()[1]
         self.url = f"socket://127.0.0.1:{self.port}"
         self.conns: list[socket.socket] = []
@@ -122,7 +123,6 @@ class FakeReaderServer:
         self._thread.start()
 
     def _serve(self) -> None:
-        self.listener.settimeout(0.05)
         while not self._stop.is_set():
             try:
                 conn, _ = self.listener.accept()
@@ -149,6 +149,8 @@ class FakeReaderServer:
             return
 
     def vanish(self) -> None:
+        if self._stop.is_set():
+            return
         self._stop.set()
         for conn in self.conns:
             try:

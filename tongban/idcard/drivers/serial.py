@@ -5,6 +5,8 @@ pyserial's serial_for_url, as the display buses use, so `loop://` works in tests
 
 from __future__ import annotations
 
+import termios
+
 import serial  # pyserial (absolute import: this module's own name does not shadow it)
 
 from ..errors import IdcardError, ReaderGone
@@ -29,7 +31,7 @@ class SerialReader(ReaderDriver):
         if self.port is not None:
             try:
                 self.port.close()
-            except (serial.SerialException, OSError):
+            except (serial.SerialException, OSError, termios.error):
                 pass
             self.port = None
 
@@ -56,7 +58,8 @@ class SerialReader(ReaderDriver):
             return got
         except serial.SerialTimeoutException as e:
             raise ReaderGone(f"{self.target.where}: the reader stopped taking data") from e
-        except (serial.SerialException, OSError) as e:
+        except (serial.SerialException, OSError, termios.error) as e:
+            # termios.error is not an OSError: flushing a tty whose adapter was pulled raises it (EIO)
             raise ReaderGone(f"{self.target.where}: link lost: {e}") from e
 
 
