@@ -70,3 +70,24 @@ def test_a_kiosk_without_a_reader_shows_no_notice(tmp_path, clock):
     assert client.get(f"/enrol?token={hall.kiosk}").status_code == 302
     read_card(hall, clock)  # a row for a kiosk the hall file gives no reader: not shown
     assert "k-idcard-read" not in client.get("/kiosk/kiosk-1/idcard-now").get_data(as_text=True)
+
+
+def test_the_manager_sees_the_reader_in_words(tmp_path, clock):
+    import re
+
+    from tests.test_staff_pages import staff
+    from tongban.queue import printing
+
+    hall, _ = hall_client(tmp_path, clock)
+    page = staff(hall, "manager").get("/manage/").get_data(as_text=True)
+    assert 'data-device="idcard:kiosk-1"' in page  # configured, not reported yet: no report yet
+    store = Store(hall.app.config["DATABASE"])
+    try:
+        names = printing.device_names(hall.app.config["HALL"])
+        printing.record_device_status(store, "idcard:kiosk-1", "idcard", "offline", "gone: x", clock.now(), names=names)
+    finally:
+        store.close()
+    page = staff(hall, "manager").get("/manage/").get_data(as_text=True)
+    devices = page[page.index('class="device-table"') :]
+    readable = re.sub(r"<[^>]+>", " ", devices[: devices.index("</table>")])
+    assert "身份证阅读器 1号取号机" in readable and "离线" in readable and "idcard:" not in readable
