@@ -17,6 +17,7 @@ import click
 
 from .config import ConfigError, load_hall_config
 from .displays.cli import displays
+from .idcard.cli import idcard
 from .printers import printer_warnings
 from .printers.cli import printers
 from .queue.accounts import AccountError, Accounts
@@ -388,6 +389,7 @@ def _accounts(db: str) -> Iterator[Accounts]:
 # Installers test a printer or a board from the same command as everything else.
 main.add_command(printers)
 main.add_command(displays)
+main.add_command(idcard)
 
 # Keeping an installed hall box running (docs/install.md).
 from .ops.cli import account_passwd, backup, doctor, nginx_site, restore  # noqa: E402

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .checking import Checker, between, describe
 from .displays.config import BusConfig, parse_bus_config
+from .idcard.config import check_reader_url
 from .printers.config import PrinterConfig, parse_printer_config
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -172,6 +173,7 @@ class Kiosk:
     name: str
     printer: str | None = None
     location: str = ""
+    idcard: str | None = None  # the kiosk's ID-card reader URL (tongban/idcard/config.py, docs/idcard.md)
 
 
 @dataclass(frozen=True)
@@ -731,7 +733,7 @@ def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
     out = []
     entries = c.entries(doc, "", "kiosks")
     for path, t in entries:
-        c.unknown(t, path, {"id", "name", "printer", "location"})
+        c.unknown(t, path, {"id", "name", "printer", "location", "idcard"})
         out.append(
             Kiosk(
                 id=c.get(
@@ -756,9 +758,23 @@ def _kiosks(c: Checker, doc: dict, printer_ids: set[str]) -> list[Kiosk]:
                     ),
                 ),
                 location=c.text(t, path, "location", required=False),
+                idcard=c.get(
+                    t,
+                    path,
+                    "idcard",
+                    str,
+                    required=False,
+                    expect='an ID-card reader URL such as "serial:///dev/ttyUSB1?baudrate=115200"',
+                    check=check_reader_url,
+                ),
             )
         )
     c.unique([(f"{p}.id", k.id or None) for (p, _), k in zip(entries, out)], "kiosk id")
+    # One port, one reader, one kiosk: two workers on one port would read each other's answers.
+    c.unique(
+        [(f"{p}.idcard", k.idcard) for (p, _), k in zip(entries, out) if k.idcard and k.idcard[:6] != "dummy:"],
+        "ID-card reader URL",
+    )
     return out
 
 

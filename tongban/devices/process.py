@@ -31,6 +31,7 @@ from ..queue.service import HallService
 from ..queue.store import Store, StoreError
 from . import catalogue_pull, handoff_sync
 from .display_follower import DisplayFollower, build_hub
+from .idcard_worker import card_reader_workers
 from .print_worker import PrinterWorker, check_printers, printer_configs
 from .sync_worker import SyncWorker
 
@@ -92,6 +93,7 @@ class DevicesProcess:
             PrinterWorker(p, self.database, self.config, self.clock, catalogue=self.catalogue)
             for p in self.printers.values()
         ]
+        self.card_readers = card_reader_workers(self.config, self.database, self.clock)
         self.hub = build_hub(self.config, self.database, self.clock)
         self.follower = DisplayFollower(self.hub, self.database, self.config, self.clock) if self.hub else None
         # Idle until `tongban district join` stores a district (docs/architecture.md §District sync).
@@ -278,6 +280,8 @@ class DevicesProcess:
     def start_devices(self) -> None:
         for worker in self.printer_workers:
             worker.start()
+        for reader in self.card_readers:
+            reader.start()
         if self.hub and self.follower:  # there is a follower exactly when there is a hub
             self.hub.start()
             self.follower.start()
@@ -287,6 +291,8 @@ class DevicesProcess:
         self.sync.stop()
         for worker in self.printer_workers:
             worker.stop()
+        for reader in self.card_readers:
+            reader.stop()
         if self.hub and self.follower:
             self.follower.stop()
             self.hub.stop()
@@ -325,10 +331,11 @@ class DevicesProcess:
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
         log.info(
-            "devices process running for hall %s: %d printer(s), %d bus(es)",
+            "devices process running for hall %s: %d printer(s), %d bus(es), %d ID-card reader(s)",
             self.config.hall.id,
             len(self.printers),
             len(self.config.buses),
+            len(self.card_readers),
         )
         try:
             self.scheduler.start()

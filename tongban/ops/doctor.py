@@ -77,6 +77,7 @@ class Doctor:
         if config:
             findings += self._printers(config, conn)
             findings += self._buses(config, conn)
+            findings += self._card_readers(config, conn)
         findings += self._services()
         if self.site is not None:
             findings += self._front(self.site)
@@ -463,6 +464,31 @@ class Doctor:
                             "termination); docs/displays.md",
                         )
                     )
+        return out
+
+    def _card_readers(self, config: HallConfig, conn) -> list[Finding]:
+        """The kiosks' ID-card readers: the port there, and the state the worker last recorded."""
+        out = []
+        for kiosk in config.kiosks:
+            if not kiosk.idcard:
+                continue
+            # The port is checked as a printer's is; whether the reader answers on it is the worker's
+            # last state (docs/idcard.md, Faults), written when it changes.
+            name = f"ID-card reader {kiosk.id}"
+            reach = transport_reachable(kiosk.idcard)
+            recorded = self._recorded(conn, f"idcard:{kiosk.id}")
+            if reach.status == FAIL or recorded is None or recorded[0] == "ok":
+                detail = reach.message + (f"; last state {recorded[0]}" if recorded else "")
+                out.append(Finding(name, reach.status, f"{kiosk.idcard}: {detail}", reach.fix))
+            else:
+                out.append(
+                    Finding(
+                        name,
+                        WARN,
+                        f"{kiosk.idcard}: {reach.message}; last state {recorded[0]} ({recorded[1]})",
+                        f"tongban idcard test {kiosk.idcard} with a card on the reader; docs/idcard.md",
+                    )
+                )
         return out
 
     def _services(self) -> list[Finding]:

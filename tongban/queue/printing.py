@@ -74,6 +74,13 @@ def device_names(config: Any) -> dict[str, tuple[str, str]]:
                 values = {"n": d.window, "address": d.address}
                 zh, en = text(key, "zh", **values), text(key, "en", **values)
             names[f"bus:{bus.id}:{d.address}"] = (zh, en)
+    for kiosk in config.kiosks:
+        if kiosk.idcard:
+            zh, en = split_bilingual(kiosk.name) if kiosk.name else (kiosk.id, kiosk.id)
+            names[f"idcard:{kiosk.id}"] = (
+                text("dev_name_idcard", "zh", kiosk=zh),
+                text("dev_name_idcard", "en", kiosk=en),
+            )
     return names
 
 

@@ -856,3 +856,25 @@ def m019_appointments(db: sqlite_utils.Database) -> None:
     # A ticket taken for a booking, or with an ID card, carries the same two forms of the number.
     db.execute("ALTER TABLE tickets ADD COLUMN id_hash TEXT")
     db.execute("ALTER TABLE tickets ADD COLUMN id_masked TEXT")
+
+
+@migrations()
+def m020_idcard(db: sqlite_utils.Database) -> None:
+    # Cards the kiosks' ID-card readers read, handed from the devices process to the kiosk page
+    # (queue/idcards.py, docs/idcard.md). Never the full ID number: its masked form and a keyed hash
+    # (the hall's idcard.hash_key setting, queue/identity.py), enough to find an appointment and to
+    # show the citizen it was their card. Rows live minutes, not days: idcards.record_read deletes those past KEEP_S.
+    db.execute("""
+        CREATE TABLE card_reads (
+            id INTEGER PRIMARY KEY,
+            kiosk TEXT NOT NULL,
+            read_at TEXT NOT NULL,
+            id_masked TEXT NOT NULL,      -- 3201**********1234
+            id_hash TEXT NOT NULL,        -- HMAC-SHA256 of the number with the hall's key, hex
+            name_masked TEXT NOT NULL,    -- the first character, then one * for each other
+            sex TEXT NOT NULL,            -- "1" male, "2" female, as on the card
+            birth_date TEXT NOT NULL,     -- YYYY-MM-DD: the green channel by age needs it
+            token TEXT NOT NULL UNIQUE,   -- what the kiosk page sends back to use this read
+            consumed_at TEXT              -- set once the kiosk used it; a read is used at most once
+        )""")
+    db.execute("CREATE INDEX card_reads_kiosk ON card_reads (kiosk, read_at)")

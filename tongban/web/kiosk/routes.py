@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk
-from ...queue import appointments, calendar, errors, helpdesk, printing
+from ...queue import appointments, calendar, errors, helpdesk, idcards, printing
 from ...queue.service import HallService, Outlook, Ticket
 from ...texts import split_bilingual
 from .. import live, params
@@ -252,6 +252,7 @@ def home(kiosk_id: str):
         notices=notices[:1] if state["elder"] else notices,
         opening=opening,
         next_open=next_opening(service),
+        card=card_waiting(kiosk_id),
     )
 
 
@@ -265,7 +266,10 @@ def live_stream(kiosk_id: str):
 
     def render_all() -> dict[str, str]:
         cards, _, _ = home_lines(get_service(), page)
-        return {"lines": render_template("_kiosk_lines.html", cards=cards, **context)}
+        return {
+            "lines": render_template("_kiosk_lines.html", cards=cards, **context),
+            "idcard": render_template("_kiosk_idcard.html", card=card_waiting(kiosk_id), **context),
+        }
 
     key = f"kiosk:{kiosk_id}:{state['lang']}:{int(state['elder'])}:{state['idle']}:{page}"
     return live.sse_response(get_broker(), render_all, cache_key=key)
@@ -278,6 +282,22 @@ def lines_now(kiosk_id: str):
     the clock, not the database, so the stream alone would miss the lunch break)."""
     cards, _, _ = home_lines(get_service(), _page_arg())
     return render_template("_kiosk_lines.html", cards=cards, **common_context())
+
+
+def card_waiting(kiosk_id: str) -> idcards.CardSeen | None:
+    """A card just read at this kiosk's ID-card reader (docs/idcard.md); only for kiosks that have one."""
+    config = kiosk_config(kiosk_id)
+    if config is None or not config.idcard:
+        return None
+    return idcards.waiting_card(get_store(), kiosk_id, get_clock().now())
+
+
+@kiosk.get("/<kiosk_id>/idcard-now")
+@kiosk_view
+def idcard_now(kiosk_id: str):
+    """The card notice alone: a read goes stale after a minute with no commit to say so, so the
+    home screen asks again every 20 s besides the stream."""
+    return render_template("_kiosk_idcard.html", card=card_waiting(kiosk_id), **common_context())
 
 
 @kiosk.get("/<kiosk_id>/departments")
