@@ -155,9 +155,7 @@ def _parse_day(value: str | None, field: str) -> date:
         raise ReportError("bad_day", field, "dw_err_bad_day", value=(value or "")[:40]) from None
 
 
-def parse_period(
-    kind: str | None, day: str | None, first: str | None, last: str | None, *, today: date
-) -> Period:
+def parse_period(kind: str | None, day: str | None, first: str | None, last: str | None, *, today: date) -> Period:
     """A period from a form: ``kind`` day/week/month around ``day`` (default today), or ``range`` from
     ``first`` to ``last``; a form giving from/to without a kind is a range. Refusals name the field."""
     if not kind:
@@ -331,7 +329,8 @@ def _departments(conn: psycopg.Connection[Any]) -> tuple[dict[str, str], dict[st
         for dept in body.get("departments") or []:
             if isinstance(dept, dict) and dept.get("code"):
                 code = str(dept["code"])
-                names[code] = (str(dept.get("name_zh") or code), str(dept.get("name_en") or dept.get("name_zh") or code))
+                zh = str(dept.get("name_zh") or code)
+                names[code] = (zh, str(dept.get("name_en") or zh))
         for matter in body.get("matters") or []:
             if isinstance(matter, dict) and matter.get("code") and matter.get("department"):
                 matter_dept[str(matter["code"])] = str(matter["department"])
@@ -349,7 +348,8 @@ def _matter_names(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
     names = {
         matter: (zh or matter, en or zh or matter)
         for matter, zh, en in conn.execute(
-            "SELECT DISTINCT ON (matter) matter, matter_zh, matter_en FROM cases ORDER BY matter, updated_at DESC NULLS LAST"
+            "SELECT DISTINCT ON (matter) matter, matter_zh, matter_en FROM cases"
+            " ORDER BY matter, updated_at DESC NULLS LAST"
         ).fetchall()
     }
     has_catalogue = conn.execute("SELECT to_regclass('catalogue_versions') IS NOT NULL").fetchone()
