@@ -148,11 +148,18 @@ class Period:
         return (self.last - self.first).days + 1
 
 
+#: Days a report may name: a week or a month around them stays a real date (not year 1 or 9999).
+EARLIEST_DAY, LATEST_DAY = date(2000, 1, 1), date(2999, 12, 31)
+
+
 def _parse_day(value: str | None, field: str) -> date:
     try:
-        return date.fromisoformat((value or "").strip())
+        day = date.fromisoformat((value or "").strip())
     except ValueError:
         raise ReportError("bad_day", field, "dw_err_bad_day", value=(value or "")[:40]) from None
+    if not EARLIEST_DAY <= day <= LATEST_DAY:
+        raise ReportError("bad_day", field, "dw_err_day_out_of_range", first=EARLIEST_DAY, last=LATEST_DAY)
+    return day
 
 
 def parse_period(kind: str | None, day: str | None, first: str | None, last: str | None, *, today: date) -> Period:
