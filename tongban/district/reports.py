@@ -235,11 +235,19 @@ _REBUILD_STEPS = (
 )
 
 
-def refresh_rollups(conn: psycopg.Connection[Any]) -> int:
-    """Rebuild the roll-ups of every hall-day marked changed; returns how many. One refresher at a
-    time (a transaction lock): a second report waits for the first's rebuild and reads its result."""
+def refresh_rollups(conn: psycopg.Connection[Any], *, limit: int | None = None) -> int:
+    """Rebuild the roll-ups of every hall-day marked changed (at most ``limit``, oldest days first, for
+    a bulk load done in steps); returns how many. One refresher at a time (a transaction lock): a
+    second report waits for the first's rebuild and reads its result."""
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('tongban.report_refresh'))")
-    marked = conn.execute("DELETE FROM report_dirty RETURNING hall, day").fetchall()
+    if limit is None:
+        marked = conn.execute("DELETE FROM report_dirty RETURNING hall, day").fetchall()
+    else:
+        marked = conn.execute(
+            "DELETE FROM report_dirty WHERE (hall, day) IN"
+            " (SELECT hall, day FROM report_dirty ORDER BY day, hall LIMIT %s) RETURNING hall, day",
+            (limit,),
+        ).fetchall()
     if not marked:
         return 0
     params = {"halls": [h for h, _d in marked], "days": [d for _h, d in marked]}
