@@ -37,7 +37,9 @@ class BenchCluster(PgCluster):
             f"-k {self.socket_dir} -c listen_addresses='' -F -c shared_buffers=1GB -c work_mem=64MB"
             " -c max_parallel_workers_per_gather=4 -c max_connections=50"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-o", options, "-w", "-t", "60", "-l", str(self.root / "log"), "start")
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-w", "-t", "60", "-l", str(self.root / "log"), "start"
+        )
 
 
 def timed(conn: psycopg.Connection, fn, runs: int) -> tuple[float, float]:
@@ -65,7 +67,11 @@ def main() -> int:
         with psycopg.connect(url) as conn:
             print(f"generating {args.halls} halls × {args.days} days × {args.tickets} tickets …", flush=True)
             made = generate_year(
-                conn, halls=args.halls, days=args.days, tickets_per_day=args.tickets, progress=lambda s: None
+                conn,
+                halls=args.halls,
+                days=args.days,
+                tickets_per_day=args.tickets,
+                progress=lambda s: print(s, flush=True),
             )
             print(
                 f"tickets {made['tickets']:,}  events {made['events']:,}  roll-up rows {made['report_groups']:,}"

@@ -125,8 +125,8 @@ def generate_year(
                SELECT %(hall)s, 'c' || i, 'KS-' || i, 'proxy', 'M' || lpad((1 + i %% 12)::text, 2, '0'),
                       '事项' || (1 + i %% 12), 'Matter ' || (1 + i %% 12), 'dept' || (1 + (i %% 12) / 4),
                       (ARRAY['received', 'checked', 'sent', 'result_received', 'delivered', 'withdrawn'])[1 + i %% 6],
-                      %(last)s::date - (i %% 300), %(last)s::date - (i %% 300) + 15, '张*', lpad((i %% 10000)::text, 4, '0'),
-                      now()
+                      %(last)s::date - (i %% 300), %(last)s::date - (i %% 300) + 15, '张*',
+                      lpad((i %% 10000)::text, 4, '0'), now()
                FROM generate_series(1, 2000) i""",
             params,
         )

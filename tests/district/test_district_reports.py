@@ -348,3 +348,26 @@ def test_cases_across_the_district_are_masked_and_filtered(service, store, clock
     with pytest.raises(reports.ReportError) as info:
         reports.cases(conn, today=date(2026, 11, 26), state="lost")
     assert info.value.field == "state"
+
+
+def test_the_generated_year_agrees_with_itself(conn):
+    """bench/district_data.py's data (timed by bench/bench_district_reports.py): a day's rows per hall
+    and the period report from the roll-ups count the same tickets, finishes and ratings."""
+    from bench.district_data import generate_year
+
+    made = generate_year(conn, halls=2, days=3, tickets_per_day=40, seed=0.5)
+    assert made["tickets"] == 2 * 3 * 40 and made["events"] > made["tickets"] * 4
+    last = made["last_day"]
+    direct = {r["hall"]: r for r in reports.hall_day_rows(conn, last, now=datetime.now(SHANGHAI))}
+    rolled = {r["key"]: r for r in reports.period_report(conn, reports.Period("day", last, last), "hall").rows}
+    assert set(direct) == set(rolled) == {"hall-01", "hall-02"}
+    for hall, d in direct.items():
+        r = rolled[hall]
+        assert (r["tickets"], r["served"], r["no_shows"], r["rated"]) == (
+            d["issued"],
+            d["served"],
+            d["no_show"],
+            d["ratings"],
+        )
+        assert round(r["wait_mean"], 6) == round(d["mean_wait_min"], 6)
+        assert r["wait_p90"] == math.ceil(d["p90_wait_min"])

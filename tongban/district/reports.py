@@ -510,12 +510,14 @@ def live(conn: psycopg.Connection[Any], *, now: datetime) -> list[dict[str, Any]
 
 
 def open_alerts(conn: psycopg.Connection[Any], *, limit: int = 50) -> list[dict[str, Any]]:
-    return _dicts(
+    """The newest open device alerts of every hall, their times in the district's zone."""
+    rows = _dicts(
         conn,
         """SELECT hall, device, kind, message_zh, message_en, at FROM alerts WHERE acked_at IS NULL
            ORDER BY at DESC LIMIT %s""",
         (limit,),
     )
+    return [{**r, "at": r["at"].astimezone(DISTRICT_TZ)} for r in rows]
 
 
 # ---------- cases ----------
