@@ -201,8 +201,11 @@ def report_page():
     }
     try:
         period = reports.parse_period(form["period"], form["day"], form["from"], form["to"], today=today)
+        # The roll-ups' rebuild in its own short transaction: its lock is not held while the report reads.
         with connection() as conn:
-            report = reports.period_report(conn, period, by)
+            reports.refresh_rollups(conn)
+        with connection() as conn:
+            report = reports.period_report(conn, period, by, refresh=False)
     except reports.ReportError as exc:
         if args.get("format") == "csv":
             return Response(

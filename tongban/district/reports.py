@@ -238,7 +238,11 @@ _REBUILD_STEPS = (
 def refresh_rollups(conn: psycopg.Connection[Any], *, limit: int | None = None) -> int:
     """Rebuild the roll-ups of every hall-day marked changed (at most ``limit``, oldest days first, for
     a bulk load done in steps); returns how many. One refresher at a time (a transaction lock): a
-    second report waits for the first's rebuild and reads its result."""
+    second report waits for the first's rebuild and reads its result. Nothing marked: no lock at all,
+    so reports over settled days never wait for each other."""
+    pending = conn.execute("SELECT EXISTS (SELECT 1 FROM report_dirty)").fetchone()
+    if not pending or not pending[0]:
+        return 0
     conn.execute("SELECT pg_advisory_xact_lock(hashtext('tongban.report_refresh'))")
     if limit is None:
         marked = conn.execute("DELETE FROM report_dirty RETURNING hall, day").fetchall()
@@ -379,12 +383,14 @@ def _matter_names(conn: psycopg.Connection[Any]) -> dict[str, tuple[str, str]]:
     return names
 
 
-def period_report(conn: psycopg.Connection[Any], period: Period, by: str) -> PeriodReport:
+def period_report(conn: psycopg.Connection[Any], period: Period, by: str, *, refresh: bool = True) -> PeriodReport:
     """The halls' figures over ``period``, one row per hall, department, matter or (hall, window),
-    busiest first, and the totals over all of them."""
+    busiest first, and the totals over all of them. ``refresh=False`` when the caller has just run
+    ``refresh_rollups`` in a transaction of its own (the pages do, to hold the lock briefly)."""
     if by not in BY:
         raise ReportError("bad_by", "by", "dw_err_bad_by", value=str(by)[:40])
-    refresh_rollups(conn)
+    if refresh:
+        refresh_rollups(conn)
     span = {"first": period.first, "last": period.last}
     group_key = {"hall": "hall", "department": "matter", "matter": "matter", "window": 'hall, "window"'}[by]
     sums: dict[Any, _Sums] = defaultdict(_Sums)
