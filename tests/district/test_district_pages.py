@@ -179,7 +179,7 @@ def test_reports_page_by_every_grouping(staff, hall_day):
     page = staff.get("/district/reports?from=2026-11-26&to=2026-11-26&by=hall").get_data(as_text=True)
     issued = hall_day.one("SELECT COUNT(*) FROM tickets WHERE service_day = '2026-11-26'")[0]
     row = re.search(r'<tr data-key="hall-a">(.*?)</tr>', page, re.S)
-    assert row and f'data-col="tickets">{issued}<' in row.group(1)
+    assert row and f'data-col="tickets">{issued}<' in row.group(1) and "城东大厅" in row.group(1)
     assert "满意率" in page and "Satisfaction" in page
 
 
@@ -248,6 +248,10 @@ def test_case_list_is_masked_and_filtered(staff, hall_day, db):
     assert re.findall(r'data-case="([^"]+)"', overdue) == ["KS-LATE"]
     sent = staff.get("/district/cases?state=received").get_data(as_text=True)
     assert "KS-LATE" not in sent and re.findall(r'data-case="([^"]+)"', sent)
+    due = staff.get("/district/cases?due_by=2026-11-10").get_data(as_text=True)
+    assert re.findall(r'data-case="([^"]+)"', due) == ["KS-LATE"]
+    bad_day = staff.get("/district/cases?due_by=someday")
+    assert bad_day.status_code == 400 and 'data-field="due_by"' in bad_day.get_data(as_text=True)
     bad = staff.get("/district/cases?state=lost")
     assert bad.status_code == 400 and 'data-field="state"' in bad.get_data(as_text=True)
 

@@ -253,11 +253,12 @@ def cases_page():
     state = request.args.get("state", "")
     overdue = request.args.get("overdue", "") in ("1", "on", "true")
     hall = request.args.get("hall", "")[:100]
+    due_by = request.args.get("due_by", "")[:40]
     today = clock().now().astimezone(reports.DISTRICT_TZ).date()
     error: reports.ReportError | None = None
     try:
         with connection() as conn:
-            found = reports.cases(conn, today=today, state=state, overdue=overdue, hall=hall)
+            found = reports.cases(conn, today=today, state=state, overdue=overdue, hall=hall, due_by=due_by)
     except reports.ReportError as exc:
         found, error = {"counts": {}, "cases": [], "more": False}, exc
     return render_template(
@@ -267,6 +268,7 @@ def cases_page():
         state=state,
         overdue=overdue,
         hall=hall,
+        due_by=due_by,
         states=STATES,
         state_text=STATE_TEXT,
         today=today,

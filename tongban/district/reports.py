@@ -441,15 +441,17 @@ def period_report(conn: psycopg.Connection[Any], period: Period, by: str, *, ref
 
     rows = []
     matter_names = _matter_names(conn) if by == "matter" else {}
+    hall_names = dict(conn.execute("SELECT id, coalesce(nullif(name, ''), id) FROM halls").fetchall())
     for key, s in sums.items():
         if by == "hall":
-            zh = en = key
+            zh = en = hall_names.get(key, key)
         elif by == "department":
             zh, en = dept_names.get(key, (key, key))
         elif by == "matter":
             zh, en = matter_names.get(key, (key, key)) if key else both("dw_no_matter")
         else:
             hall, window = key
+            hall = hall_names.get(hall, hall)
             zh, en = (
                 Msg("dw_hall_window", hall=hall, n=window).both()
                 if window
@@ -545,13 +547,24 @@ def _masked_phone(value: str | None) -> str:
 
 
 def cases(
-    conn: psycopg.Connection[Any], *, today: date, state: str = "", overdue: bool = False, hall: str = ""
+    conn: psycopg.Connection[Any],
+    *,
+    today: date,
+    state: str = "",
+    overdue: bool = False,
+    hall: str = "",
+    due_by: str = "",
 ) -> dict[str, Any]:
     """The district's cases, masked: counts by hall and state, and the list (due first) filtered by
-    state (a state, "open", or all), overdue only (running and due before ``today``), and hall."""
+    state (a state, "open", or all), overdue only (running and due before ``today``), hall, and due
+    on or before ``due_by`` (YYYY-MM-DD)."""
     if state not in CASE_FILTERS:
         raise ReportError("bad_state", "state", "dw_err_bad_state", value=state[:40])
-    where, params = ["true"], {"today": today, "running": list(RUNNING), "final": list(FINAL_STATES)}
+    where: list[str] = ["true"]
+    params: dict[str, Any] = {"today": today, "running": list(RUNNING), "final": list(FINAL_STATES)}
+    if due_by:
+        where.append("due_day <= %(due_by)s")
+        params["due_by"] = _parse_day(due_by, "due_by")
     if state == "open":
         where.append("state <> ALL(%(final)s)")
     elif state:
