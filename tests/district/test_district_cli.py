@@ -15,7 +15,6 @@ import subprocess
 import sys
 import threading
 import time
-import types
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from click.testing import CliRunner
 
 from tongban.cli import main
 from tongban.devices.district_client import DistrictClient, DistrictUnavailable
+from tongban.district import reports as district_reports
 
 from ._core_batches import batch, busy_day
 
@@ -154,17 +154,15 @@ ROW = {
 
 @pytest.fixture
 def stub_reports(monkeypatch):
-    """tongban/district/reports.py is the district pages' module: the CLI is tested against its
-    contract, hall_day_rows(conn, day, *, now)."""
+    """The CLI prints what reports.hall_day_rows gives (its figures are tested in
+    test_district_reports.py and test_three_halls.py); here, its columns and formats."""
     calls = []
 
     def hall_day_rows(conn, day, *, now):
         calls.append((day, now))
         return [ROW, {**ROW, "hall": "h2", "last_sync_at": None, "mean_wait_min": None, "issued": 0}]
 
-    module = types.ModuleType("tongban.district.reports")
-    module.hall_day_rows = hall_day_rows  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "tongban.district.reports", module)
+    monkeypatch.setattr(district_reports, "hall_day_rows", hall_day_rows)
     return calls
 
 

@@ -6,53 +6,21 @@ applied by ``ingest``. Every refusal is JSON with an error code and the words in
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any, NoReturn
+from typing import Any
 
 import psycopg
-from flask import Blueprint, abort, current_app, jsonify, request
-from psycopg_pool import ConnectionPool, PoolTimeout
+from flask import Blueprint, jsonify, request
+from psycopg_pool import PoolTimeout
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from ..texts import both
-from . import halls, ingest
+from . import context, ingest
 
 bp = Blueprint("district_api", __name__, url_prefix="/api/v1")
 
+
 # The keys create_district_app keeps its pool and clock under (tongban/district/app.py). Read here
 # rather than imported: app.py imports this module, and the import graph has no cycles.
-POOL_KEY = "district_pool"
-CLOCK_KEY = "district_clock"
-
-
-@contextmanager
-def _connection() -> Iterator[psycopg.Connection[Any]]:
-    pool: ConnectionPool = current_app.extensions[POOL_KEY]
-    with pool.connection() as conn:
-        yield conn
-
-
-def _refuse(status: int, code: str, key: str, **values: Any) -> NoReturn:
-    zh, en = both(key, **values)
-    answer = jsonify(error=code, message_zh=zh, message_en=en)
-    answer.status_code = status
-    abort(answer)
-
-
-def hall_from_token(conn: psycopg.Connection[Any], claimed: str | None = None) -> str:
-    """The hall whose Bearer token this request carries; aborts 401 ``bad_token`` for a missing,
-    unknown or revoked token, and 403 ``wrong_hall`` when ``claimed`` names another hall."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    hall = halls.hall_for_token(conn, token.strip()) if scheme.lower() == "bearer" and token.strip() else None
-    if hall is None:
-        _refuse(401, "bad_token", "dc_bad_token")
-    if claimed is not None and claimed != hall:
-        _refuse(403, "wrong_hall", "dc_wrong_hall", token_hall=hall, claimed=claimed)
-    return hall
-
-
 def _payload() -> Any:
     """The JSON body, or None when it is not JSON (parse_batch then names the body as the bad field)."""
     try:
@@ -64,13 +32,13 @@ def _payload() -> Any:
 @bp.post("/sync")
 def sync():
     """Apply a hall's batch; answer the highest change the district holds for (hall, generation)."""
-    with _connection() as conn:
-        token_hall = hall_from_token(conn)
+    with context.connection() as conn:
+        token_hall = context.hall_from_token(conn)
         payload = _payload()
         # Whose batch it is comes before whether it is well made: a hall writing as another is told so.
         claimed = payload.get("hall") if isinstance(payload, dict) else None
         if isinstance(claimed, str):
-            hall_from_token(conn, claimed)
+            context.hall_from_token(conn, claimed)
         try:
             batch = ingest.parse_batch(payload)
         except ingest.BatchTooLarge as exc:
@@ -78,7 +46,7 @@ def sync():
         except ingest.BatchError as exc:
             return jsonify(exc.as_dict()), 400
         assert batch.hall == token_hall  # checked just above
-        result = ingest.apply_batch(conn, batch, now=current_app.extensions[CLOCK_KEY].now())
+        result = ingest.apply_batch(conn, batch, now=context.clock().now())
     return jsonify(
         hall=batch.hall, generation=batch.generation, acked=result.acked, applied=result.applied, gap=result.gap
     )

@@ -7,31 +7,13 @@ front (docs/district.md §Growing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from typing import Any
-
-import psycopg
-from flask import Flask, current_app, jsonify
+from flask import Flask, jsonify
 from psycopg_pool import ConnectionPool
 
 from ..queue.clock import Clock, SystemClock
-from . import db
-
-POOL_KEY = "district_pool"
-CLOCK_KEY = "district_clock"
-
-
-@contextmanager
-def connection() -> Iterator[psycopg.Connection[Any]]:
-    """One transaction on a pooled connection: committed when the block ends, rolled back on an error."""
-    pool: ConnectionPool = current_app.extensions[POOL_KEY]
-    with pool.connection() as conn:
-        yield conn
-
-
-def clock() -> Clock:
-    return current_app.extensions[CLOCK_KEY]
+from ..texts import both
+from . import api, catalogue, db, handoffs, pages
+from .context import CLOCK_KEY, POOL_KEY
 
 
 def create_district_app(
@@ -42,27 +24,18 @@ def create_district_app(
     app.extensions[POOL_KEY] = pool or db.open_pool(url, max_size=pool_size)
     app.extensions[CLOCK_KEY] = clock or SystemClock()
 
-    from . import api
-
     app.register_blueprint(api.bp)
-    for name in ("pages", "catalogue", "handoffs"):
-        # Parts of the service that ship in their own modules register here when present.
-        module = __import__(f"{__package__}.{name}", fromlist=["register"]) if _has(name) else None
-        if module is not None:
-            module.register(app)
+    for part in (pages, catalogue, handoffs):
+        part.register(app)
 
     @app.errorhandler(404)
     def not_found(_error):
-        return jsonify(error="not_found", message_zh="没有这个地址", message_en="No such address"), 404
+        zh, en = both("dc_not_found")
+        return jsonify(error="not_found", message_zh=zh, message_en=en), 404
 
     @app.errorhandler(405)
     def not_allowed(_error):
-        return jsonify(error="method_not_allowed", message_zh="不支持此方法", message_en="Method not allowed"), 405
+        zh, en = both("dc_method_not_allowed")
+        return jsonify(error="method_not_allowed", message_zh=zh, message_en=en), 405
 
     return app
-
-
-def _has(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(f"{__package__}.{name}") is not None

@@ -8,22 +8,18 @@ has it already gets a 304 and nothing else.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import tomllib
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import click
 import psycopg
-from flask import Blueprint, Flask, Response, abort, current_app, jsonify, make_response, request
-from psycopg_pool import ConnectionPool
+from flask import Blueprint, Flask, Response, jsonify, make_response, request
 
 from ..queue.catalogue import check_catalogue
 from ..texts import both
-from . import db
+from . import context, db
 
 bp = Blueprint("district_catalogue", __name__, url_prefix="/api/v1")
 
@@ -36,40 +32,6 @@ class CatalogueRefused(ValueError):
     def __init__(self, problems: list[str]):
         self.problems = problems
         super().__init__("\n".join(problems))
-
-
-def _refuse(status: int, code: str, key: str) -> None:
-    """A JSON refusal in the district API's shape: a code and the words from the text table."""
-    zh, en = both(key)
-    abort(make_response(jsonify(error=code, message_zh=zh, message_en=en), status))
-
-
-@contextmanager
-def connection() -> Iterator[psycopg.Connection[Any]]:
-    """One transaction on the app's pooled connection (as app.connection). Not imported from .app:
-    the app imports the modules under it that register themselves, and this one is such a module."""
-    pool: ConnectionPool = current_app.extensions["district_pool"]
-    with pool.connection() as conn:
-        yield conn
-
-
-def hall_from_request(conn: psycopg.Connection[Any]) -> str:
-    """The hall whose Bearer token came with the request, or a 401 JSON answer: the SHA-256 of the
-    token names a hall that is not revoked (the rule of the sync API's token check, which lives in
-    api.py; imported from there it would close an import cycle through the app)."""
-    header = request.headers.get("Authorization", "")
-    token = header[7:].strip() if header.startswith("Bearer ") else ""
-    row = (
-        conn.execute(
-            "SELECT id FROM halls WHERE token_hash = %s AND revoked_at IS NULL",
-            (hashlib.sha256(token.encode()).hexdigest(),),
-        ).fetchone()
-        if token
-        else None
-    )
-    if row is None:
-        _refuse(401, "bad_token", "dx_bad_token")
-    return row[0]  # type: ignore[index]  # _refuse never returns
 
 
 def load_file(path: str | Path) -> dict:
@@ -108,11 +70,11 @@ def latest(conn: psycopg.Connection[Any]) -> tuple[str, dict] | None:
 
 @bp.get("/catalogue")
 def get_catalogue() -> Response:
-    with connection() as conn:
-        hall_from_request(conn)
+    with context.connection() as conn:
+        context.hall_from_token(conn)
         found = latest(conn)
     if found is None:
-        _refuse(404, "no_catalogue", "dx_no_catalogue")
+        context.refuse(404, "no_catalogue", "dx_no_catalogue")
     assert found is not None
     version, body = found
     etag = f'"{version}"'

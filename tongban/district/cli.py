@@ -7,7 +7,6 @@ inside the commands, so the hall's own commands do not load them.
 
 from __future__ import annotations
 
-import importlib
 import json
 import os
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import click
 
 from ..devices.sync_worker import join_command
+from . import reports
 from .catalogue import catalogue_command
 
 ENV_DB = "TONGBAN_DISTRICT_DB"
@@ -267,16 +267,6 @@ def report(db_url: str, day: str, as_json: bool) -> None:
     except ValueError:
         raise click.BadParameter(f"{day!r} is not a day (expected YYYY-MM-DD)", param_hint="--day") from None
     _checked(db_url)
-    # The district pages' module computes the figures, with the same definitions as the hall's reports.
-    try:
-        reports = importlib.import_module("tongban.district.reports")
-    except ModuleNotFoundError as exc:
-        if exc.name != "tongban.district.reports":
-            raise
-        raise click.ClickException(
-            "this district service has no reports module (tongban/district/reports.py)"
-        ) from None
-
     with _connection(db_url) as conn:
         rows = reports.hall_day_rows(conn, the_day, now=SystemClock().now())
     if as_json:

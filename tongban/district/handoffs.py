@@ -18,7 +18,7 @@ from psycopg.rows import dict_row
 
 from ..queue.masking import mask_name
 from ..texts import both
-from .catalogue import connection, hall_from_request
+from .context import connection, hall_from_token
 
 bp = Blueprint("district_handoffs", __name__, url_prefix="/api/v1/handoffs")
 
@@ -155,7 +155,7 @@ def _json() -> Any:
 def post_handoff():
     try:
         with connection() as conn:
-            return jsonify(send(conn, hall_from_request(conn), _json())), 201
+            return jsonify(send(conn, hall_from_token(conn), _json())), 201
     except HandoffError as exc:
         return exc.answer()
 
@@ -163,14 +163,14 @@ def post_handoff():
 @bp.get("/inbox")
 def get_inbox():
     with connection() as conn:
-        return jsonify(handoffs=inbox(conn, hall_from_request(conn)))
+        return jsonify(handoffs=inbox(conn, hall_from_token(conn)))
 
 
 @bp.post("/<handoff_id>/ack")
 def post_ack(handoff_id: str):
     try:
         with connection() as conn:
-            return jsonify(ack(conn, hall_from_request(conn), handoff_id, _json() or {}))
+            return jsonify(ack(conn, hall_from_token(conn), handoff_id, _json() or {}))
     except HandoffError as exc:
         return exc.answer()
 
@@ -178,7 +178,7 @@ def post_ack(handoff_id: str):
 @bp.get("/status")
 def get_status():
     with connection() as conn:
-        return jsonify(handoffs=status(conn, hall_from_request(conn)))
+        return jsonify(handoffs=status(conn, hall_from_token(conn)))
 
 
 def register(app: Flask) -> None:
