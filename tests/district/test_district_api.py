@@ -150,7 +150,7 @@ def test_hall_from_token_serves_other_blueprints(district_url):
     """Other district blueprints (catalogue, handoffs) ask the same helper who is calling."""
     from flask import jsonify
 
-    from tongban.district import api
+    from tongban.district import context
 
     with psycopg.connect(district_url) as conn:
         token = halls.add(conn, "h9", now=NOW)
@@ -159,7 +159,7 @@ def test_hall_from_token_serves_other_blueprints(district_url):
     @app.get("/probe")
     def probe():
         with app.extensions["district_pool"].connection() as conn:
-            return jsonify(hall=api.hall_from_token(conn))
+            return jsonify(hall=context.hall_from_token(conn))
 
     client = app.test_client()
     try:
