@@ -45,7 +45,7 @@ def create_district_app(
     from . import api
 
     app.register_blueprint(api.bp)
-    for name in ("pages", "catalogue", "handoffs"):
+    for name in ("pages", "catalogue", "handoffs", "appointments"):
         # Parts of the service that ship in their own modules register here when present.
         module = __import__(f"{__package__}.{name}", fromlist=["register"]) if _has(name) else None
         if module is not None:
