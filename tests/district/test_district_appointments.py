@@ -77,7 +77,7 @@ def everything_at_the_district(url: str) -> str:
             )
         ]
         for table in tables:
-            for row in conn.execute(f'SELECT * FROM "{table}"'):  # noqa: S608  # names from the catalog
+            for row in conn.execute(f'SELECT * FROM "{table}"'):  # names from the catalog
                 out.append(" ".join(str(v) for v in row))
     return "\n".join(out)
 
@@ -184,7 +184,9 @@ def test_a_cancellation_at_the_district_reaches_the_hall(district_url, hall, clo
             district, ["appointments", "cancel", "20261126001", "--hall", "test-hall", "--db", district_url]
         )
         assert again.exit_code == 0 and "cancelled already" in again.output
-        unknown = runner.invoke(district, ["appointments", "cancel", "999999", "--hall", "test-hall", "--db", district_url])
+        unknown = runner.invoke(
+            district, ["appointments", "cancel", "999999", "--hall", "test-hall", "--db", district_url]
+        )
         assert unknown.exit_code == 1 and "no booking with reference 999999" in unknown.output
         pull(base_url, token, hall, clock)
     states = {r["reference"]: r["state"] for r in hall_rows(hall)}
@@ -253,8 +255,20 @@ def test_the_district_import_checks_every_row_and_stores_all_or_nothing(district
         assert conn.execute("SELECT COUNT(*) FROM appointments").fetchone()[0] == 0
 
     good = tmp_path / "good.json"
-    good.write_text(json.dumps([booking("20990301001", slot_start="2099-03-01 09:30", slot_end="2099-03-01 10:00",
-                                        id_number=ID_NUMBER, phone=PHONE)]), encoding="utf-8")
+    good.write_text(
+        json.dumps(
+            [
+                booking(
+                    "20990301001",
+                    slot_start="2099-03-01 09:30",
+                    slot_end="2099-03-01 10:00",
+                    id_number=ID_NUMBER,
+                    phone=PHONE,
+                )
+            ]
+        ),
+        encoding="utf-8",
+    )
     done = runner.invoke(district, ["appointments", "import", str(good), "--db", district_url])
     assert done.exit_code == 0 and "1 booking(s) added, 0 already held unchanged; per hall: test-hall 1" in done.output
     again = runner.invoke(district, ["appointments", "import", str(good), "--db", district_url])
@@ -325,7 +339,9 @@ def test_pulling_twice_changes_nothing_and_a_lost_ack_is_sent_again(district_url
         # The hall's cursor went back (a restore): the rows come again without their personal data,
         # and the hall keeps what it has.
         with hall.store.immediate() as conn:
-            conn.execute("DELETE FROM settings WHERE key IN (?, ?)", (appointments_feed.CURSOR, appointments_feed.ACKED))
+            conn.execute(
+                "DELETE FROM settings WHERE key IN (?, ?)", (appointments_feed.CURSOR, appointments_feed.ACKED)
+            )
         pull(base_url, token, hall, clock)
     rows, alerts, cursor, acked = snapshot()
     assert rows == first[0] and alerts == first[1] and (cursor, acked) == (1, 1)

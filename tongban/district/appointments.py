@@ -121,7 +121,7 @@ def _catalogue_matters(conn: psycopg.Connection[Any]) -> set[str] | None:
     row = conn.execute("SELECT body FROM catalogue_versions ORDER BY id DESC LIMIT 1").fetchone()
     if row is None or not isinstance(row[0], dict):
         return None
-    return {m.get("code") for m in row[0].get("matters", []) if isinstance(m, dict)}
+    return {str(m["code"]) for m in row[0].get("matters", []) if isinstance(m, dict) and "code" in m}
 
 
 def check_rows(
@@ -181,9 +181,10 @@ def check_rows(
             start, end = times["slot_start"], times["slot_end"]
             if end <= start:
                 problems.append(Problem(n, "slot_end", Msg("appt_row_end_before_start")))
-            elif end - start > timedelta(minutes=MAX_SLOT_MIN) or start.astimezone(tz).date() != end.astimezone(
-                tz
-            ).date():
+            elif (
+                end - start > timedelta(minutes=MAX_SLOT_MIN)
+                or start.astimezone(tz).date() != end.astimezone(tz).date()
+            ):
                 problems.append(Problem(n, "slot_end", Msg("appt_row_slot_too_long", {"max": MAX_SLOT_MIN})))
             elif end <= now:
                 problems.append(Problem(n, "slot_end", Msg("appt_row_past")))
