@@ -250,6 +250,7 @@ def import_rows(
     the same details is left alone, so the same export can be imported again; with other details it
     is a problem, as at the hall: cancel the old booking first."""
     checked = check_rows(conn, rows, now=now, tz=tz or ZoneInfo(DEFAULT_TZ), first_row=first_row)
+    purge_past(conn, now)  # also here: a district whose halls are all away still sheds old numbers
     problems: list[Problem] = []
     fresh: list[dict[str, Any]] = []
     unchanged = 0
