@@ -283,6 +283,21 @@ def test_the_district_import_checks_every_row_and_stores_all_or_nothing(district
     assert not_a_url.exit_code == 1 and "is not a PostgreSQL URL" in not_a_url.output
 
 
+def test_a_slot_over_before_it_reached_the_hall_is_skipped_without_an_alert(district_url, hall, clock):
+    token = add_hall(district_url, "test-hall")
+    district_import(
+        district_url,
+        [booking("20261126001"), booking("20261126002", slot_start="2026-11-26 11:00", slot_end="2026-11-26 11:30")],
+        clock,
+    )
+    clock.advance(hours=1, minutes=30)  # 10:30: the hall was away while the first slot ran
+    with serving(district_url, clock=clock) as base_url:
+        pull(base_url, token, hall, clock)
+    assert [r["reference"] for r in hall_rows(hall)] == ["20261126002"]
+    assert hall.store.all("SELECT * FROM alerts WHERE kind = ?", (appointments_feed.ALERT_KIND,)) == []
+    assert appointments_feed.cursor(hall.store) == 2 and appointments_feed.acked(hall.store) == 2
+
+
 def test_the_district_away_the_hall_keeps_its_bookings_and_works(district_url, hall, clock):
     token = add_hall(district_url, "test-hall")
     district_import(district_url, [booking("20261126001", id_number=ID_NUMBER)], clock)
@@ -401,3 +416,17 @@ def test_paging_follows_the_halls_change_counter(district_url, clock):
 def test_the_devices_process_passes_the_pull_to_the_sync_worker(hall, hall_config, clock):
     devices = DevicesProcess(hall_config, hall.store.path, clock)
     assert appointments_pull.exchange in devices.sync.exchanges
+
+
+def test_a_matter_outside_the_published_catalogue_is_refused_at_the_district(district_url, clock):
+    from .test_catalogue import catalogue_doc
+
+    add_hall(district_url, "test-hall")
+    with psycopg.connect(district_url) as conn:
+        from tongban.district import catalogue as district_catalogue
+
+        district_catalogue.publish(conn, catalogue_doc())
+    with pytest.raises(district_appointments.AppointmentsRefused) as refused:
+        district_import(district_url, [booking("20261126001", matter="M9"), booking("20261126002", matter="MX")], clock)
+    assert [(p.row, p.field) for p in refused.value.problems] == [(2, "matter")]
+    assert "'MX' is not a matter of the district catalogue" in refused.value.problems[0].message.en

@@ -29,16 +29,20 @@ import click
 import psycopg
 from flask import Blueprint, Flask, Response, jsonify, make_response, request
 from psycopg.rows import dict_row
+from psycopg_pool import PoolTimeout
 
 from ..queue import appointments as hall_appointments
 from ..queue.appointments import MAX_ROWS, MAX_SLOT_MIN, REFERENCE, Problem
 from ..queue.identity import mask_id, normalize_id
 from ..queue.masking import mask_personal
 from ..texts import Msg, both
-from . import db
-from .catalogue import connection, hall_from_request
+from . import api, db
+from .catalogue import connection
 
 bp = Blueprint("district_appointments", __name__, url_prefix="/api/v1/appointments")
+# PostgreSQL down or every connection busy: a 503 the hall retries, as for its pushes (api.py).
+bp.register_error_handler(psycopg.OperationalError, api.database_unavailable)
+bp.register_error_handler(PoolTimeout, api.database_unavailable)
 
 #: The district file's fields: the hall's (queue/appointments.py FIELDS), with ``hall`` required.
 FIELDS = hall_appointments.FIELDS
@@ -429,7 +433,7 @@ def _now() -> datetime:
 def get_changes():
     try:
         with connection() as conn:
-            hall = hall_from_request(conn)
+            hall = api.hall_from_token(conn)  # the one token rule of the sync API
             return jsonify(
                 changes(conn, hall, request.args.get("since", "0"), request.args.get("limit", str(PAGE)), now=_now())
             )
@@ -441,7 +445,7 @@ def get_changes():
 def post_ack():
     try:
         with connection() as conn:
-            hall = hall_from_request(conn)
+            hall = api.hall_from_token(conn)  # the one token rule of the sync API
             return jsonify(ack(conn, hall, request.get_json(silent=True), now=_now()))
     except DistrictAppointmentError as exc:
         return exc.answer()
@@ -509,6 +513,9 @@ def import_command(file: str, url: str, timezone: str) -> None:
         raise click.ClickException(f"{zh} / {en}") from None
     except psycopg.errors.UndefinedTable:
         raise click.ClickException("--db: the schema is missing; run `tongban district init --db URL` first") from None
+    except psycopg.errors.UniqueViolation:
+        # Another import stored the same booking between this one's check and its insert.
+        raise click.ClickException(f"{name}: another import added the same bookings just now; run it again") from None
     finally:
         conn.close()
     halls = ", ".join(f"{h} {n}" for h, n in sorted(result.halls.items())) or "-"
