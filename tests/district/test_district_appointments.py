@@ -430,3 +430,26 @@ def test_a_matter_outside_the_published_catalogue_is_refused_at_the_district(dis
         district_import(district_url, [booking("20261126001", matter="M9"), booking("20261126002", matter="MX")], clock)
     assert [(p.row, p.field) for p in refused.value.problems] == [(2, "matter")]
     assert "'MX' is not a matter of the district catalogue" in refused.value.problems[0].message.en
+
+
+def test_the_devices_process_sync_thread_brings_the_booking_down(district_url, hall, hall_config, clock, caplog):
+    """The whole way, as on a hall box: joined, the devices process's own sync worker pushes, then
+    runs its exchanges, and the booking is at the hall with no one at the hall doing anything."""
+    from tongban.queue import outbox
+
+    from ..conftest import wait_for
+
+    token = add_hall(district_url, "test-hall")
+    district_import(district_url, [booking("20261126001", id_number=ID_NUMBER, phone=PHONE)], clock)
+    caplog.set_level("DEBUG")
+    with serving(district_url, clock=clock) as base_url:
+        outbox.join(hall.store, base_url, token)
+        devices = DevicesProcess(hall_config, hall.store.path, clock)
+        devices.sync.start()
+        try:
+            assert wait_for(lambda: appointments_feed.acked(hall.store) == 1, timeout=15)
+        finally:
+            devices.sync.stop()
+    assert [r["reference"] for r in hall_rows(hall)] == ["20261126001"]
+    assert ID_NUMBER not in everything_at_the_district(district_url)
+    assert ID_NUMBER not in caplog.text and PHONE not in caplog.text  # never logged, at either end
