@@ -128,7 +128,7 @@ def test_another_hall_never_sees_it_nor_acks_it(district_url, clock):
     district_import(district_url, [booking("20261126001", id_number=ID_NUMBER, phone=PHONE)], clock)
     http = create_district_app(district_url, clock=clock).test_client()
     seen = http.get("/api/v1/appointments?since=0", headers={"Authorization": f"Bearer {other}"})
-    assert seen.status_code == 200 and seen.get_json() == {"appointments": [], "next": 0, "more": False}
+    assert seen.status_code == 200 and seen.get_json() == {"appointments": [], "next": 0, "more": False, "last": 0}
     # Acknowledging "up to 1" for street-2 touches only street-2's rows (it has none: refused as past its last).
     answer = http.post("/api/v1/appointments/ack", json={"upto": 1}, headers={"Authorization": f"Bearer {other}"})
     assert answer.status_code == 400 and answer.get_json()["error"] == "bad_request"
@@ -453,3 +453,22 @@ def test_the_devices_process_sync_thread_brings_the_booking_down(district_url, h
     assert [r["reference"] for r in hall_rows(hall)] == ["20261126001"]
     assert ID_NUMBER not in everything_at_the_district(district_url)
     assert ID_NUMBER not in caplog.text and PHONE not in caplog.text  # never logged, at either end
+
+
+def test_a_district_restored_from_an_older_backup_is_pulled_from_the_start_again(district_url, hall, clock):
+    token = add_hall(district_url, "test-hall")
+    district_import(district_url, [booking("20261126001"), booking("20261126002")], clock)
+    with serving(district_url, clock=clock) as base_url:
+        pull(base_url, token, hall, clock)
+        assert appointments_feed.cursor(hall.store) == 2
+        # The district comes back from a backup older than both bookings, then gets a new one:
+        # its counter stands at 1, behind the hall's 2.
+        with psycopg.connect(district_url) as conn:
+            conn.execute("DELETE FROM appointments")
+            conn.execute("DELETE FROM appointment_cursors")
+        district_import(district_url, [booking("20261126003")], clock)
+        with hall.store.immediate() as conn:  # and the hall's last ack was lost
+            conn.execute("UPDATE settings SET value = '1' WHERE key = ?", (appointments_feed.ACKED,))
+        pull(base_url, token, hall, clock)
+    assert [r["reference"] for r in hall_rows(hall)] == ["20261126001", "20261126002", "20261126003"]
+    assert (appointments_feed.cursor(hall.store), appointments_feed.acked(hall.store)) == (1, 1)

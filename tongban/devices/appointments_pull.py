@@ -44,14 +44,17 @@ def _config(store: Store):
     return overlay.current(store)
 
 
-def _page(answer: Any, since: int) -> tuple[list, int, bool]:
-    """The rows, the cursor after them and whether more wait; DistrictUnavailable for another shape."""
+def _page(answer: Any, since: int) -> tuple[list, int, bool, int | None]:
+    """The rows, the cursor after them, whether more wait, and the district's last change number
+    (None from a district that does not say); DistrictUnavailable for another shape."""
     if not isinstance(answer, dict) or not isinstance(answer.get("appointments"), list):
         raise DistrictUnavailable(f"{PATH}: the answer has no list of appointments")
     upto = answer.get("next")
     if isinstance(upto, bool) or not isinstance(upto, int) or upto < since:
         raise DistrictUnavailable(f"{PATH}: the answer has no usable next ({upto!r})")
-    return answer["appointments"], upto, bool(answer.get("more"))
+    last = answer.get("last")
+    last = last if isinstance(last, int) and not isinstance(last, bool) else None
+    return answer["appointments"], upto, bool(answer.get("more")), last
 
 
 def exchange(client: DistrictClient, store: Store, clock: Clock) -> None:
@@ -61,11 +64,24 @@ def exchange(client: DistrictClient, store: Store, clock: Clock) -> None:
         log.warning("district appointments not pulled: the devices process did not install its hall file")
         return
     if feed.acked(store) < feed.cursor(store):
-        client.post_json(ACK_PATH, {"upto": feed.cursor(store), "refused": []})
-        feed.record_acked(store, feed.cursor(store))
+        # Sent before anything else: until it arrives the district keeps those bookings' ID numbers.
+        try:
+            client.post_json(ACK_PATH, {"upto": feed.cursor(store), "refused": []})
+            feed.record_acked(store, feed.cursor(store))
+        except DistrictUnavailable as exc:
+            if exc.status != 400:
+                raise
+            # Refused: the district has fewer changes than this (restored); the page below sees it.
+            log.warning("district appointments: the acknowledgement was refused: %s", exc)
     for _ in range(MAX_PAGES):
         since = feed.cursor(store)
-        rows, upto, more = _page(client.get_json(f"{PATH}?since={since}"), since)
+        rows, upto, more, last = _page(client.get_json(f"{PATH}?since={since}"), since)
+        if last is not None and last < since:
+            log.warning(
+                "the district holds %d appointment changes, fewer than the %d taken: starting again", last, since
+            )
+            feed.start_again(store)
+            continue
         if not rows and upto == since:
             return
         got = feed.receive(store, config, rows, upto, now=clock.now())

@@ -364,6 +364,7 @@ def changes(conn: psycopg.Connection[Any], hall: str, since: object, limit: obje
         ).fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
+    counter = conn.execute("SELECT last_seq FROM appointment_cursors WHERE hall = %s", (hall,)).fetchone()
     out = [
         {
             **r,
@@ -372,7 +373,10 @@ def changes(conn: psycopg.Connection[Any], hall: str, since: object, limit: obje
         }
         for r in rows
     ]
-    return {"appointments": out, "next": rows[-1]["seq"] if rows else since, "more": more}
+    # ``last`` lets a hall whose cursor is ahead of the district (a district restored from an older
+    # backup) notice it and start again from 0, instead of waiting for ever for numbers it has passed.
+    last = int(counter[0]) if counter else 0
+    return {"appointments": out, "next": rows[-1]["seq"] if rows else since, "more": more, "last": last}
 
 
 def ack(conn: psycopg.Connection[Any], hall: str, payload: Any, *, now: datetime) -> dict:

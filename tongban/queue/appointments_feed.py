@@ -68,6 +68,13 @@ def acked(store: Store) -> int:
     return _number(store, ACKED)
 
 
+def start_again(store: Store) -> None:
+    """Forget the cursor: the district has fewer changes than the hall took (it was restored from an
+    older backup). Everything comes again; bookings the hall holds are left as they are."""
+    with store.immediate() as conn:
+        conn.execute("DELETE FROM settings WHERE key IN (?, ?)", (CURSOR, ACKED))
+
+
 def record_acked(store: Store, upto: int) -> None:
     with store.immediate() as conn:
         conn.execute("INSERT OR REPLACE INTO settings (key, value) VALUES (?, ?)", (ACKED, str(upto)))
