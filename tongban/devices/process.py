@@ -29,7 +29,7 @@ from ..queue.catalogue import CatalogueOverlay
 from ..queue.clock import Clock, SystemClock
 from ..queue.service import HallService
 from ..queue.store import Store, StoreError
-from . import catalogue_pull, handoff_sync
+from . import appointments_pull, catalogue_pull, handoff_sync
 from .display_follower import DisplayFollower, build_hub
 from .idcard_worker import card_reader_workers
 from .print_worker import PrinterWorker, check_printers, printer_configs
@@ -101,8 +101,9 @@ class DevicesProcess:
             self.database,
             self.config.hall.id,
             self.clock,
-            # The catalogue first: a hand-off names the district's windows directory.
-            exchanges=(catalogue_pull.exchange, handoff_sync.exchange),
+            # The catalogue first: a hand-off names the district's windows directory, and a booking
+            # names a matter the catalogue may have brought.
+            exchanges=(catalogue_pull.exchange, handoff_sync.exchange, appointments_pull.exchange),
         )
 
     def service(self, store: Store) -> HallService:

@@ -12,7 +12,7 @@ from psycopg_pool import ConnectionPool
 
 from ..queue.clock import Clock, SystemClock
 from ..texts import both
-from . import api, catalogue, db, handoffs, pages
+from . import api, appointments, catalogue, db, handoffs, pages
 from .context import CLOCK_KEY, POOL_KEY
 
 
@@ -25,7 +25,7 @@ def create_district_app(
     app.extensions[CLOCK_KEY] = clock or SystemClock()
 
     app.register_blueprint(api.bp)
-    for part in (pages, catalogue, handoffs):
+    for part in (pages, catalogue, handoffs, appointments):
         part.register(app)
 
     @app.errorhandler(404)

@@ -18,6 +18,7 @@ import click
 
 from ..devices.sync_worker import join_command
 from . import reports
+from .appointments import appointments_command
 from .catalogue import catalogue_command
 
 ENV_DB = "TONGBAN_DISTRICT_DB"
@@ -300,7 +301,8 @@ def _cell(value: Any) -> str:
     return str(value)
 
 
-# The hall's side of joining, and publishing the catalogue, live with their own code; one group for
-# every `tongban district …` command.
+# The hall's side of joining, publishing the catalogue and importing bookings live with their own
+# code; one group for every `tongban district …` command.
 district.add_command(join_command)
 district.add_command(catalogue_command)
+district.add_command(appointments_command)
