@@ -175,7 +175,7 @@ def test_three_halls_flow_into_one_district_and_its_report_is_their_own(district
     try:
         for n, hall in enumerate(halls):
             hall.start_devices()
-            hall.busy_day(24 + 6 * n, seed=n)
+            hall.busy_day(12 + 4 * n, seed=n)
 
         # A cross-site case: received at a street hall, handed to the bureau's office.
         street, bureau = halls[0], halls[2]
@@ -271,7 +271,7 @@ def test_a_devices_process_killed_mid_push_loses_and_doubles_nothing(district_ur
     base = f"http://127.0.0.1:{server.server_port}"
     hall = Hall(tmp_path / "street-1", "street-1", base, add_hall(district_url, "street-1"))
     try:
-        hall.busy_day(300, seed=1)  # well over one batch of changes, waiting before the process starts
+        hall.busy_day(80, seed=1)  # over one batch of changes (about ten a ticket), waiting before the process starts
         hall.start_devices()
         assert held.arrived.wait(90), "the second batch never came"
         hall.stop_devices(signal.SIGKILL)  # its push is in flight: the district has the batch, the hall no answer

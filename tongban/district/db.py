@@ -35,18 +35,26 @@ def migrate(url: str) -> list[str]:
 
     check_url(url)
     backend = get_backend("postgresql+psycopg" + url[url.index(":") :])
-    migrations = read_migrations(str(MIGRATIONS))
-    with backend.lock():
-        pending = backend.to_apply(migrations)
-        backend.apply_migrations(pending)
-    return [m.id for m in pending]
+    try:
+        migrations = read_migrations(str(MIGRATIONS))
+        with backend.lock():
+            pending = backend.to_apply(migrations)
+            backend.apply_migrations(pending)
+        return [m.id for m in pending]
+    finally:
+        # yoyo keeps its connection until the backend is collected; a database still held open
+        # cannot be copied as a template or dropped.
+        backend.connection.close()
 
 
 def pending_migrations(url: str) -> list[str]:
     from yoyo import get_backend, read_migrations
 
     backend = get_backend("postgresql+psycopg" + url[url.index(":") :])
-    return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS)))]
+    try:
+        return [m.id for m in backend.to_apply(read_migrations(str(MIGRATIONS)))]
+    finally:
+        backend.connection.close()
 
 
 def open_pool(url: str, *, min_size: int = 1, max_size: int = 8) -> ConnectionPool:
