@@ -57,6 +57,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
@@ -458,8 +459,12 @@ def push_day(
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
     acked = first_seq - 1  # the district's acked for this generation before the day began
     last = first_seq - 1 + len(day.changes)
+    give_up = due[-1] + 300  # a district that never takes the day must not hang the bench
     while acked < last:
         tick = time.monotonic()
+        if tick > give_up:
+            out.refusals.append(f"{hall}: gave up at acked {acked} of {last}")
+            break
         exists = first_seq - 1 + bisect.bisect_right(due, tick)
         full = False
         if exists > acked:
@@ -864,7 +869,10 @@ class Staff:
             + re.findall(r'<input[^>]*name="([^"]+)"[^>]*type="hidden"[^>]*value="([^"]*)"', page)
         )
         form = urllib.parse.urlencode({**hidden, "username": username, "password": password}).encode()
-        self.opener.open(self.base + "/district/login", data=form, timeout=60).read()
+        try:
+            self.opener.open(self.base + "/district/login", data=form, timeout=60).read()
+        except urllib.error.HTTPError as error:
+            raise Missing(f"POST /district/login answered {error.code}: {error.read()[:300]!r}") from error
         if 'name="password"' in self.get("/district/"):
             raise Missing("could not sign in at /district/login as district staff (tongban/district/pages.py)")
 
