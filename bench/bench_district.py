@@ -135,6 +135,9 @@ def add_hall(url: str, hall: str) -> str:
     return max(tokens, key=len)
 
 
+SERVERS: list[Serve] = []  # the servers running now, for a bench stopped by SIGTERM
+
+
 class Serve:
     """`tongban district serve` on a free port; stop() sends SIGTERM to the gunicorn master it started."""
 
@@ -152,6 +155,7 @@ class Serve:
                 stdout=out,
                 stderr=subprocess.STDOUT,
             )
+        SERVERS.append(self)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -167,6 +171,8 @@ class Serve:
         time.sleep(1.0)  # gunicorn's master binds before its workers have imported the app
 
     def stop(self) -> None:
+        if self in SERVERS:
+            SERVERS.remove(self)
         self.proc.terminate()
         try:
             self.proc.wait(timeout=20)
@@ -1041,9 +1047,18 @@ def main() -> int:
     except ImportError as error:
         raise Missing(f"tests/pgcluster.py cannot be imported ({error}): run scripts/setup --test") from error
     serve_help = need_cli()
-    # A bench stopped with SIGTERM (kill, a timeout) still stops its server and removes its cluster.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     cluster = PgCluster()
+
+    def stopped(*_: Any) -> None:
+        # A bench stopped with SIGTERM (kill, a timeout) still stops its servers and removes its
+        # cluster. Done here and not by unwinding: a connection in the middle of a COPY would wait
+        # for the server in its rollback, for ever.
+        for server in SERVERS:
+            server.stop()
+        cluster.destroy()
+        os._exit(143)
+
+    signal.signal(signal.SIGTERM, stopped)
     folder = Path(cluster.root)
     rows: list[Row] = []
     try:
