@@ -21,7 +21,8 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 SYSTEMD = ROOT / "systemd"
 SERVICES = ("tongban-web.service", "tongban-devices.service")
-UNITS = (*SERVICES, "tongban-kiosk.service")
+DISTRICT = "tongban-district.service"  # on the district server, not a hall box (docs/district.md)
+UNITS = (*SERVICES, "tongban-kiosk.service", DISTRICT)
 # Where docs/install.md puts the programs the units start.
 PROGRAMS = ("/opt/tongban/venv/bin/tongban", "/usr/bin/cage", "/usr/local/lib/tongban/tongban-kiosk")
 
@@ -99,7 +100,7 @@ def test_verify_would_catch_a_wrong_program_path(sdroot, tmp_path):
 RATINGS_OK = ("OK", "SAFE", "PERFECT")
 
 
-@pytest.mark.parametrize("unit", SERVICES)
+@pytest.mark.parametrize("unit", (*SERVICES, DISTRICT))
 def test_systemd_analyze_security_rates_the_services_ok(unit):
     done = subprocess.run(
         [_tool("systemd-analyze"), "security", "--offline=true", "--no-pager", str(SYSTEMD / unit)],
@@ -140,6 +141,25 @@ def test_web_runs_tongban_serve_and_devices_has_a_watchdog():
     assert devices["ExecStart"].startswith("/opt/tongban/venv/bin/tongban devices ")
     assert int(devices["WatchdogSec"]) >= 30 and "WatchdogSec" not in web
     assert devices["DevicePolicy"] == "closed" and web["PrivateDevices"] == "yes"
+
+
+def test_district_runs_district_serve_on_localhost_with_the_password_out_of_sight():
+    s = dict(_unit(DISTRICT)["Service"])
+    assert s["ExecStart"].startswith("/opt/tongban/venv/bin/tongban district serve --db ${TONGBAN_DISTRICT_DB} ")
+    # nginx in front: the service itself answers on this server only.
+    assert "--host 127.0.0.1" in s["ExecStart"] and "0.0.0.0" not in s["ExecStart"]
+    # No state on this disk (it is all in PostgreSQL), so a user made at start is enough.
+    assert s["DynamicUser"] == "yes" and "StateDirectory" not in s
+    assert s["EnvironmentFile"] == "/etc/tongban/district.env"
+    assert s["ProtectSystem"] == "strict" and s["NoNewPrivileges"] == "yes" and s["CapabilityBoundingSet"] == ""
+    env = dict(
+        line.split("=", 1)
+        for line in (SYSTEMD / "district.env.example").read_text().splitlines()
+        if line and not line.startswith("#")
+    )
+    assert set(re.findall(r"\$\{(\w+)\}", s["ExecStart"])) <= set(env)
+    # libpq reads PGPASSWORD from the environment: the URL on the command line (seen by ps) has none.
+    assert "PGPASSWORD" in env and ":" not in env["TONGBAN_DISTRICT_DB"].split("@")[0].removeprefix("postgresql:")
 
 
 def test_env_example_names_what_the_units_use():
