@@ -77,7 +77,8 @@ def recent_choice(store: Store, config: HallConfig, id_hash: str, now: datetime)
         return None
     since = utc_iso(now - timedelta(days=days))
     rows = store.all(
-        "SELECT line, matter FROM tickets WHERE id_hash = ? AND issued_at >= ? ORDER BY issued_at DESC, id DESC LIMIT 5",
+        "SELECT line, matter FROM tickets WHERE id_hash = ? AND issued_at >= ?"
+        " ORDER BY issued_at DESC, id DESC LIMIT 5",
         (id_hash, since),
     )
     lines = {line.prefix for line in config.lines}
@@ -90,9 +91,7 @@ def recent_choice(store: Store, config: HallConfig, id_hash: str, now: datetime)
     return None
 
 
-def booking_for_card(
-    store: Store, config: HallConfig, id_hash: str, now: datetime
-) -> appointments.Appointment | None:
+def booking_for_card(store: Store, config: HallConfig, id_hash: str, now: datetime) -> appointments.Appointment | None:
     """Today's booking of this card that check-in can still take (the first), or else the last one
     still booked whose check-in has closed, so the kiosk can say it is too late rather than nothing."""
     found = appointments.find_for_checkin(store, config, id_hash=id_hash, now=now)
@@ -124,9 +123,7 @@ def _replayed(service: HallService, kiosk: str, request_key: str | None) -> int 
     answer): the card is used up by then, and the answer must be that ticket, not a refusal."""
     if request_key is None:
         return None
-    row = service.store.one(
-        "SELECT ticket_id FROM take_requests WHERE requester = ? AND key = ?", (kiosk, request_key)
-    )
+    row = service.store.one("SELECT ticket_id FROM take_requests WHERE requester = ? AND key = ?", (kiosk, request_key))
     return row["ticket_id"] if row else None
 
 

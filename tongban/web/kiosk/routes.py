@@ -717,9 +717,7 @@ def card_checkin(kiosk_id: str):
     if not KEY_RE.match(key) or token is None:
         abort(400)
     try:
-        _, issued = card_tickets.check_in_with_card(
-            service, kiosk_id, token, actor=g.principal.actor, request_key=key
-        )
+        _, issued = card_tickets.check_in_with_card(service, kiosk_id, token, actor=g.principal.actor, request_key=key)
     except (card_tickets.CardGone, card_tickets.NoBookingForCard):
         return render_screen("_kiosk_card_gone.html")
     except errors.RequestKeyReused:
@@ -727,7 +725,9 @@ def card_checkin(kiosk_id: str):
     except (appointments.CheckinTooEarly, appointments.CheckinTooLate, appointments.AppointmentNotBooked) as exc:
         # the panel offered check-in a moment ago: the window closed since (the clock, not a commit)
         card = card_waiting(kiosk_id)
-        found = card_tickets.booking_for_card(get_store(), service.config, card.id_hash, get_clock().now()) if card else None
+        found = None
+        if card is not None:
+            found = card_tickets.booking_for_card(get_store(), service.config, card.id_hash, get_clock().now())
         if found is None:
             return render_screen("_kiosk_card_gone.html")
         return _appointment_screen(service, found, exc)
