@@ -945,6 +945,15 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     policy = _policy(c, doc)
     printers, printer_ids = _devices(c, doc, "printers", parse_printer_config)
     kiosks = _kiosks(c, doc, printer_ids)
+    # A window's reader may not share a port with a kiosk's either (kiosks among themselves: _kiosks).
+    window_ports = {w.idcard for w in windows if w.idcard and w.idcard[:6] != "dummy:"}
+    for i, kiosk in enumerate(kiosks):
+        if kiosk.idcard in window_ports:
+            c.problem(f"kiosks[{i}].idcard", "duplicate ID-card reader URL (a window's reader has it too)")
+    c.unique(
+        [(f"windows[{i}].idcard", w.idcard) for i, w in enumerate(windows) if w.idcard and w.idcard[:6] != "dummy:"],
+        "ID-card reader URL",
+    )
     buses, _ = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)

@@ -19,17 +19,13 @@ from datetime import datetime, timedelta
 
 from ..config import HallConfig
 from . import appointments, calendar, errors
-from .idcards import CardSeen, latest_card
+from .idcards import CardGone, CardSeen, latest_card
 from .service import HallService, Issued
 from .store import Store, utc_iso
 
+__all__ = ["CardGone", "CardOffer", "NoBookingForCard", "Recent", "check_in_with_card", "offer", "take_with_card"]
+
 GREEN_REASON = "elderly"  # the only green channel a card can show: its holder's age
-
-
-class CardGone(errors.QueueError):
-    """The read the page showed is used, stale (over a minute) or replaced by another card."""
-
-    code = "card_gone"
 
 
 class NoBookingForCard(errors.NotFound):
