@@ -180,6 +180,10 @@ def test_the_devices_process_runs_a_worker_for_the_windows_reader(hall):
     (worker,) = card_reader_workers(config, hall.app.config["DATABASE"], hall.app.config["CLOCK"])
     assert worker.device == "idcard:window:1"
     assert printing.device_names(config)["idcard:window:1"][0] == "身份证阅读器 1号窗口"
+    from tests.test_staff_pages import staff
+
+    page = staff(hall, "manager").get("/manage/").get_data(as_text=True)
+    assert 'data-device="idcard:window:1"' in page and "身份证阅读器 1号窗口" in page
 
 
 def test_a_windows_reader_url_is_checked_and_its_port_not_shared():
