@@ -124,6 +124,18 @@ def test_a_card_with_a_booking_checks_in_with_one_touch(hall):
     assert 'id="k-card-gone"' in gone and len(tickets(hall)) == 1
 
 
+def test_elder_mode_and_english_carry_through_the_check_in(hall):
+    book(hall, id_number=ID_NUMBER)
+    client = kiosk(hall)
+    read_card(hall)
+    home = text(client.get("/kiosk/kiosk-1?lang=en&elder=1"))
+    card = panel(home)
+    assert "Check in for my booking" in card and "预约签到取号" not in card  # elder: one language only
+    assert 'action="/kiosk/kiosk-1/card/checkin?lang=en&amp;elder=1"' in card
+    ticket = text(client.post("/kiosk/kiosk-1/card/checkin?lang=en&elder=1", data=form_of(card, "k-card-checkin")))
+    assert 'class="kiosk elder lang-en"' in ticket
+
+
 def test_too_early_says_when_to_come_back_and_offers_the_usual_choice(hall):
     book(hall, reference="20261126002", start="2026-11-26 14:00", end="2026-11-26 14:30", id_number=ID_NUMBER)
     client = kiosk(hall)

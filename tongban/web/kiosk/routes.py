@@ -316,9 +316,12 @@ def card_context(kiosk_id: str) -> dict[str, Any]:
     if offer.recent is not None:
         named = config.matter(offer.recent.matter) if offer.recent.matter else config.line(offer.recent.line)
         ctx["recent"] = {"zh": named.name_zh, "en": named.name_en}
-    # One-time keys, as on the confirm screen: a double tap answers with the same ticket.
-    ctx["checkin_key"] = secrets.token_urlsafe(16)
-    ctx["recent_key"] = secrets.token_urlsafe(16)
+    # The forms' one-time keys, made from the read's token rather than at random: the panel renders
+    # the same for the same read, so the live stream does not resend it on every commit in the hall
+    # (it sends only what changed), and a tap during a resend still posts the same key, answered
+    # with the same ticket.
+    ctx["checkin_key"] = f"ci-{offer.card.token}"
+    ctx["recent_key"] = f"rc-{offer.card.token}"
     return ctx
 
 
