@@ -144,13 +144,16 @@ def take_with_card(
     and carrying the keyed hash and the masked number. One transaction with the card's use."""
     with service.store.immediate():
         earlier = _replayed(service, kiosk, request_key)
+        hashed: str | None = None
+        masked: str | None = None
         if earlier is not None:
-            ticket = service.ticket(earlier)
-            green = ticket.green
+            # the same form again: take_ticket answers with that ticket; asked the same way (green
+            # as it was), or it would be refused as a key reused for another request
+            green = service.ticket(earlier).green
         else:
             card = _card(service, kiosk, token)
             green = green_by_age(service.config, card, service.clock.now())
-        hashed, masked = (None, None) if earlier is not None else (card.id_hash, card.id_masked)
+            hashed, masked = card.id_hash, card.id_masked
         return service.take_ticket(
             line=line,
             matter=matter,
