@@ -122,6 +122,9 @@ class Window:
     # A help desk's console also shows the kiosks' help requests (docs/kiosk.md#asking-for-help);
     # the manager's console always does.
     help_desk: bool = False
+    # The window's own ID-card reader (docs/idcard.md#at-the-window): read by the devices process as
+    # "window:<number>", for a case opened with the number on the card.
+    idcard: str | None = None
 
     @property
     def primary(self) -> str:
@@ -214,6 +217,19 @@ class AppointmentsConfig:
 
 
 @dataclass(frozen=True)
+class KioskSettings:
+    """``[kiosk]``: what a card on a kiosk's reader brings (docs/kiosk.md#with-an-id-card).
+
+    ``green_channel_min_age``: a citizen this old or older (by the card's birth date) is offered the
+    green channel; None (the default) offers nothing by age, the hall's rules deciding. And
+    ``remember_recent_matter_days``: the matter of the citizen's last ticket taken with the card within
+    so many days is offered first; 0 (the default) keeps no such memory."""
+
+    green_channel_min_age: int | None = None
+    remember_recent_matter_days: int = 0
+
+
+@dataclass(frozen=True)
 class HallConfig:
     hall: Hall
     departments: tuple[Department, ...]
@@ -229,6 +245,7 @@ class HallConfig:
     cases: CasesConfig = field(default_factory=CasesConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     appointments: AppointmentsConfig = field(default_factory=AppointmentsConfig)
+    kiosk: KioskSettings = field(default_factory=KioskSettings)
     source: str = ""
 
     def line(self, prefix: str) -> Line:
@@ -581,7 +598,9 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
     entries = c.entries(doc, "", "windows")
     for path, t in entries:
         c.unknown(
-            t, path, {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving", "help_desk"}
+            t,
+            path,
+            {"number", "name", "location", "name_en", "location_en", "phone", "able", "serving", "help_desk", "idcard"},
         )
         able = c.strings(t, path, "able")
         serving = c.strings(t, path, "serving")
@@ -606,6 +625,15 @@ def _windows(c: Checker, doc: dict, prefixes: set[str]) -> list[Window]:
                 name_en=_english(c, t, path, "name_en"),
                 location_en=_english(c, t, path, "location_en"),
                 help_desk=c.get(t, path, "help_desk", bool, required=False, default=False),
+                idcard=c.get(
+                    t,
+                    path,
+                    "idcard",
+                    str,
+                    required=False,
+                    expect='an ID-card reader URL such as "serial:///dev/ttyUSB2?baudrate=115200"',
+                    check=check_reader_url,
+                ),
             )
         )
     c.unique([(f"{p}.number", w.number or None) for (p, _), w in zip(entries, out)], "window number")
@@ -725,6 +753,32 @@ def _appointments(c: Checker, doc: dict) -> AppointmentsConfig:
             required=False,
             default=d.late_checkin_min,
             check=between(0, 240, " minutes"),
+        ),
+    )
+
+
+def _kiosk_settings(c: Checker, doc: dict) -> KioskSettings:
+    if "kiosk" not in doc:
+        return KioskSettings()
+    t = c.table(doc["kiosk"], "kiosk")
+    if t is None:
+        return KioskSettings()
+    d = KioskSettings()
+    c.unknown(t, "kiosk", set(KioskSettings.__dataclass_fields__))
+    return KioskSettings(
+        # 50 to 100: below 50 is no rule of age a hall applies, and a typo such as 6 would make
+        # nearly every card green.
+        green_channel_min_age=c.get(
+            t, "kiosk", "green_channel_min_age", int, required=False, check=between(50, 100, " years")
+        ),
+        remember_recent_matter_days=c.get(
+            t,
+            "kiosk",
+            "remember_recent_matter_days",
+            int,
+            required=False,
+            default=d.remember_recent_matter_days,
+            check=between(0, 366, " days"),
         ),
     )
 
@@ -876,6 +930,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
             "cases",
             "search",
             "appointments",
+            "kiosk",
         },
     )
     hall = _hall(c, doc)
@@ -890,12 +945,22 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
     policy = _policy(c, doc)
     printers, printer_ids = _devices(c, doc, "printers", parse_printer_config)
     kiosks = _kiosks(c, doc, printer_ids)
+    # A window's reader may not share a port with a kiosk's either (kiosks among themselves: _kiosks).
+    window_ports = {w.idcard for w in windows if w.idcard and w.idcard[:6] != "dummy:"}
+    for i, kiosk in enumerate(kiosks):
+        if kiosk.idcard in window_ports:
+            c.problem(f"kiosks[{i}].idcard", "duplicate ID-card reader URL (a window's reader has it too)")
+    c.unique(
+        [(f"windows[{i}].idcard", w.idcard) for i, w in enumerate(windows) if w.idcard and w.idcard[:6] != "dummy:"],
+        "ID-card reader URL",
+    )
     buses, _ = _devices(c, doc, "buses", parse_bus_config)
     district = _district_windows(c, doc)
     cases = _cases(c, doc, source)
     operations = _operations(c, doc)
     search = _search(c, doc)
     appointments = _appointments(c, doc)
+    kiosk_settings = _kiosk_settings(c, doc)
     if c.problems:
         raise ConfigError(c.problems, source)
     assert hall is not None
@@ -914,6 +979,7 @@ def parse_hall_config(doc: dict, source: str = "config") -> HallConfig:
         cases=cases,
         search=search,
         appointments=appointments,
+        kiosk=kiosk_settings,
         source=source,
     )
 

@@ -67,6 +67,9 @@ class CardReaderWorker:
         self.backoff_s = backoff_min_s
         self.retry_at = 0.0
         self.reads = 0  # cards handed to the kiosk, for the tests and the log
+        # A window's read holds the number in full for its case; once stale, this worker clears it
+        # (monotonic time when to), so it never outlives the minute it is good for.
+        self.forget_at: float | None = None
         self.loop = StoreLoop(f"idcard-{kiosk.id}", database, self.run_once, idle_s=poll_s)
 
     def start(self) -> None:
@@ -94,6 +97,9 @@ class CardReaderWorker:
 
     def run_once(self, store: Store) -> bool:
         """One poll. Never raises for a reader fault; returns False (wait POLL_S) in every case."""
+        if self.forget_at is not None and monotonic() >= self.forget_at:
+            idcards.forget_full_reads(store, self.clock.now())
+            self.forget_at = None
         if self.driver is None:
             if monotonic() < self.retry_at:
                 return False
@@ -161,9 +167,21 @@ class CardReaderWorker:
             now=self.clock.now(),
         )
         self.reads += 1
+        if idcards.is_window_reader(self.kiosk.id):
+            self.forget_at = monotonic() + idcards.FRESH_S + 1
         log.info("idcard %s: card read", self.kiosk.id)
 
 
+def reader_places(config: HallConfig) -> list[Kiosk]:
+    """Every reader in the hall file, as the place it serves: the kiosks with an ``idcard``, and the
+    windows with one as ``window:<n>`` (the key their reads and device state go by)."""
+    places = [k for k in config.kiosks if k.idcard]
+    places += [
+        Kiosk(id=idcards.window_reader(w.number), name=w.name, idcard=w.idcard) for w in config.windows if w.idcard
+    ]
+    return places
+
+
 def card_reader_workers(config: HallConfig, database: str, clock: Clock, **options) -> list[CardReaderWorker]:
-    """A worker for each kiosk with an `idcard` reader in the hall file."""
-    return [CardReaderWorker(k, database, config, clock, **options) for k in config.kiosks if k.idcard]
+    """A worker for each ID-card reader in the hall file: the kiosks' and the windows'."""
+    return [CardReaderWorker(place, database, config, clock, **options) for place in reader_places(config)]

@@ -467,26 +467,26 @@ class Doctor:
         return out
 
     def _card_readers(self, config: HallConfig, conn) -> list[Finding]:
-        """The kiosks' ID-card readers: the port there, and the state the worker last recorded."""
+        """The kiosks' and windows' ID-card readers: the port there, and the state the worker last recorded."""
         out = []
-        for kiosk in config.kiosks:
-            if not kiosk.idcard:
-                continue
+        readers = [(k.id, k.idcard) for k in config.kiosks if k.idcard]
+        readers += [(f"window:{w.number}", w.idcard) for w in config.windows if w.idcard]
+        for place, url in readers:
             # The port is checked as a printer's is; whether the reader answers on it is the worker's
             # last state (docs/idcard.md, Faults), written when it changes.
-            name = f"ID-card reader {kiosk.id}"
-            reach = transport_reachable(kiosk.idcard)
-            recorded = self._recorded(conn, f"idcard:{kiosk.id}")
+            name = f"ID-card reader {place}"
+            reach = transport_reachable(url)
+            recorded = self._recorded(conn, f"idcard:{place}")
             if reach.status == FAIL or recorded is None or recorded[0] == "ok":
                 detail = reach.message + (f"; last state {recorded[0]}" if recorded else "")
-                out.append(Finding(name, reach.status, f"{kiosk.idcard}: {detail}", reach.fix))
+                out.append(Finding(name, reach.status, f"{url}: {detail}", reach.fix))
             else:
                 out.append(
                     Finding(
                         name,
                         WARN,
-                        f"{kiosk.idcard}: {reach.message}; last state {recorded[0]} ({recorded[1]})",
-                        f"tongban idcard test {kiosk.idcard} with a card on the reader; docs/idcard.md",
+                        f"{url}: {reach.message}; last state {recorded[0]} ({recorded[1]})",
+                        f"tongban idcard test {url} with a card on the reader; docs/idcard.md",
                     )
                 )
         return out

@@ -38,7 +38,7 @@ from zoneinfo import ZoneInfo
 
 from ..config import HallConfig, Matter
 from ..texts import Msg, labels, table
-from . import calendar, errors
+from . import calendar, errors, idcards
 from .clock import Clock
 from .masking import mask_id, mask_name, mask_personal, mask_phone
 from .store import Store, utc_iso
@@ -577,6 +577,32 @@ class CaseService:
         return self.calendar.add_working_days(start, days)
 
     # ----- opening -----
+
+    def open_with_card(
+        self,
+        *,
+        reader: str,
+        token: str,
+        ticket_id: int | None,
+        matter: str | None,
+        window: int | None,
+        actor: str,
+        form: Mapping[str, str],
+    ) -> Case:
+        """Receive a case whose applicant is the card just read at the clerk's window (``reader``,
+        ``window:<n>``): the ID number from the card, never typed, and the name from it when the form
+        leaves the name blank. The read is used up in the case's own transaction, so a refused form
+        (a missing phone) leaves it for the next try. A read used, stale or replaced is a problem of
+        the id_number field."""
+        with self.store.immediate():
+            read = idcards.take_window_read(self.store, reader, self.clock.now(), token)
+            if read is None:
+                raise InvalidInput({"id_number": Msg("err_card_gone")})
+            fields = {key: form.get(key) or "" for key in form}
+            fields["id_number"] = read.id_number
+            if not fields.get("applicant_name", "").strip():
+                fields["applicant_name"] = read.name
+            return self.open(ticket_id=ticket_id, matter=matter, window=window, actor=actor, form=fields)
 
     def open(
         self, *, ticket_id: int | None, matter: str | None, window: int | None, actor: str, form: Mapping[str, str]

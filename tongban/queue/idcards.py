@@ -15,12 +15,19 @@ import secrets
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from . import errors
 from .identity import id_hash
 from .masking import mask_id, mask_name
 from .store import Store, parse_iso, utc_iso
 
 FRESH_S = 60  # a read older than this is stale: the citizen has gone, the next one must not get it
 KEEP_S = 3600  # rows are deleted after an hour, used or not
+
+
+class CardGone(errors.QueueError):
+    """The read a page showed is used, stale (over FRESH_S) or replaced by another card."""
+
+    code = "card_gone"
 
 
 @dataclass(frozen=True)
@@ -43,22 +50,48 @@ class CardSeen:
         return today.year - b.year - ((today.month, today.day) < (b.month, b.day))
 
 
+def window_reader(number: int) -> str:
+    """The ``card_reads.kiosk`` (and device) key of window ``number``'s reader: never a kiosk id,
+    which has no colon (config.py)."""
+    return f"window:{number}"
+
+
+def is_window_reader(reader: str) -> bool:
+    return reader.startswith("window:")
+
+
 def record_read(
     store: Store, kiosk: str, *, id_number: str, name: str, sex: str, birth_date: date, now: datetime
 ) -> CardSeen:
-    """One card read at ``kiosk``: stored masked and hashed; reads past KEEP_S deleted."""
+    """One card read at ``kiosk`` (a kiosk id, or ``window:<n>``): stored masked and hashed; reads
+    past KEEP_S deleted. A window's read also keeps the number and name in full, for the case the
+    clerk opens with it (take_window_read), until used or stale (forget_full_reads)."""
     digest = id_hash(store, id_number)
     token = secrets.token_urlsafe(12)
+    full = (id_number, name) if is_window_reader(kiosk) else (None, None)
     with store.immediate() as conn:
         conn.execute("DELETE FROM card_reads WHERE read_at < ?", (utc_iso(now - timedelta(seconds=KEEP_S)),))
+        _forget_full(conn, now)
         # An older unused read at this kiosk is superseded: only the card on the reader now counts.
         conn.execute(
-            "UPDATE card_reads SET consumed_at = ? WHERE kiosk = ? AND consumed_at IS NULL", (utc_iso(now), kiosk)
+            "UPDATE card_reads SET consumed_at = ?, id_number = NULL, name = NULL"
+            " WHERE kiosk = ? AND consumed_at IS NULL",
+            (utc_iso(now), kiosk),
         )
         cur = conn.execute(
-            "INSERT INTO card_reads (kiosk, read_at, id_masked, id_hash, name_masked, sex, birth_date, token)"
-            " VALUES (?,?,?,?,?,?,?,?)",
-            (kiosk, utc_iso(now), mask_id(id_number), digest, mask_name(name), sex, birth_date.isoformat(), token),
+            "INSERT INTO card_reads (kiosk, read_at, id_masked, id_hash, name_masked, sex, birth_date, token,"
+            " id_number, name) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                kiosk,
+                utc_iso(now),
+                mask_id(id_number),
+                digest,
+                mask_name(name),
+                sex,
+                birth_date.isoformat(),
+                token,
+                *full,
+            ),
         )
         assert cur.lastrowid is not None  # set by the INSERT just above
         row_id = cur.lastrowid
@@ -103,8 +136,57 @@ def latest_card(store: Store, kiosk_id: str, now: datetime, token: str | None = 
         if row is None or (token is not None and not hmac.compare_digest(row["token"], token)):
             return None
         done = conn.execute(
-            "UPDATE card_reads SET consumed_at = ? WHERE id = ? AND consumed_at IS NULL", (utc_iso(now), row["id"])
+            "UPDATE card_reads SET consumed_at = ?, id_number = NULL, name = NULL WHERE id = ? AND consumed_at IS NULL",
+            (utc_iso(now), row["id"]),
         )
         if done.rowcount != 1:
             return None
     return _seen(row)
+
+
+# ---------- a window's reader: the number in full, for a case ----------
+
+
+@dataclass(frozen=True)
+class FullRead:
+    """A window's card read with what a case's record needs. Its ``repr`` leaves out the number and
+    the name, so neither reaches a log or a traceback."""
+
+    seen: CardSeen
+    id_number: str
+    name: str
+
+    def __repr__(self) -> str:
+        return f"FullRead(reader={self.seen.kiosk!r}, id_masked={self.seen.id_masked!r})"
+
+
+def _forget_full(conn, now: datetime) -> int:
+    """Clear the full number and name of every read used or past FRESH_S: only a fresh, unused
+    window read holds them."""
+    cur = conn.execute(
+        "UPDATE card_reads SET id_number = NULL, name = NULL"
+        " WHERE (id_number IS NOT NULL OR name IS NOT NULL) AND (consumed_at IS NOT NULL OR read_at < ?)",
+        (utc_iso(now - timedelta(seconds=FRESH_S)),),
+    )
+    return cur.rowcount
+
+
+def forget_full_reads(store: Store, now: datetime) -> int:
+    """What the window reader's worker runs once a read it stored has gone stale: how many cleared."""
+    with store.immediate() as conn:
+        return _forget_full(conn, now)
+
+
+def take_window_read(store: Store, reader: str, now: datetime, token: str) -> FullRead | None:
+    """The fresh window read the clerk's form showed (by its token), used up, with the number in
+    full; None when it is used, stale or replaced. Call it inside the transaction that stores the
+    number where it belongs (the case), so a refused case leaves the read for another try."""
+    with store.immediate() as conn:
+        row = conn.execute(_FRESH, (reader, utc_iso(now - timedelta(seconds=FRESH_S)), utc_iso(now))).fetchone()
+        if row is None or row["id_number"] is None or not hmac.compare_digest(row["token"], token):
+            return None
+        conn.execute(
+            "UPDATE card_reads SET consumed_at = ?, id_number = NULL, name = NULL WHERE id = ? AND consumed_at IS NULL",
+            (utc_iso(now), row["id"]),
+        )
+    return FullRead(_seen(row), row["id_number"], row["name"] or "")

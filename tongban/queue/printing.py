@@ -81,6 +81,12 @@ def device_names(config: Any) -> dict[str, tuple[str, str]]:
                 text("dev_name_idcard", "zh", kiosk=zh),
                 text("dev_name_idcard", "en", kiosk=en),
             )
+    for window in config.windows:
+        if window.idcard:
+            names[f"idcard:window:{window.number}"] = (
+                text("dev_name_idcard", "zh", kiosk=text("window_label", "zh", n=window.number)),
+                text("dev_name_idcard", "en", kiosk=text("window_label", "en", n=window.number)),
+            )
     return names
 
 

@@ -878,3 +878,14 @@ def m020_idcard(db: sqlite_utils.Database) -> None:
             consumed_at TEXT              -- set once the kiosk used it; a read is used at most once
         )""")
     db.execute("CREATE INDEX card_reads_kiosk ON card_reads (kiosk, read_at)")
+
+
+@migrations()
+def m021_window_card_reads(db: sqlite_utils.Database) -> None:
+    # A window's own reader (docs/idcard.md#at-the-window) reads a card for a case, and a case's
+    # record keeps the number in full (queue/cases.py): the read must carry it from the devices
+    # process to the clerk's form. Only window reads fill these, and for under a minute: the case
+    # opening that uses the read clears them, and the worker clears them once the read is stale.
+    # Kiosk reads never do (the kiosk needs the hash only).
+    db.execute("ALTER TABLE card_reads ADD COLUMN id_number TEXT")
+    db.execute("ALTER TABLE card_reads ADD COLUMN name TEXT")

@@ -14,7 +14,7 @@ from flask import Blueprint, Response, abort, current_app, g, redirect, render_t
 
 from ... import csvout
 from ...queue import cases as domain
-from ...queue import errors
+from ...queue import errors, idcards
 from ...queue.cases import CaseService, Filters
 from ...queue.store import parse_iso
 from .. import params
@@ -95,6 +95,15 @@ def _actor() -> str:
 
 def _window() -> int | None:
     return g.principal.window
+
+
+def _window_reader() -> str | None:
+    """The clerk's window's own ID-card reader (``window:<n>``), when the hall file gives it one."""
+    number = _window()
+    if number is None:
+        return None
+    window = next((w for w in current_app.config["HALL"].windows if w.number == number), None)
+    return idcards.window_reader(number) if window is not None and window.idcard else None
 
 
 # ---------- the list and the export ----------
@@ -252,11 +261,25 @@ def new_case():
         elif not domain.opens_case(matter):
             name = matter.name_zh if matter else Msg("err_case_this_ticket")
             refusal = domain.NotACaseMatter("err_case_not_a_case_matter", {"name": name})
-    if request.method == "POST" and refusal is None:
+    reader = _window_reader()
+    token = (request.form.get("card") or "").strip() if reader else ""
+    # "read_card" only asks the form again, to show a card just laid on the window's reader
+    if request.method == "POST" and refusal is None and not request.form.get("read_card"):
         try:
-            case = _service().open(
-                ticket_id=ticket_id, matter=matter_code, window=_window(), actor=_actor(), form=request.form
-            )
+            if token:
+                case = _service().open_with_card(
+                    reader=reader or "",
+                    token=token[:64],
+                    ticket_id=ticket_id,
+                    matter=matter_code,
+                    window=_window(),
+                    actor=_actor(),
+                    form=request.form,
+                )
+            else:
+                case = _service().open(
+                    ticket_id=ticket_id, matter=matter_code, window=_window(), actor=_actor(), form=request.form
+                )
         except domain.InvalidInput as exc:
             problems, status = exc.problems, 422
         except (domain.CaseError, errors.QueueError) as exc:
@@ -279,6 +302,8 @@ def new_case():
         problems=problems,
         form=request.form if request.method == "POST" else {},
         provinces=domain.PROVINCES,
+        has_reader=reader is not None,
+        window_card=idcards.waiting_card(get_store(), reader, get_clock().now()) if reader else None,
     )
 
 

@@ -22,7 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, abort, current_app, g, redirect, render_template, url_for
 
 from ...config import WEEKDAYS, Kiosk
-from ...queue import appointments, calendar, errors, helpdesk, idcards, printing
+from ...queue import appointments, calendar, card_tickets, errors, helpdesk, idcards, printing
 from ...queue.service import HallService, Outlook, Ticket
 from ...texts import split_bilingual
 from .. import live, params
@@ -252,7 +252,7 @@ def home(kiosk_id: str):
         notices=notices[:1] if state["elder"] else notices,
         opening=opening,
         next_open=next_opening(service),
-        card=card_waiting(kiosk_id),
+        **card_context(kiosk_id),
     )
 
 
@@ -266,9 +266,10 @@ def live_stream(kiosk_id: str):
 
     def render_all() -> dict[str, str]:
         cards, _, _ = home_lines(get_service(), page)
+        panel = card_context(kiosk_id)
         return {
-            "lines": render_template("_kiosk_lines.html", cards=cards, **context),
-            "idcard": render_template("_kiosk_idcard.html", card=card_waiting(kiosk_id), **context),
+            "lines": render_template("_kiosk_lines.html", cards=cards, card=panel["card"], **context),
+            "idcard": render_template("_kiosk_idcard.html", **panel, **context),
         }
 
     key = f"kiosk:{kiosk_id}:{state['lang']}:{int(state['elder'])}:{state['idle']}:{page}"
@@ -281,7 +282,8 @@ def lines_now(kiosk_id: str):
     """The line buttons alone: the home screen refreshes them each minute (opening hours change with
     the clock, not the database, so the stream alone would miss the lunch break)."""
     cards, _, _ = home_lines(get_service(), _page_arg())
-    return render_template("_kiosk_lines.html", cards=cards, **common_context())
+    card = card_waiting(kiosk_id)
+    return render_template("_kiosk_lines.html", cards=cards, card=card, **common_context())
 
 
 def card_waiting(kiosk_id: str) -> idcards.CardSeen | None:
@@ -292,12 +294,52 @@ def card_waiting(kiosk_id: str) -> idcards.CardSeen | None:
     return idcards.waiting_card(get_store(), kiosk_id, get_clock().now())
 
 
+def card_offer(kiosk_id: str) -> card_tickets.CardOffer | None:
+    """What the card just read at this kiosk offers (check-in, recent matter, green), or None."""
+    card = card_waiting(kiosk_id)
+    if card is None:
+        return None
+    return card_tickets.offer(get_store(), get_service().config, card, get_clock().now())
+
+
+def card_context(kiosk_id: str) -> dict[str, Any]:
+    """The card panel's context: the offer, and the names and one-time form keys it shows."""
+    offer = card_offer(kiosk_id)
+    ctx: dict[str, Any] = {"offer": offer, "card": offer.card if offer else None}
+    if offer is None:
+        return ctx
+    config = get_service().config
+    ctx["min_age"] = config.kiosk.green_channel_min_age
+    if offer.appointment is not None:
+        booked = config.matter(offer.appointment.matter)
+        ctx["booking"] = {"zh": booked.name_zh, "en": booked.name_en, "slot": offer.appointment.slot_text(config)}
+    if offer.recent is not None:
+        named = config.matter(offer.recent.matter) if offer.recent.matter else config.line(offer.recent.line)
+        ctx["recent"] = {"zh": named.name_zh, "en": named.name_en}
+    # The forms' one-time keys, made from the read's token rather than at random: the panel renders
+    # the same for the same read, so the live stream does not resend it on every commit in the hall
+    # (it sends only what changed), and a tap during a resend still posts the same key, answered
+    # with the same ticket.
+    ctx["checkin_key"] = f"ci-{offer.card.token}"
+    ctx["recent_key"] = f"rc-{offer.card.token}"
+    return ctx
+
+
+def _card_token(source) -> str | None:
+    """The card read's token from a form or the query string: None when absent; a malformed one is
+    treated as a read that is gone (the domain refuses it by name) rather than an error page."""
+    token = source.get("card") or None
+    if token is None:
+        return None
+    return token if KEY_RE.match(token) else "-" * 8
+
+
 @kiosk.get("/<kiosk_id>/idcard-now")
 @kiosk_view
 def idcard_now(kiosk_id: str):
-    """The card notice alone: a read goes stale after a minute with no commit to say so, so the
+    """The card panel alone: a read goes stale after a minute with no commit to say so, so the
     home screen asks again every 20 s besides the stream."""
-    return render_template("_kiosk_idcard.html", card=card_waiting(kiosk_id), **common_context())
+    return render_template("_kiosk_idcard.html", **card_context(kiosk_id), **common_context())
 
 
 @kiosk.get("/<kiosk_id>/departments")
@@ -389,12 +431,16 @@ def line(kiosk_id: str, prefix: str):
     refusal = refusal_for(service, prefix)
     if refusal:
         return render_refusal(service, refusal, cfg)
+    token = _card_token(request.args)
+    card = card_waiting(kiosk_id) if token else None
     return render_screen(
         "_kiosk_confirm.html",
         line=cfg,
         summary=summary,
         matters=[service.config.matter(c) for c in cfg.matters],
         request_key=secrets.token_urlsafe(16),
+        # the card rides along only while it is the read the home screen showed
+        card=card if card is not None and card.token == token else None,
     )
 
 
@@ -461,12 +507,26 @@ def take_ticket(kiosk_id: str):
     line_prefix = form.get("line") or None
     matter_code = form.get("matter") or None
     key = form.get("key", "")
+    token = _card_token(form)
     if not KEY_RE.match(key) or (line_prefix is None and matter_code is None):
         abort(400)
     try:
-        issued = service.take_ticket(
-            line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor, request_key=key
-        )
+        if token is not None:
+            issued = card_tickets.take_with_card(
+                service,
+                kiosk_id,
+                token,
+                line=line_prefix,
+                matter=matter_code,
+                actor=g.principal.actor,
+                request_key=key,
+            )
+        else:
+            issued = service.take_ticket(
+                line=line_prefix, matter=matter_code, kiosk=kiosk_id, actor=g.principal.actor, request_key=key
+            )
+    except card_tickets.CardGone:
+        return render_screen("_kiosk_card_gone.html")
     except errors.NotFound:
         abort(404)
     except errors.RequestKeyReused:
@@ -643,4 +703,37 @@ def appointment_checkin(kiosk_id: str):
         found = appointments.get(get_store(), service.config, ref)
         line = service.config.line_of_matter(found.matter)
         return render_refusal(service, Refusal.from_error(exc), line)
+    return ticket_screen(service, issued.ticket, issued.print_job, outlook=issued.outlook)
+
+
+# ---------- an ID card on the reader (docs/kiosk.md#with-an-id-card) ----------
+
+
+@kiosk.post("/<kiosk_id>/card/checkin")
+@kiosk_view
+def card_checkin(kiosk_id: str):
+    """The card panel's one touch: check in the holder's booking today, the card used up in the same
+    transaction; the usual ticket screen, or why not (too early, too late) with the usual choice."""
+    service = get_service()
+    key = request.form.get("key", "")
+    token = _card_token(request.form)
+    if not KEY_RE.match(key) or token is None:
+        abort(400)
+    try:
+        _, issued = card_tickets.check_in_with_card(service, kiosk_id, token, actor=g.principal.actor, request_key=key)
+    except (card_tickets.CardGone, card_tickets.NoBookingForCard):
+        return render_screen("_kiosk_card_gone.html")
+    except errors.RequestKeyReused:
+        abort(400)
+    except (appointments.CheckinTooEarly, appointments.CheckinTooLate, appointments.AppointmentNotBooked) as exc:
+        # the panel offered check-in a moment ago: the window closed since (the clock, not a commit)
+        card = card_waiting(kiosk_id)
+        found = None
+        if card is not None:
+            found = card_tickets.booking_for_card(get_store(), service.config, card.id_hash, get_clock().now())
+        if found is None:
+            return render_screen("_kiosk_card_gone.html")
+        return _appointment_screen(service, found, exc)
+    except errors.QueueError as exc:
+        return render_refusal(service, Refusal.from_error(exc))
     return ticket_screen(service, issued.ticket, issued.print_job, outlook=issued.outlook)

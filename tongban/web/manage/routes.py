@@ -48,9 +48,10 @@ def _device_rows(store: Store, config) -> list[dict]:
             rows.append(
                 {"device": f"printer:{printer_id}", "kind": "printer", "state": "unknown", "detail": "", "at": None}
             )
-    for kiosk in config.kiosks:
-        device = f"idcard:{kiosk.id}"
-        if kiosk.idcard and device not in reported:
+    readers = [f"idcard:{k.id}" for k in config.kiosks if k.idcard]
+    readers += [f"idcard:window:{w.number}" for w in config.windows if w.idcard]
+    for device in readers:
+        if device not in reported:
             rows.append({"device": device, "kind": "idcard", "state": "unknown", "detail": "", "at": None})
     # People read names and states in words; the ids and codes stay in data attributes and tooltips.
     names = printing.device_names(config)
