@@ -159,9 +159,11 @@ def district_template(pg_cluster) -> str:
     """A migrated district database made once; each test gets a copy of it (district_url)."""
     from tongban.district import db
 
+    from .pgcluster import database_name
+
     url = pg_cluster.new_database("template")
     db.migrate(url)
-    return url.rsplit("/", 1)[1].split("?", 1)[0]
+    return database_name(url)
 
 
 @pytest.fixture

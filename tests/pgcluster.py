@@ -15,6 +15,7 @@ import subprocess
 import tempfile
 import uuid
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import psycopg
 
@@ -40,6 +41,10 @@ def _server_user() -> str | None:
         except KeyError:
             continue
     raise RuntimeError("running as root with neither a postgres nor a nobody user to run PostgreSQL")
+
+
+def database_name(url: str) -> str:
+    return urlsplit(url).path.strip("/")
 
 
 class PgCluster:
@@ -89,7 +94,7 @@ class PgCluster:
 
     def drop_database(self, url: str) -> None:
         """Gone with whatever still holds it open (a test's pool, a killed server's backends)."""
-        name = url.rsplit("/", 1)[1].split("?", 1)[0]
+        name = database_name(url)
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
