@@ -104,12 +104,15 @@ def main() -> int:
                 worst = max(worst, median)
                 flag = "" if median < TARGET_MS else "  over target"
                 print(f"{name:34} {median:10.1f} {most:8.1f}{flag}", flush=True)
-            # A day changed since the last report (a late push): the next report rebuilds it first.
-            conn.execute("UPDATE events SET undone = undone WHERE service_day = %s AND hall = 'hall-01'", (last,))
-            conn.commit()
-            median, most = timed(conn, lambda: reports.period_report(conn, year, "hall"), 1)
-            print(f"{'year by hall after a changed day':34} {median:10.1f} {most:8.1f}")
-            conn.commit()
+            # Days changed since the last report (a late push; every hall syncing during opening
+            # hours): the next report rebuilds them first, in its own transaction as the pages do.
+            for label, where in (("one hall-day", "hall = 'hall-01'"), ("every hall's day", "true")):
+                conn.execute(f"UPDATE events SET undone = undone WHERE service_day = %s AND {where}", (last,))
+                conn.commit()
+                median, most = timed(conn, lambda: reports.period_report(conn, year, "hall"), 1)
+                print(f"{'year by hall, ' + label + ' changed':34} {median:10.1f} {most:8.1f}")
+                conn.execute("DELETE FROM report_dirty")
+                conn.commit()
             print(f"\nslowest median {worst:.1f} ms (target < {TARGET_MS:.0f} ms)")
             return 0 if worst < TARGET_MS else 1
     finally:
