@@ -113,7 +113,8 @@ def main() -> int:
                 conn.execute(f"UPDATE events SET undone = undone WHERE service_day = %s AND {where}", (last,))
                 conn.commit()
                 median, most = timed(conn, lambda: reports.period_report(conn, year, "hall"), 1)
-                print(f"{"year by hall, " + label + " changed":38} {median:10.1f} {most:8.1f}")
+                title = f"year by hall, {label} changed"
+                print(f"{title:38} {median:10.1f} {most:8.1f}")
                 conn.execute("DELETE FROM report_dirty")
                 conn.commit()
             print(f"\nslowest median {worst:.1f} ms (target < {TARGET_MS:.0f} ms)")
