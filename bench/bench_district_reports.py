@@ -66,11 +66,14 @@ def main() -> int:
         db.migrate(url)
         with psycopg.connect(url) as conn:
             print(f"generating {args.halls} halls × {args.days} days × {args.tickets} tickets …", flush=True)
+            # The year ends today, as on a district server in use: the current month is read from its days,
+            # and "every hall's day changed" is today's changes during opening hours.
             made = generate_year(
                 conn,
                 halls=args.halls,
                 days=args.days,
                 tickets_per_day=args.tickets,
+                last_day=datetime.now(reports.DISTRICT_TZ).date(),
                 progress=lambda s: print(s, flush=True),
             )
             print(
@@ -104,12 +107,16 @@ def main() -> int:
                 worst = max(worst, median)
                 flag = "" if median < TARGET_MS else "  over target"
                 print(f"{name:34} {median:10.1f} {most:8.1f}{flag}", flush=True)
-            # A day changed since the last report (a late push): the next report rebuilds it first.
-            conn.execute("UPDATE events SET undone = undone WHERE service_day = %s AND hall = 'hall-01'", (last,))
-            conn.commit()
-            median, most = timed(conn, lambda: reports.period_report(conn, year, "hall"), 1)
-            print(f"{'year by hall after a changed day':34} {median:10.1f} {most:8.1f}")
-            conn.commit()
+            # Days changed since the last report (a late push; every hall syncing during opening
+            # hours): the next report rebuilds them first, in its own transaction as the pages do.
+            for label, where in (("one hall-day", "hall = 'hall-01'"), ("every hall's day", "true")):
+                conn.execute(f"UPDATE events SET undone = undone WHERE service_day = %s AND {where}", (last,))
+                conn.commit()
+                median, most = timed(conn, lambda: reports.period_report(conn, year, "hall"), 1)
+                title = f"year by hall, {label} changed"
+                print(f"{title:38} {median:10.1f} {most:8.1f}")
+                conn.execute("DELETE FROM report_dirty")
+                conn.commit()
             print(f"\nslowest median {worst:.1f} ms (target < {TARGET_MS:.0f} ms)")
             return 0 if worst < TARGET_MS else 1
     finally:

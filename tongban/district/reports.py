@@ -272,7 +272,79 @@ def refresh_rollups(conn: psycopg.Connection[Any], *, limit: int | None = None) 
            FROM tickets WHERE service_day = ANY(%s) AND first_call_at IS NOT NULL GROUP BY 1, 2, 3""",
         (days,),
     )
+    # The month tier: months over whose days changed, and the month just over if not built yet.
+    current = datetime.now(DISTRICT_TZ).date().replace(day=1)
+    previous = (current - timedelta(days=1)).replace(day=1)
+    months = {d.replace(day=1) for d in days if d < current}
+    if conn.execute("SELECT 1 FROM report_months WHERE month = %s", (previous,)).fetchone() is None:
+        months.add(previous)
+    _rebuild_months(conn, sorted(months))
     return len(marked)
+
+
+#: Each roll-up table: its key columns and the columns summed (the month tier sums the days).
+_TIERS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "report_groups": (
+        ("hall", "matter", '"window"'),
+        ("issued", "served", "no_show", "waited", "wait_sum", "ratings", "good", "bad"),
+    ),
+    "report_waits_hall": (("hall", "minute"), ("n",)),
+    "report_waits_matter": (("matter", "minute"), ("n",)),
+    "report_waits_window": (("hall", '"window"', "minute"), ("n",)),
+    "report_reasons": (("hall", "matter", '"window"', "reason"), ("n",)),
+}
+
+
+def _rebuild_months(conn: psycopg.Connection[Any], months: list[date]) -> None:
+    """The month tier of ``months`` (first days), summed again from their days."""
+    if not months:
+        return
+    conn.execute("INSERT INTO report_months (month) SELECT unnest(%s::date[]) ON CONFLICT DO NOTHING", (months,))
+    for table, (keys, values) in _TIERS.items():
+        conn.execute(f"DELETE FROM {table}_month WHERE day = ANY(%s)", (months,))
+        cols = ", ".join(keys)
+        sums = ", ".join(f"sum({v})" for v in values)
+        conn.execute(
+            f"""INSERT INTO {table}_month (day, {cols}, {", ".join(values)})
+                SELECT m.start, {", ".join(f"r.{k}" for k in keys)}, {sums}
+                FROM {table} r JOIN unnest(%s::date[]) AS m(start)
+                  ON r.day >= m.start AND r.day < (m.start + interval '1 month')::date
+                GROUP BY m.start, {", ".join(f"r.{k}" for k in keys)}""",
+            (months,),
+        )
+
+
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _span(conn: psycopg.Connection[Any], period: Period) -> dict[str, date]:
+    """The whole months inside ``period`` whose tier is built, one run of them (read from the month
+    tier), and the period's other days (read from the day tier)."""
+    first, last = period.first, period.last
+    month_first = first if first.day == 1 else _next_month(first)
+    after_last = last + timedelta(days=1)
+    month_end = after_last if after_last.day == 1 else after_last.replace(day=1)
+    built = {
+        row[0]
+        for row in conn.execute(
+            "SELECT month FROM report_months WHERE month >= %s AND month < %s", (month_first, month_end)
+        ).fetchall()
+    }
+    end = month_first
+    while end < month_end and end in built:
+        end = _next_month(end)
+    if month_first >= end:  # no whole month built: every day from the day tier
+        month_first = end = first
+    return {"first": first, "last": last, "mfirst": month_first, "mend": end}
+
+
+def _rows_of(table: str) -> str:
+    """A roll-up table's rows for the span: whole months from its month tier, the other days from it."""
+    return f"""(SELECT * FROM {table}_month WHERE day >= %(mfirst)s AND day < %(mend)s
+                UNION ALL
+                SELECT * FROM {table} WHERE day BETWEEN %(first)s AND %(last)s
+                  AND (day < %(mfirst)s OR day >= %(mend)s)) AS r"""
 
 
 # ---------- period reports ----------
@@ -318,7 +390,7 @@ class PeriodReport:
 
 
 def _row(key: Any, name_zh: str, name_en: str, sums: _Sums) -> dict[str, Any]:
-    reasons = [(code, n) for code, n in sorted(sums.reasons.items(), key=lambda kv: -kv[1]) if code in REASONS]
+    reasons = [(code, n) for code, n in sorted(sums.reasons.items(), key=lambda kv: (-kv[1], kv[0])) if code in REASONS]
     return {
         "key": key,
         "name": name_zh,
@@ -391,7 +463,7 @@ def period_report(conn: psycopg.Connection[Any], period: Period, by: str, *, ref
         raise ReportError("bad_by", "by", "dw_err_bad_by", value=str(by)[:40])
     if refresh:
         refresh_rollups(conn)
-    span = {"first": period.first, "last": period.last}
+    span = _span(conn, period)
     group_key = {"hall": "hall", "department": "matter", "matter": "matter", "window": 'hall, "window"'}[by]
     sums: dict[Any, _Sums] = defaultdict(_Sums)
     total = _Sums()
@@ -404,15 +476,15 @@ def period_report(conn: psycopg.Connection[Any], period: Period, by: str, *, ref
         f"""SELECT {group_key}, sum(issued) AS issued, sum(served) AS served, sum(no_show) AS no_show,
                    sum(waited) AS waited, sum(wait_sum) AS wait_sum, sum(ratings) AS ratings,
                    sum(good) AS good, sum(bad) AS bad
-            FROM report_groups WHERE day BETWEEN %(first)s AND %(last)s GROUP BY {group_key}""",
+            FROM {_rows_of("report_groups")} GROUP BY {group_key}""",
         span,
     ):
         sums[key_of(row)].add(row)
         total.add(row)
     for row in _dicts(
         conn,
-        f"""SELECT {group_key}, reason, sum(n) AS n FROM report_reasons
-            WHERE day BETWEEN %(first)s AND %(last)s GROUP BY {group_key}, reason""",
+        f"""SELECT {group_key}, reason, sum(n) AS n FROM {_rows_of("report_reasons")}
+            GROUP BY {group_key}, reason""",
         span,
     ):
         sums[key_of(row)].reasons[row["reason"]] += int(row["n"])
@@ -420,8 +492,8 @@ def period_report(conn: psycopg.Connection[Any], period: Period, by: str, *, ref
     wait_table = {"hall": "report_waits_hall", "department": "report_waits_matter", "matter": "report_waits_matter"}
     for row in _dicts(
         conn,
-        f"""SELECT {group_key}, minute, sum(n) AS n FROM {wait_table.get(by, "report_waits_window")}
-            WHERE day BETWEEN %(first)s AND %(last)s GROUP BY {group_key}, minute""",
+        f"""SELECT {group_key}, minute, sum(n) AS n FROM {_rows_of(wait_table.get(by, "report_waits_window"))}
+            GROUP BY {group_key}, minute""",
         span,
     ):
         sums[key_of(row)].minutes[row["minute"]] += int(row["n"])

@@ -71,6 +71,19 @@ CREATE TABLE report_reasons (
     PRIMARY KEY (day, hall, matter, "window", reason)
 );
 
+-- The same roll-ups summed by calendar month (``day`` is the month's first day): a year's report reads
+-- twelve months of these and the days of any month it only partly covers, ~30 times fewer rows.
+CREATE TABLE report_groups_month (LIKE report_groups INCLUDING ALL);
+CREATE TABLE report_waits_hall_month (LIKE report_waits_hall INCLUDING ALL);
+CREATE TABLE report_waits_matter_month (LIKE report_waits_matter INCLUDING ALL);
+CREATE TABLE report_waits_window_month (LIKE report_waits_window INCLUDING ALL);
+CREATE TABLE report_reasons_month (LIKE report_reasons INCLUDING ALL);
+-- Months whose tier is built. Only months already over are built (the current month changes all day
+-- and is read from its days); a report reads a month from the tier only when it is listed here.
+CREATE TABLE report_months (
+    month DATE PRIMARY KEY
+);
+
 CREATE FUNCTION report_mark_ticket_days() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     INSERT INTO report_dirty (hall, day)
