@@ -20,7 +20,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -32,7 +32,7 @@ from psycopg.rows import dict_row
 from psycopg_pool import PoolTimeout
 
 from ..queue import appointments as hall_appointments
-from ..queue.appointments import MAX_ROWS, MAX_SLOT_MIN, REFERENCE, Problem
+from ..queue.appointments import MAX_ROWS, REFERENCE, Problem, shown
 from ..queue.identity import mask_id, normalize_id
 from ..queue.masking import mask_personal
 from ..texts import Msg, both
@@ -53,7 +53,6 @@ MAX_PAGE = 500
 #: China keeps one time; a district elsewhere passes --timezone.
 DEFAULT_TZ = "Asia/Shanghai"
 _PHONE = re.compile(r"^\+?\d{5,20}$")
-_FIRST_YEAR, _LAST_YEAR = 2000, 2099
 _MAX_HALL_PROBLEM = 400
 
 
@@ -93,23 +92,6 @@ class ImportResult:
 
 
 # ---------- checking a file ----------
-
-
-def _shown(value: object) -> str:
-    text = value if isinstance(value, str) else repr(value)
-    return mask_personal(text[:40] + ("…" if len(text) > 40 else ""))
-
-
-def _time(value: object, tz: ZoneInfo) -> datetime | None:
-    if not (isinstance(value, str) and value.isascii() and len(value) <= 40):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.strip())
-    except ValueError:
-        return None
-    if not _FIRST_YEAR <= moment.year <= _LAST_YEAR:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=tz)
 
 
 def _text(row: Mapping, name: str) -> object:
@@ -154,44 +136,23 @@ def check_rows(
                     problems.append(Problem(n, "(columns)", Msg("appt_row_extra_columns")))
                 else:
                     fields = ", ".join(FIELDS)
-                    problems.append(Problem(n, _shown(key), Msg("appt_row_unknown_field", {"fields": fields})))
+                    problems.append(Problem(n, shown(key), Msg("appt_row_unknown_field", {"fields": fields})))
         values = {name: _text(row, name) for name in FIELDS}
         for name in REQUIRED:
             if values[name] is None:
                 problems.append(Problem(n, name, Msg("appt_row_missing")))
-        reference = values["reference"]
-        if isinstance(reference, int) and not isinstance(reference, bool) and reference >= 0:
-            reference = str(reference)
-        if reference is not None and not (isinstance(reference, str) and REFERENCE.match(reference)):
-            problems.append(Problem(n, "reference", Msg("appt_row_bad_reference", {"value": _shown(reference)})))
+        reference, found = hall_appointments.check_reference(n, values["reference"])
+        problems.extend(found)
         hall = values["hall"]
         if hall is not None and hall not in halls:
-            problems.append(Problem(n, "hall", Msg("dap_row_unknown_hall", {"value": _shown(hall)})))
+            problems.append(Problem(n, "hall", Msg("dap_row_unknown_hall", {"value": shown(hall)})))
         matter = values["matter"]
         if matter is not None and (
             not isinstance(matter, str) or len(matter) > 40 or (matters is not None and matter not in matters)
         ):
-            problems.append(Problem(n, "matter", Msg("dap_row_unknown_matter", {"value": _shown(matter)})))
-        times: dict[str, datetime] = {}
-        for name in ("slot_start", "slot_end"):
-            if values[name] is None:
-                continue
-            moment = _time(values[name], tz)
-            if moment is None:
-                problems.append(Problem(n, name, Msg("appt_row_bad_time", {"value": _shown(values[name])})))
-            else:
-                times[name] = moment
-        if len(times) == 2:
-            start, end = times["slot_start"], times["slot_end"]
-            if end <= start:
-                problems.append(Problem(n, "slot_end", Msg("appt_row_end_before_start")))
-            elif (
-                end - start > timedelta(minutes=MAX_SLOT_MIN)
-                or start.astimezone(tz).date() != end.astimezone(tz).date()
-            ):
-                problems.append(Problem(n, "slot_end", Msg("appt_row_slot_too_long", {"max": MAX_SLOT_MIN})))
-            elif end <= now:
-                problems.append(Problem(n, "slot_end", Msg("appt_row_past")))
+            problems.append(Problem(n, "matter", Msg("dap_row_unknown_matter", {"value": shown(matter)})))
+        start, end, found = hall_appointments.check_slot(n, values["slot_start"], values["slot_end"], tz=tz, now=now)
+        problems.extend(found)
         id_number = values["id_number"]
         number = normalize_id(id_number) if isinstance(id_number, str) else None
         if id_number is not None and number is None:
@@ -213,8 +174,8 @@ def check_rows(
                 "hall": hall,
                 "reference": reference,
                 "matter": matter,
-                "slot_start": times["slot_start"],
-                "slot_end": times["slot_end"],
+                "slot_start": start,
+                "slot_end": end,
                 "id_number": number,
                 "id_masked": mask_id(number) if number else None,
                 "phone": digits,
@@ -312,7 +273,7 @@ def cancel(conn: psycopg.Connection[Any], hall: str, reference: str, *, now: dat
     ).fetchone()
     if row is None:
         raise DistrictAppointmentError(
-            "unknown_appointment", "dap_unknown_appointment", 404, hall=_shown(hall), reference=_shown(reference)
+            "unknown_appointment", "dap_unknown_appointment", 404, hall=shown(hall), reference=shown(reference)
         )
     if row[0] == "cancelled":
         return False

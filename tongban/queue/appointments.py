@@ -22,7 +22,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from ..config import HallConfig
@@ -169,14 +169,14 @@ class ImportResult:
 # ---------- loading ----------
 
 
-def _shown(value: object) -> str:
+def shown(value: object) -> str:
     """A value as a problem may repeat it: short, and never an ID or mobile number in full."""
     text = value if isinstance(value, str) else repr(value)
     return mask_personal(text[:40] + ("…" if len(text) > 40 else ""))
 
 
-def _parse_time(value: object, config: HallConfig) -> datetime | None:
-    """``YYYY-MM-DD HH:MM`` in hall time, or ISO 8601 with its offset; None when it is neither."""
+def parse_time(value: object, tz: tzinfo) -> datetime | None:
+    """``YYYY-MM-DD HH:MM`` in ``tz`` (the hall's time), or ISO 8601 with its offset; None when it is neither."""
     if isinstance(value, str) and value.isascii() and len(value) <= 40:
         try:
             moment = datetime.fromisoformat(value.strip())
@@ -185,9 +185,50 @@ def _parse_time(value: object, config: HallConfig) -> datetime | None:
         if not _FIRST_YEAR <= moment.year <= _LAST_YEAR:
             return None
         if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=config.hall.tz)
+            moment = moment.replace(tzinfo=tz)
         return moment
     return None
+
+
+def check_reference(n: int, value: object) -> tuple[str | None, list[Problem]]:
+    """Row ``n``'s booking reference (None when absent; the caller reports a missing one): its digits
+    (a JSON number counts as its digits), or None with the problem. The hall's import and the
+    district's file both check with this, so a reference one accepts the other accepts too."""
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        value = str(value)
+    if value is None:
+        return None, []
+    if isinstance(value, str) and REFERENCE.match(value):
+        return value, []
+    return None, [Problem(n, "reference", Msg("appt_row_bad_reference", {"value": shown(value)}))]
+
+
+def check_slot(
+    n: int, start_value: object, end_value: object, *, tz: tzinfo, now: datetime
+) -> tuple[datetime | None, datetime | None, list[Problem]]:
+    """Row ``n``'s slot_start and slot_end (absent ones are skipped; the caller reports them missing):
+    the parsed times, and the problems: not a time, ending before it starts, longer than
+    MAX_SLOT_MIN or over midnight in ``tz``, already over at ``now``. Shared by the hall's import and
+    the district's file, so both refuse the same slots in the same words."""
+    problems: list[Problem] = []
+    times: dict[str, datetime] = {}
+    for name, value in (("slot_start", start_value), ("slot_end", end_value)):
+        if value is None:
+            continue
+        moment = parse_time(value, tz)
+        if moment is None:
+            problems.append(Problem(n, name, Msg("appt_row_bad_time", {"value": shown(value)})))
+        else:
+            times[name] = moment
+    start, end = times.get("slot_start"), times.get("slot_end")
+    if start is not None and end is not None:
+        if end <= start:
+            problems.append(Problem(n, "slot_end", Msg("appt_row_end_before_start")))
+        elif end - start > timedelta(minutes=MAX_SLOT_MIN) or start.astimezone(tz).date() != end.astimezone(tz).date():
+            problems.append(Problem(n, "slot_end", Msg("appt_row_slot_too_long", {"max": MAX_SLOT_MIN})))
+        elif end <= now:
+            problems.append(Problem(n, "slot_end", Msg("appt_row_past")))
+    return start, end, problems
 
 
 def _text_field(row: Mapping, name: str) -> object:
@@ -212,40 +253,20 @@ def _check_row(
             if key is None or (isinstance(key, str) and not key.strip()):
                 problems.append(Problem(n, "(columns)", Msg("appt_row_extra_columns")))
             else:
-                problems.append(Problem(n, _shown(key), Msg("appt_row_unknown_field", {"fields": ", ".join(FIELDS)})))
+                problems.append(Problem(n, shown(key), Msg("appt_row_unknown_field", {"fields": ", ".join(FIELDS)})))
     values = {name: _text_field(row, name) for name in FIELDS}
     for name in REQUIRED:
         if values[name] is None:
             problems.append(Problem(n, name, Msg("appt_row_missing")))
-    reference = values["reference"]
-    if isinstance(reference, int) and not isinstance(reference, bool) and reference >= 0:
-        reference = str(reference)
-    if reference is not None and not (isinstance(reference, str) and REFERENCE.match(reference)):
-        problems.append(Problem(n, "reference", Msg("appt_row_bad_reference", {"value": _shown(reference)})))
-        reference = None
+    reference, found = check_reference(n, values["reference"])
+    problems.extend(found)
     matter = values["matter"]
     if matter is not None:
         known = isinstance(matter, str) and any(m.code == matter for m in config.matters)
         if not known:
-            problems.append(Problem(n, "matter", Msg("appt_row_unknown_matter", {"value": _shown(matter)})))
-    times: dict[str, datetime] = {}
-    for name in ("slot_start", "slot_end"):
-        if values[name] is None:
-            continue
-        moment = _parse_time(values[name], config)
-        if moment is None:
-            problems.append(Problem(n, name, Msg("appt_row_bad_time", {"value": _shown(values[name])})))
-        else:
-            times[name] = moment
-    if len(times) == 2:
-        start, end = times["slot_start"], times["slot_end"]
-        local_start, local_end = calendar.local(start, config.hall), calendar.local(end, config.hall)
-        if end <= start:
-            problems.append(Problem(n, "slot_end", Msg("appt_row_end_before_start")))
-        elif end - start > timedelta(minutes=MAX_SLOT_MIN) or local_start.date() != local_end.date():
-            problems.append(Problem(n, "slot_end", Msg("appt_row_slot_too_long", {"max": MAX_SLOT_MIN})))
-        elif end <= now:
-            problems.append(Problem(n, "slot_end", Msg("appt_row_past")))
+            problems.append(Problem(n, "matter", Msg("appt_row_unknown_matter", {"value": shown(matter)})))
+    start, end, found = check_slot(n, values["slot_start"], values["slot_end"], tz=config.hall.tz, now=now)
+    problems.extend(found)
     id_number = values["id_number"]
     if id_number is not None and (not isinstance(id_number, str) or normalize_id(id_number) is None):
         # The value is never repeated: a mistyped ID number is still personal data.
@@ -256,10 +277,10 @@ def _check_row(
         problems.append(Problem(n, "phone", Msg("appt_row_bad_phone")))
     hall = values["hall"]
     if hall is not None and hall != config.hall.id:
-        problems.append(Problem(n, "hall", Msg("appt_row_other_hall", {"value": _shown(hall), "hall": config.hall.id})))
+        problems.append(Problem(n, "hall", Msg("appt_row_other_hall", {"value": shown(hall), "hall": config.hall.id})))
     if len(problems) > before:
         return None
-    start, end = times["slot_start"], times["slot_end"]
+    assert start is not None and end is not None  # no problems: both given and parsed
     return {
         "reference": reference,
         "matter": matter,
@@ -389,7 +410,7 @@ def rows_from_file(data: bytes, name: str) -> tuple[list[object], int]:
 def get(store: Store, config: HallConfig, reference: str) -> Appointment:
     row = store.one("SELECT * FROM appointments WHERE hall = ? AND reference = ?", (config.hall.id, reference))
     if row is None:
-        raise UnknownAppointment("err_unknown_appointment", {"reference": _shown(reference)}, field="reference")
+        raise UnknownAppointment("err_unknown_appointment", {"reference": shown(reference)}, field="reference")
     return Appointment.from_row(row)
 
 
