@@ -5,9 +5,9 @@ Kept apart from the package `__init__`, which imports the transports to pick amo
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 
+from ...transport import Deadline as Deadline  # shared with the printers; the transports import it from here
 from ..config import ReaderTarget
 
 
@@ -37,11 +37,3 @@ class ReaderDriver(ABC):
         (a slow reader, a timed-out read) must not be taken for the answer to this one. Returns
         what was read, fewer bytes than asked on a timeout. Raises ReaderGone when the link drops.
         """
-
-
-class Deadline:
-    def __init__(self, seconds: float):
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())

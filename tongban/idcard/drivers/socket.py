@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import socket
 
+from ...transport import receive
 from ..errors import IdcardError, ReaderGone
-from .base import Deadline, ReaderDriver
+from .base import ReaderDriver
 
 
 class SocketReader(ReaderDriver):
@@ -49,20 +50,9 @@ class SocketReader(ReaderDriver):
                 self._drop_input()
                 self.sock.settimeout(self.timeout_s)
                 self.sock.sendall(data)
-            got = b""
-            deadline = Deadline(wait_s)
-            while len(got) < answer:
-                left = deadline.left()
-                if left <= 0:
-                    break
-                self.sock.settimeout(left)
-                try:
-                    chunk = self.sock.recv(answer - len(got))
-                except TimeoutError:
-                    break
-                if not chunk:
-                    raise ReaderGone(f"{self.target.where} closed the connection")
-                got += chunk
+            got, closed = receive(self.sock, answer, wait_s)
+            if closed:
+                raise ReaderGone(f"{self.target.where} closed the connection")
             return got
         except ReaderGone:
             raise

@@ -1,4 +1,4 @@
-"""What every printer transport is: a `PrinterDriver`, and the `Deadline` they share.
+"""What every printer transport is: a `PrinterDriver`, and the `Deadline` they share (tongban/transport.py).
 
 Kept apart from the package `__init__`, which imports the transports to pick among them: the
 transports depend on this module, not back on the one that imports them.
@@ -6,9 +6,9 @@ transports depend on this module, not back on the one that imports them.
 
 from __future__ import annotations
 
-import time
 from abc import ABC, abstractmethod
 
+from ...transport import Deadline as Deadline  # shared with the ID-card readers; the transports import it from here
 from ..config import PrinterTarget
 from ..status import PrinterStatus, interpret, query
 
@@ -60,11 +60,3 @@ class PrinterDriver(ABC):
                 break
             answers[n] = got[-1]
         return interpret(answers)
-
-
-class Deadline:
-    def __init__(self, seconds: float):
-        self.end = time.monotonic() + seconds
-
-    def left(self) -> float:
-        return max(0.0, self.end - time.monotonic())

@@ -5,8 +5,9 @@ from __future__ import annotations
 import errno
 import socket
 
+from ...transport import receive
 from ..errors import PrinterError, PrinterOffline, PrinterRefused, PrinterReset, PrinterTimeout
-from .base import Deadline, PrinterDriver
+from .base import PrinterDriver
 
 _UNREACHABLE = {errno.EHOSTUNREACH, errno.ENETUNREACH, errno.EHOSTDOWN}
 
@@ -54,20 +55,9 @@ class TcpDriver(PrinterDriver):
                 self.sock.sendall(data)
             if answer <= 0:
                 return b""
-            got = b""
-            deadline = Deadline(wait_s)
-            while len(got) < answer:
-                left = deadline.left()
-                if left <= 0:
-                    break
-                self.sock.settimeout(left)
-                try:
-                    chunk = self.sock.recv(answer - len(got))
-                except TimeoutError:
-                    break
-                if not chunk:
-                    raise PrinterReset(f"{self.where} closed the connection")
-                got += chunk
+            got, closed = receive(self.sock, answer, wait_s)
+            if closed:
+                raise PrinterReset(f"{self.where} closed the connection")
             return got
         except TimeoutError as e:
             raise PrinterTimeout(f"{self.where} stopped taking data for {self.timeout_s:g} s") from e
