@@ -35,3 +35,15 @@ def loaded_after_import(module: str) -> list[str]:
 @pytest.mark.parametrize("module", DOMAIN)
 def test_the_domain_loads_no_web_or_device_library(module):
     assert loaded_after_import(module) == []
+
+
+def test_the_hall_web_loads_no_district_client():
+    """Nothing on a hall's request path touches the network (docs/architecture.md §District sync):
+    the web process never even loads the code that talks to the district."""
+    code = (
+        "import json, sys, tongban.web.app\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('tongban.devices', 'tongban.district',"
+        " 'psycopg')))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert json.loads(done.stdout) == []
