@@ -297,7 +297,7 @@ def test_a_devices_process_killed_mid_push_loses_and_doubles_nothing(district_ur
 def test_a_district_away_is_caught_up_after_it_returns(district_url, tmp_path):
     """The district stopped while a hall issues: the hall works on, its panel shows the backlog and the
     error, and after the district returns the backlog drains with nothing lost or doubled. (The 2-minute
-    drill with issue latency measured is bench/bench_district.py --outage.)"""
+    drill with issue latency measured is bench/drill_district_outage.py.)"""
     port = _free_port()
     base = f"http://127.0.0.1:{port}"
     hall = Hall(tmp_path / "street-1", "street-1", base, add_hall(district_url, "street-1"))
