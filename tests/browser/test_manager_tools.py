@@ -28,6 +28,13 @@ def test_a_line_closed_with_a_reason_is_explained_on_the_kiosk_and_reopened(live
     htmx_ready(manager, '[data-line-state="A"] form.line-close')
     row = manager.locator('[data-line-state="A"]')
     row.locator("input[name=reason]").fill("系统升级 / System upgrade")
+    # Another manager closes line B meanwhile: the live stream re-sends the lines panel, and the
+    # reason being typed for A survives it.
+    store = Store(live_hall.db, migrate=False)
+    HallService(store, always_open(load_hall_config(live_hall.config)), SystemClock()).close_line("B", "午休 / Lunch")
+    store.close()
+    manager.locator('[data-line-state="B"][data-closed="yes"]').wait_for()
+    assert row.locator("input[name=reason]").input_value() == "系统升级 / System upgrade"
     row.locator("button[type=submit]").click()
     manager.locator('[data-line-state="A"][data-closed="yes"]').wait_for()
     assert "系统升级" in manager.locator('[data-line-state="A"]').inner_text()
